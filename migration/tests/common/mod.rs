@@ -1,0 +1,121 @@
+//! Fresh databases for the migration tests: SQLite in memory always, and
+//! PostgreSQL when `PIERRE_TEST_POSTGRES_URL` is set (each test in a database
+//! of its own). A set URL whose server cannot be reached fails the test.
+#![allow(dead_code)]
+
+pub mod rows;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm_migration::sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+};
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const POSTGRES_URL_VAR: &str = "PIERRE_TEST_POSTGRES_URL";
+
+/// An empty database on one backend.
+pub struct TestDb {
+    /// The connection (one connection on SQLite, as the migrations require).
+    pub conn: DatabaseConnection,
+    /// Which backend this is.
+    pub backend: DbBackend,
+    /// The URL the connection was made with.
+    pub url: String,
+}
+
+impl TestDb {
+    /// Applies the first `steps` migrations (all when `None`).
+    pub async fn migrate(&self, steps: Option<u32>) {
+        Migrator::up(&self.conn, steps)
+            .await
+            .unwrap_or_else(|err| panic!("migrating {:?} failed: {err}", self.backend));
+    }
+
+    /// Runs raw SQL (test setup only).
+    pub async fn exec(&self, sql: &str) {
+        self.conn
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+}
+
+/// An empty SQLite database in memory.
+pub async fn sqlite() -> TestDb {
+    let url = "sqlite::memory:".to_owned();
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .sqlx_logging(false);
+    let conn = Database::connect(options)
+        .await
+        .expect("open SQLite in memory");
+    TestDb {
+        conn,
+        backend: DbBackend::Sqlite,
+        url,
+    }
+}
+
+/// An empty PostgreSQL database of its own, if a server is configured.
+pub async fn postgres() -> Option<TestDb> {
+    let admin_url = std::env::var(POSTGRES_URL_VAR).ok()?;
+    let admin = Database::connect(quiet(&admin_url, 1))
+        .await
+        .unwrap_or_else(|err| panic!("{POSTGRES_URL_VAR} is set but unreachable: {err}"));
+    let name = format!("pierre_mig_{}", uuid_like());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let url = replace_database(&admin_url, &name);
+    let conn = Database::connect(quiet(&url, 2))
+        .await
+        .expect("connect to test database");
+    Some(TestDb {
+        conn,
+        backend: DbBackend::Postgres,
+        url,
+    })
+}
+
+/// SQLite always, PostgreSQL when configured.
+pub async fn all_backends() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite().await];
+    dbs.extend(postgres().await);
+    dbs
+}
+
+fn quiet(url: &str, max: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(max).sqlx_logging(false);
+    options
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match base.rsplit_once('/') {
+        Some((server, _db)) if server.contains("://") && !server.ends_with('/') => server,
+        _ => base.trim_end_matches('/'),
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:x}_{}_{n}", nanos, std::process::id())
+}
