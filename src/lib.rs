@@ -1,1 +1,52 @@
-//! pierre-db
+//! # pierre-db
+//!
+//! The database layer of the Pierre multi-tenant fitness platform, on
+//! SeaORM 2.0: one schema (44 tables, migrated by the `migration` crate) on
+//! SQLite (embedded, the default) or PostgreSQL (feature `postgres`).
+//!
+//! - [`Database::connect`] picks the backend from the URL and configures the
+//!   pool; [`Database::migrate`] brings the schema up to date.
+//! - Errors are one type, [`DatabaseError`], classified from driver codes;
+//!   [`Database::transaction`] re-runs a transaction on contention.
+//! - Lists page with opaque keyset cursors ([`PageRequest`], [`Page`]).
+//!
+//! ```
+//! use pierre_db::{Database, MasterKey};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), pierre_db::DatabaseError> {
+//! let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+//! config.migrate_on_connect = true;
+//! let db = Database::connect_with(config).await?;
+//! assert!(db.health().await?.latest_migration.is_some());
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod backend;
+mod config;
+mod database;
+mod error;
+mod ids;
+mod keys;
+mod pagination;
+pub mod repositories;
+mod retry;
+mod time;
+pub mod validation;
+
+pub use backend::{Backend, SUPPORTED_URLS};
+pub use config::{
+    DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT, ENV_MASTER_KEY,
+    ENV_MAX_CONNECTIONS, ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS,
+};
+pub use database::{Database, Health};
+pub use entity::sea_orm_active_enums::{SubscriptionTier, UserRole, UserStatus};
+pub use error::{DatabaseError, Result};
+pub use ids::{TenantId, UserId};
+pub use keys::{MASTER_KEY_LEN, MasterKey};
+pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
+pub use repositories::users::{NewUser, User, Users};
+pub use retry::{RetryPolicy, Tx, TxFuture};

@@ -1,0 +1,86 @@
+//! Which database a URL names.
+
+use std::path::PathBuf;
+
+use crate::error::{DatabaseError, Result};
+
+/// The URL forms [`Backend::from_url`] accepts, for error messages.
+pub const SUPPORTED_URLS: &str = "sqlite::memory:, sqlite:PATH, sqlite://PATH[?mode=rwc], \
+     postgres://USER@HOST/DB or postgresql://… (the latter two need the `postgres` feature)";
+
+/// The database behind a URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite in memory: one database, gone when the pool closes.
+    SqliteMemory,
+    /// A SQLite file.
+    SqliteFile(PathBuf),
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// Detects the backend from the URL's scheme.
+    ///
+    /// ```
+    /// use pierre_db::Backend;
+    ///
+    /// assert_eq!(Backend::from_url("sqlite::memory:").unwrap(), Backend::SqliteMemory);
+    /// assert!(matches!(Backend::from_url("sqlite://data/p.db?mode=rwc"), Ok(Backend::SqliteFile(_))));
+    /// assert!(Backend::from_url("mysql://localhost/db").is_err());
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self> {
+        let url = url.trim();
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            return Self::sqlite(rest);
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return if cfg!(feature = "postgres") {
+                Ok(Backend::Postgres)
+            } else {
+                Err(DatabaseError::Config(format!(
+                    "a PostgreSQL URL needs pierre-db built with the `postgres` feature; \
+                     this build supports: {SUPPORTED_URLS}"
+                )))
+            };
+        }
+        Err(DatabaseError::Config(format!(
+            "unsupported database URL (scheme {:?}); supported forms: {SUPPORTED_URLS}",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+
+    fn sqlite(rest: &str) -> Result<Self> {
+        if !cfg!(feature = "sqlite") {
+            return Err(DatabaseError::Config(format!(
+                "a SQLite URL needs pierre-db built with the `sqlite` feature; supported forms: {SUPPORTED_URLS}"
+            )));
+        }
+        let path = rest.split('?').next().unwrap_or_default();
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(DatabaseError::Config(format!(
+                "the SQLite URL names no file; supported forms: {SUPPORTED_URLS}"
+            )));
+        }
+        if path == ":memory:" || rest.contains("mode=memory") {
+            return Ok(Backend::SqliteMemory);
+        }
+        Ok(Backend::SqliteFile(PathBuf::from(path)))
+    }
+
+    /// Whether this is SQLite (file or memory).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Backend::SqliteMemory | Backend::SqliteFile(_))
+    }
+
+    /// A short name: `sqlite` or `postgres`.
+    pub fn name(&self) -> &'static str {
+        if self.is_sqlite() {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Connection settings: the URL, the master key and the pool.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::error::{DatabaseError, Result};
+use crate::keys::MasterKey;
+
+/// Environment variable with the database URL.
+pub const ENV_DATABASE_URL: &str = "DATABASE_URL";
+/// Environment variable with the master key (standard base64 of 32 bytes).
+pub const ENV_MASTER_KEY: &str = "PIERRE_MASTER_ENCRYPTION_KEY";
+/// Environment variable: most connections in the pool.
+pub const ENV_MAX_CONNECTIONS: &str = "DATABASE_MAX_CONNECTIONS";
+/// Environment variable: connections kept open while idle.
+pub const ENV_MIN_CONNECTIONS: &str = "DATABASE_MIN_CONNECTIONS";
+/// Environment variable: seconds to wait for a free connection.
+pub const ENV_ACQUIRE_TIMEOUT: &str = "DATABASE_ACQUIRE_TIMEOUT";
+/// Environment variable: seconds before an idle connection is closed.
+pub const ENV_IDLE_TIMEOUT: &str = "DATABASE_IDLE_TIMEOUT";
+/// Environment variable: seconds before any connection is recycled.
+pub const ENV_MAX_LIFETIME: &str = "DATABASE_MAX_LIFETIME";
+
+/// How to connect. [`DatabaseConfig::new`] gives the defaults; the fields
+/// can be changed directly or read from the environment with
+/// [`DatabaseConfig::from_env`].
+///
+/// ```
+/// use pierre_db::{DatabaseConfig, MasterKey};
+///
+/// let mut config = DatabaseConfig::new("sqlite::memory:", MasterKey::generate().unwrap());
+/// config.max_connections = 4;
+/// assert_eq!(config.min_connections, 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    /// `sqlite:PATH`, `sqlite://PATH?mode=rwc`, `sqlite::memory:`,
+    /// `postgres://…` or `postgresql://…`.
+    pub url: String,
+    /// The master key that wraps the data keys.
+    pub master_key: MasterKey,
+    /// Most connections in the pool (default 10). An in-memory SQLite
+    /// database always uses exactly one.
+    pub max_connections: u32,
+    /// Connections kept open while idle (default 2).
+    pub min_connections: u32,
+    /// How long a caller waits for a free connection (default 30 s).
+    pub acquire_timeout: Duration,
+    /// How long a connection may sit idle before it is closed (default 600 s).
+    pub idle_timeout: Duration,
+    /// How long any connection lives before it is replaced (default 1800 s).
+    pub max_lifetime: Duration,
+    /// How long SQLite waits on a locked database before answering BUSY (default 5 s).
+    pub sqlite_busy_timeout: Duration,
+    /// Apply pending migrations while connecting (default false).
+    pub migrate_on_connect: bool,
+}
+
+impl DatabaseConfig {
+    /// The defaults for `url` and `master_key`.
+    pub fn new(url: impl Into<String>, master_key: MasterKey) -> Self {
+        Self {
+            url: url.into(),
+            master_key,
+            max_connections: 10,
+            min_connections: 2,
+            acquire_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(1800),
+            sqlite_busy_timeout: Duration::from_secs(5),
+            migrate_on_connect: false,
+        }
+    }
+
+    /// Reads `DATABASE_URL`, `PIERRE_MASTER_ENCRYPTION_KEY` and the pool
+    /// variables (`DATABASE_MAX_CONNECTIONS`, `DATABASE_MIN_CONNECTIONS`,
+    /// `DATABASE_ACQUIRE_TIMEOUT`, `DATABASE_IDLE_TIMEOUT`,
+    /// `DATABASE_MAX_LIFETIME`; times in seconds). A missing or malformed
+    /// value is a [`DatabaseError::Config`] naming the variable.
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// [`DatabaseConfig::from_env`] over a given set of variables.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self> {
+        let required = |name: &str| {
+            vars.get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| DatabaseError::Config(format!("{name} is not set")))
+        };
+        let url = required(ENV_DATABASE_URL)?.trim().to_owned();
+        Backend::from_url(&url)?;
+        let master_key = MasterKey::from_base64(required(ENV_MASTER_KEY)?)
+            .map_err(|err| DatabaseError::Config(format!("{ENV_MASTER_KEY}: {err}")))?;
+        let mut config = Self::new(url, master_key);
+        config.max_connections = number(vars, ENV_MAX_CONNECTIONS, config.max_connections)?;
+        config.min_connections = number(vars, ENV_MIN_CONNECTIONS, config.min_connections)?;
+        config.acquire_timeout = seconds(vars, ENV_ACQUIRE_TIMEOUT, config.acquire_timeout)?;
+        config.idle_timeout = seconds(vars, ENV_IDLE_TIMEOUT, config.idle_timeout)?;
+        config.max_lifetime = seconds(vars, ENV_MAX_LIFETIME, config.max_lifetime)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the settings fit together.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_connections == 0 {
+            return Err(DatabaseError::Config(format!(
+                "{ENV_MAX_CONNECTIONS} must be at least 1"
+            )));
+        }
+        if self.min_connections > self.max_connections {
+            return Err(DatabaseError::Config(format!(
+                "{ENV_MIN_CONNECTIONS} ({}) exceeds {ENV_MAX_CONNECTIONS} ({})",
+                self.min_connections, self.max_connections
+            )));
+        }
+        if self.acquire_timeout.is_zero() {
+            return Err(DatabaseError::Config(format!(
+                "{ENV_ACQUIRE_TIMEOUT} must be at least 1 second"
+            )));
+        }
+        Backend::from_url(&self.url).map(|_| ())
+    }
+}
+
+fn number(vars: &HashMap<String, String>, name: &str, default: u32) -> Result<u32> {
+    match vars.get(name).map(|v| v.trim()) {
+        None | Some("") => Ok(default),
+        Some(text) => text.parse::<u32>().map_err(|_| {
+            DatabaseError::Config(format!(
+                "{name} must be a whole number of connections, got {text:?}"
+            ))
+        }),
+    }
+}
+
+fn seconds(vars: &HashMap<String, String>, name: &str, default: Duration) -> Result<Duration> {
+    match vars.get(name).map(|v| v.trim()) {
+        None | Some("") => Ok(default),
+        Some(text) => text.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+            DatabaseError::Config(format!(
+                "{name} must be a whole number of seconds, got {text:?}"
+            ))
+        }),
+    }
+}

@@ -1,0 +1,303 @@
+//! The database handle: connecting, migrating, health and backups.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, Statement};
+use tracing::{info, instrument};
+
+use crate::backend::Backend;
+use crate::config::DatabaseConfig;
+use crate::error::{DatabaseError, Result};
+use crate::keys::MasterKey;
+use crate::pagination::CursorCodec;
+use crate::repositories::Ctx;
+use crate::repositories::users::Users;
+
+/// A connected pierre-db database. Cheap to clone: clones share the pool.
+///
+/// ```
+/// use pierre_db::{Database, MasterKey};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// let db = Database::connect("sqlite::memory:", MasterKey::generate()?).await?;
+/// db.migrate().await?;
+/// let health = db.health().await?;
+/// assert_eq!(health.backend, "sqlite");
+/// assert_eq!(health.pending_migrations, 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: DatabaseConnection,
+    backend: Backend,
+    config: DatabaseConfig,
+    cursors: CursorCodec,
+}
+
+/// What [`Database::health`] reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// The newest applied migration, if any.
+    pub latest_migration: Option<String>,
+    /// Migrations known to this build but not applied.
+    pub pending_migrations: usize,
+    /// Connections the pool holds now.
+    pub pool_size: u32,
+    /// Of those, how many are idle.
+    pub idle_connections: usize,
+}
+
+impl Database {
+    /// Connects with default pool settings. See [`DatabaseConfig`] for the
+    /// URL forms; the backend is chosen from the URL.
+    pub async fn connect(url: &str, master_key: MasterKey) -> Result<Self> {
+        Self::connect_with(DatabaseConfig::new(url, master_key)).await
+    }
+
+    /// Connects with the given settings (and migrates first if
+    /// `config.migrate_on_connect`).
+    #[instrument(skip_all, fields(backend))]
+    pub async fn connect_with(config: DatabaseConfig) -> Result<Self> {
+        config.validate()?;
+        let backend = Backend::from_url(&config.url)?;
+        tracing::Span::current().record("backend", backend.name());
+        let conn = open(&config, &backend, None).await?;
+        let cursors = CursorCodec::new(&config.master_key);
+        let db = Self {
+            inner: Arc::new(Inner {
+                conn,
+                backend,
+                config,
+                cursors,
+            }),
+        };
+        if db.inner.config.migrate_on_connect {
+            db.migrate().await?;
+        }
+        Ok(db)
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// On a SQLite file the migrations run on a dedicated single connection,
+    /// because the table rebuilds switch foreign-key enforcement off for
+    /// their transaction (see the `migration` crate).
+    #[instrument(skip_all, fields(backend = self.inner.backend.name()))]
+    pub async fn migrate(&self) -> Result<()> {
+        let run = async |conn: &DatabaseConnection| {
+            Migrator::up(conn, None)
+                .await
+                .map_err(|err| DatabaseError::Migration(err.to_string()))
+        };
+        match &self.inner.backend {
+            Backend::SqliteFile(_) => {
+                let single = open(&self.inner.config, &self.inner.backend, Some(1)).await?;
+                let outcome = run(&single).await;
+                single.close().await.ok();
+                outcome?;
+            }
+            _ => run(&self.inner.conn).await?,
+        }
+        info!("migrations applied");
+        Ok(())
+    }
+
+    /// The backend, migration state and pool state.
+    #[instrument(skip_all)]
+    pub async fn health(&self) -> Result<Health> {
+        let conn = &self.inner.conn;
+        conn.execute_unprepared("SELECT 1").await?;
+        let applied = Migrator::get_applied_migrations(conn)
+            .await
+            .unwrap_or_default();
+        let pending = Migrator::get_pending_migrations(conn)
+            .await
+            .map(|p| p.len())
+            .unwrap_or_else(|_| Migrator::migrations().len());
+        let (pool_size, idle_connections) = pool_state(conn);
+        Ok(Health {
+            backend: self.inner.backend.name(),
+            latest_migration: applied.last().map(|m| m.name().to_owned()),
+            pending_migrations: pending,
+            pool_size,
+            idle_connections,
+        })
+    }
+
+    /// Writes a consistent copy of a SQLite database to `path` (which must
+    /// not exist) with `VACUUM INTO`, while the database stays in use. On
+    /// PostgreSQL this is an [`DatabaseError::Unsupported`] error: use
+    /// `pg_dump` there.
+    #[instrument(skip_all)]
+    pub async fn backup_to(&self, path: &Path) -> Result<()> {
+        if !self.inner.backend.is_sqlite() {
+            return Err(DatabaseError::Unsupported(
+                "backup_to works on SQLite only; back up PostgreSQL with pg_dump".to_owned(),
+            ));
+        }
+        if path.exists() {
+            return Err(DatabaseError::invalid(
+                "path",
+                format!("{} already exists", path.display()),
+            ));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| DatabaseError::invalid("path", "not valid UTF-8"))?;
+        // Raw SQL: sea-query has no builder for VACUUM; the path is bound, not spliced.
+        self.inner
+            .conn
+            .execute_raw(Statement::from_sql_and_values(
+                self.inner.conn.get_database_backend(),
+                "VACUUM INTO ?",
+                [file_uri(target).into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// The settings this handle was made with.
+    pub fn config(&self) -> &DatabaseConfig {
+        &self.inner.config
+    }
+
+    /// The SeaORM connection, bypassing every repository: no tenant scoping,
+    /// no validation, no encryption. For maintenance tools and tests that
+    /// must reach under the API; application code uses the repositories.
+    pub fn unscoped_connection(&self) -> &DatabaseConnection {
+        &self.inner.conn
+    }
+
+    /// Closes the pool (an in-memory database is gone afterwards).
+    pub async fn close(self) -> Result<()> {
+        self.inner.conn.close_by_ref().await?;
+        Ok(())
+    }
+
+    pub(crate) fn cursors(&self) -> &CursorCodec {
+        &self.inner.cursors
+    }
+
+    /// The users repository.
+    pub fn users(&self) -> Users<'_, DatabaseConnection> {
+        Users::new(Ctx::new(&self.inner.conn, &self.inner.cursors))
+    }
+}
+
+/// Opens a pool for `backend`; `max` overrides the pool size.
+async fn open(
+    config: &DatabaseConfig,
+    backend: &Backend,
+    max: Option<u32>,
+) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(config.url.trim().to_owned());
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(config.acquire_timeout)
+        // No ping before every acquire: it cost 10-25% per query here, and a
+        // broken connection still surfaces as an error on first use.
+        .test_before_acquire(false);
+    match backend {
+        Backend::SqliteMemory => {
+            // The database lives as long as its connection: exactly one,
+            // never closed for idleness or age.
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        _ => {
+            let max = max.unwrap_or(config.max_connections);
+            options
+                .max_connections(max)
+                .min_connections(config.min_connections.min(max))
+                .idle_timeout(config.idle_timeout)
+                .max_lifetime(config.max_lifetime);
+        }
+    }
+    #[cfg(feature = "sqlite")]
+    if backend.is_sqlite() {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        let file = matches!(backend, Backend::SqliteFile(_));
+        let busy = config.sqlite_busy_timeout;
+        options.map_sqlx_sqlite_opts(move |o| {
+            let o = o
+                .foreign_keys(true)
+                .busy_timeout(busy)
+                .create_if_missing(true);
+            if file {
+                // WAL lets readers run beside the writer; NORMAL is durable
+                // across application crashes and the WAL default.
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            } else {
+                o
+            }
+        });
+    }
+    if let Backend::SqliteFile(path) = backend {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|err| {
+                DatabaseError::Config(format!("cannot create {}: {err}", dir.display()))
+            })?;
+        }
+    }
+    sea_orm::Database::connect(options)
+        .await
+        .map_err(|err| match err {
+            sea_orm::DbErr::Conn(_) => DatabaseError::Config(format!(
+                "cannot connect to the {} database: {err}",
+                backend.name()
+            )),
+            other => other.into(),
+        })
+}
+
+/// `path` as an SQLite URI filename. `VACUUM INTO` opens its target with
+/// the source's flags; from an in-memory (shared-cache URI) database a plain
+/// path gave an empty file, an explicit `file:` URI a complete copy.
+fn file_uri(path: &str) -> String {
+    let mut uri = String::from("file:");
+    for c in path.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3F"),
+            '#' => uri.push_str("%23"),
+            _ => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=rwc");
+    uri
+}
+
+fn pool_state(conn: &DatabaseConnection) -> (u32, usize) {
+    #[cfg(feature = "sqlite")]
+    if let sea_orm::DbBackend::Sqlite = conn.get_database_backend() {
+        let pool = conn.get_sqlite_connection_pool();
+        return (pool.size(), pool.num_idle());
+    }
+    #[cfg(feature = "postgres")]
+    if let sea_orm::DbBackend::Postgres = conn.get_database_backend() {
+        let pool = conn.get_postgres_connection_pool();
+        return (pool.size(), pool.num_idle());
+    }
+    let _ = conn;
+    (0, 0)
+}

@@ -1,0 +1,279 @@
+//! The one error type of pierre-db, and how driver errors map onto it.
+//!
+//! Classification reads error *codes* (SQLite extended result codes,
+//! PostgreSQL SQLSTATEs) through SeaORM's [`DbErr::sql_err`] and the sqlx
+//! driver error, never the words of a message, so it holds across server
+//! versions and locales.
+
+use sea_orm::{DbErr, RuntimeErr};
+use thiserror::Error;
+
+/// Everything a pierre-db call can fail with. Match on the variant to act;
+/// messages are for people and never contain secrets or bound values.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DatabaseError {
+    /// The row asked for does not exist (or is not visible to this caller).
+    #[error("{entity} not found: {key}")]
+    NotFound {
+        /// What was looked up, e.g. `"user"`.
+        entity: &'static str,
+        /// The key it was looked up by (an id or other non-secret key).
+        key: String,
+    },
+
+    /// A unique key is already taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+
+    /// A foreign key does not hold: the referenced row is missing, or rows
+    /// still reference the one being deleted.
+    #[error("foreign key violation: {0}")]
+    ForeignKey(String),
+
+    /// The database refused a value a CHECK, NOT NULL or enum type forbids.
+    #[error("constraint violation: {0}")]
+    Constraint(String),
+
+    /// An argument was rejected before reaching the database.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The argument or field at fault.
+        field: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// A row belongs to another tenant than the scope asking for it.
+    #[error("tenant mismatch: the row belongs to another tenant")]
+    TenantMismatch,
+
+    /// Configuration is missing or malformed (URL, environment, keys).
+    #[error("configuration error: {0}")]
+    Config(String),
+
+    /// The operation does not exist on this backend.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+
+    /// A migration failed or the schema is not at the expected version.
+    #[error("migration error: {0}")]
+    Migration(String),
+
+    /// The database was busy, locked, or aborted the transaction to resolve a
+    /// conflict (SQLITE_BUSY/LOCKED, PostgreSQL 40001/40P01). Retrying the
+    /// whole transaction may succeed; [`crate::Database::transaction`] does.
+    #[error("database contention ({code}); the transaction may be retried")]
+    Contention {
+        /// The driver's error code.
+        code: String,
+        /// The original error.
+        #[source]
+        source: DbErr,
+    },
+
+    /// A stored value could not be read as its Rust type (for example an
+    /// enum value this build does not know): the row is not silently
+    /// defaulted.
+    #[error("unreadable row: {0}")]
+    Decode(String),
+
+    /// Any other database or driver error.
+    #[error("database error: {0}")]
+    Backend(#[source] DbErr),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = DatabaseError> = std::result::Result<T, E>;
+
+impl DatabaseError {
+    /// Whether re-running the whole transaction may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, DatabaseError::Contention { .. })
+    }
+
+    /// Shorthand for [`DatabaseError::InvalidInput`].
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        DatabaseError::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`DatabaseError::NotFound`].
+    pub fn not_found(entity: &'static str, key: impl ToString) -> Self {
+        DatabaseError::NotFound {
+            entity,
+            key: key.to_string(),
+        }
+    }
+}
+
+/// What a driver error code means to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Unique,
+    ForeignKey,
+    Constraint,
+    Contention,
+    Other,
+}
+
+/// SQLite extended result codes (`code & 0xff` is the primary code).
+fn classify_sqlite(code: i64) -> Class {
+    const SQLITE_BUSY: i64 = 5;
+    const SQLITE_LOCKED: i64 = 6;
+    const SQLITE_CONSTRAINT: i64 = 19;
+    const CONSTRAINT_FOREIGNKEY: i64 = 787;
+    const CONSTRAINT_PRIMARYKEY: i64 = 1555;
+    const CONSTRAINT_UNIQUE: i64 = 2067;
+    match (code & 0xff, code) {
+        (SQLITE_BUSY | SQLITE_LOCKED, _) => Class::Contention,
+        (_, CONSTRAINT_UNIQUE | CONSTRAINT_PRIMARYKEY) => Class::Unique,
+        (_, CONSTRAINT_FOREIGNKEY) => Class::ForeignKey,
+        (SQLITE_CONSTRAINT, _) => Class::Constraint,
+        _ => Class::Other,
+    }
+}
+
+/// PostgreSQL SQLSTATEs.
+fn classify_postgres(sqlstate: &str) -> Class {
+    match sqlstate {
+        "23505" => Class::Unique,
+        "23503" => Class::ForeignKey,
+        // check_violation, not_null_violation, invalid_text_representation
+        // (an unknown enum label), exclusion_violation
+        "23514" | "23502" | "22P02" | "23P01" => Class::Constraint,
+        // serialization_failure, deadlock_detected, lock_not_available
+        "40001" | "40P01" | "55P03" => Class::Contention,
+        _ => Class::Other,
+    }
+}
+
+/// The driver's code for this error, wherever SeaORM wrapped it (including
+/// `DbErr::Conn`, where BUSY at `BEGIN` arrives).
+fn driver_code(err: &DbErr) -> Option<(bool, String)> {
+    let runtime = match err {
+        DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e) => e,
+        _ => return None,
+    };
+    #[allow(irrefutable_let_patterns)]
+    let RuntimeErr::SqlxError(sqlx_err) = runtime else {
+        return None;
+    };
+    let sea_orm::sqlx::Error::Database(db_err) = sqlx_err.as_ref() else {
+        return None;
+    };
+    let code = db_err.code()?.into_owned();
+    #[cfg(feature = "sqlite")]
+    if db_err
+        .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        return Some((true, code));
+    }
+    Some((false, code))
+}
+
+fn classify(err: &DbErr) -> (Class, Option<String>) {
+    if let Some(sql) = err.sql_err() {
+        let class = match sql {
+            sea_orm::SqlErr::UniqueConstraintViolation(_) => Class::Unique,
+            sea_orm::SqlErr::ForeignKeyConstraintViolation(_) => Class::ForeignKey,
+            _ => Class::Other,
+        };
+        if class != Class::Other {
+            return (class, None);
+        }
+    }
+    match driver_code(err) {
+        Some((true, code)) => (
+            code.parse().map(classify_sqlite).unwrap_or(Class::Other),
+            Some(code),
+        ),
+        Some((false, code)) => (classify_postgres(&code), Some(code)),
+        None => (Class::Other, None),
+    }
+}
+
+/// The database's own message, which names the constraint but not the values.
+fn driver_message(err: &DbErr) -> String {
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            sea_orm::sqlx::Error::Database(db) => db.message().to_owned(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+impl From<DbErr> for DatabaseError {
+    fn from(err: DbErr) -> Self {
+        if let DbErr::RecordNotFound(what) = &err {
+            return DatabaseError::NotFound {
+                entity: "record",
+                key: what.clone(),
+            };
+        }
+        if let DbErr::Migration(message) = &err {
+            return DatabaseError::Migration(message.clone());
+        }
+        if let DbErr::Type(message) = &err {
+            return DatabaseError::Decode(message.clone());
+        }
+        match classify(&err) {
+            (Class::Unique, _) => DatabaseError::Conflict(driver_message(&err)),
+            (Class::ForeignKey, _) => DatabaseError::ForeignKey(driver_message(&err)),
+            (Class::Constraint, _) => DatabaseError::Constraint(driver_message(&err)),
+            (Class::Contention, code) => DatabaseError::Contention {
+                code: code.unwrap_or_default(),
+                source: err,
+            },
+            (Class::Other, _) => DatabaseError::Backend(err),
+        }
+    }
+}
+
+impl From<sea_orm::TransactionError<DatabaseError>> for DatabaseError {
+    fn from(err: sea_orm::TransactionError<DatabaseError>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(inner) => inner,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_codes() {
+        assert_eq!(classify_sqlite(5), Class::Contention);
+        assert_eq!(classify_sqlite(517), Class::Contention, "BUSY_SNAPSHOT");
+        assert_eq!(classify_sqlite(6), Class::Contention);
+        assert_eq!(
+            classify_sqlite(262),
+            Class::Contention,
+            "LOCKED_SHAREDCACHE"
+        );
+        assert_eq!(classify_sqlite(2067), Class::Unique);
+        assert_eq!(classify_sqlite(1555), Class::Unique);
+        assert_eq!(classify_sqlite(787), Class::ForeignKey);
+        assert_eq!(classify_sqlite(275), Class::Constraint, "CHECK");
+        assert_eq!(classify_sqlite(1299), Class::Constraint, "NOT NULL");
+        assert_eq!(classify_sqlite(1), Class::Other);
+    }
+
+    #[test]
+    fn postgres_codes() {
+        assert_eq!(classify_postgres("23505"), Class::Unique);
+        assert_eq!(classify_postgres("23503"), Class::ForeignKey);
+        assert_eq!(classify_postgres("23514"), Class::Constraint);
+        assert_eq!(classify_postgres("40001"), Class::Contention);
+        assert_eq!(classify_postgres("40P01"), Class::Contention);
+        assert_eq!(classify_postgres("42P01"), Class::Other);
+    }
+}
