@@ -1,7 +1,7 @@
 //! The database handle: connecting, migrating, health and backups.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, Statement};
@@ -9,6 +9,7 @@ use tracing::{info, instrument};
 
 use crate::backend::Backend;
 use crate::config::DatabaseConfig;
+use crate::crypto::keyring::Keyring;
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
 use crate::pagination::CursorCodec;
@@ -41,6 +42,10 @@ struct Inner {
     backend: Backend,
     config: DatabaseConfig,
     cursors: CursorCodec,
+    /// The master key in use (replaced by `rewrap_data_keys`).
+    master: RwLock<MasterKey>,
+    /// The data keys, once the schema exists.
+    keyring: RwLock<Option<Arc<Keyring>>>,
 }
 
 /// What [`Database::health`] reports.
@@ -74,16 +79,22 @@ impl Database {
         tracing::Span::current().record("backend", backend.name());
         let conn = open(&config, &backend, None).await?;
         let cursors = CursorCodec::new(&config.master_key);
+        let master = RwLock::new(config.master_key.clone());
         let db = Self {
             inner: Arc::new(Inner {
                 conn,
                 backend,
                 config,
                 cursors,
+                master,
+                keyring: RwLock::new(None),
             }),
         };
         if db.inner.config.migrate_on_connect {
             db.migrate().await?;
+        } else if db.health_pending().await? == 0 {
+            // A wrong master key fails here, before anything is written.
+            db.reload_keys().await?;
         }
         Ok(db)
     }
@@ -110,6 +121,7 @@ impl Database {
             _ => run(&self.inner.conn).await?,
         }
         info!("migrations applied");
+        self.reload_keys().await?;
         Ok(())
     }
 
@@ -190,6 +202,30 @@ impl Database {
         Ok(())
     }
 
+    /// Migrations known to this build and not yet applied.
+    pub(crate) async fn health_pending(&self) -> Result<usize> {
+        Ok(Migrator::get_pending_migrations(&self.inner.conn)
+            .await
+            .map(|p| p.len())
+            .unwrap_or_else(|_| Migrator::migrations().len()))
+    }
+
+    pub(crate) fn master_key(&self) -> MasterKey {
+        read(&self.inner.master).clone()
+    }
+
+    pub(crate) fn set_master_key(&self, key: MasterKey) {
+        *write(&self.inner.master) = key;
+    }
+
+    pub(crate) fn cached_keyring(&self) -> Option<Arc<Keyring>> {
+        read(&self.inner.keyring).clone()
+    }
+
+    pub(crate) fn store_keyring(&self, keyring: Arc<Keyring>) {
+        *write(&self.inner.keyring) = Some(keyring);
+    }
+
     pub(crate) fn cursors(&self) -> &CursorCodec {
         &self.inner.cursors
     }
@@ -198,6 +234,17 @@ impl Database {
     pub fn users(&self) -> Users<'_, DatabaseConnection> {
         Users::new(Ctx::new(&self.inner.conn, &self.inner.cursors))
     }
+}
+
+// A poisoned lock only means another thread panicked while holding it; the
+// value (a key or a keyring handle) is replaced whole, so it is still valid.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Opens a pool for `backend`; `max` overrides the pool size.

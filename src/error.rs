@@ -48,6 +48,11 @@ pub enum DatabaseError {
     #[error("tenant mismatch: the row belongs to another tenant")]
     TenantMismatch,
 
+    /// A secret could not be sealed or opened (wrong key, wrong row or
+    /// column, tampering, unknown version). Never carries the secret.
+    #[error("crypto error: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+
     /// Configuration is missing or malformed (URL, environment, keys).
     #[error("configuration error: {0}")]
     Config(String),

@@ -27,6 +27,7 @@
 
 mod backend;
 mod config;
+pub mod crypto;
 mod database;
 mod error;
 mod ids;
@@ -34,6 +35,7 @@ mod keys;
 mod pagination;
 pub mod repositories;
 mod retry;
+mod security;
 mod time;
 pub mod validation;
 
@@ -50,3 +52,4 @@ pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use repositories::users::{NewUser, User, Users};
 pub use retry::{RetryPolicy, Tx, TxFuture};
+pub use security::{KeyVersionInfo, ReencryptProgress, ReencryptReport, Security};

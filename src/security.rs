@@ -1,0 +1,456 @@
+//! Data keys in the database, and the operations that change them.
+//!
+//! Each data key (DEK) is a `key_versions` row (global: `tenant_id` NULL)
+//! and its wrapped bytes, sealed by the master key, in `system_secrets`
+//! under `data_key.v<N>`. The newest active version seals new values; every
+//! stored version opens old ones. Rotation adds a version, re-encryption
+//! moves values to it in batches, retirement deletes a version nobody uses,
+//! and rewrapping changes the master key without touching a single row.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use entity::{key_versions, system_secrets};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait, Value,
+};
+use tracing::{info, instrument};
+use uuid::Uuid;
+
+use crate::crypto::CryptoError;
+use crate::crypto::columns::{self, SealedColumn};
+use crate::crypto::envelope;
+use crate::crypto::keyring::{DataKey, Keyring};
+use crate::database::Database;
+use crate::error::{DatabaseError, Result};
+use crate::keys::MasterKey;
+use crate::time;
+
+const DATA_KEY_PREFIX: &str = "data_key.v";
+
+fn secret_type(version: u32) -> String {
+    format!("{DATA_KEY_PREFIX}{version}")
+}
+
+/// Reads the keyring, or `None` when no data key exists yet.
+pub(crate) async fn load<C: ConnectionTrait>(
+    conn: &C,
+    master: &MasterKey,
+) -> Result<Option<Keyring>> {
+    let versions = key_versions::Entity::find()
+        .filter(key_versions::Column::TenantId.is_null())
+        .order_by_asc(key_versions::Column::Version)
+        .all(conn)
+        .await?;
+    if versions.is_empty() {
+        return Ok(None);
+    }
+    let wrapped = system_secrets::Entity::find()
+        .filter(system_secrets::Column::SecretType.starts_with(DATA_KEY_PREFIX))
+        .all(conn)
+        .await?;
+    let mut keys = Vec::new();
+    let mut active = None;
+    for row in &versions {
+        let version = u32::try_from(row.version).map_err(|_| {
+            DatabaseError::Config(format!("data key version {} is out of range", row.version))
+        })?;
+        let Some(stored) = wrapped
+            .iter()
+            .find(|w| w.secret_type == secret_type(version))
+        else {
+            continue; // retired
+        };
+        keys.push(DataKey::unwrap(version, &stored.secret_value, master)?);
+        if row.is_active {
+            active = Some(version);
+        }
+    }
+    let active = active.ok_or_else(|| {
+        DatabaseError::Config(
+            "no active data key is stored; the key tables were edited by hand".to_owned(),
+        )
+    })?;
+    Ok(Some(Keyring::new(active, &keys)?))
+}
+
+/// Reads the keyring, creating data key v1 on first use.
+pub(crate) async fn load_or_create(
+    conn: &DatabaseConnection,
+    master: &MasterKey,
+) -> Result<Keyring> {
+    if let Some(keyring) = load(conn, master).await? {
+        return Ok(keyring);
+    }
+    let first = DataKey::generate(1)?;
+    match store_new_key(conn, &first, master).await {
+        Ok(()) => info!(version = 1, "created the first data key"),
+        // Another process created it at the same moment: use theirs.
+        Err(DatabaseError::Conflict(_)) => {}
+        Err(err) => return Err(err),
+    }
+    load(conn, master)
+        .await?
+        .ok_or_else(|| DatabaseError::Config("the first data key could not be stored".to_owned()))
+}
+
+/// Stores a new key as the only active one, in one transaction.
+async fn store_new_key(conn: &DatabaseConnection, key: &DataKey, master: &MasterKey) -> Result<()> {
+    let wrapped = key.wrap(master)?;
+    let now = time::stored(time::now());
+    let tx = conn.begin().await?;
+    key_versions::Entity::update_many()
+        .col_expr(key_versions::Column::IsActive, Expr::value(false))
+        .filter(key_versions::Column::TenantId.is_null())
+        .exec(&tx)
+        .await?;
+    key_versions::Entity::insert(key_versions::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(None),
+        version: Set(key.version() as i32),
+        created_at: Set(now),
+        expires_at: Set(None),
+        is_active: Set(true),
+        algorithm: Set("AES-256-GCM".to_owned()),
+    })
+    .exec_without_returning(&tx)
+    .await?;
+    system_secrets::Entity::insert(system_secrets::ActiveModel {
+        secret_type: Set(secret_type(key.version())),
+        secret_value: Set(wrapped),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(&tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One data key as [`Security::key_versions`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyVersionInfo {
+    /// The version.
+    pub version: u32,
+    /// Whether it seals new values.
+    pub active: bool,
+    /// Whether it was retired (its key is gone).
+    pub retired: bool,
+}
+
+/// Progress of [`Security::reencrypt_all`], reported after every batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReencryptProgress {
+    /// The column of the batch just committed (`table.column`).
+    pub column: String,
+    /// Values moved to the active key so far, in this call.
+    pub reencrypted: u64,
+}
+
+/// What [`Security::reencrypt_all`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReencryptReport {
+    /// The version everything was moved to.
+    pub target_version: u32,
+    /// Values re-encrypted in this call.
+    pub reencrypted: u64,
+    /// Whether the progress callback stopped the job before the end.
+    pub stopped: bool,
+}
+
+/// Key management: `db.security()`.
+pub struct Security<'a> {
+    db: &'a Database,
+}
+
+impl<'a> Security<'a> {
+    pub(crate) fn new(db: &'a Database) -> Self {
+        Self { db }
+    }
+
+    /// The global data keys, oldest first.
+    #[instrument(skip_all)]
+    pub async fn key_versions(&self) -> Result<Vec<KeyVersionInfo>> {
+        let conn = self.db.unscoped_connection();
+        let stored: Vec<String> = system_secrets::Entity::find()
+            .filter(system_secrets::Column::SecretType.starts_with(DATA_KEY_PREFIX))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|s| s.secret_type)
+            .collect();
+        Ok(key_versions::Entity::find()
+            .filter(key_versions::Column::TenantId.is_null())
+            .order_by_asc(key_versions::Column::Version)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|row| KeyVersionInfo {
+                version: row.version as u32,
+                active: row.is_active,
+                retired: !stored.contains(&secret_type(row.version as u32)),
+            })
+            .collect())
+    }
+
+    /// Makes a new data key the active one. Values sealed under older keys
+    /// stay readable; [`Security::reencrypt_all`] moves them.
+    #[instrument(skip_all, fields(version))]
+    pub async fn rotate_data_key(&self) -> Result<u32> {
+        let conn = self.db.unscoped_connection();
+        let next = key_versions::Entity::find()
+            .filter(key_versions::Column::TenantId.is_null())
+            .order_by_desc(key_versions::Column::Version)
+            .one(conn)
+            .await?
+            .map(|row| row.version as u32 + 1)
+            .unwrap_or(1);
+        tracing::Span::current().record("version", next);
+        let key = DataKey::generate(next)?;
+        store_new_key(conn, &key, &self.db.master_key()).await?;
+        self.db.reload_keys().await?;
+        info!(version = next, "rotated the data key");
+        Ok(next)
+    }
+
+    /// Moves every encrypted value of every table to the active key, in
+    /// transactions of `batch_size` rows. Safe to stop and to run again: each
+    /// batch commits on its own and only values under other keys are
+    /// touched, so a rerun resumes where the last one stopped. `progress`
+    /// sees each committed batch and may return `ControlFlow::Break` to stop.
+    #[instrument(skip_all, fields(batch_size))]
+    pub async fn reencrypt_all(
+        &self,
+        batch_size: u32,
+        mut progress: impl FnMut(&ReencryptProgress) -> ControlFlow<()>,
+    ) -> Result<ReencryptReport> {
+        if batch_size == 0 {
+            return Err(DatabaseError::invalid("batch_size", "must be at least 1"));
+        }
+        let keyring = self.db.keyring().await?;
+        let target = keyring.active_version();
+        let mut done = 0u64;
+        for column in columns::ALL {
+            loop {
+                let moved = self.reencrypt_batch(column, &keyring, batch_size).await?;
+                if moved == 0 {
+                    break;
+                }
+                done += moved;
+                let report = ReencryptProgress {
+                    column: format!("{}.{}", column.table, column.column),
+                    reencrypted: done,
+                };
+                if progress(&report).is_break() {
+                    return Ok(ReencryptReport {
+                        target_version: target,
+                        reencrypted: done,
+                        stopped: true,
+                    });
+                }
+            }
+        }
+        info!(reencrypted = done, target, "re-encryption complete");
+        Ok(ReencryptReport {
+            target_version: target,
+            reencrypted: done,
+            stopped: false,
+        })
+    }
+
+    async fn reencrypt_batch(
+        &self,
+        column: &SealedColumn,
+        keyring: &Keyring,
+        batch: u32,
+    ) -> Result<u64> {
+        let tx = self.db.unscoped_connection().begin().await?;
+        let mut select = Query::select();
+        select.column(Alias::new(column.key));
+        for c in column.tenant.iter().chain(column.user.iter()) {
+            select.column(Alias::new(*c));
+        }
+        for part in column.parts {
+            select.expr(Expr::col(Alias::new(*part)).cast_as(Alias::new("TEXT")));
+        }
+        select
+            .column(Alias::new(column.column))
+            .from(Alias::new(column.table))
+            .and_where(stale(column, keyring.active_version()))
+            .limit(u64::from(batch));
+        if let Some((skip_col, pattern)) = column.skip {
+            select.and_where(Expr::col(Alias::new(skip_col)).not_like(pattern));
+        }
+        let rows = tx.query_all(&select).await?;
+        let mut moved = 0;
+        for row in &rows {
+            let mut i = 0;
+            let mut next = || {
+                i += 1;
+                i - 1
+            };
+            let key: Value = if column.key_is_uuid {
+                row.try_get_by_index::<Uuid>(next())?.into()
+            } else {
+                row.try_get_by_index::<String>(next())?.into()
+            };
+            let tenant = match column.tenant {
+                Some(_) => Some(row.try_get_by_index::<Uuid>(next())?),
+                None => None,
+            };
+            let user = match column.user {
+                Some(_) => Some(row.try_get_by_index::<Uuid>(next())?),
+                None => None,
+            };
+            let mut parts = Vec::new();
+            for _ in column.parts {
+                parts.push(row.try_get_by_index::<String>(next())?);
+            }
+            let old: String = row.try_get_by_index(next())?;
+            let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+            let context = column.context(tenant, user, &refs);
+            let secret = keyring.open(&context, &old)?;
+            let sealed = keyring.seal(&context, &secret)?;
+            let update = Query::update()
+                .table(Alias::new(column.table))
+                .value(Alias::new(column.column), sealed)
+                .and_where(Expr::col(Alias::new(column.key)).eq(key))
+                .and_where(Expr::col(Alias::new(column.column)).eq(old))
+                .to_owned();
+            moved += tx.execute(&update).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// Deletes data key `version`. Refused for the active key and while any
+    /// value is still sealed under it (run [`Security::reencrypt_all`]
+    /// first).
+    #[instrument(skip_all, fields(version))]
+    pub async fn retire(&self, version: u32) -> Result<()> {
+        let keyring = self.db.keyring().await?;
+        if version == keyring.active_version() {
+            return Err(DatabaseError::invalid(
+                "version",
+                "the active data key cannot be retired",
+            ));
+        }
+        let conn = self.db.unscoped_connection();
+        for column in columns::ALL {
+            let mut count = Query::select();
+            count
+                .expr(Expr::col(Alias::new(column.column)).count())
+                .from(Alias::new(column.table))
+                .and_where(
+                    Expr::col(Alias::new(column.column)).like(envelope::like_pattern(version)),
+                );
+            let n: i64 = conn
+                .query_one(&count)
+                .await?
+                .map(|row| row.try_get_by_index(0))
+                .transpose()?
+                .unwrap_or(0);
+            if n > 0 {
+                return Err(DatabaseError::Conflict(format!(
+                    "data key v{version} still seals {n} values in {}.{}; run reencrypt_all first",
+                    column.table, column.column
+                )));
+            }
+        }
+        let tx = conn.begin().await?;
+        let deleted = system_secrets::Entity::delete_by_id(secret_type(version))
+            .exec(&tx)
+            .await?
+            .rows_affected;
+        if deleted == 0 {
+            return Err(DatabaseError::not_found("data key", format!("v{version}")));
+        }
+        key_versions::Entity::update_many()
+            .col_expr(key_versions::Column::IsActive, Expr::value(false))
+            .col_expr(
+                key_versions::Column::ExpiresAt,
+                Expr::value(time::stored(time::now())),
+            )
+            .filter(key_versions::Column::TenantId.is_null())
+            .filter(key_versions::Column::Version.eq(version as i32))
+            .exec(&tx)
+            .await?;
+        tx.commit().await?;
+        self.db.reload_keys().await?;
+        info!(version, "retired a data key");
+        Ok(())
+    }
+
+    /// Changes the master key: every stored data key is unwrapped with the
+    /// current master key and wrapped with `new_master`, in one transaction.
+    /// No encrypted row changes. Afterwards this handle uses `new_master`;
+    /// restart other processes with it.
+    #[instrument(skip_all)]
+    pub async fn rewrap_data_keys(&self, new_master: MasterKey) -> Result<usize> {
+        let current = self.db.master_key();
+        let conn = self.db.unscoped_connection();
+        let tx = conn.begin().await?;
+        let stored = system_secrets::Entity::find()
+            .filter(system_secrets::Column::SecretType.starts_with(DATA_KEY_PREFIX))
+            .all(&tx)
+            .await?;
+        let now = time::stored(time::now());
+        for row in &stored {
+            let version: u32 = row.secret_type[DATA_KEY_PREFIX.len()..]
+                .parse()
+                .map_err(|_| DatabaseError::Crypto(CryptoError::Malformed))?;
+            let key = DataKey::unwrap(version, &row.secret_value, &current)?;
+            system_secrets::Entity::update_many()
+                .col_expr(
+                    system_secrets::Column::SecretValue,
+                    Expr::value(key.wrap(&new_master)?),
+                )
+                .col_expr(system_secrets::Column::UpdatedAt, Expr::value(now))
+                .filter(system_secrets::Column::SecretType.eq(row.secret_type.clone()))
+                .exec(&tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.db.set_master_key(new_master);
+        info!(
+            keys = stored.len(),
+            "rewrapped the data keys under a new master key"
+        );
+        Ok(stored.len())
+    }
+}
+
+/// Values of `column` sealed under any key but `active`.
+fn stale(column: &SealedColumn, active: u32) -> SimpleExpr {
+    let c = || Expr::col(Alias::new(column.column));
+    c().like(envelope::like_any())
+        .and(c().not_like(envelope::like_pattern(active)))
+}
+
+impl Database {
+    /// Key management: rotation, re-encryption, retirement, master key change.
+    pub fn security(&self) -> Security<'_> {
+        Security::new(self)
+    }
+
+    pub(crate) async fn keyring(&self) -> Result<Arc<Keyring>> {
+        if let Some(keyring) = self.cached_keyring() {
+            return Ok(keyring);
+        }
+        self.reload_keys().await
+    }
+
+    pub(crate) async fn reload_keys(&self) -> Result<Arc<Keyring>> {
+        if self.health_pending().await? > 0 {
+            return Err(DatabaseError::Config(
+                "the database is not migrated; call Database::migrate first".to_owned(),
+            ));
+        }
+        let keyring =
+            Arc::new(load_or_create(self.unscoped_connection(), &self.master_key()).await?);
+        self.store_keyring(keyring.clone());
+        Ok(keyring)
+    }
+}
