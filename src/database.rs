@@ -232,7 +232,7 @@ impl Database {
 
     /// The users repository.
     pub fn users(&self) -> Users<'_, DatabaseConnection> {
-        Users::new(Ctx::new(&self.inner.conn, &self.inner.cursors))
+        Users::new(Ctx::new(&self.inner.conn, self))
     }
 }
 

@@ -17,7 +17,6 @@ use tracing::{instrument, warn};
 
 use crate::database::Database;
 use crate::error::Result;
-use crate::pagination::CursorCodec;
 use crate::repositories::Ctx;
 use crate::repositories::users::Users;
 
@@ -30,13 +29,17 @@ pub type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
 #[derive(Clone, Copy)]
 pub struct Tx<'c> {
     txn: &'c DatabaseTransaction,
-    cursors: &'c CursorCodec,
+    db: &'c Database,
 }
 
 impl<'c> Tx<'c> {
+    pub(crate) fn ctx(&self) -> Ctx<'c, DatabaseTransaction> {
+        Ctx::new(self.txn, self.db)
+    }
+
     /// The users repository, inside this transaction.
     pub fn users(&self) -> Users<'c, DatabaseTransaction> {
-        Users::new(Ctx::new(self.txn, self.cursors))
+        Users::new(Ctx::new(self.txn, self.db))
     }
 
     /// The transaction itself, bypassing every repository (see
@@ -148,10 +151,7 @@ impl Database {
         F: for<'c> Fn(Tx<'c>) -> TxFuture<'c, T> + Send + Sync,
     {
         let tx = self.unscoped_connection().begin().await?;
-        let handle = Tx {
-            txn: &tx,
-            cursors: self.cursors(),
-        };
+        let handle = Tx { txn: &tx, db: self };
         match work(handle).await {
             Ok(value) => {
                 tx.commit().await?;

@@ -178,3 +178,43 @@ pub fn scope_subset<S: AsRef<str>>(requested: &[S], allowed: &[S]) -> Result<Vec
     }
     Ok(out)
 }
+
+/// A short machine name such as a provider (`strava`, `garmin`): 1 to
+/// `max_chars` characters of lowercase ASCII letters, digits, `_` and `-`.
+///
+/// ```
+/// use pierre_db::validation::identifier;
+///
+/// assert_eq!(identifier("provider", " strava ", 32).unwrap(), "strava");
+/// assert!(identifier("provider", "Strava", 32).is_err());
+/// assert!(identifier("provider", "a|b", 32).is_err());
+/// assert!(identifier("provider", "", 32).is_err());
+/// ```
+pub fn identifier(field: &'static str, input: &str, max_chars: usize) -> Result<String> {
+    let value = required(field, input, max_chars)?;
+    let ok = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !ok {
+        return Err(DatabaseError::invalid(
+            field,
+            "only lowercase letters, digits, '_' and '-' are allowed",
+        ));
+    }
+    Ok(value)
+}
+
+/// A secret value (token, client secret): non-empty and at most
+/// `max_bytes` long. Its content is never echoed in the error.
+pub fn secret(field: &'static str, value: &str, max_bytes: usize) -> Result<()> {
+    if value.is_empty() {
+        return Err(DatabaseError::invalid(field, "must not be empty"));
+    }
+    if value.len() > max_bytes {
+        return Err(DatabaseError::invalid(
+            field,
+            format!("longer than {max_bytes} bytes"),
+        ));
+    }
+    Ok(())
+}

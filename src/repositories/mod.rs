@@ -1,22 +1,72 @@
 //! One repository per aggregate. Each borrows a connection (the pool or a
-//! transaction) and holds only queries: validation, cursors and error
-//! mapping come from their own modules.
+//! transaction) and holds only queries: validation, encryption, cursors and
+//! error mapping come from their own modules.
+//!
+//! Repositories of tenant-owned tables are built only by a
+//! [`TenantScope`](crate::TenantScope), which supplies the tenant to every
+//! query; their constructors are private to the crate.
 
+pub mod api_keys;
+pub mod oauth_apps;
+pub mod oauth_tokens;
+pub mod tenant_members;
+pub mod tenant_oauth_credentials;
+pub mod tenants;
+pub mod usage;
+pub mod user_oauth_apps;
 pub mod users;
+
+use std::sync::Arc;
 
 use sea_orm::ConnectionTrait;
 
+use crate::crypto::CryptoError;
+use crate::crypto::aad::Context;
+use crate::crypto::keyring::Keyring;
+use crate::crypto::secret::Secret;
+use crate::database::Database;
+use crate::error::Result;
 use crate::pagination::CursorCodec;
 
-/// What every repository borrows: a connection and the cursor codec.
-#[derive(Clone, Copy)]
+/// What every repository borrows: a connection and the database handle
+/// (for cursors and keys).
 pub(crate) struct Ctx<'a, C> {
     pub conn: &'a C,
-    pub cursors: &'a CursorCodec,
+    pub db: &'a Database,
 }
 
+impl<C> Clone for Ctx<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Ctx<'_, C> {}
+
 impl<'a, C: ConnectionTrait> Ctx<'a, C> {
-    pub fn new(conn: &'a C, cursors: &'a CursorCodec) -> Self {
-        Self { conn, cursors }
+    pub fn new(conn: &'a C, db: &'a Database) -> Self {
+        Self { conn, db }
+    }
+
+    pub fn cursors(&self) -> &'a CursorCodec {
+        self.db.cursors()
+    }
+
+    pub async fn keyring(&self) -> Result<Arc<Keyring>> {
+        self.db.keyring().await
+    }
+
+    /// Seals a secret under the active data key.
+    pub async fn seal(&self, context: &Context, secret: &Secret) -> Result<String> {
+        Ok(self.keyring().await?.seal(context, secret)?)
+    }
+
+    /// Opens a sealed value; a key version this process has not seen yet
+    /// (rotated by another process) reloads the keys once.
+    pub async fn open(&self, context: &Context, text: &str) -> Result<Secret> {
+        match self.keyring().await?.open(context, text) {
+            Err(CryptoError::UnknownKey(_)) => Ok(self.db.reload_keys().await?.open(context, text)?),
+            other => Ok(other?),
+        }
     }
 }

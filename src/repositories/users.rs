@@ -221,7 +221,7 @@ impl<'a, C: ConnectionTrait> Users<'a, C> {
         let scope = format!("users.by_status:{status:?}");
         let page = keyset_page(
             self.ctx.conn,
-            self.ctx.cursors,
+            self.ctx.cursors(),
             &scope,
             request,
             users::Entity::find().filter(users::Column::UserStatus.eq(status)),

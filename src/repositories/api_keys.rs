@@ -1,0 +1,1 @@
+//! API keys: generated once, stored hashed, looked up by prefix.

@@ -1,0 +1,1 @@
+//! OAuth applications registered by users (client secret hashed).

@@ -1,0 +1,392 @@
+//! OAuth tokens of a tenant's users for fitness providers, encrypted at rest.
+//!
+//! Access and refresh tokens are sealed with the context
+//! (`user_oauth_tokens`, column, tenant, user, provider): a token copied into
+//! another tenant's, user's or provider's row, or into the other column,
+//! fails to open instead of leaking.
+
+use chrono::{DateTime, Utc};
+use entity::user_oauth_tokens as tokens;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::crypto::columns::{OAUTH_ACCESS_TOKEN, OAUTH_REFRESH_TOKEN};
+use crate::crypto::secret::Secret;
+use crate::error::{DatabaseError, Result};
+use crate::ids::{TenantId, UserId};
+use crate::repositories::Ctx;
+use crate::time;
+use crate::validation;
+
+/// Longest provider name.
+pub const MAX_PROVIDER: usize = 32;
+/// Longest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Longest scope string.
+pub const MAX_SCOPE: usize = 2000;
+
+/// A stored OAuth token, decrypted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthToken {
+    /// The row id.
+    pub id: Uuid,
+    /// Whose token it is.
+    pub user_id: UserId,
+    /// The tenant it belongs to.
+    pub tenant_id: TenantId,
+    /// The provider (`strava`, `fitbit`, `garmin`, …).
+    pub provider: String,
+    /// The access token.
+    pub access_token: Secret,
+    /// The refresh token, if the provider issued one.
+    pub refresh_token: Option<Secret>,
+    /// Usually `bearer`.
+    pub token_type: String,
+    /// When the access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The granted scopes, as the provider wrote them.
+    pub scope: Option<String>,
+    /// When the provider's data was last synchronized.
+    pub last_sync: Option<DateTime<Utc>>,
+    /// When the row was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A token to store with [`OAuthTokens::upsert`].
+#[derive(Clone, Debug)]
+pub struct NewOAuthToken {
+    /// Whose token it is.
+    pub user_id: UserId,
+    /// The provider.
+    pub provider: String,
+    /// The access token.
+    pub access_token: Secret,
+    /// The refresh token.
+    pub refresh_token: Option<Secret>,
+    /// The token type (`bearer` if unsure).
+    pub token_type: String,
+    /// When the access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The granted scopes.
+    pub scope: Option<String>,
+}
+
+impl NewOAuthToken {
+    /// A bearer token without refresh token, expiry or scope.
+    pub fn new(user_id: UserId, provider: impl Into<String>, access_token: impl Into<Secret>) -> Self {
+        Self {
+            user_id,
+            provider: provider.into(),
+            access_token: access_token.into(),
+            refresh_token: None,
+            token_type: "bearer".to_owned(),
+            expires_at: None,
+            scope: None,
+        }
+    }
+}
+
+/// A tenant's OAuth tokens: `db.tenant(id).oauth_tokens()`.
+pub struct OAuthTokens<'a, C> {
+    ctx: Ctx<'a, C>,
+    tenant: TenantId,
+}
+
+impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
+    pub(crate) fn new(ctx: Ctx<'a, C>, tenant: TenantId) -> Self {
+        Self { ctx, tenant }
+    }
+
+    fn in_tenant(&self) -> sea_orm::Select<tokens::Entity> {
+        tokens::Entity::find().filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
+    }
+
+    /// Stores the user's token for the provider, replacing any earlier one
+    /// (one row per user, tenant and provider; `last_sync` is kept).
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %token.user_id, provider = %token.provider))]
+    pub async fn upsert(&self, token: NewOAuthToken) -> Result<()> {
+        let provider = validation::identifier("provider", &token.provider, MAX_PROVIDER)?;
+        validation::secret("access_token", token.access_token.expose(), MAX_TOKEN_BYTES)?;
+        if let Some(refresh) = &token.refresh_token {
+            validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
+        }
+        let token_type = validation::identifier("token_type", &token.token_type.to_ascii_lowercase(), 32)?;
+        let scope = validation::optional("scope", token.scope.as_deref(), MAX_SCOPE)?;
+        let (access, refresh) = self
+            .seal_pair(token.user_id, &provider, &token.access_token, token.refresh_token.as_ref())
+            .await?;
+        let now = time::stored(time::now());
+        let row = tokens::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(token.user_id.as_uuid()),
+            tenant_id: Set(self.tenant.as_uuid()),
+            provider: Set(provider),
+            access_token: Set(access),
+            refresh_token: Set(refresh),
+            token_type: Set(token_type),
+            expires_at: Set(token.expires_at.map(|t| time::stored(time::truncate(t)))),
+            scope: Set(scope),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_sync: Set(None),
+        };
+        tokens::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    tokens::Column::UserId,
+                    tokens::Column::TenantId,
+                    tokens::Column::Provider,
+                ])
+                .update_columns([
+                    tokens::Column::AccessToken,
+                    tokens::Column::RefreshToken,
+                    tokens::Column::TokenType,
+                    tokens::Column::ExpiresAt,
+                    tokens::Column::Scope,
+                    tokens::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(self.ctx.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The user's token for the provider, decrypted.
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<OAuthToken>> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let row = self
+            .in_tenant()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .one(self.ctx.conn)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(decrypt(&self.ctx, row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// All of the user's tokens in this tenant, by provider.
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user))]
+    pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
+        let rows = self
+            .in_tenant()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .order_by_asc(tokens::Column::Provider)
+            .all(self.ctx.conn)
+            .await?;
+        decrypt_all(&self.ctx, rows).await
+    }
+
+    /// Every user's token for the provider in this tenant (for sync jobs),
+    /// oldest first.
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, provider))]
+    pub async fn list_for_provider(&self, provider: &str) -> Result<Vec<OAuthToken>> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let rows = self
+            .in_tenant()
+            .filter(tokens::Column::Provider.eq(provider))
+            .order_by_asc(tokens::Column::CreatedAt)
+            .order_by_asc(tokens::Column::Id)
+            .all(self.ctx.conn)
+            .await?;
+        decrypt_all(&self.ctx, rows).await
+    }
+
+    /// Replaces the access token (and the refresh token and expiry) after a
+    /// refresh. `NotFound` if the user has no token for the provider here.
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    pub async fn refresh(
+        &self,
+        user: UserId,
+        provider: &str,
+        access_token: &Secret,
+        refresh_token: Option<&Secret>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        validation::secret("access_token", access_token.expose(), MAX_TOKEN_BYTES)?;
+        if let Some(refresh) = refresh_token {
+            validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
+        }
+        let (access, refresh) = self.seal_pair(user, &provider, access_token, refresh_token).await?;
+        let changed = tokens::Entity::update_many()
+            .col_expr(tokens::Column::AccessToken, access.into())
+            .col_expr(tokens::Column::RefreshToken, refresh.into())
+            .col_expr(
+                tokens::Column::ExpiresAt,
+                expires_at.map(|t| time::stored(time::truncate(t))).into(),
+            )
+            .col_expr(tokens::Column::UpdatedAt, time::stored(time::now()).into())
+            .filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("oauth token", format!("{user}")));
+        }
+        Ok(())
+    }
+
+    /// When the provider's data was last synchronized for the user.
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    pub async fn last_sync(&self, user: UserId, provider: &str) -> Result<Option<DateTime<Utc>>> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let row = self
+            .in_tenant()
+            .select_only()
+            .column(tokens::Column::LastSync)
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .into_tuple::<Option<sea_orm::prelude::DateTimeWithTimeZone>>()
+            .one(self.ctx.conn)
+            .await?;
+        match row {
+            Some(at) => Ok(at.map(|t| t.to_utc())),
+            None => Err(DatabaseError::not_found("oauth token", format!("{user}"))),
+        }
+    }
+
+    /// Records a synchronization. `NotFound` without a token.
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    pub async fn update_last_sync(&self, user: UserId, provider: &str, at: DateTime<Utc>) -> Result<()> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let changed = tokens::Entity::update_many()
+            .col_expr(tokens::Column::LastSync, Some(time::stored(time::truncate(at))).into())
+            .filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("oauth token", format!("{user}")));
+        }
+        Ok(())
+    }
+
+    /// Deletes the user's token for the provider; whether one existed.
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    pub async fn delete(&self, user: UserId, provider: &str) -> Result<bool> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let deleted = tokens::Entity::delete_many()
+            .filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected;
+        Ok(deleted > 0)
+    }
+
+    /// Deletes all of the user's tokens in this tenant; how many.
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user))]
+    pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
+        Ok(tokens::Entity::delete_many()
+            .filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected)
+    }
+
+    async fn seal_pair(
+        &self,
+        user: UserId,
+        provider: &str,
+        access: &Secret,
+        refresh: Option<&Secret>,
+    ) -> Result<(String, Option<String>)> {
+        let keyring = self.ctx.keyring().await?;
+        let tenant = Some(self.tenant.as_uuid());
+        let user = Some(user.as_uuid());
+        let access = keyring.seal(&OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]), access)?;
+        let refresh = match refresh {
+            Some(secret) => Some(keyring.seal(&OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]), secret)?),
+            None => None,
+        };
+        Ok((access, refresh))
+    }
+}
+
+async fn decrypt<C: ConnectionTrait>(ctx: &Ctx<'_, C>, row: tokens::Model) -> Result<OAuthToken> {
+    let tenant = Some(row.tenant_id);
+    let user = Some(row.user_id);
+    let provider = row.provider.as_str();
+    let access_token = ctx
+        .open(&OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]), &row.access_token)
+        .await?;
+    let refresh_token = match &row.refresh_token {
+        Some(sealed) => Some(
+            ctx.open(&OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]), sealed)
+                .await?,
+        ),
+        None => None,
+    };
+    Ok(OAuthToken {
+        id: row.id,
+        user_id: row.user_id.into(),
+        tenant_id: row.tenant_id.into(),
+        provider: row.provider,
+        access_token,
+        refresh_token,
+        token_type: row.token_type,
+        expires_at: row.expires_at.map(|t| t.to_utc()),
+        scope: row.scope,
+        last_sync: row.last_sync.map(|t| t.to_utc()),
+        created_at: row.created_at.to_utc(),
+        updated_at: row.updated_at.to_utc(),
+    })
+}
+
+async fn decrypt_all<C: ConnectionTrait>(ctx: &Ctx<'_, C>, rows: Vec<tokens::Model>) -> Result<Vec<OAuthToken>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(decrypt(ctx, row).await?);
+    }
+    Ok(out)
+}
+
+/// A user's OAuth tokens in every tenant: `db.across_tenants().oauth_tokens()`.
+pub struct CrossTenantOAuthTokens<'a, C> {
+    ctx: Ctx<'a, C>,
+}
+
+impl<'a, C: ConnectionTrait> CrossTenantOAuthTokens<'a, C> {
+    pub(crate) fn new(ctx: Ctx<'a, C>) -> Self {
+        Self { ctx }
+    }
+
+    /// Every token of the user, in every tenant (by tenant, then provider).
+    #[instrument(skip_all, fields(user_id = %user))]
+    pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
+        let rows = tokens::Entity::find()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .order_by_asc(tokens::Column::TenantId)
+            .order_by_asc(tokens::Column::Provider)
+            .all(self.ctx.conn)
+            .await?;
+        decrypt_all(&self.ctx, rows).await
+    }
+
+    /// Deletes every token of the user in every tenant; how many.
+    #[instrument(skip_all, fields(user_id = %user))]
+    pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
+        Ok(tokens::Entity::delete_many()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected)
+    }
+}

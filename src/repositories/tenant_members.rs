@@ -1,0 +1,1 @@
+//! Tenant membership and roles (tenant-scoped).

@@ -1,0 +1,1 @@
+//! A tenant's own OAuth client credentials per provider (client secret encrypted; tenant-scoped).

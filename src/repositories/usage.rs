@@ -1,0 +1,1 @@
+//! API-key and JWT usage, request logs and statistics.

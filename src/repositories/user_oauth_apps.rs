@@ -1,0 +1,1 @@
+//! Users' own OAuth app credentials per provider (client secret encrypted).
