@@ -130,12 +130,16 @@ fn classify_sqlite(code: i64) -> Class {
     const SQLITE_LOCKED: i64 = 6;
     const SQLITE_CONSTRAINT: i64 = 19;
     const CONSTRAINT_FOREIGNKEY: i64 = 787;
+    // SQLite enforces ON DELETE/UPDATE RESTRICT through its internal
+    // foreign-key triggers, which fail with CONSTRAINT_TRIGGER. The schema
+    // defines no triggers of its own, so here the code means a foreign key.
+    const CONSTRAINT_TRIGGER: i64 = 1811;
     const CONSTRAINT_PRIMARYKEY: i64 = 1555;
     const CONSTRAINT_UNIQUE: i64 = 2067;
     match (code & 0xff, code) {
         (SQLITE_BUSY | SQLITE_LOCKED, _) => Class::Contention,
         (_, CONSTRAINT_UNIQUE | CONSTRAINT_PRIMARYKEY) => Class::Unique,
-        (_, CONSTRAINT_FOREIGNKEY) => Class::ForeignKey,
+        (_, CONSTRAINT_FOREIGNKEY | CONSTRAINT_TRIGGER) => Class::ForeignKey,
         (SQLITE_CONSTRAINT, _) => Class::Constraint,
         _ => Class::Other,
     }
@@ -267,6 +271,7 @@ mod tests {
         assert_eq!(classify_sqlite(2067), Class::Unique);
         assert_eq!(classify_sqlite(1555), Class::Unique);
         assert_eq!(classify_sqlite(787), Class::ForeignKey);
+        assert_eq!(classify_sqlite(1811), Class::ForeignKey, "RESTRICT");
         assert_eq!(classify_sqlite(275), Class::Constraint, "CHECK");
         assert_eq!(classify_sqlite(1299), Class::Constraint, "NOT NULL");
         assert_eq!(classify_sqlite(1), Class::Other);

@@ -45,15 +45,17 @@ pub use config::{
     DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT, ENV_MASTER_KEY,
     ENV_MAX_CONNECTIONS, ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS,
 };
+pub use crypto::secret::Secret;
 pub use database::{Database, Health};
 pub use entity::sea_orm_active_enums::{SubscriptionTier, UserRole, UserStatus};
 pub use error::{DatabaseError, Result};
 pub use ids::{TenantId, UserId};
 pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
-pub use repositories::oauth_tokens::{CrossTenantOAuthTokens, NewOAuthToken, OAuthToken, OAuthTokens};
+pub use repositories::oauth_tokens::{
+    CrossTenantOAuthTokens, NewOAuthToken, OAuthToken, OAuthTokens,
+};
 pub use repositories::users::{NewUser, User, Users};
-pub use scope::{AcrossTenants, TenantScope};
-pub use crypto::secret::Secret;
 pub use retry::{RetryPolicy, Tx, TxFuture};
+pub use scope::{AcrossTenants, TenantScope};
 pub use security::{KeyVersionInfo, ReencryptProgress, ReencryptReport, Security};

@@ -65,7 +65,9 @@ impl<'a, C: ConnectionTrait> Ctx<'a, C> {
     /// (rotated by another process) reloads the keys once.
     pub async fn open(&self, context: &Context, text: &str) -> Result<Secret> {
         match self.keyring().await?.open(context, text) {
-            Err(CryptoError::UnknownKey(_)) => Ok(self.db.reload_keys().await?.open(context, text)?),
+            Err(CryptoError::UnknownKey(_)) => {
+                Ok(self.db.reload_keys().await?.open(context, text)?)
+            }
             other => Ok(other?),
         }
     }

@@ -80,7 +80,11 @@ pub struct NewOAuthToken {
 
 impl NewOAuthToken {
     /// A bearer token without refresh token, expiry or scope.
-    pub fn new(user_id: UserId, provider: impl Into<String>, access_token: impl Into<Secret>) -> Self {
+    pub fn new(
+        user_id: UserId,
+        provider: impl Into<String>,
+        access_token: impl Into<Secret>,
+    ) -> Self {
         Self {
             user_id,
             provider: provider.into(),
@@ -117,10 +121,16 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
         if let Some(refresh) = &token.refresh_token {
             validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
         }
-        let token_type = validation::identifier("token_type", &token.token_type.to_ascii_lowercase(), 32)?;
+        let token_type =
+            validation::identifier("token_type", &token.token_type.to_ascii_lowercase(), 32)?;
         let scope = validation::optional("scope", token.scope.as_deref(), MAX_SCOPE)?;
         let (access, refresh) = self
-            .seal_pair(token.user_id, &provider, &token.access_token, token.refresh_token.as_ref())
+            .seal_pair(
+                token.user_id,
+                &provider,
+                &token.access_token,
+                token.refresh_token.as_ref(),
+            )
             .await?;
         let now = time::stored(time::now());
         let row = tokens::ActiveModel {
@@ -218,7 +228,9 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
         if let Some(refresh) = refresh_token {
             validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
         }
-        let (access, refresh) = self.seal_pair(user, &provider, access_token, refresh_token).await?;
+        let (access, refresh) = self
+            .seal_pair(user, &provider, access_token, refresh_token)
+            .await?;
         let changed = tokens::Entity::update_many()
             .col_expr(tokens::Column::AccessToken, access.into())
             .col_expr(tokens::Column::RefreshToken, refresh.into())
@@ -260,10 +272,18 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
 
     /// Records a synchronization. `NotFound` without a token.
     #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
-    pub async fn update_last_sync(&self, user: UserId, provider: &str, at: DateTime<Utc>) -> Result<()> {
+    pub async fn update_last_sync(
+        &self,
+        user: UserId,
+        provider: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
         let changed = tokens::Entity::update_many()
-            .col_expr(tokens::Column::LastSync, Some(time::stored(time::truncate(at))).into())
+            .col_expr(
+                tokens::Column::LastSync,
+                Some(time::stored(time::truncate(at))).into(),
+            )
             .filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .filter(tokens::Column::Provider.eq(provider))
@@ -311,9 +331,15 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
         let keyring = self.ctx.keyring().await?;
         let tenant = Some(self.tenant.as_uuid());
         let user = Some(user.as_uuid());
-        let access = keyring.seal(&OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]), access)?;
+        let access = keyring.seal(
+            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]),
+            access,
+        )?;
         let refresh = match refresh {
-            Some(secret) => Some(keyring.seal(&OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]), secret)?),
+            Some(secret) => Some(keyring.seal(
+                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]),
+                secret,
+            )?),
             None => None,
         };
         Ok((access, refresh))
@@ -325,12 +351,18 @@ async fn decrypt<C: ConnectionTrait>(ctx: &Ctx<'_, C>, row: tokens::Model) -> Re
     let user = Some(row.user_id);
     let provider = row.provider.as_str();
     let access_token = ctx
-        .open(&OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]), &row.access_token)
+        .open(
+            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]),
+            &row.access_token,
+        )
         .await?;
     let refresh_token = match &row.refresh_token {
         Some(sealed) => Some(
-            ctx.open(&OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]), sealed)
-                .await?,
+            ctx.open(
+                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]),
+                sealed,
+            )
+            .await?,
         ),
         None => None,
     };
@@ -350,7 +382,10 @@ async fn decrypt<C: ConnectionTrait>(ctx: &Ctx<'_, C>, row: tokens::Model) -> Re
     })
 }
 
-async fn decrypt_all<C: ConnectionTrait>(ctx: &Ctx<'_, C>, rows: Vec<tokens::Model>) -> Result<Vec<OAuthToken>> {
+async fn decrypt_all<C: ConnectionTrait>(
+    ctx: &Ctx<'_, C>,
+    rows: Vec<tokens::Model>,
+) -> Result<Vec<OAuthToken>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         out.push(decrypt(ctx, row).await?);

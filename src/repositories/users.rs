@@ -3,7 +3,11 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::{SubscriptionTier, UserRole, UserStatus};
 use entity::users;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
+};
 use tracing::instrument;
 
 use crate::error::{DatabaseError, Result};
@@ -15,6 +19,10 @@ use crate::validation;
 
 /// Longest display name accepted.
 pub const MAX_DISPLAY_NAME: usize = 200;
+/// Longest password hash accepted, in bytes.
+pub const MAX_PASSWORD_HASH: usize = 1024;
+/// Longest Firebase uid accepted.
+pub const MAX_FIREBASE_UID: usize = 128;
 
 /// A user account (the password hash stays in the database).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +94,10 @@ pub struct NewUser {
     pub tier: SubscriptionTier,
     /// Initial approval state.
     pub status: UserStatus,
+    /// The Firebase uid, for users who sign in through Firebase.
+    pub firebase_uid: Option<String>,
+    /// How the user signs in (`email` unless set).
+    pub auth_provider: String,
 }
 
 impl std::fmt::Debug for NewUser {
@@ -96,6 +108,8 @@ impl std::fmt::Debug for NewUser {
             .field("password_hash", &"<redacted>")
             .field("tier", &self.tier)
             .field("status", &self.status)
+            .field("firebase_uid", &self.firebase_uid)
+            .field("auth_provider", &self.auth_provider)
             .finish()
     }
 }
@@ -109,6 +123,8 @@ impl NewUser {
             password_hash: password_hash.into(),
             tier: SubscriptionTier::Starter,
             status: UserStatus::Pending,
+            firebase_uid: None,
+            auth_provider: "email".to_owned(),
         }
     }
 }
@@ -133,9 +149,13 @@ impl<'a, C: ConnectionTrait> Users<'a, C> {
             new.display_name.as_deref(),
             MAX_DISPLAY_NAME,
         )?;
-        if new.password_hash.is_empty() {
-            return Err(DatabaseError::invalid("password_hash", "must not be empty"));
-        }
+        validation::secret("password_hash", &new.password_hash, MAX_PASSWORD_HASH)?;
+        let firebase_uid = validation::optional(
+            "firebase_uid",
+            new.firebase_uid.as_deref(),
+            MAX_FIREBASE_UID,
+        )?;
+        let auth_provider = validation::identifier("auth_provider", &new.auth_provider, 32)?;
         let id = UserId::new();
         tracing::Span::current().record("user_id", tracing::field::display(id));
         let now = time::stored(time::now());
@@ -154,28 +174,12 @@ impl<'a, C: ConnectionTrait> Users<'a, C> {
             created_at: now,
             last_active: now,
             role: UserRole::User,
-            firebase_uid: None,
-            auth_provider: "email".to_owned(),
+            firebase_uid,
+            auth_provider,
         };
-        let active = users::ActiveModel {
-            id: Set(model.id),
-            email: Set(model.email.clone()),
-            display_name: Set(model.display_name.clone()),
-            password_hash: Set(model.password_hash.clone()),
-            tier: Set(model.tier),
-            tenant_id: Set(None),
-            is_active: Set(true),
-            user_status: Set(model.user_status),
-            is_admin: Set(false),
-            approved_by: Set(None),
-            approved_at: Set(None),
-            created_at: Set(now),
-            last_active: Set(now),
-            role: Set(model.role),
-            firebase_uid: Set(None),
-            auth_provider: Set(model.auth_provider.clone()),
-        };
-        // The id and times are made here, so the row need not come back.
+        // Every column is written; the id and times are made here, so the
+        // row need not come back (no RETURNING).
+        let active = users::ActiveModel::from(model.clone()).reset_all();
         users::Entity::insert(active)
             .exec_without_returning(self.ctx.conn)
             .await?;
@@ -209,6 +213,143 @@ impl<'a, C: ConnectionTrait> Users<'a, C> {
         self.get_by_email(email)
             .await?
             .ok_or_else(|| DatabaseError::not_found("user", "email"))
+    }
+
+    /// The user who signs in with this Firebase uid, if any.
+    #[instrument(skip_all)]
+    pub async fn get_by_firebase_uid(&self, firebase_uid: &str) -> Result<Option<User>> {
+        let uid = validation::required("firebase_uid", firebase_uid, MAX_FIREBASE_UID)?;
+        Ok(users::Entity::find()
+            .filter(users::Column::FirebaseUid.eq(uid))
+            .one(self.ctx.conn)
+            .await?
+            .map(User::from))
+    }
+
+    /// Records activity now. `NotFound` for an unknown user.
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_last_active(&self, id: UserId) -> Result<()> {
+        self.update_one(
+            id,
+            users::Column::LastActive,
+            time::stored(time::now()).into(),
+        )
+        .await
+    }
+
+    /// How many users exist.
+    #[instrument(skip_all)]
+    pub async fn count(&self) -> Result<u64> {
+        Ok(users::Entity::find().count(self.ctx.conn).await?)
+    }
+
+    /// Users with `status`, oldest first, at most `limit` (for small lists;
+    /// use [`Users::list_by_status_paginated`] to walk them all).
+    #[instrument(skip_all, fields(status = ?status, limit))]
+    pub async fn list_by_status(&self, status: UserStatus, limit: u32) -> Result<Vec<User>> {
+        let page = self
+            .list_by_status_paginated(status, &PageRequest::first(limit))
+            .await?;
+        Ok(page.items)
+    }
+
+    /// Sets the approval status. Approving (`Active`) records `approver` and
+    /// the time; other statuses clear them. `approver` must be an existing
+    /// user (`ForeignKey` otherwise); an unknown user is `NotFound`.
+    #[instrument(skip_all, fields(user_id = %id, status = ?status))]
+    pub async fn update_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        approver: Option<UserId>,
+    ) -> Result<User> {
+        let approved = status == UserStatus::Active;
+        let (by, at) = if approved {
+            (
+                approver.map(|a| a.as_uuid()),
+                Some(time::stored(time::now())),
+            )
+        } else {
+            (None, None)
+        };
+        let changed = users::Entity::update_many()
+            .col_expr(users::Column::UserStatus, Expr::value(status))
+            .col_expr(users::Column::ApprovedBy, Expr::value(by))
+            .col_expr(users::Column::ApprovedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("user", id));
+        }
+        self.get_by_id(id)
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("user", id))
+    }
+
+    /// Replaces the password hash (made by the application's hasher).
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_password(&self, id: UserId, password_hash: &str) -> Result<()> {
+        validation::secret("password_hash", password_hash, MAX_PASSWORD_HASH)?;
+        self.update_one(id, users::Column::PasswordHash, password_hash.into())
+            .await
+    }
+
+    /// Sets or clears the display name.
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_display_name(&self, id: UserId, display_name: Option<&str>) -> Result<()> {
+        let name = validation::optional("display_name", display_name, MAX_DISPLAY_NAME)?;
+        self.update_one(id, users::Column::DisplayName, name.into())
+            .await
+    }
+
+    /// Deletes the user and, by cascade, everything they own (tokens, keys,
+    /// memberships, …). A user who still owns a tenant is refused with
+    /// `ForeignKey`: transfer or delete the tenant first. Whether the user
+    /// existed.
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn delete(&self, id: UserId) -> Result<bool> {
+        let deleted = users::Entity::delete_by_id(id.as_uuid())
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected;
+        Ok(deleted > 0)
+    }
+
+    /// The earliest-created administrator (role admin or super admin, or
+    /// the legacy `is_admin` flag), if any.
+    #[instrument(skip_all)]
+    pub async fn first_admin(&self) -> Result<Option<User>> {
+        Ok(users::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(users::Column::Role.is_in([UserRole::Admin, UserRole::SuperAdmin]))
+                    .add(users::Column::IsAdmin.eq(true)),
+            )
+            .order_by_asc(users::Column::CreatedAt)
+            .order_by_asc(users::Column::Id)
+            .one(self.ctx.conn)
+            .await?
+            .map(User::from))
+    }
+
+    async fn update_one(
+        &self,
+        id: UserId,
+        column: users::Column,
+        value: sea_orm::Value,
+    ) -> Result<()> {
+        let changed = users::Entity::update_many()
+            .col_expr(column, Expr::value(value))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("user", id));
+        }
+        Ok(())
     }
 
     /// Users with `status`, oldest first, one keyset page at a time.

@@ -111,3 +111,26 @@ fn unique_name() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A tenant owned by `owner`, written directly (the tenants repository has
+/// its own tests); returns its id.
+pub async fn tenant(t: &TestDb, owner: pierre_db::UserId) -> pierre_db::TenantId {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let id = pierre_db::TenantId::new();
+    let now = chrono::Utc::now().fixed_offset();
+    entity::tenants::Entity::insert(entity::tenants::ActiveModel {
+        id: Set(id.as_uuid()),
+        name: Set("Tenant".into()),
+        slug: Set(format!("t-{id}")),
+        domain: Set(None),
+        plan: Set(entity::sea_orm_active_enums::SubscriptionTier::Starter),
+        owner_user_id: Set(owner.as_uuid()),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(t.db.unscoped_connection())
+    .await
+    .expect("insert tenant");
+    id
+}
