@@ -134,3 +134,13 @@ pub async fn tenant(t: &TestDb, owner: pierre_db::UserId) -> pierre_db::TenantId
     .expect("insert tenant");
     id
 }
+
+/// [`tenant`] for a bare `Database`.
+pub async fn tenant_of(db: &Database, owner: pierre_db::UserId) -> pierre_db::TenantId {
+    let t = TestDb {
+        db: db.clone(),
+        backend: "",
+        url: String::new(),
+    };
+    tenant(&t, owner).await
+}
