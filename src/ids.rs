@@ -70,3 +70,7 @@ typed_id!(
     /// The id of a tenant.
     TenantId
 );
+typed_id!(
+    /// The id of an API key.
+    ApiKeyId
+);

@@ -47,13 +47,30 @@ pub use config::{
 };
 pub use crypto::secret::Secret;
 pub use database::{Database, Health};
-pub use entity::sea_orm_active_enums::{SubscriptionTier, UserRole, UserStatus};
+pub use entity::sea_orm_active_enums::{
+    ApiKeyTier, OauthAppType, OauthProvider, SubscriptionTier, TenantRole, UserRole, UserStatus,
+};
 pub use error::{DatabaseError, Result};
-pub use ids::{TenantId, UserId};
+pub use ids::{ApiKeyId, TenantId, UserId};
 pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
+pub use repositories::api_keys::{ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, NewApiKey};
+pub use repositories::oauth_apps::{NewOAuthApp, OAuthApp, OAuthApps, RegisteredOAuthApp};
 pub use repositories::oauth_tokens::{
     CrossTenantOAuthTokens, NewOAuthToken, OAuthToken, OAuthTokens,
+};
+pub use repositories::tenant_members::{TenantMember, TenantMembers};
+pub use repositories::tenant_oauth_credentials::{
+    NewTenantOAuthCredential, TenantOAuthCredential, TenantOAuthCredentialSummary,
+    TenantOAuthCredentials,
+};
+pub use repositories::tenants::{NewTenant, Tenant, Tenants};
+pub use repositories::usage::{
+    NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,
+    UsageStats,
+};
+pub use repositories::user_oauth_apps::{
+    NewUserOAuthApp, UserOAuthApp, UserOAuthAppSummary, UserOAuthApps,
 };
 pub use repositories::users::{NewUser, User, Users};
 pub use retry::{RetryPolicy, Tx, TxFuture};

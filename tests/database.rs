@@ -137,7 +137,14 @@ async fn backup_writes_a_database_that_opens_and_holds_the_rows() {
     let path = dir.path().join("copy #1.db");
     t.db.backup_to(&path).await.unwrap();
 
-    let copy = Database::connect(&format!("sqlite:{}", path.display()), common::key())
+    let url = format!("sqlite:{}", path.display());
+    // The copy holds the wrapped data keys: it opens with the same master
+    // key, and only with it.
+    assert!(matches!(
+        Database::connect(&url, common::key()).await,
+        Err(DatabaseError::Crypto(_))
+    ));
+    let copy = Database::connect(&url, t.db.config().master_key.clone())
         .await
         .unwrap();
     assert_eq!(copy.health().await.unwrap().pending_migrations, 0);

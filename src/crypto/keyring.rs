@@ -3,7 +3,8 @@
 //! Values are sealed under the *active* data key; every key still stored
 //! stays usable for opening, so rotation never makes a row unreadable. The
 //! database side (storing wrapped keys in `system_secrets`, their state in
-//! `key_versions`, re-encryption) is in [`crate::security`].
+//! `key_versions`, re-encryption) is in the `security` module, reached through
+//! [`Database::security`](crate::Database::security).
 //!
 //! Raw key bytes live in zeroizing buffers; ring's expanded AES key
 //! schedules are ring's own and are not zeroized by it.

@@ -1,0 +1,341 @@
+//! The raw sqlx side of the benchmark: the same SQL the repositories send,
+//! written by hand, on the same pool, with the same crypto work.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use pierre_db::crypto::aad::Context;
+use pierre_db::crypto::keyring::{DataKey, Keyring};
+use pierre_db::{Database, NewOAuthToken, Secret, TenantId, UserId};
+use sea_orm::sqlx::{self, PgPool, Row, SqlitePool};
+use sea_orm::{ConnectionTrait, DbBackend};
+use uuid::Uuid;
+
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+pub struct Raw {
+    pool: Pool,
+    keyring: Keyring,
+}
+
+/// Decoded token row (what the repository returns).
+#[allow(dead_code)]
+#[derive(Debug)]
+pub struct TokenRow {
+    id: Uuid,
+    user_id: Uuid,
+    tenant_id: Uuid,
+    provider: String,
+    access: Secret,
+    refresh: Option<Secret>,
+    token_type: String,
+    expires_at: Option<DateTime<FixedOffset>>,
+    scope: Option<String>,
+    created_at: DateTime<FixedOffset>,
+    updated_at: DateTime<FixedOffset>,
+    last_sync: Option<DateTime<FixedOffset>>,
+}
+
+const TOKEN_COLUMNS: &str = "id, user_id, tenant_id, provider, access_token, refresh_token, token_type, \
+     expires_at, scope, created_at, updated_at, last_sync";
+
+/// `?` on SQLite, `$n` on PostgreSQL.
+fn sql(pool: &Pool, text: &str) -> String {
+    match pool {
+        Pool::Sqlite(_) => text.to_owned(),
+        Pool::Postgres(_) => {
+            let mut out = String::with_capacity(text.len() + 8);
+            let mut n = 0;
+            for c in text.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push_str(&format!("${n}"));
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
+}
+
+macro_rules! run {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+fn ctx(column: &'static str, tenant: TenantId, user: Uuid, provider: &str) -> Context {
+    Context::new("user_oauth_tokens", column)
+        .tenant(tenant.as_uuid())
+        .user(user)
+        .part(provider)
+}
+
+impl Raw {
+    pub fn new(db: &Database) -> Self {
+        let conn = db.unscoped_connection();
+        let pool = match conn.get_database_backend() {
+            DbBackend::Sqlite => Pool::Sqlite(conn.get_sqlite_connection_pool().clone()),
+            _ => Pool::Postgres(conn.get_postgres_connection_pool().clone()),
+        };
+        let keyring = Keyring::new(1, &[DataKey::generate(1).unwrap()]).unwrap();
+        Self { pool, keyring }
+    }
+
+    pub async fn insert_tenant(&self, owner: UserId) -> TenantId {
+        let id = TenantId::new();
+        let now = Utc::now().fixed_offset();
+        let q = sql(
+            &self.pool,
+            "INSERT INTO tenants (id, name, slug, owner_user_id, is_active, created_at, updated_at) \
+             VALUES (?, 'Bench', ?, ?, TRUE, ?, ?)",
+        );
+        run!(&self.pool, |p| sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(id.as_uuid())
+            .bind(format!("bench-{id}"))
+            .bind(owner.as_uuid())
+            .bind(now)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .unwrap();
+        id
+    }
+
+    pub async fn upsert_token(&self, tenant: TenantId, token: &NewOAuthToken) {
+        let user = token.user_id.as_uuid();
+        let access = self
+            .keyring
+            .seal(
+                &ctx("access_token", tenant, user, &token.provider),
+                &token.access_token,
+            )
+            .unwrap();
+        let refresh = token.refresh_token.as_ref().map(|r| {
+            self.keyring
+                .seal(&ctx("refresh_token", tenant, user, &token.provider), r)
+                .unwrap()
+        });
+        let now = Utc::now().fixed_offset();
+        let q = sql(
+            &self.pool,
+            "INSERT INTO user_oauth_tokens (id, user_id, tenant_id, provider, access_token, refresh_token, \
+             token_type, expires_at, scope, created_at, updated_at, last_sync) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (user_id, tenant_id, provider) DO UPDATE SET access_token = excluded.access_token, \
+             refresh_token = excluded.refresh_token, token_type = excluded.token_type, \
+             expires_at = excluded.expires_at, scope = excluded.scope, updated_at = excluded.updated_at",
+        );
+        run!(&self.pool, |p| sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(Uuid::now_v7())
+            .bind(user)
+            .bind(tenant.as_uuid())
+            .bind(token.provider.as_str())
+            .bind(access)
+            .bind(refresh)
+            .bind(token.token_type.as_str())
+            .bind(token.expires_at.map(|t| t.fixed_offset()))
+            .bind(token.scope.as_deref())
+            .bind(now)
+            .bind(now)
+            .bind(Option::<DateTime<FixedOffset>>::None)
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
+
+    pub async fn get_token(&self, tenant: TenantId, user: UserId, provider: &str) -> TokenRow {
+        let q = sql(
+            &self.pool,
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM user_oauth_tokens \
+                 WHERE tenant_id = ? AND user_id = ? AND provider = ? LIMIT ?"
+            ),
+        );
+        macro_rules! decode {
+            ($row:expr) => {{
+                let row = $row;
+                let tenant_id: Uuid = row.get(2);
+                let user_id: Uuid = row.get(1);
+                let provider: String = row.get(3);
+                let access: String = row.get(4);
+                let refresh: Option<String> = row.get(5);
+                let tenant_id_typed = TenantId::from_uuid(tenant_id);
+                TokenRow {
+                    id: row.get(0),
+                    access: self
+                        .keyring
+                        .open(
+                            &ctx("access_token", tenant_id_typed, user_id, &provider),
+                            &access,
+                        )
+                        .unwrap(),
+                    refresh: refresh.map(|r| {
+                        self.keyring
+                            .open(
+                                &ctx("refresh_token", tenant_id_typed, user_id, &provider),
+                                &r,
+                            )
+                            .unwrap()
+                    }),
+                    user_id,
+                    tenant_id,
+                    provider,
+                    token_type: row.get(6),
+                    expires_at: row.get(7),
+                    scope: row.get(8),
+                    created_at: row.get(9),
+                    updated_at: row.get(10),
+                    last_sync: row.get(11),
+                }
+            }};
+        }
+        run!(&self.pool, |p| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .bind(provider)
+                .bind(1i64)
+                .fetch_one(p)
+                .await
+                .unwrap();
+            decode!(row)
+        })
+    }
+
+    /// Adds `n` active users with distinct creation times, in chunks.
+    pub async fn insert_users(&self, n: usize) {
+        let base = Utc::now() - chrono::Duration::days(400);
+        let status = match self.pool {
+            Pool::Sqlite(_) => "'active'",
+            Pool::Postgres(_) => "'active'::user_status",
+        };
+        for chunk_start in (0..n).step_by(500) {
+            let end = (chunk_start + 500).min(n);
+            let mut text = String::from(
+                "INSERT INTO users (id, email, password_hash, user_status, created_at, last_active) VALUES ",
+            );
+            for i in chunk_start..end {
+                if i > chunk_start {
+                    text.push(',');
+                }
+                text.push_str(&format!("(?, ?, 'h', {status}, ?, ?)"));
+            }
+            let q = sql(&self.pool, &text);
+            run!(&self.pool, |p| {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(q));
+                for i in chunk_start..end {
+                    let at = (base + chrono::Duration::milliseconds(i as i64 * 37)).fixed_offset();
+                    query = query
+                        .bind(Uuid::now_v7())
+                        .bind(format!("paging{i}@bench.org"))
+                        .bind(at)
+                        .bind(at);
+                }
+                query.execute(p).await.map(|_| ())
+            })
+            .unwrap();
+        }
+    }
+
+    /// The (created_at, id) of the active user at `depth` (setup only).
+    pub async fn position_at(&self, depth: usize) -> (DateTime<FixedOffset>, Uuid) {
+        let q = sql(
+            &self.pool,
+            &format!(
+                "SELECT created_at, id FROM users WHERE CAST(user_status AS TEXT) = 'active' \
+                 ORDER BY created_at, id LIMIT 1 OFFSET {}",
+                depth - 1
+            ),
+        );
+        run!(&self.pool, |p| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                .fetch_one(p)
+                .await
+                .unwrap();
+            (row.get(0), row.get(1))
+        })
+    }
+
+    /// One page of active users after `after`, as the repository queries it.
+    pub async fn users_page(
+        &self,
+        after: Option<(DateTime<FixedOffset>, Uuid)>,
+        limit: i64,
+    ) -> usize {
+        let (status_col, status_val) = match self.pool {
+            Pool::Sqlite(_) => ("tier, user_status, role", "?"),
+            Pool::Postgres(_) => (
+                "CAST(tier AS TEXT), CAST(user_status AS TEXT), CAST(role AS TEXT)",
+                "CAST(? AS user_status)",
+            ),
+        };
+        let cols = format!(
+            "id, email, display_name, password_hash, {status_col}, tenant_id, is_active, is_admin, \
+             approved_by, approved_at, created_at, last_active, firebase_uid, auth_provider"
+        );
+        let filter = if after.is_some() {
+            " AND (created_at, id) > (?, ?)"
+        } else {
+            ""
+        };
+        let q = sql(
+            &self.pool,
+            &format!(
+                "SELECT {cols} FROM users WHERE user_status = {status_val}{filter} \
+                 ORDER BY created_at ASC, id ASC LIMIT ?"
+            ),
+        );
+        run!(&self.pool, |p| {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(q)).bind("active");
+            if let Some((at, id)) = after {
+                query = query.bind(at).bind(id);
+            }
+            let rows = query.bind(limit + 1).fetch_all(p).await.unwrap();
+            let mut n = 0;
+            for row in rows.iter().take(limit as usize) {
+                let _id: Uuid = row.get(0);
+                let _email: String = row.get(1);
+                let _name: Option<String> = row.get(2);
+                let _hash: String = row.get(3);
+                let _tier: String = row.get(4);
+                let _status: String = row.get(5);
+                let _role: String = row.get(6);
+                let _tenant: Option<Uuid> = row.get(7);
+                let _active: bool = row.get(8);
+                let _admin: bool = row.get(9);
+                let _by: Option<Uuid> = row.get(10);
+                let _at: Option<DateTime<FixedOffset>> = row.get(11);
+                let _created: DateTime<FixedOffset> = row.get(12);
+                let _last: DateTime<FixedOffset> = row.get(13);
+                let _fb: Option<String> = row.get(14);
+                let _auth: String = row.get(15);
+                n += 1;
+            }
+            n
+        })
+    }
+}
+
+/// Creates a database of its own on the server and returns its URL.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    let admin = sea_orm::Database::connect(admin_url).await.unwrap();
+    let name = format!("pierre_bench_{}", std::process::id());
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}

@@ -1,0 +1,296 @@
+//! Repositories against hand-written raw sqlx doing the same SQL on the same
+//! database in the same run, implementations interleaved round by round.
+//!
+//! `cargo bench --bench repository` runs on SQLite in memory; with
+//! `PIERRE_BENCH_POSTGRES_URL` (or `PIERRE_TEST_POSTGRES_URL`) set it runs on
+//! a fresh PostgreSQL database of that server too. Targets (checked here,
+//! never in tests): point reads and writes ≥ 0.8× raw sqlx; batched usage
+//! inserts ≥ 2× raw per-row sqlx; the page at depth 100k ≤ 1.5× the first.
+
+mod raw;
+
+use std::future::Future;
+use std::time::Instant;
+
+use pierre_db::{
+    Database, DatabaseConfig, MasterKey, NewOAuthToken, NewUser, PageRequest, Secret, TenantId,
+    UserId, UserStatus,
+};
+
+use raw::Raw;
+
+const ROUNDS: usize = 5;
+
+/// Median seconds per operation of `n` runs of `op`, over the rounds.
+struct Timing {
+    samples: Vec<f64>,
+}
+
+impl Timing {
+    fn new() -> Self {
+        Self {
+            samples: Vec::new(),
+        }
+    }
+    async fn sample<F, Fut>(&mut self, n: usize, mut op: F)
+    where
+        F: FnMut(usize) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let start = Instant::now();
+        for i in 0..n {
+            op(i).await;
+        }
+        self.samples.push(start.elapsed().as_secs_f64() / n as f64);
+    }
+    fn median(&self) -> f64 {
+        let mut s = self.samples.clone();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    }
+}
+
+struct Report {
+    backend: &'static str,
+    rows: Vec<(String, f64, f64, String)>,
+}
+
+impl Report {
+    /// Records repo vs raw seconds/op; `min_ratio` is the target on raw/repo speed.
+    fn compare(&mut self, name: &str, repo: &Timing, raw: &Timing, min_ratio: f64) {
+        let (r, w) = (repo.median(), raw.median());
+        let ratio = w / r;
+        let verdict = if ratio >= min_ratio { "PASS" } else { "FAIL" };
+        self.rows.push((
+            name.to_owned(),
+            1.0 / r,
+            1.0 / w,
+            format!("{ratio:.2}x (≥ {min_ratio}) {verdict}"),
+        ));
+    }
+    fn print(&self) {
+        println!("\n== {} ==", self.backend);
+        println!(
+            "{:<34} {:>12} {:>12}  repo/raw speed",
+            "operation", "repo ops/s", "raw ops/s"
+        );
+        for (name, repo, raw, verdict) in &self.rows {
+            println!("{name:<34} {repo:>12.0} {raw:>12.0}  {verdict}");
+        }
+    }
+}
+
+async fn open(url: &str) -> Database {
+    let mut config = DatabaseConfig::new(url, MasterKey::generate().unwrap());
+    config.migrate_on_connect = true;
+    Database::connect_with(config).await.unwrap()
+}
+
+async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> Report {
+    let raw = Raw::new(&db);
+    let mut report = Report {
+        backend,
+        rows: Vec::new(),
+    };
+
+    // Fixtures: a tenant, users with tokens for the repository and for raw.
+    let owner = db
+        .users()
+        .create(NewUser::new("owner@bench.org", "h"))
+        .await
+        .unwrap()
+        .id;
+    let tenant = raw.insert_tenant(owner).await;
+    const USERS: usize = 200;
+    let mut repo_users = Vec::new();
+    let mut raw_users = Vec::new();
+    for i in 0..USERS {
+        repo_users.push(
+            db.users()
+                .create(NewUser::new(format!("a{i}@bench.org"), "h"))
+                .await
+                .unwrap()
+                .id,
+        );
+        raw_users.push(
+            db.users()
+                .create(NewUser::new(format!("b{i}@bench.org"), "h"))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let token = |user: UserId, i: usize| {
+        let mut t = NewOAuthToken::new(user, "strava", format!("ya29.{i:0>160}"));
+        t.refresh_token = Some(Secret::new(format!("1//{i:0>100}")));
+        t
+    };
+    for (i, &u) in repo_users.iter().enumerate() {
+        db.tenant(tenant)
+            .oauth_tokens()
+            .upsert(token(u, i))
+            .await
+            .unwrap();
+    }
+    for (i, &u) in raw_users.iter().enumerate() {
+        raw.upsert_token(tenant, &token(u, i)).await;
+    }
+
+    // Token upsert (encrypting both tokens).
+    let (mut repo, mut rawt) = (Timing::new(), Timing::new());
+    for _ in 0..ROUNDS {
+        repo.sample(2000, |i| {
+            let db = db.clone();
+            let t = token(repo_users[i % USERS], i);
+            async move { db.tenant(tenant).oauth_tokens().upsert(t).await.unwrap() }
+        })
+        .await;
+        rawt.sample(2000, |i| {
+            let t = token(raw_users[i % USERS], i);
+            let raw = &raw;
+            async move { raw.upsert_token(tenant, &t).await }
+        })
+        .await;
+    }
+    report.compare("token upsert (2 seals)", &repo, &rawt, 0.8);
+
+    // Token get with decrypt.
+    let (mut repo, mut rawt) = (Timing::new(), Timing::new());
+    for _ in 0..ROUNDS {
+        repo.sample(4000, |i| {
+            let db = db.clone();
+            let u = repo_users[i % USERS];
+            async move {
+                let t = db
+                    .tenant(tenant)
+                    .oauth_tokens()
+                    .get(u, "strava")
+                    .await
+                    .unwrap()
+                    .unwrap();
+                std::hint::black_box(t);
+            }
+        })
+        .await;
+        rawt.sample(4000, |i| {
+            let u = raw_users[i % USERS];
+            let raw = &raw;
+            async move {
+                std::hint::black_box(raw.get_token(tenant, u, "strava").await);
+            }
+        })
+        .await;
+    }
+    report.compare("token get (2 opens)", &repo, &rawt, 0.8);
+
+    // Users by status: first page and the page at depth users/2.
+    raw.insert_users(users_for_paging).await;
+    let depth = users_for_paging / 2;
+    let deep_cursor = {
+        let mut request = PageRequest::first(500);
+        let mut seen = 0;
+        loop {
+            let page = db
+                .users()
+                .list_by_status_paginated(UserStatus::Active, &request)
+                .await
+                .unwrap();
+            seen += page.items.len();
+            request = PageRequest::after(page.next_cursor.unwrap(), 500);
+            if seen >= depth {
+                break request.cursor.unwrap();
+            }
+        }
+    };
+    let deep_position = raw.position_at(depth).await;
+    let (mut first, mut deep, mut raw_first, mut raw_deep) =
+        (Timing::new(), Timing::new(), Timing::new(), Timing::new());
+    for _ in 0..ROUNDS {
+        first
+            .sample(200, |_| {
+                let db = db.clone();
+                async move {
+                    std::hint::black_box(
+                        db.users()
+                            .list_by_status_paginated(UserStatus::Active, &PageRequest::first(50))
+                            .await
+                            .unwrap(),
+                    );
+                }
+            })
+            .await;
+        deep.sample(200, |_| {
+            let db = db.clone();
+            let request = PageRequest::after(deep_cursor.clone(), 50);
+            async move {
+                std::hint::black_box(
+                    db.users()
+                        .list_by_status_paginated(UserStatus::Active, &request)
+                        .await
+                        .unwrap(),
+                );
+            }
+        })
+        .await;
+        raw_first
+            .sample(200, |_| {
+                let raw = &raw;
+                async move {
+                    std::hint::black_box(raw.users_page(None, 50).await);
+                }
+            })
+            .await;
+        raw_deep
+            .sample(200, |_| {
+                let raw = &raw;
+                async move {
+                    std::hint::black_box(raw.users_page(Some(deep_position), 50).await);
+                }
+            })
+            .await;
+    }
+    report.compare("users page, depth 0 (50 rows)", &first, &raw_first, 0.8);
+    report.compare(&format!("users page, depth {depth}"), &deep, &raw_deep, 0.8);
+    let slowdown = deep.median() / first.median();
+    report.rows.push((
+        "deep/first page time (repo)".to_owned(),
+        1.0 / deep.median(),
+        1.0 / first.median(),
+        format!(
+            "{slowdown:.2}x (≤ 1.5) {}",
+            if slowdown <= 1.5 { "PASS" } else { "FAIL" }
+        ),
+    ));
+    report
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let users_for_paging: usize = std::env::var("PIERRE_BENCH_PAGING_USERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200_000);
+        let sqlite = bench(
+            open("sqlite::memory:").await,
+            "SQLite in memory",
+            users_for_paging,
+        )
+        .await;
+        sqlite.print();
+        let pg_url = std::env::var("PIERRE_BENCH_POSTGRES_URL")
+            .or_else(|_| std::env::var("PIERRE_TEST_POSTGRES_URL"));
+        if let Ok(admin) = pg_url {
+            let url = raw::fresh_postgres_database(&admin).await;
+            let pg = bench(open(&url).await, "PostgreSQL", users_for_paging).await;
+            pg.print();
+        } else {
+            println!("\n(PostgreSQL skipped: set PIERRE_BENCH_POSTGRES_URL to include it)");
+        }
+    });
+    let _ = TenantId::new();
+}
