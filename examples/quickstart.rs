@@ -10,12 +10,15 @@
 
 use std::path::Path;
 
+use chrono::{Duration, Utc};
 use pierre_db::{
-    Database, DatabaseConfig, DatabaseError, MasterKey, NewUser, PageRequest, UserStatus,
+    ApiKeyTier, Database, DatabaseConfig, DatabaseError, MasterKey, NewApiKey, NewApiKeyUsage,
+    NewOAuthToken, NewTenant, NewUser, PageRequest, Secret, UserStatus,
 };
 
 const DATA_DIR: &str = "data";
 const DEMO_EMAIL: &str = "ada@example.org";
+const DEMO_TENANT: &str = "analytical-engines";
 
 #[tokio::main]
 async fn main() -> Result<(), DatabaseError> {
@@ -75,6 +78,91 @@ async fn main() -> Result<(), DatabaseError> {
         }
         other => println!("malformed email: unexpected outcome {other:?}"),
     }
+
+    // A tenant owned by Ada (its owner membership is created with it).
+    let tenant = match db.tenants().get_by_slug(DEMO_TENANT).await? {
+        Some(existing) => {
+            println!("tenant: found {} ({})", existing.slug, existing.id);
+            existing
+        }
+        None => {
+            let created = db
+                .tenants()
+                .create(NewTenant::new("Analytical Engines", DEMO_TENANT, ada.id))
+                .await?;
+            println!("tenant: created {} ({})", created.slug, created.id);
+            created
+        }
+    };
+
+    // An OAuth token, stored encrypted and read back through the tenant's scope.
+    let scope = db.tenant(tenant.id);
+    let mut token = NewOAuthToken::new(ada.id, "strava", "demo-access-token-ZmFrZQ");
+    token.refresh_token = Some(Secret::new("demo-refresh-token"));
+    token.expires_at = Some(Utc::now() + Duration::hours(6));
+    scope.oauth_tokens().upsert(token).await?;
+    let stored = scope
+        .oauth_tokens()
+        .get(ada.id, "strava")
+        .await?
+        .ok_or_else(|| DatabaseError::not_found("oauth token", "strava"))?;
+    println!(
+        "oauth token: stored encrypted, read back {} chars for {} (printed as {})",
+        stored.access_token.expose().len(),
+        stored.provider,
+        stored.access_token
+    );
+
+    // An API key: the plaintext is shown once; only its hash is stored.
+    let created = db
+        .api_keys()
+        .create(NewApiKey::new(ada.id, "quickstart", ApiKeyTier::Starter))
+        .await?;
+    let verified = db
+        .api_keys()
+        .find_by_prefix_and_verify(created.plaintext.expose())
+        .await?;
+    println!(
+        "api key: created {}…, verifies: {}, a wrong key verifies: {}",
+        created.key.key_prefix,
+        verified.is_some(),
+        db.api_keys()
+            .find_by_prefix_and_verify(&format!("{}x", created.plaintext.expose()))
+            .await?
+            .is_some()
+    );
+
+    // Usage, recorded in one batch, summarized in one query.
+    let batch: Vec<NewApiKeyUsage> = (0..20u16)
+        .map(|i| {
+            let tool = if i % 3 == 0 {
+                "get_activities"
+            } else {
+                "get_athlete"
+            };
+            let status = if i % 7 == 0 { 500 } else { 200 };
+            let mut usage = NewApiKeyUsage::new(created.key.id, tool, status);
+            usage.response_time_ms = Some(40 + u32::from(i));
+            usage
+        })
+        .collect();
+    db.usage().record_api_key_usage_batch(batch).await?;
+    let stats = db
+        .usage()
+        .usage_stats(
+            created.key.id,
+            Utc::now() - Duration::hours(1),
+            Utc::now() + Duration::minutes(1),
+        )
+        .await?;
+    println!(
+        "usage: {} requests, {} ok, {} failed, average {:.1} ms, by tool {:?}",
+        stats.total_requests,
+        stats.successful_requests,
+        stats.failed_requests,
+        stats.average_response_time_ms.unwrap_or_default(),
+        stats.requests_by_tool
+    );
 
     let page = users
         .list_by_status_paginated(UserStatus::Active, &PageRequest::first(10))

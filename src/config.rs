@@ -11,6 +11,9 @@ use crate::keys::MasterKey;
 pub const ENV_DATABASE_URL: &str = "DATABASE_URL";
 /// Environment variable with the master key (standard base64 of 32 bytes).
 pub const ENV_MASTER_KEY: &str = "PIERRE_MASTER_ENCRYPTION_KEY";
+/// Environment variable naming a file that holds the master key (used when
+/// `PIERRE_MASTER_ENCRYPTION_KEY` is not set).
+pub const ENV_MASTER_KEY_FILE: &str = "PIERRE_MASTER_KEY_FILE";
 /// Environment variable: most connections in the pool.
 pub const ENV_MAX_CONNECTIONS: &str = "DATABASE_MAX_CONNECTIONS";
 /// Environment variable: connections kept open while idle.
@@ -73,7 +76,8 @@ impl DatabaseConfig {
         }
     }
 
-    /// Reads `DATABASE_URL`, `PIERRE_MASTER_ENCRYPTION_KEY` and the pool
+    /// Reads `DATABASE_URL`, the master key (`PIERRE_MASTER_ENCRYPTION_KEY`,
+    /// or else the file named by `PIERRE_MASTER_KEY_FILE`) and the pool
     /// variables (`DATABASE_MAX_CONNECTIONS`, `DATABASE_MIN_CONNECTIONS`,
     /// `DATABASE_ACQUIRE_TIMEOUT`, `DATABASE_IDLE_TIMEOUT`,
     /// `DATABASE_MAX_LIFETIME`; times in seconds). A missing or malformed
@@ -91,8 +95,18 @@ impl DatabaseConfig {
         };
         let url = required(ENV_DATABASE_URL)?.trim().to_owned();
         Backend::from_url(&url)?;
-        let master_key = MasterKey::from_base64(required(ENV_MASTER_KEY)?)
-            .map_err(|err| DatabaseError::Config(format!("{ENV_MASTER_KEY}: {err}")))?;
+        let master_key = match (vars.get(ENV_MASTER_KEY), vars.get(ENV_MASTER_KEY_FILE)) {
+            (None, Some(file)) if !file.trim().is_empty() => {
+                MasterKey::from_file(std::path::Path::new(file.trim()))
+                    .map_err(|err| DatabaseError::Config(format!("{ENV_MASTER_KEY_FILE}: {err}")))?
+            }
+            _ => MasterKey::from_base64(required(ENV_MASTER_KEY).map_err(|_| {
+                DatabaseError::Config(format!(
+                    "{ENV_MASTER_KEY} is not set (nor {ENV_MASTER_KEY_FILE})"
+                ))
+            })?)
+            .map_err(|err| DatabaseError::Config(format!("{ENV_MASTER_KEY}: {err}")))?,
+        };
         let mut config = Self::new(url, master_key);
         config.max_connections = number(vars, ENV_MAX_CONNECTIONS, config.max_connections)?;
         config.min_connections = number(vars, ENV_MIN_CONNECTIONS, config.min_connections)?;

@@ -43,7 +43,7 @@ pub mod validation;
 pub use backend::{Backend, SUPPORTED_URLS};
 pub use config::{
     DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT, ENV_MASTER_KEY,
-    ENV_MAX_CONNECTIONS, ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS,
+    ENV_MASTER_KEY_FILE, ENV_MAX_CONNECTIONS, ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS,
 };
 pub use crypto::secret::Secret;
 pub use database::{Database, Health};

@@ -171,3 +171,30 @@ fn master_key_is_redacted() {
     assert!(!shown.contains(&key.to_base64()), "{shown}");
     assert!(shown.contains("<redacted>"));
 }
+
+#[test]
+fn the_master_key_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("master.key");
+    let key = MasterKey::load_or_create_file(&path).unwrap();
+    let mut all = with(&[]);
+    all.remove("PIERRE_MASTER_ENCRYPTION_KEY");
+    all.insert("PIERRE_MASTER_KEY_FILE".into(), path.display().to_string());
+    let config = DatabaseConfig::from_vars(&all).unwrap();
+    assert_eq!(config.master_key.to_base64(), key.to_base64());
+    assert_eq!(
+        MasterKey::load_or_create_file(&path).unwrap().to_base64(),
+        key.to_base64()
+    );
+
+    all.insert(
+        "PIERRE_MASTER_KEY_FILE".into(),
+        dir.path().join("missing").display().to_string(),
+    );
+    let message = config_error(DatabaseConfig::from_vars(&all));
+    assert!(message.contains("PIERRE_MASTER_KEY_FILE"), "{message}");
+    std::fs::write(&path, "not a key").unwrap();
+    all.insert("PIERRE_MASTER_KEY_FILE".into(), path.display().to_string());
+    let message = config_error(DatabaseConfig::from_vars(&all));
+    assert!(message.contains("PIERRE_MASTER_KEY_FILE"), "{message}");
+}

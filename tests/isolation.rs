@@ -1,12 +1,17 @@
 //! Tenant isolation under random operations: a seeded sequence of 1,200
-//! interleaved writes by 4 tenants, checked against an in-memory model, then
-//! every scoped read must return exactly that tenant's rows.
+//! interleaved operations by 4 tenants on three tenant-owned tables (OAuth
+//! tokens, members, tenant OAuth credentials), checked against an in-memory
+//! model as it goes; afterwards every scoped read must return exactly that
+//! tenant's rows.
 
 mod common;
 
 use std::collections::BTreeMap;
 
-use pierre_db::{NewOAuthToken, NewUser, Secret, TenantId, UserId};
+use pierre_db::{
+    NewOAuthToken, NewTenantOAuthCredential, NewUser, PageRequest, Secret, TenantId, TenantRole,
+    UserId,
+};
 
 const OPERATIONS: usize = 1200;
 const PROVIDERS: [&str; 4] = ["strava", "fitbit", "garmin", "whoop"];
@@ -27,6 +32,11 @@ impl Rng {
 }
 
 type Model = BTreeMap<(TenantId, UserId, &'static str), String>;
+type Members = BTreeMap<(TenantId, UserId), TenantRole>;
+type Credentials = BTreeMap<(TenantId, &'static str), String>;
+
+const CREDENTIAL_PROVIDERS: [&str; 3] = ["strava", "garmin", "terra"];
+const ROLES: [TenantRole; 3] = [TenantRole::Admin, TenantRole::Member, TenantRole::Viewer];
 
 #[tokio::test]
 async fn random_interleaved_operations_never_cross_tenants() {
@@ -49,12 +59,60 @@ async fn random_interleaved_operations_never_cross_tenants() {
 
         let mut rng = Rng(0xC0FF_EE00_1234_5678);
         let mut model = Model::new();
+        let mut members = Members::new();
+        let mut credentials = Credentials::new();
         for step in 0..OPERATIONS {
             let tenant = rng.pick(&tenants);
             let user = rng.pick(&users);
             let provider = rng.pick(&PROVIDERS);
             let tokens = t.db.tenant(tenant).oauth_tokens();
-            match rng.next() % 10 {
+            let scope = t.db.tenant(tenant);
+            match rng.next() % 14 {
+                10 => {
+                    let role = rng.pick(&ROLES);
+                    let added = scope.members().add(user, role, None).await;
+                    match members.entry((tenant, user)) {
+                        std::collections::btree_map::Entry::Occupied(_) => {
+                            assert!(added.is_err(), "{b}: step {step}: duplicate member")
+                        }
+                        std::collections::btree_map::Entry::Vacant(slot) => {
+                            added.unwrap();
+                            slot.insert(role);
+                        }
+                    }
+                }
+                11 => {
+                    let existed = scope.members().remove(user).await.unwrap();
+                    assert_eq!(
+                        existed,
+                        members.remove(&(tenant, user)).is_some(),
+                        "{b}: step {step}"
+                    );
+                }
+                12 => {
+                    let provider = rng.pick(&CREDENTIAL_PROVIDERS);
+                    let secret = format!("client-secret-{step}");
+                    scope
+                        .oauth_credentials()
+                        .upsert(NewTenantOAuthCredential::new(
+                            provider,
+                            format!("client-{step}"),
+                            secret.as_str(),
+                            "https://app.example.org/callback",
+                        ))
+                        .await
+                        .unwrap();
+                    credentials.insert((tenant, provider), secret);
+                }
+                13 => {
+                    let provider = rng.pick(&CREDENTIAL_PROVIDERS);
+                    let existed = scope.oauth_credentials().delete(provider).await.unwrap();
+                    assert_eq!(
+                        existed,
+                        credentials.remove(&(tenant, provider)).is_some(),
+                        "{b}: step {step}"
+                    );
+                }
                 0..=4 => {
                     let value = format!("tok-{step}");
                     tokens
@@ -155,6 +213,58 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 assert_eq!(got_sorted, want_sorted, "{b}: tenant {tenant} user {user}");
             }
         }
-        assert!(!model.is_empty(), "the sequence leaves rows to check");
+        for &tenant in &tenants {
+            let scope = t.db.tenant(tenant);
+            let listed = scope
+                .members()
+                .list(&PageRequest::first(500))
+                .await
+                .unwrap();
+            let mut got: Vec<(UserId, TenantRole)> = listed
+                .items
+                .iter()
+                .map(|m| {
+                    assert_eq!(m.tenant_id, tenant, "{b}: a member of another tenant");
+                    (m.user_id, m.role)
+                })
+                .collect();
+            got.sort_by_key(|(u, _)| *u);
+            let want: Vec<(UserId, TenantRole)> = members
+                .iter()
+                .filter(|((mt, _), _)| *mt == tenant)
+                .map(|((_, u), r)| (*u, *r))
+                .collect();
+            // Tenant creation made no membership here (rows written directly).
+            assert_eq!(got, want, "{b}: members of {tenant}");
+
+            let summaries = scope.oauth_credentials().list().await.unwrap();
+            assert!(
+                summaries.iter().all(|c| c.tenant_id == tenant),
+                "{b}: foreign credential"
+            );
+            assert_eq!(
+                summaries.len(),
+                credentials.keys().filter(|(ct, _)| *ct == tenant).count(),
+                "{b}: credentials of {tenant}"
+            );
+            for provider in CREDENTIAL_PROVIDERS {
+                let got = scope
+                    .oauth_credentials()
+                    .get(provider)
+                    .await
+                    .unwrap()
+                    .map(|c| c.client_secret.expose().to_owned());
+                assert_eq!(
+                    got.as_ref(),
+                    credentials.get(&(tenant, provider)),
+                    "{b}: {tenant} {provider}"
+                );
+            }
+        }
+        assert!(!model.is_empty(), "the sequence leaves tokens to check");
+        assert!(
+            !members.is_empty() && !credentials.is_empty(),
+            "and members and credentials"
+        );
     }
 }

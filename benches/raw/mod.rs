@@ -339,3 +339,91 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
     let (base, _) = admin_url.rsplit_once('/').unwrap();
     format!("{base}/{name}")
 }
+
+/// A decoded API key row (what the repository returns, hash included for
+/// the check).
+#[allow(dead_code)]
+#[derive(Debug)]
+pub struct KeyRow {
+    id: Uuid,
+    user_id: Uuid,
+    name: String,
+    key_prefix: String,
+    is_active: bool,
+    expires_at: Option<DateTime<FixedOffset>>,
+    created_at: DateTime<FixedOffset>,
+}
+
+impl Raw {
+    /// Looks a presented key up by its 20-character prefix and verifies its
+    /// hash, activity and expiry, as the repository does.
+    pub async fn find_key(&self, plaintext: &str) -> Option<KeyRow> {
+        let prefix = &plaintext[..20];
+        let (tier, _) = match self.pool {
+            Pool::Sqlite(_) => ("tier", ()),
+            Pool::Postgres(_) => ("CAST(tier AS TEXT)", ()),
+        };
+        let q = sql(
+            &self.pool,
+            &format!(
+                "SELECT id, user_id, name, description, key_hash, key_prefix, {tier}, rate_limit_requests, \
+                 rate_limit_window_seconds, is_active, expires_at, last_used_at, created_at \
+                 FROM api_keys WHERE key_prefix = ? LIMIT ?"
+            ),
+        );
+        run!(&self.pool, |p| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(prefix)
+                .bind(1i64)
+                .fetch_optional(p)
+                .await
+                .unwrap()?;
+            let hash: String = row.get(4);
+            if !pierre_db::crypto::hashing::verify(plaintext, &hash) {
+                return None;
+            }
+            let _description: Option<String> = row.get(3);
+            let _tier: String = row.get(6);
+            let _rl: Option<i32> = row.get(7);
+            let _rw: Option<i32> = row.get(8);
+            let _last: Option<DateTime<FixedOffset>> = row.get(11);
+            let key = KeyRow {
+                id: row.get(0),
+                user_id: row.get(1),
+                name: row.get(2),
+                key_prefix: row.get(5),
+                is_active: row.get(9),
+                expires_at: row.get(10),
+                created_at: row.get(12),
+            };
+            let usable = key.is_active && key.expires_at.is_none_or(|t| t > Utc::now());
+            usable.then_some(key)
+        })
+    }
+
+    /// One usage row, one statement.
+    pub async fn record_usage(&self, key: Uuid, i: usize) {
+        let q = sql(
+            &self.pool,
+            "INSERT INTO api_key_usage (id, api_key_id, timestamp, tool_name, status_code, response_time_ms, \
+             error_message, request_size_bytes, response_size_bytes, ip_address, user_agent) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        run!(&self.pool, |p| sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(Uuid::now_v7())
+            .bind(key)
+            .bind(Utc::now().fixed_offset())
+            .bind("get_activities")
+            .bind(200i32)
+            .bind(Some((i % 300) as i32))
+            .bind(Option::<String>::None)
+            .bind(Some(512i64))
+            .bind(Some(2048i64))
+            .bind(Some("127.0.0.1"))
+            .bind(Some("bench"))
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
+}

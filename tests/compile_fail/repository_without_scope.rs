@@ -1,10 +1,13 @@
-// A tenant-owned repository has no public constructor and no accessor on
-// the database handle: only `db.tenant(id)` hands one out.
-use pierre_db::{Database, OAuthTokens};
+// Tenant-owned repositories have no public constructor and no accessor on
+// the database handle: only `db.tenant(id)` hands them out.
+use pierre_db::{Database, OAuthTokens, TenantMembers};
 
 fn tokens(db: &Database) {
     let _direct = db.oauth_tokens();
+    let _members = db.members();
+    let _credentials = db.oauth_credentials();
     let _built = OAuthTokens::new(db.unscoped_connection(), pierre_db::TenantId::new());
+    let _built_members = TenantMembers::new(db.unscoped_connection(), pierre_db::TenantId::new());
 }
 
 fn main() {}
