@@ -1,6 +1,8 @@
 //! Envelope properties: round trips, and every altered byte or context part
 //! fails to open. Seeded, so a failure reproduces.
 
+mod common;
+
 use pierre_db::MasterKey;
 use pierre_db::crypto::CryptoError;
 use pierre_db::crypto::aad::Context;
@@ -9,30 +11,7 @@ use pierre_db::crypto::keyring::{DataKey, Keyring};
 use pierre_db::crypto::secret::Secret;
 use uuid::Uuid;
 
-/// xorshift64*: a tiny deterministic generator for test inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn text(&mut self, len: usize) -> String {
-        // Mixed ASCII and multi-byte characters, including delimiters.
-        const ALPHABET: [char; 12] = ['a', 'Z', '0', '|', ':', ' ', 'é', '€', '😀', '\n', '%', '_'];
-        (0..len)
-            .map(|_| ALPHABET[self.below(ALPHABET.len())])
-            .collect()
-    }
-    fn uuid(&mut self) -> Uuid {
-        Uuid::from_u64_pair(self.next(), self.next())
-    }
-}
+use common::rng::Rng;
 
 fn keyring(versions: &[u32], active: u32) -> Keyring {
     let keys: Vec<DataKey> = versions

@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::rng::Rng;
 use pierre_db::{
     NewOAuthToken, NewTenantOAuthCredential, NewUser, PageRequest, Secret, TenantId, TenantRole,
     UserId,
@@ -15,21 +16,6 @@ use pierre_db::{
 
 const OPERATIONS: usize = 1200;
 const PROVIDERS: [&str; 4] = ["strava", "fitbit", "garmin", "whoop"];
-
-/// xorshift64*, seeded: the same sequence on every run and backend.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 type Model = BTreeMap<(TenantId, UserId, &'static str), String>;
 type Members = BTreeMap<(TenantId, UserId), TenantRole>;

@@ -10,7 +10,7 @@ use entity::user_oauth_tokens as tokens;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, UpdateMany,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -231,24 +231,15 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
         let (access, refresh) = self
             .seal_pair(user, &provider, access_token, refresh_token)
             .await?;
-        let changed = tokens::Entity::update_many()
+        let update = tokens::Entity::update_many()
             .col_expr(tokens::Column::AccessToken, access.into())
             .col_expr(tokens::Column::RefreshToken, refresh.into())
             .col_expr(
                 tokens::Column::ExpiresAt,
                 expires_at.map(|t| time::stored(time::truncate(t))).into(),
             )
-            .col_expr(tokens::Column::UpdatedAt, time::stored(time::now()).into())
-            .filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
-            .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .filter(tokens::Column::Provider.eq(provider))
-            .exec(self.ctx.conn)
-            .await?
-            .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("oauth token", format!("{user}")));
-        }
-        Ok(())
+            .col_expr(tokens::Column::UpdatedAt, time::stored(time::now()).into());
+        self.update_one(user, provider, update).await
     }
 
     /// When the provider's data was last synchronized for the user.
@@ -266,7 +257,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
             .await?;
         match row {
             Some(at) => Ok(at.map(|t| t.to_utc())),
-            None => Err(DatabaseError::not_found("oauth token", format!("{user}"))),
+            None => Err(DatabaseError::not_found("oauth token", user)),
         }
     }
 
@@ -279,21 +270,11 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
-        let changed = tokens::Entity::update_many()
-            .col_expr(
-                tokens::Column::LastSync,
-                Some(time::stored(time::truncate(at))).into(),
-            )
-            .filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
-            .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .filter(tokens::Column::Provider.eq(provider))
-            .exec(self.ctx.conn)
-            .await?
-            .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("oauth token", format!("{user}")));
-        }
-        Ok(())
+        let update = tokens::Entity::update_many().col_expr(
+            tokens::Column::LastSync,
+            Some(time::stored(time::truncate(at))).into(),
+        );
+        self.update_one(user, provider, update).await
     }
 
     /// Deletes the user's token for the provider; whether one existed.
@@ -319,6 +300,27 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
             .exec(self.ctx.conn)
             .await?
             .rows_affected)
+    }
+
+    /// Runs `update` on the user's row for the provider in this tenant;
+    /// `NotFound` when there is none.
+    async fn update_one(
+        &self,
+        user: UserId,
+        provider: String,
+        update: UpdateMany<tokens::Entity>,
+    ) -> Result<()> {
+        let changed = update
+            .filter(tokens::Column::TenantId.eq(self.tenant.as_uuid()))
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .exec(self.ctx.conn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("oauth token", user));
+        }
+        Ok(())
     }
 
     async fn seal_pair(

@@ -5,6 +5,8 @@
 //! nothing is skipped silently.
 #![allow(dead_code)]
 
+pub mod rng;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pierre_db::{Database, DatabaseConfig, MasterKey};
