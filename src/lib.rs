@@ -59,16 +59,14 @@ pub use repositories::oauth_apps::{NewOAuthApp, OAuthApp, OAuthApps, RegisteredO
 pub use repositories::oauth_tokens::{
     CrossTenantOAuthTokens, NewOAuthToken, OAuthToken, OAuthTokens,
 };
+pub use repositories::request_logs::{NewRequestLog, RequestLog, RequestLogFilter};
 pub use repositories::tenant_members::{TenantMember, TenantMembers};
 pub use repositories::tenant_oauth_credentials::{
     NewTenantOAuthCredential, TenantOAuthCredential, TenantOAuthCredentialSummary,
     TenantOAuthCredentials,
 };
 pub use repositories::tenants::{NewTenant, Tenant, Tenants};
-pub use repositories::usage::{
-    NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,
-    UsageStats,
-};
+pub use repositories::usage::{NewApiKeyUsage, NewJwtUsage, SystemStats, Usage, UsageStats};
 pub use repositories::user_oauth_apps::{
     NewUserOAuthApp, UserOAuthApp, UserOAuthAppSummary, UserOAuthApps,
 };

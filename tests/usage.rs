@@ -11,10 +11,10 @@ use entity::sea_orm_active_enums::ApiKeyTier;
 use entity::{api_key_usage, api_keys, jwt_usage, request_logs};
 use pierre_db::repositories::api_keys::NewApiKey;
 use pierre_db::repositories::usage::{
-    BATCH_ROWS, NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter,
-    SystemStats, UsageStats,
+    BATCH_ROWS, NewApiKeyUsage, NewJwtUsage, SystemStats, UsageStats,
 };
 use pierre_db::{DatabaseError, NewUser, PageRequest, UserId};
+use pierre_db::{NewRequestLog, RequestLog, RequestLogFilter};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;

@@ -9,6 +9,7 @@
 pub mod api_keys;
 pub mod oauth_apps;
 pub mod oauth_tokens;
+pub mod request_logs;
 pub mod tenant_members;
 pub mod tenant_oauth_credentials;
 pub mod tenants;
