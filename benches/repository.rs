@@ -292,8 +292,13 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
         }
     };
     let deep_position = raw.position_at(depth).await;
-    let (mut first, mut deep, mut raw_first, mut raw_deep) =
-        (Timing::new(), Timing::new(), Timing::new(), Timing::new());
+    let (mut first, mut deep, mut raw_first, mut raw_deep, mut offset) = (
+        Timing::new(),
+        Timing::new(),
+        Timing::new(),
+        Timing::new(),
+        Timing::new(),
+    );
     for _ in 0..ROUNDS {
         first
             .sample(200, |_| {
@@ -338,8 +343,23 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
             })
             .await;
     }
+    for _ in 0..ROUNDS {
+        offset
+            .sample(5, |_| {
+                let raw = &raw;
+                async move {
+                    std::hint::black_box(raw.users_page_offset(depth, 50).await);
+                }
+            })
+            .await;
+    }
     report.inform("users page, depth 0 (50 rows)", &first, &raw_first);
     report.inform(&format!("users page, depth {depth}"), &deep, &raw_deep);
+    report.inform(
+        &format!("keyset (repo) vs raw OFFSET, depth {depth}"),
+        &deep,
+        &offset,
+    );
     let slowdown = deep.median() / first.median();
     report.rows.push((
         "deep/first page time (repo)".to_owned(),

@@ -270,6 +270,20 @@ impl Raw {
         after: Option<(DateTime<FixedOffset>, Uuid)>,
         limit: i64,
     ) -> usize {
+        self.users_page_with(after, None, limit).await
+    }
+
+    /// The same page reached with OFFSET instead of a keyset (for comparison).
+    pub async fn users_page_offset(&self, offset: usize, limit: i64) -> usize {
+        self.users_page_with(None, Some(offset), limit).await
+    }
+
+    async fn users_page_with(
+        &self,
+        after: Option<(DateTime<FixedOffset>, Uuid)>,
+        offset: Option<usize>,
+        limit: i64,
+    ) -> usize {
         let (status_col, status_val) = match self.pool {
             Pool::Sqlite(_) => ("tier, user_status, role", "?"),
             Pool::Postgres(_) => (
@@ -286,11 +300,12 @@ impl Raw {
         } else {
             ""
         };
+        let skip = offset.map(|n| format!(" OFFSET {n}")).unwrap_or_default();
         let q = sql(
             &self.pool,
             &format!(
                 "SELECT {cols} FROM users WHERE user_status = {status_val}{filter} \
-                 ORDER BY created_at ASC, id ASC LIMIT ?"
+                 ORDER BY created_at ASC, id ASC LIMIT ?{skip}"
             ),
         );
         run!(&self.pool, |p| {
