@@ -34,6 +34,13 @@ impl Rng {
             .collect()
     }
 
+    /// `len` printable ASCII characters (so exactly `len` bytes).
+    pub fn ascii(&mut self, len: usize) -> String {
+        (0..len)
+            .map(|_| char::from(b' ' + self.below(95) as u8))
+            .collect()
+    }
+
     /// A random UUID.
     pub fn uuid(&mut self) -> Uuid {
         Uuid::from_u64_pair(self.next(), self.next())
