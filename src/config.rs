@@ -36,7 +36,7 @@ pub const ENV_MAX_LIFETIME: &str = "DATABASE_MAX_LIFETIME";
 /// config.max_connections = 4;
 /// assert_eq!(config.min_connections, 2);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DatabaseConfig {
     /// `sqlite:PATH`, `sqlite://PATH?mode=rwc`, `sqlite::memory:`,
     /// `postgres://…` or `postgresql://…`.
@@ -137,6 +137,50 @@ impl DatabaseConfig {
         }
         Backend::from_url(&self.url).map(|_| ())
     }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_password(&self.url))
+            .field("master_key", &self.master_key)
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_lifetime", &self.max_lifetime)
+            .field("sqlite_busy_timeout", &self.sqlite_busy_timeout)
+            .field("migrate_on_connect", &self.migrate_on_connect)
+            .finish()
+    }
+}
+
+/// The URL with the password of its user info replaced.
+///
+/// ```text
+/// postgres://app:s3cret@db/pierre  ->  postgres://app:<redacted>@db/pierre
+/// ```
+pub(crate) fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    let authority = &url[scheme_end..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let user_info = &authority[..at];
+    let Some(colon) = user_info.find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:<redacted>{}",
+        &url[..scheme_end],
+        &user_info[..colon],
+        &url[scheme_end + at..]
+    )
 }
 
 fn number(vars: &HashMap<String, String>, name: &str, default: u32) -> Result<u32> {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use migration::{Migrator, MigratorTrait};
+use migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, Statement};
 use tracing::{info, instrument};
 
@@ -40,10 +40,9 @@ pub struct Database {
 struct Inner {
     conn: DatabaseConnection,
     backend: Backend,
-    config: DatabaseConfig,
+    /// The settings; the master key in it is replaced by `rewrap_data_keys`.
+    config: RwLock<DatabaseConfig>,
     cursors: CursorCodec,
-    /// The master key in use (replaced by `rewrap_data_keys`).
-    master: RwLock<MasterKey>,
     /// The data keys, once the schema exists.
     keyring: RwLock<Option<Arc<Keyring>>>,
 }
@@ -79,20 +78,18 @@ impl Database {
         tracing::Span::current().record("backend", backend.name());
         let conn = open(&config, &backend, None).await?;
         let cursors = CursorCodec::new(&config.master_key);
-        let master = RwLock::new(config.master_key.clone());
         let db = Self {
             inner: Arc::new(Inner {
                 conn,
                 backend,
-                config,
+                config: RwLock::new(config),
                 cursors,
-                master,
                 keyring: RwLock::new(None),
             }),
         };
-        if db.inner.config.migrate_on_connect {
+        if db.config().migrate_on_connect {
             db.migrate().await?;
-        } else if db.health_pending().await? == 0 {
+        } else if db.migration_status().await?.1 == 0 {
             // A wrong master key fails here, before anything is written.
             db.reload_keys().await?;
         }
@@ -113,7 +110,7 @@ impl Database {
         };
         match &self.inner.backend {
             Backend::SqliteFile(_) => {
-                let single = open(&self.inner.config, &self.inner.backend, Some(1)).await?;
+                let single = open(&self.config(), &self.inner.backend, Some(1)).await?;
                 let outcome = run(&single).await;
                 single.close().await.ok();
                 outcome?;
@@ -130,18 +127,12 @@ impl Database {
     pub async fn health(&self) -> Result<Health> {
         let conn = &self.inner.conn;
         conn.execute_unprepared("SELECT 1").await?;
-        let applied = Migrator::get_applied_migrations(conn)
-            .await
-            .unwrap_or_default();
-        let pending = Migrator::get_pending_migrations(conn)
-            .await
-            .map(|p| p.len())
-            .unwrap_or_else(|_| Migrator::migrations().len());
+        let (latest_migration, pending_migrations) = self.migration_status().await?;
         let (pool_size, idle_connections) = pool_state(conn);
         Ok(Health {
             backend: self.inner.backend.name(),
-            latest_migration: applied.last().map(|m| m.name().to_owned()),
-            pending_migrations: pending,
+            latest_migration,
+            pending_migrations,
             pool_size,
             idle_connections,
         })
@@ -184,9 +175,10 @@ impl Database {
         &self.inner.backend
     }
 
-    /// The settings this handle was made with.
-    pub fn config(&self) -> &DatabaseConfig {
-        &self.inner.config
+    /// The settings this handle uses (a copy; the master key is the current
+    /// one after [`Security::rewrap_data_keys`](crate::Security::rewrap_data_keys)).
+    pub fn config(&self) -> DatabaseConfig {
+        read(&self.inner.config).clone()
     }
 
     /// The SeaORM connection, bypassing every repository: no tenant scoping,
@@ -202,20 +194,27 @@ impl Database {
         Ok(())
     }
 
-    /// Migrations known to this build and not yet applied.
-    pub(crate) async fn health_pending(&self) -> Result<usize> {
-        Ok(Migrator::get_pending_migrations(&self.inner.conn)
-            .await
-            .map(|p| p.len())
-            .unwrap_or_else(|_| Migrator::migrations().len()))
+    /// The newest applied migration and how many are pending, read without
+    /// creating the migration table (a missing table means all pending).
+    pub(crate) async fn migration_status(&self) -> Result<(Option<String>, usize)> {
+        let all = Migrator::get_migration_with_status_read_only(&self.inner.conn).await?;
+        let latest = all
+            .iter()
+            .rfind(|m| m.status() == MigrationStatus::Applied)
+            .map(|m| m.name().to_owned());
+        let pending = all
+            .iter()
+            .filter(|m| m.status() == MigrationStatus::Pending)
+            .count();
+        Ok((latest, pending))
     }
 
     pub(crate) fn master_key(&self) -> MasterKey {
-        read(&self.inner.master).clone()
+        read(&self.inner.config).master_key.clone()
     }
 
     pub(crate) fn set_master_key(&self, key: MasterKey) {
-        *write(&self.inner.master) = key;
+        write(&self.inner.config).master_key = key;
     }
 
     pub(crate) fn cached_keyring(&self) -> Option<Arc<Keyring>> {

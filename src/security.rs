@@ -19,10 +19,9 @@ use sea_orm::{
 use tracing::{info, instrument};
 use uuid::Uuid;
 
-use crate::crypto::CryptoError;
 use crate::crypto::columns::{self, SealedColumn};
 use crate::crypto::envelope;
-use crate::crypto::keyring::{DataKey, Keyring};
+use crate::crypto::keyring::{DataKey, Keyring, MASTER_KEY_VERSION};
 use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
@@ -34,33 +33,56 @@ fn secret_type(version: u32) -> String {
     format!("{DATA_KEY_PREFIX}{version}")
 }
 
+/// The global `key_versions` rows with their versions checked, oldest first.
+async fn global_versions<C: ConnectionTrait>(conn: &C) -> Result<Vec<(u32, key_versions::Model)>> {
+    key_versions::Entity::find()
+        .filter(key_versions::Column::TenantId.is_null())
+        .order_by_asc(key_versions::Column::Version)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            u32::try_from(row.version)
+                .map(|v| (v, row))
+                .map_err(|_| DatabaseError::Decode("a data key version is negative".to_owned()))
+        })
+        .collect()
+}
+
+/// The stored wrapped data keys by version. `LIKE` narrows the rows (its
+/// `_` is a wildcard); the exact `data_key.v<N>` match is made here.
+async fn wrapped_keys<C: ConnectionTrait>(conn: &C) -> Result<Vec<(u32, system_secrets::Model)>> {
+    Ok(system_secrets::Entity::find()
+        .filter(system_secrets::Column::SecretType.starts_with(DATA_KEY_PREFIX))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            let version = row
+                .secret_type
+                .strip_prefix(DATA_KEY_PREFIX)?
+                .parse::<u32>()
+                .ok()?;
+            (row.secret_type == secret_type(version)).then_some((version, row))
+        })
+        .collect())
+}
+
 /// Reads the keyring, or `None` when no data key exists yet.
 pub(crate) async fn load<C: ConnectionTrait>(
     conn: &C,
     master: &MasterKey,
 ) -> Result<Option<Keyring>> {
-    let versions = key_versions::Entity::find()
-        .filter(key_versions::Column::TenantId.is_null())
-        .order_by_asc(key_versions::Column::Version)
-        .all(conn)
-        .await?;
+    let versions = global_versions(conn).await?;
     if versions.is_empty() {
         return Ok(None);
     }
-    let wrapped = system_secrets::Entity::find()
-        .filter(system_secrets::Column::SecretType.starts_with(DATA_KEY_PREFIX))
-        .all(conn)
-        .await?;
+    let wrapped = wrapped_keys(conn).await?;
     let mut keys = Vec::new();
     let mut active = None;
-    for row in &versions {
-        let version = u32::try_from(row.version).map_err(|_| {
-            DatabaseError::Config(format!("data key version {} is out of range", row.version))
-        })?;
-        let Some(stored) = wrapped
-            .iter()
-            .find(|w| w.secret_type == secret_type(version))
-        else {
+    for (version, row) in &versions {
+        let version = *version;
+        let Some((_, stored)) = wrapped.iter().find(|(v, _)| *v == version) else {
             continue; // retired
         };
         keys.push(DataKey::unwrap(version, &stored.secret_value, master)?);
@@ -174,23 +196,18 @@ impl<'a> Security<'a> {
     #[instrument(skip_all)]
     pub async fn key_versions(&self) -> Result<Vec<KeyVersionInfo>> {
         let conn = self.db.unscoped_connection();
-        let stored: Vec<String> = system_secrets::Entity::find()
-            .filter(system_secrets::Column::SecretType.starts_with(DATA_KEY_PREFIX))
-            .all(conn)
+        let stored: Vec<u32> = wrapped_keys(conn)
             .await?
             .into_iter()
-            .map(|s| s.secret_type)
+            .map(|(v, _)| v)
             .collect();
-        Ok(key_versions::Entity::find()
-            .filter(key_versions::Column::TenantId.is_null())
-            .order_by_asc(key_versions::Column::Version)
-            .all(conn)
+        Ok(global_versions(conn)
             .await?
             .into_iter()
-            .map(|row| KeyVersionInfo {
-                version: row.version as u32,
+            .map(|(version, row)| KeyVersionInfo {
+                version,
                 active: row.is_active,
-                retired: !stored.contains(&secret_type(row.version as u32)),
+                retired: !stored.contains(&version),
             })
             .collect())
     }
@@ -200,13 +217,14 @@ impl<'a> Security<'a> {
     #[instrument(skip_all, fields(version))]
     pub async fn rotate_data_key(&self) -> Result<u32> {
         let conn = self.db.unscoped_connection();
-        let next = key_versions::Entity::find()
-            .filter(key_versions::Column::TenantId.is_null())
-            .order_by_desc(key_versions::Column::Version)
-            .one(conn)
+        let newest = global_versions(conn)
             .await?
-            .map(|row| row.version as u32 + 1)
-            .unwrap_or(1);
+            .last()
+            .map(|(v, _)| *v)
+            .unwrap_or(0);
+        let next = newest
+            .checked_add(1)
+            .ok_or_else(|| DatabaseError::Config("data key versions are exhausted".to_owned()))?;
         tracing::Span::current().record("version", next);
         let key = DataKey::generate(next)?;
         store_new_key(conn, &key, &self.db.master_key()).await?;
@@ -234,8 +252,11 @@ impl<'a> Security<'a> {
         let mut done = 0u64;
         for column in columns::ALL {
             loop {
-                let moved = self.reencrypt_batch(column, &keyring, batch_size).await?;
-                if moved == 0 {
+                let (fetched, moved) = self.reencrypt_batch(column, &keyring, batch_size).await?;
+                // Stop when no stale value is left, not when a batch moved
+                // nothing: a concurrent writer may have changed every row
+                // of a batch, and stale rows can remain behind it.
+                if fetched == 0 {
                     break;
                 }
                 done += moved;
@@ -260,12 +281,14 @@ impl<'a> Security<'a> {
         })
     }
 
+    /// Re-encrypts up to `batch` stale values of `column` in one
+    /// transaction; returns how many were fetched and how many moved.
     async fn reencrypt_batch(
         &self,
         column: &SealedColumn,
         keyring: &Keyring,
         batch: u32,
-    ) -> Result<u64> {
+    ) -> Result<(usize, u64)> {
         let tx = self.db.unscoped_connection().begin().await?;
         let mut select = Query::select();
         select.column(Alias::new(column.key));
@@ -280,9 +303,6 @@ impl<'a> Security<'a> {
             .from(Alias::new(column.table))
             .and_where(stale(column, keyring.active_version()))
             .limit(u64::from(batch));
-        if let Some((skip_col, pattern)) = column.skip {
-            select.and_where(Expr::col(Alias::new(skip_col)).not_like(pattern));
-        }
         let rows = tx.query_all(&select).await?;
         let mut moved = 0;
         for row in &rows {
@@ -322,7 +342,7 @@ impl<'a> Security<'a> {
             moved += tx.execute(&update).await?.rows_affected();
         }
         tx.commit().await?;
-        Ok(moved)
+        Ok((rows.len(), moved))
     }
 
     /// Deletes data key `version`. Refused for the active key and while any
@@ -392,16 +412,10 @@ impl<'a> Security<'a> {
         let current = self.db.master_key();
         let conn = self.db.unscoped_connection();
         let tx = conn.begin().await?;
-        let stored = system_secrets::Entity::find()
-            .filter(system_secrets::Column::SecretType.starts_with(DATA_KEY_PREFIX))
-            .all(&tx)
-            .await?;
+        let stored = wrapped_keys(&tx).await?;
         let now = time::stored(time::now());
-        for row in &stored {
-            let version: u32 = row.secret_type[DATA_KEY_PREFIX.len()..]
-                .parse()
-                .map_err(|_| DatabaseError::Crypto(CryptoError::Malformed))?;
-            let key = DataKey::unwrap(version, &row.secret_value, &current)?;
+        for (version, row) in &stored {
+            let key = DataKey::unwrap(*version, &row.secret_value, &current)?;
             system_secrets::Entity::update_many()
                 .col_expr(
                     system_secrets::Column::SecretValue,
@@ -422,11 +436,14 @@ impl<'a> Security<'a> {
     }
 }
 
-/// Values of `column` sealed under any key but `active`.
+/// Values of `column` sealed under a data key other than `active`. Values
+/// under version 0, the master key (the wrapped data keys themselves), are
+/// never re-encrypted by this job.
 fn stale(column: &SealedColumn, active: u32) -> SimpleExpr {
     let c = || Expr::col(Alias::new(column.column));
     c().like(envelope::like_any())
         .and(c().not_like(envelope::like_pattern(active)))
+        .and(c().not_like(envelope::like_pattern(MASTER_KEY_VERSION)))
 }
 
 impl Database {
@@ -439,15 +456,17 @@ impl Database {
         if let Some(keyring) = self.cached_keyring() {
             return Ok(keyring);
         }
-        self.reload_keys().await
-    }
-
-    pub(crate) async fn reload_keys(&self) -> Result<Arc<Keyring>> {
-        if self.health_pending().await? > 0 {
+        // Connected before the schema existed: load once it does.
+        if self.migration_status().await?.1 > 0 {
             return Err(DatabaseError::Config(
                 "the database is not migrated; call Database::migrate first".to_owned(),
             ));
         }
+        self.reload_keys().await
+    }
+
+    /// Reads (or on first use creates) the data keys through the pool.
+    pub(crate) async fn reload_keys(&self) -> Result<Arc<Keyring>> {
         let keyring =
             Arc::new(load_or_create(self.unscoped_connection(), &self.master_key()).await?);
         self.store_keyring(keyring.clone());

@@ -164,6 +164,33 @@ fn from_env_requires_url_and_key() {
 }
 
 #[test]
+fn database_passwords_are_redacted() {
+    let key = MasterKey::generate().unwrap();
+    for (url, kept) in [
+        (
+            "postgres://app:s3cret-pw@db.internal:5432/pierre?sslmode=disable",
+            "postgres://app:<redacted>@db.internal:5432/pierre?sslmode=disable",
+        ),
+        (
+            "postgresql://app:p%40ss@db/pierre",
+            "postgresql://app:<redacted>@db/pierre",
+        ),
+        ("postgres://app@db/pierre", "postgres://app@db/pierre"),
+        (
+            "sqlite://data/pierre.db?mode=rwc",
+            "sqlite://data/pierre.db?mode=rwc",
+        ),
+    ] {
+        let shown = format!("{:?}", DatabaseConfig::new(url, key.clone()));
+        assert!(shown.contains(kept), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("p%40ss"),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
 fn master_key_is_redacted() {
     let key = MasterKey::generate().unwrap();
     let config = DatabaseConfig::new("sqlite::memory:", key.clone());

@@ -284,3 +284,48 @@ async fn a_wrong_master_key_fails_at_connect_and_writes_nothing() {
         check_wrong_master_key(&url).await;
     }
 }
+
+#[tokio::test]
+async fn a_handle_learns_of_a_key_rotated_elsewhere_even_inside_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("two.db").display());
+    let key = MasterKey::generate().unwrap();
+    // Handle A has a single connection: a reload through the pool while its
+    // transaction holds that connection would wait for the acquire timeout.
+    let mut config = DatabaseConfig::new(&url, key.clone());
+    config.migrate_on_connect = true;
+    config.max_connections = 1;
+    config.min_connections = 1;
+    config.acquire_timeout = std::time::Duration::from_secs(3);
+    let a = Database::connect_with(config).await.unwrap();
+    let user = a
+        .users()
+        .create(NewUser::new("two@example.org", "h"))
+        .await
+        .unwrap()
+        .id;
+    let tenant = common::tenant_of(&a, user).await;
+    a.tenant(tenant)
+        .oauth_tokens()
+        .upsert(NewOAuthToken::new(user, "strava", "rotated-elsewhere"))
+        .await
+        .unwrap();
+
+    // Handle B (another process, say) rotates and re-encrypts everything.
+    let b = Database::connect(&url, key).await.unwrap();
+    b.security().rotate_data_key().await.unwrap();
+    b.security()
+        .reencrypt_all(100, |_| ControlFlow::Continue(()))
+        .await
+        .unwrap();
+    b.close().await.unwrap();
+
+    let read = a
+        .transaction(move |tx| {
+            Box::pin(async move { tx.tenant(tenant).oauth_tokens().get(user, "strava").await })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.access_token.expose(), "rotated-elsewhere");
+}

@@ -14,6 +14,7 @@
 
 #![deny(missing_docs)]
 
+pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 mod builders;

@@ -25,9 +25,6 @@ pub struct SealedColumn {
     pub user: Option<&'static str>,
     /// Further key parts, read as text, in this order.
     pub parts: &'static [&'static str],
-    /// Rows of the table the rotation job must leave alone (as a column
-    /// and a `LIKE` pattern of values to skip).
-    pub skip: Option<(&'static str, &'static str)>,
 }
 
 impl SealedColumn {
@@ -56,7 +53,6 @@ pub const OAUTH_ACCESS_TOKEN: SealedColumn = SealedColumn {
     tenant: Some("tenant_id"),
     user: Some("user_id"),
     parts: &["provider"],
-    skip: None,
 };
 
 /// `user_oauth_tokens.refresh_token`, bound like the access token.
@@ -74,7 +70,6 @@ pub const TENANT_CLIENT_SECRET: SealedColumn = SealedColumn {
     tenant: Some("tenant_id"),
     user: None,
     parts: &["provider"],
-    skip: None,
 };
 
 /// `user_oauth_app_credentials.client_secret`, bound to user and provider.
@@ -86,7 +81,6 @@ pub const USER_APP_CLIENT_SECRET: SealedColumn = SealedColumn {
     tenant: None,
     user: Some("user_id"),
     parts: &["provider"],
-    skip: None,
 };
 
 /// `rsa_keypairs.private_key_pem`, bound to the key id.
@@ -98,12 +92,11 @@ pub const RSA_PRIVATE_KEY: SealedColumn = SealedColumn {
     tenant: None,
     user: None,
     parts: &["kid"],
-    skip: None,
 };
 
 /// `system_secrets.secret_value`, bound to the secret type. The wrapped data
-/// keys stored in the same table are sealed by the master key instead and
-/// are skipped here.
+/// keys stored in the same table are sealed by the master key (key version
+/// 0), which the rotation job leaves alone.
 pub const SYSTEM_SECRET: SealedColumn = SealedColumn {
     table: "system_secrets",
     column: "secret_value",
@@ -112,7 +105,6 @@ pub const SYSTEM_SECRET: SealedColumn = SealedColumn {
     tenant: None,
     user: None,
     parts: &["secret_type"],
-    skip: Some(("secret_type", "data_key.%")),
 };
 
 /// Every encrypted column.

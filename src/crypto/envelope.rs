@@ -79,9 +79,14 @@ pub fn seal(key: &SealingKey, context: &Context, plaintext: &[u8]) -> Result<Str
 
 /// The data key version named by an envelope's prefix, without decrypting.
 pub fn key_version(text: &str) -> Result<u32, CryptoError> {
+    split(text).map(|(version, _)| version)
+}
+
+/// The prefix's key version and the base64 body after it.
+fn split(text: &str) -> Result<(u32, &str), CryptoError> {
     let rest = text.strip_prefix(PREFIX).ok_or(CryptoError::Malformed)?;
-    let (version, _) = rest.split_once(':').ok_or(CryptoError::Malformed)?;
-    version.parse().map_err(|_| CryptoError::Malformed)
+    let (version, body) = rest.split_once(':').ok_or(CryptoError::Malformed)?;
+    Ok((version.parse().map_err(|_| CryptoError::Malformed)?, body))
 }
 
 /// The SQL `LIKE` pattern matching every value sealed under `version`.
@@ -100,8 +105,7 @@ pub fn open<'k>(
     context: &Context,
     key_for: impl FnOnce(u32) -> Option<&'k SealingKey>,
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-    let named = key_version(text)?;
-    let body = &text[PREFIX.len() + named.to_string().len() + 1..];
+    let (named, body) = split(text)?;
     let bytes = STANDARD.decode(body).map_err(|_| CryptoError::Malformed)?;
     if bytes.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
         return Err(CryptoError::Truncated);

@@ -28,6 +28,7 @@ use crate::crypto::secret::Secret;
 use crate::database::Database;
 use crate::error::Result;
 use crate::pagination::CursorCodec;
+use crate::security;
 
 /// What every repository borrows: a connection and the database handle
 /// (for cursors and keys).
@@ -62,12 +63,36 @@ impl<'a, C: ConnectionTrait> Ctx<'a, C> {
         Ok(self.keyring().await?.seal(context, secret)?)
     }
 
-    /// Opens a sealed value; a key version this process has not seen yet
-    /// (rotated by another process) reloads the keys once.
+    /// Opens a sealed value with the current keys.
     pub async fn open(&self, context: &Context, text: &str) -> Result<Secret> {
-        match self.keyring().await?.open(context, text) {
-            Err(CryptoError::UnknownKey(_)) => {
-                Ok(self.db.reload_keys().await?.open(context, text)?)
+        let mut keyring = self.keyring().await?;
+        self.open_with(&mut keyring, context, text).await
+    }
+
+    /// Opens a sealed value with `keyring`. A key version newer than any it
+    /// holds (another process rotated) reloads the keys once, through this
+    /// repository's own connection, so it also works inside a transaction
+    /// that holds the pool's only connection.
+    pub async fn open_with(
+        &self,
+        keyring: &mut Arc<Keyring>,
+        context: &Context,
+        text: &str,
+    ) -> Result<Secret> {
+        match keyring.open(context, text) {
+            Err(CryptoError::UnknownKey(version))
+                if keyring
+                    .versions()
+                    .last()
+                    .is_some_and(|newest| version > *newest) =>
+            {
+                let fresh = security::load(self.conn, &self.db.master_key())
+                    .await?
+                    .map(Arc::new)
+                    .ok_or(CryptoError::UnknownKey(version))?;
+                self.db.store_keyring(fresh.clone());
+                *keyring = fresh;
+                Ok(keyring.open(context, text)?)
             }
             other => Ok(other?),
         }

@@ -205,7 +205,7 @@ impl<'a, C: ConnectionTrait> OAuthApps<'a, C> {
     }
 
     /// The app with this client id (active or not), if any.
-    #[instrument(skip_all, fields(client_id))]
+    #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn get_by_client_id(&self, client_id: &str) -> Result<Option<OAuthApp>> {
         let client_id = validation::required("client_id", client_id, MAX_CREDENTIAL_LEN)?;
         apps::Entity::find()
@@ -221,7 +221,7 @@ impl<'a, C: ConnectionTrait> OAuthApps<'a, C> {
     /// blank or over-long secret are all just `false` (never an error that
     /// would tell a caller which part was wrong); the hash is computed in
     /// every case.
-    #[instrument(skip_all, fields(client_id))]
+    #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn verify_client_secret(&self, client_id: &str, client_secret: &str) -> Result<bool> {
         let client_id = client_id.trim();
         let usable = !client_id.is_empty()
@@ -263,7 +263,7 @@ impl<'a, C: ConnectionTrait> OAuthApps<'a, C> {
     /// Deactivating an inactive app is a no-op. `NotFound` when there is no
     /// such app OR it belongs to another user (the same answer, so nobody
     /// learns which client ids exist).
-    #[instrument(skip_all, fields(client_id, owner_id = %owner), err(Display))]
+    #[instrument(skip_all, fields(client_id = %client_id, owner_id = %owner), err(Display))]
     pub async fn deactivate(&self, client_id: &str, owner: UserId) -> Result<()> {
         let client_id = validation::required("client_id", client_id, MAX_CREDENTIAL_LEN)?;
         let changed = apps::Entity::update_many()

@@ -5,6 +5,8 @@
 //! another tenant's, user's or provider's row, or into the other column,
 //! fails to open instead of leaking.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use entity::user_oauth_tokens as tokens;
 use sea_orm::sea_query::OnConflict;
@@ -16,6 +18,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::crypto::columns::{OAUTH_ACCESS_TOKEN, OAUTH_REFRESH_TOKEN};
+use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
@@ -170,7 +173,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
     }
 
     /// The user's token for the provider, decrypted.
-    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider = %provider))]
     pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<OAuthToken>> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
         let row = self
@@ -180,7 +183,10 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
             .one(self.ctx.conn)
             .await?;
         match row {
-            Some(row) => Ok(Some(decrypt(&self.ctx, row).await?)),
+            Some(row) => {
+                let mut keyring = self.ctx.keyring().await?;
+                Ok(Some(decrypt(&self.ctx, &mut keyring, row).await?))
+            }
             None => Ok(None),
         }
     }
@@ -199,7 +205,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
 
     /// Every user's token for the provider in this tenant (for sync jobs),
     /// oldest first.
-    #[instrument(skip_all, fields(tenant_id = %self.tenant, provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, provider = %provider))]
     pub async fn list_for_provider(&self, provider: &str) -> Result<Vec<OAuthToken>> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
         let rows = self
@@ -214,7 +220,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
 
     /// Replaces the access token (and the refresh token and expiry) after a
     /// refresh. `NotFound` if the user has no token for the provider here.
-    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider = %provider))]
     pub async fn refresh(
         &self,
         user: UserId,
@@ -243,7 +249,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
     }
 
     /// When the provider's data was last synchronized for the user.
-    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider = %provider))]
     pub async fn last_sync(&self, user: UserId, provider: &str) -> Result<Option<DateTime<Utc>>> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
         let row = self
@@ -262,7 +268,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
     }
 
     /// Records a synchronization. `NotFound` without a token.
-    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider = %provider))]
     pub async fn update_last_sync(
         &self,
         user: UserId,
@@ -278,7 +284,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
     }
 
     /// Deletes the user's token for the provider; whether one existed.
-    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider = %provider))]
     pub async fn delete(&self, user: UserId, provider: &str) -> Result<bool> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
         let deleted = tokens::Entity::delete_many()
@@ -348,19 +354,25 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
     }
 }
 
-async fn decrypt<C: ConnectionTrait>(ctx: &Ctx<'_, C>, row: tokens::Model) -> Result<OAuthToken> {
+async fn decrypt<C: ConnectionTrait>(
+    ctx: &Ctx<'_, C>,
+    keyring: &mut Arc<Keyring>,
+    row: tokens::Model,
+) -> Result<OAuthToken> {
     let tenant = Some(row.tenant_id);
     let user = Some(row.user_id);
     let provider = row.provider.as_str();
     let access_token = ctx
-        .open(
+        .open_with(
+            keyring,
             &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]),
             &row.access_token,
         )
         .await?;
     let refresh_token = match &row.refresh_token {
         Some(sealed) => Some(
-            ctx.open(
+            ctx.open_with(
+                keyring,
                 &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]),
                 sealed,
             )
@@ -388,9 +400,11 @@ async fn decrypt_all<C: ConnectionTrait>(
     ctx: &Ctx<'_, C>,
     rows: Vec<tokens::Model>,
 ) -> Result<Vec<OAuthToken>> {
+    // One keyring for the whole list, not one lookup per value.
+    let mut keyring = ctx.keyring().await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        out.push(decrypt(ctx, row).await?);
+        out.push(decrypt(ctx, &mut keyring, row).await?);
     }
     Ok(out)
 }

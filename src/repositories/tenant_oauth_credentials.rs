@@ -261,7 +261,7 @@ impl<'a, C: ConnectionTrait> TenantOAuthCredentials<'a, C> {
     /// The tenant's credentials for the provider, with the secret
     /// decrypted. `InvalidInput` for an unknown provider; `Crypto` when the
     /// stored secret does not open (tampered, or moved from another row).
-    #[instrument(skip_all, fields(tenant_id = %self.tenant, provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, provider = %provider))]
     pub async fn get(&self, provider: &str) -> Result<Option<TenantOAuthCredential>> {
         let provider = parse_provider(provider)?;
         let Some(row) = self
@@ -335,7 +335,7 @@ impl<'a, C: ConnectionTrait> TenantOAuthCredentials<'a, C> {
 
     /// Deletes the tenant's credentials for the provider; whether there
     /// were any. `InvalidInput` for an unknown provider.
-    #[instrument(skip_all, fields(tenant_id = %self.tenant, provider), err(Display))]
+    #[instrument(skip_all, fields(tenant_id = %self.tenant, provider = %provider), err(Display))]
     pub async fn delete(&self, provider: &str) -> Result<bool> {
         let provider = parse_provider(provider)?;
         let deleted = creds::Entity::delete_many()

@@ -206,7 +206,7 @@ impl<'a, C: ConnectionTrait> UserOAuthApps<'a, C> {
     /// The user's credentials for the provider, with the secret decrypted.
     /// `InvalidInput` for an unknown provider; `Crypto` when the stored
     /// secret does not open (tampered, or moved from another row).
-    #[instrument(skip_all, fields(user_id = %user, provider))]
+    #[instrument(skip_all, fields(user_id = %user, provider = %provider))]
     pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<UserOAuthApp>> {
         let provider = parse_provider(provider)?;
         let Some(row) = self
@@ -273,7 +273,7 @@ impl<'a, C: ConnectionTrait> UserOAuthApps<'a, C> {
 
     /// Deletes the user's credentials for the provider; whether there were
     /// any. `InvalidInput` for an unknown provider.
-    #[instrument(skip_all, fields(user_id = %user, provider), err(Display))]
+    #[instrument(skip_all, fields(user_id = %user, provider = %provider), err(Display))]
     pub async fn remove(&self, user: UserId, provider: &str) -> Result<bool> {
         let provider = parse_provider(provider)?;
         let deleted = creds::Entity::delete_many()
