@@ -69,15 +69,8 @@ pub fn email(input: &str) -> Result<String> {
             "the domain needs at least two labels, like example.org",
         ));
     }
-    for label in &labels {
-        let ok = !label.is_empty()
-            && label.len() <= MAX_LABEL_LEN
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && !label.starts_with('-')
-            && !label.ends_with('-');
-        if !ok {
-            return Err(bad("the domain has an empty or malformed label"));
-        }
+    if !labels.iter().all(|label| dns_label(label)) {
+        return Err(bad("the domain has an empty or malformed label"));
     }
     let tld = labels[labels.len() - 1];
     if !(tld.len() >= 2
