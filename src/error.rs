@@ -245,6 +245,15 @@ impl From<DbErr> for DatabaseError {
     }
 }
 
+impl From<sea_orm::TransactionError<DbErr>> for DatabaseError {
+    fn from(err: sea_orm::TransactionError<DbErr>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(db)
+            | sea_orm::TransactionError::Transaction(db) => db.into(),
+        }
+    }
+}
+
 impl From<sea_orm::TransactionError<DatabaseError>> for DatabaseError {
     fn from(err: sea_orm::TransactionError<DatabaseError>) -> Self {
         match err {

@@ -11,9 +11,9 @@ use entity::{tenant_users as members, tenants};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait, TransactionSession, TransactionTrait,
+    RelationTrait, TransactionTrait,
 };
-use tracing::{instrument, warn};
+use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -162,26 +162,22 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Tenants<'a, C> {
             joined_at: Set(Some(now)),
             is_active: Set(true),
         };
-        let txn = self.ctx.conn.begin().await?;
-        let written: Result<(), DbErr> = async {
-            tenants::Entity::insert(tenants::ActiveModel::from(tenant.clone()).reset_all())
-                .exec_without_returning(&txn)
-                .await?;
-            members::Entity::insert(membership)
-                .exec_without_returning(&txn)
-                .await?;
-            Ok(())
-        }
-        .await;
-        match written {
-            Ok(()) => txn.commit().await?,
-            Err(err) => {
-                if let Err(rollback) = txn.rollback().await {
-                    warn!(error = %rollback, "rolling back a failed tenant creation failed");
-                }
-                return Err(err.into());
-            }
-        }
+        let row = tenants::ActiveModel::from(tenant.clone()).reset_all();
+        // One transaction (a savepoint when already in one): both rows or neither.
+        self.ctx
+            .conn
+            .transaction::<_, (), DbErr>(|txn| {
+                Box::pin(async move {
+                    tenants::Entity::insert(row)
+                        .exec_without_returning(txn)
+                        .await?;
+                    members::Entity::insert(membership)
+                        .exec_without_returning(txn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await?;
         Ok(tenant.into())
     }
 }

@@ -14,8 +14,8 @@ use entity::{api_key_usage, api_keys, jwt_usage, request_logs, users};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    TransactionSession, TransactionTrait,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select, TransactionTrait,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -401,27 +401,26 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Usage<'a, C> {
         if rows.is_empty() {
             return Ok(0);
         }
-        let txn = self.ctx.conn.begin().await?;
-        let mut written = 0;
-        let mut rows = rows.into_iter();
-        loop {
-            let chunk: Vec<_> = rows.by_ref().take(BATCH_ROWS).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            match api_key_usage::Entity::insert_many(chunk)
-                .exec_without_returning(&txn)
-                .await
-            {
-                Ok(n) => written += n,
-                Err(err) => {
-                    // The rollback's own failure matters less than the cause.
-                    let _ = txn.rollback().await;
-                    return Err(err.into());
-                }
-            }
-        }
-        txn.commit().await?;
+        // One transaction (a savepoint when already in one): all or nothing.
+        let written = self
+            .ctx
+            .conn
+            .transaction::<_, u64, DbErr>(|txn| {
+                Box::pin(async move {
+                    let mut written = 0;
+                    let mut rows = rows.into_iter();
+                    loop {
+                        let chunk: Vec<_> = rows.by_ref().take(BATCH_ROWS).collect();
+                        if chunk.is_empty() {
+                            return Ok(written);
+                        }
+                        written += api_key_usage::Entity::insert_many(chunk)
+                            .exec_without_returning(txn)
+                            .await?;
+                    }
+                })
+            })
+            .await?;
         Ok(written)
     }
 }
