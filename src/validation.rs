@@ -8,7 +8,10 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 
 use chrono::{DateTime, Utc};
+use entity::sea_orm_active_enums::OauthProvider;
+use sea_orm::{ActiveEnum, Iterable};
 
+use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 
 /// Longest email address accepted (RFC 5321 path limit).
@@ -528,4 +531,70 @@ pub fn scope_tokens<S: AsRef<str>>(
         }
     }
     Ok(out)
+}
+
+/// Longest OAuth client id accepted.
+pub const MAX_CLIENT_ID: usize = 256;
+/// Longest OAuth client secret accepted, in bytes.
+pub const MAX_CLIENT_SECRET_BYTES: usize = 4096;
+/// Longest redirect URI accepted.
+pub const MAX_REDIRECT_URI: usize = 2048;
+
+/// Reads a provider name (`strava`, …) into the schema's enum; anything
+/// else is `InvalidInput` naming the providers this build knows.
+///
+/// ```
+/// use pierre_db::validation::oauth_provider;
+///
+/// assert!(oauth_provider("garmin").is_ok());
+/// assert!(oauth_provider("myspace").is_err());
+/// ```
+pub fn oauth_provider(input: &str) -> Result<OauthProvider> {
+    let name = identifier("provider", input, 32)?;
+    OauthProvider::try_from(name.as_str()).map_err(|_| {
+        let known: Vec<String> = OauthProvider::iter().map(provider_name).collect();
+        DatabaseError::invalid(
+            "provider",
+            format!("not a supported provider (one of: {})", known.join(", ")),
+        )
+    })
+}
+
+/// The provider's name as stored (and as bound into encryption contexts).
+pub fn provider_name(provider: OauthProvider) -> String {
+    provider.to_value().value.into_owned()
+}
+
+/// OAuth client credentials, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// The provider.
+    pub provider: OauthProvider,
+    /// The client id, trimmed.
+    pub client_id: String,
+    /// The redirect URI, an absolute http(s) URL.
+    pub redirect_uri: String,
+}
+
+/// Checks the parts every stored OAuth client credential has: a known
+/// provider, a client id, a non-empty bounded secret and a redirect URL.
+pub fn client_credentials(
+    provider: &str,
+    client_id: &str,
+    client_secret: &Secret,
+    redirect_uri: &str,
+) -> Result<ClientCredentials> {
+    let provider = oauth_provider(provider)?;
+    let client_id = required("client_id", client_id, MAX_CLIENT_ID)?;
+    secret(
+        "client_secret",
+        client_secret.expose(),
+        MAX_CLIENT_SECRET_BYTES,
+    )?;
+    let redirect_uri = http_url("redirect_uri", redirect_uri, MAX_REDIRECT_URI)?;
+    Ok(ClientCredentials {
+        provider,
+        client_id,
+        redirect_uri,
+    })
 }

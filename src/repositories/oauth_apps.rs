@@ -31,8 +31,7 @@ pub const MAX_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 2000;
 /// Most redirect URIs per app.
 pub const MAX_REDIRECT_URIS: usize = 20;
-/// Longest redirect URI accepted.
-pub const MAX_REDIRECT_URI: usize = 2048;
+pub use crate::validation::MAX_REDIRECT_URI;
 /// Most scopes per app.
 pub const MAX_SCOPES: usize = 64;
 /// Longest scope accepted.

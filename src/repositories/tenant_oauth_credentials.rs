@@ -15,8 +15,7 @@ use entity::sea_orm_active_enums::OauthProvider;
 use entity::tenant_oauth_credentials as creds;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveEnum, ActiveValue::Set, ColumnTrait, ConnectionTrait, DerivePartialModel, EntityTrait,
-    Iterable, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DerivePartialModel, EntityTrait, QueryFilter,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -27,14 +26,9 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::TenantId;
 use crate::repositories::Ctx;
 use crate::time;
-use crate::validation;
+use crate::validation::{self, ClientCredentials, provider_name};
 
-/// Longest client id accepted.
-pub const MAX_CLIENT_ID: usize = 256;
-/// Longest client secret accepted, in bytes.
-pub const MAX_CLIENT_SECRET_BYTES: usize = 4096;
-/// Longest redirect URI accepted.
-pub const MAX_REDIRECT_URI: usize = 2048;
+pub use crate::validation::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
 /// Most scopes per credential.
 pub const MAX_SCOPES: usize = 64;
 /// Longest scope accepted.
@@ -197,15 +191,16 @@ impl<'a, C: ConnectionTrait> TenantOAuthCredentials<'a, C> {
     /// ```
     #[instrument(skip_all, fields(tenant_id = %self.tenant, provider = %new.provider), err(Display))]
     pub async fn upsert(&self, new: NewTenantOAuthCredential) -> Result<()> {
-        let provider = parse_provider(&new.provider)?;
-        let client_id = validation::required("client_id", &new.client_id, MAX_CLIENT_ID)?;
-        validation::secret(
-            "client_secret",
-            new.client_secret.expose(),
-            MAX_CLIENT_SECRET_BYTES,
+        let ClientCredentials {
+            provider,
+            client_id,
+            redirect_uri,
+        } = validation::client_credentials(
+            &new.provider,
+            &new.client_id,
+            &new.client_secret,
+            &new.redirect_uri,
         )?;
-        let redirect_uri =
-            validation::http_url("redirect_uri", &new.redirect_uri, MAX_REDIRECT_URI)?;
         let scopes = validation::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
         let rate_limit = new
             .rate_limit_per_day
@@ -263,7 +258,7 @@ impl<'a, C: ConnectionTrait> TenantOAuthCredentials<'a, C> {
     /// stored secret does not open (tampered, or moved from another row).
     #[instrument(skip_all, fields(tenant_id = %self.tenant, provider = %provider))]
     pub async fn get(&self, provider: &str) -> Result<Option<TenantOAuthCredential>> {
-        let provider = parse_provider(provider)?;
+        let provider = validation::oauth_provider(provider)?;
         let Some(row) = self
             .in_tenant()
             .filter(creds::Column::Provider.eq(provider))
@@ -303,20 +298,16 @@ impl<'a, C: ConnectionTrait> TenantOAuthCredentials<'a, C> {
     /// [`TenantOAuthCredentials::get`] for the one that is needed.
     #[instrument(skip_all, fields(tenant_id = %self.tenant))]
     pub async fn list(&self) -> Result<Vec<TenantOAuthCredentialSummary>> {
-        let rows = self
+        let mut rows = self
             .in_tenant()
             .into_partial_model::<SummaryRow>()
             .all(self.ctx.conn)
             .await?;
         // At most one row per provider. Sorted here, by name: ORDER BY on
         // PostgreSQL's native enum would follow the declaration order.
-        let mut rows: Vec<(String, SummaryRow)> = rows
-            .into_iter()
-            .map(|row| (provider_name(row.provider), row))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.sort_by_cached_key(|row| provider_name(row.provider));
         rows.into_iter()
-            .map(|(_, row)| {
+            .map(|row| {
                 Ok(TenantOAuthCredentialSummary {
                     id: row.id,
                     tenant_id: row.tenant_id.into(),
@@ -337,7 +328,7 @@ impl<'a, C: ConnectionTrait> TenantOAuthCredentials<'a, C> {
     /// were any. `InvalidInput` for an unknown provider.
     #[instrument(skip_all, fields(tenant_id = %self.tenant, provider = %provider), err(Display))]
     pub async fn delete(&self, provider: &str) -> Result<bool> {
-        let provider = parse_provider(provider)?;
+        let provider = validation::oauth_provider(provider)?;
         let deleted = creds::Entity::delete_many()
             .filter(creds::Column::TenantId.eq(self.tenant.as_uuid()))
             .filter(creds::Column::Provider.eq(provider))
@@ -353,24 +344,6 @@ impl<'a, C: ConnectionTrait> crate::TenantScope<'a, C> {
     pub fn oauth_credentials(&self) -> TenantOAuthCredentials<'a, C> {
         TenantOAuthCredentials::new(self.ctx, self.tenant)
     }
-}
-
-/// Reads a provider name (`strava`, …) into the schema's enum; anything
-/// else is `InvalidInput` naming the providers this build knows.
-pub(crate) fn parse_provider(input: &str) -> Result<OauthProvider> {
-    let name = validation::identifier("provider", input, 32)?;
-    OauthProvider::try_from(name.as_str()).map_err(|_| {
-        let known: Vec<String> = OauthProvider::iter().map(provider_name).collect();
-        DatabaseError::invalid(
-            "provider",
-            format!("not a supported provider (one of: {})", known.join(", ")),
-        )
-    })
-}
-
-/// The provider's name as stored (and as bound into encryption contexts).
-pub(crate) fn provider_name(provider: OauthProvider) -> String {
-    provider.to_value().value.into_owned()
 }
 
 fn scopes_of(value: serde_json::Value) -> Result<Vec<String>> {

@@ -26,16 +26,10 @@ use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::UserId;
 use crate::repositories::Ctx;
-use crate::repositories::tenant_oauth_credentials::{parse_provider, provider_name};
 use crate::time;
-use crate::validation;
+use crate::validation::{self, ClientCredentials, provider_name};
 
-/// Longest client id accepted.
-pub const MAX_CLIENT_ID: usize = 256;
-/// Longest client secret accepted, in bytes.
-pub const MAX_CLIENT_SECRET_BYTES: usize = 4096;
-/// Longest redirect URI accepted.
-pub const MAX_REDIRECT_URI: usize = 2048;
+pub use crate::validation::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
 
 /// A user's own OAuth app credentials for one provider, decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,15 +150,16 @@ impl<'a, C: ConnectionTrait> UserOAuthApps<'a, C> {
     /// ```
     #[instrument(skip_all, fields(user_id = %new.user_id, provider = %new.provider), err(Display))]
     pub async fn store(&self, new: NewUserOAuthApp) -> Result<()> {
-        let provider = parse_provider(&new.provider)?;
-        let client_id = validation::required("client_id", &new.client_id, MAX_CLIENT_ID)?;
-        validation::secret(
-            "client_secret",
-            new.client_secret.expose(),
-            MAX_CLIENT_SECRET_BYTES,
+        let ClientCredentials {
+            provider,
+            client_id,
+            redirect_uri,
+        } = validation::client_credentials(
+            &new.provider,
+            &new.client_id,
+            &new.client_secret,
+            &new.redirect_uri,
         )?;
-        let redirect_uri =
-            validation::http_url("redirect_uri", &new.redirect_uri, MAX_REDIRECT_URI)?;
         let sealed = self
             .ctx
             .seal(
@@ -208,7 +203,7 @@ impl<'a, C: ConnectionTrait> UserOAuthApps<'a, C> {
     /// secret does not open (tampered, or moved from another row).
     #[instrument(skip_all, fields(user_id = %user, provider = %provider))]
     pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<UserOAuthApp>> {
-        let provider = parse_provider(provider)?;
+        let provider = validation::oauth_provider(provider)?;
         let Some(row) = self
             .of_user(user)
             .filter(creds::Column::Provider.eq(provider))
@@ -245,21 +240,17 @@ impl<'a, C: ConnectionTrait> UserOAuthApps<'a, C> {
     /// [`UserOAuthApps::get`] for the one that is needed.
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn list(&self, user: UserId) -> Result<Vec<UserOAuthAppSummary>> {
-        let rows = self
+        let mut rows = self
             .of_user(user)
             .into_partial_model::<SummaryRow>()
             .all(self.ctx.conn)
             .await?;
         // At most one row per provider. Sorted here, by name: ORDER BY on
         // PostgreSQL's native enum would follow the declaration order.
-        let mut rows: Vec<(String, SummaryRow)> = rows
-            .into_iter()
-            .map(|row| (provider_name(row.provider), row))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.sort_by_cached_key(|row| provider_name(row.provider));
         Ok(rows
             .into_iter()
-            .map(|(_, row)| UserOAuthAppSummary {
+            .map(|row| UserOAuthAppSummary {
                 id: row.id,
                 user_id: row.user_id.into(),
                 provider: row.provider,
@@ -275,7 +266,7 @@ impl<'a, C: ConnectionTrait> UserOAuthApps<'a, C> {
     /// any. `InvalidInput` for an unknown provider.
     #[instrument(skip_all, fields(user_id = %user, provider = %provider), err(Display))]
     pub async fn remove(&self, user: UserId, provider: &str) -> Result<bool> {
-        let provider = parse_provider(provider)?;
+        let provider = validation::oauth_provider(provider)?;
         let deleted = creds::Entity::delete_many()
             .filter(creds::Column::UserId.eq(user.as_uuid()))
             .filter(creds::Column::Provider.eq(provider))
