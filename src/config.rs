@@ -24,6 +24,9 @@ pub const ENV_ACQUIRE_TIMEOUT: &str = "DATABASE_ACQUIRE_TIMEOUT";
 pub const ENV_IDLE_TIMEOUT: &str = "DATABASE_IDLE_TIMEOUT";
 /// Environment variable: seconds before any connection is recycled.
 pub const ENV_MAX_LIFETIME: &str = "DATABASE_MAX_LIFETIME";
+/// Environment variable: seconds within which every handle learns of a key
+/// rotation made elsewhere (see [`DatabaseConfig::key_refresh_interval`]).
+pub const ENV_KEY_REFRESH_INTERVAL: &str = "PIERRE_KEY_REFRESH_INTERVAL";
 
 /// How to connect. [`DatabaseConfig::new`] gives the defaults; the fields
 /// can be changed directly or read from the environment with
@@ -58,6 +61,13 @@ pub struct DatabaseConfig {
     pub sqlite_busy_timeout: Duration,
     /// Apply pending migrations while connecting (default false).
     pub migrate_on_connect: bool,
+    /// How stale this handle's knowledge of the active data key may be when
+    /// it seals a value (default 30 s). Past it, the next write re-reads the
+    /// active version first, so a rotation made by another process is seen
+    /// within this time. `retire` waits twice this long after a key stopped
+    /// sealing: every process on one database must use the same value (or
+    /// the rotating process the largest).
+    pub key_refresh_interval: Duration,
 }
 
 impl DatabaseConfig {
@@ -73,6 +83,7 @@ impl DatabaseConfig {
             max_lifetime: Duration::from_secs(1800),
             sqlite_busy_timeout: Duration::from_secs(5),
             migrate_on_connect: false,
+            key_refresh_interval: Duration::from_secs(30),
         }
     }
 
@@ -80,7 +91,8 @@ impl DatabaseConfig {
     /// or else the file named by `PIERRE_MASTER_KEY_FILE`) and the pool
     /// variables (`DATABASE_MAX_CONNECTIONS`, `DATABASE_MIN_CONNECTIONS`,
     /// `DATABASE_ACQUIRE_TIMEOUT`, `DATABASE_IDLE_TIMEOUT`,
-    /// `DATABASE_MAX_LIFETIME`; times in seconds). A missing or malformed
+    /// `DATABASE_MAX_LIFETIME`, `PIERRE_KEY_REFRESH_INTERVAL`; times in
+    /// seconds). A missing or malformed
     /// value is a [`DatabaseError::Config`] naming the variable.
     pub fn from_env() -> Result<Self> {
         Self::from_vars(&std::env::vars().collect())
@@ -113,6 +125,8 @@ impl DatabaseConfig {
         config.acquire_timeout = seconds(vars, ENV_ACQUIRE_TIMEOUT, config.acquire_timeout)?;
         config.idle_timeout = seconds(vars, ENV_IDLE_TIMEOUT, config.idle_timeout)?;
         config.max_lifetime = seconds(vars, ENV_MAX_LIFETIME, config.max_lifetime)?;
+        config.key_refresh_interval =
+            seconds(vars, ENV_KEY_REFRESH_INTERVAL, config.key_refresh_interval)?;
         config.validate()?;
         Ok(config)
     }
@@ -135,6 +149,11 @@ impl DatabaseConfig {
                 "{ENV_ACQUIRE_TIMEOUT} must be at least 1 second"
             )));
         }
+        if self.key_refresh_interval.is_zero() {
+            return Err(DatabaseError::Config(format!(
+                "{ENV_KEY_REFRESH_INTERVAL} must be greater than zero"
+            )));
+        }
         Backend::from_url(&self.url).map(|_| ())
     }
 }
@@ -151,6 +170,7 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("max_lifetime", &self.max_lifetime)
             .field("sqlite_busy_timeout", &self.sqlite_busy_timeout)
             .field("migrate_on_connect", &self.migrate_on_connect)
+            .field("key_refresh_interval", &self.key_refresh_interval)
             .finish()
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, Statement};
@@ -44,7 +45,15 @@ struct Inner {
     config: RwLock<DatabaseConfig>,
     cursors: CursorCodec,
     /// The data keys, once the schema exists.
-    keyring: RwLock<Option<Arc<Keyring>>>,
+    keyring: RwLock<Option<CachedKeys>>,
+}
+
+/// The keyring and when its active version was last confirmed against the
+/// database (see the `security` module for why that matters).
+#[derive(Debug)]
+struct CachedKeys {
+    keyring: Arc<Keyring>,
+    confirmed: Instant,
 }
 
 /// What [`Database::health`] reports.
@@ -218,11 +227,35 @@ impl Database {
     }
 
     pub(crate) fn cached_keyring(&self) -> Option<Arc<Keyring>> {
-        read(&self.inner.keyring).clone()
+        read(&self.inner.keyring)
+            .as_ref()
+            .map(|c| c.keyring.clone())
     }
 
-    pub(crate) fn store_keyring(&self, keyring: Arc<Keyring>) {
-        *write(&self.inner.keyring) = Some(keyring);
+    /// The cached keyring if its active version was confirmed within the
+    /// key refresh interval.
+    pub(crate) fn fresh_keyring(&self) -> Option<Arc<Keyring>> {
+        let interval = read(&self.inner.config).key_refresh_interval;
+        read(&self.inner.keyring)
+            .as_ref()
+            .filter(|c| c.confirmed.elapsed() < interval)
+            .map(|c| c.keyring.clone())
+    }
+
+    /// Caches `keyring`, read from the database at `confirmed` (taken
+    /// before the read began). An older read never replaces a newer one.
+    pub(crate) fn store_keyring(&self, keyring: Arc<Keyring>, confirmed: Instant) {
+        let mut cached = write(&self.inner.keyring);
+        match cached.as_mut() {
+            Some(c)
+                if c.confirmed > confirmed
+                    && c.keyring.active_version() >= keyring.active_version() => {}
+            _ => *cached = Some(CachedKeys { keyring, confirmed }),
+        }
+    }
+
+    pub(crate) fn key_refresh_interval(&self) -> std::time::Duration {
+        read(&self.inner.config).key_refresh_interval
     }
 
     pub(crate) fn cursors(&self) -> &CursorCodec {

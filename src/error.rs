@@ -77,6 +77,18 @@ pub enum DatabaseError {
         source: DbErr,
     },
 
+    /// A transaction sealed values under data key `version`, which another
+    /// process retired while the transaction ran; it was rolled back, and
+    /// running it again seals under the current key.
+    /// [`crate::Database::transaction`] does that by itself.
+    #[error(
+        "data key v{version} was retired while the transaction ran; the transaction may be retried"
+    )]
+    StaleKey {
+        /// The retired key version.
+        version: u32,
+    },
+
     /// A stored value could not be read as its Rust type (for example an
     /// enum value this build does not know): the row is not silently
     /// defaulted.
@@ -94,7 +106,10 @@ pub type Result<T, E = DatabaseError> = std::result::Result<T, E>;
 impl DatabaseError {
     /// Whether re-running the whole transaction may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, DatabaseError::Contention { .. })
+        matches!(
+            self,
+            DatabaseError::Contention { .. } | DatabaseError::StaleKey { .. }
+        )
     }
 
     /// Shorthand for [`DatabaseError::InvalidInput`].
@@ -218,6 +233,35 @@ fn driver_message(err: &DbErr) -> String {
     }
 }
 
+/// A cell the driver could not read as the column's Rust type (a BLOB or
+/// invalid UTF-8 where text belongs): `"<column>: <why>"`. Such a cell is
+/// bad data, not a driver failure, so it is a [`DatabaseError::Decode`].
+fn column_decode(err: &DbErr) -> Option<String> {
+    let (DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    match e.as_ref() {
+        sea_orm::sqlx::Error::ColumnDecode { index, source } => {
+            Some(format!("{}: {source}", index.trim_matches('"')))
+        }
+        _ => None,
+    }
+}
+
+/// Maps a driver error of a query on `table`, naming the table in a decode
+/// error (`"user_oauth_tokens.access_token: …"`).
+///
+/// ```text
+/// tokens::Entity::find().all(conn).await.map_err(on_table("user_oauth_tokens"))?
+/// ```
+pub(crate) fn on_table(table: &'static str) -> impl FnOnce(DbErr) -> DatabaseError {
+    move |err| match DatabaseError::from(err) {
+        DatabaseError::Decode(message) => DatabaseError::Decode(format!("{table}.{message}")),
+        other => other,
+    }
+}
+
 impl From<DbErr> for DatabaseError {
     fn from(err: DbErr) -> Self {
         if let DbErr::RecordNotFound(what) = &err {
@@ -231,6 +275,9 @@ impl From<DbErr> for DatabaseError {
         }
         if let DbErr::Type(message) = &err {
             return DatabaseError::Decode(message.clone());
+        }
+        if let Some(message) = column_decode(&err) {
+            return DatabaseError::Decode(message);
         }
         match classify(&err) {
             (Class::Unique, _) => DatabaseError::Conflict(driver_message(&err)),

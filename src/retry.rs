@@ -6,19 +6,29 @@
 //! whole transaction may be run again. Nothing else is retried: a unique
 //! violation would fail the same way every time. The decision reads the
 //! error code ([`DatabaseError::Contention`]), never the message.
+//!
+//! Transactions that may write begin with `BEGIN IMMEDIATE` on SQLite
+//! ([`begin_write`]). A deferred transaction that reads and then writes
+//! holds a read snapshot when it asks for the write lock; if another
+//! connection committed since, SQLite cannot let it write at all and answers
+//! BUSY_SNAPSHOT at once, without waiting for the busy timeout, so quick
+//! retries keep losing under load. Taking the write lock at `BEGIN` makes
+//! writers queue on the busy timeout instead. Readers outside transactions
+//! are not affected (WAL lets them run beside the writer).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use tracing::{instrument, warn};
 
 use crate::database::Database;
-use crate::error::Result;
+use crate::error::{DatabaseError, Result};
 use crate::repositories::Ctx;
 use crate::repositories::users::Users;
+use crate::security;
 
 /// A boxed future borrowing the transaction, as the closures of
 /// [`Database::transaction`] return.
@@ -91,7 +101,9 @@ impl Database {
     /// Any other error rolls back and is returned at once.
     ///
     /// `work` may run more than once: keep side effects outside the database
-    /// out of it.
+    /// out of it. On SQLite the transaction takes the write lock at `BEGIN`
+    /// (see the module docs): transactions on one database run one at a
+    /// time, while reads outside them go on; keep them short.
     ///
     /// ```
     /// use pierre_db::{Database, MasterKey};
@@ -125,24 +137,7 @@ impl Database {
         T: Send,
         F: for<'c> Fn(Tx<'c>) -> TxFuture<'c, T> + Send + Sync,
     {
-        let rng = SystemRandom::new();
-        let mut attempt = 1;
-        loop {
-            match self.attempt(&work).await {
-                Err(err) if err.is_retryable() && attempt < policy.max_attempts.max(1) => {
-                    let delay = policy.delay(attempt, random_u32(&rng));
-                    warn!(
-                        attempt,
-                        delay_ms = delay.as_millis() as u64,
-                        error = %err,
-                        "transaction hit contention; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        retrying(policy, || self.attempt(&work)).await
     }
 
     async fn attempt<T, F>(&self, work: &F) -> Result<T>
@@ -150,9 +145,27 @@ impl Database {
         T: Send,
         F: for<'c> Fn(Tx<'c>) -> TxFuture<'c, T> + Send + Sync,
     {
-        let tx = self.unscoped_connection().begin().await?;
+        let started = Instant::now();
+        let sealing_at_start = self.cached_keyring().map(|k| k.active_version());
+        let tx = begin_write(self.unscoped_connection()).await?;
         let handle = Tx { txn: &tx, db: self };
-        match work(handle).await {
+        let outcome = match work(handle).await {
+            // A transaction that ran past the key refresh interval may have
+            // sealed under a key that another process has retired since
+            // (`retire` only waits out single statements): check, under a
+            // lock, before committing.
+            Ok(value) if started.elapsed() >= self.key_refresh_interval() / 2 => {
+                let versions = [
+                    sealing_at_start,
+                    self.cached_keyring().map(|k| k.active_version()),
+                ];
+                security::check_keys_stored(&tx, versions.into_iter().flatten())
+                    .await
+                    .map(|()| value)
+            }
+            other => other,
+        };
+        match outcome {
             Ok(value) => {
                 tx.commit().await?;
                 Ok(value)
@@ -160,8 +173,50 @@ impl Database {
             Err(err) => {
                 // The rollback's own failure matters less than the cause.
                 let _ = tx.rollback().await;
+                if matches!(err, DatabaseError::StaleKey { .. }) {
+                    self.reload_keys().await?;
+                }
                 Err(err)
             }
+        }
+    }
+}
+
+/// Begins a transaction that may write: `BEGIN IMMEDIATE` on SQLite (see the
+/// module docs); PostgreSQL ignores the mode. Inside a transaction it opens
+/// a savepoint.
+pub(crate) async fn begin_write<C: TransactionTrait>(conn: &C) -> Result<C::Transaction> {
+    Ok(conn
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?)
+}
+
+/// Runs `op` until it succeeds, fails with an error that is not retryable,
+/// or has had `policy.max_attempts` attempts; waits between attempts with
+/// jittered exponential backoff, and logs each retry.
+pub(crate) async fn retrying<T, Fut>(policy: RetryPolicy, mut op: impl FnMut() -> Fut) -> Result<T>
+where
+    Fut: Future<Output = Result<T>>,
+{
+    let rng = SystemRandom::new();
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(err) if err.is_retryable() && attempt < policy.max_attempts.max(1) => {
+                let delay = policy.delay(attempt, random_u32(&rng));
+                warn!(
+                    attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    error = %err,
+                    "contention; retrying"
+                );
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
         }
     }
 }

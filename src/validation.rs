@@ -19,8 +19,13 @@ pub const MAX_EMAIL_LEN: usize = 254;
 const MAX_LOCAL_LEN: usize = 64;
 const MAX_LABEL_LEN: usize = 63;
 
-/// Checks an email address's syntax and returns it trimmed, with the domain
-/// lower-cased (the local part is kept as given: it may be case-sensitive).
+/// Checks an email address's syntax and returns its canonical form: trimmed
+/// and lower-cased. RFC 5321 lets a server treat local parts as
+/// case-sensitive, but no mail provider does, and one person must not get
+/// two accounts as `ada@…` and `ADA@…`; storing the canonical form lets
+/// the unique index on `users.email` enforce that on both backends, and
+/// lookups by email use the same form. (Only ASCII is accepted, so
+/// lower-casing is exact.)
 ///
 /// Accepted: a dot-atom local part (letters, digits and
 /// `` !#$%&'*+/=?^_`{|}~- ``, dots not leading, trailing or doubled) and a
@@ -32,7 +37,7 @@ const MAX_LABEL_LEN: usize = 63;
 /// ```
 /// use pierre_db::validation::email;
 ///
-/// assert_eq!(email("  Ada.Lovelace+runs@Example.ORG ").unwrap(), "Ada.Lovelace+runs@example.org");
+/// assert_eq!(email("  Ada.Lovelace+runs@Example.ORG ").unwrap(), "ada.lovelace+runs@example.org");
 /// assert!(email("no-at-sign").is_err());
 /// assert!(email("two@@example.org").is_err());
 /// assert!(email("dot.@example.org").is_err());
@@ -81,7 +86,7 @@ pub fn email(input: &str) -> Result<String> {
     {
         return Err(bad("the domain must end in an alphabetic top-level label"));
     }
-    Ok(format!("{local}@{domain}"))
+    Ok(format!("{}@{domain}", local.to_ascii_lowercase()))
 }
 
 /// A required text field: trimmed, non-empty, at most `max_chars`

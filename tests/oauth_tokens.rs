@@ -154,7 +154,7 @@ async fn lists_refresh_sync_and_deletes() {
                 w.alice,
                 "strava",
                 &Secret::new("a-strava-2"),
-                Some(&Secret::new("r-2")),
+                Some(Secret::new("r-2")),
                 Some(expires),
             )
             .await
@@ -430,6 +430,191 @@ async fn ciphertexts_moved_to_another_row_or_column_fail_to_open() {
                 Err(other) => panic!("{b}: {label}: expected Crypto, got {other:?}"),
                 Ok(token) => panic!("{b}: {label}: the moved ciphertext opened: {token:?}"),
             }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_without_new_refresh_token_or_expiry_keeps_the_stored_ones() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        let first = full(w.alice, "strava", "a-1", "r-1");
+        let expires = first.expires_at.unwrap();
+        tokens.upsert(first).await.unwrap();
+
+        tokens
+            .refresh(w.alice, "strava", "a-2", None, None)
+            .await
+            .unwrap();
+        let kept = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        assert_eq!(kept.access_token.expose(), "a-2", "{b}");
+        assert_eq!(
+            kept.refresh_token.unwrap().expose(),
+            "r-1",
+            "{b}: refresh token kept"
+        );
+        assert_eq!(
+            kept.expires_at.map(|t| t.timestamp_micros()),
+            Some(expires.timestamp_micros()),
+            "{b}: expiry kept"
+        );
+
+        let later = Utc::now() + Duration::hours(3);
+        tokens
+            .refresh(
+                w.alice,
+                "strava",
+                Secret::new("a-3"),
+                Some(Secret::new("r-3")),
+                Some(later),
+            )
+            .await
+            .unwrap();
+        let replaced = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        assert_eq!(replaced.access_token.expose(), "a-3");
+        assert_eq!(replaced.refresh_token.unwrap().expose(), "r-3", "{b}");
+        assert_eq!(
+            replaced.expires_at.map(|t| t.timestamp_micros()),
+            Some(later.timestamp_micros())
+        );
+    }
+}
+
+/// Sets `access_token` of every token row to the SQL expression `value`.
+async fn set_access_token_sql(t: &common::TestDb, value: &str) {
+    let conn = t.db.unscoped_connection();
+    conn.execute_raw(Statement::from_string(
+        conn.get_database_backend(),
+        format!("UPDATE user_oauth_tokens SET access_token = {value}"),
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_envelope_header_spelled_another_way_does_not_open() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        tokens
+            .upsert(NewOAuthToken::new(w.alice, "strava", "secret"))
+            .await
+            .unwrap();
+        for (from, to) in [("pdb1:k1:", "pdb1:k01:"), ("pdb1:k1:", "pdb1:k+1:")] {
+            set_access_token_sql(&w.t, &format!("REPLACE(access_token, '{from}', '{to}')")).await;
+            let err = tokens.get(w.alice, "strava").await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    DatabaseError::Crypto(pierre_db::crypto::CryptoError::Malformed)
+                ),
+                "{b}: {to}: {err:?}"
+            );
+            set_access_token_sql(&w.t, &format!("REPLACE(access_token, '{to}', '{from}')")).await;
+            assert_eq!(
+                tokens
+                    .get(w.alice, "strava")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .access_token
+                    .expose(),
+                "secret"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_secret_cell_that_is_not_text_is_a_decode_error_naming_the_column() {
+    // PostgreSQL's text columns hold only valid UTF-8 text: SQLite alone can
+    // store a BLOB or broken UTF-8 there.
+    let w = worlds().await.remove(0);
+    let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+    tokens
+        .upsert(NewOAuthToken::new(w.alice, "strava", "secret"))
+        .await
+        .unwrap();
+    for bad in ["X'00FF10'", "CAST(X'C328' AS TEXT)"] {
+        set_access_token_sql(&w.t, bad).await;
+        for result in [
+            tokens.get(w.alice, "strava").await.map(|_| ()),
+            tokens.list_for_user(w.alice).await.map(|_| ()),
+        ] {
+            match result {
+                Err(DatabaseError::Decode(message)) => assert!(
+                    message.contains("user_oauth_tokens.access_token"),
+                    "{bad}: {message}"
+                ),
+                other => panic!("{bad}: expected a Decode error, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
+    use chrono::TimeZone;
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        let far = [
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 12, 31, 0, 0, 0).unwrap(),
+        ];
+        for at in far {
+            let mut token = NewOAuthToken::new(w.alice, "strava", "a");
+            token.expires_at = Some(at);
+            let err = tokens.upsert(token).await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    DatabaseError::InvalidInput {
+                        field: "expires_at",
+                        ..
+                    }
+                ),
+                "{b}: {at}: {err:?}"
+            );
+            assert!(
+                tokens.get(w.alice, "strava").await.unwrap().is_none(),
+                "{b}"
+            );
+
+            let mut key = pierre_db::NewApiKey::new(w.alice, "k", pierre_db::ApiKeyTier::Starter);
+            key.expires_at = Some(at);
+            assert!(matches!(
+                w.t.db.api_keys().create(key).await,
+                Err(DatabaseError::InvalidInput { .. })
+            ));
+            assert!(matches!(
+                w.t.db.usage().current_jwt_usage(w.alice, at).await,
+                Err(DatabaseError::InvalidInput { field: "since", .. })
+            ));
+            assert!(matches!(
+                w.t.db.usage().system_stats(at).await,
+                Err(DatabaseError::InvalidInput { .. })
+            ));
+        }
+        assert!(
+            w.t.db
+                .api_keys()
+                .list_for_user(w.alice)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The ends of the range are fine.
+        for at in [
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+        ] {
+            let mut token = NewOAuthToken::new(w.alice, "strava", "a");
+            token.expires_at = Some(at);
+            tokens.upsert(token).await.unwrap();
+            let stored = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+            assert_eq!(stored.expires_at, Some(at), "{b}");
         }
     }
 }

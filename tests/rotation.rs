@@ -157,6 +157,8 @@ async fn rotate_reencrypt_with_a_crash_resume_and_retire() {
         assert_eq!(again.reencrypted, 0, "{b}: idempotent");
         all_open(&t, &rows).await;
 
+        // `retire` waits until no handle can still seal under the old key.
+        tokio::time::sleep(common::KEY_REFRESH * 2).await;
         security.retire(1).await.unwrap();
         let keys = security.key_versions().await.unwrap();
         assert!(

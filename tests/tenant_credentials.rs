@@ -582,6 +582,8 @@ async fn rotation_reencrypts_tenant_and_user_app_secrets() {
             .await
             .unwrap();
         assert!(report.reencrypted >= 2, "{b}: {report:?}");
+        // `retire` waits until no handle can still seal under the old key.
+        tokio::time::sleep(common::KEY_REFRESH * 2).await;
         for version in old {
             security.retire(version.version).await.unwrap();
         }

@@ -18,7 +18,7 @@ async fn create_and_read_back() {
         new.firebase_uid = Some("fb-123".into());
         new.auth_provider = "firebase".into();
         let created = users.create(new).await.unwrap();
-        assert_eq!(created.email, "Grace.Hopper@example.com", "{}", t.backend);
+        assert_eq!(created.email, "grace.hopper@example.com", "{}", t.backend);
         assert_eq!(created.display_name.as_deref(), Some("Grace Hopper"));
         assert_eq!(created.status, UserStatus::Pending);
         assert_eq!(created.role, UserRole::User);
@@ -30,7 +30,7 @@ async fn create_and_read_back() {
         );
         assert_eq!(
             users
-                .get_by_email("Grace.Hopper@EXAMPLE.com")
+                .get_by_email("GRACE.hopper@EXAMPLE.com")
                 .await
                 .unwrap(),
             Some(created.clone())
@@ -61,6 +61,17 @@ async fn create_rejects_duplicates_and_bad_input_without_writing() {
             users.create(user("a@example.org")).await,
             Err(DatabaseError::Conflict(_))
         ));
+        // The same person in other letter cases is the same account.
+        for spelling in ["A@example.org", "a@EXAMPLE.ORG", " A@Example.Org "] {
+            assert!(
+                matches!(
+                    users.create(user(spelling)).await,
+                    Err(DatabaseError::Conflict(_))
+                ),
+                "{}: {spelling}",
+                t.backend
+            );
+        }
         let mut dup_uid = user("b@example.org");
         dup_uid.firebase_uid = Some("same".into());
         users.create(dup_uid.clone()).await.unwrap();

@@ -86,10 +86,25 @@ pub fn key_version(text: &str) -> Result<u32, CryptoError> {
 fn split(text: &str) -> Result<(u32, &str), CryptoError> {
     let rest = text.strip_prefix(PREFIX).ok_or(CryptoError::Malformed)?;
     let (version, body) = rest.split_once(':').ok_or(CryptoError::Malformed)?;
-    Ok((version.parse().map_err(|_| CryptoError::Malformed)?, body))
+    Ok((canonical_version(version)?, body))
 }
 
-/// The SQL `LIKE` pattern matching every value sealed under `version`.
+/// The version as [`seal`] writes it and nothing else: ASCII digits, no
+/// sign, no leading zero. `u32::from_str` also takes `+1` and `01`; letting
+/// those through would give one value several spellings, and the `LIKE`
+/// patterns that count a key's values ([`like_pattern`]) would miss them.
+fn canonical_version(text: &str) -> Result<u32, CryptoError> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let canonical = digits && (text == "0" || !text.starts_with('0'));
+    if !canonical {
+        return Err(CryptoError::Malformed);
+    }
+    text.parse().map_err(|_| CryptoError::Malformed)
+}
+
+/// The SQL `LIKE` pattern matching every value sealed under `version`:
+/// with [`canonical_version`], a value matches it exactly when it names
+/// `version`.
 pub fn like_pattern(version: u32) -> String {
     format!("{PREFIX}{version}:%")
 }
@@ -184,6 +199,31 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn only_the_canonical_version_spelling_parses() {
+        for good in ["0", "1", "42", "4294967295"] {
+            assert!(canonical_version(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "01",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "00",
+            "1a",
+            "4294967296",
+            "١",
+        ] {
+            assert_eq!(
+                canonical_version(bad),
+                Err(CryptoError::Malformed),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -38,6 +38,12 @@ impl From<String> for Secret {
     }
 }
 
+impl From<&Secret> for Secret {
+    fn from(value: &Secret) -> Self {
+        value.clone()
+    }
+}
+
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
         Self::new(value)

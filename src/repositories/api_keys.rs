@@ -247,7 +247,7 @@ impl<'a, C: ConnectionTrait> ApiKeys<'a, C> {
         let now = time::now();
         let expires_at = new
             .expires_at
-            .map(|at| validation::expiry("expires_at", time::truncate(at), now))
+            .map(|at| validation::expiry("expires_at", time::checked_utc("expires_at", at)?, now))
             .transpose()?;
 
         let plaintext = hashing::generate(KEY_PREFIX)?;

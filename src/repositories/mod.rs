@@ -58,9 +58,16 @@ impl<'a, C: ConnectionTrait> Ctx<'a, C> {
         self.db.keyring().await
     }
 
+    /// The keyring to seal with, its active version confirmed within the
+    /// key refresh interval through this repository's own connection (see
+    /// the `security` module).
+    pub async fn sealing_keyring(&self) -> Result<Arc<Keyring>> {
+        security::sealing_keyring(self.db, self.conn).await
+    }
+
     /// Seals a secret under the active data key.
     pub async fn seal(&self, context: &Context, secret: &Secret) -> Result<String> {
-        Ok(self.keyring().await?.seal(context, secret)?)
+        Ok(self.sealing_keyring().await?.seal(context, secret)?)
     }
 
     /// Opens a sealed value with the current keys.
@@ -86,11 +93,12 @@ impl<'a, C: ConnectionTrait> Ctx<'a, C> {
                     .last()
                     .is_some_and(|newest| version > *newest) =>
             {
+                let asked = std::time::Instant::now();
                 let fresh = security::load(self.conn, &self.db.master_key())
                     .await?
                     .map(Arc::new)
                     .ok_or(CryptoError::UnknownKey(version))?;
-                self.db.store_keyring(fresh.clone());
+                self.db.store_keyring(fresh.clone(), asked);
                 *keyring = fresh;
                 Ok(keyring.open(context, text)?)
             }

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::crypto::columns::{OAUTH_ACCESS_TOKEN, OAUTH_REFRESH_TOKEN};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
-use crate::error::{DatabaseError, Result};
+use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{TenantId, UserId};
 use crate::repositories::Ctx;
 use crate::time;
@@ -127,6 +127,10 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
         let token_type =
             validation::identifier("token_type", &token.token_type.to_ascii_lowercase(), 32)?;
         let scope = validation::optional("scope", token.scope.as_deref(), MAX_SCOPE)?;
+        let expires_at = token
+            .expires_at
+            .map(|at| time::checked("expires_at", at))
+            .transpose()?;
         let (access, refresh) = self
             .seal_pair(
                 token.user_id,
@@ -144,7 +148,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
             access_token: Set(access),
             refresh_token: Set(refresh),
             token_type: Set(token_type),
-            expires_at: Set(token.expires_at.map(|t| time::stored(time::truncate(t)))),
+            expires_at: Set(expires_at),
             scope: Set(scope),
             created_at: Set(now),
             updated_at: Set(now),
@@ -181,7 +185,8 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .filter(tokens::Column::Provider.eq(provider))
             .one(self.ctx.conn)
-            .await?;
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
         match row {
             Some(row) => {
                 let mut keyring = self.ctx.keyring().await?;
@@ -199,7 +204,8 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .order_by_asc(tokens::Column::Provider)
             .all(self.ctx.conn)
-            .await?;
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
         decrypt_all(&self.ctx, rows).await
     }
 
@@ -214,37 +220,45 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
             .order_by_asc(tokens::Column::CreatedAt)
             .order_by_asc(tokens::Column::Id)
             .all(self.ctx.conn)
-            .await?;
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
         decrypt_all(&self.ctx, rows).await
     }
 
-    /// Replaces the access token (and the refresh token and expiry) after a
-    /// refresh. `NotFound` if the user has no token for the provider here.
+    /// Replaces the access token after a refresh. The refresh token and the
+    /// expiry are replaced when given and kept when `None`: many providers
+    /// return no new refresh token on a refresh, and the stored one must
+    /// survive it. `NotFound` if the user has no token for the provider here.
     #[instrument(skip_all, fields(tenant_id = %self.tenant, user_id = %user, provider = %provider))]
     pub async fn refresh(
         &self,
         user: UserId,
         provider: &str,
-        access_token: &Secret,
-        refresh_token: Option<&Secret>,
+        access_token: impl Into<Secret>,
+        refresh_token: Option<Secret>,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
+        let access_token = access_token.into();
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
         validation::secret("access_token", access_token.expose(), MAX_TOKEN_BYTES)?;
-        if let Some(refresh) = refresh_token {
+        if let Some(refresh) = &refresh_token {
             validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
         }
+        let expires_at = expires_at
+            .map(|at| time::checked("expires_at", at))
+            .transpose()?;
         let (access, refresh) = self
-            .seal_pair(user, &provider, access_token, refresh_token)
+            .seal_pair(user, &provider, &access_token, refresh_token.as_ref())
             .await?;
-        let update = tokens::Entity::update_many()
+        let mut update = tokens::Entity::update_many()
             .col_expr(tokens::Column::AccessToken, access.into())
-            .col_expr(tokens::Column::RefreshToken, refresh.into())
-            .col_expr(
-                tokens::Column::ExpiresAt,
-                expires_at.map(|t| time::stored(time::truncate(t))).into(),
-            )
             .col_expr(tokens::Column::UpdatedAt, time::stored(time::now()).into());
+        if let Some(refresh) = refresh {
+            update = update.col_expr(tokens::Column::RefreshToken, Some(refresh).into());
+        }
+        if let Some(at) = expires_at {
+            update = update.col_expr(tokens::Column::ExpiresAt, Some(at).into());
+        }
         self.update_one(user, provider, update).await
     }
 
@@ -260,7 +274,8 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
             .filter(tokens::Column::Provider.eq(provider))
             .into_tuple::<Option<sea_orm::prelude::DateTimeWithTimeZone>>()
             .one(self.ctx.conn)
-            .await?;
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
         match row {
             Some(at) => Ok(at.map(|t| t.to_utc())),
             None => Err(DatabaseError::not_found("oauth token", user)),
@@ -278,7 +293,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
         let update = tokens::Entity::update_many().col_expr(
             tokens::Column::LastSync,
-            Some(time::stored(time::truncate(at))).into(),
+            Some(time::checked("at", at)?).into(),
         );
         self.update_one(user, provider, update).await
     }
@@ -336,7 +351,7 @@ impl<'a, C: ConnectionTrait> OAuthTokens<'a, C> {
         access: &Secret,
         refresh: Option<&Secret>,
     ) -> Result<(String, Option<String>)> {
-        let keyring = self.ctx.keyring().await?;
+        let keyring = self.ctx.sealing_keyring().await?;
         let tenant = Some(self.tenant.as_uuid());
         let user = Some(user.as_uuid());
         let access = keyring.seal(
@@ -427,7 +442,8 @@ impl<'a, C: ConnectionTrait> CrossTenantOAuthTokens<'a, C> {
             .order_by_asc(tokens::Column::TenantId)
             .order_by_asc(tokens::Column::Provider)
             .all(self.ctx.conn)
-            .await?;
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
         decrypt_all(&self.ctx, rows).await
     }
 

@@ -8,9 +8,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::usage::{
-    MAX_ENDPOINT, MAX_ERROR_MESSAGE, Usage, bound, method, response_time, status_code,
-};
+use super::usage::{MAX_ENDPOINT, MAX_ERROR_MESSAGE, Usage, method, response_time, status_code};
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
@@ -125,7 +123,7 @@ impl<'a, C: ConnectionTrait> Usage<'a, C> {
             id: Set(id),
             user_id: Set(log.user_id.map(|u| u.as_uuid())),
             api_key_id: Set(log.api_key_id.map(|k| k.as_uuid())),
-            timestamp: Set(bound(log.timestamp)),
+            timestamp: Set(time::checked("timestamp", log.timestamp)?),
             method: Set(method(&log.method)?),
             endpoint: Set(validation::required(
                 "endpoint",
@@ -173,10 +171,11 @@ impl<'a, C: ConnectionTrait> Usage<'a, C> {
             validation::ordered("to", from, to)?;
         }
         if let Some(from) = filter.from {
-            select = select.filter(request_logs::Column::Timestamp.gte(bound(from)));
+            select =
+                select.filter(request_logs::Column::Timestamp.gte(time::checked("from", from)?));
         }
         if let Some(to) = filter.to {
-            select = select.filter(request_logs::Column::Timestamp.lt(bound(to)));
+            select = select.filter(request_logs::Column::Timestamp.lt(time::checked("to", to)?));
         }
         let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
         let scope = format!(

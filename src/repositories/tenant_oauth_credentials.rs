@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::crypto::columns::TENANT_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
-use crate::error::{DatabaseError, Result};
+use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::TenantId;
 use crate::repositories::Ctx;
 use crate::time;
@@ -263,7 +263,8 @@ impl<'a, C: ConnectionTrait> TenantOAuthCredentials<'a, C> {
             .in_tenant()
             .filter(creds::Column::Provider.eq(provider))
             .one(self.ctx.conn)
-            .await?
+            .await
+            .map_err(on_table("tenant_oauth_credentials"))?
         else {
             return Ok(None);
         };
@@ -302,7 +303,8 @@ impl<'a, C: ConnectionTrait> TenantOAuthCredentials<'a, C> {
             .in_tenant()
             .into_partial_model::<SummaryRow>()
             .all(self.ctx.conn)
-            .await?;
+            .await
+            .map_err(on_table("tenant_oauth_credentials"))?;
         // At most one row per provider. Sorted here, by name: ORDER BY on
         // PostgreSQL's native enum would follow the declaration order.
         rows.sort_by_cached_key(|row| provider_name(row.provider));

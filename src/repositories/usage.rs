@@ -220,7 +220,7 @@ impl<'a, C: ConnectionTrait> Usage<'a, C> {
             self.ctx.conn,
             api_key_usage::Entity::find()
                 .filter(api_key_usage::Column::ApiKeyId.eq(key_id.as_uuid()))
-                .filter(api_key_usage::Column::Timestamp.gte(bound(since))),
+                .filter(api_key_usage::Column::Timestamp.gte(time::checked("since", since)?)),
         )
         .await
     }
@@ -249,8 +249,8 @@ impl<'a, C: ConnectionTrait> Usage<'a, C> {
             .column_as(response_ms().sum(), "total_ms")
             .column_as(response_ms().count(), "timed")
             .filter(api_key_usage::Column::ApiKeyId.eq(key_id.as_uuid()))
-            .filter(api_key_usage::Column::Timestamp.gte(bound(from)))
-            .filter(api_key_usage::Column::Timestamp.lt(bound(to)))
+            .filter(api_key_usage::Column::Timestamp.gte(time::checked("from", from)?))
+            .filter(api_key_usage::Column::Timestamp.lt(time::checked("to", to)?))
             .group_by(api_key_usage::Column::ToolName)
             .order_by_asc(api_key_usage::Column::ToolName)
             .into_tuple()
@@ -283,7 +283,7 @@ impl<'a, C: ConnectionTrait> Usage<'a, C> {
         let row = jwt_usage::ActiveModel {
             id: Set(id),
             user_id: Set(usage.user_id.as_uuid()),
-            timestamp: Set(bound(usage.timestamp)),
+            timestamp: Set(time::checked("timestamp", usage.timestamp)?),
             endpoint: Set(validation::required(
                 "endpoint",
                 &usage.endpoint,
@@ -318,7 +318,7 @@ impl<'a, C: ConnectionTrait> Usage<'a, C> {
             self.ctx.conn,
             jwt_usage::Entity::find()
                 .filter(jwt_usage::Column::UserId.eq(user.as_uuid()))
-                .filter(jwt_usage::Column::Timestamp.gte(bound(since))),
+                .filter(jwt_usage::Column::Timestamp.gte(time::checked("since", since)?)),
         )
         .await
     }
@@ -329,7 +329,7 @@ impl<'a, C: ConnectionTrait> Usage<'a, C> {
     #[instrument(skip_all)]
     pub async fn system_stats(&self, since: DateTime<Utc>) -> Result<SystemStats> {
         let now = time::stored(time::now());
-        let since = bound(since);
+        let since = time::checked("since", since)?;
         let count_all = || Expr::col(Asterisk).count();
         let users = users::Entity::find()
             .select_only()
@@ -430,7 +430,7 @@ fn api_key_usage_row(id: Uuid, usage: NewApiKeyUsage) -> Result<api_key_usage::A
     Ok(api_key_usage::ActiveModel {
         id: Set(id),
         api_key_id: Set(usage.api_key_id.as_uuid()),
-        timestamp: Set(bound(usage.timestamp)),
+        timestamp: Set(time::checked("timestamp", usage.timestamp)?),
         tool_name: Set(validation::required(
             "tool_name",
             &usage.tool_name,
@@ -486,11 +486,6 @@ fn size(field: &'static str, bytes: Option<u64>) -> Result<Option<i64>> {
 
 pub(super) fn method(method: &str) -> Result<String> {
     Ok(validation::required("method", method, MAX_METHOD)?.to_ascii_uppercase())
-}
-
-/// A time as stored and compared: UTC, whole microseconds.
-pub(super) fn bound(at: DateTime<Utc>) -> sea_orm::prelude::DateTimeWithTimeZone {
-    time::stored(time::truncate(at))
 }
 
 fn non_negative(value: i64) -> Result<u64> {

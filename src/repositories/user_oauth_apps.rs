@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::crypto::columns::USER_APP_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
-use crate::error::Result;
+use crate::error::{Result, on_table};
 use crate::ids::UserId;
 use crate::repositories::Ctx;
 use crate::time;
@@ -208,7 +208,8 @@ impl<'a, C: ConnectionTrait> UserOAuthApps<'a, C> {
             .of_user(user)
             .filter(creds::Column::Provider.eq(provider))
             .one(self.ctx.conn)
-            .await?
+            .await
+            .map_err(on_table("user_oauth_app_credentials"))?
         else {
             return Ok(None);
         };
@@ -244,7 +245,8 @@ impl<'a, C: ConnectionTrait> UserOAuthApps<'a, C> {
             .of_user(user)
             .into_partial_model::<SummaryRow>()
             .all(self.ctx.conn)
-            .await?;
+            .await
+            .map_err(on_table("user_oauth_app_credentials"))?;
         // At most one row per provider. Sorted here, by name: ORDER BY on
         // PostgreSQL's native enum would follow the declaration order.
         rows.sort_by_cached_key(|row| provider_name(row.provider));

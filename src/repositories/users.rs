@@ -29,7 +29,7 @@ pub const MAX_FIREBASE_UID: usize = 128;
 pub struct User {
     /// The id.
     pub id: UserId,
-    /// The email address, domain lower-cased.
+    /// The email address, lower-cased (see [`crate::validation::email`]).
     pub email: String,
     /// The name shown to people.
     pub display_name: Option<String>,

@@ -52,6 +52,10 @@ pub async fn databases() -> Vec<TestDb> {
     all
 }
 
+/// The key refresh interval of test handles: `retire` waits twice this long
+/// after a rotation.
+pub const KEY_REFRESH: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A fresh master key for a test.
 pub fn key() -> MasterKey {
     MasterKey::generate().expect("random key")
@@ -62,6 +66,8 @@ async fn open(url: &str) -> Database {
     config.max_connections = 4;
     config.min_connections = 1;
     config.migrate_on_connect = true;
+    // Short, so that tests can retire a key right after rotating it.
+    config.key_refresh_interval = KEY_REFRESH;
     Database::connect_with(config)
         .await
         .unwrap_or_else(|err| panic!("open {url}: {err}"))
