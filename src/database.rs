@@ -1,8 +1,7 @@
 //! The database handle: connecting, migrating, health and backups.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::sync::Arc;
 
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, Statement};
@@ -12,10 +11,8 @@ use crate::backend::Backend;
 use crate::config::DatabaseConfig;
 use crate::crypto::keyring::Keyring;
 use crate::error::{DatabaseError, Result};
-use crate::keys::MasterKey;
+use crate::keys::{KeyCache, MasterKey};
 use crate::pagination::CursorCodec;
-use crate::repositories::Ctx;
-use crate::repositories::users::Users;
 
 /// A connected pierre-db database. Cheap to clone: clones share the pool.
 ///
@@ -41,19 +38,11 @@ pub struct Database {
 struct Inner {
     conn: DatabaseConnection,
     backend: Backend,
-    /// The settings; the master key in it is replaced by `rewrap_data_keys`.
-    config: RwLock<DatabaseConfig>,
+    /// The settings as given (the current master key is in `keys`).
+    config: DatabaseConfig,
     cursors: CursorCodec,
-    /// The data keys, once the schema exists.
-    keyring: RwLock<Option<CachedKeys>>,
-}
-
-/// The keyring and when its active version was last confirmed against the
-/// database (see the `security` module for why that matters).
-#[derive(Debug)]
-struct CachedKeys {
-    keyring: Arc<Keyring>,
-    confirmed: Instant,
+    /// The master key and the data keys: their one owner.
+    keys: KeyCache,
 }
 
 /// What [`Database::health`] reports.
@@ -87,13 +76,14 @@ impl Database {
         tracing::Span::current().record("backend", backend.name());
         let conn = open(&config, &backend, None).await?;
         let cursors = CursorCodec::new(&config.master_key);
+        let keys = KeyCache::new(config.master_key.clone(), config.key_refresh_interval);
         let db = Self {
             inner: Arc::new(Inner {
                 conn,
                 backend,
-                config: RwLock::new(config),
+                config,
                 cursors,
-                keyring: RwLock::new(None),
+                keys,
             }),
         };
         if db.config().migrate_on_connect {
@@ -119,7 +109,7 @@ impl Database {
         };
         match &self.inner.backend {
             Backend::SqliteFile(_) => {
-                let single = open(&self.config(), &self.inner.backend, Some(1)).await?;
+                let single = open(&self.inner.config, &self.inner.backend, Some(1)).await?;
                 let outcome = run(&single).await;
                 single.close().await.ok();
                 outcome?;
@@ -187,13 +177,24 @@ impl Database {
     /// The settings this handle uses (a copy; the master key is the current
     /// one after [`Security::rewrap_data_keys`](crate::Security::rewrap_data_keys)).
     pub fn config(&self) -> DatabaseConfig {
-        read(&self.inner.config).clone()
+        let mut config = self.inner.config.clone();
+        config.master_key = self.inner.keys.master();
+        config
     }
 
-    /// The SeaORM connection, bypassing every repository: no tenant scoping,
-    /// no validation, no encryption. For maintenance tools and tests that
-    /// must reach under the API; application code uses the repositories.
+    /// **Escape hatch** (feature `internals`): the SeaORM connection,
+    /// bypassing every repository. Nothing holds on it: no tenant scoping,
+    /// no validation, no encryption, no retry. For this crate's tests and
+    /// benchmarks and for maintenance tools; application code uses the
+    /// repositories, which are the only way the guarantees in the README
+    /// hold.
+    #[cfg(feature = "internals")]
     pub fn unscoped_connection(&self) -> &DatabaseConnection {
+        &self.inner.conn
+    }
+
+    /// The pool, for this crate's own queries.
+    pub(crate) fn pool(&self) -> &DatabaseConnection {
         &self.inner.conn
     }
 
@@ -218,65 +219,33 @@ impl Database {
         Ok((latest, pending))
     }
 
-    pub(crate) fn master_key(&self) -> MasterKey {
-        read(&self.inner.config).master_key.clone()
+    pub(crate) fn keys(&self) -> &KeyCache {
+        &self.inner.keys
     }
 
-    pub(crate) fn set_master_key(&self, key: MasterKey) {
-        write(&self.inner.config).master_key = key;
-    }
-
-    pub(crate) fn cached_keyring(&self) -> Option<Arc<Keyring>> {
-        read(&self.inner.keyring)
-            .as_ref()
-            .map(|c| c.keyring.clone())
-    }
-
-    /// The cached keyring if its active version was confirmed within the
-    /// key refresh interval.
-    pub(crate) fn fresh_keyring(&self) -> Option<Arc<Keyring>> {
-        let interval = read(&self.inner.config).key_refresh_interval;
-        read(&self.inner.keyring)
-            .as_ref()
-            .filter(|c| c.confirmed.elapsed() < interval)
-            .map(|c| c.keyring.clone())
-    }
-
-    /// Caches `keyring`, read from the database at `confirmed` (taken
-    /// before the read began). An older read never replaces a newer one.
-    pub(crate) fn store_keyring(&self, keyring: Arc<Keyring>, confirmed: Instant) {
-        let mut cached = write(&self.inner.keyring);
-        match cached.as_mut() {
-            Some(c)
-                if c.confirmed > confirmed
-                    && c.keyring.active_version() >= keyring.active_version() => {}
-            _ => *cached = Some(CachedKeys { keyring, confirmed }),
+    /// The keys for opening values: the cached ones, or loaded through the
+    /// pool (once the schema exists; creating data key v1 on first use).
+    pub(crate) async fn keyring(&self) -> Result<Arc<Keyring>> {
+        if let Some(keyring) = self.inner.keys.cached() {
+            return Ok(keyring);
         }
+        // Connected before the schema existed: load once it does.
+        if self.migration_status().await?.1 > 0 {
+            return Err(DatabaseError::Config(
+                "the database is not migrated; call Database::migrate first".to_owned(),
+            ));
+        }
+        self.reload_keys().await
     }
 
-    pub(crate) fn key_refresh_interval(&self) -> std::time::Duration {
-        read(&self.inner.config).key_refresh_interval
+    /// Reads (or on first use creates) the data keys through the pool.
+    pub(crate) async fn reload_keys(&self) -> Result<Arc<Keyring>> {
+        self.inner.keys.load_or_create(&self.inner.conn).await
     }
 
     pub(crate) fn cursors(&self) -> &CursorCodec {
         &self.inner.cursors
     }
-
-    /// The users repository.
-    pub fn users(&self) -> Users<'_, DatabaseConnection> {
-        Users::new(Ctx::new(&self.inner.conn, self))
-    }
-}
-
-// A poisoned lock only means another thread panicked while holding it; the
-// value (a key or a keyring handle) is replaced whole, so it is still valid.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Opens a pool for `backend`; `max` overrides the pool size.

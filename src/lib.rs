@@ -27,7 +27,10 @@
 
 mod backend;
 mod config;
+#[cfg(feature = "internals")]
 pub mod crypto;
+#[cfg(not(feature = "internals"))]
+mod crypto;
 mod database;
 mod error;
 mod ids;
@@ -46,6 +49,7 @@ pub use config::{
     ENV_KEY_REFRESH_INTERVAL, ENV_MASTER_KEY, ENV_MASTER_KEY_FILE, ENV_MAX_CONNECTIONS,
     ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS,
 };
+pub use crypto::CryptoError;
 pub use crypto::secret::Secret;
 pub use database::{Database, Health};
 pub use entity::sea_orm_active_enums::{
@@ -55,23 +59,19 @@ pub use error::{DatabaseError, Result};
 pub use ids::{ApiKeyId, TenantId, UserId};
 pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
-pub use repositories::api_keys::{ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, NewApiKey};
-pub use repositories::oauth_apps::{NewOAuthApp, OAuthApp, OAuthApps, RegisteredOAuthApp};
-pub use repositories::oauth_tokens::{
-    CrossTenantOAuthTokens, NewOAuthToken, OAuthToken, OAuthTokens,
+pub use repositories::credentials::{
+    ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, CrossTenantOAuthTokens, NewApiKey, NewOAuthApp,
+    NewOAuthToken, NewTenantOAuthCredential, NewUserOAuthApp, OAuthApp, OAuthApps, OAuthToken,
+    OAuthTokens, RegisteredOAuthApp, TenantOAuthCredential, TenantOAuthCredentialSummary,
+    TenantOAuthCredentials, UserOAuthApp, UserOAuthAppSummary, UserOAuthApps,
 };
-pub use repositories::request_logs::{NewRequestLog, RequestLog, RequestLogFilter};
-pub use repositories::tenant_members::{TenantMember, TenantMembers};
-pub use repositories::tenant_oauth_credentials::{
-    NewTenantOAuthCredential, TenantOAuthCredential, TenantOAuthCredentialSummary,
-    TenantOAuthCredentials,
+pub use repositories::identity::{
+    NewTenant, NewUser, Tenant, TenantMember, TenantMembers, Tenants, User, Users,
 };
-pub use repositories::tenants::{NewTenant, Tenant, Tenants};
-pub use repositories::usage::{NewApiKeyUsage, NewJwtUsage, SystemStats, Usage, UsageStats};
-pub use repositories::user_oauth_apps::{
-    NewUserOAuthApp, UserOAuthApp, UserOAuthAppSummary, UserOAuthApps,
+pub use repositories::usage::{
+    NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,
+    UsageStats,
 };
-pub use repositories::users::{NewUser, User, Users};
 pub use retry::{RetryPolicy, Tx, TxFuture};
 pub use scope::{AcrossTenants, TenantScope};
 pub use security::{KeyVersionInfo, ReencryptProgress, ReencryptReport, Security};

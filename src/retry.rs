@@ -26,9 +26,8 @@ use tracing::{instrument, warn};
 
 use crate::database::Database;
 use crate::error::{DatabaseError, Result};
+use crate::keys::store;
 use crate::repositories::Ctx;
-use crate::repositories::users::Users;
-use crate::security;
 
 /// A boxed future borrowing the transaction, as the closures of
 /// [`Database::transaction`] return.
@@ -43,17 +42,14 @@ pub struct Tx<'c> {
 }
 
 impl<'c> Tx<'c> {
-    pub(crate) fn ctx(&self) -> Ctx<'c, DatabaseTransaction> {
-        Ctx::new(self.txn, self.db)
+    /// What this transaction's repositories borrow.
+    pub(crate) fn ctx(&self) -> Ctx<'c> {
+        Ctx::transaction(self.txn, self.db)
     }
 
-    /// The users repository, inside this transaction.
-    pub fn users(&self) -> Users<'c, DatabaseTransaction> {
-        Users::new(Ctx::new(self.txn, self.db))
-    }
-
-    /// The transaction itself, bypassing every repository (see
-    /// [`Database::unscoped_connection`]).
+    /// **Escape hatch** (feature `internals`): the transaction itself,
+    /// bypassing every repository (see [`Database::unscoped_connection`]).
+    #[cfg(feature = "internals")]
     pub fn unscoped_connection(&self) -> &'c DatabaseTransaction {
         self.txn
     }
@@ -106,19 +102,22 @@ impl Database {
     /// time, while reads outside them go on; keep them short.
     ///
     /// ```
-    /// use pierre_db::{Database, MasterKey};
-    /// use sea_orm::ConnectionTrait;
+    /// use pierre_db::{Database, DatabaseConfig, MasterKey, NewUser};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), pierre_db::DatabaseError> {
-    /// let db = Database::connect("sqlite::memory:", MasterKey::generate()?).await?;
-    /// let answer = db
+    /// let mut config = DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+    /// config.migrate_on_connect = true;
+    /// let db = Database::connect_with(config).await?;
+    /// let (ada, bob) = db
     ///     .transaction(|tx| Box::pin(async move {
-    ///         tx.unscoped_connection().execute_unprepared("SELECT 1").await?;
-    ///         Ok(42)
+    ///         let ada = tx.users().create(NewUser::new("ada@example.org", "<hash>")).await?;
+    ///         let bob = tx.users().create(NewUser::new("bob@example.org", "<hash>")).await?;
+    ///         Ok((ada.id, bob.id))
     ///     }))
     ///     .await?;
-    /// assert_eq!(answer, 42);
+    /// assert_ne!(ada, bob);
+    /// assert_eq!(db.users().count().await?, 2);
     /// # Ok(())
     /// # }
     /// ```
@@ -146,20 +145,20 @@ impl Database {
         F: for<'c> Fn(Tx<'c>) -> TxFuture<'c, T> + Send + Sync,
     {
         let started = Instant::now();
-        let sealing_at_start = self.cached_keyring().map(|k| k.active_version());
-        let tx = begin_write(self.unscoped_connection()).await?;
+        let sealing_at_start = self.keys().cached().map(|k| k.active_version());
+        let tx = begin_write(self.pool()).await?;
         let handle = Tx { txn: &tx, db: self };
         let outcome = match work(handle).await {
             // A transaction that ran past the key refresh interval may have
             // sealed under a key that another process has retired since
             // (`retire` only waits out single statements): check, under a
             // lock, before committing.
-            Ok(value) if started.elapsed() >= self.key_refresh_interval() / 2 => {
+            Ok(value) if started.elapsed() >= self.keys().refresh_interval() / 2 => {
                 let versions = [
                     sealing_at_start,
-                    self.cached_keyring().map(|k| k.active_version()),
+                    self.keys().cached().map(|k| k.active_version()),
                 ];
-                security::check_keys_stored(&tx, versions.into_iter().flatten())
+                store::check_keys_stored(&tx, versions.into_iter().flatten())
                     .await
                     .map(|()| value)
             }
@@ -192,6 +191,29 @@ pub(crate) async fn begin_write<C: TransactionTrait>(conn: &C) -> Result<C::Tran
             ..TransactionOptions::default()
         })
         .await?)
+}
+
+/// Runs `work` in one write transaction on `ctx`'s executor (a savepoint
+/// when it is already a transaction): committed when `work` succeeds,
+/// rolled back when it fails. Not retried: a caller inside
+/// [`Database::transaction`] is retried as a whole, and a single call on the
+/// pool waits on the busy timeout at `BEGIN IMMEDIATE` instead.
+pub(crate) async fn in_write_tx<T, F>(ctx: &Ctx<'_>, work: F) -> Result<T>
+where
+    F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
+{
+    let txn = begin_write(&ctx.conn()).await?;
+    match work(Ctx::transaction(&txn, ctx.db)).await {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(err) => {
+            // The rollback's own failure matters less than the cause.
+            let _ = txn.rollback().await;
+            Err(err)
+        }
+    }
 }
 
 /// Runs `op` until it succeeds, fails with an error that is not retryable,

@@ -1,243 +1,30 @@
-//! Data keys in the database, and the operations that change them.
+//! The operations that change the data keys: `db.security()`.
 //!
-//! Each data key (DEK) is a `key_versions` row (global: `tenant_id` NULL)
-//! and its wrapped bytes, sealed by the master key, in `system_secrets`
-//! under `data_key.v<N>`. The newest active version seals new values; every
-//! stored version opens old ones. Rotation adds a version, re-encryption
+//! The newest active data key seals new values; every stored version opens
+//! old ones. Rotation adds a version, re-encryption
 //! moves values to it in batches, retirement deletes a version nobody uses,
 //! and rewrapping changes the master key without touching a single row.
 //!
-//! # Several processes, one database
-//!
-//! Each [`Database`] handle caches the keyring. Opening is never a problem:
-//! a value under a version newer than the cache reloads it. Sealing is: a
-//! handle that only writes would keep sealing under a key that another
-//! process has rotated away from, re-encrypted past and retired, and such a
-//! value could never be opened again. The rules that prevent it:
-//!
-//! 1. **Bounded staleness.** A handle seals only with a keyring whose active
-//!    version it confirmed within [`DatabaseConfig::key_refresh_interval`]
-//!    (`I`, default 30 s). Past that, the write first re-reads the active
-//!    version (one indexed row, through the write's own connection, so it
-//!    also works inside a transaction holding the pool's last connection).
-//!    So no handle seals under version `v` later than `I` after `v` stopped
-//!    being active.
-//! 2. **A grace period before retirement.** `retire(v)` is refused until
-//!    `2·I` have passed since `v` stopped being active (the creation time of
-//!    the next version, in the database): `I` for every handle to notice,
-//!    `I` more for a single statement already sealed under `v` to commit.
-//! 3. **Check and delete as one.** `retire` counts the values under `v` and
-//!    deletes its key in one write transaction (`BEGIN IMMEDIATE` on SQLite,
-//!    which excludes every other writer; on PostgreSQL the key row is
-//!    deleted first, which waits for transactions holding it, and the count
-//!    runs after), so a value committed before the retirement is seen and
-//!    refuses it.
-//! 4. **Long transactions check at commit.** A [`Database::transaction`]
-//!    open longer than `I/2` may have sealed before a rotation and commit
-//!    after the grace period; before committing it checks, under a lock
-//!    (`FOR SHARE` on PostgreSQL, the write lock on SQLite), that the keys
-//!    it could have sealed with still exist, and otherwise rolls back with
-//!    [`DatabaseError::StaleKey`], which is retried under the current key.
-//!
-//! Why not check the key on every write? It costs a round trip per write
-//! (a third of a token upsert on SQLite); the interval bounds the same risk
-//! at the price of waiting `2·I` before `retire`, which is an operator's
-//! step taken after a re-encryption anyway. Clocks: the grace is measured
-//! between the rotating process's clock (the stored creation time) and the
-//! retiring one's; keep them within seconds of each other (NTP).
-//!
-//! [`DatabaseConfig::key_refresh_interval`]: crate::DatabaseConfig::key_refresh_interval
+//! Why `retire` waits and what keeps several processes safe is in the
+//! `keys` module docs.
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
-use std::time::Instant;
 
 use entity::{key_versions, system_secrets};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Value};
 use tracing::{info, instrument};
 use uuid::Uuid;
 
 use crate::crypto::columns::{self, SealedColumn};
 use crate::crypto::envelope;
-use crate::crypto::keyring::{DataKey, Keyring, MASTER_KEY_VERSION};
+use crate::crypto::keyring::{DataKey, MASTER_KEY_VERSION};
 use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
+use crate::keys::store;
 use crate::retry::{RetryPolicy, begin_write, retrying};
 use crate::time;
-
-const DATA_KEY_PREFIX: &str = "data_key.v";
-
-fn secret_type(version: u32) -> String {
-    format!("{DATA_KEY_PREFIX}{version}")
-}
-
-/// The global `key_versions` rows with their versions checked, oldest first.
-async fn global_versions<C: ConnectionTrait>(conn: &C) -> Result<Vec<(u32, key_versions::Model)>> {
-    key_versions::Entity::find()
-        .filter(key_versions::Column::TenantId.is_null())
-        .order_by_asc(key_versions::Column::Version)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| {
-            u32::try_from(row.version)
-                .map(|v| (v, row))
-                .map_err(|_| DatabaseError::Decode("a data key version is negative".to_owned()))
-        })
-        .collect()
-}
-
-/// The stored wrapped data keys by version. `LIKE` narrows the rows (its
-/// `_` is a wildcard); the exact `data_key.v<N>` match is made here.
-async fn wrapped_keys<C: ConnectionTrait>(conn: &C) -> Result<Vec<(u32, system_secrets::Model)>> {
-    Ok(system_secrets::Entity::find()
-        .filter(system_secrets::Column::SecretType.starts_with(DATA_KEY_PREFIX))
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter_map(|row| {
-            let version = row
-                .secret_type
-                .strip_prefix(DATA_KEY_PREFIX)?
-                .parse::<u32>()
-                .ok()?;
-            (row.secret_type == secret_type(version)).then_some((version, row))
-        })
-        .collect())
-}
-
-/// The active data key version, or `None` before the first key exists.
-pub(crate) async fn active_version<C: ConnectionTrait>(conn: &C) -> Result<Option<u32>> {
-    let version: Option<i32> = key_versions::Entity::find()
-        .select_only()
-        .column(key_versions::Column::Version)
-        .filter(key_versions::Column::TenantId.is_null())
-        .filter(key_versions::Column::IsActive.eq(true))
-        .order_by_desc(key_versions::Column::Version)
-        .into_tuple()
-        .one(conn)
-        .await?;
-    version
-        .map(|v| {
-            u32::try_from(v)
-                .map_err(|_| DatabaseError::Decode("a data key version is negative".to_owned()))
-        })
-        .transpose()
-}
-
-/// Checks, holding a share lock on the key rows (PostgreSQL; on SQLite the
-/// caller's write transaction excludes `retire`), that the data keys of
-/// `versions` are still stored: [`DatabaseError::StaleKey`] names the first
-/// that is not.
-pub(crate) async fn check_keys_stored<C: ConnectionTrait>(
-    conn: &C,
-    versions: impl IntoIterator<Item = u32>,
-) -> Result<()> {
-    let wanted: Vec<u32> = versions.into_iter().collect();
-    let stored: Vec<String> = system_secrets::Entity::find()
-        .select_only()
-        .column(system_secrets::Column::SecretType)
-        .filter(system_secrets::Column::SecretType.is_in(wanted.iter().map(|v| secret_type(*v))))
-        .lock_shared()
-        .into_tuple()
-        .all(conn)
-        .await?;
-    match wanted
-        .into_iter()
-        .find(|v| !stored.contains(&secret_type(*v)))
-    {
-        Some(version) => Err(DatabaseError::StaleKey { version }),
-        None => Ok(()),
-    }
-}
-
-/// Reads the keyring, or `None` when no data key exists yet.
-pub(crate) async fn load<C: ConnectionTrait>(
-    conn: &C,
-    master: &MasterKey,
-) -> Result<Option<Keyring>> {
-    let versions = global_versions(conn).await?;
-    if versions.is_empty() {
-        return Ok(None);
-    }
-    let wrapped = wrapped_keys(conn).await?;
-    let mut keys = Vec::new();
-    let mut active = None;
-    for (version, row) in &versions {
-        let version = *version;
-        let Some((_, stored)) = wrapped.iter().find(|(v, _)| *v == version) else {
-            continue; // retired
-        };
-        keys.push(DataKey::unwrap(version, &stored.secret_value, master)?);
-        if row.is_active {
-            active = Some(version);
-        }
-    }
-    let active = active.ok_or_else(|| {
-        DatabaseError::Config(
-            "no active data key is stored; the key tables were edited by hand".to_owned(),
-        )
-    })?;
-    Ok(Some(Keyring::new(active, &keys)?))
-}
-
-/// Reads the keyring, creating data key v1 on first use.
-pub(crate) async fn load_or_create(
-    conn: &DatabaseConnection,
-    master: &MasterKey,
-) -> Result<Keyring> {
-    if let Some(keyring) = load(conn, master).await? {
-        return Ok(keyring);
-    }
-    let first = DataKey::generate(1)?;
-    match store_new_key(conn, &first, master).await {
-        Ok(()) => info!(version = 1, "created the first data key"),
-        // Another process created it at the same moment: use theirs.
-        Err(DatabaseError::Conflict(_)) => {}
-        Err(err) => return Err(err),
-    }
-    load(conn, master)
-        .await?
-        .ok_or_else(|| DatabaseError::Config("the first data key could not be stored".to_owned()))
-}
-
-/// Stores a new key as the only active one, in one transaction.
-async fn store_new_key(conn: &DatabaseConnection, key: &DataKey, master: &MasterKey) -> Result<()> {
-    let wrapped = key.wrap(master)?;
-    let now = time::stored(time::now());
-    let tx = begin_write(conn).await?;
-    key_versions::Entity::update_many()
-        .col_expr(key_versions::Column::IsActive, Expr::value(false))
-        .filter(key_versions::Column::TenantId.is_null())
-        .exec(&tx)
-        .await?;
-    key_versions::Entity::insert(key_versions::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(None),
-        version: Set(key.version() as i32),
-        created_at: Set(now),
-        expires_at: Set(None),
-        is_active: Set(true),
-        algorithm: Set("AES-256-GCM".to_owned()),
-    })
-    .exec_without_returning(&tx)
-    .await?;
-    system_secrets::Entity::insert(system_secrets::ActiveModel {
-        secret_type: Set(secret_type(key.version())),
-        secret_value: Set(wrapped),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .exec_without_returning(&tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
 
 /// One data key as [`Security::key_versions`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,13 +70,13 @@ impl<'a> Security<'a> {
     /// The global data keys, oldest first.
     #[instrument(skip_all)]
     pub async fn key_versions(&self) -> Result<Vec<KeyVersionInfo>> {
-        let conn = self.db.unscoped_connection();
-        let stored: Vec<u32> = wrapped_keys(conn)
+        let conn = self.db.pool();
+        let stored: Vec<u32> = store::wrapped_keys(conn)
             .await?
             .into_iter()
             .map(|(v, _)| v)
             .collect();
-        Ok(global_versions(conn)
+        Ok(store::global_versions(conn)
             .await?
             .into_iter()
             .map(|(version, row)| KeyVersionInfo {
@@ -304,8 +91,8 @@ impl<'a> Security<'a> {
     /// stay readable; [`Security::reencrypt_all`] moves them.
     #[instrument(skip_all, fields(version))]
     pub async fn rotate_data_key(&self) -> Result<u32> {
-        let conn = self.db.unscoped_connection();
-        let newest = global_versions(conn)
+        let conn = self.db.pool();
+        let newest = store::global_versions(conn)
             .await?
             .last()
             .map(|(v, _)| *v)
@@ -315,7 +102,7 @@ impl<'a> Security<'a> {
             .ok_or_else(|| DatabaseError::Config("data key versions are exhausted".to_owned()))?;
         tracing::Span::current().record("version", next);
         let key = DataKey::generate(next)?;
-        store_new_key(conn, &key, &self.db.master_key()).await?;
+        store::store_new_key(conn, &key, &self.db.keys().master()).await?;
         self.db.reload_keys().await?;
         info!(version = next, "rotated the data key");
         Ok(next)
@@ -378,7 +165,7 @@ impl<'a> Security<'a> {
     /// Re-encrypts up to `batch` stale values of `column` in one write
     /// transaction, under the active key as confirmed inside it.
     async fn reencrypt_batch(&self, column: &SealedColumn, batch: u32) -> Result<Batch> {
-        let tx = begin_write(self.db.unscoped_connection()).await?;
+        let tx = begin_write(self.db.pool()).await?;
         match self.reencrypt_rows(&tx, column, batch).await {
             Ok(done) => {
                 tx.commit().await?;
@@ -397,7 +184,8 @@ impl<'a> Security<'a> {
         column: &SealedColumn,
         batch: u32,
     ) -> Result<Batch> {
-        let keyring = sealing_keyring(self.db, tx).await?;
+        let cached = self.db.keyring().await?;
+        let keyring = self.db.keys().sealing_keyring(tx, cached).await?;
         let mut select = Query::select();
         select.column(Alias::new(column.key));
         for c in column.tenant.iter().chain(column.user.iter()) {
@@ -467,9 +255,9 @@ impl<'a> Security<'a> {
     /// the deletion are one transaction.
     #[instrument(skip_all, fields(version))]
     pub async fn retire(&self, version: u32) -> Result<()> {
-        let grace = self.db.key_refresh_interval().saturating_mul(2);
+        let grace = self.db.keys().refresh_interval().saturating_mul(2);
         retrying(RetryPolicy::default(), || async {
-            let tx = begin_write(self.db.unscoped_connection()).await?;
+            let tx = begin_write(self.db.pool()).await?;
             match retire_in(&tx, version, grace).await {
                 Ok(()) => Ok(tx.commit().await?),
                 Err(err) => {
@@ -490,9 +278,9 @@ impl<'a> Security<'a> {
     /// restart other processes with it.
     #[instrument(skip_all)]
     pub async fn rewrap_data_keys(&self, new_master: MasterKey) -> Result<usize> {
-        let current = self.db.master_key();
-        let tx = begin_write(self.db.unscoped_connection()).await?;
-        let stored = wrapped_keys(&tx).await?;
+        let current = self.db.keys().master();
+        let tx = begin_write(self.db.pool()).await?;
+        let stored = store::wrapped_keys(&tx).await?;
         let now = time::stored(time::now());
         for (version, row) in &stored {
             let key = DataKey::unwrap(*version, &row.secret_value, &current)?;
@@ -507,7 +295,7 @@ impl<'a> Security<'a> {
                 .await?;
         }
         tx.commit().await?;
-        self.db.set_master_key(new_master);
+        self.db.keys().set_master(new_master);
         info!(
             keys = stored.len(),
             "rewrapped the data keys under a new master key"
@@ -529,7 +317,7 @@ async fn retire_in(
     version: u32,
     grace: std::time::Duration,
 ) -> Result<()> {
-    let versions = global_versions(tx).await?;
+    let versions = store::global_versions(tx).await?;
     let position = versions
         .iter()
         .position(|(v, _)| *v == version)
@@ -554,7 +342,7 @@ async fn retire_in(
     // that checked the key under a share lock commit before the count below
     // runs, so it sees their values. (On SQLite this transaction already
     // excludes every other writer.)
-    let deleted = system_secrets::Entity::delete_by_id(secret_type(version))
+    let deleted = system_secrets::Entity::delete_by_id(store::secret_type(version))
         .exec(tx)
         .await?
         .rows_affected;
@@ -605,35 +393,6 @@ async fn retire_in(
     Ok(())
 }
 
-/// The keyring to seal with: the cached one if its active version was
-/// confirmed within the key refresh interval, else confirmed (or reloaded)
-/// through `conn`, the caller's own connection or transaction.
-pub(crate) async fn sealing_keyring<C: ConnectionTrait>(
-    db: &Database,
-    conn: &C,
-) -> Result<Arc<Keyring>> {
-    if let Some(keyring) = db.fresh_keyring() {
-        return Ok(keyring);
-    }
-    let Some(cached) = db.cached_keyring() else {
-        return db.keyring().await;
-    };
-    let asked = Instant::now();
-    if active_version(conn).await? == Some(cached.active_version()) {
-        db.store_keyring(cached.clone(), asked);
-        return Ok(cached);
-    }
-    let fresh = Arc::new(load(conn, &db.master_key()).await?.ok_or_else(|| {
-        DatabaseError::Config("the data keys were deleted from the database".to_owned())
-    })?);
-    db.store_keyring(fresh.clone(), asked);
-    info!(
-        version = fresh.active_version(),
-        "learned of a data key rotated elsewhere"
-    );
-    Ok(fresh)
-}
-
 /// Values of `column` sealed under a data key other than `active`. Values
 /// under version 0, the master key (the wrapped data keys themselves), are
 /// never re-encrypted by this job.
@@ -648,27 +407,5 @@ impl Database {
     /// Key management: rotation, re-encryption, retirement, master key change.
     pub fn security(&self) -> Security<'_> {
         Security::new(self)
-    }
-
-    pub(crate) async fn keyring(&self) -> Result<Arc<Keyring>> {
-        if let Some(keyring) = self.cached_keyring() {
-            return Ok(keyring);
-        }
-        // Connected before the schema existed: load once it does.
-        if self.migration_status().await?.1 > 0 {
-            return Err(DatabaseError::Config(
-                "the database is not migrated; call Database::migrate first".to_owned(),
-            ));
-        }
-        self.reload_keys().await
-    }
-
-    /// Reads (or on first use creates) the data keys through the pool.
-    pub(crate) async fn reload_keys(&self) -> Result<Arc<Keyring>> {
-        let asked = Instant::now();
-        let keyring =
-            Arc::new(load_or_create(self.unscoped_connection(), &self.master_key()).await?);
-        self.store_keyring(keyring.clone(), asked);
-        Ok(keyring)
     }
 }

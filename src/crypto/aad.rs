@@ -82,11 +82,13 @@ impl Context {
     }
 
     /// The table.
+    #[cfg(feature = "internals")]
     pub fn table(&self) -> &'static str {
         self.table
     }
 
     /// The column.
+    #[cfg(feature = "internals")]
     pub fn column(&self) -> &'static str {
         self.column
     }

@@ -1,108 +1,142 @@
-//! One repository per aggregate. Each borrows a connection (the pool or a
-//! transaction) and holds only queries: validation, encryption, cursors and
-//! error mapping come from their own modules.
+//! The repositories: one per aggregate, grouped by domain. Each holds only
+//! queries; validation, encryption, cursors and error mapping come from
+//! their own modules. Each borrows one executor (the pool or a transaction),
+//! so the same repository serves `db.x()` and `tx.x()`.
 //!
 //! Repositories of tenant-owned tables are built only by a
-//! [`TenantScope`](crate::TenantScope), which supplies the tenant to every
-//! query; their constructors are private to the crate.
+//! [`TenantScope`](crate::TenantScope) and query only through its scoped
+//! handle (see the `scope` module); their constructors are private to the
+//! crate.
+//!
+//! | table | repository | accessor |
+//! |---|---|---|
+//! | `users` | [`Users`](identity::users::Users) | `db.users()` |
+//! | `tenants` | [`Tenants`](identity::tenants::Tenants) | `db.tenants()` |
+//! | `tenant_users` | [`TenantMembers`](identity::tenant_members::TenantMembers) | `db.tenant(t).members()` |
+//! | `user_oauth_tokens` | [`OAuthTokens`](credentials::oauth_tokens::OAuthTokens), [`CrossTenantOAuthTokens`](credentials::oauth_tokens::CrossTenantOAuthTokens) | `db.tenant(t).oauth_tokens()`, `db.across_tenants().oauth_tokens()` |
+//! | `tenant_oauth_credentials` | [`TenantOAuthCredentials`](credentials::tenant_oauth_credentials::TenantOAuthCredentials) | `db.tenant(t).oauth_credentials()` |
+//! | `oauth_apps` | [`OAuthApps`](credentials::oauth_apps::OAuthApps) | `db.oauth_apps()` |
+//! | `user_oauth_app_credentials` | [`UserOAuthApps`](credentials::user_oauth_apps::UserOAuthApps) | `db.user_oauth_apps()` |
+//! | `api_keys` | [`ApiKeys`](credentials::api_keys::ApiKeys) | `db.api_keys()` |
+//! | `api_key_usage`, `jwt_usage`, `request_logs` | [`Usage`](usage::api_usage::Usage) | `db.usage()` |
+//! | `key_versions`, `system_secrets` (data keys) | [`Security`](crate::Security) | `db.security()` |
+//!
+//! Adding a repository: its file in its domain folder (with its `pub mod`
+//! and type re-exports in the folder's `mod.rs`), and one line in the
+//! accessor list below, which gives it to `Database`, `Tx` and, for
+//! tenant-owned data, `TenantScope`.
 
-pub mod api_keys;
-pub mod oauth_apps;
-pub mod oauth_tokens;
-pub mod request_logs;
-pub mod tenant_members;
-pub mod tenant_oauth_credentials;
-pub mod tenants;
+pub mod credentials;
+mod ctx;
+pub mod identity;
 pub mod usage;
-pub mod user_oauth_apps;
-pub mod users;
 
-use std::sync::Arc;
+pub(crate) use ctx::Ctx;
 
-use sea_orm::ConnectionTrait;
+use credentials::{
+    ApiKeys, CrossTenantOAuthTokens, OAuthApps, OAuthTokens, TenantOAuthCredentials, UserOAuthApps,
+};
+use identity::{TenantMembers, Tenants, Users};
+use usage::Usage;
 
-use crate::crypto::CryptoError;
-use crate::crypto::aad::Context;
-use crate::crypto::keyring::Keyring;
-use crate::crypto::secret::Secret;
-use crate::database::Database;
-use crate::error::Result;
-use crate::pagination::CursorCodec;
-use crate::security;
+use crate::ids::TenantId;
+use crate::scope::{AcrossTenants, TenantScope};
 
-/// What every repository borrows: a connection and the database handle
-/// (for cursors and keys).
-pub(crate) struct Ctx<'a, C> {
-    pub conn: &'a C,
-    pub db: &'a Database,
-}
+/// Writes the accessors of every repository on [`crate::Database`] (the
+/// pool), [`crate::Tx`] (inside a transaction), [`TenantScope`] and
+/// [`AcrossTenants`], from one list.
+macro_rules! accessors {
+    (
+        global { $( $(#[$gdoc:meta])* $gname:ident: $gty:ident, )* }
+        tenant { $( $(#[$tdoc:meta])* $tname:ident: $tty:ident, )* }
+        across_tenants { $( $(#[$adoc:meta])* $aname:ident: $aty:ident, )* }
+    ) => {
+        impl crate::Database {
+            $(
+                $(#[$gdoc])*
+                pub fn $gname(&self) -> $gty<'_> {
+                    $gty::new(Ctx::pool(self))
+                }
+            )*
 
-impl<C> Clone for Ctx<'_, C> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C> Copy for Ctx<'_, C> {}
-
-impl<'a, C: ConnectionTrait> Ctx<'a, C> {
-    pub fn new(conn: &'a C, db: &'a Database) -> Self {
-        Self { conn, db }
-    }
-
-    pub fn cursors(&self) -> &'a CursorCodec {
-        self.db.cursors()
-    }
-
-    pub async fn keyring(&self) -> Result<Arc<Keyring>> {
-        self.db.keyring().await
-    }
-
-    /// The keyring to seal with, its active version confirmed within the
-    /// key refresh interval through this repository's own connection (see
-    /// the `security` module).
-    pub async fn sealing_keyring(&self) -> Result<Arc<Keyring>> {
-        security::sealing_keyring(self.db, self.conn).await
-    }
-
-    /// Seals a secret under the active data key.
-    pub async fn seal(&self, context: &Context, secret: &Secret) -> Result<String> {
-        Ok(self.sealing_keyring().await?.seal(context, secret)?)
-    }
-
-    /// Opens a sealed value with the current keys.
-    pub async fn open(&self, context: &Context, text: &str) -> Result<Secret> {
-        let mut keyring = self.keyring().await?;
-        self.open_with(&mut keyring, context, text).await
-    }
-
-    /// Opens a sealed value with `keyring`. A key version newer than any it
-    /// holds (another process rotated) reloads the keys once, through this
-    /// repository's own connection, so it also works inside a transaction
-    /// that holds the pool's only connection.
-    pub async fn open_with(
-        &self,
-        keyring: &mut Arc<Keyring>,
-        context: &Context,
-        text: &str,
-    ) -> Result<Secret> {
-        match keyring.open(context, text) {
-            Err(CryptoError::UnknownKey(version))
-                if keyring
-                    .versions()
-                    .last()
-                    .is_some_and(|newest| version > *newest) =>
-            {
-                let asked = std::time::Instant::now();
-                let fresh = security::load(self.conn, &self.db.master_key())
-                    .await?
-                    .map(Arc::new)
-                    .ok_or(CryptoError::UnknownKey(version))?;
-                self.db.store_keyring(fresh.clone(), asked);
-                *keyring = fresh;
-                Ok(keyring.open(context, text)?)
+            /// The repositories of one tenant's data.
+            pub fn tenant(&self, tenant: TenantId) -> TenantScope<'_> {
+                TenantScope::new(Ctx::pool(self), tenant)
             }
-            other => Ok(other?),
+
+            /// The few operations that span tenants.
+            pub fn across_tenants(&self) -> AcrossTenants<'_> {
+                AcrossTenants { ctx: Ctx::pool(self) }
+            }
         }
+
+        impl<'c> crate::Tx<'c> {
+            $(
+                $(#[$gdoc])*
+                ///
+                /// Inside this transaction.
+                pub fn $gname(&self) -> $gty<'c> {
+                    $gty::new(self.ctx())
+                }
+            )*
+
+            /// The repositories of one tenant's data, inside this transaction.
+            pub fn tenant(&self, tenant: TenantId) -> TenantScope<'c> {
+                TenantScope::new(self.ctx(), tenant)
+            }
+
+            /// The operations that span tenants, inside this transaction.
+            pub fn across_tenants(&self) -> AcrossTenants<'c> {
+                AcrossTenants { ctx: self.ctx() }
+            }
+        }
+
+        impl<'a> TenantScope<'a> {
+            $(
+                $(#[$tdoc])*
+                pub fn $tname(&self) -> $tty<'a> {
+                    $tty::new(self.scoped)
+                }
+            )*
+        }
+
+        impl<'a> AcrossTenants<'a> {
+            $(
+                $(#[$adoc])*
+                pub fn $aname(&self) -> $aty<'a> {
+                    $aty::new(self.ctx)
+                }
+            )*
+        }
+    };
+}
+
+accessors! {
+    global {
+        /// Users: accounts, status, roles.
+        users: Users,
+        /// Tenants, created with their owner's membership.
+        tenants: Tenants,
+        /// API keys (hashed) and their lookups.
+        api_keys: ApiKeys,
+        /// OAuth applications (client secrets hashed).
+        oauth_apps: OAuthApps,
+        /// Users' own OAuth app credentials (client secrets encrypted).
+        user_oauth_apps: UserOAuthApps,
+        /// API-key and JWT usage, request logs and statistics.
+        usage: Usage,
+    }
+    tenant {
+        /// OAuth tokens of this tenant's users (encrypted).
+        oauth_tokens: OAuthTokens,
+        /// This tenant's members and their roles.
+        members: TenantMembers,
+        /// This tenant's own OAuth client credentials per provider
+        /// (client secrets encrypted).
+        oauth_credentials: TenantOAuthCredentials,
+    }
+    across_tenants {
+        /// A user's OAuth tokens in every tenant.
+        oauth_tokens: CrossTenantOAuthTokens,
     }
 }

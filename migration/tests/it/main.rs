@@ -1,0 +1,10 @@
+//! The migration suite: one test binary, a module per area. Every test runs
+//! on SQLite in memory, and on PostgreSQL too when
+//! `PIERRE_TEST_POSTGRES_URL` is set (see [`common`]).
+
+mod common;
+
+mod constraints;
+mod lifecycle;
+mod schema;
+mod upgrades;

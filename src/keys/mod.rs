@@ -1,0 +1,53 @@
+//! Keys: the master key, the data keys it wraps, and the one cache of them
+//! a database handle keeps.
+//!
+//! - [`master`]: the master key (MEK), from the environment or a file.
+//! - `store`: data keys (DEKs) as rows in the database.
+//! - `cache`: the keyring a handle caches, and the rules that keep it
+//!   correct when other processes rotate and retire keys.
+//!
+//! # Several processes, one database
+//!
+//! Each `Database` handle caches the keyring. Opening is never a problem:
+//! a value under a version newer than the cache reloads it. Sealing is: a
+//! handle that only writes would keep sealing under a key that another
+//! process has rotated away from, re-encrypted past and retired, and such a
+//! value could never be opened again. The rules that prevent it:
+//!
+//! 1. **Bounded staleness.** A handle seals only with a keyring whose active
+//!    version it confirmed within `DatabaseConfig::key_refresh_interval`
+//!    (`I`, default 30 s). Past that, the write first re-reads the active
+//!    version (one indexed row, through the write's own connection, so it
+//!    also works inside a transaction holding the pool's last connection).
+//!    So no handle seals under version `v` later than `I` after `v` stopped
+//!    being active.
+//! 2. **A grace period before retirement.** `retire(v)` is refused until
+//!    `2·I` have passed since `v` stopped being active (the creation time of
+//!    the next version, in the database): `I` for every handle to notice,
+//!    `I` more for a single statement already sealed under `v` to commit.
+//! 3. **Check and delete as one.** `retire` counts the values under `v` and
+//!    deletes its key in one write transaction (`BEGIN IMMEDIATE` on SQLite,
+//!    which excludes every other writer; on PostgreSQL the key row is
+//!    deleted first, which waits for transactions holding it, and the count
+//!    runs after), so a value committed before the retirement is seen and
+//!    refuses it.
+//! 4. **Long transactions check at commit.** A [`Database::transaction`](crate::Database::transaction)
+//!    open longer than `I/2` may have sealed before a rotation and commit
+//!    after the grace period; before committing it checks, under a lock
+//!    (`FOR SHARE` on PostgreSQL, the write lock on SQLite), that the keys
+//!    it could have sealed with still exist, and otherwise rolls back with
+//!    `DatabaseError::StaleKey`, which is retried under the current key.
+//!
+//! Why not check the key on every write? It costs a round trip per write
+//! (a third of a token upsert on SQLite); the interval bounds the same risk
+//! at the price of waiting `2·I` before `retire`, which is an operator's
+//! step taken after a re-encryption anyway. Clocks: the grace is measured
+//! between the rotating process's clock (the stored creation time) and the
+//! retiring one's; keep them within seconds of each other (NTP).
+
+mod cache;
+pub mod master;
+pub(crate) mod store;
+
+pub(crate) use cache::KeyCache;
+pub use master::{MASTER_KEY_LEN, MasterKey};

@@ -1,0 +1,448 @@
+//! API keys: generated once, stored hashed, looked up by prefix.
+//!
+//! A key is `pk_live_` followed by 256 random bits in base64url
+//! ([`hashing::generate`]). Only its SHA-256 is stored, with a *display
+//! prefix*: the first [`DISPLAY_PREFIX_LEN`] characters, unique, shown in
+//! lists so that people can tell their keys apart, and used to find the row
+//! when a key is presented. The prefix carries 72 of the 256 random bits:
+//! two keys sharing a prefix is negligible (about 10⁻⁴ after a billion keys)
+//! and the 184 bits it does not reveal are still far beyond guessing.
+//!
+//! These tables have no `tenant_id`: a key belongs to a user, and every
+//! lookup that could reveal someone else's key takes the owner and answers
+//! `NotFound` for anyone else.
+
+use chrono::{DateTime, Utc};
+use entity::api_keys;
+use entity::sea_orm_active_enums::ApiKeyTier;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tracing::instrument;
+
+use crate::crypto::hashing;
+use crate::crypto::secret::Secret;
+use crate::error::{DatabaseError, Result};
+use crate::ids::{ApiKeyId, UserId};
+use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::repositories::Ctx;
+use crate::time;
+use crate::validation;
+
+/// What every generated key starts with.
+pub const KEY_PREFIX: &str = "pk_live_";
+/// Characters of a key kept in clear as its display prefix (`pk_live_` and
+/// 12 random characters).
+pub const DISPLAY_PREFIX_LEN: usize = 20;
+/// Longest key name.
+pub const MAX_NAME: usize = 100;
+/// Longest key description.
+pub const MAX_DESCRIPTION: usize = 500;
+/// Longest presented key that is even hashed; anything longer is not ours.
+const MAX_PRESENTED_KEY: usize = 256;
+
+/// An API key as stored, without its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The id.
+    pub id: ApiKeyId,
+    /// Whose key it is.
+    pub user_id: UserId,
+    /// The name its owner gave it.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// The first [`DISPLAY_PREFIX_LEN`] characters of the key, for display.
+    pub key_prefix: String,
+    /// The rate-limit tier.
+    pub tier: ApiKeyTier,
+    /// Requests allowed per window, overriding the tier's default.
+    pub rate_limit_requests: Option<u32>,
+    /// The length of that window, in seconds.
+    pub rate_limit_window_seconds: Option<u32>,
+    /// Whether the key may be used (cleared by deactivation).
+    pub is_active: bool,
+    /// When the key stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl ApiKey {
+    /// Whether the key is active and not expired at `at`.
+    pub fn is_usable_at(&self, at: DateTime<Utc>) -> bool {
+        self.is_active && self.expires_at.is_none_or(|expiry| expiry > at)
+    }
+}
+
+impl TryFrom<api_keys::Model> for ApiKey {
+    type Error = DatabaseError;
+
+    fn try_from(m: api_keys::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id.into(),
+            user_id: m.user_id.into(),
+            name: m.name,
+            description: m.description,
+            key_prefix: m.key_prefix,
+            tier: m.tier,
+            rate_limit_requests: stored_count("rate_limit_requests", m.rate_limit_requests)?,
+            rate_limit_window_seconds: stored_count(
+                "rate_limit_window_seconds",
+                m.rate_limit_window_seconds,
+            )?,
+            is_active: m.is_active,
+            expires_at: m.expires_at.map(|t| t.to_utc()),
+            last_used_at: m.last_used_at.map(|t| t.to_utc()),
+            created_at: m.created_at.to_utc(),
+        })
+    }
+}
+
+/// A stored count that must not be negative (the API never writes one).
+fn stored_count(column: &str, value: Option<i32>) -> Result<Option<u32>> {
+    value
+        .map(|v| {
+            u32::try_from(v)
+                .map_err(|_| DatabaseError::Decode(format!("api_keys.{column} is negative")))
+        })
+        .transpose()
+}
+
+fn to_keys(rows: Vec<api_keys::Model>) -> Result<Vec<ApiKey>> {
+    rows.into_iter().map(ApiKey::try_from).collect()
+}
+
+/// What [`ApiKeys::create`] needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// The owner (must exist: `ForeignKey` otherwise).
+    pub user_id: UserId,
+    /// A name, 1 to [`MAX_NAME`] characters.
+    pub name: String,
+    /// An optional description, at most [`MAX_DESCRIPTION`] characters.
+    pub description: Option<String>,
+    /// The rate-limit tier.
+    pub tier: ApiKeyTier,
+    /// Requests per window (at least 1); set together with the window.
+    pub rate_limit_requests: Option<u32>,
+    /// The window in seconds (at least 1); set together with the requests.
+    pub rate_limit_window_seconds: Option<u32>,
+    /// When the key stops working; must lie in the future.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl NewApiKey {
+    /// A key of `tier` with the tier's default limits and no expiry.
+    pub fn new(user_id: UserId, name: impl Into<String>, tier: ApiKeyTier) -> Self {
+        Self {
+            user_id,
+            name: name.into(),
+            description: None,
+            tier,
+            rate_limit_requests: None,
+            rate_limit_window_seconds: None,
+            expires_at: None,
+        }
+    }
+}
+
+/// A key just created: the only time its plaintext exists. Hand
+/// [`CreatedApiKey::plaintext`] to the user and drop it; `Debug` redacts it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CreatedApiKey {
+    /// The stored key.
+    pub key: ApiKey,
+    /// The full key, shown once.
+    pub plaintext: Secret,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("key", &self.key)
+            .field("plaintext", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Which keys [`ApiKeys::list_filtered`] returns; `None` matches anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApiKeyFilter {
+    /// Only this user's keys.
+    pub user_id: Option<UserId>,
+    /// Only keys whose active flag is this (an expired key keeps its flag
+    /// until [`ApiKeys::cleanup_expired`] clears it).
+    pub active: Option<bool>,
+    /// Only keys of this tier.
+    pub tier: Option<ApiKeyTier>,
+}
+
+/// The API keys repository: `db.api_keys()`.
+///
+/// ```
+/// use pierre_db::{Database, MasterKey, NewUser};
+/// use pierre_db::NewApiKey;
+/// use entity::sea_orm_active_enums::ApiKeyTier;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// # config.migrate_on_connect = true;
+/// # let db = Database::connect_with(config).await?;
+/// let user = db.users().create(NewUser::new("ada@example.org", "hash")).await?;
+/// let created = db
+///     .api_keys()
+///     .create(NewApiKey::new(user.id, "CI", ApiKeyTier::Starter))
+///     .await?;
+/// // The plaintext goes to the user once; afterwards only its hash is known.
+/// let found = db.api_keys().find_by_prefix_and_verify(created.plaintext.expose()).await?;
+/// assert_eq!(found.map(|k| k.id), Some(created.key.id));
+/// assert!(!format!("{created:?}").contains(created.plaintext.expose()));
+/// # Ok(())
+/// # }
+/// ```
+pub struct ApiKeys<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> ApiKeys<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Creates a key and returns it with its plaintext, which is not stored
+    /// and cannot be recovered. A bad name, description, limit or expiry is
+    /// `InvalidInput`; an unknown user is `ForeignKey`.
+    #[instrument(skip_all, fields(user_id = %new.user_id, api_key_id = tracing::field::Empty), err(Display))]
+    pub async fn create(&self, new: NewApiKey) -> Result<CreatedApiKey> {
+        let name = validation::required("name", &new.name, MAX_NAME)?;
+        let description =
+            validation::optional("description", new.description.as_deref(), MAX_DESCRIPTION)?;
+        let (requests, window) = match (new.rate_limit_requests, new.rate_limit_window_seconds) {
+            (Some(r), Some(w)) => (
+                Some(validation::int_range(
+                    "rate_limit_requests",
+                    r,
+                    1..=u32::MAX,
+                )?),
+                Some(validation::int_range(
+                    "rate_limit_window_seconds",
+                    w,
+                    1..=u32::MAX,
+                )?),
+            ),
+            (None, None) => (None, None),
+            _ => {
+                return Err(DatabaseError::invalid(
+                    "rate_limit_window_seconds",
+                    "requests and window are set together or not at all",
+                ));
+            }
+        };
+        let now = time::now();
+        let expires_at = new
+            .expires_at
+            .map(|at| validation::expiry("expires_at", time::checked_utc("expires_at", at)?, now))
+            .transpose()?;
+
+        let plaintext = hashing::generate(KEY_PREFIX)?;
+        let key_prefix = display_prefix(plaintext.expose())
+            .ok_or_else(|| DatabaseError::invalid("key", "generated key is too short"))?
+            .to_owned();
+        let id = ApiKeyId::new();
+        tracing::Span::current().record("api_key_id", tracing::field::display(id));
+        let model = api_keys::Model {
+            id: id.as_uuid(),
+            user_id: new.user_id.as_uuid(),
+            name,
+            description,
+            key_hash: hashing::hash(plaintext.expose()),
+            key_prefix,
+            tier: new.tier,
+            rate_limit_requests: requests,
+            rate_limit_window_seconds: window,
+            is_active: true,
+            expires_at: expires_at.map(time::stored),
+            last_used_at: None,
+            created_at: time::stored(now),
+        };
+        let active = api_keys::ActiveModel::from(model.clone()).reset_all();
+        api_keys::Entity::insert(active)
+            .exec_without_returning(&self.ctx.conn())
+            .await?;
+        Ok(CreatedApiKey {
+            key: ApiKey::try_from(model)?,
+            plaintext,
+        })
+    }
+
+    /// The key whose plaintext this is, if it exists, its hash matches
+    /// (compared in constant time), it is active and it has not expired.
+    /// Anything else, a malformed string included, is `None`: the caller
+    /// learns nothing about which check failed.
+    #[instrument(skip_all, fields(api_key_id = tracing::field::Empty))]
+    pub async fn find_by_prefix_and_verify(&self, plaintext: &str) -> Result<Option<ApiKey>> {
+        if plaintext.len() > MAX_PRESENTED_KEY || !plaintext.starts_with(KEY_PREFIX) {
+            return Ok(None);
+        }
+        let Some(prefix) = display_prefix(plaintext) else {
+            return Ok(None);
+        };
+        let Some(row) = api_keys::Entity::find()
+            .filter(api_keys::Column::KeyPrefix.eq(prefix))
+            .one(&self.ctx.conn())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if !hashing::verify(plaintext, &row.key_hash) {
+            return Ok(None);
+        }
+        let key = ApiKey::try_from(row)?;
+        if !key.is_usable_at(time::now()) {
+            return Ok(None);
+        }
+        tracing::Span::current().record("api_key_id", tracing::field::display(key.id));
+        Ok(Some(key))
+    }
+
+    /// The key if `owner` owns it; `NotFound` if it does not exist or
+    /// belongs to someone else (the two are indistinguishable).
+    #[instrument(skip_all, fields(api_key_id = %key_id, user_id = %owner))]
+    pub async fn get_by_id_for_owner(&self, key_id: ApiKeyId, owner: UserId) -> Result<ApiKey> {
+        let row = api_keys::Entity::find_by_id(key_id.as_uuid())
+            .filter(api_keys::Column::UserId.eq(owner.as_uuid()))
+            .one(&self.ctx.conn())
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("api key", key_id))?;
+        ApiKey::try_from(row)
+    }
+
+    /// All of the user's keys, active or not, oldest first.
+    #[instrument(skip_all, fields(user_id = %user))]
+    pub async fn list_for_user(&self, user: UserId) -> Result<Vec<ApiKey>> {
+        let rows = api_keys::Entity::find()
+            .filter(api_keys::Column::UserId.eq(user.as_uuid()))
+            .order_by_asc(api_keys::Column::CreatedAt)
+            .order_by_asc(api_keys::Column::Id)
+            .all(&self.ctx.conn())
+            .await?;
+        to_keys(rows)
+    }
+
+    /// Keys matching `filter`, oldest first, one keyset page at a time. A
+    /// cursor is accepted only with the filter it was issued for.
+    #[instrument(skip_all, fields(user_id = ?filter.user_id, active = ?filter.active, tier = ?filter.tier, limit = request.limit()))]
+    pub async fn list_filtered(
+        &self,
+        filter: &ApiKeyFilter,
+        request: &PageRequest,
+    ) -> Result<Page<ApiKey>> {
+        let mut select = api_keys::Entity::find();
+        if let Some(user) = filter.user_id {
+            select = select.filter(api_keys::Column::UserId.eq(user.as_uuid()));
+        }
+        if let Some(active) = filter.active {
+            select = select.filter(api_keys::Column::IsActive.eq(active));
+        }
+        if let Some(tier) = filter.tier {
+            select = select.filter(api_keys::Column::Tier.eq(tier));
+        }
+        let scope = format!(
+            "api_keys.filtered:user={};active={:?};tier={:?}",
+            filter.user_id.map(|u| u.to_string()).unwrap_or_default(),
+            filter.active,
+            filter.tier,
+        );
+        let page = keyset_page(
+            &self.ctx.conn(),
+            self.ctx.cursors(),
+            &scope,
+            request,
+            select,
+            (api_keys::Column::CreatedAt, api_keys::Column::Id),
+            |m| Position {
+                at: m.created_at.to_utc(),
+                id: m.id,
+            },
+        )
+        .await?;
+        Ok(Page {
+            items: to_keys(page.items)?,
+            next_cursor: page.next_cursor,
+            has_more: page.has_more,
+        })
+    }
+
+    /// Records that the key was used now. `NotFound` for an unknown key.
+    #[instrument(skip_all, fields(api_key_id = %key_id))]
+    pub async fn update_last_used(&self, key_id: ApiKeyId) -> Result<()> {
+        let changed = api_keys::Entity::update_many()
+            .col_expr(
+                api_keys::Column::LastUsedAt,
+                Expr::value(Some(time::stored(time::now()))),
+            )
+            .filter(api_keys::Column::Id.eq(key_id.as_uuid()))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("api key", key_id));
+        }
+        Ok(())
+    }
+
+    /// Deactivates `owner`'s key (idempotent). `NotFound` if it does not
+    /// exist or belongs to someone else.
+    #[instrument(skip_all, fields(api_key_id = %key_id, user_id = %owner))]
+    pub async fn deactivate(&self, key_id: ApiKeyId, owner: UserId) -> Result<()> {
+        let changed = api_keys::Entity::update_many()
+            .col_expr(api_keys::Column::IsActive, Expr::value(false))
+            .filter(api_keys::Column::Id.eq(key_id.as_uuid()))
+            .filter(api_keys::Column::UserId.eq(owner.as_uuid()))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("api key", key_id));
+        }
+        Ok(())
+    }
+
+    /// Deactivates every active key whose expiry has passed and returns how
+    /// many. Expired keys are deactivated, not deleted: deleting a key would
+    /// cascade to its usage history and unlink its request logs, and the
+    /// owner still sees the key, marked inactive, in their list.
+    #[instrument(skip_all, err(Display))]
+    pub async fn cleanup_expired(&self) -> Result<u64> {
+        Ok(api_keys::Entity::update_many()
+            .col_expr(api_keys::Column::IsActive, Expr::value(false))
+            .filter(api_keys::Column::IsActive.eq(true))
+            .filter(api_keys::Column::ExpiresAt.lte(time::stored(time::now())))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected)
+    }
+
+    /// Keys whose expiry has passed, active or not, earliest expiry first,
+    /// at most `limit` (clamped as a [`PageRequest`] limit is).
+    #[instrument(skip_all, fields(limit))]
+    pub async fn list_expired(&self, limit: u32) -> Result<Vec<ApiKey>> {
+        let limit = PageRequest::first(limit).limit();
+        let rows = api_keys::Entity::find()
+            .filter(api_keys::Column::ExpiresAt.lte(time::stored(time::now())))
+            .order_by_asc(api_keys::Column::ExpiresAt)
+            .order_by_asc(api_keys::Column::Id)
+            .limit(u64::from(limit))
+            .all(&self.ctx.conn())
+            .await?;
+        to_keys(rows)
+    }
+}
+
+/// The display prefix of a key, if it is long enough.
+fn display_prefix(key: &str) -> Option<&str> {
+    key.get(..DISPLAY_PREFIX_LEN)
+}

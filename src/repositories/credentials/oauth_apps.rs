@@ -1,0 +1,305 @@
+//! OAuth applications registered by users: `db.oauth_apps()`.
+//!
+//! An app belongs to the user who registered it (not to a tenant). Its
+//! client secret is generated here, returned once in clear by
+//! [`OAuthApps::register`], and stored only as a SHA-256 hash
+//! ([`crate::crypto::hashing`]); [`OAuthApps::verify_client_secret`]
+//! compares hashes in constant time.
+
+use chrono::{DateTime, Utc};
+use entity::oauth_apps as apps;
+use entity::sea_orm_active_enums::OauthAppType;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::crypto::hashing;
+use crate::crypto::secret::Secret;
+use crate::error::{DatabaseError, Result};
+use crate::ids::UserId;
+use crate::repositories::Ctx;
+use crate::time;
+use crate::validation;
+
+/// Longest app name accepted.
+pub const MAX_NAME: usize = 200;
+/// Longest description accepted.
+pub const MAX_DESCRIPTION: usize = 2000;
+/// Most redirect URIs per app.
+pub const MAX_REDIRECT_URIS: usize = 20;
+pub use crate::validation::MAX_REDIRECT_URI;
+/// Most scopes per app.
+pub const MAX_SCOPES: usize = 64;
+/// Longest scope accepted.
+pub const MAX_SCOPE_LEN: usize = 200;
+/// How every generated client id starts.
+pub const CLIENT_ID_PREFIX: &str = "app_";
+/// How every generated client secret starts.
+pub const CLIENT_SECRET_PREFIX: &str = "app_secret_";
+/// Longest client id or secret [`OAuthApps::verify_client_secret`] looks at.
+const MAX_CREDENTIAL_LEN: usize = 256;
+
+/// A registered OAuth application (the secret's hash stays in the database).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthApp {
+    /// The row id.
+    pub id: Uuid,
+    /// The public client id.
+    pub client_id: String,
+    /// The name shown to people.
+    pub name: String,
+    /// What the app does.
+    pub description: Option<String>,
+    /// Where the app may receive authorization responses.
+    pub redirect_uris: Vec<String>,
+    /// The scopes the app may ask for.
+    pub scopes: Vec<String>,
+    /// Public or confidential client.
+    pub app_type: OauthAppType,
+    /// The user who registered the app.
+    pub owner_user_id: UserId,
+    /// Whether the app may be used.
+    pub is_active: bool,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<apps::Model> for OAuthApp {
+    type Error = DatabaseError;
+
+    fn try_from(m: apps::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id,
+            client_id: m.client_id,
+            name: m.name,
+            description: m.description,
+            redirect_uris: string_list(m.redirect_uris, "oauth_apps.redirect_uris")?,
+            scopes: string_list(m.scopes, "oauth_apps.scopes")?,
+            app_type: m.app_type,
+            owner_user_id: m.owner_user_id.into(),
+            is_active: m.is_active,
+            created_at: m.created_at.to_utc(),
+            updated_at: m.updated_at.to_utc(),
+        })
+    }
+}
+
+/// What [`OAuthApps::register`] needs.
+#[derive(Clone, Debug)]
+pub struct NewOAuthApp {
+    /// The registering user, who owns the app.
+    pub owner: UserId,
+    /// The name shown to people (required, at most 200 characters).
+    pub name: String,
+    /// What the app does (optional, at most 2000 characters).
+    pub description: Option<String>,
+    /// One to 20 absolute http(s) URLs without fragment (duplicates dropped).
+    pub redirect_uris: Vec<String>,
+    /// OAuth scope tokens the app may ask for (duplicates dropped).
+    pub scopes: Vec<String>,
+    /// Public (default) or confidential client.
+    pub app_type: OauthAppType,
+}
+
+impl NewOAuthApp {
+    /// A public app with one redirect URI and no scopes.
+    pub fn new(owner: UserId, name: impl Into<String>, redirect_uri: impl Into<String>) -> Self {
+        Self {
+            owner,
+            name: name.into(),
+            description: None,
+            redirect_uris: vec![redirect_uri.into()],
+            scopes: Vec::new(),
+            app_type: OauthAppType::Public,
+        }
+    }
+}
+
+/// A newly registered app and its client secret, in clear this one time
+/// only (it is stored hashed and cannot be read back).
+#[derive(Clone, Debug)]
+pub struct RegisteredOAuthApp {
+    /// The app.
+    pub app: OAuthApp,
+    /// The client secret to hand to the app's developer now.
+    pub client_secret: Secret,
+}
+
+/// The OAuth applications repository: `db.oauth_apps()`.
+pub struct OAuthApps<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> OAuthApps<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Registers an app: generates its client id and client secret, stores
+    /// the secret's hash only, and returns the secret in clear once.
+    ///
+    /// Errors: `InvalidInput` for a blank or over-long name or description,
+    /// no redirect URI or more than 20, a redirect URI that is not an
+    /// absolute http(s) URL (or has a fragment or user information), or
+    /// malformed scopes; `ForeignKey` when the owner is not a user.
+    ///
+    /// ```
+    /// use pierre_db::NewOAuthApp;
+    /// use pierre_db::{Database, MasterKey, NewUser};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+    /// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+    /// # config.migrate_on_connect = true;
+    /// # let db = Database::connect_with(config).await?;
+    /// let dev = db.users().create(NewUser::new("dev@example.org", "hash")).await?;
+    /// let registered = db
+    ///     .oauth_apps()
+    ///     .register(NewOAuthApp::new(dev.id, "Training log", "https://log.example.org/cb"))
+    ///     .await?;
+    /// let (client_id, secret) = (&registered.app.client_id, &registered.client_secret);
+    /// assert!(db.oauth_apps().verify_client_secret(client_id, secret.expose()).await?);
+    /// assert!(!db.oauth_apps().verify_client_secret(client_id, "guess").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[instrument(skip_all, fields(owner_id = %new.owner, client_id = tracing::field::Empty), err(Display))]
+    pub async fn register(&self, new: NewOAuthApp) -> Result<RegisteredOAuthApp> {
+        let name = validation::required("name", &new.name, MAX_NAME)?;
+        let description =
+            validation::optional("description", new.description.as_deref(), MAX_DESCRIPTION)?;
+        let redirect_uris = redirect_uris(&new.redirect_uris)?;
+        let scopes = validation::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
+        let client_id = hashing::generate(CLIENT_ID_PREFIX)?.expose().to_owned();
+        tracing::Span::current().record("client_id", client_id.as_str());
+        let client_secret = hashing::generate(CLIENT_SECRET_PREFIX)?;
+        let now = time::stored(time::now());
+        let row = apps::Model {
+            id: Uuid::now_v7(),
+            client_id,
+            client_secret_hash: hashing::hash(client_secret.expose()),
+            name,
+            description,
+            redirect_uris: serde_json::Value::from(redirect_uris),
+            scopes: serde_json::Value::from(scopes),
+            app_type: new.app_type,
+            owner_user_id: new.owner.as_uuid(),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        apps::Entity::insert(apps::ActiveModel::from(row.clone()).reset_all())
+            .exec_without_returning(&self.ctx.conn())
+            .await?;
+        Ok(RegisteredOAuthApp {
+            app: row.try_into()?,
+            client_secret,
+        })
+    }
+
+    /// The app with this client id (active or not), if any.
+    #[instrument(skip_all, fields(client_id = %client_id))]
+    pub async fn get_by_client_id(&self, client_id: &str) -> Result<Option<OAuthApp>> {
+        let client_id = validation::required("client_id", client_id, MAX_CREDENTIAL_LEN)?;
+        apps::Entity::find()
+            .filter(apps::Column::ClientId.eq(client_id))
+            .one(&self.ctx.conn())
+            .await?
+            .map(OAuthApp::try_from)
+            .transpose()
+    }
+
+    /// Whether `client_secret` is the secret of the ACTIVE app `client_id`,
+    /// compared in constant time. An unknown or deactivated app, a wrong,
+    /// blank or over-long secret are all just `false` (never an error that
+    /// would tell a caller which part was wrong); the hash is computed in
+    /// every case.
+    #[instrument(skip_all, fields(client_id = %client_id))]
+    pub async fn verify_client_secret(&self, client_id: &str, client_secret: &str) -> Result<bool> {
+        let client_id = client_id.trim();
+        let usable = !client_id.is_empty()
+            && client_id.len() <= MAX_CREDENTIAL_LEN
+            && !client_secret.is_empty()
+            && client_secret.len() <= MAX_CREDENTIAL_LEN;
+        let stored = if usable {
+            apps::Entity::find()
+                .filter(apps::Column::ClientId.eq(client_id))
+                .filter(apps::Column::IsActive.eq(true))
+                .one(&self.ctx.conn())
+                .await?
+                .map(|app| app.client_secret_hash)
+        } else {
+            None
+        };
+        // Without a stored hash, compare against one no input can match (not
+        // hex), so the work done does not depend on whether the app exists.
+        let candidate = if usable { client_secret } else { "" };
+        let matched = hashing::verify(candidate, stored.as_deref().unwrap_or("-"));
+        Ok(matched && stored.is_some())
+    }
+
+    /// The apps `owner` registered (active or not), oldest first.
+    #[instrument(skip_all, fields(owner_id = %owner))]
+    pub async fn list_for_owner(&self, owner: UserId) -> Result<Vec<OAuthApp>> {
+        apps::Entity::find()
+            .filter(apps::Column::OwnerUserId.eq(owner.as_uuid()))
+            .order_by_asc(apps::Column::CreatedAt)
+            .order_by_asc(apps::Column::Id)
+            .all(&self.ctx.conn())
+            .await?
+            .into_iter()
+            .map(OAuthApp::try_from)
+            .collect()
+    }
+
+    /// Deactivates the app, if `owner` owns it: its secret stops verifying.
+    /// Deactivating an inactive app is a no-op. `NotFound` when there is no
+    /// such app OR it belongs to another user (the same answer, so nobody
+    /// learns which client ids exist).
+    #[instrument(skip_all, fields(client_id = %client_id, owner_id = %owner), err(Display))]
+    pub async fn deactivate(&self, client_id: &str, owner: UserId) -> Result<()> {
+        let client_id = validation::required("client_id", client_id, MAX_CREDENTIAL_LEN)?;
+        let changed = apps::Entity::update_many()
+            .col_expr(apps::Column::IsActive, Expr::value(false))
+            .col_expr(
+                apps::Column::UpdatedAt,
+                Expr::value(time::stored(time::now())),
+            )
+            .filter(apps::Column::ClientId.eq(client_id.as_str()))
+            .filter(apps::Column::OwnerUserId.eq(owner.as_uuid()))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("oauth app", client_id));
+        }
+        Ok(())
+    }
+}
+
+/// Checks the redirect URIs: one to [`MAX_REDIRECT_URIS`], each an absolute
+/// http(s) URL; duplicates dropped, first order kept.
+fn redirect_uris(input: &[String]) -> Result<Vec<String>> {
+    if input.is_empty() || input.len() > MAX_REDIRECT_URIS {
+        return Err(DatabaseError::invalid(
+            "redirect_uris",
+            format!("give 1 to {MAX_REDIRECT_URIS} redirect URIs"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(input.len());
+    for uri in input {
+        let uri = validation::http_url("redirect_uris", uri, MAX_REDIRECT_URI)?;
+        if !out.contains(&uri) {
+            out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
+fn string_list(value: serde_json::Value, column: &str) -> Result<Vec<String>> {
+    serde_json::from_value(value)
+        .map_err(|_| DatabaseError::Decode(format!("{column} is not a list of strings")))
+}

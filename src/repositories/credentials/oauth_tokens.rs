@@ -1,0 +1,459 @@
+//! OAuth tokens of a tenant's users for fitness providers, encrypted at rest.
+//!
+//! Access and refresh tokens are sealed with the context
+//! (`user_oauth_tokens`, column, tenant, user, provider): a token copied into
+//! another tenant's, user's or provider's row, or into the other column,
+//! fails to open instead of leaking.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use entity::user_oauth_tokens as tokens;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::crypto::columns::{OAUTH_ACCESS_TOKEN, OAUTH_REFRESH_TOKEN};
+use crate::crypto::keyring::Keyring;
+use crate::crypto::secret::Secret;
+use crate::error::{DatabaseError, Result, on_table};
+use crate::ids::{TenantId, UserId};
+use crate::repositories::Ctx;
+use crate::scope::Scoped;
+use crate::time;
+use crate::validation;
+
+/// Longest provider name.
+pub const MAX_PROVIDER: usize = 32;
+/// Longest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Longest scope string.
+pub const MAX_SCOPE: usize = 2000;
+
+/// A stored OAuth token, decrypted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthToken {
+    /// The row id.
+    pub id: Uuid,
+    /// Whose token it is.
+    pub user_id: UserId,
+    /// The tenant it belongs to.
+    pub tenant_id: TenantId,
+    /// The provider (`strava`, `fitbit`, `garmin`, …).
+    pub provider: String,
+    /// The access token.
+    pub access_token: Secret,
+    /// The refresh token, if the provider issued one.
+    pub refresh_token: Option<Secret>,
+    /// Usually `bearer`.
+    pub token_type: String,
+    /// When the access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The granted scopes, as the provider wrote them.
+    pub scope: Option<String>,
+    /// When the provider's data was last synchronized.
+    pub last_sync: Option<DateTime<Utc>>,
+    /// When the row was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A token to store with [`OAuthTokens::upsert`].
+#[derive(Clone, Debug)]
+pub struct NewOAuthToken {
+    /// Whose token it is.
+    pub user_id: UserId,
+    /// The provider.
+    pub provider: String,
+    /// The access token.
+    pub access_token: Secret,
+    /// The refresh token.
+    pub refresh_token: Option<Secret>,
+    /// The token type (`bearer` if unsure).
+    pub token_type: String,
+    /// When the access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The granted scopes.
+    pub scope: Option<String>,
+}
+
+impl NewOAuthToken {
+    /// A bearer token without refresh token, expiry or scope.
+    pub fn new(
+        user_id: UserId,
+        provider: impl Into<String>,
+        access_token: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            user_id,
+            provider: provider.into(),
+            access_token: access_token.into(),
+            refresh_token: None,
+            token_type: "bearer".to_owned(),
+            expires_at: None,
+            scope: None,
+        }
+    }
+}
+
+/// A tenant's OAuth tokens: `db.tenant(id).oauth_tokens()`.
+pub struct OAuthTokens<'a> {
+    scope: Scoped<'a>,
+}
+
+impl<'a> OAuthTokens<'a> {
+    pub(crate) fn new(scope: Scoped<'a>) -> Self {
+        Self { scope }
+    }
+
+    /// Stores the user's token for the provider, replacing any earlier one
+    /// (one row per user, tenant and provider; `last_sync` is kept).
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %token.user_id, provider = %token.provider))]
+    pub async fn upsert(&self, token: NewOAuthToken) -> Result<()> {
+        let provider = validation::identifier("provider", &token.provider, MAX_PROVIDER)?;
+        validation::secret("access_token", token.access_token.expose(), MAX_TOKEN_BYTES)?;
+        if let Some(refresh) = &token.refresh_token {
+            validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
+        }
+        let token_type =
+            validation::identifier("token_type", &token.token_type.to_ascii_lowercase(), 32)?;
+        let scope = validation::optional("scope", token.scope.as_deref(), MAX_SCOPE)?;
+        let expires_at = token
+            .expires_at
+            .map(|at| time::checked("expires_at", at))
+            .transpose()?;
+        let (access, refresh) = self
+            .seal_pair(
+                token.user_id,
+                &provider,
+                &token.access_token,
+                token.refresh_token.as_ref(),
+            )
+            .await?;
+        let now = time::stored(time::now());
+        let row = tokens::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(token.user_id.as_uuid()),
+            provider: Set(provider),
+            access_token: Set(access),
+            refresh_token: Set(refresh),
+            token_type: Set(token_type),
+            expires_at: Set(expires_at),
+            scope: Set(scope),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_sync: Set(None),
+            ..Default::default()
+        };
+        self.scope
+            .insert(row)?
+            .on_conflict(
+                OnConflict::columns([
+                    tokens::Column::UserId,
+                    tokens::Column::TenantId,
+                    tokens::Column::Provider,
+                ])
+                .update_columns([
+                    tokens::Column::AccessToken,
+                    tokens::Column::RefreshToken,
+                    tokens::Column::TokenType,
+                    tokens::Column::ExpiresAt,
+                    tokens::Column::Scope,
+                    tokens::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(&self.scope.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The user's token for the provider, decrypted.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
+    pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<OAuthToken>> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let row = self
+            .scope
+            .find::<tokens::Entity>()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .one(&self.scope.conn())
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
+        match row {
+            Some(row) => {
+                let mut keyring = self.scope.keyring().await?;
+                Ok(Some(decrypt(&self.scope, &mut keyring, row).await?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// All of the user's tokens in this tenant, by provider.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
+    pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
+        let rows = self
+            .scope
+            .find::<tokens::Entity>()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .order_by_asc(tokens::Column::Provider)
+            .all(&self.scope.conn())
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
+        decrypt_all(&self.scope, rows).await
+    }
+
+    /// Every user's token for the provider in this tenant (for sync jobs),
+    /// oldest first.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = %provider))]
+    pub async fn list_for_provider(&self, provider: &str) -> Result<Vec<OAuthToken>> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let rows = self
+            .scope
+            .find::<tokens::Entity>()
+            .filter(tokens::Column::Provider.eq(provider))
+            .order_by_asc(tokens::Column::CreatedAt)
+            .order_by_asc(tokens::Column::Id)
+            .all(&self.scope.conn())
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
+        decrypt_all(&self.scope, rows).await
+    }
+
+    /// Replaces the access token after a refresh. The refresh token and the
+    /// expiry are replaced when given and kept when `None`: many providers
+    /// return no new refresh token on a refresh, and the stored one must
+    /// survive it. `NotFound` if the user has no token for the provider here.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
+    pub async fn refresh(
+        &self,
+        user: UserId,
+        provider: &str,
+        access_token: impl Into<Secret>,
+        refresh_token: Option<Secret>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let access_token = access_token.into();
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        validation::secret("access_token", access_token.expose(), MAX_TOKEN_BYTES)?;
+        if let Some(refresh) = &refresh_token {
+            validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
+        }
+        let expires_at = expires_at
+            .map(|at| time::checked("expires_at", at))
+            .transpose()?;
+        let (access, refresh) = self
+            .seal_pair(user, &provider, &access_token, refresh_token.as_ref())
+            .await?;
+        let mut update = self
+            .scope
+            .update::<tokens::Entity>()
+            .col_expr(tokens::Column::AccessToken, access.into())
+            .col_expr(tokens::Column::UpdatedAt, time::stored(time::now()).into());
+        if let Some(refresh) = refresh {
+            update = update.col_expr(tokens::Column::RefreshToken, Some(refresh).into());
+        }
+        if let Some(at) = expires_at {
+            update = update.col_expr(tokens::Column::ExpiresAt, Some(at).into());
+        }
+        self.update_one(user, provider, update).await
+    }
+
+    /// When the provider's data was last synchronized for the user.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
+    pub async fn last_sync(&self, user: UserId, provider: &str) -> Result<Option<DateTime<Utc>>> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let row = self
+            .scope
+            .find::<tokens::Entity>()
+            .select_only()
+            .column(tokens::Column::LastSync)
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .into_tuple::<Option<sea_orm::prelude::DateTimeWithTimeZone>>()
+            .one(&self.scope.conn())
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
+        match row {
+            Some(at) => Ok(at.map(|t| t.to_utc())),
+            None => Err(DatabaseError::not_found("oauth token", user)),
+        }
+    }
+
+    /// Records a synchronization. `NotFound` without a token.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
+    pub async fn update_last_sync(
+        &self,
+        user: UserId,
+        provider: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let update = self.scope.update::<tokens::Entity>().col_expr(
+            tokens::Column::LastSync,
+            Some(time::checked("at", at)?).into(),
+        );
+        self.update_one(user, provider, update).await
+    }
+
+    /// Deletes the user's token for the provider; whether one existed.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
+    pub async fn delete(&self, user: UserId, provider: &str) -> Result<bool> {
+        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let deleted = self
+            .scope
+            .delete::<tokens::Entity>()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected;
+        Ok(deleted > 0)
+    }
+
+    /// Deletes all of the user's tokens in this tenant; how many.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
+    pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
+        Ok(self
+            .scope
+            .delete::<tokens::Entity>()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected)
+    }
+
+    /// Runs `update` (made by the scope, so already of this tenant) on the
+    /// user's row for the provider; `NotFound` when there is none.
+    async fn update_one(
+        &self,
+        user: UserId,
+        provider: String,
+        update: UpdateMany<tokens::Entity>,
+    ) -> Result<()> {
+        let changed = update
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .filter(tokens::Column::Provider.eq(provider))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("oauth token", user));
+        }
+        Ok(())
+    }
+
+    async fn seal_pair(
+        &self,
+        user: UserId,
+        provider: &str,
+        access: &Secret,
+        refresh: Option<&Secret>,
+    ) -> Result<(String, Option<String>)> {
+        let keyring = self.scope.sealing_keyring().await?;
+        let tenant = Some(self.scope.tenant().as_uuid());
+        let user = Some(user.as_uuid());
+        let access = keyring.seal(
+            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]),
+            access,
+        )?;
+        let refresh = match refresh {
+            Some(secret) => Some(keyring.seal(
+                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]),
+                secret,
+            )?),
+            None => None,
+        };
+        Ok((access, refresh))
+    }
+}
+
+async fn decrypt(
+    ctx: &Ctx<'_>,
+    keyring: &mut Arc<Keyring>,
+    row: tokens::Model,
+) -> Result<OAuthToken> {
+    let tenant = Some(row.tenant_id);
+    let user = Some(row.user_id);
+    let provider = row.provider.as_str();
+    let access_token = ctx
+        .open_with(
+            keyring,
+            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]),
+            &row.access_token,
+        )
+        .await?;
+    let refresh_token = match &row.refresh_token {
+        Some(sealed) => Some(
+            ctx.open_with(
+                keyring,
+                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]),
+                sealed,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    Ok(OAuthToken {
+        id: row.id,
+        user_id: row.user_id.into(),
+        tenant_id: row.tenant_id.into(),
+        provider: row.provider,
+        access_token,
+        refresh_token,
+        token_type: row.token_type,
+        expires_at: row.expires_at.map(|t| t.to_utc()),
+        scope: row.scope,
+        last_sync: row.last_sync.map(|t| t.to_utc()),
+        created_at: row.created_at.to_utc(),
+        updated_at: row.updated_at.to_utc(),
+    })
+}
+
+async fn decrypt_all(ctx: &Ctx<'_>, rows: Vec<tokens::Model>) -> Result<Vec<OAuthToken>> {
+    // One keyring for the whole list, not one lookup per value.
+    let mut keyring = ctx.keyring().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(decrypt(ctx, &mut keyring, row).await?);
+    }
+    Ok(out)
+}
+
+/// A user's OAuth tokens in every tenant: `db.across_tenants().oauth_tokens()`.
+pub struct CrossTenantOAuthTokens<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> CrossTenantOAuthTokens<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Every token of the user, in every tenant (by tenant, then provider).
+    #[instrument(skip_all, fields(user_id = %user))]
+    pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
+        let rows = tokens::Entity::find()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .order_by_asc(tokens::Column::TenantId)
+            .order_by_asc(tokens::Column::Provider)
+            .all(&self.ctx.conn())
+            .await
+            .map_err(on_table("user_oauth_tokens"))?;
+        decrypt_all(&self.ctx, rows).await
+    }
+
+    /// Deletes every token of the user in every tenant; how many.
+    #[instrument(skip_all, fields(user_id = %user))]
+    pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
+        Ok(tokens::Entity::delete_many()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected)
+    }
+}

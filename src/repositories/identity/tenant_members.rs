@@ -1,0 +1,192 @@
+//! Tenant membership and roles (tenant-scoped): `db.tenant(id).members()`.
+//!
+//! Every query filters by the scope's tenant and every insert sets it; no
+//! method takes a tenant argument.
+
+use chrono::{DateTime, Utc};
+use entity::sea_orm_active_enums::TenantRole;
+use entity::tenant_users as members;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QuerySelect};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::error::{DatabaseError, Result};
+use crate::ids::{TenantId, UserId};
+use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::scope::Scoped;
+use crate::time;
+
+/// A user's membership in a tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantMember {
+    /// The row id.
+    pub id: Uuid,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The member.
+    pub user_id: UserId,
+    /// The member's role in the tenant.
+    pub role: TenantRole,
+    /// Fine-grained permissions, as the application stored them.
+    pub permissions: Option<serde_json::Value>,
+    /// Who added the member, if recorded (cleared when that user is deleted).
+    pub invited_by: Option<UserId>,
+    /// When the member was added.
+    pub invited_at: DateTime<Utc>,
+    /// When the member joined.
+    pub joined_at: Option<DateTime<Utc>>,
+    /// Whether the membership is in force.
+    pub is_active: bool,
+}
+
+impl From<members::Model> for TenantMember {
+    fn from(m: members::Model) -> Self {
+        Self {
+            id: m.id,
+            tenant_id: m.tenant_id.into(),
+            user_id: m.user_id.into(),
+            role: m.role,
+            permissions: m.permissions,
+            invited_by: m.invited_by.map(Into::into),
+            invited_at: m.invited_at.to_utc(),
+            joined_at: m.joined_at.map(|t| t.to_utc()),
+            is_active: m.is_active,
+        }
+    }
+}
+
+/// A tenant's members: `db.tenant(id).members()`.
+pub struct TenantMembers<'a> {
+    scope: Scoped<'a>,
+}
+
+impl<'a> TenantMembers<'a> {
+    pub(crate) fn new(scope: Scoped<'a>) -> Self {
+        Self { scope }
+    }
+
+    /// Adds `user` to the tenant with `role`, active and joined now;
+    /// `invited_by` records who added them.
+    ///
+    /// Errors: `Conflict` when the user is already a member (active or
+    /// not); `ForeignKey` when the tenant, the user or `invited_by` does not
+    /// exist.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, role = ?role), err(Display))]
+    pub async fn add(
+        &self,
+        user: UserId,
+        role: TenantRole,
+        invited_by: Option<UserId>,
+    ) -> Result<TenantMember> {
+        let now = time::stored(time::now());
+        let id = Uuid::now_v7();
+        let row = members::ActiveModel {
+            id: Set(id),
+            user_id: Set(user.as_uuid()),
+            role: Set(role),
+            permissions: Set(None),
+            invited_by: Set(invited_by.map(|u| u.as_uuid())),
+            invited_at: Set(now),
+            joined_at: Set(Some(now)),
+            is_active: Set(true),
+            ..Default::default()
+        };
+        self.scope
+            .insert(row)?
+            .exec_without_returning(&self.scope.conn())
+            .await?;
+        Ok(TenantMember {
+            id,
+            tenant_id: self.scope.tenant(),
+            user_id: user,
+            role,
+            permissions: None,
+            invited_by,
+            invited_at: now.to_utc(),
+            joined_at: Some(now.to_utc()),
+            is_active: true,
+        })
+    }
+
+    /// Removes the user's membership; whether there was one.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user), err(Display))]
+    pub async fn remove(&self, user: UserId) -> Result<bool> {
+        let deleted = self
+            .scope
+            .delete::<members::Entity>()
+            .filter(members::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected;
+        Ok(deleted > 0)
+    }
+
+    /// Gives the member a new role. `NotFound` when the user is not a
+    /// member of this tenant.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, role = ?role), err(Display))]
+    pub async fn change_role(&self, user: UserId, role: TenantRole) -> Result<()> {
+        let changed = self
+            .scope
+            .update::<members::Entity>()
+            .col_expr(members::Column::Role, Expr::value(role))
+            .filter(members::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("tenant member", user));
+        }
+        Ok(())
+    }
+
+    /// The user's role here, if they are an active member (`None` for a
+    /// non-member or an inactive membership, so the answer can gate access).
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
+    pub async fn get_user_role(&self, user: UserId) -> Result<Option<TenantRole>> {
+        Ok(self
+            .scope
+            .find::<members::Entity>()
+            .select_only()
+            .column(members::Column::Role)
+            .filter(members::Column::UserId.eq(user.as_uuid()))
+            .filter(members::Column::IsActive.eq(true))
+            .into_tuple::<TenantRole>()
+            .one(&self.scope.conn())
+            .await?)
+    }
+
+    /// The user's membership here (active or not), if any.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
+    pub async fn get(&self, user: UserId) -> Result<Option<TenantMember>> {
+        Ok(self
+            .scope
+            .find::<members::Entity>()
+            .filter(members::Column::UserId.eq(user.as_uuid()))
+            .one(&self.scope.conn())
+            .await?
+            .map(TenantMember::from))
+    }
+
+    /// Every membership of the tenant (active or not), in the order members
+    /// were added, one keyset page at a time. A cursor issued for another
+    /// tenant's list is `InvalidInput`.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), limit = request.limit()))]
+    pub async fn list(&self, request: &PageRequest) -> Result<Page<TenantMember>> {
+        let scope = self.scope.cursor_scope("tenant_members");
+        let page = keyset_page(
+            &self.scope.conn(),
+            self.scope.cursors(),
+            &scope,
+            request,
+            self.scope.find::<members::Entity>(),
+            (members::Column::InvitedAt, members::Column::Id),
+            |m| Position {
+                at: m.invited_at.to_utc(),
+                id: m.id,
+            },
+        )
+        .await?;
+        Ok(page.map(TenantMember::from))
+    }
+}

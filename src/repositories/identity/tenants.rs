@@ -1,0 +1,238 @@
+//! Tenants: creation (together with the owner's membership), lookup and
+//! listing.
+//!
+//! The `tenants` table itself is not tenant-owned, so this repository is
+//! unscoped: `db.tenants()`. A tenant's own data (members, OAuth client
+//! credentials, tokens, …) is reached through `db.tenant(id)`.
+
+use chrono::{DateTime, Utc};
+use entity::sea_orm_active_enums::{SubscriptionTier, TenantRole};
+use entity::{tenant_users as members, tenants};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait,
+};
+use tracing::instrument;
+
+use crate::error::Result;
+use crate::ids::{TenantId, UserId};
+use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::repositories::Ctx;
+use crate::retry::in_write_tx;
+use crate::scope::TenantScope;
+use crate::time;
+use crate::validation;
+
+/// Longest tenant name accepted.
+pub const MAX_NAME: usize = 200;
+/// Shortest slug accepted.
+pub const MIN_SLUG: usize = 3;
+/// Longest slug accepted (a DNS label's limit, so a slug can be a subdomain).
+pub const MAX_SLUG: usize = 63;
+
+/// A tenant: an organization whose users, tokens and settings are kept apart
+/// from every other tenant's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// The id.
+    pub id: TenantId,
+    /// The name shown to people.
+    pub name: String,
+    /// The unique URL name (lowercase letters, digits, `-`).
+    pub slug: String,
+    /// The tenant's own domain, unique, lower-cased.
+    pub domain: Option<String>,
+    /// The subscription plan.
+    pub plan: SubscriptionTier,
+    /// The user who owns the tenant.
+    pub owner_user_id: UserId,
+    /// Whether the tenant is active.
+    pub is_active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<tenants::Model> for Tenant {
+    fn from(m: tenants::Model) -> Self {
+        Self {
+            id: m.id.into(),
+            name: m.name,
+            slug: m.slug,
+            domain: m.domain,
+            plan: m.plan,
+            owner_user_id: m.owner_user_id.into(),
+            is_active: m.is_active,
+            created_at: m.created_at.to_utc(),
+            updated_at: m.updated_at.to_utc(),
+        }
+    }
+}
+
+/// What [`Tenants::create`] needs.
+#[derive(Clone, Debug)]
+pub struct NewTenant {
+    /// The name shown to people (required, at most 200 characters).
+    pub name: String,
+    /// The unique URL name: 3 to 63 lowercase letters, digits and inner `-`.
+    pub slug: String,
+    /// The tenant's own domain (optional, unique; a blank value is `None`).
+    pub domain: Option<String>,
+    /// The subscription plan.
+    pub plan: SubscriptionTier,
+    /// The owning user, who becomes the tenant's first member (role owner).
+    pub owner: UserId,
+}
+
+impl NewTenant {
+    /// A starter tenant without a domain.
+    pub fn new(name: impl Into<String>, slug: impl Into<String>, owner: UserId) -> Self {
+        Self {
+            name: name.into(),
+            slug: slug.into(),
+            domain: None,
+            plan: SubscriptionTier::Starter,
+            owner,
+        }
+    }
+}
+
+/// The tenants repository: `db.tenants()` (or `tx.tenants()`).
+pub struct Tenants<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> Tenants<'a> {
+    /// Creates a tenant and its owner's membership (role
+    /// [`TenantRole::Owner`], active, joined now) in one transaction: both
+    /// rows are written or neither is. Inside a transaction (`tx.tenants()`)
+    /// this is a savepoint, so a failure leaves the outer transaction usable.
+    ///
+    /// Errors: `InvalidInput` for a blank or over-long name, a malformed
+    /// slug or domain; `Conflict` when the slug or the domain is taken;
+    /// `ForeignKey` when the owner is not an existing user.
+    ///
+    /// ```
+    /// use pierre_db::NewTenant;
+    /// use pierre_db::{Database, MasterKey, NewUser};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+    /// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+    /// # config.migrate_on_connect = true;
+    /// # let db = Database::connect_with(config).await?;
+    /// let owner = db.users().create(NewUser::new("ada@example.org", "hash")).await?;
+    /// let tenant = db.tenants().create(NewTenant::new("Acme Runners", "acme", owner.id)).await?;
+    /// assert_eq!(db.tenants().get_by_slug("acme").await?, Some(tenant.clone()));
+    /// assert!(db.tenant(tenant.id).members().get_user_role(owner.id).await?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[instrument(skip_all, fields(tenant_id = tracing::field::Empty, owner_id = %new.owner), err(Display))]
+    pub async fn create(&self, new: NewTenant) -> Result<Tenant> {
+        let name = validation::required("name", &new.name, MAX_NAME)?;
+        let slug = validation::slug("slug", &new.slug, MIN_SLUG, MAX_SLUG)?;
+        let domain = match new.domain.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(domain) => Some(validation::domain_name("domain", domain)?),
+        };
+        let id = TenantId::new();
+        tracing::Span::current().record("tenant_id", tracing::field::display(id));
+        let now = time::stored(time::now());
+        let tenant = tenants::Model {
+            id: id.as_uuid(),
+            name,
+            slug,
+            domain,
+            plan: new.plan,
+            owner_user_id: new.owner.as_uuid(),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let row = tenants::ActiveModel::from(tenant.clone()).reset_all();
+        let owner = new.owner;
+        // One transaction (a savepoint when already in one): both rows or neither.
+        in_write_tx(&self.ctx, |tx| {
+            Box::pin(async move {
+                tenants::Entity::insert(row)
+                    .exec_without_returning(&tx.conn())
+                    .await?;
+                TenantScope::new(tx, id)
+                    .members()
+                    .add(owner, TenantRole::Owner, None)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(tenant.into())
+    }
+}
+
+impl<'a> Tenants<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// The tenant with this id, if any.
+    #[instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn get_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
+        Ok(tenants::Entity::find_by_id(id.as_uuid())
+            .one(&self.ctx.conn())
+            .await?
+            .map(Tenant::from))
+    }
+
+    /// The tenant with this slug, if any. A malformed slug is
+    /// `InvalidInput` (no tenant can have it).
+    #[instrument(skip_all)]
+    pub async fn get_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
+        let slug = validation::slug("slug", slug, MIN_SLUG, MAX_SLUG)?;
+        Ok(tenants::Entity::find()
+            .filter(tenants::Column::Slug.eq(slug))
+            .one(&self.ctx.conn())
+            .await?
+            .map(Tenant::from))
+    }
+
+    /// Every tenant, oldest first, one keyset page at a time (a cursor from
+    /// another list is `InvalidInput`).
+    #[instrument(skip_all, fields(limit = request.limit()))]
+    pub async fn list(&self, request: &PageRequest) -> Result<Page<Tenant>> {
+        let page = keyset_page(
+            &self.ctx.conn(),
+            self.ctx.cursors(),
+            "tenants.all",
+            request,
+            tenants::Entity::find(),
+            (tenants::Column::CreatedAt, tenants::Column::Id),
+            |m| Position {
+                at: m.created_at.to_utc(),
+                id: m.id,
+            },
+        )
+        .await?;
+        Ok(page.map(Tenant::from))
+    }
+
+    /// The tenants in which the user has an active membership, oldest first
+    /// (whether or not the tenant itself is active: see
+    /// [`Tenant::is_active`]). This reads memberships across tenants, by
+    /// design: it is how a user finds the tenants they may enter.
+    #[instrument(skip_all, fields(user_id = %user))]
+    pub async fn list_for_user(&self, user: UserId) -> Result<Vec<Tenant>> {
+        Ok(tenants::Entity::find()
+            .join(JoinType::InnerJoin, tenants::Relation::TenantUsers.def())
+            .filter(members::Column::UserId.eq(user.as_uuid()))
+            .filter(members::Column::IsActive.eq(true))
+            .order_by_asc(tenants::Column::CreatedAt)
+            .order_by_asc(tenants::Column::Id)
+            .all(&self.ctx.conn())
+            .await?
+            .into_iter()
+            .map(Tenant::from)
+            .collect())
+    }
+}

@@ -1,0 +1,377 @@
+//! Users: accounts, their status and approval.
+
+use chrono::{DateTime, Utc};
+use entity::sea_orm_active_enums::{SubscriptionTier, UserRole, UserStatus};
+use entity::users;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
+use tracing::instrument;
+
+use crate::error::{DatabaseError, Result};
+use crate::ids::{TenantId, UserId};
+use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::repositories::Ctx;
+use crate::time;
+use crate::validation;
+
+/// Longest display name accepted.
+pub const MAX_DISPLAY_NAME: usize = 200;
+/// Longest password hash accepted, in bytes.
+pub const MAX_PASSWORD_HASH: usize = 1024;
+/// Longest Firebase uid accepted.
+pub const MAX_FIREBASE_UID: usize = 128;
+
+/// A user account (the password hash stays in the database).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// The id.
+    pub id: UserId,
+    /// The email address, lower-cased (see [`crate::validation::email`]).
+    pub email: String,
+    /// The name shown to people.
+    pub display_name: Option<String>,
+    /// The subscription tier.
+    pub tier: SubscriptionTier,
+    /// The legacy home tenant (membership lives in tenant_users).
+    pub tenant_id: Option<TenantId>,
+    /// Whether the account may sign in.
+    pub is_active: bool,
+    /// Approval state.
+    pub status: UserStatus,
+    /// Platform role.
+    pub role: UserRole,
+    /// Whether the user is an administrator.
+    pub is_admin: bool,
+    /// Who approved the account.
+    pub approved_by: Option<UserId>,
+    /// When it was approved.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// The Firebase uid, for Firebase sign-in.
+    pub firebase_uid: Option<String>,
+    /// How the user signs in (`email`, `firebase`, …).
+    pub auth_provider: String,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the user was last active.
+    pub last_active: DateTime<Utc>,
+}
+
+impl From<users::Model> for User {
+    fn from(m: users::Model) -> Self {
+        Self {
+            id: m.id.into(),
+            email: m.email,
+            display_name: m.display_name,
+            tier: m.tier,
+            tenant_id: m.tenant_id.map(Into::into),
+            is_active: m.is_active,
+            status: m.user_status,
+            role: m.role,
+            is_admin: m.is_admin,
+            approved_by: m.approved_by.map(Into::into),
+            approved_at: m.approved_at.map(|t| t.to_utc()),
+            firebase_uid: m.firebase_uid,
+            auth_provider: m.auth_provider,
+            created_at: m.created_at.to_utc(),
+            last_active: m.last_active.to_utc(),
+        }
+    }
+}
+
+/// What [`Users::create`] needs.
+#[derive(Clone)]
+pub struct NewUser {
+    /// The email address (validated).
+    pub email: String,
+    /// The name shown to people (optional, at most 200 characters).
+    pub display_name: Option<String>,
+    /// The password hash, made by the application's password hasher.
+    pub password_hash: String,
+    /// The subscription tier.
+    pub tier: SubscriptionTier,
+    /// Initial approval state.
+    pub status: UserStatus,
+    /// The Firebase uid, for users who sign in through Firebase.
+    pub firebase_uid: Option<String>,
+    /// How the user signs in (`email` unless set).
+    pub auth_provider: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .field("password_hash", &"<redacted>")
+            .field("tier", &self.tier)
+            .field("status", &self.status)
+            .field("firebase_uid", &self.firebase_uid)
+            .field("auth_provider", &self.auth_provider)
+            .finish()
+    }
+}
+
+impl NewUser {
+    /// A pending starter user.
+    pub fn new(email: impl Into<String>, password_hash: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            display_name: None,
+            password_hash: password_hash.into(),
+            tier: SubscriptionTier::Starter,
+            status: UserStatus::Pending,
+            firebase_uid: None,
+            auth_provider: "email".to_owned(),
+        }
+    }
+}
+
+/// The users repository: `db.users()`.
+pub struct Users<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> Users<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Creates a user. A malformed email or name is `InvalidInput`; an email
+    /// already registered is `Conflict`.
+    #[instrument(skip_all, fields(user_id = tracing::field::Empty), err(Display))]
+    pub async fn create(&self, new: NewUser) -> Result<User> {
+        let email = validation::email(&new.email)?;
+        let display_name = validation::optional(
+            "display_name",
+            new.display_name.as_deref(),
+            MAX_DISPLAY_NAME,
+        )?;
+        validation::secret("password_hash", &new.password_hash, MAX_PASSWORD_HASH)?;
+        let firebase_uid = validation::optional(
+            "firebase_uid",
+            new.firebase_uid.as_deref(),
+            MAX_FIREBASE_UID,
+        )?;
+        let auth_provider = validation::identifier("auth_provider", &new.auth_provider, 32)?;
+        let id = UserId::new();
+        tracing::Span::current().record("user_id", tracing::field::display(id));
+        let now = time::stored(time::now());
+        let model = users::Model {
+            id: id.into(),
+            email,
+            display_name,
+            password_hash: new.password_hash,
+            tier: new.tier,
+            tenant_id: None,
+            is_active: true,
+            user_status: new.status,
+            is_admin: false,
+            approved_by: None,
+            approved_at: None,
+            created_at: now,
+            last_active: now,
+            role: UserRole::User,
+            firebase_uid,
+            auth_provider,
+        };
+        // Every column is written; the id and times are made here, so the
+        // row need not come back (no RETURNING).
+        let active = users::ActiveModel::from(model.clone()).reset_all();
+        users::Entity::insert(active)
+            .exec_without_returning(&self.ctx.conn())
+            .await?;
+        Ok(model.into())
+    }
+
+    /// The user with this id, if any.
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn get_by_id(&self, id: UserId) -> Result<Option<User>> {
+        Ok(users::Entity::find_by_id(id.as_uuid())
+            .one(&self.ctx.conn())
+            .await?
+            .map(User::from))
+    }
+
+    /// The user with this email (compared after the same normalization as
+    /// [`Users::create`]), if any.
+    #[instrument(skip_all)]
+    pub async fn get_by_email(&self, email: &str) -> Result<Option<User>> {
+        let email = validation::email(email)?;
+        Ok(users::Entity::find()
+            .filter(users::Column::Email.eq(email))
+            .one(&self.ctx.conn())
+            .await?
+            .map(User::from))
+    }
+
+    /// As [`Users::get_by_email`], but a missing user is `NotFound`.
+    #[instrument(skip_all)]
+    pub async fn get_by_email_required(&self, email: &str) -> Result<User> {
+        self.get_by_email(email)
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("user", "email"))
+    }
+
+    /// The user who signs in with this Firebase uid, if any.
+    #[instrument(skip_all)]
+    pub async fn get_by_firebase_uid(&self, firebase_uid: &str) -> Result<Option<User>> {
+        let uid = validation::required("firebase_uid", firebase_uid, MAX_FIREBASE_UID)?;
+        Ok(users::Entity::find()
+            .filter(users::Column::FirebaseUid.eq(uid))
+            .one(&self.ctx.conn())
+            .await?
+            .map(User::from))
+    }
+
+    /// Records activity now. `NotFound` for an unknown user.
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_last_active(&self, id: UserId) -> Result<()> {
+        self.update_one(
+            id,
+            users::Column::LastActive,
+            time::stored(time::now()).into(),
+        )
+        .await
+    }
+
+    /// How many users exist.
+    #[instrument(skip_all)]
+    pub async fn count(&self) -> Result<u64> {
+        Ok(users::Entity::find().count(&self.ctx.conn()).await?)
+    }
+
+    /// Users with `status`, oldest first, at most `limit` (for small lists;
+    /// use [`Users::list_by_status_paginated`] to walk them all).
+    #[instrument(skip_all, fields(status = ?status, limit))]
+    pub async fn list_by_status(&self, status: UserStatus, limit: u32) -> Result<Vec<User>> {
+        let page = self
+            .list_by_status_paginated(status, &PageRequest::first(limit))
+            .await?;
+        Ok(page.items)
+    }
+
+    /// Sets the approval status. Approving (`Active`) records `approver` and
+    /// the time; other statuses clear them. `approver` must be an existing
+    /// user (`ForeignKey` otherwise); an unknown user is `NotFound`.
+    #[instrument(skip_all, fields(user_id = %id, status = ?status))]
+    pub async fn update_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        approver: Option<UserId>,
+    ) -> Result<User> {
+        let approved = status == UserStatus::Active;
+        let (by, at) = if approved {
+            (
+                approver.map(|a| a.as_uuid()),
+                Some(time::stored(time::now())),
+            )
+        } else {
+            (None, None)
+        };
+        let changed = users::Entity::update_many()
+            .col_expr(users::Column::UserStatus, Expr::value(status))
+            .col_expr(users::Column::ApprovedBy, Expr::value(by))
+            .col_expr(users::Column::ApprovedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("user", id));
+        }
+        self.get_by_id(id)
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("user", id))
+    }
+
+    /// Replaces the password hash (made by the application's hasher).
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_password(&self, id: UserId, password_hash: &str) -> Result<()> {
+        validation::secret("password_hash", password_hash, MAX_PASSWORD_HASH)?;
+        self.update_one(id, users::Column::PasswordHash, password_hash.into())
+            .await
+    }
+
+    /// Sets or clears the display name.
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_display_name(&self, id: UserId, display_name: Option<&str>) -> Result<()> {
+        let name = validation::optional("display_name", display_name, MAX_DISPLAY_NAME)?;
+        self.update_one(id, users::Column::DisplayName, name.into())
+            .await
+    }
+
+    /// Deletes the user and, by cascade, everything they own (tokens, keys,
+    /// memberships, …). A user who still owns a tenant is refused with
+    /// `ForeignKey`: transfer or delete the tenant first. Whether the user
+    /// existed.
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn delete(&self, id: UserId) -> Result<bool> {
+        let deleted = users::Entity::delete_by_id(id.as_uuid())
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        Ok(deleted > 0)
+    }
+
+    /// The earliest-created administrator (role admin or super admin, or
+    /// the legacy `is_admin` flag), if any.
+    #[instrument(skip_all)]
+    pub async fn first_admin(&self) -> Result<Option<User>> {
+        Ok(users::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(users::Column::Role.is_in([UserRole::Admin, UserRole::SuperAdmin]))
+                    .add(users::Column::IsAdmin.eq(true)),
+            )
+            .order_by_asc(users::Column::CreatedAt)
+            .order_by_asc(users::Column::Id)
+            .one(&self.ctx.conn())
+            .await?
+            .map(User::from))
+    }
+
+    async fn update_one(
+        &self,
+        id: UserId,
+        column: users::Column,
+        value: sea_orm::Value,
+    ) -> Result<()> {
+        let changed = users::Entity::update_many()
+            .col_expr(column, Expr::value(value))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DatabaseError::not_found("user", id));
+        }
+        Ok(())
+    }
+
+    /// Users with `status`, oldest first, one keyset page at a time.
+    #[instrument(skip_all, fields(status = ?status, limit = request.limit()))]
+    pub async fn list_by_status_paginated(
+        &self,
+        status: UserStatus,
+        request: &PageRequest,
+    ) -> Result<Page<User>> {
+        let scope = format!("users.by_status:{status:?}");
+        let page = keyset_page(
+            &self.ctx.conn(),
+            self.ctx.cursors(),
+            &scope,
+            request,
+            users::Entity::find().filter(users::Column::UserStatus.eq(status)),
+            (users::Column::CreatedAt, users::Column::Id),
+            |m| Position {
+                at: m.created_at.to_utc(),
+                id: m.id,
+            },
+        )
+        .await?;
+        Ok(page.map(User::from))
+    }
+}

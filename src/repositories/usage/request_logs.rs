@@ -1,0 +1,214 @@
+//! Request logs: one row per HTTP request, written by [`Usage`] and paged
+//! with keyset cursors. Same repository as usage (`db.usage()`), kept in a
+//! file of its own.
+
+use chrono::{DateTime, Utc};
+use entity::request_logs;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::api_usage::{
+    MAX_ENDPOINT, MAX_ERROR_MESSAGE, Usage, method, response_time, status_code,
+};
+use crate::error::{DatabaseError, Result};
+use crate::ids::{ApiKeyId, UserId};
+use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::time;
+use crate::validation;
+
+/// One request to log, for [`Usage::record_request_log`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRequestLog {
+    /// The user, when known (must exist).
+    pub user_id: Option<UserId>,
+    /// The API key, when one was used (must exist).
+    pub api_key_id: Option<ApiKeyId>,
+    /// When the request happened.
+    pub timestamp: DateTime<Utc>,
+    /// The HTTP method (stored upper-case).
+    pub method: String,
+    /// The path called.
+    pub endpoint: String,
+    /// The HTTP status answered (100–599).
+    pub status_code: u16,
+    /// How long the answer took.
+    pub response_time_ms: Option<u32>,
+    /// The error, for failed requests.
+    pub error_message: Option<String>,
+}
+
+impl NewRequestLog {
+    /// An anonymous request happening now.
+    pub fn new(method: impl Into<String>, endpoint: impl Into<String>, status_code: u16) -> Self {
+        Self {
+            user_id: None,
+            api_key_id: None,
+            timestamp: time::now(),
+            method: method.into(),
+            endpoint: endpoint.into(),
+            status_code,
+            response_time_ms: None,
+            error_message: None,
+        }
+    }
+}
+
+/// A logged request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLog {
+    /// The row id.
+    pub id: Uuid,
+    /// The user, when known.
+    pub user_id: Option<UserId>,
+    /// The API key, when one was used (cleared if the key is deleted).
+    pub api_key_id: Option<ApiKeyId>,
+    /// When the request happened.
+    pub timestamp: DateTime<Utc>,
+    /// The HTTP method.
+    pub method: String,
+    /// The path called.
+    pub endpoint: String,
+    /// The HTTP status answered.
+    pub status_code: u16,
+    /// How long the answer took.
+    pub response_time_ms: Option<u32>,
+    /// The error, for failed requests.
+    pub error_message: Option<String>,
+}
+
+impl TryFrom<request_logs::Model> for RequestLog {
+    type Error = DatabaseError;
+
+    fn try_from(m: request_logs::Model) -> Result<Self> {
+        let bad =
+            |column: &str| DatabaseError::Decode(format!("request_logs.{column} out of range"));
+        Ok(Self {
+            id: m.id,
+            user_id: m.user_id.map(Into::into),
+            api_key_id: m.api_key_id.map(Into::into),
+            timestamp: m.timestamp.to_utc(),
+            method: m.method,
+            endpoint: m.endpoint,
+            status_code: u16::try_from(m.status_code).map_err(|_| bad("status_code"))?,
+            response_time_ms: m
+                .response_time_ms
+                .map(|v| u32::try_from(v).map_err(|_| bad("response_time_ms")))
+                .transpose()?,
+            error_message: m.error_message,
+        })
+    }
+}
+
+/// Which logs [`Usage::list_request_logs`] returns; `None` matches anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestLogFilter {
+    /// Only this user's requests.
+    pub user_id: Option<UserId>,
+    /// Only statuses at least this.
+    pub min_status: Option<u16>,
+    /// Only statuses at most this.
+    pub max_status: Option<u16>,
+    /// Only requests at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only requests before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl<'a> Usage<'a> {
+    /// Logs one request and returns the row id. Bad input is
+    /// `InvalidInput`; an unknown user or key is `ForeignKey`.
+    #[instrument(skip_all, fields(user_id = ?log.user_id, api_key_id = ?log.api_key_id, status_code = log.status_code), err(Display))]
+    pub async fn record_request_log(&self, log: NewRequestLog) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        let row = request_logs::ActiveModel {
+            id: Set(id),
+            user_id: Set(log.user_id.map(|u| u.as_uuid())),
+            api_key_id: Set(log.api_key_id.map(|k| k.as_uuid())),
+            timestamp: Set(time::checked("timestamp", log.timestamp)?),
+            method: Set(method(&log.method)?),
+            endpoint: Set(validation::required(
+                "endpoint",
+                &log.endpoint,
+                MAX_ENDPOINT,
+            )?),
+            status_code: Set(status_code(log.status_code)?),
+            response_time_ms: Set(response_time(log.response_time_ms)?),
+            error_message: Set(validation::optional_multiline(
+                "error_message",
+                log.error_message.as_deref(),
+                MAX_ERROR_MESSAGE,
+            )?),
+        };
+        request_logs::Entity::insert(row)
+            .exec_without_returning(&self.ctx.conn())
+            .await?;
+        Ok(id)
+    }
+
+    /// Logged requests matching `filter`, oldest first, one keyset page at
+    /// a time (ordered by `(timestamp, id)`). A status or time range whose
+    /// ends are out of order is `InvalidInput`; a cursor is accepted only
+    /// with the filter it was issued for.
+    #[instrument(skip_all, fields(user_id = ?filter.user_id, limit = request.limit()), err(Display))]
+    pub async fn list_request_logs(
+        &self,
+        filter: &RequestLogFilter,
+        request: &PageRequest,
+    ) -> Result<Page<RequestLog>> {
+        let mut select = request_logs::Entity::find();
+        if let Some(user) = filter.user_id {
+            select = select.filter(request_logs::Column::UserId.eq(user.as_uuid()));
+        }
+        if let (Some(min), Some(max)) = (filter.min_status, filter.max_status) {
+            validation::ordered("max_status", min, max)?;
+        }
+        if let Some(min) = filter.min_status {
+            select = select.filter(request_logs::Column::StatusCode.gte(i32::from(min)));
+        }
+        if let Some(max) = filter.max_status {
+            select = select.filter(request_logs::Column::StatusCode.lte(i32::from(max)));
+        }
+        if let (Some(from), Some(to)) = (filter.from, filter.to) {
+            validation::ordered("to", from, to)?;
+        }
+        if let Some(from) = filter.from {
+            select =
+                select.filter(request_logs::Column::Timestamp.gte(time::checked("from", from)?));
+        }
+        if let Some(to) = filter.to {
+            select = select.filter(request_logs::Column::Timestamp.lt(time::checked("to", to)?));
+        }
+        let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
+        let scope = format!(
+            "request_logs:user={};status={:?}..{:?};time={:?}..{:?}",
+            filter.user_id.map(|u| u.to_string()).unwrap_or_default(),
+            filter.min_status,
+            filter.max_status,
+            micros(filter.from),
+            micros(filter.to),
+        );
+        let page = keyset_page(
+            &self.ctx.conn(),
+            self.ctx.cursors(),
+            &scope,
+            request,
+            select,
+            (request_logs::Column::Timestamp, request_logs::Column::Id),
+            |m| Position {
+                at: m.timestamp.to_utc(),
+                id: m.id,
+            },
+        )
+        .await?;
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(RequestLog::try_from)
+                .collect::<Result<_>>()?,
+            next_cursor: page.next_cursor,
+            has_more: page.has_more,
+        })
+    }
+}

@@ -1,0 +1,185 @@
+//! Connecting, the one in-memory database, health, migrate-on-connect, backups.
+
+use crate::common;
+
+use pierre_db::{Database, DatabaseConfig, DatabaseError, NewUser, UserStatus};
+use sea_orm::ConnectionTrait;
+
+#[tokio::test]
+async fn health_reports_backend_migrations_and_pool() {
+    for t in common::databases().await {
+        let health = t.db.health().await.unwrap();
+        assert_eq!(health.backend, t.backend);
+        assert_eq!(
+            health.latest_migration.as_deref(),
+            Some("m20250120_000021_add_config_categories")
+        );
+        assert_eq!(health.pending_migrations, 0);
+        assert!(health.pool_size >= 1, "{}: {health:?}", t.backend);
+        assert!(health.idle_connections <= health.pool_size as usize);
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_database_reports_pending_migrations() {
+    let db = Database::connect("sqlite::memory:", common::key())
+        .await
+        .unwrap();
+    let health = db.health().await.unwrap();
+    assert_eq!(health.latest_migration, None);
+    assert_eq!(health.pending_migrations, 20);
+    db.migrate().await.unwrap();
+    db.migrate().await.expect("migrating twice is a no-op");
+    assert_eq!(db.health().await.unwrap().pending_migrations, 0);
+}
+
+#[tokio::test]
+async fn the_in_memory_database_is_one_database_for_concurrent_tasks() {
+    let t = common::sqlite().await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let db = t.db.clone();
+        tasks.push(tokio::spawn(async move {
+            db.users()
+                .create(NewUser::new(format!("runner{i}@example.org"), "hash"))
+                .await
+                .map(|u| u.id)
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    for i in 0..16 {
+        let found =
+            t.db.users()
+                .get_by_email(&format!("runner{i}@example.org"))
+                .await
+                .unwrap();
+        assert!(
+            found.is_some(),
+            "user {i} is visible through the shared handle"
+        );
+    }
+    let page =
+        t.db.users()
+            .list_by_status_paginated(UserStatus::Pending, &pierre_db::PageRequest::first(100))
+            .await
+            .unwrap();
+    assert_eq!(page.items.len(), 16);
+}
+
+#[tokio::test]
+async fn separate_connects_to_memory_are_separate_databases() {
+    let a = common::sqlite().await;
+    let b = common::sqlite().await;
+    a.db.users()
+        .create(NewUser::new("only-a@example.org", "h"))
+        .await
+        .unwrap();
+    assert!(
+        b.db.users()
+            .get_by_email("only-a@example.org")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_file_database_is_created_migrated_and_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/pierre.db");
+    let url = format!("sqlite:{}", path.display());
+    let mut config = DatabaseConfig::new(&url, common::key());
+    config.migrate_on_connect = true;
+    let db = Database::connect_with(config.clone()).await.unwrap();
+    let user = db
+        .users()
+        .create(NewUser::new("file@example.org", "h"))
+        .await
+        .unwrap();
+    let journal: String = db
+        .unscoped_connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA journal_mode",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(journal, "wal");
+    db.close().await.unwrap();
+
+    let reopened = Database::connect_with(config).await.unwrap();
+    assert_eq!(
+        reopened
+            .users()
+            .get_by_id(user.id)
+            .await
+            .unwrap()
+            .map(|u| u.email),
+        Some("file@example.org".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn backup_writes_a_database_that_opens_and_holds_the_rows() {
+    let t = common::sqlite().await;
+    let created =
+        t.db.users()
+            .create(NewUser::new("backup@example.org", "h"))
+            .await
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A name that needs escaping in an SQLite URI.
+    let path = dir.path().join("copy #1.db");
+    t.db.backup_to(&path).await.unwrap();
+
+    let url = format!("sqlite:{}", path.display());
+    // The copy holds the wrapped data keys: it opens with the same master
+    // key, and only with it.
+    assert!(matches!(
+        Database::connect(&url, common::key()).await,
+        Err(DatabaseError::Crypto(_))
+    ));
+    let copy = Database::connect(&url, t.db.config().master_key.clone())
+        .await
+        .unwrap();
+    assert_eq!(copy.health().await.unwrap().pending_migrations, 0);
+    let found = copy.users().get_by_id(created.id).await.unwrap();
+    assert_eq!(found, Some(created));
+
+    let again = t.db.backup_to(&path).await.unwrap_err();
+    assert!(
+        matches!(again, DatabaseError::InvalidInput { field: "path", .. }),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn backup_on_postgres_points_to_pg_dump() {
+    let Some(t) = common::postgres().await else {
+        // Without a server there is nothing to assert; the SQLite half of
+        // the suite covers backups, and CI sets the URL.
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    match t.db.backup_to(&dir.path().join("x.db")).await {
+        Err(DatabaseError::Unsupported(message)) => assert!(message.contains("pg_dump")),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_url_without_a_server_is_a_config_error() {
+    if !cfg!(feature = "postgres") {
+        return;
+    }
+    let mut config = DatabaseConfig::new("postgres://nobody@127.0.0.1:1/none", common::key());
+    // The pool keeps retrying a refused connection until the acquire timeout.
+    config.acquire_timeout = std::time::Duration::from_secs(1);
+    let err = Database::connect_with(config).await.unwrap_err();
+    assert!(matches!(err, DatabaseError::Config(_)), "{err:?}");
+}

@@ -1,0 +1,25 @@
+//! The integration suite: one test binary, a module per area, so the
+//! library and its drivers are linked once (trybuild's compile-fail tests
+//! are a binary of their own). Every database test runs on SQLite in memory,
+//! and on PostgreSQL too when `PIERRE_TEST_POSTGRES_URL` is set (see
+//! [`common`]).
+
+mod common;
+
+mod api_keys;
+mod config;
+mod crypto;
+mod database;
+mod errors;
+mod isolation;
+mod no_leaks;
+mod oauth_tokens;
+mod pagination;
+mod reliability;
+mod retry;
+mod rotation;
+mod scoping;
+mod tenant_credentials;
+mod tenants;
+mod usage;
+mod users;

@@ -1,0 +1,620 @@
+//! Tenant-scoped OAuth tokens: every method, the tenant boundary, and what
+//! happens when ciphertexts are moved between rows (the row-swap test).
+
+use crate::common;
+
+use chrono::{Duration, Utc};
+use pierre_db::{DatabaseError, NewOAuthToken, NewUser, Secret, TenantId, UserId};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+struct World {
+    t: common::TestDb,
+    owner: UserId,
+    alice: UserId,
+    bob: UserId,
+    acme: TenantId,
+    globex: TenantId,
+}
+
+async fn worlds() -> Vec<World> {
+    let mut out = Vec::new();
+    for t in common::databases().await {
+        let users = t.db.users();
+        let owner = users
+            .create(NewUser::new("owner@example.org", "h"))
+            .await
+            .unwrap()
+            .id;
+        let alice = users
+            .create(NewUser::new("alice@example.org", "h"))
+            .await
+            .unwrap()
+            .id;
+        let bob = users
+            .create(NewUser::new("bob@example.org", "h"))
+            .await
+            .unwrap()
+            .id;
+        let acme = common::tenant(&t, owner).await;
+        let globex = common::tenant(&t, owner).await;
+        out.push(World {
+            t,
+            owner,
+            alice,
+            bob,
+            acme,
+            globex,
+        });
+    }
+    out
+}
+
+fn full(user: UserId, provider: &str, access: &str, refresh: &str) -> NewOAuthToken {
+    let mut token = NewOAuthToken::new(user, provider, access);
+    token.refresh_token = Some(Secret::new(refresh));
+    token.expires_at = Some(Utc::now() + Duration::hours(1));
+    token.scope = Some("read,activity:read_all".into());
+    token
+}
+
+#[tokio::test]
+async fn upsert_get_and_replace() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        assert_eq!(tokens.get(w.alice, "strava").await.unwrap(), None);
+        tokens
+            .upsert(full(w.alice, "strava", "access-1", "refresh-1"))
+            .await
+            .unwrap();
+        let first = tokens
+            .get(w.alice, "strava")
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(first.access_token.expose(), "access-1", "{b}");
+        assert_eq!(
+            first.refresh_token.as_ref().map(Secret::expose),
+            Some("refresh-1")
+        );
+        assert_eq!(first.tenant_id, w.acme);
+        assert_eq!(first.user_id, w.alice);
+        assert_eq!(first.token_type, "bearer");
+        assert_eq!(first.scope.as_deref(), Some("read,activity:read_all"));
+        assert!(first.expires_at.is_some());
+
+        w.t.db
+            .tenant(w.acme)
+            .oauth_tokens()
+            .update_last_sync(w.alice, "strava", Utc::now())
+            .await
+            .unwrap();
+        tokens
+            .upsert(NewOAuthToken::new(w.alice, "strava", "access-2"))
+            .await
+            .unwrap();
+        let second = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        assert_eq!(
+            second.id, first.id,
+            "{b}: one row per user, tenant and provider"
+        );
+        assert_eq!(second.created_at, first.created_at);
+        assert_eq!(second.access_token.expose(), "access-2");
+        assert_eq!(second.refresh_token, None);
+        assert!(
+            second.last_sync.is_some(),
+            "{b}: last_sync survives an upsert"
+        );
+    }
+}
+
+#[tokio::test]
+async fn lists_refresh_sync_and_deletes() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        for provider in ["strava", "garmin", "fitbit"] {
+            tokens
+                .upsert(full(w.alice, provider, &format!("a-{provider}"), "r"))
+                .await
+                .unwrap();
+        }
+        tokens
+            .upsert(full(w.bob, "strava", "b-strava", "r"))
+            .await
+            .unwrap();
+
+        let alice: Vec<String> = tokens
+            .list_for_user(w.alice)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.provider)
+            .collect();
+        assert_eq!(alice, ["fitbit", "garmin", "strava"], "{b}");
+        let strava: Vec<(UserId, String)> = tokens
+            .list_for_provider("strava")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.user_id, t.access_token.expose().to_owned()))
+            .collect();
+        assert_eq!(
+            strava,
+            [
+                (w.alice, "a-strava".to_owned()),
+                (w.bob, "b-strava".to_owned())
+            ],
+            "{b}"
+        );
+
+        let expires = Utc::now() + Duration::hours(6);
+        tokens
+            .refresh(
+                w.alice,
+                "strava",
+                &Secret::new("a-strava-2"),
+                Some(Secret::new("r-2")),
+                Some(expires),
+            )
+            .await
+            .unwrap();
+        let refreshed = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        assert_eq!(refreshed.access_token.expose(), "a-strava-2");
+        assert_eq!(refreshed.refresh_token.unwrap().expose(), "r-2");
+        assert_eq!(
+            refreshed.expires_at.unwrap().timestamp_micros(),
+            expires.timestamp_micros(),
+            "{b}"
+        );
+        assert!(matches!(
+            tokens
+                .refresh(w.alice, "whoop", &Secret::new("x"), None, None)
+                .await,
+            Err(DatabaseError::NotFound { .. })
+        ));
+
+        assert_eq!(tokens.last_sync(w.alice, "garmin").await.unwrap(), None);
+        let at = Utc::now();
+        tokens
+            .update_last_sync(w.alice, "garmin", at)
+            .await
+            .unwrap();
+        assert_eq!(
+            tokens
+                .last_sync(w.alice, "garmin")
+                .await
+                .unwrap()
+                .map(|t| t.timestamp_micros()),
+            Some(at.timestamp_micros())
+        );
+        assert!(matches!(
+            tokens.last_sync(w.bob, "garmin").await,
+            Err(DatabaseError::NotFound { .. })
+        ));
+        assert!(matches!(
+            tokens.update_last_sync(w.bob, "garmin", at).await,
+            Err(DatabaseError::NotFound { .. })
+        ));
+
+        assert!(tokens.delete(w.alice, "fitbit").await.unwrap());
+        assert!(!tokens.delete(w.alice, "fitbit").await.unwrap());
+        assert_eq!(tokens.delete_all_for_user(w.alice).await.unwrap(), 2);
+        assert!(tokens.list_for_user(w.alice).await.unwrap().is_empty());
+        assert_eq!(
+            tokens.list_for_provider("strava").await.unwrap().len(),
+            1,
+            "{b}: bob's token stays"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_writes_nothing() {
+    for w in worlds().await {
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        let cases = [
+            (NewOAuthToken::new(w.alice, "Strava", "a"), "provider"),
+            (NewOAuthToken::new(w.alice, "", "a"), "provider"),
+            (NewOAuthToken::new(w.alice, "strava", ""), "access_token"),
+            (
+                NewOAuthToken::new(w.alice, "strava", "x".repeat(16 * 1024 + 1)),
+                "access_token",
+            ),
+        ];
+        for (token, field) in cases {
+            let err = tokens.upsert(token).await.unwrap_err();
+            assert!(
+                matches!(err, DatabaseError::InvalidInput { field: f, .. } if f == field),
+                "{err:?}"
+            );
+        }
+        let mut bad_scope = NewOAuthToken::new(w.alice, "strava", "a");
+        bad_scope.scope = Some("a\u{0}b".into());
+        assert!(tokens.upsert(bad_scope).await.is_err());
+        // A user that does not exist, and a tenant that does not exist.
+        assert!(matches!(
+            tokens
+                .upsert(NewOAuthToken::new(UserId::new(), "strava", "a"))
+                .await,
+            Err(DatabaseError::ForeignKey(_))
+        ));
+        assert!(matches!(
+            w.t.db
+                .tenant(TenantId::new())
+                .oauth_tokens()
+                .upsert(NewOAuthToken::new(w.alice, "strava", "a"))
+                .await,
+            Err(DatabaseError::ForeignKey(_))
+        ));
+        assert!(
+            w.t.db
+                .across_tenants()
+                .oauth_tokens()
+                .list_for_user(w.alice)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let acme = w.t.db.tenant(w.acme).oauth_tokens();
+        let globex = w.t.db.tenant(w.globex).oauth_tokens();
+        acme.upsert(full(w.alice, "strava", "acme-token", "r"))
+            .await
+            .unwrap();
+        globex
+            .upsert(full(w.alice, "strava", "globex-token", "r"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            acme.get(w.alice, "strava")
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token
+                .expose(),
+            "acme-token"
+        );
+        assert_eq!(
+            globex
+                .get(w.alice, "strava")
+                .await
+                .unwrap()
+                .unwrap()
+                .access_token
+                .expose(),
+            "globex-token"
+        );
+        assert_eq!(
+            globex.list_for_provider("strava").await.unwrap().len(),
+            1,
+            "{b}"
+        );
+        assert!(acme.delete(w.alice, "strava").await.unwrap());
+        assert!(
+            globex.get(w.alice, "strava").await.unwrap().is_some(),
+            "{b}: other tenant untouched"
+        );
+
+        acme.upsert(full(w.alice, "garmin", "acme-garmin", "r"))
+            .await
+            .unwrap();
+        let everywhere = w.t.db.across_tenants().oauth_tokens();
+        let all: Vec<TenantId> = everywhere
+            .list_for_user(w.alice)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tenant_id)
+            .collect();
+        assert_eq!(all.len(), 2, "{b}");
+        assert!(all.contains(&w.acme) && all.contains(&w.globex));
+        assert_eq!(everywhere.delete_all_for_user(w.alice).await.unwrap(), 2);
+        assert!(everywhere.list_for_user(w.alice).await.unwrap().is_empty());
+        let _ = w.owner;
+    }
+}
+
+/// Copies `column` of the row (from_user, from_tenant, from_provider) over
+/// `to_column` of the row (to_user, to_tenant, to_provider), as an attacker
+/// with write access to the database would.
+async fn swap(
+    t: &common::TestDb,
+    column: &str,
+    from: (UserId, TenantId, &str),
+    to_column: &str,
+    to: (UserId, TenantId, &str),
+) {
+    let conn = t.db.unscoped_connection();
+    let backend = conn.get_database_backend();
+    let p = |i: usize| {
+        if backend == DbBackend::Sqlite {
+            "?".to_owned()
+        } else {
+            format!("${i}")
+        }
+    };
+    let sql = format!(
+        "UPDATE user_oauth_tokens SET {to_column} = (SELECT {column} FROM user_oauth_tokens \
+         WHERE user_id = {} AND tenant_id = {} AND provider = {}) \
+         WHERE user_id = {} AND tenant_id = {} AND provider = {}",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6)
+    );
+    let changed = conn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                from.0.as_uuid().into(),
+                from.1.as_uuid().into(),
+                from.2.into(),
+                to.0.as_uuid().into(),
+                to.1.as_uuid().into(),
+                to.2.into(),
+            ],
+        ))
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(changed, 1);
+}
+
+#[tokio::test]
+async fn ciphertexts_moved_to_another_row_or_column_fail_to_open() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let seed = |tenant: TenantId, user: UserId, provider: &'static str| {
+            let db = w.t.db.clone();
+            async move {
+                db.tenant(tenant)
+                    .oauth_tokens()
+                    .upsert(full(
+                        user,
+                        provider,
+                        &format!("secret-{tenant}-{user}-{provider}"),
+                        "refresh-secret",
+                    ))
+                    .await
+                    .unwrap()
+            }
+        };
+        seed(w.acme, w.alice, "strava").await;
+        seed(w.globex, w.alice, "strava").await;
+        seed(w.acme, w.bob, "strava").await;
+        seed(w.acme, w.alice, "garmin").await;
+
+        let victim = (w.alice, w.acme, "strava");
+        for (label, column, to_column, target) in [
+            (
+                "other tenant",
+                "access_token",
+                "access_token",
+                (w.alice, w.globex, "strava"),
+            ),
+            (
+                "other user",
+                "access_token",
+                "access_token",
+                (w.bob, w.acme, "strava"),
+            ),
+            (
+                "other provider",
+                "access_token",
+                "access_token",
+                (w.alice, w.acme, "garmin"),
+            ),
+            ("other column", "access_token", "refresh_token", victim),
+        ] {
+            swap(&w.t, column, victim, to_column, target).await;
+            let (user, tenant, provider) = target;
+            let read =
+                w.t.db
+                    .tenant(tenant)
+                    .oauth_tokens()
+                    .get(user, provider)
+                    .await;
+            match read {
+                Err(DatabaseError::Crypto(_)) => {}
+                Err(other) => panic!("{b}: {label}: expected Crypto, got {other:?}"),
+                Ok(token) => panic!("{b}: {label}: the moved ciphertext opened: {token:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_without_new_refresh_token_or_expiry_keeps_the_stored_ones() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        let first = full(w.alice, "strava", "a-1", "r-1");
+        let expires = first.expires_at.unwrap();
+        tokens.upsert(first).await.unwrap();
+
+        tokens
+            .refresh(w.alice, "strava", "a-2", None, None)
+            .await
+            .unwrap();
+        let kept = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        assert_eq!(kept.access_token.expose(), "a-2", "{b}");
+        assert_eq!(
+            kept.refresh_token.unwrap().expose(),
+            "r-1",
+            "{b}: refresh token kept"
+        );
+        assert_eq!(
+            kept.expires_at.map(|t| t.timestamp_micros()),
+            Some(expires.timestamp_micros()),
+            "{b}: expiry kept"
+        );
+
+        let later = Utc::now() + Duration::hours(3);
+        tokens
+            .refresh(
+                w.alice,
+                "strava",
+                Secret::new("a-3"),
+                Some(Secret::new("r-3")),
+                Some(later),
+            )
+            .await
+            .unwrap();
+        let replaced = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        assert_eq!(replaced.access_token.expose(), "a-3");
+        assert_eq!(replaced.refresh_token.unwrap().expose(), "r-3", "{b}");
+        assert_eq!(
+            replaced.expires_at.map(|t| t.timestamp_micros()),
+            Some(later.timestamp_micros())
+        );
+    }
+}
+
+/// Sets `access_token` of every token row to the SQL expression `value`.
+async fn set_access_token_sql(t: &common::TestDb, value: &str) {
+    let conn = t.db.unscoped_connection();
+    conn.execute_raw(Statement::from_string(
+        conn.get_database_backend(),
+        format!("UPDATE user_oauth_tokens SET access_token = {value}"),
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_envelope_header_spelled_another_way_does_not_open() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        tokens
+            .upsert(NewOAuthToken::new(w.alice, "strava", "secret"))
+            .await
+            .unwrap();
+        for (from, to) in [("pdb1:k1:", "pdb1:k01:"), ("pdb1:k1:", "pdb1:k+1:")] {
+            set_access_token_sql(&w.t, &format!("REPLACE(access_token, '{from}', '{to}')")).await;
+            let err = tokens.get(w.alice, "strava").await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    DatabaseError::Crypto(pierre_db::crypto::CryptoError::Malformed)
+                ),
+                "{b}: {to}: {err:?}"
+            );
+            set_access_token_sql(&w.t, &format!("REPLACE(access_token, '{to}', '{from}')")).await;
+            assert_eq!(
+                tokens
+                    .get(w.alice, "strava")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .access_token
+                    .expose(),
+                "secret"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_secret_cell_that_is_not_text_is_a_decode_error_naming_the_column() {
+    // PostgreSQL's text columns hold only valid UTF-8 text: SQLite alone can
+    // store a BLOB or broken UTF-8 there.
+    let w = worlds().await.remove(0);
+    let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+    tokens
+        .upsert(NewOAuthToken::new(w.alice, "strava", "secret"))
+        .await
+        .unwrap();
+    for bad in ["X'00FF10'", "CAST(X'C328' AS TEXT)"] {
+        set_access_token_sql(&w.t, bad).await;
+        for result in [
+            tokens.get(w.alice, "strava").await.map(|_| ()),
+            tokens.list_for_user(w.alice).await.map(|_| ()),
+        ] {
+            match result {
+                Err(DatabaseError::Decode(message)) => assert!(
+                    message.contains("user_oauth_tokens.access_token"),
+                    "{bad}: {message}"
+                ),
+                other => panic!("{bad}: expected a Decode error, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
+    use chrono::TimeZone;
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        let far = [
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 12, 31, 0, 0, 0).unwrap(),
+        ];
+        for at in far {
+            let mut token = NewOAuthToken::new(w.alice, "strava", "a");
+            token.expires_at = Some(at);
+            let err = tokens.upsert(token).await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    DatabaseError::InvalidInput {
+                        field: "expires_at",
+                        ..
+                    }
+                ),
+                "{b}: {at}: {err:?}"
+            );
+            assert!(
+                tokens.get(w.alice, "strava").await.unwrap().is_none(),
+                "{b}"
+            );
+
+            let mut key = pierre_db::NewApiKey::new(w.alice, "k", pierre_db::ApiKeyTier::Starter);
+            key.expires_at = Some(at);
+            assert!(matches!(
+                w.t.db.api_keys().create(key).await,
+                Err(DatabaseError::InvalidInput { .. })
+            ));
+            assert!(matches!(
+                w.t.db.usage().current_jwt_usage(w.alice, at).await,
+                Err(DatabaseError::InvalidInput { field: "since", .. })
+            ));
+            assert!(matches!(
+                w.t.db.usage().system_stats(at).await,
+                Err(DatabaseError::InvalidInput { .. })
+            ));
+        }
+        assert!(
+            w.t.db
+                .api_keys()
+                .list_for_user(w.alice)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The ends of the range are fine.
+        for at in [
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+        ] {
+            let mut token = NewOAuthToken::new(w.alice, "strava", "a");
+            token.expires_at = Some(at);
+            tokens.upsert(token).await.unwrap();
+            let stored = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+            assert_eq!(stored.expires_at, Some(at), "{b}");
+        }
+    }
+}
