@@ -98,6 +98,26 @@ impl<T> Page<T> {
             has_more: self.has_more,
         }
     }
+
+    /// Converts the items with a function that can fail, keeping the paging
+    /// state; the first error is returned.
+    ///
+    /// ```
+    /// use pierre_db::Page;
+    ///
+    /// let page = Page { items: vec!["1", "2"], next_cursor: None, has_more: false };
+    /// let numbers = page.clone().try_map(|s| s.parse::<u8>()).unwrap();
+    /// assert_eq!(numbers.items, [1, 2]);
+    /// let page = Page { items: vec!["1", "x"], ..page };
+    /// assert!(page.try_map(|s| s.parse::<u8>()).is_err());
+    /// ```
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, E>>()?,
+            next_cursor: self.next_cursor,
+            has_more: self.has_more,
+        })
+    }
 }
 
 /// A position in a list ordered by `(time, id)`.

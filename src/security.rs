@@ -228,7 +228,7 @@ impl<'a> Security<'a> {
                 DatabaseError::Decode(format!("{}.{}: {err}", column.table, column.column))
             })?;
             let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-            let context = column.context(tenant, user, &refs);
+            let context = column.context(tenant, user, &refs)?;
             let secret = keyring.open(&context, &old)?;
             let sealed = keyring.seal(&context, &secret)?;
             let update = Query::update()

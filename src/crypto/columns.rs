@@ -6,6 +6,7 @@
 
 use uuid::Uuid;
 
+use super::CryptoError;
 use super::aad::Context;
 
 /// An encrypted column and how its rows name their context.
@@ -28,8 +29,27 @@ pub struct SealedColumn {
 }
 
 impl SealedColumn {
-    /// The context of one row.
-    pub fn context(&self, tenant: Option<Uuid>, user: Option<Uuid>, parts: &[&str]) -> Context {
+    /// The context of one row, checked against the column's shape: a tenant
+    /// or user given where the column binds none (or missing where it binds
+    /// one), or another number of parts, is [`CryptoError::ContextShape`].
+    /// The rotation job builds contexts from these same definitions, so a
+    /// repository that got the shape wrong fails at its first write, not
+    /// at the first rotation.
+    pub fn context(
+        &self,
+        tenant: Option<Uuid>,
+        user: Option<Uuid>,
+        parts: &[&str],
+    ) -> Result<Context, CryptoError> {
+        if tenant.is_some() != self.tenant.is_some()
+            || user.is_some() != self.user.is_some()
+            || parts.len() != self.parts.len()
+        {
+            return Err(CryptoError::ContextShape {
+                table: self.table,
+                column: self.column,
+            });
+        }
         let mut context = Context::new(self.table, self.column);
         if let Some(tenant) = tenant {
             context = context.tenant(tenant);
@@ -40,7 +60,7 @@ impl SealedColumn {
         for part in parts {
             context = context.part(*part);
         }
-        context
+        Ok(context)
     }
 }
 
@@ -116,3 +136,30 @@ pub const ALL: [&SealedColumn; 6] = [
     &RSA_PRIVATE_KEY,
     &SYSTEM_SECRET,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_context_of_the_wrong_shape_is_refused() {
+        let (t, u) = (Some(Uuid::nil()), Some(Uuid::max()));
+        assert!(OAUTH_ACCESS_TOKEN.context(t, u, &["strava"]).is_ok());
+        for (tenant, user, parts) in [
+            (None, u, &["strava"][..]),
+            (t, None, &["strava"][..]),
+            (t, u, &[][..]),
+            (t, u, &["strava", "extra"][..]),
+        ] {
+            assert_eq!(
+                OAUTH_ACCESS_TOKEN.context(tenant, user, parts).unwrap_err(),
+                CryptoError::ContextShape {
+                    table: "user_oauth_tokens",
+                    column: "access_token"
+                }
+            );
+        }
+        assert!(USER_APP_CLIENT_SECRET.context(t, u, &["fitbit"]).is_err());
+        assert!(USER_APP_CLIENT_SECRET.context(None, u, &["fitbit"]).is_ok());
+    }
+}

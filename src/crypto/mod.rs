@@ -57,4 +57,15 @@ pub enum CryptoError {
     /// Key material has the wrong length.
     #[error("key material has the wrong length")]
     KeyLength,
+    /// A value's context does not have the shape its column binds (a bug
+    /// in the calling code, caught before anything is written).
+    #[error(
+        "the encryption context given for {table}.{column} does not match the column's definition"
+    )]
+    ContextShape {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+    },
 }

@@ -29,9 +29,11 @@
 pub mod credentials;
 mod ctx;
 pub mod identity;
+mod support;
 pub mod usage;
 
 pub(crate) use ctx::Ctx;
+pub(crate) use support::{expect_changed, string_list, unsigned, unsigned_opt};
 
 use credentials::{
     ApiKeys, CrossTenantOAuthTokens, OAuthApps, OAuthTokens, TenantOAuthCredentials, UserOAuthApps,

@@ -24,7 +24,7 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::Ctx;
+use crate::repositories::{Ctx, expect_changed, unsigned_opt};
 use crate::time;
 use crate::validation;
 
@@ -87,9 +87,12 @@ impl TryFrom<api_keys::Model> for ApiKey {
             description: m.description,
             key_prefix: m.key_prefix,
             tier: m.tier,
-            rate_limit_requests: stored_count("rate_limit_requests", m.rate_limit_requests)?,
-            rate_limit_window_seconds: stored_count(
-                "rate_limit_window_seconds",
+            rate_limit_requests: unsigned_opt(
+                "api_keys.rate_limit_requests",
+                m.rate_limit_requests,
+            )?,
+            rate_limit_window_seconds: unsigned_opt(
+                "api_keys.rate_limit_window_seconds",
                 m.rate_limit_window_seconds,
             )?,
             is_active: m.is_active,
@@ -98,16 +101,6 @@ impl TryFrom<api_keys::Model> for ApiKey {
             created_at: m.created_at.to_utc(),
         })
     }
-}
-
-/// A stored count that must not be negative (the API never writes one).
-fn stored_count(column: &str, value: Option<i32>) -> Result<Option<u32>> {
-    value
-        .map(|v| {
-            u32::try_from(v)
-                .map_err(|_| DatabaseError::Decode(format!("api_keys.{column} is negative")))
-        })
-        .transpose()
 }
 
 fn to_keys(rows: Vec<api_keys::Model>) -> Result<Vec<ApiKey>> {
@@ -369,11 +362,7 @@ impl<'a> ApiKeys<'a> {
             },
         )
         .await?;
-        Ok(Page {
-            items: to_keys(page.items)?,
-            next_cursor: page.next_cursor,
-            has_more: page.has_more,
-        })
+        page.try_map(ApiKey::try_from)
     }
 
     /// Records that the key was used now. `NotFound` for an unknown key.
@@ -388,10 +377,7 @@ impl<'a> ApiKeys<'a> {
             .exec(&self.ctx.conn())
             .await?
             .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("api key", key_id));
-        }
-        Ok(())
+        expect_changed(changed, "api key", key_id)
     }
 
     /// Deactivates `owner`'s key (idempotent). `NotFound` if it does not
@@ -405,10 +391,7 @@ impl<'a> ApiKeys<'a> {
             .exec(&self.ctx.conn())
             .await?
             .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("api key", key_id));
-        }
-        Ok(())
+        expect_changed(changed, "api key", key_id)
     }
 
     /// Deactivates every active key whose expiry has passed and returns how

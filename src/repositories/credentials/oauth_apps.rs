@@ -18,7 +18,7 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::repositories::Ctx;
+use crate::repositories::{Ctx, expect_changed, string_list};
 use crate::time;
 use crate::validation;
 
@@ -76,8 +76,8 @@ impl TryFrom<apps::Model> for OAuthApp {
             client_id: m.client_id,
             name: m.name,
             description: m.description,
-            redirect_uris: string_list(m.redirect_uris, "oauth_apps.redirect_uris")?,
-            scopes: string_list(m.scopes, "oauth_apps.scopes")?,
+            redirect_uris: string_list("oauth_apps.redirect_uris", m.redirect_uris)?,
+            scopes: string_list("oauth_apps.scopes", m.scopes)?,
             app_type: m.app_type,
             owner_user_id: m.owner_user_id.into(),
             is_active: m.is_active,
@@ -273,10 +273,7 @@ impl<'a> OAuthApps<'a> {
             .exec(&self.ctx.conn())
             .await?
             .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("oauth app", client_id));
-        }
-        Ok(())
+        expect_changed(changed, "oauth app", client_id)
     }
 }
 
@@ -297,9 +294,4 @@ fn redirect_uris(input: &[String]) -> Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-fn string_list(value: serde_json::Value, column: &str) -> Result<Vec<String>> {
-    serde_json::from_value(value)
-        .map_err(|_| DatabaseError::Decode(format!("{column} is not a list of strings")))
 }

@@ -21,7 +21,7 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{TenantId, UserId};
-use crate::repositories::Ctx;
+use crate::repositories::{Ctx, expect_changed};
 use crate::scope::Scoped;
 use crate::time;
 use crate::validation;
@@ -341,10 +341,7 @@ impl<'a> OAuthTokens<'a> {
             .exec(&self.scope.conn())
             .await?
             .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("oauth token", user));
-        }
-        Ok(())
+        expect_changed(changed, "oauth token", user)
     }
 
     async fn seal_pair(
@@ -358,12 +355,12 @@ impl<'a> OAuthTokens<'a> {
         let tenant = Some(self.scope.tenant().as_uuid());
         let user = Some(user.as_uuid());
         let access = keyring.seal(
-            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]),
+            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider])?,
             access,
         )?;
         let refresh = match refresh {
             Some(secret) => Some(keyring.seal(
-                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]),
+                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider])?,
                 secret,
             )?),
             None => None,
@@ -383,7 +380,7 @@ async fn decrypt(
     let access_token = ctx
         .open_with(
             keyring,
-            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider]),
+            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider])?,
             &row.access_token,
         )
         .await?;
@@ -391,7 +388,7 @@ async fn decrypt(
         Some(sealed) => Some(
             ctx.open_with(
                 keyring,
-                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider]),
+                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider])?,
                 sealed,
             )
             .await?,

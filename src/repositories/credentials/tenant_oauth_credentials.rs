@@ -22,6 +22,7 @@ use crate::crypto::columns::TENANT_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::TenantId;
+use crate::repositories::{string_list, unsigned_opt};
 use crate::scope::Scoped;
 use crate::time;
 use crate::validation::{self, ClientCredentials, provider_name};
@@ -208,7 +209,7 @@ impl<'a> TenantOAuthCredentials<'a> {
                     Some(self.scope.tenant().as_uuid()),
                     None,
                     &[&provider_name(provider)],
-                ),
+                )?,
                 &new.client_secret,
             )
             .await?;
@@ -269,7 +270,7 @@ impl<'a> TenantOAuthCredentials<'a> {
                     Some(row.tenant_id),
                     None,
                     &[&provider_name(row.provider)],
-                ),
+                )?,
                 &row.client_secret_encrypted,
             )
             .await?;
@@ -280,8 +281,11 @@ impl<'a> TenantOAuthCredentials<'a> {
             client_id: row.client_id,
             client_secret,
             redirect_uri: row.redirect_uri,
-            scopes: scopes_of(row.scopes)?,
-            rate_limit_per_day: rate_limit_of(row.rate_limit_per_day)?,
+            scopes: string_list("tenant_oauth_credentials.scopes", row.scopes)?,
+            rate_limit_per_day: unsigned_opt(
+                "tenant_oauth_credentials.rate_limit_per_day",
+                row.rate_limit_per_day,
+            )?,
             is_active: row.is_active,
             created_at: row.created_at.to_utc(),
             updated_at: row.updated_at.to_utc(),
@@ -311,8 +315,11 @@ impl<'a> TenantOAuthCredentials<'a> {
                     provider: row.provider,
                     client_id: row.client_id,
                     redirect_uri: row.redirect_uri,
-                    scopes: scopes_of(row.scopes)?,
-                    rate_limit_per_day: rate_limit_of(row.rate_limit_per_day)?,
+                    scopes: string_list("tenant_oauth_credentials.scopes", row.scopes)?,
+                    rate_limit_per_day: unsigned_opt(
+                        "tenant_oauth_credentials.rate_limit_per_day",
+                        row.rate_limit_per_day,
+                    )?,
                     is_active: row.is_active,
                     created_at: row.created_at.to_utc(),
                     updated_at: row.updated_at.to_utc(),
@@ -335,22 +342,4 @@ impl<'a> TenantOAuthCredentials<'a> {
             .rows_affected;
         Ok(deleted > 0)
     }
-}
-
-fn scopes_of(value: serde_json::Value) -> Result<Vec<String>> {
-    serde_json::from_value(value).map_err(|_| {
-        DatabaseError::Decode("tenant_oauth_credentials.scopes is not a list of strings".into())
-    })
-}
-
-fn rate_limit_of(value: Option<i32>) -> Result<Option<u32>> {
-    value
-        .map(|limit| {
-            u32::try_from(limit).map_err(|_| {
-                DatabaseError::Decode(
-                    "tenant_oauth_credentials.rate_limit_per_day is negative".into(),
-                )
-            })
-        })
-        .transpose()
 }

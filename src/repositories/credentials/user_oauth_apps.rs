@@ -164,7 +164,7 @@ impl<'a> UserOAuthApps<'a> {
                     None,
                     Some(new.user_id.as_uuid()),
                     &[&provider_name(provider)],
-                ),
+                )?,
                 &new.client_secret,
             )
             .await?;
@@ -217,7 +217,7 @@ impl<'a> UserOAuthApps<'a> {
                     None,
                     Some(row.user_id),
                     &[&provider_name(row.provider)],
-                ),
+                )?,
                 &row.client_secret,
             )
             .await?;

@@ -11,9 +11,10 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QuerySelect};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::error::{DatabaseError, Result};
+use crate::error::Result;
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::repositories::expect_changed;
 use crate::scope::Scoped;
 use crate::time;
 
@@ -134,10 +135,7 @@ impl<'a> TenantMembers<'a> {
             .exec(&self.scope.conn())
             .await?
             .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("tenant member", user));
-        }
-        Ok(())
+        expect_changed(changed, "tenant member", user)
     }
 
     /// The user's role here, if they are an active member (`None` for a

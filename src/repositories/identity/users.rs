@@ -12,7 +12,7 @@ use tracing::instrument;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::Ctx;
+use crate::repositories::{Ctx, expect_changed};
 use crate::time;
 use crate::validation;
 
@@ -279,9 +279,7 @@ impl<'a> Users<'a> {
             .exec(&self.ctx.conn())
             .await?
             .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("user", id));
-        }
+        expect_changed(changed, "user", id)?;
         self.get_by_id(id)
             .await?
             .ok_or_else(|| DatabaseError::not_found("user", id))
@@ -345,10 +343,7 @@ impl<'a> Users<'a> {
             .exec(&self.ctx.conn())
             .await?
             .rows_affected;
-        if changed == 0 {
-            return Err(DatabaseError::not_found("user", id));
-        }
-        Ok(())
+        expect_changed(changed, "user", id)
     }
 
     /// Users with `status`, oldest first, one keyset page at a time.

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
-use crate::repositories::Ctx;
+use crate::repositories::{Ctx, unsigned};
 use crate::retry::in_write_tx;
 use crate::time;
 use crate::validation;
@@ -259,13 +259,13 @@ impl<'a> Usage<'a> {
         let mut stats = UsageStats::default();
         let mut timed = 0u64;
         for (tool, requests, successes, total_ms, timed_rows) in rows {
-            let requests = non_negative(requests)?;
-            let successes = non_negative(successes)?;
+            let requests = count_of(requests)?;
+            let successes = count_of(successes)?;
             stats.total_requests += requests;
             stats.successful_requests += successes;
             stats.failed_requests += requests.saturating_sub(successes);
-            stats.total_response_time_ms += non_negative(total_ms.unwrap_or(0))?;
-            timed += non_negative(timed_rows)?;
+            stats.total_response_time_ms += count_of(total_ms.unwrap_or(0))?;
+            timed += count_of(timed_rows)?;
             stats.requests_by_tool.insert(tool, requests);
         }
         if timed > 0 {
@@ -373,7 +373,7 @@ impl<'a> Usage<'a> {
             .query_one(&statement)
             .await?
             .ok_or_else(|| DatabaseError::Decode("system stats returned no row".into()))?;
-        let get = |column: &str| -> Result<u64> { non_negative(row.try_get::<i64>("", column)?) };
+        let get = |column: &str| -> Result<u64> { count_of(row.try_get::<i64>("", column)?) };
         Ok(SystemStats {
             users: get("users")?,
             active_api_keys: get("active_api_keys")?,
@@ -485,10 +485,6 @@ pub(super) fn method(method: &str) -> Result<String> {
     Ok(validation::required("method", method, MAX_METHOD)?.to_ascii_uppercase())
 }
 
-fn non_negative(value: i64) -> Result<u64> {
-    u64::try_from(value).map_err(|_| DatabaseError::Decode("negative count".into()))
-}
-
 /// `SELECT COUNT(*)` of `select`, without selecting any column.
 async fn count<E: EntityTrait, C: ConnectionTrait>(conn: &C, select: Select<E>) -> Result<u64> {
     let n: Option<i64> = select
@@ -497,5 +493,10 @@ async fn count<E: EntityTrait, C: ConnectionTrait>(conn: &C, select: Select<E>) 
         .into_tuple()
         .one(conn)
         .await?;
-    non_negative(n.unwrap_or(0))
+    count_of(n.unwrap_or(0))
+}
+
+/// A count the database computed.
+fn count_of(value: i64) -> Result<u64> {
+    unsigned("count", value)
 }

@@ -14,6 +14,7 @@ use super::api_usage::{
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::repositories::{unsigned, unsigned_opt};
 use crate::time;
 use crate::validation;
 
@@ -81,8 +82,6 @@ impl TryFrom<request_logs::Model> for RequestLog {
     type Error = DatabaseError;
 
     fn try_from(m: request_logs::Model) -> Result<Self> {
-        let bad =
-            |column: &str| DatabaseError::Decode(format!("request_logs.{column} out of range"));
         Ok(Self {
             id: m.id,
             user_id: m.user_id.map(Into::into),
@@ -90,11 +89,8 @@ impl TryFrom<request_logs::Model> for RequestLog {
             timestamp: m.timestamp.to_utc(),
             method: m.method,
             endpoint: m.endpoint,
-            status_code: u16::try_from(m.status_code).map_err(|_| bad("status_code"))?,
-            response_time_ms: m
-                .response_time_ms
-                .map(|v| u32::try_from(v).map_err(|_| bad("response_time_ms")))
-                .transpose()?,
+            status_code: unsigned("request_logs.status_code", m.status_code)?,
+            response_time_ms: unsigned_opt("request_logs.response_time_ms", m.response_time_ms)?,
             error_message: m.error_message,
         })
     }
@@ -201,14 +197,6 @@ impl<'a> Usage<'a> {
             },
         )
         .await?;
-        Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(RequestLog::try_from)
-                .collect::<Result<_>>()?,
-            next_cursor: page.next_cursor,
-            has_more: page.has_more,
-        })
+        page.try_map(RequestLog::try_from)
     }
 }
