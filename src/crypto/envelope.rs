@@ -105,7 +105,7 @@ fn canonical_version(text: &str) -> Result<u32, CryptoError> {
 }
 
 /// The SQL `LIKE` pattern matching every value sealed under `version`:
-/// with [`canonical_version`], a value matches it exactly when it names
+/// with the canonical spelling that opening requires, a value matches it exactly when it names
 /// `version`.
 pub fn like_pattern(version: u32) -> String {
     format!("{PREFIX}{version}:%")

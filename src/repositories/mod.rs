@@ -4,21 +4,21 @@
 //! so the same repository serves `db.x()` and `tx.x()`.
 //!
 //! Repositories of tenant-owned tables are built only by a
-//! [`TenantScope`](crate::TenantScope) and query only through its scoped
+//! [`TenantScope`] and query only through its scoped
 //! handle (see the `scope` module); their constructors are private to the
 //! crate.
 //!
 //! | table | repository | accessor |
 //! |---|---|---|
-//! | `users` | [`Users`](identity::users::Users) | `db.users()` |
-//! | `tenants` | [`Tenants`](identity::tenants::Tenants) | `db.tenants()` |
-//! | `tenant_users` | [`TenantMembers`](identity::tenant_members::TenantMembers) | `db.tenant(t).members()` |
-//! | `user_oauth_tokens` | [`OAuthTokens`](credentials::oauth_tokens::OAuthTokens), [`CrossTenantOAuthTokens`](credentials::oauth_tokens::CrossTenantOAuthTokens) | `db.tenant(t).oauth_tokens()`, `db.across_tenants().oauth_tokens()` |
-//! | `tenant_oauth_credentials` | [`TenantOAuthCredentials`](credentials::tenant_oauth_credentials::TenantOAuthCredentials) | `db.tenant(t).oauth_credentials()` |
-//! | `oauth_apps` | [`OAuthApps`](credentials::oauth_apps::OAuthApps) | `db.oauth_apps()` |
-//! | `user_oauth_app_credentials` | [`UserOAuthApps`](credentials::user_oauth_apps::UserOAuthApps) | `db.user_oauth_apps()` |
-//! | `api_keys` | [`ApiKeys`](credentials::api_keys::ApiKeys) | `db.api_keys()` |
-//! | `api_key_usage`, `jwt_usage`, `request_logs` | [`Usage`](usage::api_usage::Usage) | `db.usage()` |
+//! | `users` | [`Users`] | `db.users()` |
+//! | `tenants` | [`Tenants`] | `db.tenants()` |
+//! | `tenant_users` | [`TenantMembers`] | `db.tenant(t).members()` |
+//! | `user_oauth_tokens` | [`OAuthTokens`], [`CrossTenantOAuthTokens`] | `db.tenant(t).oauth_tokens()`, `db.across_tenants().oauth_tokens()` |
+//! | `tenant_oauth_credentials` | [`TenantOAuthCredentials`] | `db.tenant(t).oauth_credentials()` |
+//! | `oauth_apps` | [`OAuthApps`] | `db.oauth_apps()` |
+//! | `user_oauth_app_credentials` | [`UserOAuthApps`] | `db.user_oauth_apps()` |
+//! | `api_keys` | [`ApiKeys`] | `db.api_keys()` |
+//! | `api_key_usage`, `jwt_usage`, `request_logs` | [`Usage`] | `db.usage()` |
 //! | `key_versions`, `system_secrets` (data keys) | [`Security`](crate::Security) | `db.security()` |
 //!
 //! Adding a repository: its file in its domain folder (with its `pub mod`

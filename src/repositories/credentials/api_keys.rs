@@ -1,7 +1,7 @@
 //! API keys: generated once, stored hashed, looked up by prefix.
 //!
 //! A key is `pk_live_` followed by 256 random bits in base64url
-//! ([`hashing::generate`]). Only its SHA-256 is stored, with a *display
+//! (`hashing::generate`). Only its SHA-256 is stored, with a *display
 //! prefix*: the first [`DISPLAY_PREFIX_LEN`] characters, unique, shown in
 //! lists so that people can tell their keys apart, and used to find the row
 //! when a key is presented. The prefix carries 72 of the 256 random bits:

@@ -3,7 +3,7 @@
 //! An app belongs to the user who registered it (not to a tenant). Its
 //! client secret is generated here, returned once in clear by
 //! [`OAuthApps::register`], and stored only as a SHA-256 hash
-//! ([`crate::crypto::hashing`]); [`OAuthApps::verify_client_secret`]
+//! (`crypto::hashing`); [`OAuthApps::verify_client_secret`]
 //! compares hashes in constant time.
 
 use chrono::{DateTime, Utc};
@@ -14,6 +14,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::oauth_rules;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
@@ -28,7 +29,7 @@ pub const MAX_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 2000;
 /// Most redirect URIs per app.
 pub const MAX_REDIRECT_URIS: usize = 20;
-pub use crate::validation::MAX_REDIRECT_URI;
+pub use super::oauth_rules::MAX_REDIRECT_URI;
 /// Most scopes per app.
 pub const MAX_SCOPES: usize = 64;
 /// Longest scope accepted.
@@ -172,7 +173,7 @@ impl<'a> OAuthApps<'a> {
         let description =
             validation::optional("description", new.description.as_deref(), MAX_DESCRIPTION)?;
         let redirect_uris = redirect_uris(&new.redirect_uris)?;
-        let scopes = validation::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
+        let scopes = oauth_rules::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
         let client_id = hashing::generate(CLIENT_ID_PREFIX)?.expose().to_owned();
         tracing::Span::current().record("client_id", client_id.as_str());
         let client_secret = hashing::generate(CLIENT_SECRET_PREFIX)?;

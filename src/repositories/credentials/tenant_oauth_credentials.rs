@@ -2,7 +2,7 @@
 //! `db.tenant(id).oauth_credentials()`.
 //!
 //! The client secret is encrypted with the context
-//! ([`TENANT_CLIENT_SECRET`]: table, column, tenant, provider), so a secret
+//! (`TENANT_CLIENT_SECRET`: table, column, tenant, provider), so a secret
 //! copied into another tenant's or provider's row fails to open, and the
 //! rotation job re-encrypts it like every other sealed column.
 //!
@@ -18,6 +18,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::oauth_rules::{self, ClientCredentials, provider_name};
 use crate::crypto::columns::TENANT_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
@@ -25,9 +26,8 @@ use crate::ids::TenantId;
 use crate::repositories::{string_list, unsigned_opt};
 use crate::scope::Scoped;
 use crate::time;
-use crate::validation::{self, ClientCredentials, provider_name};
 
-pub use crate::validation::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
+pub use super::oauth_rules::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
 /// Most scopes per credential.
 pub const MAX_SCOPES: usize = 64;
 /// Longest scope accepted.
@@ -188,13 +188,13 @@ impl<'a> TenantOAuthCredentials<'a> {
             provider,
             client_id,
             redirect_uri,
-        } = validation::client_credentials(
+        } = oauth_rules::client_credentials(
             &new.provider,
             &new.client_id,
             &new.client_secret,
             &new.redirect_uri,
         )?;
-        let scopes = validation::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
+        let scopes = oauth_rules::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
         let rate_limit = new
             .rate_limit_per_day
             .map(|limit| {
@@ -252,7 +252,7 @@ impl<'a> TenantOAuthCredentials<'a> {
     /// stored secret does not open (tampered, or moved from another row).
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = %provider))]
     pub async fn get(&self, provider: &str) -> Result<Option<TenantOAuthCredential>> {
-        let provider = validation::oauth_provider(provider)?;
+        let provider = oauth_rules::oauth_provider(provider)?;
         let Some(row) = self
             .scope
             .find::<creds::Entity>()
@@ -332,7 +332,7 @@ impl<'a> TenantOAuthCredentials<'a> {
     /// were any. `InvalidInput` for an unknown provider.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = %provider), err(Display))]
     pub async fn delete(&self, provider: &str) -> Result<bool> {
-        let provider = validation::oauth_provider(provider)?;
+        let provider = oauth_rules::oauth_provider(provider)?;
         let deleted = self
             .scope
             .delete::<creds::Entity>()

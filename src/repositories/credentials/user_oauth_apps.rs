@@ -2,7 +2,7 @@
 //!
 //! A user may bring their own client id and secret for a provider (one row
 //! per user and provider). The client secret is encrypted with the context
-//! ([`USER_APP_CLIENT_SECRET`]: table, column, user, provider), so a secret
+//! (`USER_APP_CLIENT_SECRET`: table, column, user, provider), so a secret
 //! copied into another user's or provider's row fails to open, and the
 //! rotation job re-encrypts it like every other sealed column.
 //!
@@ -18,15 +18,15 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, EntityTrait, Qu
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::oauth_rules::{self, ClientCredentials, provider_name};
 use crate::crypto::columns::USER_APP_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{Result, on_table};
 use crate::ids::UserId;
 use crate::repositories::Ctx;
 use crate::time;
-use crate::validation::{self, ClientCredentials, provider_name};
 
-pub use crate::validation::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
+pub use super::oauth_rules::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
 
 /// A user's own OAuth app credentials for one provider, decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,7 +151,7 @@ impl<'a> UserOAuthApps<'a> {
             provider,
             client_id,
             redirect_uri,
-        } = validation::client_credentials(
+        } = oauth_rules::client_credentials(
             &new.provider,
             &new.client_id,
             &new.client_secret,
@@ -200,7 +200,7 @@ impl<'a> UserOAuthApps<'a> {
     /// secret does not open (tampered, or moved from another row).
     #[instrument(skip_all, fields(user_id = %user, provider = %provider))]
     pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<UserOAuthApp>> {
-        let provider = validation::oauth_provider(provider)?;
+        let provider = oauth_rules::oauth_provider(provider)?;
         let Some(row) = self
             .of_user(user)
             .filter(creds::Column::Provider.eq(provider))
@@ -265,7 +265,7 @@ impl<'a> UserOAuthApps<'a> {
     /// any. `InvalidInput` for an unknown provider.
     #[instrument(skip_all, fields(user_id = %user, provider = %provider), err(Display))]
     pub async fn remove(&self, user: UserId, provider: &str) -> Result<bool> {
-        let provider = validation::oauth_provider(provider)?;
+        let provider = oauth_rules::oauth_provider(provider)?;
         let deleted = creds::Entity::delete_many()
             .filter(creds::Column::UserId.eq(user.as_uuid()))
             .filter(creds::Column::Provider.eq(provider))
