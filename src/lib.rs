@@ -10,6 +10,24 @@
 //!   [`Database::transaction`] re-runs a transaction on contention.
 //! - Lists page with opaque keyset cursors ([`PageRequest`], [`Page`]).
 //!
+//! # Tables, repositories, accessors
+//!
+//! | table | repository | accessor |
+//! |---|---|---|
+//! | `users` | [`Users`] | `db.users()` |
+//! | `tenants` | [`Tenants`] | `db.tenants()` |
+//! | `tenant_users` | [`TenantMembers`] | `db.tenant(t).members()` |
+//! | `user_oauth_tokens` | [`OAuthTokens`], [`CrossTenantOAuthTokens`] | `db.tenant(t).oauth_tokens()`, `db.across_tenants().oauth_tokens()` |
+//! | `tenant_oauth_credentials` | [`TenantOAuthCredentials`] | `db.tenant(t).oauth_credentials()` |
+//! | `oauth_apps` | [`OAuthApps`] | `db.oauth_apps()` |
+//! | `user_oauth_app_credentials` | [`UserOAuthApps`] | `db.user_oauth_apps()` |
+//! | `api_keys` | [`ApiKeys`] | `db.api_keys()` |
+//! | `api_key_usage`, `jwt_usage`, `request_logs` | [`Usage`] | `db.usage()` |
+//! | `key_versions`, `system_secrets` (data keys) | [`Security`] | `db.security()` |
+//!
+//! Tenant-owned tables are reached only through `db.tenant(t)`; see
+//! [`TenantScope`].
+//!
 //! ```
 //! use pierre_db::{Database, MasterKey};
 //!

@@ -20,7 +20,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use ring::hmac;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef};
-use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, FromQueryResult, Order, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
@@ -201,11 +204,31 @@ pub(crate) async fn keyset_page<E, C, Col>(
     scope: &str,
     request: &PageRequest,
     select: Select<E>,
-    (time_col, id_col): (Col, Col),
+    columns: (Col, Col),
     position_of: impl Fn(&E::Model) -> Position,
 ) -> Result<Page<E::Model>>
 where
     E: EntityTrait,
+    C: ConnectionTrait,
+    Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
+{
+    keyset_page_as(conn, codec, scope, request, select, columns, position_of).await
+}
+
+/// [`keyset_page`] read into `M` instead of the entity's model (for a list
+/// that selects only the columns it returns and reads them by position).
+pub(crate) async fn keyset_page_as<E, M, C, Col>(
+    conn: &C,
+    codec: &CursorCodec,
+    scope: &str,
+    request: &PageRequest,
+    select: Select<E>,
+    (time_col, id_col): (Col, Col),
+    position_of: impl Fn(&M) -> Position,
+) -> Result<Page<M>>
+where
+    E: EntityTrait,
+    M: FromQueryResult + Send,
     C: ConnectionTrait,
     Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
 {
@@ -220,7 +243,7 @@ where
             Expr::tuple([Expr::val(after.at.fixed_offset()), Expr::val(after.id)]),
         ));
     }
-    let mut items = select.all(conn).await?;
+    let mut items = select.into_model::<M>().all(conn).await?;
     let has_more = items.len() > limit as usize;
     items.truncate(limit as usize);
     let next_cursor = match (has_more, items.last()) {

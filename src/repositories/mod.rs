@@ -8,24 +8,15 @@
 //! handle (see the `scope` module); their constructors are private to the
 //! crate.
 //!
-//! | table | repository | accessor |
-//! |---|---|---|
-//! | `users` | [`Users`] | `db.users()` |
-//! | `tenants` | [`Tenants`] | `db.tenants()` |
-//! | `tenant_users` | [`TenantMembers`] | `db.tenant(t).members()` |
-//! | `user_oauth_tokens` | [`OAuthTokens`], [`CrossTenantOAuthTokens`] | `db.tenant(t).oauth_tokens()`, `db.across_tenants().oauth_tokens()` |
-//! | `tenant_oauth_credentials` | [`TenantOAuthCredentials`] | `db.tenant(t).oauth_credentials()` |
-//! | `oauth_apps` | [`OAuthApps`] | `db.oauth_apps()` |
-//! | `user_oauth_app_credentials` | [`UserOAuthApps`] | `db.user_oauth_apps()` |
-//! | `api_keys` | [`ApiKeys`] | `db.api_keys()` |
-//! | `api_key_usage`, `jwt_usage`, `request_logs` | [`Usage`] | `db.usage()` |
-//! | `key_versions`, `system_secrets` (data keys) | [`Security`](crate::Security) | `db.security()` |
+//! The table of every table's repository and accessor is in the crate
+//! docs.
 //!
 //! Adding a repository: its file in its domain folder (with its `pub mod`
 //! and type re-exports in the folder's `mod.rs`), and one line in the
 //! accessor list below, which gives it to `Database`, `Tx` and, for
 //! tenant-owned data, `TenantScope`.
 
+mod cells;
 pub mod credentials;
 mod ctx;
 pub mod identity;

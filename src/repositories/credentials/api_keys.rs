@@ -16,14 +16,19 @@ use chrono::{DateTime, Utc};
 use entity::api_keys;
 use entity::sea_orm_active_enums::ApiKeyTier;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect,
+};
 use tracing::instrument;
+use uuid::Uuid;
 
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::repositories::cells::{Cell, read_enum};
 use crate::repositories::{Ctx, expect_changed, unsigned_opt};
 use crate::time;
 use crate::validation;
@@ -73,6 +78,60 @@ impl ApiKey {
     /// Whether the key is active and not expired at `at`.
     pub fn is_usable_at(&self, at: DateTime<Utc>) -> bool {
         self.is_active && self.expires_at.is_none_or(|expiry| expiry > at)
+    }
+}
+
+/// The columns the key lookup reads, in the order [`KeyRow`] reads them.
+const LOOKUP_COLUMNS: [api_keys::Column; 13] = [
+    api_keys::Column::Id,
+    api_keys::Column::UserId,
+    api_keys::Column::Name,
+    api_keys::Column::Description,
+    api_keys::Column::KeyPrefix,
+    api_keys::Column::Tier,
+    api_keys::Column::RateLimitRequests,
+    api_keys::Column::RateLimitWindowSeconds,
+    api_keys::Column::IsActive,
+    api_keys::Column::ExpiresAt,
+    api_keys::Column::LastUsedAt,
+    api_keys::Column::CreatedAt,
+    api_keys::Column::KeyHash,
+];
+
+/// A key and its stored hash, read by position through the driver on the
+/// authentication path (see the `cells` module).
+struct KeyRow {
+    key: ApiKey,
+    hash: String,
+}
+
+impl FromQueryResult for KeyRow {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+        let count = |i: usize, column: &str| -> std::result::Result<Option<u32>, DbErr> {
+            Option::<i32>::read(row, i)?
+                .map(|v| {
+                    u32::try_from(v)
+                        .map_err(|_| DbErr::Type(format!("api_keys.{column} is out of range")))
+                })
+                .transpose()
+        };
+        Ok(Self {
+            key: ApiKey {
+                id: Uuid::read(row, 0)?.into(),
+                user_id: Uuid::read(row, 1)?.into(),
+                name: String::read(row, 2)?,
+                description: Cell::read(row, 3)?,
+                key_prefix: String::read(row, 4)?,
+                tier: read_enum(row, 5)?,
+                rate_limit_requests: count(6, "rate_limit_requests")?,
+                rate_limit_window_seconds: count(7, "rate_limit_window_seconds")?,
+                is_active: bool::read(row, 8)?,
+                expires_at: Cell::read(row, 9)?,
+                last_used_at: Cell::read(row, 10)?,
+                created_at: Cell::read(row, 11)?,
+            },
+            hash: String::read(row, 12)?,
+        })
     }
 }
 
@@ -283,17 +342,19 @@ impl<'a> ApiKeys<'a> {
         let Some(prefix) = display_prefix(plaintext) else {
             return Ok(None);
         };
-        let Some(row) = api_keys::Entity::find()
+        let Some(KeyRow { key, hash }) = api_keys::Entity::find()
+            .select_only()
+            .columns(LOOKUP_COLUMNS)
             .filter(api_keys::Column::KeyPrefix.eq(prefix))
+            .into_model::<KeyRow>()
             .one(&self.ctx.conn())
             .await?
         else {
             return Ok(None);
         };
-        if !hashing::verify(plaintext, &row.key_hash) {
+        if !hashing::verify(plaintext, &hash) {
             return Ok(None);
         }
-        let key = ApiKey::try_from(row)?;
         if !key.is_usable_at(time::now()) {
             return Ok(None);
         }

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use entity::user_oauth_tokens as tokens;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, Select, UpdateMany,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -21,6 +22,7 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{TenantId, UserId};
+use crate::repositories::cells::read_named;
 use crate::repositories::{Ctx, expect_changed};
 use crate::scope::Scoped;
 use crate::time;
@@ -60,6 +62,66 @@ pub struct OAuthToken {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// The columns a token row is read from, in the order [`StoredToken`]
+/// reads them.
+const TOKEN_COLUMNS: [tokens::Column; 12] = [
+    tokens::Column::Id,
+    tokens::Column::UserId,
+    tokens::Column::TenantId,
+    tokens::Column::Provider,
+    tokens::Column::AccessToken,
+    tokens::Column::RefreshToken,
+    tokens::Column::TokenType,
+    tokens::Column::ExpiresAt,
+    tokens::Column::Scope,
+    tokens::Column::CreatedAt,
+    tokens::Column::UpdatedAt,
+    tokens::Column::LastSync,
+];
+
+/// A stored token row, read by position through the driver (see the
+/// `cells` module); decode errors name the column.
+struct StoredToken(tokens::Model);
+
+impl FromQueryResult for StoredToken {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+        let at = |i: usize, name: &str| -> std::result::Result<_, DbErr> {
+            Ok(read_named::<DateTime<Utc>>(row, i, name)?.fixed_offset())
+        };
+        let at_opt = |i: usize, name: &str| -> std::result::Result<_, DbErr> {
+            Ok(read_named::<Option<DateTime<Utc>>>(row, i, name)?.map(|t| t.fixed_offset()))
+        };
+        Ok(Self(tokens::Model {
+            id: read_named(row, 0, "id")?,
+            user_id: read_named(row, 1, "user_id")?,
+            tenant_id: read_named(row, 2, "tenant_id")?,
+            provider: read_named(row, 3, "provider")?,
+            access_token: read_named(row, 4, "access_token")?,
+            refresh_token: read_named(row, 5, "refresh_token")?,
+            token_type: read_named(row, 6, "token_type")?,
+            expires_at: at_opt(7, "expires_at")?,
+            scope: read_named(row, 8, "scope")?,
+            created_at: at(9, "created_at")?,
+            updated_at: at(10, "updated_at")?,
+            last_sync: at_opt(11, "last_sync")?,
+        }))
+    }
+}
+
+/// The token rows `select` finds.
+async fn stored(ctx: &Ctx<'_>, select: Select<tokens::Entity>) -> Result<Vec<tokens::Model>> {
+    Ok(select
+        .select_only()
+        .columns(TOKEN_COLUMNS)
+        .into_model::<StoredToken>()
+        .all(&ctx.conn())
+        .await
+        .map_err(on_table("user_oauth_tokens"))?
+        .into_iter()
+        .map(|row| row.0)
+        .collect())
 }
 
 /// A token to store with [`OAuthTokens::upsert`].
@@ -176,15 +238,13 @@ impl<'a> OAuthTokens<'a> {
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
     pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<OAuthToken>> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
-        let row = self
+        let select = self
             .scope
             .find::<tokens::Entity>()
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .filter(tokens::Column::Provider.eq(provider))
-            .one(&self.scope.conn())
-            .await
-            .map_err(on_table("user_oauth_tokens"))?;
-        match row {
+            .limit(1);
+        match stored(&self.scope, select).await?.pop() {
             Some(row) => {
                 let mut keyring = self.scope.keyring().await?;
                 Ok(Some(decrypt(&self.scope, &mut keyring, row).await?))
@@ -196,14 +256,12 @@ impl<'a> OAuthTokens<'a> {
     /// All of the user's tokens in this tenant, by provider.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
-        let rows = self
+        let select = self
             .scope
             .find::<tokens::Entity>()
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .order_by_asc(tokens::Column::Provider)
-            .all(&self.scope.conn())
-            .await
-            .map_err(on_table("user_oauth_tokens"))?;
+            .order_by_asc(tokens::Column::Provider);
+        let rows = stored(&self.scope, select).await?;
         decrypt_all(&self.scope, rows).await
     }
 
@@ -212,15 +270,13 @@ impl<'a> OAuthTokens<'a> {
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = %provider))]
     pub async fn list_for_provider(&self, provider: &str) -> Result<Vec<OAuthToken>> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
-        let rows = self
+        let select = self
             .scope
             .find::<tokens::Entity>()
             .filter(tokens::Column::Provider.eq(provider))
             .order_by_asc(tokens::Column::CreatedAt)
-            .order_by_asc(tokens::Column::Id)
-            .all(&self.scope.conn())
-            .await
-            .map_err(on_table("user_oauth_tokens"))?;
+            .order_by_asc(tokens::Column::Id);
+        let rows = stored(&self.scope, select).await?;
         decrypt_all(&self.scope, rows).await
     }
 
@@ -434,13 +490,11 @@ impl<'a> CrossTenantOAuthTokens<'a> {
     /// Every token of the user, in every tenant (by tenant, then provider).
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
-        let rows = tokens::Entity::find()
+        let select = tokens::Entity::find()
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .order_by_asc(tokens::Column::TenantId)
-            .order_by_asc(tokens::Column::Provider)
-            .all(&self.ctx.conn())
-            .await
-            .map_err(on_table("user_oauth_tokens"))?;
+            .order_by_asc(tokens::Column::Provider);
+        let rows = stored(&self.ctx, select).await?;
         decrypt_all(&self.ctx, rows).await
     }
 

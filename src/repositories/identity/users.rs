@@ -5,13 +5,16 @@ use entity::sea_orm_active_enums::{SubscriptionTier, UserRole, UserStatus};
 use entity::users;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
 };
 use tracing::instrument;
+use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::repositories::cells::{Cell, read_enum};
 use crate::repositories::{Ctx, expect_changed};
 use crate::time;
 use crate::validation;
@@ -56,6 +59,57 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// When the user was last active.
     pub last_active: DateTime<Utc>,
+}
+
+/// The columns a [`User`] is read from, in the order [`UserRow`] reads them
+/// (the password hash is never selected).
+const USER_COLUMNS: [users::Column; 15] = [
+    users::Column::Id,
+    users::Column::Email,
+    users::Column::DisplayName,
+    users::Column::Tier,
+    users::Column::TenantId,
+    users::Column::IsActive,
+    users::Column::UserStatus,
+    users::Column::Role,
+    users::Column::IsAdmin,
+    users::Column::ApprovedBy,
+    users::Column::ApprovedAt,
+    users::Column::FirebaseUid,
+    users::Column::AuthProvider,
+    users::Column::CreatedAt,
+    users::Column::LastActive,
+];
+
+/// A `SELECT` of [`USER_COLUMNS`].
+fn select_users() -> Select<users::Entity> {
+    users::Entity::find().select_only().columns(USER_COLUMNS)
+}
+
+/// A [`User`] read by column position from [`select_users`], through the
+/// driver (see the `cells` module).
+struct UserRow(User);
+
+impl FromQueryResult for UserRow {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self(User {
+            id: Uuid::read(row, 0)?.into(),
+            email: String::read(row, 1)?,
+            display_name: Cell::read(row, 2)?,
+            tier: read_enum(row, 3)?,
+            tenant_id: Option::<Uuid>::read(row, 4)?.map(Into::into),
+            is_active: bool::read(row, 5)?,
+            status: read_enum(row, 6)?,
+            role: read_enum(row, 7)?,
+            is_admin: bool::read(row, 8)?,
+            approved_by: Option::<Uuid>::read(row, 9)?.map(Into::into),
+            approved_at: Cell::read(row, 10)?,
+            firebase_uid: Cell::read(row, 11)?,
+            auth_provider: String::read(row, 12)?,
+            created_at: Cell::read(row, 13)?,
+            last_active: Cell::read(row, 14)?,
+        }))
+    }
 }
 
 impl From<users::Model> for User {
@@ -188,10 +242,8 @@ impl<'a> Users<'a> {
     /// The user with this id, if any.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn get_by_id(&self, id: UserId) -> Result<Option<User>> {
-        Ok(users::Entity::find_by_id(id.as_uuid())
-            .one(&self.ctx.conn())
-            .await?
-            .map(User::from))
+        self.one(select_users().filter(users::Column::Id.eq(id.as_uuid())))
+            .await
     }
 
     /// The user with this email (compared after the same normalization as
@@ -199,11 +251,8 @@ impl<'a> Users<'a> {
     #[instrument(skip_all)]
     pub async fn get_by_email(&self, email: &str) -> Result<Option<User>> {
         let email = validation::email(email)?;
-        Ok(users::Entity::find()
-            .filter(users::Column::Email.eq(email))
-            .one(&self.ctx.conn())
-            .await?
-            .map(User::from))
+        self.one(select_users().filter(users::Column::Email.eq(email)))
+            .await
     }
 
     /// As [`Users::get_by_email`], but a missing user is `NotFound`.
@@ -218,11 +267,8 @@ impl<'a> Users<'a> {
     #[instrument(skip_all)]
     pub async fn get_by_firebase_uid(&self, firebase_uid: &str) -> Result<Option<User>> {
         let uid = validation::required("firebase_uid", firebase_uid, MAX_FIREBASE_UID)?;
-        Ok(users::Entity::find()
-            .filter(users::Column::FirebaseUid.eq(uid))
-            .one(&self.ctx.conn())
-            .await?
-            .map(User::from))
+        self.one(select_users().filter(users::Column::FirebaseUid.eq(uid)))
+            .await
     }
 
     /// Records activity now. `NotFound` for an unknown user.
@@ -318,17 +364,26 @@ impl<'a> Users<'a> {
     /// the legacy `is_admin` flag), if any.
     #[instrument(skip_all)]
     pub async fn first_admin(&self) -> Result<Option<User>> {
-        Ok(users::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(users::Column::Role.is_in([UserRole::Admin, UserRole::SuperAdmin]))
-                    .add(users::Column::IsAdmin.eq(true)),
-            )
-            .order_by_asc(users::Column::CreatedAt)
-            .order_by_asc(users::Column::Id)
+        self.one(
+            select_users()
+                .filter(
+                    Condition::any()
+                        .add(users::Column::Role.is_in([UserRole::Admin, UserRole::SuperAdmin]))
+                        .add(users::Column::IsAdmin.eq(true)),
+                )
+                .order_by_asc(users::Column::CreatedAt)
+                .order_by_asc(users::Column::Id),
+        )
+        .await
+    }
+
+    /// The first user `select` finds.
+    async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>> {
+        Ok(select
+            .into_model::<UserRow>()
             .one(&self.ctx.conn())
             .await?
-            .map(User::from))
+            .map(|row| row.0))
     }
 
     async fn update_one(
@@ -354,19 +409,19 @@ impl<'a> Users<'a> {
         request: &PageRequest,
     ) -> Result<Page<User>> {
         let scope = format!("users.by_status:{status:?}");
-        let page = keyset_page(
+        let page = keyset_page_as(
             &self.ctx.conn(),
             self.ctx.cursors(),
             &scope,
             request,
-            users::Entity::find().filter(users::Column::UserStatus.eq(status)),
+            select_users().filter(users::Column::UserStatus.eq(status)),
             (users::Column::CreatedAt, users::Column::Id),
-            |m| Position {
-                at: m.created_at.to_utc(),
-                id: m.id,
+            |row: &UserRow| Position {
+                at: row.0.created_at,
+                id: row.0.id.as_uuid(),
             },
         )
         .await?;
-        Ok(page.map(User::from))
+        Ok(page.map(|row| row.0))
     }
 }
