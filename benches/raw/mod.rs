@@ -156,7 +156,7 @@ impl Raw {
             &self.pool,
             &format!(
                 "SELECT {TOKEN_COLUMNS} FROM user_oauth_tokens \
-                 WHERE tenant_id = ? AND user_id = ? AND provider = ? LIMIT ?"
+                 WHERE tenant_id = ? AND user_id = ? AND provider = ?"
             ),
         );
         macro_rules! decode {
@@ -202,7 +202,6 @@ impl Raw {
                 .bind(tenant.as_uuid())
                 .bind(user.as_uuid())
                 .bind(provider)
-                .bind(1i64)
                 .fetch_one(p)
                 .await
                 .unwrap();
@@ -383,13 +382,12 @@ impl Raw {
             &format!(
                 "SELECT id, user_id, name, description, key_hash, key_prefix, {tier}, rate_limit_requests, \
                  rate_limit_window_seconds, is_active, expires_at, last_used_at, created_at \
-                 FROM api_keys WHERE key_prefix = ? LIMIT ?"
+                 FROM api_keys WHERE key_prefix = ?"
             ),
         );
         run!(&self.pool, |p| {
             let row = sqlx::query(sqlx::AssertSqlSafe(q))
                 .bind(prefix)
-                .bind(1i64)
                 .fetch_optional(p)
                 .await
                 .unwrap()?;

@@ -342,13 +342,16 @@ impl<'a> ApiKeys<'a> {
         let Some(prefix) = display_prefix(plaintext) else {
             return Ok(None);
         };
+        // No LIMIT: `key_prefix` is unique, and a bound `LIMIT ?` makes
+        // SQLite re-prepare the statement on every call.
         let Some(KeyRow { key, hash }) = api_keys::Entity::find()
             .select_only()
             .columns(LOOKUP_COLUMNS)
             .filter(api_keys::Column::KeyPrefix.eq(prefix))
             .into_model::<KeyRow>()
-            .one(&self.ctx.conn())
+            .all(&self.ctx.conn())
             .await?
+            .pop()
         else {
             return Ok(None);
         };

@@ -242,8 +242,9 @@ impl<'a> OAuthTokens<'a> {
             .scope
             .find::<tokens::Entity>()
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .filter(tokens::Column::Provider.eq(provider))
-            .limit(1);
+            .filter(tokens::Column::Provider.eq(provider));
+        // No LIMIT: (user, tenant, provider) is unique, and a bound
+        // `LIMIT ?` makes SQLite re-prepare the statement on every call.
         match stored(&self.scope, select).await?.pop() {
             Some(row) => {
                 let mut keyring = self.scope.keyring().await?;

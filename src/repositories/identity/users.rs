@@ -372,17 +372,22 @@ impl<'a> Users<'a> {
                         .add(users::Column::IsAdmin.eq(true)),
                 )
                 .order_by_asc(users::Column::CreatedAt)
-                .order_by_asc(users::Column::Id),
+                .order_by_asc(users::Column::Id)
+                .limit(1),
         )
         .await
     }
 
-    /// The first user `select` finds.
+    /// The user `select` finds by a unique key. No `LIMIT`: the unique
+    /// index already bounds the result to one row, and SQLite re-prepares a
+    /// statement with a bound `LIMIT ?` on every run (the parse of SeaORM's
+    /// longer, qualified SQL was a tenth of a lookup).
     async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>> {
         Ok(select
             .into_model::<UserRow>()
-            .one(&self.ctx.conn())
+            .all(&self.ctx.conn())
             .await?
+            .pop()
             .map(|row| row.0))
     }
 
