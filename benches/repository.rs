@@ -20,7 +20,8 @@ use pierre_db::{
 
 use raw::Raw;
 
-const ROUNDS: usize = 5;
+/// Rounds per operation; repo and raw alternate within each round.
+const ROUNDS: usize = 9;
 
 /// Median seconds per operation of `n` runs of `op`, over the rounds.
 struct Timing {
@@ -51,6 +52,19 @@ impl Timing {
     }
 }
 
+/// Median over rounds of raw time / repo time (repo's speed relative to raw).
+fn paired_ratio(repo: &Timing, raw: &Timing) -> f64 {
+    let ratios = Timing {
+        samples: repo
+            .samples
+            .iter()
+            .zip(&raw.samples)
+            .map(|(r, w)| w / r)
+            .collect(),
+    };
+    ratios.median()
+}
+
 struct Report {
     backend: &'static str,
     rows: Vec<(String, f64, f64, String)>,
@@ -58,9 +72,14 @@ struct Report {
 
 impl Report {
     /// Records repo vs raw seconds/op; `min_ratio` is the target on raw/repo speed.
+    ///
+    /// The ratio is the median of the per-round ratios: repo and raw run
+    /// back to back in a round, so a machine that slows down for a while
+    /// (these VMs drift by 10-20% within a run) slows both sides of the
+    /// pairs it touches instead of skewing one side's median.
     fn compare(&mut self, name: &str, repo: &Timing, raw: &Timing, min_ratio: f64) {
         let (r, w) = (repo.median(), raw.median());
-        let ratio = w / r;
+        let ratio = paired_ratio(repo, raw);
         let verdict = if ratio >= min_ratio { "PASS" } else { "FAIL" };
         self.rows.push((
             name.to_owned(),
@@ -77,7 +96,7 @@ impl Report {
             name.to_owned(),
             1.0 / r,
             1.0 / w,
-            format!("{:.2}x (no target)", w / r),
+            format!("{:.2}x (no target)", paired_ratio(repo, raw)),
         ));
     }
 
@@ -152,13 +171,13 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
     // Token upsert (encrypting both tokens).
     let (mut repo, mut rawt) = (Timing::new(), Timing::new());
     for _ in 0..ROUNDS {
-        repo.sample(2000, |i| {
+        repo.sample(1000, |i| {
             let db = db.clone();
             let t = token(repo_users[i % USERS], i);
             async move { db.tenant(tenant).oauth_tokens().upsert(t).await.unwrap() }
         })
         .await;
-        rawt.sample(2000, |i| {
+        rawt.sample(1000, |i| {
             let t = token(raw_users[i % USERS], i);
             let raw = &raw;
             async move { raw.upsert_token(tenant, &t).await }
@@ -170,7 +189,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
     // Token get with decrypt.
     let (mut repo, mut rawt) = (Timing::new(), Timing::new());
     for _ in 0..ROUNDS {
-        repo.sample(4000, |i| {
+        repo.sample(2000, |i| {
             let db = db.clone();
             let u = repo_users[i % USERS];
             async move {
@@ -185,7 +204,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
             }
         })
         .await;
-        rawt.sample(4000, |i| {
+        rawt.sample(2000, |i| {
             let u = raw_users[i % USERS];
             let raw = &raw;
             async move {
@@ -212,7 +231,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
     }
     let (mut repo, mut rawt) = (Timing::new(), Timing::new());
     for _ in 0..ROUNDS {
-        repo.sample(4000, |i| {
+        repo.sample(2000, |i| {
             let db = db.clone();
             let key = keys[i % keys.len()].plaintext.clone();
             async move {
@@ -225,7 +244,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
             }
         })
         .await;
-        rawt.sample(4000, |i| {
+        rawt.sample(2000, |i| {
             let key = keys[i % keys.len()].plaintext.clone();
             let raw = &raw;
             async move {
@@ -249,7 +268,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
     };
     let (mut repo, mut rawt, mut batch) = (Timing::new(), Timing::new(), Timing::new());
     for _ in 0..ROUNDS {
-        repo.sample(3000, |i| {
+        repo.sample(1500, |i| {
             let db = db.clone();
             let row = usage_row(i);
             async move {
@@ -257,7 +276,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
             }
         })
         .await;
-        rawt.sample(3000, |i| {
+        rawt.sample(1500, |i| {
             let raw = &raw;
             async move { raw.record_usage(key_id.as_uuid(), i).await }
         })
@@ -302,7 +321,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
     );
     for _ in 0..ROUNDS {
         first
-            .sample(200, |_| {
+            .sample(100, |_| {
                 let db = db.clone();
                 async move {
                     std::hint::black_box(
@@ -314,7 +333,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
                 }
             })
             .await;
-        deep.sample(200, |_| {
+        deep.sample(100, |_| {
             let db = db.clone();
             let request = PageRequest::after(deep_cursor.clone(), 50);
             async move {
@@ -328,7 +347,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
         })
         .await;
         raw_first
-            .sample(200, |_| {
+            .sample(100, |_| {
                 let raw = &raw;
                 async move {
                     std::hint::black_box(raw.users_page(None, 50).await);
@@ -336,7 +355,7 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
             })
             .await;
         raw_deep
-            .sample(200, |_| {
+            .sample(100, |_| {
                 let raw = &raw;
                 async move {
                     std::hint::black_box(raw.users_page(Some(deep_position), 50).await);
