@@ -164,19 +164,26 @@ impl Database {
             }
             other => other,
         };
-        match outcome {
-            Ok(value) => {
-                tx.commit().await?;
-                Ok(value)
-            }
-            Err(err) => {
-                // The rollback's own failure matters less than the cause.
-                let _ = tx.rollback().await;
-                if matches!(err, DatabaseError::StaleKey { .. }) {
-                    self.reload_keys().await?;
-                }
-                Err(err)
-            }
+        let outcome = finish(tx, outcome).await;
+        if let Err(DatabaseError::StaleKey { .. }) = &outcome {
+            self.reload_keys().await?;
+        }
+        outcome
+    }
+}
+
+/// Ends `txn` by `outcome`: commits on `Ok`, rolls back on `Err` and
+/// returns the error (the rollback's own failure matters less than the
+/// cause).
+pub(crate) async fn finish<T>(txn: DatabaseTransaction, outcome: Result<T>) -> Result<T> {
+    match outcome {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(err) => {
+            let _ = txn.rollback().await;
+            Err(err)
         }
     }
 }
@@ -203,17 +210,8 @@ where
     F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
 {
     let txn = begin_write(&ctx.conn()).await?;
-    match work(Ctx::transaction(&txn, ctx.db)).await {
-        Ok(value) => {
-            txn.commit().await?;
-            Ok(value)
-        }
-        Err(err) => {
-            // The rollback's own failure matters less than the cause.
-            let _ = txn.rollback().await;
-            Err(err)
-        }
-    }
+    let outcome = work(Ctx::transaction(&txn, ctx.db)).await;
+    finish(txn, outcome).await
 }
 
 /// Runs `op` until it succeeds, fails with an error that is not retryable,

@@ -23,7 +23,7 @@ use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
 use crate::keys::store;
-use crate::retry::{RetryPolicy, begin_write, retrying};
+use crate::retry::{RetryPolicy, begin_write, finish, retrying};
 use crate::time;
 
 /// One data key as [`Security::key_versions`] lists it.
@@ -166,16 +166,8 @@ impl<'a> Security<'a> {
     /// transaction, under the active key as confirmed inside it.
     async fn reencrypt_batch(&self, column: &SealedColumn, batch: u32) -> Result<Batch> {
         let tx = begin_write(self.db.pool()).await?;
-        match self.reencrypt_rows(&tx, column, batch).await {
-            Ok(done) => {
-                tx.commit().await?;
-                Ok(done)
-            }
-            Err(err) => {
-                let _ = tx.rollback().await;
-                Err(err)
-            }
-        }
+        let outcome = self.reencrypt_rows(&tx, column, batch).await;
+        finish(tx, outcome).await
     }
 
     async fn reencrypt_rows(
@@ -258,13 +250,8 @@ impl<'a> Security<'a> {
         let grace = self.db.keys().refresh_interval().saturating_mul(2);
         retrying(RetryPolicy::default(), || async {
             let tx = begin_write(self.db.pool()).await?;
-            match retire_in(&tx, version, grace).await {
-                Ok(()) => Ok(tx.commit().await?),
-                Err(err) => {
-                    let _ = tx.rollback().await;
-                    Err(err)
-                }
-            }
+            let outcome = retire_in(&tx, version, grace).await;
+            finish(tx, outcome).await
         })
         .await?;
         self.db.reload_keys().await?;

@@ -10,29 +10,38 @@ use sea_orm::{ActiveEnum, DbErr, QueryResult};
 
 /// A type sqlx decodes on every backend this build has.
 pub(crate) trait Cell: Sized {
+    /// The cell at `index` of `row`; a decode error names the column
+    /// `name`, or its position when `None`.
+    fn read_as(row: &QueryResult, index: usize, name: Option<&str>) -> Result<Self, DbErr>;
+
     /// The cell at `index` of `row`.
-    fn read(row: &QueryResult, index: usize) -> Result<Self, DbErr>;
+    fn read(row: &QueryResult, index: usize) -> Result<Self, DbErr> {
+        Self::read_as(row, index, None)
+    }
 }
 
-fn decode_error(index: usize, err: impl std::fmt::Display) -> DbErr {
-    DbErr::Type(format!("column {index}: {err}"))
+fn decode_error(index: usize, name: Option<&str>, err: impl std::fmt::Display) -> DbErr {
+    match name {
+        Some(name) => DbErr::Type(format!("{name}: {err}")),
+        None => DbErr::Type(format!("column {index}: {err}")),
+    }
 }
 
 macro_rules! cells {
     ($($t:ty),+ $(,)?) => {$(
         impl Cell for $t {
-            fn read(row: &QueryResult, index: usize) -> Result<Self, DbErr> {
+            fn read_as(row: &QueryResult, index: usize, name: Option<&str>) -> Result<Self, DbErr> {
                 use sea_orm::sqlx::Row;
                 #[cfg(feature = "sqlite")]
                 if let Some(row) = row.try_as_sqlite_row() {
-                    return row.try_get(index).map_err(|e| decode_error(index, e));
+                    return row.try_get(index).map_err(|e| decode_error(index, name, e));
                 }
                 #[cfg(feature = "postgres")]
                 if let Some(row) = row.try_as_pg_row() {
-                    return row.try_get(index).map_err(|e| decode_error(index, e));
+                    return row.try_get(index).map_err(|e| decode_error(index, name, e));
                 }
                 let _ = row;
-                Err(decode_error(index, "not a row of a supported backend"))
+                Err(decode_error(index, name, "not a row of a supported backend"))
             }
         }
     )+};
@@ -51,15 +60,7 @@ cells!(
 
 /// [`Cell::read`], a decode error naming the column `name`.
 pub(crate) fn read_named<T: Cell>(row: &QueryResult, index: usize, name: &str) -> Result<T, DbErr> {
-    T::read(row, index).map_err(|err| match err {
-        DbErr::Type(message) => DbErr::Type(format!(
-            "{name}{}",
-            message
-                .strip_prefix(&format!("column {index}"))
-                .unwrap_or(&message)
-        )),
-        other => other,
-    })
+    T::read_as(row, index, Some(name))
 }
 
 /// The cell at `index`, as an enum stored by its string value (selected
@@ -70,6 +71,11 @@ where
     E: ActiveEnum + for<'a> TryFrom<&'a str>,
 {
     let text = String::read(row, index)?;
-    E::try_from(text.as_str())
-        .map_err(|_| decode_error(index, format!("unknown value {text:?} of {}", E::name())))
+    E::try_from(text.as_str()).map_err(|_| {
+        decode_error(
+            index,
+            None,
+            format!("unknown value {text:?} of {}", E::name()),
+        )
+    })
 }

@@ -98,40 +98,29 @@ const LOOKUP_COLUMNS: [api_keys::Column; 13] = [
     api_keys::Column::KeyHash,
 ];
 
-/// A key and its stored hash, read by position through the driver on the
-/// authentication path (see the `cells` module).
-struct KeyRow {
-    key: ApiKey,
-    hash: String,
-}
+/// A key row read by position through the driver on the authentication
+/// path (see the `cells` module); [`ApiKey::try_from`] turns it into the
+/// domain type as for any other read.
+struct KeyRow(api_keys::Model);
 
 impl FromQueryResult for KeyRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
-        let count = |i: usize, column: &str| -> std::result::Result<Option<u32>, DbErr> {
-            Option::<i32>::read(row, i)?
-                .map(|v| {
-                    u32::try_from(v)
-                        .map_err(|_| DbErr::Type(format!("api_keys.{column} is out of range")))
-                })
-                .transpose()
-        };
-        Ok(Self {
-            key: ApiKey {
-                id: Uuid::read(row, 0)?.into(),
-                user_id: Uuid::read(row, 1)?.into(),
-                name: String::read(row, 2)?,
-                description: Cell::read(row, 3)?,
-                key_prefix: String::read(row, 4)?,
-                tier: read_enum(row, 5)?,
-                rate_limit_requests: count(6, "rate_limit_requests")?,
-                rate_limit_window_seconds: count(7, "rate_limit_window_seconds")?,
-                is_active: bool::read(row, 8)?,
-                expires_at: Cell::read(row, 9)?,
-                last_used_at: Cell::read(row, 10)?,
-                created_at: Cell::read(row, 11)?,
-            },
-            hash: String::read(row, 12)?,
-        })
+        let at = |t: chrono::DateTime<Utc>| t.fixed_offset();
+        Ok(Self(api_keys::Model {
+            id: Uuid::read(row, 0)?,
+            user_id: Uuid::read(row, 1)?,
+            name: String::read(row, 2)?,
+            description: Cell::read(row, 3)?,
+            key_prefix: String::read(row, 4)?,
+            tier: read_enum(row, 5)?,
+            rate_limit_requests: Cell::read(row, 6)?,
+            rate_limit_window_seconds: Cell::read(row, 7)?,
+            is_active: bool::read(row, 8)?,
+            expires_at: Option::<chrono::DateTime<Utc>>::read(row, 9)?.map(at),
+            last_used_at: Option::<chrono::DateTime<Utc>>::read(row, 10)?.map(at),
+            created_at: at(Cell::read(row, 11)?),
+            key_hash: String::read(row, 12)?,
+        }))
     }
 }
 
@@ -344,7 +333,7 @@ impl<'a> ApiKeys<'a> {
         };
         // No LIMIT: `key_prefix` is unique, and a bound `LIMIT ?` makes
         // SQLite re-prepare the statement on every call.
-        let Some(KeyRow { key, hash }) = api_keys::Entity::find()
+        let Some(KeyRow(row)) = api_keys::Entity::find()
             .select_only()
             .columns(LOOKUP_COLUMNS)
             .filter(api_keys::Column::KeyPrefix.eq(prefix))
@@ -355,9 +344,10 @@ impl<'a> ApiKeys<'a> {
         else {
             return Ok(None);
         };
-        if !hashing::verify(plaintext, &hash) {
+        if !hashing::verify(plaintext, &row.key_hash) {
             return Ok(None);
         }
+        let key = ApiKey::try_from(row)?;
         if !key.is_usable_at(time::now()) {
             return Ok(None);
         }
