@@ -20,8 +20,9 @@ use pierre_db::{
 
 use raw::Raw;
 
-/// Rounds per operation; repo and raw alternate within each round.
-const ROUNDS: usize = 9;
+/// Rounds per operation; repo and raw run back to back within each round,
+/// and which goes first alternates from round to round.
+const ROUNDS: usize = 25;
 
 /// Median seconds per operation of `n` runs of `op`, over the rounds.
 struct Timing {
@@ -50,6 +51,31 @@ impl Timing {
         s.sort_by(f64::total_cmp);
         s[s.len() / 2]
     }
+}
+
+/// Runs `repo` and `raw` `n` times each per round for [`ROUNDS`] rounds.
+///
+/// Short rounds and an alternating order keep a slow spell of the machine
+/// (or of the database server sharing its two cores) on both sides of the
+/// pairs it touches, and neither side always runs on a warmer cache.
+async fn paired<A, FA, B, FB>(n: usize, mut repo: A, mut raw: B) -> (Timing, Timing)
+where
+    A: FnMut(usize) -> FA,
+    FA: Future<Output = ()>,
+    B: FnMut(usize) -> FB,
+    FB: Future<Output = ()>,
+{
+    let (mut repo_t, mut raw_t) = (Timing::new(), Timing::new());
+    for round in 0..ROUNDS {
+        if round % 2 == 0 {
+            repo_t.sample(n, &mut repo).await;
+            raw_t.sample(n, &mut raw).await;
+        } else {
+            raw_t.sample(n, &mut raw).await;
+            repo_t.sample(n, &mut repo).await;
+        }
+    }
+    (repo_t, raw_t)
 }
 
 /// Median over rounds of raw time / repo time (repo's speed relative to raw).
@@ -169,27 +195,26 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
     }
 
     // Token upsert (encrypting both tokens).
-    let (mut repo, mut rawt) = (Timing::new(), Timing::new());
-    for _ in 0..ROUNDS {
-        repo.sample(1000, |i| {
+    let (repo, rawt) = paired(
+        400,
+        |i| {
             let db = db.clone();
             let t = token(repo_users[i % USERS], i);
             async move { db.tenant(tenant).oauth_tokens().upsert(t).await.unwrap() }
-        })
-        .await;
-        rawt.sample(1000, |i| {
+        },
+        |i| {
             let t = token(raw_users[i % USERS], i);
             let raw = &raw;
             async move { raw.upsert_token(tenant, &t).await }
-        })
-        .await;
-    }
+        },
+    )
+    .await;
     report.compare("token upsert (2 seals)", &repo, &rawt, 0.9);
 
     // Token get with decrypt.
-    let (mut repo, mut rawt) = (Timing::new(), Timing::new());
-    for _ in 0..ROUNDS {
-        repo.sample(2000, |i| {
+    let (repo, rawt) = paired(
+        800,
+        |i| {
             let db = db.clone();
             let u = repo_users[i % USERS];
             async move {
@@ -202,17 +227,16 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
                     .unwrap();
                 std::hint::black_box(t);
             }
-        })
-        .await;
-        rawt.sample(2000, |i| {
+        },
+        |i| {
             let u = raw_users[i % USERS];
             let raw = &raw;
             async move {
                 std::hint::black_box(raw.get_token(tenant, u, "strava").await);
             }
-        })
-        .await;
-    }
+        },
+    )
+    .await;
     report.compare("token get (2 opens)", &repo, &rawt, 0.9);
 
     // API key lookup and verification.
@@ -229,9 +253,9 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
             .unwrap();
         keys.push(created);
     }
-    let (mut repo, mut rawt) = (Timing::new(), Timing::new());
-    for _ in 0..ROUNDS {
-        repo.sample(2000, |i| {
+    let (repo, rawt) = paired(
+        800,
+        |i| {
             let db = db.clone();
             let key = keys[i % keys.len()].plaintext.clone();
             async move {
@@ -242,17 +266,16 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
                     .unwrap();
                 assert!(found.is_some());
             }
-        })
-        .await;
-        rawt.sample(2000, |i| {
+        },
+        |i| {
             let key = keys[i % keys.len()].plaintext.clone();
             let raw = &raw;
             async move {
                 assert!(raw.find_key(key.expose()).await.is_some());
             }
-        })
-        .await;
-    }
+        },
+    )
+    .await;
     report.compare("API key lookup + verify", &repo, &rawt, 0.9);
 
     // Usage: one row per call, and a batch of 500 against raw per-row inserts.
@@ -266,21 +289,23 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
         u.user_agent = Some("bench".into());
         u
     };
-    let (mut repo, mut rawt, mut batch) = (Timing::new(), Timing::new(), Timing::new());
-    for _ in 0..ROUNDS {
-        repo.sample(1500, |i| {
+    let (repo, rawt) = paired(
+        500,
+        |i| {
             let db = db.clone();
             let row = usage_row(i);
             async move {
                 db.usage().record_api_key_usage(row).await.unwrap();
             }
-        })
-        .await;
-        rawt.sample(1500, |i| {
+        },
+        |i| {
             let raw = &raw;
             async move { raw.record_usage(key_id.as_uuid(), i).await }
-        })
-        .await;
+        },
+    )
+    .await;
+    let mut batch = Timing::new();
+    for _ in 0..ROUNDS / 3 {
         // 6 batches of 500 rows; the sample is per row.
         let start = Instant::now();
         for b in 0..6 {
@@ -312,28 +337,30 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
         }
     };
     let deep_position = raw.position_at(depth).await;
-    let (mut first, mut deep, mut raw_first, mut raw_deep, mut offset) = (
-        Timing::new(),
-        Timing::new(),
-        Timing::new(),
-        Timing::new(),
-        Timing::new(),
-    );
-    for _ in 0..ROUNDS {
-        first
-            .sample(100, |_| {
-                let db = db.clone();
-                async move {
-                    std::hint::black_box(
-                        db.users()
-                            .list_by_status_paginated(UserStatus::Active, &PageRequest::first(50))
-                            .await
-                            .unwrap(),
-                    );
-                }
-            })
-            .await;
-        deep.sample(100, |_| {
+    let (first, raw_first) = paired(
+        40,
+        |_| {
+            let db = db.clone();
+            async move {
+                std::hint::black_box(
+                    db.users()
+                        .list_by_status_paginated(UserStatus::Active, &PageRequest::first(50))
+                        .await
+                        .unwrap(),
+                );
+            }
+        },
+        |_| {
+            let raw = &raw;
+            async move {
+                std::hint::black_box(raw.users_page(None, 50).await);
+            }
+        },
+    )
+    .await;
+    let (deep, raw_deep) = paired(
+        40,
+        |_| {
             let db = db.clone();
             let request = PageRequest::after(deep_cursor.clone(), 50);
             async move {
@@ -344,26 +371,19 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
                         .unwrap(),
                 );
             }
-        })
-        .await;
-        raw_first
-            .sample(100, |_| {
-                let raw = &raw;
-                async move {
-                    std::hint::black_box(raw.users_page(None, 50).await);
-                }
-            })
-            .await;
-        raw_deep
-            .sample(100, |_| {
-                let raw = &raw;
-                async move {
-                    std::hint::black_box(raw.users_page(Some(deep_position), 50).await);
-                }
-            })
-            .await;
-    }
-    for _ in 0..ROUNDS {
+        },
+        |_| {
+            let raw = &raw;
+            async move {
+                std::hint::black_box(raw.users_page(Some(deep_position), 50).await);
+            }
+        },
+    )
+    .await;
+    // OFFSET is slow at depth: fewer rounds, compared with the first
+    // rounds of the keyset pages.
+    let mut offset = Timing::new();
+    for _ in 0..ROUNDS / 3 {
         offset
             .sample(5, |_| {
                 let raw = &raw;

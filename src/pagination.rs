@@ -22,12 +22,13 @@ use ring::hmac;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef};
 use sea_orm::{
     ConnectionTrait, EntityTrait, FromQueryResult, Order, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    Select, Value,
 };
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
+use crate::repositories::Prepared;
 
 /// Rows per page when the request names no limit.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -212,18 +213,45 @@ where
     C: ConnectionTrait,
     Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
 {
-    keyset_page_as(conn, codec, scope, request, select, columns, position_of).await
+    let limit = request.limit();
+    let after = request
+        .cursor
+        .as_ref()
+        .map(|c| codec.decode(scope, c))
+        .transpose()?;
+    let items = in_page(select, columns, limit, after).all(conn).await?;
+    Ok(finish(items, limit, |last| {
+        codec.encode(scope, position_of(last))
+    }))
 }
 
-/// [`keyset_page`] read into `M` instead of the entity's model (for a list
-/// that selects only the columns it returns and reads them by position).
-pub(crate) async fn keyset_page_as<E, M, C, Col>(
+/// A hot list's two statements, built once (see [`Prepared`]): the first
+/// page, and a page after a cursor.
+pub(crate) struct KeysetSql {
+    first: Prepared,
+    after: Prepared,
+}
+
+impl KeysetSql {
+    /// Empty slots, for a `static`.
+    pub const fn new() -> Self {
+        Self {
+            first: Prepared::new(),
+            after: Prepared::new(),
+        }
+    }
+}
+
+/// [`keyset_page`] read into `M` (a row type that reads the columns it
+/// selects by position), with the statement's text built once in `sql`.
+/// `values` are the values `select`'s filters bind, in their order.
+pub(crate) async fn keyset_page_prepared<E, M, C, Col>(
     conn: &C,
     codec: &CursorCodec,
-    scope: &str,
+    (sql, scope): (&KeysetSql, &str),
     request: &PageRequest,
-    select: Select<E>,
-    (time_col, id_col): (Col, Col),
+    (mut values, select): (Vec<Value>, impl Fn() -> Select<E>),
+    columns: (Col, Col),
     position_of: impl Fn(&M) -> Position,
 ) -> Result<Page<M>>
 where
@@ -233,28 +261,66 @@ where
     Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
 {
     let limit = request.limit();
+    let after = request
+        .cursor
+        .as_ref()
+        .map(|c| codec.decode(scope, c))
+        .transpose()?;
+    let slot = match after {
+        Some(position) => {
+            values.push(position.at.fixed_offset().into());
+            values.push(position.id.into());
+            &sql.after
+        }
+        None => &sql.first,
+    };
+    values.push((u64::from(limit) + 1).into());
+    let statement = slot.statement(conn.get_database_backend(), values, || {
+        in_page(select(), columns, limit, after)
+    });
+    let items = M::find_by_statement(statement).all(conn).await?;
+    Ok(finish(items, limit, |last| {
+        codec.encode(scope, position_of(last))
+    }))
+}
+
+/// `select` ordered by `(time_col, id_col)`, after `after`, one row past
+/// `limit` (which tells whether there is a next page).
+fn in_page<E, Col>(
+    select: Select<E>,
+    (time_col, id_col): (Col, Col),
+    limit: u32,
+    after: Option<Position>,
+) -> Select<E>
+where
+    E: EntityTrait,
+    Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
+{
     let mut select = select
         .order_by(time_col, Order::Asc)
         .order_by(id_col, Order::Asc)
         .limit(u64::from(limit) + 1);
-    if let Some(cursor) = &request.cursor {
-        let after = codec.decode(scope, cursor)?;
+    if let Some(after) = after {
         select = select.filter(Expr::tuple([Expr::col(time_col), Expr::col(id_col)]).gt(
             Expr::tuple([Expr::val(after.at.fixed_offset()), Expr::val(after.id)]),
         ));
     }
-    let mut items = select.into_model::<M>().all(conn).await?;
+    select
+}
+
+/// The page of `items` (read with one extra row), its cursor made by `cursor_of`.
+fn finish<M>(mut items: Vec<M>, limit: u32, cursor_of: impl Fn(&M) -> String) -> Page<M> {
     let has_more = items.len() > limit as usize;
     items.truncate(limit as usize);
     let next_cursor = match (has_more, items.last()) {
-        (true, Some(last)) => Some(codec.encode(scope, position_of(last))),
+        (true, Some(last)) => Some(cursor_of(last)),
         _ => None,
     };
-    Ok(Page {
+    Page {
         items,
         next_cursor,
         has_more,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -26,13 +26,13 @@ use std::ops::Deref;
 
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DeleteMany, EntityTrait, Insert, QueryFilter, Select,
-    UpdateMany,
+    ActiveModelTrait, ColumnTrait, Condition, DeleteMany, EntityTrait, Insert, Iterable,
+    QueryFilter, Select, Statement, UpdateMany, Value,
 };
 
 use crate::error::Result;
 use crate::ids::TenantId;
-use crate::repositories::Ctx;
+use crate::repositories::{Ctx, Prepared};
 
 /// An entity whose every row belongs to one tenant, named by `TENANT`.
 pub(crate) trait TenantOwned: EntityTrait {
@@ -106,6 +106,21 @@ impl<'a> Scoped<'a> {
         E::find().filter(self.is_mine(E::TENANT))
     }
 
+    /// [`Prepared::statement`] for a select that starts from
+    /// [`Self::find`], whose tenant filter binds the first value: `values`
+    /// are the ones the caller's own filters bind after it.
+    pub fn prepared<E: TenantOwned>(
+        &self,
+        slot: &Prepared,
+        values: impl IntoIterator<Item = Value>,
+        build: impl Fn(Select<E>) -> Select<E>,
+    ) -> Statement {
+        let all = std::iter::once(Value::from(self.tenant.as_uuid()))
+            .chain(values)
+            .collect();
+        slot.statement(self.backend(), all, || build(self.find::<E>()))
+    }
+
     /// `UPDATE` of this tenant's rows (add the row filter and the values).
     pub fn update<E: TenantOwned>(&self) -> UpdateMany<E> {
         E::update_many().filter(self.is_mine(E::TENANT))
@@ -118,7 +133,37 @@ impl<'a> Scoped<'a> {
 
     /// `INSERT` of `row` in this tenant: the tenant column is set here,
     /// whatever the row held.
-    pub fn insert<A>(&self, mut row: A) -> Result<Insert<A>>
+    pub fn insert<A>(&self, row: A) -> Result<Insert<A>>
+    where
+        A: ActiveModelTrait,
+        A::Entity: TenantOwned,
+    {
+        Ok(<A::Entity as EntityTrait>::insert(self.in_tenant(row)?))
+    }
+
+    /// [`Prepared::statement`] for [`Self::insert`] of `row`, finished by
+    /// `build` (an `ON CONFLICT`, which binds no value). The values are the
+    /// row's, in column order, as the builder binds them.
+    pub fn prepared_insert<A>(
+        &self,
+        slot: &Prepared,
+        row: A,
+        build: impl Fn(Insert<A>) -> Insert<A>,
+    ) -> Result<Statement>
+    where
+        A: ActiveModelTrait + Clone,
+        A::Entity: TenantOwned,
+    {
+        let row = self.in_tenant(row)?;
+        let values = <<A::Entity as EntityTrait>::Column as Iterable>::iter()
+            .filter_map(|column| row.get(column).into_value())
+            .collect();
+        Ok(slot.statement(self.backend(), values, || {
+            build(<A::Entity as EntityTrait>::insert(row.clone()))
+        }))
+    }
+
+    fn in_tenant<A>(&self, mut row: A) -> Result<A>
     where
         A: ActiveModelTrait,
         A::Entity: TenantOwned,
@@ -127,7 +172,7 @@ impl<'a> Scoped<'a> {
             <A::Entity as TenantOwned>::TENANT,
             self.tenant.as_uuid().into(),
         )?;
-        Ok(<A::Entity as EntityTrait>::insert(row))
+        Ok(row)
     }
 
     /// The scope of a keyset cursor for `list`: a cursor is accepted only by

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DatabaseExecutor, DatabaseTransaction};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend,
+};
 
 use crate::crypto::aad::Context;
 use crate::crypto::keyring::Keyring;
@@ -50,6 +52,14 @@ impl<'a> Ctx<'a> {
         match self.conn {
             Conn::Pool(pool) => DatabaseExecutor::Connection(pool),
             Conn::Tx(txn) => DatabaseExecutor::Transaction(txn),
+        }
+    }
+
+    /// The backend statements are written for.
+    pub fn backend(&self) -> DbBackend {
+        match self.conn {
+            Conn::Pool(pool) => pool.get_database_backend(),
+            Conn::Tx(txn) => txn.get_database_backend(),
         }
     }
 

@@ -20,10 +20,12 @@ mod cells;
 pub mod credentials;
 mod ctx;
 pub mod identity;
+mod prepared;
 mod support;
 pub mod usage;
 
 pub(crate) use ctx::Ctx;
+pub(crate) use prepared::Prepared;
 pub(crate) use support::{expect_changed, string_list, unsigned, unsigned_opt};
 
 use credentials::{

@@ -29,7 +29,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::repositories::cells::{Cell, read_enum};
-use crate::repositories::{Ctx, expect_changed, unsigned_opt};
+use crate::repositories::{Ctx, Prepared, expect_changed, unsigned_opt};
 use crate::time;
 use crate::validation;
 
@@ -333,11 +333,14 @@ impl<'a> ApiKeys<'a> {
         };
         // No LIMIT: `key_prefix` is unique, and a bound `LIMIT ?` makes
         // SQLite re-prepare the statement on every call.
-        let Some(KeyRow(row)) = api_keys::Entity::find()
-            .select_only()
-            .columns(LOOKUP_COLUMNS)
-            .filter(api_keys::Column::KeyPrefix.eq(prefix))
-            .into_model::<KeyRow>()
+        static LOOKUP: Prepared = Prepared::new();
+        let statement = LOOKUP.statement(self.ctx.backend(), vec![prefix.into()], || {
+            api_keys::Entity::find()
+                .select_only()
+                .columns(LOOKUP_COLUMNS)
+                .filter(api_keys::Column::KeyPrefix.eq(prefix))
+        });
+        let Some(KeyRow(row)) = KeyRow::find_by_statement(statement)
             .all(&self.ctx.conn())
             .await?
             .pop()

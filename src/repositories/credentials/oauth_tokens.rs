@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use entity::user_oauth_tokens as tokens;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, Select, UpdateMany,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select, UpdateMany,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -23,7 +23,7 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{TenantId, UserId};
 use crate::repositories::cells::read_named;
-use crate::repositories::{Ctx, expect_changed};
+use crate::repositories::{Ctx, Prepared, expect_changed};
 use crate::scope::Scoped;
 use crate::time;
 use crate::validation;
@@ -211,9 +211,9 @@ impl<'a> OAuthTokens<'a> {
             last_sync: Set(None),
             ..Default::default()
         };
-        self.scope
-            .insert(row)?
-            .on_conflict(
+        static UPSERT: Prepared = Prepared::new();
+        let statement = self.scope.prepared_insert(&UPSERT, row, |insert| {
+            insert.on_conflict(
                 OnConflict::columns([
                     tokens::Column::UserId,
                     tokens::Column::TenantId,
@@ -229,8 +229,8 @@ impl<'a> OAuthTokens<'a> {
                 ])
                 .to_owned(),
             )
-            .exec_without_returning(&self.scope.conn())
-            .await?;
+        })?;
+        self.scope.conn().execute_raw(statement).await?;
         Ok(())
     }
 
@@ -238,14 +238,24 @@ impl<'a> OAuthTokens<'a> {
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
     pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<OAuthToken>> {
         let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
-        let select = self
-            .scope
-            .find::<tokens::Entity>()
-            .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .filter(tokens::Column::Provider.eq(provider));
         // No LIMIT: (user, tenant, provider) is unique, and a bound
         // `LIMIT ?` makes SQLite re-prepare the statement on every call.
-        match stored(&self.scope, select).await?.pop() {
+        static GET: Prepared = Prepared::new();
+        let values = [user.as_uuid().into(), provider.as_str().into()];
+        let statement = self
+            .scope
+            .prepared(&GET, values, |mine: Select<tokens::Entity>| {
+                mine.select_only()
+                    .columns(TOKEN_COLUMNS)
+                    .filter(tokens::Column::UserId.eq(user.as_uuid()))
+                    .filter(tokens::Column::Provider.eq(&provider))
+            });
+        let row = StoredToken::find_by_statement(statement)
+            .all(&self.scope.conn())
+            .await
+            .map_err(on_table("user_oauth_tokens"))?
+            .pop();
+        match row.map(|row| row.0) {
             Some(row) => {
                 let mut keyring = self.scope.keyring().await?;
                 Ok(Some(decrypt(&self.scope, &mut keyring, row).await?))

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{KeysetSql, Page, PageRequest, Position, keyset_page_prepared};
 use crate::repositories::cells::{Cell, read_enum};
 use crate::repositories::{Ctx, expect_changed};
 use crate::time;
@@ -413,13 +413,16 @@ impl<'a> Users<'a> {
         status: UserStatus,
         request: &PageRequest,
     ) -> Result<Page<User>> {
+        static BY_STATUS: KeysetSql = KeysetSql::new();
         let scope = format!("users.by_status:{status:?}");
-        let page = keyset_page_as(
+        let page = keyset_page_prepared(
             &self.ctx.conn(),
             self.ctx.cursors(),
-            &scope,
+            (&BY_STATUS, &scope),
             request,
-            select_users().filter(users::Column::UserStatus.eq(status)),
+            (vec![status.into()], || {
+                select_users().filter(users::Column::UserStatus.eq(status))
+            }),
             (users::Column::CreatedAt, users::Column::Id),
             |row: &UserRow| Position {
                 at: row.0.created_at,
