@@ -26,8 +26,8 @@ use std::ops::Deref;
 
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DeleteMany, EntityTrait, Insert, Iterable,
-    QueryFilter, Select, Statement, UpdateMany, Value,
+    ActiveModelTrait, ColumnTrait, Condition, DeleteMany, EntityTrait, Insert, QueryFilter, Select,
+    Statement, UpdateMany, Value,
 };
 
 use crate::error::Result;
@@ -141,9 +141,7 @@ impl<'a> Scoped<'a> {
         Ok(<A::Entity as EntityTrait>::insert(self.in_tenant(row)?))
     }
 
-    /// [`Prepared::statement`] for [`Self::insert`] of `row`, finished by
-    /// `build` (an `ON CONFLICT`, which binds no value). The values are the
-    /// row's, in column order, as the builder binds them.
+    /// [`Prepared::insert`] of `row` in this tenant (as [`Self::insert`]).
     pub fn prepared_insert<A>(
         &self,
         slot: &Prepared,
@@ -154,13 +152,7 @@ impl<'a> Scoped<'a> {
         A: ActiveModelTrait + Clone,
         A::Entity: TenantOwned,
     {
-        let row = self.in_tenant(row)?;
-        let values = <<A::Entity as EntityTrait>::Column as Iterable>::iter()
-            .filter_map(|column| row.get(column).into_value())
-            .collect();
-        Ok(slot.statement(self.backend(), values, || {
-            build(<A::Entity as EntityTrait>::insert(row.clone()))
-        }))
+        Ok(slot.insert(self.backend(), self.in_tenant(row)?, build))
     }
 
     fn in_tenant<A>(&self, mut row: A) -> Result<A>

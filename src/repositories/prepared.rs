@@ -14,7 +14,9 @@
 
 use std::sync::OnceLock;
 
-use sea_orm::{DbBackend, QueryTrait, Statement, Value};
+use sea_orm::{
+    ActiveModelTrait, DbBackend, EntityTrait, Insert, Iterable, QueryTrait, Statement, Value,
+};
 
 /// One statement's SQL per backend, built on first use.
 pub(crate) struct Prepared {
@@ -56,6 +58,26 @@ impl Prepared {
         }
         let sql = slot.get_or_init(|| build().build(backend).sql);
         Statement::from_sql_and_values(backend, sql.as_str(), values)
+    }
+
+    /// [`Self::statement`] for `INSERT` of `row`, finished by `build` (an
+    /// `ON CONFLICT`, which binds no value). The values are the row's set
+    /// ones in column order, as the builder binds them.
+    pub fn insert<A>(
+        &self,
+        backend: DbBackend,
+        row: A,
+        build: impl Fn(Insert<A>) -> Insert<A>,
+    ) -> Statement
+    where
+        A: ActiveModelTrait + Clone,
+    {
+        let values = <<A::Entity as EntityTrait>::Column as Iterable>::iter()
+            .filter_map(|column| row.get(column).into_value())
+            .collect();
+        self.statement(backend, values, || {
+            build(<A::Entity as EntityTrait>::insert(row.clone()))
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
-use crate::repositories::{Ctx, unsigned};
+use crate::repositories::{Ctx, Prepared, unsigned};
 use crate::retry::in_write_tx;
 use crate::time;
 use crate::validation;
@@ -206,9 +206,9 @@ impl<'a> Usage<'a> {
     pub async fn record_api_key_usage(&self, usage: NewApiKeyUsage) -> Result<Uuid> {
         let id = Uuid::now_v7();
         let row = api_key_usage_row(id, usage)?;
-        api_key_usage::Entity::insert(row)
-            .exec_without_returning(&self.ctx.conn())
-            .await?;
+        static INSERT: Prepared = Prepared::new();
+        let statement = INSERT.insert(self.ctx.backend(), row, |insert| insert);
+        self.ctx.conn().execute_raw(statement).await?;
         Ok(id)
     }
 
