@@ -13,7 +13,8 @@ use std::path::Path;
 use chrono::{Duration, Utc};
 use pierre_db::{
     ApiKeyTier, Database, DatabaseConfig, DatabaseError, MasterKey, NewApiKey, NewApiKeyUsage,
-    NewOAuthToken, NewTenant, NewUser, PageRequest, Secret, UserStatus,
+    NewAuthCode, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewTenant, NewUser, PageRequest,
+    Secret, UserStatus, verify_pkce,
 };
 
 const DATA_DIR: &str = "data";
@@ -162,6 +163,56 @@ async fn main() -> Result<(), DatabaseError> {
         stats.failed_requests,
         stats.average_response_time_ms.unwrap_or_default(),
         stats.requests_by_tool
+    );
+
+    // One OAuth 2.0 authorization-code exchange (PKCE S256): the server
+    // issues a code in the tenant; the token endpoint consumes it once,
+    // learns the tenant from it, checks the verifier, and issues a refresh
+    // token there.
+    let callback = "https://client.example.org/callback";
+    let client = db
+        .oauth2_clients()
+        .register(NewOAuth2Client::new(callback))
+        .await?
+        .client;
+    let (verifier, challenge) = (
+        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    );
+    let code = scope
+        .oauth2_auth_codes()
+        .issue(NewAuthCode::new(
+            &client.client_id,
+            ada.id,
+            callback,
+            challenge,
+        ))
+        .await?
+        .code;
+    let exchange = db.oauth2_exchange();
+    let redeemed = exchange
+        .consume_auth_code(code.expose(), &client.client_id, callback, Utc::now())
+        .await?
+        .ok_or_else(|| DatabaseError::not_found("authorization code", "issued above"))?;
+    let pkce_ok = verify_pkce(verifier, redeemed.code_challenge.as_deref().unwrap_or(""));
+    let refresh = db
+        .tenant(redeemed.tenant_id)
+        .oauth2_refresh_tokens()
+        .issue(NewRefreshToken::new(&client.client_id, redeemed.user_id))
+        .await?;
+    let replay = exchange
+        .consume_auth_code(code.expose(), &client.client_id, callback, Utc::now())
+        .await?;
+    println!(
+        "oauth2: code exchanged for tenant {} (PKCE ok: {pkce_ok}), refresh token until {}, \
+         replaying the code: {}",
+        redeemed.tenant_id,
+        refresh.expires_at.format("%Y-%m-%d"),
+        if replay.is_none() {
+            "refused"
+        } else {
+            "ACCEPTED (bug)"
+        }
     );
 
     let page = users

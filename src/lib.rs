@@ -23,6 +23,11 @@
 //! | `user_oauth_app_credentials` | [`UserOAuthApps`] | `db.user_oauth_apps()` |
 //! | `api_keys` | [`ApiKeys`] | `db.api_keys()` |
 //! | `api_key_usage`, `jwt_usage`, `request_logs` | [`Usage`] | `db.usage()` |
+//! | `oauth2_clients` | [`OAuth2Clients`] | `db.oauth2_clients()` |
+//! | `oauth2_auth_codes` | [`OAuth2AuthCodes`] | `db.tenant(t).oauth2_auth_codes()` |
+//! | `oauth2_refresh_tokens` | [`OAuth2RefreshTokens`] | `db.tenant(t).oauth2_refresh_tokens()` |
+//! | `oauth2_states` | [`OAuth2States`] | `db.tenant(t).oauth2_states()` |
+//! | `oauth2_auth_codes`, `oauth2_refresh_tokens`, `oauth2_states` (consumption) | [`OAuth2Exchange`] | `db.oauth2_exchange()` |
 //! | `key_versions`, `system_secrets` (data keys) | [`Security`] | `db.security()` |
 //!
 //! Tenant-owned tables are reached only through `db.tenant(t)`; see
@@ -85,6 +90,12 @@ pub use repositories::credentials::{
 };
 pub use repositories::identity::{
     NewTenant, NewUser, Tenant, TenantMember, TenantMembers, Tenants, User, Users,
+};
+pub use repositories::oauth2_server::{
+    AuthCode, IssuedAuthCode, IssuedRefreshToken, NewAuthCode, NewOAuth2Client, NewOAuth2State,
+    NewRefreshToken, OAuth2AuthCodes, OAuth2Client, OAuth2Clients, OAuth2Exchange,
+    OAuth2RefreshTokens, OAuth2State, OAuth2States, PurgedCounts, RefreshToken,
+    RegisteredOAuth2Client, RotatedRefreshToken, verify_pkce,
 };
 pub use repositories::usage::{
     NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,

@@ -34,25 +34,28 @@ use crate::error::Result;
 use crate::ids::TenantId;
 use crate::repositories::{Ctx, Prepared};
 
-/// An entity whose every row belongs to one tenant, named by `TENANT`.
-pub(crate) trait TenantOwned: EntityTrait {
+/// An entity with a tenant column, named by `TENANT`.
+pub(crate) trait TenantColumn: EntityTrait {
     /// The tenant column.
     const TENANT: Self::Column;
 }
 
+/// An entity whose every row belongs to one tenant.
+pub(crate) trait TenantOwned: TenantColumn {}
+
 /// An entity whose rows belong to a tenant or, with a NULL tenant, to all.
-pub(crate) trait NullableTenant: EntityTrait {
-    /// The nullable tenant column.
-    const TENANT: Self::Column;
-}
+pub(crate) trait NullableTenant: TenantColumn {}
 
 /// The one list of tenant-owned entities. A new tenant-owned table is
 /// added here, never scoped by hand.
 macro_rules! tenant_owned {
     ($trait:ident: $($entity:ident),+ $(,)?) => {
-        $(impl $trait for entity::$entity::Entity {
-            const TENANT: Self::Column = entity::$entity::Column::TenantId;
-        })+
+        $(
+            impl TenantColumn for entity::$entity::Entity {
+                const TENANT: Self::Column = entity::$entity::Column::TenantId;
+            }
+            impl $trait for entity::$entity::Entity {}
+        )+
     };
 }
 
@@ -136,7 +139,7 @@ impl<'a> Scoped<'a> {
     pub fn insert<A>(&self, row: A) -> Result<Insert<A>>
     where
         A: ActiveModelTrait,
-        A::Entity: TenantOwned,
+        A::Entity: TenantColumn,
     {
         Ok(<A::Entity as EntityTrait>::insert(self.in_tenant(row)?))
     }
@@ -150,7 +153,7 @@ impl<'a> Scoped<'a> {
     ) -> Result<Statement>
     where
         A: ActiveModelTrait + Clone,
-        A::Entity: TenantOwned,
+        A::Entity: TenantColumn,
     {
         Ok(slot.insert(self.backend(), self.in_tenant(row)?, build))
     }
@@ -158,10 +161,10 @@ impl<'a> Scoped<'a> {
     fn in_tenant<A>(&self, mut row: A) -> Result<A>
     where
         A: ActiveModelTrait,
-        A::Entity: TenantOwned,
+        A::Entity: TenantColumn,
     {
         row.try_set(
-            <A::Entity as TenantOwned>::TENANT,
+            <A::Entity as TenantColumn>::TENANT,
             self.tenant.as_uuid().into(),
         )?;
         Ok(row)

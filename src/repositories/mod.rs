@@ -11,6 +11,11 @@
 //! The table of every table's repository and accessor is in the crate
 //! docs.
 //!
+//! A hot path (a call every request makes: a key lookup, a token read, a
+//! usage row) keeps its statement's text in a `static` [`Prepared`] instead
+//! of building the query on every call; the query is still written with the
+//! builder (see the `prepared` module for what that saves).
+//!
 //! Adding a repository: its file in its domain folder (with its `pub mod`
 //! and type re-exports in the folder's `mod.rs`), and one line in the
 //! accessor list below, which gives it to `Database`, `Tx` and, for
@@ -20,6 +25,7 @@ mod cells;
 pub mod credentials;
 mod ctx;
 pub mod identity;
+pub mod oauth2_server;
 mod prepared;
 mod support;
 pub mod usage;
@@ -32,6 +38,9 @@ use credentials::{
     ApiKeys, CrossTenantOAuthTokens, OAuthApps, OAuthTokens, TenantOAuthCredentials, UserOAuthApps,
 };
 use identity::{TenantMembers, Tenants, Users};
+use oauth2_server::{
+    OAuth2AuthCodes, OAuth2Clients, OAuth2Exchange, OAuth2RefreshTokens, OAuth2States,
+};
 use usage::Usage;
 
 use crate::ids::TenantId;
@@ -120,6 +129,11 @@ accessors! {
         user_oauth_apps: UserOAuthApps,
         /// API-key and JWT usage, request logs and statistics.
         usage: Usage,
+        /// The OAuth 2.0 authorization server's clients (secrets hashed).
+        oauth2_clients: OAuth2Clients,
+        /// The token endpoint: consumes codes, refresh tokens and states
+        /// of every tenant, each exactly once.
+        oauth2_exchange: OAuth2Exchange,
     }
     tenant {
         /// OAuth tokens of this tenant's users (encrypted).
@@ -129,6 +143,12 @@ accessors! {
         /// This tenant's own OAuth client credentials per provider
         /// (client secrets encrypted).
         oauth_credentials: TenantOAuthCredentials,
+        /// Authorization codes issued in this tenant (hashed).
+        oauth2_auth_codes: OAuth2AuthCodes,
+        /// Refresh tokens issued in this tenant (hashed).
+        oauth2_refresh_tokens: OAuth2RefreshTokens,
+        /// Authorization states stored in this tenant.
+        oauth2_states: OAuth2States,
     }
     across_tenants {
         /// A user's OAuth tokens in every tenant.

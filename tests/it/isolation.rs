@@ -1,8 +1,8 @@
 //! Tenant isolation under random operations: a seeded sequence of 1,200
-//! interleaved operations by 4 tenants on three tenant-owned tables (OAuth
-//! tokens, members, tenant OAuth credentials), checked against an in-memory
-//! model as it goes; afterwards every scoped read must return exactly that
-//! tenant's rows.
+//! interleaved operations by 4 tenants on five tenant-owned tables (OAuth
+//! tokens, members, tenant OAuth credentials, OAuth 2.0 authorization codes
+//! and refresh tokens), checked against an in-memory model as it goes;
+//! afterwards every scoped read must return exactly that tenant's rows.
 
 use crate::common;
 
@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use crate::common::rng::Rng;
 use pierre_db::{
-    NewOAuthToken, NewTenantOAuthCredential, NewUser, PageRequest, Secret, TenantId, TenantRole,
-    UserId,
+    NewAuthCode, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewTenantOAuthCredential,
+    NewUser, PageRequest, Secret, TenantId, TenantRole, UserId,
 };
 
 const OPERATIONS: usize = 1200;
@@ -20,6 +20,11 @@ const PROVIDERS: [&str; 4] = ["strava", "fitbit", "garmin", "whoop"];
 type Model = BTreeMap<(TenantId, UserId, &'static str), String>;
 type Members = BTreeMap<(TenantId, UserId), TenantRole>;
 type Credentials = BTreeMap<(TenantId, &'static str), String>;
+/// Codes and refresh tokens issued (plaintext → tenant).
+type Issued = Vec<(String, TenantId)>;
+
+const CALLBACK: &str = "https://client.example.org/cb";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 const CREDENTIAL_PROVIDERS: [&str; 3] = ["strava", "garmin", "terra"];
 const ROLES: [TenantRole; 3] = [TenantRole::Admin, TenantRole::Member, TenantRole::Viewer];
@@ -47,13 +52,45 @@ async fn random_interleaved_operations_never_cross_tenants() {
         let mut model = Model::new();
         let mut members = Members::new();
         let mut credentials = Credentials::new();
+        let (mut codes, mut refresh): (Issued, Issued) = (Vec::new(), Vec::new());
+        let client =
+            t.db.oauth2_clients()
+                .register(NewOAuth2Client::new(CALLBACK))
+                .await
+                .unwrap()
+                .client
+                .client_id;
         for step in 0..OPERATIONS {
             let tenant = rng.pick(&tenants);
             let user = rng.pick(&users);
             let provider = rng.pick(&PROVIDERS);
             let tokens = t.db.tenant(tenant).oauth_tokens();
             let scope = t.db.tenant(tenant);
-            match rng.next() % 14 {
+            match rng.next() % 17 {
+                14 => {
+                    let issued = scope
+                        .oauth2_auth_codes()
+                        .issue(NewAuthCode::new(&client, user, CALLBACK, CHALLENGE))
+                        .await
+                        .unwrap();
+                    codes.push((issued.code.expose().to_owned(), tenant));
+                }
+                15 => {
+                    let issued = scope
+                        .oauth2_refresh_tokens()
+                        .issue(NewRefreshToken::new(&client, user))
+                        .await
+                        .unwrap();
+                    refresh.push((issued.token.expose().to_owned(), tenant));
+                }
+                16 if !codes.is_empty() && !refresh.is_empty() => {
+                    let (code, owner) = codes[rng.below(codes.len())].clone();
+                    let seen = scope.oauth2_auth_codes().get(&code).await.unwrap();
+                    assert_eq!(seen.is_some(), owner == tenant, "{b}: step {step}: code");
+                    let (token, owner) = refresh[rng.below(refresh.len())].clone();
+                    let seen = scope.oauth2_refresh_tokens().get(&token).await.unwrap();
+                    assert_eq!(seen.is_some(), owner == tenant, "{b}: step {step}: token");
+                }
                 10 => {
                     let role = rng.pick(&ROLES);
                     let added = scope.members().add(user, role, None).await;
@@ -247,6 +284,24 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 );
             }
         }
+        for (code, owner) in &codes {
+            for &tenant in &tenants {
+                let seen = t.db.tenant(tenant).oauth2_auth_codes().get(code).await;
+                let seen = seen.unwrap().map(|c| c.tenant_id);
+                assert_eq!(seen, (*owner == tenant).then_some(*owner), "{b}: code");
+            }
+        }
+        for (token, owner) in &refresh {
+            for &tenant in &tenants {
+                let seen = t.db.tenant(tenant).oauth2_refresh_tokens().get(token).await;
+                let seen = seen.unwrap().map(|r| r.tenant_id);
+                assert_eq!(seen, (*owner == tenant).then_some(*owner), "{b}: token");
+            }
+        }
+        assert!(
+            !codes.is_empty() && !refresh.is_empty(),
+            "the sequence issues codes and refresh tokens"
+        );
         assert!(!model.is_empty(), "the sequence leaves tokens to check");
         assert!(
             !members.is_empty() && !credentials.is_empty(),

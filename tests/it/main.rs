@@ -13,6 +13,7 @@ mod database;
 mod errors;
 mod isolation;
 mod no_leaks;
+mod oauth2_server;
 mod oauth_tokens;
 mod pagination;
 mod reliability;

@@ -3,7 +3,7 @@
 
 pub mod api_keys;
 pub mod oauth_apps;
-mod oauth_rules;
+pub(crate) mod oauth_rules;
 pub mod oauth_tokens;
 pub mod tenant_oauth_credentials;
 pub mod user_oauth_apps;

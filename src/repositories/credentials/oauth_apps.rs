@@ -172,7 +172,7 @@ impl<'a> OAuthApps<'a> {
         let name = validation::required("name", &new.name, MAX_NAME)?;
         let description =
             validation::optional("description", new.description.as_deref(), MAX_DESCRIPTION)?;
-        let redirect_uris = redirect_uris(&new.redirect_uris)?;
+        let redirect_uris = oauth_rules::redirect_uri_list(&new.redirect_uris, MAX_REDIRECT_URIS)?;
         let scopes = oauth_rules::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
         let client_id = hashing::generate(CLIENT_ID_PREFIX)?.expose().to_owned();
         tracing::Span::current().record("client_id", client_id.as_str());
@@ -276,23 +276,4 @@ impl<'a> OAuthApps<'a> {
             .rows_affected;
         expect_changed(changed, "oauth app", client_id)
     }
-}
-
-/// Checks the redirect URIs: one to [`MAX_REDIRECT_URIS`], each an absolute
-/// http(s) URL; duplicates dropped, first order kept.
-fn redirect_uris(input: &[String]) -> Result<Vec<String>> {
-    if input.is_empty() || input.len() > MAX_REDIRECT_URIS {
-        return Err(DatabaseError::invalid(
-            "redirect_uris",
-            format!("give 1 to {MAX_REDIRECT_URIS} redirect URIs"),
-        ));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(input.len());
-    for uri in input {
-        let uri = validation::http_url("redirect_uris", uri, MAX_REDIRECT_URI)?;
-        if !out.contains(&uri) {
-            out.push(uri);
-        }
-    }
-    Ok(out)
 }

@@ -90,6 +90,25 @@ pub const MAX_CLIENT_SECRET_BYTES: usize = 4096;
 /// Longest redirect URI accepted.
 pub const MAX_REDIRECT_URI: usize = 2048;
 
+/// One to `max` redirect URIs, each an absolute http(s) URL; duplicates
+/// dropped, first order kept.
+pub(crate) fn redirect_uri_list(input: &[String], max: usize) -> Result<Vec<String>> {
+    if input.is_empty() || input.len() > max {
+        return Err(DatabaseError::invalid(
+            "redirect_uris",
+            format!("give 1 to {max} redirect URIs"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(input.len());
+    for uri in input {
+        let uri = http_url("redirect_uris", uri, MAX_REDIRECT_URI)?;
+        if !out.contains(&uri) {
+            out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
 /// Reads a provider name (`strava`, …) into the schema's enum; anything
 /// else is `InvalidInput` naming the providers this build knows.
 pub(crate) fn oauth_provider(input: &str) -> Result<OauthProvider> {

@@ -62,15 +62,7 @@ pub fn key() -> MasterKey {
 }
 
 async fn open(url: &str) -> Database {
-    let mut config = DatabaseConfig::new(url, key());
-    config.max_connections = 4;
-    config.min_connections = 1;
-    config.migrate_on_connect = true;
-    // Short, so that tests can retire a key right after rotating it.
-    config.key_refresh_interval = KEY_REFRESH;
-    Database::connect_with(config)
-        .await
-        .unwrap_or_else(|err| panic!("open {url}: {err}"))
+    open_with_pool(url, 4).await
 }
 
 /// Creates an empty database on the configured server and returns its URL.
@@ -151,4 +143,36 @@ pub async fn tenant_of(db: &Database, owner: pierre_db::UserId) -> pierre_db::Te
         url: String::new(),
     };
     tenant(&t, owner).await
+}
+
+/// Databases for race tests: a SQLite FILE with a pool of 8 (several
+/// connections really contend) and PostgreSQL when configured.
+pub async fn racing(dir: &tempfile::TempDir) -> Vec<TestDb> {
+    let file = format!("sqlite:{}", dir.path().join("race.db").display());
+    let mut all = vec![TestDb {
+        db: open_with_pool(&file, 8).await,
+        backend: "sqlite file",
+        url: file,
+    }];
+    if let Some(url) = new_postgres_database().await {
+        all.push(TestDb {
+            db: open_with_pool(&url, 8).await,
+            backend: "postgres",
+            url,
+        });
+    }
+    all
+}
+
+async fn open_with_pool(url: &str, pool: u32) -> Database {
+    // Short key refresh, so that tests can retire a key right after
+    // rotating it.
+    let mut config = DatabaseConfig::new(url, key());
+    config.max_connections = pool;
+    config.min_connections = 1;
+    config.migrate_on_connect = true;
+    config.key_refresh_interval = KEY_REFRESH;
+    Database::connect_with(config)
+        .await
+        .unwrap_or_else(|err| panic!("open {url}: {err}"))
 }

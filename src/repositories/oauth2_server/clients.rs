@@ -1,0 +1,318 @@
+//! The authorization server's registered clients: `db.oauth2_clients()`.
+//!
+//! Clients are global (an MCP client serves every tenant). The client id
+//! and a 256-bit client secret are generated here; the secret is returned
+//! once by [`OAuth2Clients::register`] and stored only as its SHA-256.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::oauth2_clients as clients;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::rules::{self, GRANT_TYPES, RESPONSE_TYPES};
+use crate::crypto::hashing;
+use crate::crypto::secret::Secret;
+use crate::error::{DatabaseError, Result};
+use crate::repositories::credentials::oauth_rules::{MAX_REDIRECT_URI, redirect_uri_list};
+use crate::repositories::{Ctx, string_list};
+use crate::time;
+use crate::validation;
+
+/// Most redirect URIs per client.
+pub const MAX_REDIRECT_URIS: usize = 20;
+/// Longest client name or client URI.
+pub const MAX_CLIENT_NAME: usize = 200;
+/// How every generated client id starts.
+pub const CLIENT_ID_PREFIX: &str = "mcp_";
+/// How every generated client secret starts.
+pub const CLIENT_SECRET_PREFIX: &str = "mcp_secret_";
+
+/// A registered client (its secret's hash stays in the database).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuth2Client {
+    /// The row id.
+    pub id: Uuid,
+    /// The public client id.
+    pub client_id: String,
+    /// Where authorization responses may be sent.
+    pub redirect_uris: Vec<String>,
+    /// The grant types it may use.
+    pub grant_types: Vec<String>,
+    /// The response types it may ask for.
+    pub response_types: Vec<String>,
+    /// The name shown to people.
+    pub client_name: Option<String>,
+    /// The client's home page.
+    pub client_uri: Option<String>,
+    /// The scopes it may ask for (space-separated), if limited.
+    pub scope: Option<String>,
+    /// When it registered.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being usable (deactivation sets this to the time of
+    /// deactivation).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl OAuth2Client {
+    /// Whether the client may be used at `now`.
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+impl TryFrom<clients::Model> for OAuth2Client {
+    type Error = DatabaseError;
+
+    fn try_from(m: clients::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id,
+            client_id: m.client_id,
+            redirect_uris: string_list("oauth2_clients.redirect_uris", m.redirect_uris)?,
+            grant_types: string_list("oauth2_clients.grant_types", m.grant_types)?,
+            response_types: string_list("oauth2_clients.response_types", m.response_types)?,
+            client_name: m.client_name,
+            client_uri: m.client_uri,
+            scope: m.scope,
+            created_at: m.created_at.to_utc(),
+            expires_at: m.expires_at.map(|at| at.to_utc()),
+        })
+    }
+}
+
+/// What [`OAuth2Clients::register`] needs.
+#[derive(Clone, Debug)]
+pub struct NewOAuth2Client {
+    /// One to 20 absolute http(s) URLs (duplicates dropped).
+    pub redirect_uris: Vec<String>,
+    /// From `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types: Vec<String>,
+    /// From `code`.
+    pub response_types: Vec<String>,
+    /// The name shown to people.
+    pub client_name: Option<String>,
+    /// The client's home page (an http(s) URL).
+    pub client_uri: Option<String>,
+    /// The scopes it may ask for (space-separated), if limited.
+    pub scope: Option<String>,
+    /// How long the registration lasts; `None` is until deactivated.
+    pub ttl: Option<Duration>,
+}
+
+impl NewOAuth2Client {
+    /// A client of the authorization-code flow with refresh tokens, with
+    /// one redirect URI.
+    pub fn new(redirect_uri: impl Into<String>) -> Self {
+        Self {
+            redirect_uris: vec![redirect_uri.into()],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            response_types: vec!["code".into()],
+            client_name: None,
+            client_uri: None,
+            scope: None,
+            ttl: None,
+        }
+    }
+}
+
+/// A newly registered client and its secret, in clear this one time only.
+#[derive(Clone, Debug)]
+pub struct RegisteredOAuth2Client {
+    /// The client.
+    pub client: OAuth2Client,
+    /// The client secret to hand to the client now.
+    pub client_secret: Secret,
+}
+
+/// The authorization server's clients: `db.oauth2_clients()`.
+///
+/// ```
+/// use pierre_db::{Database, MasterKey, NewOAuth2Client};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// # config.migrate_on_connect = true;
+/// # let db = Database::connect_with(config).await?;
+/// let registered = db
+///     .oauth2_clients()
+///     .register(NewOAuth2Client::new("https://claude.example/callback"))
+///     .await?;
+/// let id = &registered.client.client_id;
+/// let secret = registered.client_secret.expose();
+/// assert!(db.oauth2_clients().verify_secret(id, secret).await?.is_some());
+/// assert!(db.oauth2_clients().verify_secret(id, "guess").await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
+pub struct OAuth2Clients<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> OAuth2Clients<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Registers a client: generates its id and secret, stores the secret's
+    /// hash only, and returns the secret in clear once. `InvalidInput` for
+    /// no or too many redirect URIs, a URI that is not an absolute http(s)
+    /// URL, an unknown grant or response type, a malformed scope, or a
+    /// lifetime that is not positive.
+    #[instrument(skip_all, fields(client_id = tracing::field::Empty), err(Display))]
+    pub async fn register(&self, new: NewOAuth2Client) -> Result<RegisteredOAuth2Client> {
+        let redirect_uris = redirect_uri_list(&new.redirect_uris, MAX_REDIRECT_URIS)?;
+        let grant_types = rules::known_list("grant_types", &new.grant_types, &GRANT_TYPES)?;
+        let response_types =
+            rules::known_list("response_types", &new.response_types, &RESPONSE_TYPES)?;
+        let client_name =
+            validation::optional("client_name", new.client_name.as_deref(), MAX_CLIENT_NAME)?;
+        let client_uri = new
+            .client_uri
+            .as_deref()
+            .map(|uri| validation::http_url("client_uri", uri, MAX_REDIRECT_URI))
+            .transpose()?;
+        let scope = rules::scope(new.scope.as_deref())?;
+        let now = time::now();
+        let expires_at = new
+            .ttl
+            .map(|ttl| rules::expiry(now, Some(ttl), ttl))
+            .transpose()?;
+        let client_id = hashing::generate(CLIENT_ID_PREFIX)?.expose().to_owned();
+        tracing::Span::current().record("client_id", client_id.as_str());
+        let client_secret = hashing::generate(CLIENT_SECRET_PREFIX)?;
+        let row = clients::Model {
+            id: Uuid::now_v7(),
+            client_id,
+            client_secret_hash: hashing::hash(client_secret.expose()),
+            redirect_uris: serde_json::Value::from(redirect_uris),
+            grant_types: serde_json::Value::from(grant_types),
+            response_types: serde_json::Value::from(response_types),
+            client_name,
+            client_uri,
+            scope,
+            created_at: time::stored(now),
+            expires_at: expires_at.map(time::stored),
+        };
+        clients::Entity::insert(clients::ActiveModel::from(row.clone()).reset_all())
+            .exec_without_returning(&self.ctx.conn())
+            .await?;
+        Ok(RegisteredOAuth2Client {
+            client: row.try_into()?,
+            client_secret,
+        })
+    }
+
+    /// The client with this id (active or not), if any.
+    #[instrument(skip_all, fields(client_id = %client_id))]
+    pub async fn get(&self, client_id: &str) -> Result<Option<OAuth2Client>> {
+        if !rules::presentable(client_id) {
+            return Ok(None);
+        }
+        clients::Entity::find()
+            .filter(clients::Column::ClientId.eq(client_id))
+            .one(&self.ctx.conn())
+            .await?
+            .map(OAuth2Client::try_from)
+            .transpose()
+    }
+
+    /// The client if `client_secret` is the secret of the ACTIVE client
+    /// `client_id`, compared in constant time. Unknown, expired or
+    /// deactivated clients and wrong secrets are all `None`; the hash is
+    /// computed in every case.
+    #[instrument(skip_all, fields(client_id = %client_id))]
+    pub async fn verify_secret(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<Option<OAuth2Client>> {
+        let now = time::stored(time::now());
+        let stored = if rules::presentable(client_id) {
+            clients::Entity::find()
+                .filter(clients::Column::ClientId.eq(client_id))
+                .one(&self.ctx.conn())
+                .await?
+                .filter(|row| row.expires_at.is_none_or(|at| at > now))
+        } else {
+            None
+        };
+        let candidate = if rules::presentable(client_secret) {
+            client_secret
+        } else {
+            ""
+        };
+        // Without a stored hash, compare against one no input can match, so
+        // the work done does not tell whether the client exists.
+        let hash = stored.as_ref().map_or("-", |row| &row.client_secret_hash);
+        if !hashing::verify(candidate, hash) {
+            return Ok(None);
+        }
+        stored.map(OAuth2Client::try_from).transpose()
+    }
+
+    /// Every client (active or not), oldest first. Clients are registered
+    /// by hand or by dynamic registration: a short list.
+    #[instrument(skip_all)]
+    pub async fn list(&self) -> Result<Vec<OAuth2Client>> {
+        clients::Entity::find()
+            .order_by_asc(clients::Column::CreatedAt)
+            .order_by_asc(clients::Column::Id)
+            .all(&self.ctx.conn())
+            .await?
+            .into_iter()
+            .map(OAuth2Client::try_from)
+            .collect()
+    }
+
+    /// Deactivates the client now: its secret stops verifying and nothing
+    /// more is issued to it. An already expired client keeps its earlier
+    /// expiry. `NotFound` for an unknown client.
+    #[instrument(skip_all, fields(client_id = %client_id), err(Display))]
+    pub async fn deactivate(&self, client_id: &str) -> Result<()> {
+        if self.get(client_id).await?.is_none() {
+            return Err(DatabaseError::not_found("oauth2 client", client_id));
+        }
+        let now = time::stored(time::now());
+        // An already expired client matches nothing: it is inactive, which
+        // is the goal, and its earlier expiry stays.
+        clients::Entity::update_many()
+            .col_expr(clients::Column::ExpiresAt, Expr::value(now))
+            .filter(clients::Column::ClientId.eq(client_id))
+            .filter(
+                clients::Column::ExpiresAt
+                    .is_null()
+                    .or(clients::Column::ExpiresAt.gt(now)),
+            )
+            .exec(&self.ctx.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Checks that `client_id` is an active client that registered
+    /// `redirect_uri` (returned normalized), or `InvalidInput` saying which
+    /// is wrong: a code issued to either could never be exchanged.
+    pub(crate) async fn usable_with(&self, client_id: &str, redirect_uri: &str) -> Result<String> {
+        let redirect_uri = validation::http_url("redirect_uri", redirect_uri, MAX_REDIRECT_URI)?;
+        let client = self.usable(client_id).await?;
+        if !client.redirect_uris.contains(&redirect_uri) {
+            return Err(DatabaseError::invalid(
+                "redirect_uri",
+                "not one of the client's registered redirect URIs",
+            ));
+        }
+        Ok(redirect_uri)
+    }
+
+    /// The active client `client_id`, or `InvalidInput`.
+    pub(crate) async fn usable(&self, client_id: &str) -> Result<OAuth2Client> {
+        match self.get(client_id).await? {
+            Some(client) if client.is_active_at(time::now()) => Ok(client),
+            _ => Err(DatabaseError::invalid(
+                "client_id",
+                "no active client with this id",
+            )),
+        }
+    }
+}

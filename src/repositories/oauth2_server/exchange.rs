@@ -1,0 +1,302 @@
+//! The token endpoint's handle: `db.oauth2_exchange()`.
+//!
+//! The token endpoint is given a code, refresh token or state and learns
+//! the tenant from it, so consumption is global and says so in its name.
+//! Each consumption is ONE conditional `UPDATE … RETURNING`: of any number
+//! of concurrent callers presenting the same value, exactly one gets the
+//! row, and every failure (missing, used, expired, other client, other
+//! redirect) is `None`. A mismatched client or redirect does not burn the
+//! value: the condition is part of the same statement.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    oauth2_auth_codes as codes, oauth2_refresh_tokens as tokens, oauth2_states as states,
+};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tracing::instrument;
+
+use super::rules;
+use super::states::checked_row;
+use super::{
+    AuthCode, IssuedRefreshToken, NewOAuth2State, NewRefreshToken, OAuth2State, RefreshToken,
+};
+use crate::crypto::hashing;
+use crate::error::{DatabaseError, Result};
+use crate::repositories::Ctx;
+use crate::repositories::credentials::oauth_rules::MAX_REDIRECT_URI;
+use crate::retry::in_write_tx;
+use crate::scope::TenantScope;
+use crate::time;
+use crate::validation;
+
+/// A refresh token rotated: the one consumed and the one issued in its
+/// place (same tenant, user, client and scope).
+#[derive(Clone, Debug)]
+pub struct RotatedRefreshToken {
+    /// The consumed token's record.
+    pub previous: RefreshToken,
+    /// The new token, in clear this one time.
+    pub issued: IssuedRefreshToken,
+}
+
+/// How many expired rows [`OAuth2Exchange::purge_expired`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgedCounts {
+    /// Authorization codes.
+    pub auth_codes: u64,
+    /// States.
+    pub states: u64,
+    /// Refresh tokens.
+    pub refresh_tokens: u64,
+}
+
+/// Consumption of codes, refresh tokens and states, across tenants:
+/// `db.oauth2_exchange()`.
+///
+/// ```
+/// use pierre_db::{Database, MasterKey, NewAuthCode, NewOAuth2Client, NewUser, verify_pkce};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// # config.migrate_on_connect = true;
+/// # let db = Database::connect_with(config).await?;
+/// # let owner = db.users().create(NewUser::new("owner@example.org", "hash")).await?;
+/// # let tenant = db.tenants().create(pierre_db::NewTenant::new("Club", "club", owner.id)).await?.id;
+/// let callback = "https://client.example/cb";
+/// let client = db.oauth2_clients().register(NewOAuth2Client::new(callback)).await?.client;
+/// let (verifier, challenge) = (
+///     "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+///     "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+/// );
+/// let issued = db
+///     .tenant(tenant)
+///     .oauth2_auth_codes()
+///     .issue(NewAuthCode::new(&client.client_id, owner.id, callback, challenge))
+///     .await?;
+///
+/// // The token endpoint: consume once, then check PKCE.
+/// let now = chrono::Utc::now();
+/// let exchange = db.oauth2_exchange();
+/// let code = exchange
+///     .consume_auth_code(issued.code.expose(), &client.client_id, callback, now)
+///     .await?
+///     .expect("first use");
+/// assert_eq!(code.tenant_id, tenant);
+/// assert!(verify_pkce(verifier, code.code_challenge.as_deref().unwrap()));
+/// let again = exchange.consume_auth_code(issued.code.expose(), &client.client_id, callback, now);
+/// assert!(again.await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
+pub struct OAuth2Exchange<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> OAuth2Exchange<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Marks the code used and returns its record, if it exists, is unused,
+    /// expires after `now`, and was issued to `client_id` for
+    /// `redirect_uri`; otherwise `None`, and a code presented with the
+    /// wrong client or redirect stays usable.
+    #[instrument(skip_all, fields(client_id = %client_id, tenant_id = tracing::field::Empty))]
+    pub async fn consume_auth_code(
+        &self,
+        code: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthCode>> {
+        let redirect_uri = validation::http_url("redirect_uri", redirect_uri, MAX_REDIRECT_URI);
+        let (true, true, Ok(redirect_uri)) = (
+            rules::presentable(code),
+            rules::presentable(client_id),
+            redirect_uri,
+        ) else {
+            return Ok(None);
+        };
+        let consumed = codes::Entity::update_many()
+            .col_expr(codes::Column::Used, Expr::value(true))
+            .filter(codes::Column::Code.eq(hashing::hash(code)))
+            .filter(codes::Column::ClientId.eq(client_id))
+            .filter(codes::Column::RedirectUri.eq(redirect_uri))
+            .filter(codes::Column::Used.eq(false))
+            .filter(codes::Column::ExpiresAt.gt(time::stored(now)))
+            .exec_with_returning(&self.ctx.conn())
+            .await?
+            .pop()
+            .map(AuthCode::from);
+        record_tenant(consumed.as_ref().map(|c| c.tenant_id));
+        Ok(consumed)
+    }
+
+    /// Revokes the refresh token and returns its record, if it exists, is
+    /// live, expires after `now` and was issued to `client_id`; otherwise
+    /// `None`, and a token presented by another client stays usable.
+    #[instrument(skip_all, fields(client_id = %client_id, tenant_id = tracing::field::Empty))]
+    pub async fn consume_refresh_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RefreshToken>> {
+        if !rules::presentable(token) || !rules::presentable(client_id) {
+            return Ok(None);
+        }
+        let consumed = tokens::Entity::update_many()
+            .col_expr(tokens::Column::Revoked, Expr::value(true))
+            .filter(tokens::Column::Token.eq(hashing::hash(token)))
+            .filter(tokens::Column::ClientId.eq(client_id))
+            .filter(tokens::Column::Revoked.eq(false))
+            .filter(tokens::Column::ExpiresAt.gt(time::stored(now)))
+            .exec_with_returning(&self.ctx.conn())
+            .await?
+            .pop()
+            .map(RefreshToken::from);
+        record_tenant(consumed.as_ref().map(|t| t.tenant_id));
+        Ok(consumed)
+    }
+
+    /// Consumes the refresh token and issues its successor (same tenant,
+    /// user, client and scope, a fresh 30-day lifetime) in ONE transaction:
+    /// if issuing fails, the old token stays usable. `None` when the token
+    /// cannot be consumed (see [`Self::consume_refresh_token`]).
+    #[instrument(skip_all, fields(client_id = %client_id))]
+    pub async fn rotate_refresh_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RotatedRefreshToken>> {
+        let (token, client_id) = (token.to_owned(), client_id.to_owned());
+        in_write_tx(&self.ctx, |tx| {
+            Box::pin(async move {
+                let exchange = OAuth2Exchange::new(tx);
+                let Some(previous) = exchange
+                    .consume_refresh_token(&token, &client_id, now)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let successor = NewRefreshToken {
+                    scope: previous.scope.clone(),
+                    ..NewRefreshToken::new(previous.client_id.clone(), previous.user_id)
+                };
+                let issued = TenantScope::new(tx, previous.tenant_id)
+                    .oauth2_refresh_tokens()
+                    .issue(successor)
+                    .await?;
+                Ok(Some(RotatedRefreshToken { previous, issued }))
+            })
+        })
+        .await
+    }
+
+    /// Stores a state that belongs to no tenant yet (for one that does,
+    /// use `db.tenant(t).oauth2_states()`). Errors as
+    /// [`OAuth2States::store`](super::OAuth2States::store).
+    #[instrument(skip_all, fields(client_id = %new.client_id), err(Display))]
+    pub async fn store_state(&self, new: NewOAuth2State) -> Result<()> {
+        let row = checked_row(&self.ctx, new).await?;
+        states::Entity::insert(row)
+            .exec_without_returning(&self.ctx.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the state used and returns it, if it exists, is unused,
+    /// expires after `now` and was stored for `client_id`; otherwise
+    /// `None`, and a state presented by another client stays usable.
+    #[instrument(skip_all, fields(client_id = %client_id))]
+    pub async fn consume_state(
+        &self,
+        state: &str,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OAuth2State>> {
+        if !rules::presentable(state) || !rules::presentable(client_id) {
+            return Ok(None);
+        }
+        Ok(states::Entity::update_many()
+            .col_expr(states::Column::Used, Expr::value(true))
+            .filter(states::Column::State.eq(state))
+            .filter(states::Column::ClientId.eq(client_id))
+            .filter(states::Column::Used.eq(false))
+            .filter(states::Column::ExpiresAt.gt(time::stored(now)))
+            .exec_with_returning(&self.ctx.conn())
+            .await?
+            .pop()
+            .map(OAuth2State::from))
+    }
+
+    /// Deletes codes, states and refresh tokens that expired at or before
+    /// `now`, `batch` rows per statement so that no statement holds the
+    /// write lock for long; returns how many of each. `InvalidInput` for a
+    /// batch of 0.
+    #[instrument(skip_all, fields(batch), err(Display))]
+    pub async fn purge_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<PurgedCounts> {
+        if batch == 0 {
+            return Err(DatabaseError::invalid("batch", "must be at least 1"));
+        }
+        let now = time::stored(now);
+        Ok(PurgedCounts {
+            auth_codes: self
+                .purge::<codes::Entity>(codes::Column::Code, codes::Column::ExpiresAt, now, batch)
+                .await?,
+            states: self
+                .purge::<states::Entity>(
+                    states::Column::State,
+                    states::Column::ExpiresAt,
+                    now,
+                    batch,
+                )
+                .await?,
+            refresh_tokens: self
+                .purge::<tokens::Entity>(
+                    tokens::Column::Token,
+                    tokens::Column::ExpiresAt,
+                    now,
+                    batch,
+                )
+                .await?,
+        })
+    }
+
+    /// Deletes `E`'s rows with `expires <= now`, `batch` keys at a time.
+    async fn purge<E: EntityTrait>(
+        &self,
+        key: E::Column,
+        expires: E::Column,
+        now: chrono::DateTime<chrono::FixedOffset>,
+        batch: u32,
+    ) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let expired = Query::select()
+                .column(key)
+                .from(E::default())
+                .and_where(expires.lte(now))
+                .limit(u64::from(batch))
+                .to_owned();
+            let deleted = E::delete_many()
+                .filter(key.in_subquery(expired))
+                .exec(&self.ctx.conn())
+                .await?
+                .rows_affected;
+            total += deleted;
+            if deleted < u64::from(batch) {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+fn record_tenant(tenant: Option<crate::ids::TenantId>) {
+    if let Some(tenant) = tenant {
+        tracing::Span::current().record("tenant_id", tracing::field::display(tenant));
+    }
+}

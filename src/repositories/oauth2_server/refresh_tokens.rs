@@ -1,0 +1,191 @@
+//! Refresh tokens, issued in a tenant: `db.tenant(t).oauth2_refresh_tokens()`.
+//!
+//! A token is generated here, returned once, and stored as its SHA-256 (the
+//! primary key). The token endpoint consumes or rotates it through
+//! [`OAuth2Exchange`](super::OAuth2Exchange), which learns the tenant from
+//! the token.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::oauth2_refresh_tokens as tokens;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, QueryFilter};
+use tracing::instrument;
+
+use super::OAuth2Clients;
+use super::rules::{self, REFRESH_TOKEN_TTL};
+use crate::crypto::hashing;
+use crate::crypto::secret::Secret;
+use crate::error::Result;
+use crate::ids::{TenantId, UserId};
+use crate::scope::Scoped;
+use crate::time;
+
+/// How every generated refresh token starts.
+pub const REFRESH_TOKEN_PREFIX: &str = "mcp_refresh_";
+
+/// What [`OAuth2RefreshTokens::issue`] needs.
+#[derive(Clone, Debug)]
+pub struct NewRefreshToken {
+    /// The client the token is for (must be active).
+    pub client_id: String,
+    /// The user it acts for.
+    pub user_id: UserId,
+    /// The granted scopes (space-separated).
+    pub scope: Option<String>,
+    /// Lifetime; 30 days when `None`.
+    pub ttl: Option<Duration>,
+}
+
+impl NewRefreshToken {
+    /// A token without scope, living 30 days.
+    pub fn new(client_id: impl Into<String>, user_id: UserId) -> Self {
+        Self {
+            client_id: client_id.into(),
+            user_id,
+            scope: None,
+            ttl: None,
+        }
+    }
+}
+
+/// A refresh token just issued: give `token` to the client now; only its
+/// hash is kept.
+#[derive(Clone, Debug)]
+pub struct IssuedRefreshToken {
+    /// The token, in clear this one time.
+    pub token: Secret,
+    /// When it stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored refresh token (without the token itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// The tenant it was issued in.
+    pub tenant_id: TenantId,
+    /// The user it acts for.
+    pub user_id: UserId,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The granted scopes.
+    pub scope: Option<String>,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being accepted.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it was consumed, rotated or revoked.
+    pub revoked: bool,
+}
+
+impl From<tokens::Model> for RefreshToken {
+    fn from(m: tokens::Model) -> Self {
+        Self {
+            tenant_id: m.tenant_id.into(),
+            user_id: m.user_id.into(),
+            client_id: m.client_id,
+            scope: m.scope,
+            created_at: m.created_at.to_utc(),
+            expires_at: m.expires_at.to_utc(),
+            revoked: m.revoked,
+        }
+    }
+}
+
+/// Refresh tokens of one tenant: `db.tenant(t).oauth2_refresh_tokens()`.
+pub struct OAuth2RefreshTokens<'a> {
+    scope: Scoped<'a>,
+}
+
+impl<'a> OAuth2RefreshTokens<'a> {
+    pub(crate) fn new(scope: Scoped<'a>) -> Self {
+        Self { scope }
+    }
+
+    /// Issues a refresh token and returns it once. `InvalidInput` for an
+    /// unknown or inactive client, a malformed scope or a lifetime that is
+    /// not positive; `ForeignKey` for an unknown user.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %new.user_id, client_id = %new.client_id), err(Display))]
+    pub async fn issue(&self, new: NewRefreshToken) -> Result<IssuedRefreshToken> {
+        let scope = rules::scope(new.scope.as_deref())?;
+        let now = time::now();
+        let expires_at = rules::expiry(now, new.ttl, REFRESH_TOKEN_TTL)?;
+        OAuth2Clients::new(*self.scope)
+            .usable(&new.client_id)
+            .await?;
+        let token = hashing::generate(REFRESH_TOKEN_PREFIX)?;
+        let row = tokens::ActiveModel {
+            token: Set(hashing::hash(token.expose())),
+            client_id: Set(new.client_id),
+            user_id: Set(new.user_id.as_uuid()),
+            scope: Set(scope),
+            expires_at: Set(time::stored(expires_at)),
+            created_at: Set(time::stored(now)),
+            revoked: Set(false),
+            ..Default::default()
+        };
+        self.scope
+            .insert(row)?
+            .exec_without_returning(&self.scope.conn())
+            .await?;
+        Ok(IssuedRefreshToken {
+            token,
+            expires_at: time::truncate(expires_at),
+        })
+    }
+
+    /// The token's stored record in this tenant, if it was issued here
+    /// (revoked or not, expired or not).
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant()))]
+    pub async fn get(&self, token: &str) -> Result<Option<RefreshToken>> {
+        if !rules::presentable(token) {
+            return Ok(None);
+        }
+        Ok(self
+            .scope
+            .find::<tokens::Entity>()
+            .filter(tokens::Column::Token.eq(hashing::hash(token)))
+            .one(&self.scope.conn())
+            .await?
+            .map(RefreshToken::from))
+    }
+
+    /// Revokes the token; whether it was live (issued here, not yet
+    /// revoked).
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant()))]
+    pub async fn revoke(&self, token: &str) -> Result<bool> {
+        if !rules::presentable(token) {
+            return Ok(false);
+        }
+        let changed = self
+            .revoke_where(tokens::Column::Token.eq(hashing::hash(token)))
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Revokes every live token of `user` in this tenant; how many.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
+    pub async fn revoke_all_for_user(&self, user: UserId) -> Result<u64> {
+        self.revoke_where(tokens::Column::UserId.eq(user.as_uuid()))
+            .await
+    }
+
+    /// Revokes every live token of the client in this tenant; how many.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), client_id = %client_id))]
+    pub async fn revoke_all_for_client(&self, client_id: &str) -> Result<u64> {
+        self.revoke_where(tokens::Column::ClientId.eq(client_id))
+            .await
+    }
+
+    async fn revoke_where(&self, condition: Expr) -> Result<u64> {
+        Ok(self
+            .scope
+            .update::<tokens::Entity>()
+            .col_expr(tokens::Column::Revoked, Expr::value(true))
+            .filter(condition)
+            .filter(tokens::Column::Revoked.eq(false))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected)
+    }
+}

@@ -1,0 +1,195 @@
+//! The authorization server's rules: lifetimes, grant and response types,
+//! scope strings, PKCE (RFC 7636, S256 only) and state values.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use ring::digest::{SHA256, digest};
+use subtle::ConstantTimeEq;
+
+use crate::error::{DatabaseError, Result};
+use crate::repositories::credentials::oauth_rules::scope_tokens;
+
+/// How long an authorization code lives unless the caller says otherwise.
+pub const AUTH_CODE_TTL: Duration = Duration::minutes(10);
+/// How long a refresh token lives unless the caller says otherwise.
+pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
+/// How long a stored state lives unless the caller says otherwise.
+pub const STATE_TTL: Duration = Duration::minutes(10);
+/// The longest lifetime accepted for anything issued here.
+pub const MAX_TTL: Duration = Duration::days(365);
+
+/// The grant types a client may register.
+pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+/// The response types a client may register.
+pub const RESPONSE_TYPES: [&str; 1] = ["code"];
+/// The only PKCE method accepted (`plain` is refused, RFC 7636 §7.2).
+pub const PKCE_METHOD: &str = "S256";
+
+/// Most scopes in one scope string.
+pub const MAX_SCOPES: usize = 64;
+/// Longest single scope.
+pub const MAX_SCOPE_LEN: usize = 200;
+/// Longest state value.
+pub const MAX_STATE_LEN: usize = 512;
+/// Longest presented code, token or client id looked at; anything longer
+/// cannot have been issued here and is simply not found.
+pub(crate) const MAX_PRESENTED: usize = 512;
+
+/// A space-separated scope string (RFC 6749 §3.3), normalized: tokens
+/// checked, duplicates dropped, one space between. Blank is `None`.
+pub(crate) fn scope(input: Option<&str>) -> Result<Option<String>> {
+    let Some(input) = input else { return Ok(None) };
+    let tokens: Vec<&str> = input.split(' ').filter(|t| !t.is_empty()).collect();
+    let tokens = scope_tokens("scope", &tokens, MAX_SCOPES, MAX_SCOPE_LEN)?;
+    Ok((!tokens.is_empty()).then(|| tokens.join(" ")))
+}
+
+/// Each entry must be one of `known`; duplicates dropped, at least one.
+pub(crate) fn known_list(
+    field: &'static str,
+    input: &[String],
+    known: &[&str],
+) -> Result<Vec<String>> {
+    if input.is_empty() {
+        return Err(DatabaseError::invalid(field, "give at least one"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in input {
+        let item = item.trim();
+        if !known.contains(&item) {
+            return Err(DatabaseError::invalid(
+                field,
+                format!("{item:?} is not one of: {}", known.join(", ")),
+            ));
+        }
+        if !out.iter().any(|seen| seen == item) {
+            out.push(item.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// A PKCE code challenge and its method: the method must be `S256`, and
+/// the challenge the base64url SHA-256 of a verifier (43 characters).
+pub(crate) fn code_challenge(challenge: &str, method: &str) -> Result<String> {
+    if method != PKCE_METHOD {
+        return Err(DatabaseError::invalid(
+            "code_challenge_method",
+            format!("{method:?} is not accepted; use S256 (plain is refused, RFC 7636 §7.2)"),
+        ));
+    }
+    let decoded = URL_SAFE_NO_PAD.decode(challenge.as_bytes());
+    if challenge.len() != 43 || !matches!(decoded, Ok(bytes) if bytes.len() == 32) {
+        return Err(DatabaseError::invalid(
+            "code_challenge",
+            "must be the base64url SHA-256 of the verifier (43 characters)",
+        ));
+    }
+    Ok(challenge.to_owned())
+}
+
+/// Whether `verifier` is the PKCE verifier of the S256 `challenge`
+/// (RFC 7636 §4.6): 43 to 128 unreserved characters whose SHA-256, in
+/// base64url, equals the challenge, compared in constant time.
+///
+/// Run it after consuming the code, so that a wrong verifier still burns
+/// the code.
+///
+/// ```
+/// use pierre_db::verify_pkce;
+///
+/// let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+/// let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+/// assert!(verify_pkce(verifier, challenge));
+/// assert!(!verify_pkce("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", challenge));
+/// ```
+pub fn verify_pkce(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let computed = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()));
+    let equal: bool = computed.as_bytes().ct_eq(challenge.as_bytes()).into();
+    well_formed && equal
+}
+
+/// A state value chosen by the client (RFC 6749 Appendix A.5: printable
+/// ASCII), 1 to [`MAX_STATE_LEN`] characters.
+pub(crate) fn state(input: &str) -> Result<String> {
+    if input.is_empty() || input.len() > MAX_STATE_LEN {
+        return Err(DatabaseError::invalid(
+            "state",
+            format!("must be 1 to {MAX_STATE_LEN} characters"),
+        ));
+    }
+    if !input.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(DatabaseError::invalid(
+            "state",
+            "only printable ASCII characters are allowed",
+        ));
+    }
+    Ok(input.to_owned())
+}
+
+/// When something issued at `now` with lifetime `ttl` (or `default`)
+/// expires; a lifetime must be positive and at most [`MAX_TTL`].
+pub(crate) fn expiry(
+    now: DateTime<Utc>,
+    ttl: Option<Duration>,
+    default: Duration,
+) -> Result<DateTime<Utc>> {
+    let ttl = ttl.unwrap_or(default);
+    if ttl <= Duration::zero() || ttl > MAX_TTL {
+        return Err(DatabaseError::invalid(
+            "ttl",
+            "must be positive and at most 365 days",
+        ));
+    }
+    Ok(now + ttl)
+}
+
+/// Whether a presented value could have been issued here (otherwise it is
+/// not found, without a query).
+pub(crate) fn presentable(value: &str) -> bool {
+    !value.is_empty() && value.len() <= MAX_PRESENTED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_strings_are_normalized() {
+        assert_eq!(
+            scope(Some("read  write read")).unwrap().as_deref(),
+            Some("read write")
+        );
+        assert_eq!(scope(Some("   ")).unwrap(), None);
+        assert!(scope(Some("a\"b")).is_err());
+    }
+
+    #[test]
+    fn plain_pkce_and_malformed_challenges_are_refused() {
+        let good = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(code_challenge(good, "S256").is_ok());
+        assert!(code_challenge(good, "plain").is_err());
+        assert!(code_challenge("short", "S256").is_err());
+        assert!(code_challenge(&format!("{}=", &good[..42]), "S256").is_err());
+    }
+
+    #[test]
+    fn verifiers_outside_the_rfc_alphabet_or_length_fail() {
+        let short = "abc";
+        let challenge = URL_SAFE_NO_PAD.encode(digest(&SHA256, short.as_bytes()));
+        assert!(!verify_pkce(short, &challenge));
+    }
+
+    #[test]
+    fn states_are_printable_ascii() {
+        assert!(state("xyz-123_~").is_ok());
+        assert!(state("").is_err());
+        assert!(state("a\nb").is_err());
+        assert!(state(&"s".repeat(MAX_STATE_LEN + 1)).is_err());
+    }
+}

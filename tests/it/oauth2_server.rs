@@ -1,0 +1,664 @@
+//! The OAuth 2.0 authorization server's storage: clients, codes, refresh
+//! tokens and states; each single-use value consumed exactly once, under
+//! concurrency too, and stored only as a hash.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use pierre_db::crypto::hashing;
+use pierre_db::{
+    Database, DatabaseError, NewAuthCode, NewOAuth2Client, NewOAuth2State, NewRefreshToken,
+    NewUser, TenantId, UserId, verify_pkce,
+};
+use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+
+use crate::common;
+
+const CALLBACK: &str = "https://client.example.org/cb";
+const OTHER_CALLBACK: &str = "https://client.example.org/other";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+/// Concurrent callers in race tests.
+const RACERS: usize = 16;
+
+struct World {
+    user: UserId,
+    tenant: TenantId,
+    other_tenant: TenantId,
+    client: String,
+    other_client: String,
+}
+
+async fn world(t: &common::TestDb) -> World {
+    let user =
+        t.db.users()
+            .create(NewUser::new("athlete@example.org", "h"))
+            .await
+            .unwrap()
+            .id;
+    let mut registration = NewOAuth2Client::new(CALLBACK);
+    registration.redirect_uris.push(OTHER_CALLBACK.into());
+    let client = t.db.oauth2_clients().register(registration).await.unwrap();
+    let other =
+        t.db.oauth2_clients()
+            .register(NewOAuth2Client::new(CALLBACK))
+            .await
+            .unwrap();
+    World {
+        user,
+        tenant: common::tenant(t, user).await,
+        other_tenant: common::tenant(t, user).await,
+        client: client.client.client_id,
+        other_client: other.client.client_id,
+    }
+}
+
+async fn issue_code(db: &Database, w: &World) -> String {
+    db.tenant(w.tenant)
+        .oauth2_auth_codes()
+        .issue(NewAuthCode::new(&w.client, w.user, CALLBACK, CHALLENGE))
+        .await
+        .unwrap()
+        .code
+        .expose()
+        .to_owned()
+}
+
+async fn issue_refresh(db: &Database, w: &World) -> String {
+    db.tenant(w.tenant)
+        .oauth2_refresh_tokens()
+        .issue(NewRefreshToken::new(&w.client, w.user))
+        .await
+        .unwrap()
+        .token
+        .expose()
+        .to_owned()
+}
+
+/// The single text column `column` of `table`'s rows.
+async fn stored_column(db: &Database, table: &str, column: &str) -> Vec<String> {
+    let conn = db.unscoped_connection();
+    let sql = format!("SELECT {column} FROM {table}");
+    conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn clients_register_verify_list_and_deactivate() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let clients = t.db.oauth2_clients();
+        let registered = clients
+            .register(NewOAuth2Client::new(CALLBACK))
+            .await
+            .unwrap();
+        let id = registered.client.client_id.clone();
+        let secret = registered.client_secret.expose().to_owned();
+        assert_eq!(
+            stored_column(&t.db, "oauth2_clients", "client_secret_hash").await,
+            [hashing::hash(&secret)],
+            "{b}: only the secret's SHA-256 is stored"
+        );
+        let verified = clients.verify_secret(&id, &secret).await.unwrap();
+        assert_eq!(verified.as_ref(), Some(&registered.client), "{b}");
+        assert!(clients.verify_secret(&id, "wrong").await.unwrap().is_none());
+        assert!(
+            clients
+                .verify_secret("nobody", &secret)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(clients.verify_secret(&id, "").await.unwrap().is_none());
+        assert_eq!(
+            clients.get(&id).await.unwrap(),
+            Some(registered.client.clone())
+        );
+        assert_eq!(
+            clients.list().await.unwrap(),
+            std::slice::from_ref(&registered.client)
+        );
+
+        clients.deactivate(&id).await.unwrap();
+        assert!(
+            clients.verify_secret(&id, &secret).await.unwrap().is_none(),
+            "{b}"
+        );
+        let first_expiry = clients.get(&id).await.unwrap().unwrap().expires_at;
+        assert!(first_expiry.is_some(), "{b}");
+        clients.deactivate(&id).await.unwrap();
+        assert_eq!(
+            clients.get(&id).await.unwrap().unwrap().expires_at,
+            first_expiry,
+            "{b}: deactivating twice keeps the first time"
+        );
+        assert!(matches!(
+            clients.deactivate("nobody").await,
+            Err(DatabaseError::NotFound { .. })
+        ));
+    }
+}
+
+#[tokio::test]
+async fn bad_client_registrations_are_refused_and_store_nothing() {
+    for t in common::databases().await {
+        let clients = t.db.oauth2_clients();
+        let cases: Vec<(&str, NewOAuth2Client)> = vec![
+            (
+                "redirect_uris",
+                NewOAuth2Client {
+                    redirect_uris: vec![],
+                    ..NewOAuth2Client::new(CALLBACK)
+                },
+            ),
+            ("redirect_uris", NewOAuth2Client::new("not a url")),
+            (
+                "grant_types",
+                NewOAuth2Client {
+                    grant_types: vec!["password".into()],
+                    ..NewOAuth2Client::new(CALLBACK)
+                },
+            ),
+            (
+                "response_types",
+                NewOAuth2Client {
+                    response_types: vec!["token".into()],
+                    ..NewOAuth2Client::new(CALLBACK)
+                },
+            ),
+            (
+                "scope",
+                NewOAuth2Client {
+                    scope: Some("read \"all\"".into()),
+                    ..NewOAuth2Client::new(CALLBACK)
+                },
+            ),
+            (
+                "ttl",
+                NewOAuth2Client {
+                    ttl: Some(Duration::seconds(-1)),
+                    ..NewOAuth2Client::new(CALLBACK)
+                },
+            ),
+        ];
+        for (field, new) in cases {
+            match clients.register(new).await {
+                Err(DatabaseError::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{}: {field}: {other:?}", t.backend),
+            }
+        }
+        assert!(clients.list().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn codes_are_stored_hashed_and_consumed_once_by_their_client_and_redirect() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let w = world(&t).await;
+        let code = issue_code(&t.db, &w).await;
+        assert_eq!(
+            stored_column(&t.db, "oauth2_auth_codes", "code").await,
+            [hashing::hash(&code)],
+            "{b}: the code is stored as its SHA-256"
+        );
+        let exchange = t.db.oauth2_exchange();
+        let now = Utc::now();
+        // Wrong client, wrong redirect, unknown code: None, nothing burned.
+        for (c, client, redirect) in [
+            (code.as_str(), w.other_client.as_str(), CALLBACK),
+            (code.as_str(), w.client.as_str(), OTHER_CALLBACK),
+            ("mcp_code_unknown", w.client.as_str(), CALLBACK),
+            ("", w.client.as_str(), CALLBACK),
+        ] {
+            let got = exchange.consume_auth_code(c, client, redirect, now).await;
+            assert!(got.unwrap().is_none(), "{b}: {client} {redirect}");
+        }
+        let scoped = t.db.tenant(w.tenant).oauth2_auth_codes();
+        assert!(
+            !scoped.get(&code).await.unwrap().unwrap().used,
+            "{b}: not burned"
+        );
+
+        let consumed = exchange
+            .consume_auth_code(&code, &w.client, CALLBACK, now)
+            .await
+            .unwrap()
+            .expect("first consumption");
+        assert_eq!((consumed.tenant_id, consumed.user_id), (w.tenant, w.user));
+        assert!(consumed.used);
+        assert!(verify_pkce(
+            VERIFIER,
+            consumed.code_challenge.as_deref().unwrap()
+        ));
+        assert!(!verify_pkce("x".repeat(43).as_str(), CHALLENGE));
+        assert!(
+            exchange
+                .consume_auth_code(&code, &w.client, CALLBACK, now)
+                .await
+                .unwrap()
+                .is_none(),
+            "{b}: a used code"
+        );
+        assert!(scoped.get(&code).await.unwrap().unwrap().used);
+        assert!(
+            t.db.tenant(w.other_tenant)
+                .oauth2_auth_codes()
+                .get(&code)
+                .await
+                .unwrap()
+                .is_none(),
+            "{b}: invisible to another tenant"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_code_expires_at_its_expiry_instant() {
+    for t in common::databases().await {
+        let w = world(&t).await;
+        let issued =
+            t.db.tenant(w.tenant)
+                .oauth2_auth_codes()
+                .issue(NewAuthCode::new(&w.client, w.user, CALLBACK, CHALLENGE))
+                .await
+                .unwrap();
+        let exchange = t.db.oauth2_exchange();
+        let code = issued.code.expose();
+        let at = issued.expires_at;
+        assert!(
+            exchange
+                .consume_auth_code(code, &w.client, CALLBACK, at)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: expires_at == now is expired",
+            t.backend
+        );
+        let before = at - Duration::microseconds(1);
+        assert!(
+            exchange
+                .consume_auth_code(code, &w.client, CALLBACK, before)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}: one microsecond before, still valid",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_codes_requests_are_refused_and_store_nothing() {
+    for t in common::databases().await {
+        let w = world(&t).await;
+        let codes = t.db.tenant(w.tenant).oauth2_auth_codes();
+        let plain = NewAuthCode {
+            code_challenge_method: "plain".into(),
+            ..NewAuthCode::new(&w.client, w.user, CALLBACK, CHALLENGE)
+        };
+        let cases = [
+            ("code_challenge_method", plain),
+            (
+                "code_challenge",
+                NewAuthCode::new(&w.client, w.user, CALLBACK, "short"),
+            ),
+            (
+                "redirect_uri",
+                NewAuthCode::new(&w.client, w.user, "https://evil.example/cb", CHALLENGE),
+            ),
+            (
+                "client_id",
+                NewAuthCode::new("mcp_nobody", w.user, CALLBACK, CHALLENGE),
+            ),
+        ];
+        for (field, new) in cases {
+            match codes.issue(new).await {
+                Err(DatabaseError::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{}: {field}: {other:?}", t.backend),
+            }
+        }
+        let unknown_user = NewAuthCode::new(&w.client, UserId::new(), CALLBACK, CHALLENGE);
+        assert!(matches!(
+            codes.issue(unknown_user).await,
+            Err(DatabaseError::ForeignKey(_))
+        ));
+        assert!(
+            stored_column(&t.db, "oauth2_auth_codes", "code")
+                .await
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_consume_rotate_and_revoke() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let w = world(&t).await;
+        let token = issue_refresh(&t.db, &w).await;
+        assert_eq!(
+            stored_column(&t.db, "oauth2_refresh_tokens", "token").await,
+            [hashing::hash(&token)],
+            "{b}"
+        );
+        let exchange = t.db.oauth2_exchange();
+        let now = Utc::now();
+        assert!(
+            exchange
+                .consume_refresh_token(&token, &w.other_client, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let rotated = exchange
+            .rotate_refresh_token(&token, &w.client, now)
+            .await
+            .unwrap()
+            .expect("rotation");
+        assert_eq!(rotated.previous.tenant_id, w.tenant, "{b}");
+        let next = rotated.issued.token.expose().to_owned();
+        let scoped = t.db.tenant(w.tenant).oauth2_refresh_tokens();
+        assert!(scoped.get(&token).await.unwrap().unwrap().revoked, "{b}");
+        assert!(!scoped.get(&next).await.unwrap().unwrap().revoked, "{b}");
+        assert!(
+            exchange
+                .rotate_refresh_token(&token, &w.client, now)
+                .await
+                .unwrap()
+                .is_none(),
+            "{b}: the old token is spent"
+        );
+        // Expiry boundary.
+        let expires = scoped.get(&next).await.unwrap().unwrap().expires_at;
+        assert!(
+            exchange
+                .consume_refresh_token(&next, &w.client, expires)
+                .await
+                .unwrap()
+                .is_none(),
+            "{b}: expires_at == now is expired"
+        );
+        // Revocation.
+        assert!(scoped.revoke(&next).await.unwrap(), "{b}");
+        assert!(!scoped.revoke(&next).await.unwrap(), "{b}: already revoked");
+        for _ in 0..3 {
+            issue_refresh(&t.db, &w).await;
+        }
+        assert_eq!(
+            scoped.revoke_all_for_client(&w.other_client).await.unwrap(),
+            0
+        );
+        assert_eq!(scoped.revoke_all_for_user(w.user).await.unwrap(), 3, "{b}");
+        let other = t.db.tenant(w.other_tenant).oauth2_refresh_tokens();
+        assert!(
+            other.get(&token).await.unwrap().is_none(),
+            "{b}: other tenant"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_rotation_leaves_the_old_token_usable() {
+    for t in common::databases().await {
+        let w = world(&t).await;
+        let token = issue_refresh(&t.db, &w).await;
+        // The successor cannot be issued to a deactivated client.
+        t.db.oauth2_clients().deactivate(&w.client).await.unwrap();
+        let err =
+            t.db.oauth2_exchange()
+                .rotate_refresh_token(&token, &w.client, Utc::now())
+                .await
+                .unwrap_err();
+        assert!(matches!(
+            err,
+            DatabaseError::InvalidInput {
+                field: "client_id",
+                ..
+            }
+        ));
+        let stored =
+            t.db.tenant(w.tenant)
+                .oauth2_refresh_tokens()
+                .get(&token)
+                .await;
+        assert!(
+            !stored.unwrap().unwrap().revoked,
+            "{}: rolled back",
+            t.backend
+        );
+        assert_eq!(
+            stored_column(&t.db, "oauth2_refresh_tokens", "token")
+                .await
+                .len(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn states_are_stored_once_and_consumed_once() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let w = world(&t).await;
+        let exchange = t.db.oauth2_exchange();
+        let scoped = t.db.tenant(w.tenant).oauth2_states();
+        scoped
+            .store(NewOAuth2State::new("state-1", &w.client, CALLBACK))
+            .await
+            .unwrap();
+        exchange
+            .store_state(NewOAuth2State::new("state-2", &w.client, CALLBACK))
+            .await
+            .unwrap();
+        assert!(matches!(
+            exchange
+                .store_state(NewOAuth2State::new("state-1", &w.client, CALLBACK))
+                .await,
+            Err(DatabaseError::Conflict(_))
+        ));
+        let bad = NewOAuth2State::new("a\nb", &w.client, CALLBACK);
+        assert!(matches!(
+            scoped.store(bad).await,
+            Err(DatabaseError::InvalidInput { field: "state", .. })
+        ));
+        let now = Utc::now();
+        assert!(
+            exchange
+                .consume_state("state-1", &w.other_client, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let one = exchange.consume_state("state-1", &w.client, now).await;
+        assert_eq!(one.unwrap().unwrap().tenant_id, Some(w.tenant), "{b}");
+        let two = exchange.consume_state("state-2", &w.client, now).await;
+        let two = two.unwrap().unwrap();
+        assert_eq!(two.tenant_id, None, "{b}");
+        assert!(
+            exchange
+                .consume_state("state-1", &w.client, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        exchange
+            .store_state(NewOAuth2State::new("state-3", &w.client, CALLBACK))
+            .await
+            .unwrap();
+        assert!(
+            exchange
+                .consume_state("state-3", &w.client, two.expires_at + Duration::minutes(1))
+                .await
+                .unwrap()
+                .is_none(),
+            "{b}: expired"
+        );
+    }
+}
+
+#[tokio::test]
+async fn purge_deletes_only_expired_rows_in_batches() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let w = world(&t).await;
+        let short = Some(Duration::seconds(1));
+        for _ in 0..3 {
+            t.db.tenant(w.tenant)
+                .oauth2_auth_codes()
+                .issue(NewAuthCode {
+                    ttl: short,
+                    ..NewAuthCode::new(&w.client, w.user, CALLBACK, CHALLENGE)
+                })
+                .await
+                .unwrap();
+        }
+        let kept_code = issue_code(&t.db, &w).await;
+        t.db.tenant(w.tenant)
+            .oauth2_refresh_tokens()
+            .issue(NewRefreshToken {
+                ttl: short,
+                ..NewRefreshToken::new(&w.client, w.user)
+            })
+            .await
+            .unwrap();
+        t.db.oauth2_exchange()
+            .store_state(NewOAuth2State {
+                ttl: short,
+                ..NewOAuth2State::new("old", &w.client, CALLBACK)
+            })
+            .await
+            .unwrap();
+        let exchange = t.db.oauth2_exchange();
+        assert!(matches!(
+            exchange.purge_expired(Utc::now(), 0).await,
+            Err(DatabaseError::InvalidInput { field: "batch", .. })
+        ));
+        let later = Utc::now() + Duration::minutes(5);
+        let purged = exchange.purge_expired(later, 2).await.unwrap();
+        assert_eq!(
+            (purged.auth_codes, purged.refresh_tokens, purged.states),
+            (3, 1, 1),
+            "{b}"
+        );
+        assert_eq!(
+            stored_column(&t.db, "oauth2_auth_codes", "code").await,
+            [hashing::hash(&kept_code)],
+            "{b}: the live code stays"
+        );
+        assert_eq!(
+            exchange.purge_expired(later, 2).await.unwrap().auth_codes,
+            0
+        );
+    }
+}
+
+/// Runs `RACERS` copies of `op` at once; returns how many got `Some`.
+async fn race<F, Fut, T>(op: F) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = pierre_db::Result<Option<T>>> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let mut tasks = Vec::new();
+    for _ in 0..RACERS {
+        let barrier = barrier.clone();
+        let fut = op();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            fut.await
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    winners
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_consumers_of_one_value_have_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in common::racing(&dir).await {
+        let b = t.backend;
+        let w = world(&t).await;
+        let now = Utc::now();
+
+        let code = issue_code(&t.db, &w).await;
+        let winners = race(|| {
+            let (db, code, client) = (t.db.clone(), code.clone(), w.client.clone());
+            async move {
+                db.oauth2_exchange()
+                    .consume_auth_code(&code, &client, CALLBACK, now)
+                    .await
+            }
+        })
+        .await;
+        assert_eq!(winners, 1, "{b}: code");
+
+        let token = issue_refresh(&t.db, &w).await;
+        let winners = race(|| {
+            let (db, token, client) = (t.db.clone(), token.clone(), w.client.clone());
+            async move {
+                db.oauth2_exchange()
+                    .consume_refresh_token(&token, &client, now)
+                    .await
+            }
+        })
+        .await;
+        assert_eq!(winners, 1, "{b}: refresh token");
+
+        t.db.oauth2_exchange()
+            .store_state(NewOAuth2State::new("raced", &w.client, CALLBACK))
+            .await
+            .unwrap();
+        let winners = race(|| {
+            let (db, client) = (t.db.clone(), w.client.clone());
+            async move {
+                db.oauth2_exchange()
+                    .consume_state("raced", &client, now)
+                    .await
+            }
+        })
+        .await;
+        assert_eq!(winners, 1, "{b}: state");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_rotations_issue_exactly_one_successor() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in common::racing(&dir).await {
+        let w = world(&t).await;
+        let token = issue_refresh(&t.db, &w).await;
+        let now = Utc::now();
+        let winners = race(|| {
+            let (db, token, client) = (t.db.clone(), token.clone(), w.client.clone());
+            async move {
+                db.oauth2_exchange()
+                    .rotate_refresh_token(&token, &client, now)
+                    .await
+            }
+        })
+        .await;
+        assert_eq!(winners, 1, "{}: one rotation wins", t.backend);
+        let rows = entity::oauth2_refresh_tokens::Entity::find()
+            .all(t.db.unscoped_connection())
+            .await
+            .unwrap();
+        assert_eq!(
+            rows.len(),
+            2,
+            "{}: the old token and one successor",
+            t.backend
+        );
+        assert_eq!(rows.iter().filter(|r| !r.revoked).count(), 1);
+    }
+}
