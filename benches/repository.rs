@@ -14,8 +14,9 @@ use std::future::Future;
 use std::time::Instant;
 
 use pierre_db::{
-    ApiKeyTier, Database, DatabaseConfig, MasterKey, NewApiKey, NewApiKeyUsage, NewOAuthToken,
-    NewUser, PageRequest, Secret, UserId, UserStatus,
+    ApiKeyTier, Database, DatabaseConfig, MasterKey, NewApiKey, NewApiKeyUsage, NewAuthCode,
+    NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewUser, PageRequest, Secret, UserId,
+    UserStatus,
 };
 
 use raw::Raw;
@@ -316,6 +317,93 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
     }
     report.compare("usage insert, one row", &repo, &rawt, 0.9);
     report.compare("usage insert, batch of 500 (per row)", &batch, &rawt, 2.0);
+
+    // OAuth 2.0: consume an authorization code; rotate a refresh token.
+    // Each operation spends a value, so both sides get fresh ones.
+    const CALLBACK: &str = "https://client.example.org/cb";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    const SPENT_PER_ROUND: usize = 100;
+    let client = db
+        .oauth2_clients()
+        .register(NewOAuth2Client::new(CALLBACK))
+        .await
+        .unwrap()
+        .client
+        .client_id;
+    let scope = db.tenant(tenant);
+    let mut codes = Vec::new();
+    let mut refresh = Vec::new();
+    for i in 0..2 * ROUNDS * SPENT_PER_ROUND {
+        let user = repo_users[i % USERS];
+        let code = scope
+            .oauth2_auth_codes()
+            .issue(NewAuthCode::new(&client, user, CALLBACK, CHALLENGE))
+            .await
+            .unwrap();
+        codes.push(code.code.expose().to_owned());
+        let token = scope
+            .oauth2_refresh_tokens()
+            .issue(NewRefreshToken::new(&client, user))
+            .await
+            .unwrap();
+        refresh.push(token.token.expose().to_owned());
+    }
+    let (repo_codes, raw_codes) = codes.split_at(ROUNDS * SPENT_PER_ROUND);
+    let (repo_refresh, raw_refresh) = refresh.split_at(ROUNDS * SPENT_PER_ROUND);
+    let (mut repo_i, mut raw_i) = (0..repo_codes.len(), 0..raw_codes.len());
+    let (repo, rawt) = paired(
+        SPENT_PER_ROUND,
+        |_| {
+            let db = db.clone();
+            let code = repo_codes[repo_i.next().unwrap()].clone();
+            let client = client.clone();
+            async move {
+                let consumed = db
+                    .oauth2_exchange()
+                    .consume_auth_code(&code, &client, CALLBACK, chrono::Utc::now())
+                    .await
+                    .unwrap();
+                assert!(consumed.is_some());
+            }
+        },
+        |_| {
+            let raw = &raw;
+            let code = raw_codes[raw_i.next().unwrap()].clone();
+            let client = client.clone();
+            async move {
+                assert!(raw.consume_code(&code, &client, CALLBACK).await.is_some());
+            }
+        },
+    )
+    .await;
+    report.compare("consume auth code", &repo, &rawt, 0.9);
+    let (mut repo_i, mut raw_i) = (0..repo_refresh.len(), 0..raw_refresh.len());
+    let (repo, rawt) = paired(
+        SPENT_PER_ROUND,
+        |_| {
+            let db = db.clone();
+            let token = repo_refresh[repo_i.next().unwrap()].clone();
+            let client = client.clone();
+            async move {
+                let rotated = db
+                    .oauth2_exchange()
+                    .rotate_refresh_token(&token, &client, chrono::Utc::now())
+                    .await
+                    .unwrap();
+                assert!(rotated.is_some());
+            }
+        },
+        |_| {
+            let raw = &raw;
+            let token = raw_refresh[raw_i.next().unwrap()].clone();
+            let client = client.clone();
+            async move {
+                assert!(raw.rotate_refresh(&token, &client).await.is_some());
+            }
+        },
+    )
+    .await;
+    report.compare("rotate refresh token", &repo, &rawt, 0.9);
 
     // Users by status: first page and the page at depth users/2.
     raw.insert_users(users_for_paging).await;

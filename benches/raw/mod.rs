@@ -37,6 +37,21 @@ pub struct TokenRow {
     last_sync: Option<DateTime<FixedOffset>>,
 }
 
+/// A consumed authorization code (what the repository returns).
+#[allow(dead_code)]
+#[derive(Debug)]
+pub struct CodeRow {
+    tenant_id: Uuid,
+    user_id: Uuid,
+    client_id: String,
+    redirect_uri: String,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    expires_at: DateTime<FixedOffset>,
+}
+
 const TOKEN_COLUMNS: &str = "id, user_id, tenant_id, provider, access_token, refresh_token, token_type, \
      expires_at, scope, created_at, updated_at, last_sync";
 
@@ -411,6 +426,102 @@ impl Raw {
             };
             let usable = key.is_active && key.expires_at.is_none_or(|t| t > Utc::now());
             usable.then_some(key)
+        })
+    }
+
+    /// Consumes an authorization code: one conditional UPDATE … RETURNING,
+    /// the row decoded as the repository does.
+    pub async fn consume_code(&self, code: &str, client: &str, redirect: &str) -> Option<CodeRow> {
+        let q = sql(
+            &self.pool,
+            "UPDATE oauth2_auth_codes SET used = TRUE WHERE code = ? AND client_id = ? \
+             AND redirect_uri = ? AND used = FALSE AND expires_at > ? RETURNING *",
+        );
+        let hash = pierre_db::crypto::hashing::hash(code);
+        let now = Utc::now().fixed_offset();
+        run!(&self.pool, |p| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(hash)
+                .bind(client)
+                .bind(redirect)
+                .bind(now)
+                .fetch_optional(p)
+                .await
+                .unwrap()?;
+            Some(CodeRow {
+                tenant_id: row.get("tenant_id"),
+                user_id: row.get("user_id"),
+                client_id: row.get("client_id"),
+                redirect_uri: row.get("redirect_uri"),
+                scope: row.get("scope"),
+                state: row.get("state"),
+                code_challenge: row.get("code_challenge"),
+                code_challenge_method: row.get("code_challenge_method"),
+                expires_at: row.get("expires_at"),
+            })
+        })
+    }
+
+    /// Rotates a refresh token in one write transaction: consume the old
+    /// one, check the client, insert the successor.
+    pub async fn rotate_refresh(&self, token: &str, client: &str) -> Option<Secret> {
+        use pierre_db::crypto::hashing;
+        let now = Utc::now().fixed_offset();
+        let consume = sql(
+            &self.pool,
+            "UPDATE oauth2_refresh_tokens SET revoked = TRUE WHERE token = ? AND client_id = ? \
+             AND revoked = FALSE AND expires_at > ? RETURNING *",
+        );
+        let client_row = sql(
+            &self.pool,
+            "SELECT * FROM oauth2_clients WHERE client_id = ?",
+        );
+        let insert = sql(
+            &self.pool,
+            "INSERT INTO oauth2_refresh_tokens (token, client_id, user_id, tenant_id, scope, \
+             expires_at, created_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        let begin = match self.pool {
+            Pool::Sqlite(_) => "BEGIN IMMEDIATE",
+            Pool::Postgres(_) => "BEGIN",
+        };
+        run!(&self.pool, |p| {
+            let mut tx = p.begin_with(begin).await.unwrap();
+            let old = sqlx::query(sqlx::AssertSqlSafe(consume))
+                .bind(hashing::hash(token))
+                .bind(client)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .unwrap()?;
+            let client_id: String = old.get("client_id");
+            let user: Uuid = old.get("user_id");
+            let tenant: Uuid = old.get("tenant_id");
+            let scope: Option<String> = old.get("scope");
+            let registered = sqlx::query(sqlx::AssertSqlSafe(client_row))
+                .bind(&client_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .unwrap()?;
+            let expires: Option<DateTime<FixedOffset>> = registered.get("expires_at");
+            if expires.is_some_and(|at| at <= now) {
+                return None;
+            }
+            let fresh = hashing::generate("mcp_refresh_").unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(insert))
+                .bind(hashing::hash(fresh.expose()))
+                .bind(client_id)
+                .bind(user)
+                .bind(tenant)
+                .bind(scope)
+                .bind(now + chrono::Duration::days(30))
+                .bind(now)
+                .bind(false)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            Some(fresh)
         })
     }
 

@@ -12,7 +12,7 @@
 //! docs.
 //!
 //! A hot path (a call every request makes: a key lookup, a token read, a
-//! usage row) keeps its statement's text in a `static` [`Prepared`] instead
+//! usage row) keeps its statement's text in a `static` `Prepared` instead
 //! of building the query on every call; the query is still written with the
 //! builder (see the `prepared` module for what that saves).
 //!

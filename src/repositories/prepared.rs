@@ -40,6 +40,17 @@ impl Prepared {
         values: Vec<Value>,
         build: impl Fn() -> Q,
     ) -> Statement {
+        self.built(backend, values, || build().build(backend))
+    }
+
+    /// [`Self::statement`] for a statement `build` writes out itself (a
+    /// sea-query statement with a `RETURNING` clause, say).
+    pub fn built(
+        &self,
+        backend: DbBackend,
+        values: Vec<Value>,
+        build: impl Fn() -> Statement,
+    ) -> Statement {
         let slot = match backend {
             DbBackend::Sqlite => &self.sql[0],
             DbBackend::Postgres => &self.sql[1],
@@ -47,7 +58,7 @@ impl Prepared {
         };
         #[cfg(debug_assertions)]
         {
-            let built = build().build(backend);
+            let built = build();
             let built_values: Vec<_> = built.values.map(|v| v.0).unwrap_or_default();
             assert_eq!(
                 built_values.into_iter().map(as_bound).collect::<Vec<_>>(),
@@ -56,7 +67,7 @@ impl Prepared {
                 built.sql
             );
         }
-        let sql = slot.get_or_init(|| build().build(backend).sql);
+        let sql = slot.get_or_init(|| build().sql);
         Statement::from_sql_and_values(backend, sql.as_str(), values)
     }
 

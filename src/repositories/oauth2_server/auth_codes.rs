@@ -7,8 +7,9 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_auth_codes as codes;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, FromQueryResult, QueryFilter, QueryResult};
 use tracing::instrument;
+use uuid::Uuid;
 
 use super::OAuth2Clients;
 use super::rules::{self, AUTH_CODE_TTL, PKCE_METHOD};
@@ -16,6 +17,8 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
+use crate::repositories::Prepared;
+use crate::repositories::cells::Cell;
 use crate::scope::Scoped;
 use crate::time;
 
@@ -117,6 +120,42 @@ impl From<codes::Model> for AuthCode {
     }
 }
 
+/// The columns a consumed code returns, in the order [`CodeRow`] reads
+/// them.
+pub(super) const CODE_COLUMNS: [codes::Column; 10] = [
+    codes::Column::TenantId,
+    codes::Column::UserId,
+    codes::Column::ClientId,
+    codes::Column::RedirectUri,
+    codes::Column::Scope,
+    codes::Column::State,
+    codes::Column::CodeChallenge,
+    codes::Column::CodeChallengeMethod,
+    codes::Column::ExpiresAt,
+    codes::Column::Used,
+];
+
+/// An [`AuthCode`] read by position from [`CODE_COLUMNS`], through the
+/// driver (see the `cells` module): the token endpoint's hot path.
+pub(super) struct CodeRow(pub AuthCode);
+
+impl FromQueryResult for CodeRow {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self(AuthCode {
+            tenant_id: Uuid::read(row, 0)?.into(),
+            user_id: Uuid::read(row, 1)?.into(),
+            client_id: String::read(row, 2)?,
+            redirect_uri: String::read(row, 3)?,
+            scope: Cell::read(row, 4)?,
+            state: Cell::read(row, 5)?,
+            code_challenge: Cell::read(row, 6)?,
+            code_challenge_method: Cell::read(row, 7)?,
+            expires_at: DateTime::<Utc>::read(row, 8)?,
+            used: bool::read(row, 9)?,
+        }))
+    }
+}
+
 /// Authorization codes of one tenant: `db.tenant(t).oauth2_auth_codes()`.
 pub struct OAuth2AuthCodes<'a> {
     scope: Scoped<'a>,
@@ -156,10 +195,11 @@ impl<'a> OAuth2AuthCodes<'a> {
             code_challenge_method: Set(Some(PKCE_METHOD.to_owned())),
             ..Default::default()
         };
-        self.scope
-            .insert(row)?
-            .exec_without_returning(&self.scope.conn())
-            .await?;
+        // Issued on every authorization or token request: the text is
+        // built once.
+        static ISSUE: Prepared = Prepared::new();
+        let statement = self.scope.prepared_insert(&ISSUE, row, |insert| insert)?;
+        self.scope.conn().execute_raw(statement).await?;
         Ok(IssuedAuthCode {
             code,
             expires_at: time::truncate(expires_at),

@@ -7,7 +7,10 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_clients as clients;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -15,8 +18,9 @@ use super::rules::{self, GRANT_TYPES, RESPONSE_TYPES};
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
+use crate::repositories::cells::Cell;
 use crate::repositories::credentials::oauth_rules::{MAX_REDIRECT_URI, redirect_uri_list};
-use crate::repositories::{Ctx, string_list};
+use crate::repositories::{Ctx, Prepared, string_list};
 use crate::time;
 use crate::validation;
 
@@ -210,9 +214,7 @@ impl<'a> OAuth2Clients<'a> {
         if !rules::presentable(client_id) {
             return Ok(None);
         }
-        clients::Entity::find()
-            .filter(clients::Column::ClientId.eq(client_id))
-            .one(&self.ctx.conn())
+        self.row(client_id)
             .await?
             .map(OAuth2Client::try_from)
             .transpose()
@@ -230,9 +232,7 @@ impl<'a> OAuth2Clients<'a> {
     ) -> Result<Option<OAuth2Client>> {
         let now = time::stored(time::now());
         let stored = if rules::presentable(client_id) {
-            clients::Entity::find()
-                .filter(clients::Column::ClientId.eq(client_id))
-                .one(&self.ctx.conn())
+            self.row(client_id)
                 .await?
                 .filter(|row| row.expires_at.is_none_or(|at| at > now))
         } else {
@@ -250,6 +250,19 @@ impl<'a> OAuth2Clients<'a> {
             return Ok(None);
         }
         stored.map(OAuth2Client::try_from).transpose()
+    }
+
+    /// The row of `client_id`: every token request reads it, so its text
+    /// is built once (and without `LIMIT`: `client_id` is unique).
+    async fn row(&self, client_id: &str) -> Result<Option<clients::Model>> {
+        static BY_CLIENT_ID: Prepared = Prepared::new();
+        let statement = BY_CLIENT_ID.statement(self.ctx.backend(), vec![client_id.into()], || {
+            clients::Entity::find().filter(clients::Column::ClientId.eq(client_id))
+        });
+        Ok(clients::Model::find_by_statement(statement)
+            .all(&self.ctx.conn())
+            .await?
+            .pop())
     }
 
     /// Every client (active or not), oldest first. Clients are registered
@@ -306,13 +319,47 @@ impl<'a> OAuth2Clients<'a> {
     }
 
     /// The active client `client_id`, or `InvalidInput`.
-    pub(crate) async fn usable(&self, client_id: &str) -> Result<OAuth2Client> {
+    async fn usable(&self, client_id: &str) -> Result<OAuth2Client> {
         match self.get(client_id).await? {
             Some(client) if client.is_active_at(time::now()) => Ok(client),
-            _ => Err(DatabaseError::invalid(
-                "client_id",
-                "no active client with this id",
-            )),
+            _ => Err(inactive()),
         }
+    }
+
+    /// Checks that `client_id` is an active client, or `InvalidInput`.
+    /// Every token refresh asks, so it reads one column with a statement
+    /// built once.
+    pub(crate) async fn check_active(&self, client_id: &str) -> Result<()> {
+        static EXPIRY: Prepared = Prepared::new();
+        let statement = EXPIRY.statement(self.ctx.backend(), vec![client_id.into()], || {
+            clients::Entity::find()
+                .select_only()
+                .column(clients::Column::ExpiresAt)
+                .filter(clients::Column::ClientId.eq(client_id))
+        });
+        let expiry = Expiry::find_by_statement(statement)
+            .all(&self.ctx.conn())
+            .await?
+            .pop();
+        match expiry {
+            Some(Expiry(at)) if at.is_none_or(|at| at > time::now()) => Ok(()),
+            _ => Err(inactive()),
+        }
+    }
+}
+
+fn inactive() -> DatabaseError {
+    DatabaseError::invalid("client_id", "no active client with this id")
+}
+
+/// A client's `expires_at`, read by position (see the `cells` module).
+struct Expiry(Option<DateTime<Utc>>);
+
+impl FromQueryResult for Expiry {
+    fn from_query_result(
+        row: &sea_orm::QueryResult,
+        _prefix: &str,
+    ) -> std::result::Result<Self, sea_orm::DbErr> {
+        Ok(Self(Cell::read(row, 0)?))
     }
 }

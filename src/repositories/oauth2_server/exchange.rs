@@ -13,9 +13,12 @@ use entity::{
     oauth2_auth_codes as codes, oauth2_refresh_tokens as tokens, oauth2_states as states,
 };
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, UpdateMany, Value,
+};
 use tracing::instrument;
 
+use super::auth_codes::{CODE_COLUMNS, CodeRow};
 use super::rules;
 use super::states::checked_row;
 use super::{
@@ -23,8 +26,8 @@ use super::{
 };
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
-use crate::repositories::Ctx;
 use crate::repositories::credentials::oauth_rules::MAX_REDIRECT_URI;
+use crate::repositories::{Ctx, Prepared};
 use crate::retry::in_write_tx;
 use crate::scope::TenantScope;
 use crate::time;
@@ -119,17 +122,28 @@ impl<'a> OAuth2Exchange<'a> {
         ) else {
             return Ok(None);
         };
-        let consumed = codes::Entity::update_many()
-            .col_expr(codes::Column::Used, Expr::value(true))
-            .filter(codes::Column::Code.eq(hashing::hash(code)))
-            .filter(codes::Column::ClientId.eq(client_id))
-            .filter(codes::Column::RedirectUri.eq(redirect_uri))
-            .filter(codes::Column::Used.eq(false))
-            .filter(codes::Column::ExpiresAt.gt(time::stored(now)))
-            .exec_with_returning(&self.ctx.conn())
+        static CONSUME: Prepared = Prepared::new();
+        let (hash, now) = (hashing::hash(code), time::stored(now));
+        let values = vec![
+            true.into(),
+            hash.as_str().into(),
+            client_id.into(),
+            redirect_uri.as_str().into(),
+            false.into(),
+            now.into(),
+        ];
+        let consumed = self
+            .returning::<_, CodeRow>(&CONSUME, values, Some(&CODE_COLUMNS), || {
+                codes::Entity::update_many()
+                    .col_expr(codes::Column::Used, Expr::value(true))
+                    .filter(codes::Column::Code.eq(&hash))
+                    .filter(codes::Column::ClientId.eq(client_id))
+                    .filter(codes::Column::RedirectUri.eq(&redirect_uri))
+                    .filter(codes::Column::Used.eq(false))
+                    .filter(codes::Column::ExpiresAt.gt(now))
+            })
             .await?
-            .pop()
-            .map(AuthCode::from);
+            .map(|row| row.0);
         record_tenant(consumed.as_ref().map(|c| c.tenant_id));
         Ok(consumed)
     }
@@ -147,15 +161,25 @@ impl<'a> OAuth2Exchange<'a> {
         if !rules::presentable(token) || !rules::presentable(client_id) {
             return Ok(None);
         }
-        let consumed = tokens::Entity::update_many()
-            .col_expr(tokens::Column::Revoked, Expr::value(true))
-            .filter(tokens::Column::Token.eq(hashing::hash(token)))
-            .filter(tokens::Column::ClientId.eq(client_id))
-            .filter(tokens::Column::Revoked.eq(false))
-            .filter(tokens::Column::ExpiresAt.gt(time::stored(now)))
-            .exec_with_returning(&self.ctx.conn())
+        static CONSUME: Prepared = Prepared::new();
+        let (hash, now) = (hashing::hash(token), time::stored(now));
+        let values = vec![
+            true.into(),
+            hash.as_str().into(),
+            client_id.into(),
+            false.into(),
+            now.into(),
+        ];
+        let consumed = self
+            .returning::<_, tokens::Model>(&CONSUME, values, None, || {
+                tokens::Entity::update_many()
+                    .col_expr(tokens::Column::Revoked, Expr::value(true))
+                    .filter(tokens::Column::Token.eq(&hash))
+                    .filter(tokens::Column::ClientId.eq(client_id))
+                    .filter(tokens::Column::Revoked.eq(false))
+                    .filter(tokens::Column::ExpiresAt.gt(now))
+            })
             .await?
-            .pop()
             .map(RefreshToken::from);
         record_tenant(consumed.as_ref().map(|t| t.tenant_id));
         Ok(consumed)
@@ -221,15 +245,25 @@ impl<'a> OAuth2Exchange<'a> {
         if !rules::presentable(state) || !rules::presentable(client_id) {
             return Ok(None);
         }
-        Ok(states::Entity::update_many()
-            .col_expr(states::Column::Used, Expr::value(true))
-            .filter(states::Column::State.eq(state))
-            .filter(states::Column::ClientId.eq(client_id))
-            .filter(states::Column::Used.eq(false))
-            .filter(states::Column::ExpiresAt.gt(time::stored(now)))
-            .exec_with_returning(&self.ctx.conn())
+        static CONSUME: Prepared = Prepared::new();
+        let now = time::stored(now);
+        let values = vec![
+            true.into(),
+            state.into(),
+            client_id.into(),
+            false.into(),
+            now.into(),
+        ];
+        Ok(self
+            .returning::<_, states::Model>(&CONSUME, values, None, || {
+                states::Entity::update_many()
+                    .col_expr(states::Column::Used, Expr::value(true))
+                    .filter(states::Column::State.eq(state))
+                    .filter(states::Column::ClientId.eq(client_id))
+                    .filter(states::Column::Used.eq(false))
+                    .filter(states::Column::ExpiresAt.gt(now))
+            })
             .await?
-            .pop()
             .map(OAuth2State::from))
     }
 
@@ -264,6 +298,31 @@ impl<'a> OAuth2Exchange<'a> {
                 )
                 .await?,
         })
+    }
+
+    /// Runs `update` returning `columns` (all when `None`), read as `M`; its
+    /// text built once in `slot`, `values` in the builder's order. One
+    /// statement, so of concurrent callers exactly one changes the row.
+    async fn returning<E: EntityTrait, M: FromQueryResult>(
+        &self,
+        slot: &Prepared,
+        values: Vec<Value>,
+        columns: Option<&[E::Column]>,
+        update: impl Fn() -> UpdateMany<E>,
+    ) -> Result<Option<M>> {
+        let backend = self.ctx.backend();
+        let statement = slot.built(backend, values, || {
+            let mut query = update().into_query();
+            query.returning(match columns {
+                Some(columns) => Query::returning().columns(columns.iter().copied()),
+                None => Query::returning().all(),
+            });
+            backend.build(&query)
+        });
+        Ok(M::find_by_statement(statement)
+            .all(&self.ctx.conn())
+            .await?
+            .pop())
     }
 
     /// Deletes `E`'s rows with `expires <= now`, `batch` keys at a time.

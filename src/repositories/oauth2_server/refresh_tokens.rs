@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_refresh_tokens as tokens;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use tracing::instrument;
 
 use super::OAuth2Clients;
@@ -18,6 +18,7 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
+use crate::repositories::Prepared;
 use crate::scope::Scoped;
 use crate::time;
 
@@ -111,7 +112,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
         let now = time::now();
         let expires_at = rules::expiry(now, new.ttl, REFRESH_TOKEN_TTL)?;
         OAuth2Clients::new(*self.scope)
-            .usable(&new.client_id)
+            .check_active(&new.client_id)
             .await?;
         let token = hashing::generate(REFRESH_TOKEN_PREFIX)?;
         let row = tokens::ActiveModel {
@@ -124,10 +125,11 @@ impl<'a> OAuth2RefreshTokens<'a> {
             revoked: Set(false),
             ..Default::default()
         };
-        self.scope
-            .insert(row)?
-            .exec_without_returning(&self.scope.conn())
-            .await?;
+        // Issued on every authorization or token request: the text is
+        // built once.
+        static ISSUE: Prepared = Prepared::new();
+        let statement = self.scope.prepared_insert(&ISSUE, row, |insert| insert)?;
+        self.scope.conn().execute_raw(statement).await?;
         Ok(IssuedRefreshToken {
             token,
             expires_at: time::truncate(expires_at),
