@@ -14,9 +14,9 @@ use std::future::Future;
 use std::time::Instant;
 
 use pierre_db::{
-    ApiKeyTier, Database, DatabaseConfig, MasterKey, NewApiKey, NewApiKeyUsage, NewAuthCode,
-    NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewUser, PageRequest, Secret, UserId,
-    UserStatus,
+    AdminTokenUse, ApiKeyTier, Database, DatabaseConfig, MasterKey, NewAdminToken, NewApiKey,
+    NewApiKeyUsage, NewAuthCode, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewUser,
+    PageRequest, Secret, UserId, UserStatus,
 };
 
 use raw::Raw;
@@ -404,6 +404,61 @@ async fn bench(db: Database, backend: &'static str, users_for_paging: usize) -> 
     )
     .await;
     report.compare("rotate refresh token", &repo, &rawt, 0.9);
+
+    // Platform: validate an MCP token; record a use of an admin token.
+    let mcp = db
+        .mcp_tokens()
+        .create(repo_users[0], "bench", None)
+        .await
+        .unwrap()
+        .plaintext;
+    let (repo, rawt) = paired(
+        800,
+        |_| {
+            let (db, mcp) = (db.clone(), mcp.clone());
+            async move {
+                let used = db.mcp_tokens().validate(mcp.expose()).await.unwrap();
+                assert!(used.is_some());
+            }
+        },
+        |_| {
+            let (raw, mcp) = (&raw, mcp.clone());
+            async move {
+                assert!(raw.validate_mcp(mcp.expose()).await.is_some());
+            }
+        },
+    )
+    .await;
+    report.compare("MCP token validate", &repo, &rawt, 0.9);
+    let admin = db
+        .admin_tokens()
+        .create(NewAdminToken::new(
+            "eyJ.bench.admin-token-signature",
+            "s",
+            "bench",
+        ))
+        .await
+        .unwrap()
+        .id;
+    let (repo, rawt) = paired(
+        200,
+        |_| {
+            let db = db.clone();
+            async move {
+                let used = AdminTokenUse {
+                    ip_address: Some("10.0.0.1".into()),
+                    ..AdminTokenUse::new("list_keys")
+                };
+                db.admin_tokens().record_use(admin, used).await.unwrap();
+            }
+        },
+        |_| {
+            let raw = &raw;
+            async move { raw.record_admin_use(admin).await }
+        },
+    )
+    .await;
+    report.compare("admin token record_use", &repo, &rawt, 0.9);
 
     // Users by status: first page and the page at depth users/2.
     raw.insert_users(users_for_paging).await;

@@ -89,6 +89,17 @@ pub enum DatabaseError {
         version: u32,
     },
 
+    /// A presented credential is known but may not be used now (it is
+    /// deactivated, revoked or expired). Unknown credentials are
+    /// `NotFound`.
+    #[error("{credential} rejected: {reason}")]
+    Rejected {
+        /// What was presented (`admin token`, …).
+        credential: &'static str,
+        /// Why (`inactive`, `expired`, …).
+        reason: &'static str,
+    },
+
     /// A stored value could not be read as its Rust type (for example an
     /// enum value this build does not know): the row is not silently
     /// defaulted.

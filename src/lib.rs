@@ -29,6 +29,11 @@
 //! | `oauth2_states` | [`OAuth2States`] | `db.tenant(t).oauth2_states()` |
 //! | `oauth2_auth_codes`, `oauth2_refresh_tokens`, `oauth2_states` (consumption) | [`OAuth2Exchange`] | `db.oauth2_exchange()` |
 //! | `key_versions`, `system_secrets` (data keys) | [`Security`] | `db.security()` |
+//! | `admin_tokens`, `admin_token_usage` | [`AdminTokens`] | `db.admin_tokens()` |
+//! | `admin_provisioned_keys` | [`ProvisionedKeys`] | `db.provisioned_keys()` |
+//! | `user_mcp_tokens` | [`McpTokens`] | `db.mcp_tokens()` |
+//! | `system_secrets` (named secrets) | [`SystemSecrets`] | `db.system_secrets()` |
+//! | `rsa_keypairs` | [`RsaKeys`] | `db.rsa_keys()` |
 //!
 //! Tenant-owned tables are reached only through `db.tenant(t)`; see
 //! [`TenantScope`].
@@ -96,6 +101,11 @@ pub use repositories::oauth2_server::{
     NewRefreshToken, OAuth2AuthCodes, OAuth2Client, OAuth2Clients, OAuth2Exchange,
     OAuth2RefreshTokens, OAuth2State, OAuth2States, PurgedCounts, RefreshToken,
     RegisteredOAuth2Client, RotatedRefreshToken, verify_pkce,
+};
+pub use repositories::platform::{
+    AdminToken, AdminTokenUsage, AdminTokenUse, AdminTokens, CreatedMcpToken, McpToken,
+    McpTokenUse, McpTokens, NewAdminToken, NewRsaKeyPair, ProvisionedApiKey, ProvisionedKey,
+    ProvisionedKeys, RsaKeyPair, RsaKeys, SystemSecrets,
 };
 pub use repositories::usage::{
     NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,

@@ -525,6 +525,77 @@ impl Raw {
         })
     }
 
+    /// Validates an MCP token: one conditional UPDATE … RETURNING.
+    pub async fn validate_mcp(&self, token: &str) -> Option<(Uuid, Uuid)> {
+        let q = sql(
+            &self.pool,
+            "UPDATE user_mcp_tokens SET usage_count = usage_count + 1, last_used_at = ? \
+             WHERE token_hash = ? AND is_revoked = FALSE \
+             AND (expires_at IS NULL OR expires_at > ?) RETURNING id, user_id",
+        );
+        let now = Utc::now().fixed_offset();
+        let hash = pierre_db::crypto::hashing::hash(token);
+        run!(&self.pool, |p| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(now)
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(p)
+                .await
+                .unwrap()?;
+            Some((row.get(0), row.get(1)))
+        })
+    }
+
+    /// Records a use of an admin token: the counters and the usage row in
+    /// one write transaction.
+    pub async fn record_admin_use(&self, token: Uuid) {
+        let bump = sql(
+            &self.pool,
+            "UPDATE admin_tokens SET usage_count = usage_count + 1, last_used_at = ?, \
+             last_used_ip = ? WHERE id = ?",
+        );
+        let insert = sql(
+            &self.pool,
+            "INSERT INTO admin_token_usage (id, admin_token_id, timestamp, action, \
+             target_resource, ip_address, user_agent, request_size_bytes, success, \
+             error_message, response_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        let begin = match self.pool {
+            Pool::Sqlite(_) => "BEGIN IMMEDIATE",
+            Pool::Postgres(_) => "BEGIN",
+        };
+        let now = Utc::now().fixed_offset();
+        run!(&self.pool, |p| {
+            let mut tx = p.begin_with(begin).await.unwrap();
+            let changed = sqlx::query(sqlx::AssertSqlSafe(bump))
+                .bind(now)
+                .bind(Some("10.0.0.1"))
+                .bind(token)
+                .execute(&mut *tx)
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(changed, 1);
+            sqlx::query(sqlx::AssertSqlSafe(insert))
+                .bind(Uuid::now_v7())
+                .bind(token)
+                .bind(now)
+                .bind("list_keys")
+                .bind(Option::<String>::None)
+                .bind(Some("10.0.0.1"))
+                .bind(Option::<String>::None)
+                .bind(Option::<i64>::None)
+                .bind(true)
+                .bind(Option::<String>::None)
+                .bind(Option::<i32>::None)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        })
+    }
+
     /// One usage row, one statement.
     pub async fn record_usage(&self, key: Uuid, i: usize) {
         let q = sql(

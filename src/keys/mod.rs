@@ -2,7 +2,12 @@
 //! a database handle keeps.
 //!
 //! - [`master`]: the master key (MEK), from the environment or a file.
-//! - `store`: data keys (DEKs) as rows in the database.
+//! - `store`: data keys (DEKs) as rows in the database: one global
+//!   `key_versions` row per version, and the wrapped key in
+//!   `system_secrets` under `data_key.v<N>` (named secrets there are
+//!   refused those names). Rows of `key_versions` with a tenant (per-tenant
+//!   data keys, which the schema allows) are not supported yet: the store
+//!   reads and writes only the global rows and ignores tenant rows.
 //! - `cache`: the keyring a handle caches, and the rules that keep it
 //!   correct when other processes rotate and retire keys.
 //!

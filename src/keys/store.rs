@@ -21,7 +21,7 @@ use crate::keys::MasterKey;
 use crate::retry::begin_write;
 use crate::time;
 
-const DATA_KEY_PREFIX: &str = "data_key.v";
+pub(crate) const DATA_KEY_PREFIX: &str = "data_key.v";
 
 pub(crate) fn secret_type(version: u32) -> String {
     format!("{DATA_KEY_PREFIX}{version}")

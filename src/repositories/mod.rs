@@ -26,6 +26,7 @@ pub mod credentials;
 mod ctx;
 pub mod identity;
 pub mod oauth2_server;
+pub mod platform;
 mod prepared;
 mod support;
 pub mod usage;
@@ -41,6 +42,7 @@ use identity::{TenantMembers, Tenants, Users};
 use oauth2_server::{
     OAuth2AuthCodes, OAuth2Clients, OAuth2Exchange, OAuth2RefreshTokens, OAuth2States,
 };
+use platform::{AdminTokens, McpTokens, ProvisionedKeys, RsaKeys, SystemSecrets};
 use usage::Usage;
 
 use crate::ids::TenantId;
@@ -134,6 +136,16 @@ accessors! {
         /// The token endpoint: consumes codes, refresh tokens and states
         /// of every tenant, each exactly once.
         oauth2_exchange: OAuth2Exchange,
+        /// Admin tokens (hashed), their use and its history.
+        admin_tokens: AdminTokens,
+        /// API keys provisioned by admin tokens.
+        provisioned_keys: ProvisionedKeys,
+        /// Users' MCP tokens (hashed).
+        mcp_tokens: McpTokens,
+        /// Named system secrets (encrypted).
+        system_secrets: SystemSecrets,
+        /// The application's JWT signing key pairs (private keys encrypted).
+        rsa_keys: RsaKeys,
     }
     tenant {
         /// OAuth tokens of this tenant's users (encrypted).

@@ -16,6 +16,7 @@ mod no_leaks;
 mod oauth2_server;
 mod oauth_tokens;
 mod pagination;
+mod platform;
 mod reliability;
 mod retry;
 mod rotation;

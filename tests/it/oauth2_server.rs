@@ -10,7 +10,7 @@ use pierre_db::{
     Database, DatabaseError, NewAuthCode, NewOAuth2Client, NewOAuth2State, NewRefreshToken,
     NewUser, TenantId, UserId, verify_pkce,
 };
-use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+use sea_orm::EntityTrait;
 
 use crate::common;
 
@@ -77,14 +77,7 @@ async fn issue_refresh(db: &Database, w: &World) -> String {
 
 /// The single text column `column` of `table`'s rows.
 async fn stored_column(db: &Database, table: &str, column: &str) -> Vec<String> {
-    let conn = db.unscoped_connection();
-    let sql = format!("SELECT {column} FROM {table}");
-    conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get_by_index::<String>(0).unwrap())
-        .collect()
+    common::text_column(db, &format!("SELECT {column} FROM {table}")).await
 }
 
 #[tokio::test]

@@ -176,3 +176,17 @@ async fn open_with_pool(url: &str, pool: u32) -> Database {
         .await
         .unwrap_or_else(|err| panic!("open {url}: {err}"))
 }
+
+/// The text cells of the first column of `sql`'s rows, read under the API.
+pub async fn text_column(db: &Database, sql: &str) -> Vec<String> {
+    let conn = db.unscoped_connection();
+    conn.query_all_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.try_get_by_index::<String>(0).unwrap())
+    .collect()
+}

@@ -1,0 +1,516 @@
+//! Admin tokens and their use: `db.admin_tokens()`.
+//!
+//! The application mints the admin JWT with its own signing key; this layer
+//! stores the SHA-256 of the token it is given (and of the JWT secret),
+//! never the token, and checks presented tokens in constant time.
+
+use chrono::{DateTime, Utc};
+use entity::{admin_token_usage as usage, admin_tokens as tokens};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::crypto::hashing;
+use crate::error::{DatabaseError, Result};
+use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::repositories::{Ctx, Prepared, expect_changed, string_list, unsigned, unsigned_opt};
+use crate::retry::in_write_tx;
+use crate::time;
+use crate::validation;
+
+/// What an admin token may be allowed to do.
+pub const ADMIN_PERMISSIONS: [&str; 7] = [
+    "provision_keys",
+    "list_keys",
+    "revoke_keys",
+    "update_key_limits",
+    "manage_admin_tokens",
+    "view_audit_logs",
+    "manage_users",
+];
+/// The actions a use of an admin token records.
+pub const ADMIN_ACTIONS: [&str; 8] = [
+    "authenticate",
+    "provision_key",
+    "list_keys",
+    "revoke_key",
+    "update_key_limits",
+    "manage_admin_tokens",
+    "view_audit_logs",
+    "manage_users",
+];
+/// Longest service name or target resource.
+pub const MAX_NAME: usize = 200;
+/// Longest description, user agent or error message kept.
+pub const MAX_TEXT: usize = 2000;
+/// Characters of the token's signature kept as its display prefix.
+const PREFIX_LEN: usize = 12;
+/// Longest token looked at.
+const MAX_TOKEN: usize = 8192;
+
+/// A stored admin token (its hashes stay in the database).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminToken {
+    /// The row id.
+    pub id: Uuid,
+    /// The service the token was minted for.
+    pub service_name: String,
+    /// What the service is.
+    pub service_description: Option<String>,
+    /// The start of the token's random part, to recognise it by.
+    pub token_prefix: String,
+    /// What it may do.
+    pub permissions: Vec<String>,
+    /// Whether it may do everything.
+    pub is_super_admin: bool,
+    /// Whether it may be used.
+    pub is_active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being accepted.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// From where it was last used.
+    pub last_used_ip: Option<String>,
+    /// How many uses were recorded.
+    pub usage_count: u64,
+}
+
+impl TryFrom<tokens::Model> for AdminToken {
+    type Error = DatabaseError;
+
+    fn try_from(m: tokens::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id,
+            service_name: m.service_name,
+            service_description: m.service_description,
+            token_prefix: m.token_prefix,
+            permissions: string_list("admin_tokens.permissions", m.permissions)?,
+            is_super_admin: m.is_super_admin,
+            is_active: m.is_active,
+            created_at: m.created_at.to_utc(),
+            expires_at: m.expires_at.map(|at| at.to_utc()),
+            last_used_at: m.last_used_at.map(|at| at.to_utc()),
+            last_used_ip: m.last_used_ip,
+            usage_count: unsigned("admin_tokens.usage_count", m.usage_count)?,
+        })
+    }
+}
+
+/// What [`AdminTokens::create`] stores.
+#[derive(Clone, Debug)]
+pub struct NewAdminToken {
+    /// The JWT the application minted (only its SHA-256 is stored).
+    pub token: crate::Secret,
+    /// The secret the JWT was signed with (only its SHA-256 is stored).
+    pub jwt_secret: crate::Secret,
+    /// The service it is for (required).
+    pub service_name: String,
+    /// What the service is.
+    pub service_description: Option<String>,
+    /// From [`ADMIN_PERMISSIONS`]; `["provision_keys"]` by default.
+    pub permissions: Vec<String>,
+    /// May do everything.
+    pub is_super_admin: bool,
+    /// When it stops being accepted (in the future), if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl NewAdminToken {
+    /// A token allowed to provision keys, not expiring.
+    pub fn new(
+        token: impl Into<crate::Secret>,
+        jwt_secret: impl Into<crate::Secret>,
+        service_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            token: token.into(),
+            jwt_secret: jwt_secret.into(),
+            service_name: service_name.into(),
+            service_description: None,
+            permissions: vec!["provision_keys".into()],
+            is_super_admin: false,
+            expires_at: None,
+        }
+    }
+}
+
+/// One use of an admin token, for [`AdminTokens::record_use`].
+#[derive(Clone, Debug)]
+pub struct AdminTokenUse {
+    /// From [`ADMIN_ACTIONS`].
+    pub action: String,
+    /// What it acted on.
+    pub target_resource: Option<String>,
+    /// From where.
+    pub ip_address: Option<String>,
+    /// With what client.
+    pub user_agent: Option<String>,
+    /// Request size.
+    pub request_size_bytes: Option<u64>,
+    /// Whether the action succeeded.
+    pub success: bool,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// How long it took.
+    pub response_time_ms: Option<u32>,
+}
+
+impl AdminTokenUse {
+    /// A successful `action` with nothing else recorded.
+    pub fn new(action: impl Into<String>) -> Self {
+        Self {
+            action: action.into(),
+            target_resource: None,
+            ip_address: None,
+            user_agent: None,
+            request_size_bytes: None,
+            success: true,
+            error_message: None,
+            response_time_ms: None,
+        }
+    }
+}
+
+/// A recorded use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminTokenUsage {
+    /// The row id.
+    pub id: Uuid,
+    /// The token used.
+    pub admin_token_id: Uuid,
+    /// When.
+    pub timestamp: DateTime<Utc>,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target_resource: Option<String>,
+    /// From where.
+    pub ip_address: Option<String>,
+    /// With what client.
+    pub user_agent: Option<String>,
+    /// Request size.
+    pub request_size_bytes: Option<u64>,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// How long it took.
+    pub response_time_ms: Option<u32>,
+}
+
+impl TryFrom<usage::Model> for AdminTokenUsage {
+    type Error = DatabaseError;
+
+    fn try_from(m: usage::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id,
+            admin_token_id: m.admin_token_id,
+            timestamp: m.timestamp.to_utc(),
+            action: m.action,
+            target_resource: m.target_resource,
+            ip_address: m.ip_address,
+            user_agent: m.user_agent,
+            request_size_bytes: unsigned_opt(
+                "admin_token_usage.request_size_bytes",
+                m.request_size_bytes,
+            )?,
+            success: m.success,
+            error_message: m.error_message,
+            response_time_ms: unsigned_opt(
+                "admin_token_usage.response_time_ms",
+                m.response_time_ms,
+            )?,
+        })
+    }
+}
+
+/// Admin tokens: `db.admin_tokens()`.
+///
+/// ```
+/// use pierre_db::{AdminTokenUse, Database, MasterKey, NewAdminToken};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// # config.migrate_on_connect = true;
+/// # let db = Database::connect_with(config).await?;
+/// let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ.c2lnbmF0dXJlLWJ5dGVz";
+/// let token = db
+///     .admin_tokens()
+///     .create(NewAdminToken::new(jwt, "jwt-signing-secret", "ops-portal"))
+///     .await?;
+/// let checked = db.admin_tokens().verify(jwt).await?;
+/// assert_eq!(checked.id, token.id);
+/// db.admin_tokens().record_use(token.id, AdminTokenUse::new("provision_key")).await?;
+/// assert_eq!(db.admin_tokens().get(token.id).await?.usage_count, 1);
+/// # Ok(())
+/// # }
+/// ```
+pub struct AdminTokens<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> AdminTokens<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Stores a token's hashes. `InvalidInput` for a blank token or
+    /// secret, a blank or over-long name, an unknown permission, or an
+    /// expiry in the past; `Conflict` for a token stored already.
+    #[instrument(skip_all, fields(service = %new.service_name, admin_token_id = tracing::field::Empty), err(Display))]
+    pub async fn create(&self, new: NewAdminToken) -> Result<AdminToken> {
+        validation::secret("token", new.token.expose(), MAX_TOKEN)?;
+        validation::secret("jwt_secret", new.jwt_secret.expose(), MAX_TOKEN)?;
+        let service_name = validation::required("service_name", &new.service_name, MAX_NAME)?;
+        let description = validation::optional(
+            "service_description",
+            new.service_description.as_deref(),
+            MAX_TEXT,
+        )?;
+        let permissions = known("permissions", &new.permissions, &ADMIN_PERMISSIONS)?;
+        let now = time::now();
+        let expires_at = new
+            .expires_at
+            .map(|at| validation::expiry("expires_at", time::checked_utc("expires_at", at)?, now))
+            .transpose()?;
+        let row = tokens::Model {
+            id: Uuid::now_v7(),
+            service_name,
+            service_description: description,
+            token_hash: hashing::hash(new.token.expose()),
+            token_prefix: display_prefix(new.token.expose()),
+            jwt_secret_hash: hashing::hash(new.jwt_secret.expose()),
+            permissions: serde_json::Value::from(permissions),
+            is_super_admin: new.is_super_admin,
+            is_active: true,
+            created_at: time::stored(now),
+            expires_at: expires_at.map(time::stored),
+            last_used_at: None,
+            last_used_ip: None,
+            usage_count: 0,
+        };
+        tracing::Span::current().record("admin_token_id", tracing::field::display(row.id));
+        tokens::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+            tokens::ActiveModel::from(row.clone()),
+        ))
+        .exec_without_returning(&self.ctx.conn())
+        .await?;
+        row.try_into()
+    }
+
+    /// The token with this id; `NotFound` if none.
+    #[instrument(skip_all, fields(admin_token_id = %id))]
+    pub async fn get(&self, id: Uuid) -> Result<AdminToken> {
+        tokens::Entity::find_by_id(id)
+            .one(&self.ctx.conn())
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("admin token", id))?
+            .try_into()
+    }
+
+    /// The token whose SHA-256 matches `token`, compared in constant time.
+    /// `NotFound` for an unknown token; `Rejected` for a deactivated or
+    /// expired one.
+    #[instrument(skip_all, fields(admin_token_id = tracing::field::Empty), err(Display))]
+    pub async fn verify(&self, token: &str) -> Result<AdminToken> {
+        if token.is_empty() || token.len() > MAX_TOKEN {
+            return Err(DatabaseError::not_found("admin token", "presented token"));
+        }
+        let hash = hashing::hash(token);
+        let row = tokens::Entity::find()
+            .filter(tokens::Column::TokenHash.eq(&hash))
+            .all(&self.ctx.conn())
+            .await?
+            .pop()
+            .filter(|row| hashing::verify(token, &row.token_hash))
+            .ok_or_else(|| DatabaseError::not_found("admin token", "presented token"))?;
+        tracing::Span::current().record("admin_token_id", tracing::field::display(row.id));
+        let token = AdminToken::try_from(row)?;
+        if !token.is_active {
+            return Err(rejected("inactive"));
+        }
+        if token.expires_at.is_some_and(|at| at <= time::now()) {
+            return Err(rejected("expired"));
+        }
+        Ok(token)
+    }
+
+    /// Every token, newest first; inactive ones only when asked.
+    #[instrument(skip_all)]
+    pub async fn list(&self, include_inactive: bool) -> Result<Vec<AdminToken>> {
+        let mut select = tokens::Entity::find()
+            .order_by_desc(tokens::Column::CreatedAt)
+            .order_by_desc(tokens::Column::Id);
+        if !include_inactive {
+            select = select.filter(tokens::Column::IsActive.eq(true));
+        }
+        select
+            .all(&self.ctx.conn())
+            .await?
+            .into_iter()
+            .map(AdminToken::try_from)
+            .collect()
+    }
+
+    /// Deactivates the token; `NotFound` if none.
+    #[instrument(skip_all, fields(admin_token_id = %id), err(Display))]
+    pub async fn deactivate(&self, id: Uuid) -> Result<()> {
+        let changed = tokens::Entity::update_many()
+            .col_expr(tokens::Column::IsActive, Expr::value(false))
+            .filter(tokens::Column::Id.eq(id))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        expect_changed(changed, "admin token", id)
+    }
+
+    /// Records one use in ONE transaction: the usage row, and the token's
+    /// `usage_count + 1`, `last_used_at` and `last_used_ip` in SQL (never
+    /// read-modify-write, so concurrent uses all count). `NotFound` for an
+    /// unknown token; `InvalidInput` for an unknown action or over-long
+    /// text.
+    #[instrument(skip_all, fields(admin_token_id = %id, action = %used.action), err(Display))]
+    pub async fn record_use(&self, id: Uuid, used: AdminTokenUse) -> Result<()> {
+        let row = usage_row(id, used)?;
+        let (at, ip) = (row.timestamp.clone(), row.ip_address.clone());
+        in_write_tx(&self.ctx, |tx| {
+            Box::pin(async move {
+                static BUMP: Prepared = Prepared::new();
+                let (at, ip) = (at.unwrap(), ip.unwrap());
+                let values = vec![1i32.into(), at.into(), ip.clone().into(), id.into()];
+                let bump = BUMP.statement(tx.backend(), values, || {
+                    tokens::Entity::update_many()
+                        .col_expr(
+                            tokens::Column::UsageCount,
+                            Expr::col(tokens::Column::UsageCount).add(1),
+                        )
+                        .col_expr(tokens::Column::LastUsedAt, Expr::value(at))
+                        .col_expr(tokens::Column::LastUsedIp, Expr::value(ip.clone()))
+                        .filter(tokens::Column::Id.eq(id))
+                });
+                let changed = tx.conn().execute_raw(bump).await?.rows_affected();
+                expect_changed(changed, "admin token", id)?;
+                static INSERT: Prepared = Prepared::new();
+                let insert = INSERT.insert(tx.backend(), row, |insert| insert);
+                tx.conn().execute_raw(insert).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The token's uses in `[from, to)`, oldest first, one keyset page at a
+    /// time (on the index `(admin_token_id, timestamp)`).
+    #[instrument(skip_all, fields(admin_token_id = %id, limit = request.limit()), err(Display))]
+    pub async fn usage_history(
+        &self,
+        id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        request: &PageRequest,
+    ) -> Result<Page<AdminTokenUsage>> {
+        validation::ordered("to", from, to)?;
+        let (from, to) = (
+            time::checked_utc("from", from)?,
+            time::checked_utc("to", to)?,
+        );
+        let scope = format!("admin_token_usage:{id}:{from}:{to}");
+        let page = keyset_page(
+            &self.ctx.conn(),
+            self.ctx.cursors(),
+            &scope,
+            request,
+            usage::Entity::find()
+                .filter(usage::Column::AdminTokenId.eq(id))
+                .filter(usage::Column::Timestamp.gte(time::stored(from)))
+                .filter(usage::Column::Timestamp.lt(time::stored(to))),
+            (usage::Column::Timestamp, usage::Column::Id),
+            |row| Position {
+                at: row.timestamp.to_utc(),
+                id: row.id,
+            },
+        )
+        .await?;
+        page.try_map(AdminTokenUsage::try_from)
+    }
+}
+
+fn rejected(reason: &'static str) -> DatabaseError {
+    DatabaseError::Rejected {
+        credential: "admin token",
+        reason,
+    }
+}
+
+/// The usage row for `used`, checked.
+fn usage_row(id: Uuid, used: AdminTokenUse) -> Result<usage::ActiveModel> {
+    let action = known("action", std::slice::from_ref(&used.action), &ADMIN_ACTIONS)?.remove(0);
+    let text = |field, value: Option<&str>| validation::optional(field, value, MAX_TEXT);
+    Ok(usage::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        admin_token_id: Set(id),
+        timestamp: Set(time::stored(time::now())),
+        action: Set(action),
+        target_resource: Set(validation::optional(
+            "target_resource",
+            used.target_resource.as_deref(),
+            MAX_NAME,
+        )?),
+        ip_address: Set(text("ip_address", used.ip_address.as_deref())?),
+        user_agent: Set(text("user_agent", used.user_agent.as_deref())?),
+        request_size_bytes: Set(used
+            .request_size_bytes
+            .map(|n| validation::int_range("request_size_bytes", n, 0..=i64::MAX as u64))
+            .transpose()?),
+        success: Set(used.success),
+        error_message: Set(text("error_message", used.error_message.as_deref())?),
+        response_time_ms: Set(used
+            .response_time_ms
+            .map(|n| validation::int_range("response_time_ms", n, 0..=i32::MAX as u32))
+            .transpose()?),
+    })
+}
+
+/// Each entry one of `known`; duplicates dropped.
+fn known(field: &'static str, input: &[String], known: &[&str]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for item in input {
+        if !known.contains(&item.as_str()) {
+            return Err(DatabaseError::invalid(
+                field,
+                format!("{item:?} is not one of: {}", known.join(", ")),
+            ));
+        }
+        if !out.contains(item) {
+            out.push(item.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The display prefix: the start of the signature (the random part) of a
+/// JWT, or of the token itself when it is not a JWT. The header of a JWT is
+/// the same for every token and would tell nothing.
+fn display_prefix(token: &str) -> String {
+    let random = token.rsplit('.').next().unwrap_or(token);
+    random.chars().take(PREFIX_LEN).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_comes_from_the_signature() {
+        assert_eq!(
+            display_prefix("eyJhbGc.eyJzdWI.abcdefghijklmnop"),
+            "abcdefghijkl"
+        );
+        assert_eq!(display_prefix("plainrandomtoken"), "plainrandomt");
+    }
+}

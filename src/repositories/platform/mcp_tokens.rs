@@ -1,0 +1,269 @@
+//! Users' MCP tokens: `db.mcp_tokens()`.
+//!
+//! A token (`pmcp_…`, 256 random bits) is generated here, returned once and
+//! stored as its SHA-256 with a display prefix. [`McpTokens::validate`] is
+//! one conditional statement: the hash matches, the token is not revoked
+//! and not expired, and then its use is counted; a revoked or expired token
+//! counts nothing.
+
+use chrono::{DateTime, Utc};
+use entity::user_mcp_tokens as tokens;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
+    QueryTrait,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::crypto::hashing;
+use crate::crypto::secret::Secret;
+use crate::error::{DatabaseError, Result};
+use crate::ids::UserId;
+use crate::repositories::cells::Cell;
+use crate::repositories::{Ctx, Prepared, expect_changed, unsigned};
+use crate::time;
+use crate::validation;
+
+/// How every token starts.
+pub const TOKEN_PREFIX: &str = "pmcp_";
+/// Characters of the token kept as its display prefix.
+pub const DISPLAY_PREFIX_LEN: usize = 12;
+/// Longest token name.
+pub const MAX_NAME: usize = 200;
+/// Longest presented token looked at.
+const MAX_PRESENTED: usize = 256;
+
+/// A user's MCP token (without the token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct McpToken {
+    /// The row id.
+    pub id: Uuid,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// What the user called it.
+    pub name: String,
+    /// The token's first characters, to recognise it by.
+    pub token_prefix: String,
+    /// When it stops being accepted, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// How many times it was accepted.
+    pub usage_count: u64,
+    /// Whether it was revoked.
+    pub is_revoked: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<tokens::Model> for McpToken {
+    type Error = DatabaseError;
+
+    fn try_from(m: tokens::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id,
+            user_id: m.user_id.into(),
+            name: m.name,
+            token_prefix: m.token_prefix,
+            expires_at: m.expires_at.map(|at| at.to_utc()),
+            last_used_at: m.last_used_at.map(|at| at.to_utc()),
+            usage_count: unsigned("user_mcp_tokens.usage_count", m.usage_count)?,
+            is_revoked: m.is_revoked,
+            created_at: m.created_at.to_utc(),
+        })
+    }
+}
+
+/// A token just created, in clear this one time.
+#[derive(Debug)]
+pub struct CreatedMcpToken {
+    /// The stored token.
+    pub token: McpToken,
+    /// The token to hand to the user now.
+    pub plaintext: Secret,
+}
+
+/// Who a validated token acts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct McpTokenUse {
+    /// The token.
+    pub token_id: Uuid,
+    /// Its user.
+    pub user_id: UserId,
+}
+
+impl FromQueryResult for McpTokenUse {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            token_id: Uuid::read(row, 0)?,
+            user_id: Uuid::read(row, 1)?.into(),
+        })
+    }
+}
+
+/// Users' MCP tokens: `db.mcp_tokens()`.
+///
+/// ```
+/// use pierre_db::{Database, MasterKey, NewUser};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// # config.migrate_on_connect = true;
+/// # let db = Database::connect_with(config).await?;
+/// let user = db.users().create(NewUser::new("ada@example.org", "hash")).await?;
+/// let created = db.mcp_tokens().create(user.id, "laptop", None).await?;
+/// let used = db.mcp_tokens().validate(created.plaintext.expose()).await?;
+/// assert_eq!(used.map(|u| u.user_id), Some(user.id));
+/// assert!(db.mcp_tokens().validate("pmcp_guess").await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
+pub struct McpTokens<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> McpTokens<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Creates a token for `user`. `InvalidInput` for a blank or over-long
+    /// name or an expiry in the past; `ForeignKey` for an unknown user.
+    #[instrument(skip_all, fields(user_id = %user, mcp_token_id = tracing::field::Empty), err(Display))]
+    pub async fn create(
+        &self,
+        user: UserId,
+        name: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<CreatedMcpToken> {
+        let name = validation::required("name", name, MAX_NAME)?;
+        let now = time::now();
+        let expires_at = expires_at
+            .map(|at| validation::expiry("expires_at", time::checked_utc("expires_at", at)?, now))
+            .transpose()?;
+        let plaintext = hashing::generate(TOKEN_PREFIX)?;
+        let row = tokens::Model {
+            id: Uuid::now_v7(),
+            user_id: user.as_uuid(),
+            name,
+            token_hash: hashing::hash(plaintext.expose()),
+            token_prefix: plaintext.expose()[..DISPLAY_PREFIX_LEN].to_owned(),
+            expires_at: expires_at.map(time::stored),
+            last_used_at: None,
+            usage_count: 0,
+            is_revoked: false,
+            created_at: time::stored(now),
+        };
+        tracing::Span::current().record("mcp_token_id", tracing::field::display(row.id));
+        tokens::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+            tokens::ActiveModel::from(row.clone()),
+        ))
+        .exec_without_returning(&self.ctx.conn())
+        .await?;
+        Ok(CreatedMcpToken {
+            token: row.try_into()?,
+            plaintext,
+        })
+    }
+
+    /// Accepts the token and counts the use, in ONE statement: the hash
+    /// matches, it is not revoked, it has not expired; then `usage_count +
+    /// 1` and `last_used_at` are set in SQL. `None` otherwise, and nothing
+    /// is counted.
+    #[instrument(skip_all, fields(mcp_token_id = tracing::field::Empty))]
+    pub async fn validate(&self, plaintext: &str) -> Result<Option<McpTokenUse>> {
+        if !plaintext.starts_with(TOKEN_PREFIX) || plaintext.len() > MAX_PRESENTED {
+            return Ok(None);
+        }
+        static VALIDATE: Prepared = Prepared::new();
+        let (hash, now) = (hashing::hash(plaintext), time::stored(time::now()));
+        let values = vec![
+            1i32.into(),
+            now.into(),
+            hash.as_str().into(),
+            false.into(),
+            now.into(),
+        ];
+        let backend = self.ctx.backend();
+        let statement = VALIDATE.built(backend, values, || {
+            let mut update = tokens::Entity::update_many()
+                .col_expr(
+                    tokens::Column::UsageCount,
+                    Expr::col(tokens::Column::UsageCount).add(1),
+                )
+                .col_expr(tokens::Column::LastUsedAt, Expr::value(now))
+                .filter(tokens::Column::TokenHash.eq(&hash))
+                .filter(tokens::Column::IsRevoked.eq(false))
+                .filter(
+                    tokens::Column::ExpiresAt
+                        .is_null()
+                        .or(tokens::Column::ExpiresAt.gt(now)),
+                )
+                .into_query();
+            update.returning(
+                Query::returning().columns([tokens::Column::Id, tokens::Column::UserId]),
+            );
+            backend.build(&update)
+        });
+        let used = McpTokenUse::find_by_statement(statement)
+            .all(&self.ctx.conn())
+            .await?
+            .pop();
+        if let Some(used) = &used {
+            tracing::Span::current().record("mcp_token_id", tracing::field::display(used.token_id));
+        }
+        Ok(used)
+    }
+
+    /// The user's tokens, newest first (no secrets).
+    #[instrument(skip_all, fields(user_id = %user))]
+    pub async fn list_for_user(&self, user: UserId) -> Result<Vec<McpToken>> {
+        tokens::Entity::find()
+            .filter(tokens::Column::UserId.eq(user.as_uuid()))
+            .order_by_desc(tokens::Column::CreatedAt)
+            .order_by_desc(tokens::Column::Id)
+            .all(&self.ctx.conn())
+            .await?
+            .into_iter()
+            .map(McpToken::try_from)
+            .collect()
+    }
+
+    /// The token if `owner` owns it; `NotFound` otherwise (the same answer
+    /// for another user's token).
+    #[instrument(skip_all, fields(mcp_token_id = %id, user_id = %owner))]
+    pub async fn get(&self, id: Uuid, owner: UserId) -> Result<McpToken> {
+        tokens::Entity::find_by_id(id)
+            .filter(tokens::Column::UserId.eq(owner.as_uuid()))
+            .one(&self.ctx.conn())
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("mcp token", id))?
+            .try_into()
+    }
+
+    /// Revokes the token if `owner` owns it (revoking twice is a no-op);
+    /// `NotFound` otherwise.
+    #[instrument(skip_all, fields(mcp_token_id = %id, user_id = %owner), err(Display))]
+    pub async fn revoke(&self, id: Uuid, owner: UserId) -> Result<()> {
+        let changed = tokens::Entity::update_many()
+            .col_expr(tokens::Column::IsRevoked, Expr::value(true))
+            .filter(tokens::Column::Id.eq(id))
+            .filter(tokens::Column::UserId.eq(owner.as_uuid()))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        expect_changed(changed, "mcp token", id)
+    }
+
+    /// Deletes tokens that expired at or before `now`; how many.
+    #[instrument(skip_all, err(Display))]
+    pub async fn cleanup_expired(&self, now: DateTime<Utc>) -> Result<u64> {
+        Ok(tokens::Entity::delete_many()
+            .filter(tokens::Column::ExpiresAt.lte(time::stored(now)))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected)
+    }
+}
