@@ -147,23 +147,40 @@ impl Raw {
              refresh_token = excluded.refresh_token, token_type = excluded.token_type, \
              expires_at = excluded.expires_at, scope = excluded.scope, updated_at = excluded.updated_at",
         );
-        run!(&self.pool, |p| sqlx::query(sqlx::AssertSqlSafe(q))
-            .bind(Uuid::now_v7())
-            .bind(user)
-            .bind(tenant.as_uuid())
-            .bind(token.provider.as_str())
-            .bind(access)
-            .bind(refresh)
-            .bind(token.token_type.as_str())
-            .bind(token.expires_at.map(|t| t.fixed_offset()))
-            .bind(token.scope.as_deref())
-            .bind(now)
-            .bind(now)
-            .bind(Option::<DateTime<FixedOffset>>::None)
-            .execute(p)
-            .await
-            .map(|_| ()))
-        .unwrap();
+        // The same guarded write as the repository: in a write transaction
+        // that first checks (share-locked on PostgreSQL) that the data key
+        // is still stored.
+        let (begin, check) = match self.pool {
+            Pool::Sqlite(_) => (
+                "BEGIN IMMEDIATE",
+                "SELECT secret_type FROM system_secrets WHERE secret_type IN ('data_key.v1')",
+            ),
+            Pool::Postgres(_) => (
+                "BEGIN",
+                "SELECT secret_type FROM system_secrets WHERE secret_type IN ('data_key.v1') FOR SHARE",
+            ),
+        };
+        run!(&self.pool, |p| {
+            let mut tx = p.begin_with(begin).await.unwrap();
+            sqlx::query(check).fetch_all(&mut *tx).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(Uuid::now_v7())
+                .bind(user)
+                .bind(tenant.as_uuid())
+                .bind(token.provider.as_str())
+                .bind(access)
+                .bind(refresh)
+                .bind(token.token_type.as_str())
+                .bind(token.expires_at.map(|t| t.fixed_offset()))
+                .bind(token.scope.as_deref())
+                .bind(now)
+                .bind(now)
+                .bind(Option::<DateTime<FixedOffset>>::None)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        });
     }
 
     pub async fn get_token(&self, tenant: TenantId, user: UserId, provider: &str) -> TokenRow {

@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend,
+    Statement,
 };
 
 use crate::crypto::aad::Context;
 use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::database::Database;
-use crate::error::Result;
+use crate::error::{DatabaseError, Result};
+use crate::keys::store::check_keys_stored;
 use crate::pagination::CursorCodec;
+use crate::retry::{begin_write, finish};
 
 /// The pool or an open transaction. Repositories are not generic over the
 /// connection: each is compiled once, and no SeaORM type shows in their
@@ -80,9 +83,46 @@ impl<'a> Ctx<'a> {
         self.db.keys().sealing_keyring(&self.conn(), cached).await
     }
 
-    /// Seals a secret under the active data key.
-    pub async fn seal(&self, context: &Context, secret: &Secret) -> Result<String> {
-        Ok(self.sealing_keyring().await?.seal(context, secret)?)
+    /// Runs the one statement `build` writes with the sealing keyring, so
+    /// that no value lands under a data key that `retire` deleted while the
+    /// write was on its way (a write can wait on a lock, or its task be
+    /// descheduled, for longer than any time bound).
+    ///
+    /// The statement runs in a write transaction that first checks that
+    /// the key it seals with is still stored: on SQLite `BEGIN IMMEDIATE`
+    /// keeps `retire` out until the commit; on PostgreSQL the check holds a
+    /// share lock on the key row, which `retire`'s delete waits for, and
+    /// `retire` then counts this value and refuses. A key retired just
+    /// before is `StaleKey`: the keys are reloaded and the write runs
+    /// again. Inside a caller's transaction it runs there. Returns the rows
+    /// the statement changed.
+    pub async fn write_sealed(&self, build: impl Fn(&Keyring) -> Result<Statement>) -> Result<u64> {
+        if matches!(self.conn, Conn::Tx(_)) {
+            return self.write_sealed_here(&build).await;
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let txn = begin_write(&self.conn()).await?;
+            let here = Ctx::transaction(&txn, self.db);
+            let outcome = here.write_sealed_here(&build).await;
+            match finish(txn, outcome).await {
+                Err(DatabaseError::StaleKey { .. }) if attempt < 3 => {
+                    self.db.keys().reload(&self.conn()).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn write_sealed_here(
+        &self,
+        build: &impl Fn(&Keyring) -> Result<Statement>,
+    ) -> Result<u64> {
+        let keyring = self.sealing_keyring().await?;
+        check_keys_stored(&self.conn(), [keyring.active_version()]).await?;
+        let statement = build(&keyring)?;
+        Ok(self.conn().execute_raw(statement).await?.rows_affected())
     }
 
     /// Opens a sealed value with the current keys.

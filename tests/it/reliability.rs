@@ -526,12 +526,13 @@ async fn retire_waits_until_no_handle_can_still_seal_under_the_key() {
     }
 }
 
-/// A transaction that sealed under a key, then outlived that key's
-/// retirement by another process (possible on PostgreSQL, where `retire`
-/// does not wait for other writers), is rolled back and run again under
-/// the current key instead of committing a value nobody can open.
+/// A transaction that sealed under a key holds a share lock on that key
+/// (PostgreSQL): another process's `retire` waits for it, then finds the
+/// committed value under the old key and refuses; after re-encryption the
+/// key retires and the value opens. Nothing is committed under a key that
+/// is gone, however long the transaction runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_transaction_outliving_its_key_reseals_instead_of_committing() {
+async fn retire_waits_for_a_transaction_that_sealed_under_the_old_key() {
     let Some(url) = common::new_postgres_database().await else {
         return;
     };
@@ -541,27 +542,20 @@ async fn a_transaction_outliving_its_key_reseals_instead_of_committing() {
     let owner = users(&a, "slow", 1).await[0];
     let tenant = common::tenant_of(&a, owner).await;
 
-    let attempts = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let sealed = Arc::new(tokio::sync::Notify::new());
-    let retired = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
     let slow = {
-        let (a, attempts, sealed, retired) =
-            (a.clone(), attempts.clone(), sealed.clone(), retired.clone());
+        let (a, sealed, release) = (a.clone(), sealed.clone(), release.clone());
         tokio::spawn(async move {
             a.transaction(move |tx| {
-                let (attempts, sealed, retired) =
-                    (attempts.clone(), sealed.clone(), retired.clone());
+                let (sealed, release) = (sealed.clone(), release.clone());
                 Box::pin(async move {
-                    let first = attempts.fetch_add(1, Ordering::SeqCst) == 0;
                     tx.tenant(tenant)
                         .oauth_tokens()
                         .upsert(NewOAuthToken::new(owner, "strava", "slow"))
                         .await?;
-                    if first {
-                        // Sealed under v1; now let the other process retire it.
-                        sealed.notify_one();
-                        retired.notified().await;
-                    }
+                    sealed.notify_one();
+                    release.notified().await;
                     Ok(())
                 })
             })
@@ -576,15 +570,25 @@ async fn a_transaction_outliving_its_key_reseals_instead_of_committing() {
         .reencrypt_all(10, |_| ControlFlow::Continue(()))
         .await
         .unwrap();
-    security.retire(old).await.unwrap();
-    retired.notify_one();
+    let retire = {
+        let b = b.clone();
+        tokio::spawn(async move { b.security().retire(old).await })
+    };
+    tokio::time::sleep(REFRESH * 3).await;
+    assert!(!retire.is_finished(), "retire waits for the writer");
+    release.notify_one();
     slow.await.unwrap().unwrap();
-
-    assert_eq!(
-        attempts.load(Ordering::SeqCst),
-        2,
-        "rolled back and run again"
+    let refused = retire.await.unwrap();
+    assert!(
+        matches!(refused, Err(DatabaseError::Conflict(_))),
+        "the committed value is under the old key: {refused:?}"
     );
+    security
+        .reencrypt_all(10, |_| ControlFlow::Continue(()))
+        .await
+        .unwrap();
+    security.retire(old).await.unwrap();
+
     let fresh = handle(&url, &key, 1).await;
     let token = fresh
         .tenant(tenant)

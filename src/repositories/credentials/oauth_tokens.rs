@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use entity::user_oauth_tokens as tokens;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select, UpdateMany,
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, QueryTrait, Select, UpdateMany,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -188,49 +188,51 @@ impl<'a> OAuthTokens<'a> {
             .expires_at
             .map(|at| time::checked("expires_at", at))
             .transpose()?;
-        let (access, refresh) = self
-            .seal_pair(
-                token.user_id,
-                &provider,
-                &token.access_token,
-                token.refresh_token.as_ref(),
-            )
-            .await?;
         let now = time::stored(time::now());
-        let row = tokens::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(token.user_id.as_uuid()),
-            provider: Set(provider),
-            access_token: Set(access),
-            refresh_token: Set(refresh),
-            token_type: Set(token_type),
-            expires_at: Set(expires_at),
-            scope: Set(scope),
-            created_at: Set(now),
-            updated_at: Set(now),
-            last_sync: Set(None),
-            ..Default::default()
-        };
         static UPSERT: Prepared = Prepared::new();
-        let statement = self.scope.prepared_insert(&UPSERT, row, |insert| {
-            insert.on_conflict(
-                OnConflict::columns([
-                    tokens::Column::UserId,
-                    tokens::Column::TenantId,
-                    tokens::Column::Provider,
-                ])
-                .update_columns([
-                    tokens::Column::AccessToken,
-                    tokens::Column::RefreshToken,
-                    tokens::Column::TokenType,
-                    tokens::Column::ExpiresAt,
-                    tokens::Column::Scope,
-                    tokens::Column::UpdatedAt,
-                ])
-                .to_owned(),
-            )
-        })?;
-        self.scope.conn().execute_raw(statement).await?;
+        self.scope
+            .write_sealed(|keyring| {
+                let (access, refresh) = self.seal_pair(
+                    keyring,
+                    token.user_id,
+                    &provider,
+                    &token.access_token,
+                    token.refresh_token.as_ref(),
+                )?;
+                let row = tokens::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    user_id: Set(token.user_id.as_uuid()),
+                    provider: Set(provider.clone()),
+                    access_token: Set(access),
+                    refresh_token: Set(refresh),
+                    token_type: Set(token_type.clone()),
+                    expires_at: Set(expires_at),
+                    scope: Set(scope.clone()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    last_sync: Set(None),
+                    ..Default::default()
+                };
+                self.scope.prepared_insert(&UPSERT, row, |insert| {
+                    insert.on_conflict(
+                        OnConflict::columns([
+                            tokens::Column::UserId,
+                            tokens::Column::TenantId,
+                            tokens::Column::Provider,
+                        ])
+                        .update_columns([
+                            tokens::Column::AccessToken,
+                            tokens::Column::RefreshToken,
+                            tokens::Column::TokenType,
+                            tokens::Column::ExpiresAt,
+                            tokens::Column::Scope,
+                            tokens::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                    )
+                })
+            })
+            .await?;
         Ok(())
     }
 
@@ -313,21 +315,34 @@ impl<'a> OAuthTokens<'a> {
         let expires_at = expires_at
             .map(|at| time::checked("expires_at", at))
             .transpose()?;
-        let (access, refresh) = self
-            .seal_pair(user, &provider, &access_token, refresh_token.as_ref())
-            .await?;
-        let mut update = self
+        let changed = self
             .scope
-            .update::<tokens::Entity>()
-            .col_expr(tokens::Column::AccessToken, access.into())
-            .col_expr(tokens::Column::UpdatedAt, time::stored(time::now()).into());
-        if let Some(refresh) = refresh {
-            update = update.col_expr(tokens::Column::RefreshToken, Some(refresh).into());
-        }
-        if let Some(at) = expires_at {
-            update = update.col_expr(tokens::Column::ExpiresAt, Some(at).into());
-        }
-        self.update_one(user, provider, update).await
+            .write_sealed(|keyring| {
+                let (access, refresh) = self.seal_pair(
+                    keyring,
+                    user,
+                    &provider,
+                    &access_token,
+                    refresh_token.as_ref(),
+                )?;
+                let mut update = self
+                    .scope
+                    .update::<tokens::Entity>()
+                    .col_expr(tokens::Column::AccessToken, access.into())
+                    .col_expr(tokens::Column::UpdatedAt, time::stored(time::now()).into());
+                if let Some(refresh) = refresh {
+                    update = update.col_expr(tokens::Column::RefreshToken, Some(refresh).into());
+                }
+                if let Some(at) = expires_at {
+                    update = update.col_expr(tokens::Column::ExpiresAt, Some(at).into());
+                }
+                Ok(update
+                    .filter(tokens::Column::UserId.eq(user.as_uuid()))
+                    .filter(tokens::Column::Provider.eq(provider.as_str()))
+                    .build(self.scope.backend()))
+            })
+            .await?;
+        expect_changed(changed, "oauth token", user)
     }
 
     /// When the provider's data was last synchronized for the user.
@@ -411,14 +426,14 @@ impl<'a> OAuthTokens<'a> {
         expect_changed(changed, "oauth token", user)
     }
 
-    async fn seal_pair(
+    fn seal_pair(
         &self,
+        keyring: &Keyring,
         user: UserId,
         provider: &str,
         access: &Secret,
         refresh: Option<&Secret>,
     ) -> Result<(String, Option<String>)> {
-        let keyring = self.scope.sealing_keyring().await?;
         let tenant = Some(self.scope.tenant().as_uuid());
         let user = Some(user.as_uuid());
         let access = keyring.seal(

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::tenant_oauth_credentials as creds;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, QueryFilter, QueryTrait};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -202,47 +202,46 @@ impl<'a> TenantOAuthCredentials<'a> {
                     .map_err(|_| DatabaseError::invalid("rate_limit_per_day", "too large"))
             })
             .transpose()?;
-        let sealed = self
-            .scope
-            .seal(
-                &TENANT_CLIENT_SECRET.context(
-                    Some(self.scope.tenant().as_uuid()),
-                    None,
-                    &[&provider_name(provider)],
-                )?,
-                &new.client_secret,
-            )
-            .await?;
+        let context = TENANT_CLIENT_SECRET.context(
+            Some(self.scope.tenant().as_uuid()),
+            None,
+            &[&provider_name(provider)],
+        )?;
         let now = time::stored(time::now());
-        let row = creds::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            provider: Set(provider),
-            client_id: Set(client_id),
-            client_secret_encrypted: Set(sealed),
-            redirect_uri: Set(redirect_uri),
-            scopes: Set(serde_json::Value::from(scopes)),
-            rate_limit_per_day: Set(rate_limit),
-            is_active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        };
+        let scopes = serde_json::Value::from(scopes);
         self.scope
-            .insert(row)?
-            .on_conflict(
-                OnConflict::columns([creds::Column::TenantId, creds::Column::Provider])
-                    .update_columns([
-                        creds::Column::ClientId,
-                        creds::Column::ClientSecretEncrypted,
-                        creds::Column::RedirectUri,
-                        creds::Column::Scopes,
-                        creds::Column::RateLimitPerDay,
-                        creds::Column::IsActive,
-                        creds::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.scope.conn())
+            .write_sealed(|keyring| {
+                let row = creds::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    provider: Set(provider),
+                    client_id: Set(client_id.clone()),
+                    client_secret_encrypted: Set(keyring.seal(&context, &new.client_secret)?),
+                    redirect_uri: Set(redirect_uri.clone()),
+                    scopes: Set(scopes.clone()),
+                    rate_limit_per_day: Set(rate_limit),
+                    is_active: Set(true),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                };
+                Ok(self
+                    .scope
+                    .insert(row)?
+                    .on_conflict(
+                        OnConflict::columns([creds::Column::TenantId, creds::Column::Provider])
+                            .update_columns([
+                                creds::Column::ClientId,
+                                creds::Column::ClientSecretEncrypted,
+                                creds::Column::RedirectUri,
+                                creds::Column::Scopes,
+                                creds::Column::RateLimitPerDay,
+                                creds::Column::IsActive,
+                                creds::Column::UpdatedAt,
+                            ])
+                            .to_owned(),
+                    )
+                    .build(self.scope.backend()))
+            })
             .await?;
         Ok(())
     }

@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_app_credentials as creds;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DerivePartialModel, EntityTrait, QueryFilter, QueryTrait,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -157,40 +159,37 @@ impl<'a> UserOAuthApps<'a> {
             &new.client_secret,
             &new.redirect_uri,
         )?;
-        let sealed = self
-            .ctx
-            .seal(
-                &USER_APP_CLIENT_SECRET.context(
-                    None,
-                    Some(new.user_id.as_uuid()),
-                    &[&provider_name(provider)],
-                )?,
-                &new.client_secret,
-            )
-            .await?;
+        let context = USER_APP_CLIENT_SECRET.context(
+            None,
+            Some(new.user_id.as_uuid()),
+            &[&provider_name(provider)],
+        )?;
         let now = time::stored(time::now());
-        let row = creds::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(new.user_id.as_uuid()),
-            provider: Set(provider),
-            client_id: Set(client_id),
-            client_secret: Set(sealed),
-            redirect_uri: Set(redirect_uri),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        creds::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([creds::Column::UserId, creds::Column::Provider])
-                    .update_columns([
-                        creds::Column::ClientId,
-                        creds::Column::ClientSecret,
-                        creds::Column::RedirectUri,
-                        creds::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.ctx.conn())
+        self.ctx
+            .write_sealed(|keyring| {
+                let row = creds::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    user_id: Set(new.user_id.as_uuid()),
+                    provider: Set(provider),
+                    client_id: Set(client_id.clone()),
+                    client_secret: Set(keyring.seal(&context, &new.client_secret)?),
+                    redirect_uri: Set(redirect_uri.clone()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                };
+                Ok(creds::Entity::insert(row)
+                    .on_conflict(
+                        OnConflict::columns([creds::Column::UserId, creds::Column::Provider])
+                            .update_columns([
+                                creds::Column::ClientId,
+                                creds::Column::ClientSecret,
+                                creds::Column::RedirectUri,
+                                creds::Column::UpdatedAt,
+                            ])
+                            .to_owned(),
+                    )
+                    .build(self.ctx.backend()))
+            })
             .await?;
         Ok(())
     }

@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use entity::rsa_keypairs as keys;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
 use tracing::instrument;
 
 use crate::crypto::columns::RSA_PRIVATE_KEY;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::repositories::{Ctx, expect_changed, unsigned};
+use crate::retry::{RetryPolicy, retrying};
 use crate::time;
 use crate::validation;
 
@@ -82,32 +83,30 @@ impl<'a> RsaKeys<'a> {
                 "must be 2048, 3072 or 4096",
             ));
         }
-        let sealed = self
-            .ctx
-            .seal(
-                &RSA_PRIVATE_KEY.context(None, None, &[&kid])?,
-                &new.private_key_pem,
-            )
-            .await?;
-        let row = keys::ActiveModel {
-            kid: Set(kid),
-            private_key_pem: Set(sealed),
-            public_key_pem: Set(new.public_key_pem),
-            created_at: Set(time::stored(time::now())),
-            is_active: Set(false),
-            key_size_bits: Set(new.key_size_bits as i32),
-        };
-        keys::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(keys::Column::Kid)
-                    .update_columns([
-                        keys::Column::PrivateKeyPem,
-                        keys::Column::PublicKeyPem,
-                        keys::Column::KeySizeBits,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.ctx.conn())
+        let context = RSA_PRIVATE_KEY.context(None, None, &[&kid])?;
+        let now = time::stored(time::now());
+        self.ctx
+            .write_sealed(|keyring| {
+                let row = keys::ActiveModel {
+                    kid: Set(kid.clone()),
+                    private_key_pem: Set(keyring.seal(&context, &new.private_key_pem)?),
+                    public_key_pem: Set(new.public_key_pem.clone()),
+                    created_at: Set(now),
+                    is_active: Set(false),
+                    key_size_bits: Set(new.key_size_bits as i32),
+                };
+                Ok(keys::Entity::insert(row)
+                    .on_conflict(
+                        OnConflict::column(keys::Column::Kid)
+                            .update_columns([
+                                keys::Column::PrivateKeyPem,
+                                keys::Column::PublicKeyPem,
+                                keys::Column::KeySizeBits,
+                            ])
+                            .to_owned(),
+                    )
+                    .build(self.ctx.backend()))
+            })
             .await?;
         Ok(())
     }
@@ -151,12 +150,18 @@ impl<'a> RsaKeys<'a> {
             .from(keys::Entity)
             .and_where(Expr::col(keys::Column::Kid).eq(kid))
             .to_owned();
-        let changed = keys::Entity::update_many()
-            .col_expr(keys::Column::IsActive, Expr::col(keys::Column::Kid).eq(kid))
-            .filter(Expr::exists(exists))
-            .exec(&self.ctx.conn())
-            .await?
-            .rows_affected;
+        // Two activations lock the rows in their own order, so PostgreSQL
+        // may pick one as a deadlock victim (and SQLite may stay busy past
+        // its timeout): both are contention, and the statement is retried.
+        let changed = retrying(RetryPolicy::default(), || async {
+            Ok(keys::Entity::update_many()
+                .col_expr(keys::Column::IsActive, Expr::col(keys::Column::Kid).eq(kid))
+                .filter(Expr::exists(exists.clone()))
+                .exec(&self.ctx.conn())
+                .await?
+                .rows_affected)
+        })
+        .await?;
         expect_changed(changed, "rsa key", kid)
     }
 

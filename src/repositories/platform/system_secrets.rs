@@ -9,7 +9,7 @@
 use entity::system_secrets as secrets;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, Insert, QueryFilter, QueryTrait};
 use tracing::instrument;
 
 use crate::crypto::columns::SYSTEM_SECRET;
@@ -77,16 +77,14 @@ impl<'a> SystemSecrets<'a> {
     /// Stores `value` as `name`, replacing any earlier value.
     #[instrument(skip_all, fields(name = %name), err(Display))]
     pub async fn put(&self, name: &str, value: Secret) -> Result<()> {
-        let row = self.row(name, &value).await?;
-        secrets::Entity::insert(row)
-            .on_conflict(
+        self.write(name, &value, |insert| {
+            insert.on_conflict(
                 OnConflict::column(secrets::Column::SecretType)
                     .update_columns([secrets::Column::SecretValue, secrets::Column::UpdatedAt])
                     .to_owned(),
             )
-            .exec_without_returning(&self.ctx.conn())
-            .await?;
-        Ok(())
+        })
+        .await
     }
 
     /// The secret called `name`; if there is none, stores `create()`'s
@@ -101,30 +99,42 @@ impl<'a> SystemSecrets<'a> {
         if let Some(existing) = self.get(name).await? {
             return Ok(existing);
         }
-        let row = self.row(name, &create()).await?;
-        secrets::Entity::insert(row)
-            .on_conflict_do_nothing()
-            .exec_without_returning(&self.ctx.conn())
-            .await?;
+        self.write(name, &create(), |insert| {
+            insert.on_conflict(
+                OnConflict::column(secrets::Column::SecretType)
+                    .do_nothing()
+                    .to_owned(),
+            )
+        })
+        .await?;
         self.get(name)
             .await?
             .ok_or_else(|| DatabaseError::not_found("system secret", name))
     }
 
-    async fn row(&self, name: &str, value: &Secret) -> Result<secrets::ActiveModel> {
+    /// Seals `value` and runs the insert `finish` completes.
+    async fn write(
+        &self,
+        name: &str,
+        value: &Secret,
+        finish: impl Fn(Insert<secrets::ActiveModel>) -> Insert<secrets::ActiveModel>,
+    ) -> Result<()> {
         let name = checked_name(name)?;
         validation::secret("value", value.expose(), MAX_VALUE_BYTES)?;
-        let sealed = self
-            .ctx
-            .seal(&SYSTEM_SECRET.context(None, None, &[&name])?, value)
-            .await?;
+        let context = SYSTEM_SECRET.context(None, None, &[&name])?;
         let now = time::stored(time::now());
-        Ok(secrets::ActiveModel {
-            secret_type: Set(name),
-            secret_value: Set(sealed),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
+        self.ctx
+            .write_sealed(|keyring| {
+                let row = secrets::ActiveModel {
+                    secret_type: Set(name.clone()),
+                    secret_value: Set(keyring.seal(&context, value)?),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                };
+                Ok(finish(secrets::Entity::insert(row)).build(self.ctx.backend()))
+            })
+            .await?;
+        Ok(())
     }
 }
 
