@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::crypto::keyring::{DataKey, Keyring};
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
+use crate::repositories::Prepared;
 use crate::retry::begin_write;
 use crate::time;
 
@@ -109,6 +110,28 @@ pub(crate) async fn check_keys_stored<C: ConnectionTrait>(
         Some(version) => Err(DatabaseError::StaleKey { version }),
         None => Ok(()),
     }
+}
+
+/// [`check_keys_stored`] for the one key a write seals with, its SQL built
+/// once: every sealing write runs it (see `Ctx::write_sealed`).
+pub(crate) async fn check_key_stored<C: ConnectionTrait>(conn: &C, version: u32) -> Result<()> {
+    static CHECK: Prepared = Prepared::new();
+    let name = secret_type(version);
+    let statement = CHECK.statement(
+        conn.get_database_backend(),
+        vec![name.as_str().into()],
+        || {
+            system_secrets::Entity::find()
+                .select_only()
+                .column(system_secrets::Column::SecretType)
+                .filter(system_secrets::Column::SecretType.eq(name.as_str()))
+                .lock_shared()
+        },
+    );
+    if conn.query_all_raw(statement).await?.is_empty() {
+        return Err(DatabaseError::StaleKey { version });
+    }
+    Ok(())
 }
 
 /// Reads the keyring, or `None` when no data key exists yet.

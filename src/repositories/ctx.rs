@@ -13,7 +13,7 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::database::Database;
 use crate::error::{DatabaseError, Result};
-use crate::keys::store::check_keys_stored;
+use crate::keys::store::check_key_stored;
 use crate::pagination::CursorCodec;
 use crate::retry::{begin_write, finish};
 
@@ -120,7 +120,7 @@ impl<'a> Ctx<'a> {
         build: &impl Fn(&Keyring) -> Result<Statement>,
     ) -> Result<u64> {
         let keyring = self.sealing_keyring().await?;
-        check_keys_stored(&self.conn(), [keyring.active_version()]).await?;
+        check_key_stored(&self.conn(), keyring.active_version()).await?;
         let statement = build(&keyring)?;
         Ok(self.conn().execute_raw(statement).await?.rows_affected())
     }
