@@ -180,6 +180,28 @@ pub(crate) fn slug(
     Ok(value.to_owned())
 }
 
+/// Each entry must be one of `known` (compared as given); duplicates are
+/// dropped, the first order kept. An empty list is allowed.
+pub(crate) fn known_values(
+    field: &'static str,
+    input: &[String],
+    known: &[&str],
+) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for item in input {
+        if !known.contains(&item.as_str()) {
+            return Err(DatabaseError::invalid(
+                field,
+                format!("{item:?} is not one of: {}", known.join(", ")),
+            ));
+        }
+        if !out.contains(item) {
+            out.push(item.clone());
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,6 @@
 //! tokens and states; each single-use value consumed exactly once, under
 //! concurrency too, and stored only as a hash.
 
-use std::sync::Arc;
-
 use chrono::{Duration, Utc};
 use pierre_db::crypto::hashing;
 use pierre_db::{
@@ -557,23 +555,11 @@ where
     Fut: std::future::Future<Output = pierre_db::Result<Option<T>>> + Send + 'static,
     T: Send + 'static,
 {
-    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
-    let mut tasks = Vec::new();
-    for _ in 0..RACERS {
-        let barrier = barrier.clone();
-        let fut = op();
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            fut.await
-        }));
-    }
-    let mut winners = 0;
-    for task in tasks {
-        if task.await.unwrap().unwrap().is_some() {
-            winners += 1;
-        }
-    }
-    winners
+    let outcomes = common::all_at_once(RACERS, |_| op()).await;
+    outcomes
+        .into_iter()
+        .filter(|outcome| outcome.as_ref().unwrap().is_some())
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2,7 +2,6 @@
 //! keys, MCP tokens, named system secrets, RSA signing keys.
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use pierre_db::crypto::hashing;
@@ -34,30 +33,6 @@ async fn execute(db: &Database, sql: &str) {
     conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql))
         .await
         .unwrap();
-}
-
-/// Runs `n` copies of `op` at once, released together.
-async fn all_at_once<F, Fut, T>(n: usize, op: F) -> Vec<T>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let tasks: Vec<_> = (0..n)
-        .map(|i| {
-            let (barrier, fut) = (barrier.clone(), op(i));
-            tokio::spawn(async move {
-                barrier.wait().await;
-                fut.await
-            })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for task in tasks {
-        out.push(task.await.unwrap());
-    }
-    out
 }
 
 #[tokio::test]
@@ -348,7 +323,7 @@ async fn concurrent_uses_are_all_counted() {
                 .create(NewAdminToken::new(JWT, "s", "ops"))
                 .await
                 .unwrap();
-        let results = all_at_once(32, |_| {
+        let results = common::all_at_once(32, |_| {
             let db = t.db.clone();
             async move {
                 db.admin_tokens()
@@ -375,7 +350,7 @@ async fn concurrent_uses_are_all_counted() {
         let alice = user(&t.db, "alice@example.org").await;
         let created = t.db.mcp_tokens().create(alice, "cli", None).await.unwrap();
         let plain = created.plaintext.expose().to_owned();
-        let results = all_at_once(32, |_| {
+        let results = common::all_at_once(32, |_| {
             let (db, plain) = (t.db.clone(), plain.clone());
             async move { db.mcp_tokens().validate(&plain).await }
         })
@@ -427,7 +402,7 @@ async fn system_secrets_round_trip_and_keep_clear_of_data_keys() {
 async fn concurrent_get_or_create_agree_on_one_value() {
     let dir = tempfile::tempdir().unwrap();
     for t in common::racing(&dir).await {
-        let values = all_at_once(16, |i| {
+        let values = common::all_at_once(16, |i| {
             let db = t.db.clone();
             async move {
                 db.system_secrets()
@@ -517,7 +492,7 @@ async fn concurrent_activations_leave_exactly_one_active_key() {
                 .unwrap();
         }
         for _ in 0..3 {
-            let results = all_at_once(16, |i| {
+            let results = common::all_at_once(16, |i| {
                 let db = t.db.clone();
                 async move { db.rsa_keys().set_active(&format!("k{}", i % 8)).await }
             })

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{DatabaseError, Result};
 use crate::repositories::credentials::oauth_rules::scope_tokens;
+use crate::validation;
 
 /// How long an authorization code lives unless the caller says otherwise.
 pub const AUTH_CODE_TTL: Duration = Duration::minutes(10);
@@ -45,7 +46,8 @@ pub(crate) fn scope(input: Option<&str>) -> Result<Option<String>> {
     Ok((!tokens.is_empty()).then(|| tokens.join(" ")))
 }
 
-/// Each entry must be one of `known`; duplicates dropped, at least one.
+/// Each entry, trimmed, must be one of `known`; duplicates dropped, at
+/// least one.
 pub(crate) fn known_list(
     field: &'static str,
     input: &[String],
@@ -54,20 +56,8 @@ pub(crate) fn known_list(
     if input.is_empty() {
         return Err(DatabaseError::invalid(field, "give at least one"));
     }
-    let mut out: Vec<String> = Vec::new();
-    for item in input {
-        let item = item.trim();
-        if !known.contains(&item) {
-            return Err(DatabaseError::invalid(
-                field,
-                format!("{item:?} is not one of: {}", known.join(", ")),
-            ));
-        }
-        if !out.iter().any(|seen| seen == item) {
-            out.push(item.to_owned());
-        }
-    }
-    Ok(out)
+    let trimmed: Vec<String> = input.iter().map(|item| item.trim().to_owned()).collect();
+    validation::known_values(field, &trimmed, known)
 }
 
 /// A PKCE code challenge and its method: the method must be `S256`, and

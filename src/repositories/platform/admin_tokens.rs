@@ -272,7 +272,8 @@ impl<'a> AdminTokens<'a> {
             new.service_description.as_deref(),
             MAX_TEXT,
         )?;
-        let permissions = known("permissions", &new.permissions, &ADMIN_PERMISSIONS)?;
+        let permissions =
+            validation::known_values("permissions", &new.permissions, &ADMIN_PERMISSIONS)?;
         let now = time::now();
         let expires_at = new
             .expires_at
@@ -449,7 +450,9 @@ fn rejected(reason: &'static str) -> DatabaseError {
 
 /// The usage row for `used`, checked.
 fn usage_row(id: Uuid, used: AdminTokenUse) -> Result<usage::ActiveModel> {
-    let action = known("action", std::slice::from_ref(&used.action), &ADMIN_ACTIONS)?.remove(0);
+    let action =
+        validation::known_values("action", std::slice::from_ref(&used.action), &ADMIN_ACTIONS)?
+            .remove(0);
     let text = |field, value: Option<&str>| validation::optional(field, value, MAX_TEXT);
     Ok(usage::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -474,23 +477,6 @@ fn usage_row(id: Uuid, used: AdminTokenUse) -> Result<usage::ActiveModel> {
             .map(|n| validation::int_range("response_time_ms", n, 0..=i32::MAX as u32))
             .transpose()?),
     })
-}
-
-/// Each entry one of `known`; duplicates dropped.
-fn known(field: &'static str, input: &[String], known: &[&str]) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for item in input {
-        if !known.contains(&item.as_str()) {
-            return Err(DatabaseError::invalid(
-                field,
-                format!("{item:?} is not one of: {}", known.join(", ")),
-            ));
-        }
-        if !out.contains(item) {
-            out.push(item.clone());
-        }
-    }
-    Ok(out)
 }
 
 /// The display prefix: the start of the signature (the random part) of a

@@ -190,3 +190,27 @@ pub async fn text_column(db: &Database, sql: &str) -> Vec<String> {
     .map(|row| row.try_get_by_index::<String>(0).unwrap())
     .collect()
 }
+
+/// Runs `n` copies of `op` at once, released together.
+pub async fn all_at_once<F, Fut, T>(n: usize, op: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (barrier, fut) = (barrier.clone(), op(i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
