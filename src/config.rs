@@ -59,6 +59,14 @@ pub struct DatabaseConfig {
     pub max_lifetime: Duration,
     /// How long SQLite waits on a locked database before answering BUSY (default 5 s).
     pub sqlite_busy_timeout: Duration,
+    /// How much of a SQLite file each connection reads through a memory map
+    /// (default 256 MiB; 0 turns it off). Beyond SQLite's small page cache
+    /// (2 MiB per connection), a read served from the map costs no system
+    /// call: on a 1,000,000-row table, point reads ran 1.5x slower than on
+    /// 10,000 rows without it (issue 19). The map is shared by all
+    /// connections through the OS page cache; it is address space, not
+    /// memory the process owns.
+    pub sqlite_mmap_size: u64,
     /// Apply pending migrations while connecting (default false).
     pub migrate_on_connect: bool,
     /// How stale this handle's knowledge of the active data key may be when
@@ -82,6 +90,7 @@ impl DatabaseConfig {
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(1800),
             sqlite_busy_timeout: Duration::from_secs(5),
+            sqlite_mmap_size: 256 * 1024 * 1024,
             migrate_on_connect: false,
             key_refresh_interval: Duration::from_secs(30),
         }
@@ -169,6 +178,7 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("max_lifetime", &self.max_lifetime)
             .field("sqlite_busy_timeout", &self.sqlite_busy_timeout)
+            .field("sqlite_mmap_size", &self.sqlite_mmap_size)
             .field("migrate_on_connect", &self.migrate_on_connect)
             .field("key_refresh_interval", &self.key_refresh_interval)
             .finish()

@@ -58,6 +58,11 @@ pub struct Health {
     pub pool_size: u32,
     /// Of those, how many are idle.
     pub idle_connections: usize,
+    /// SQLite: whether a pooled connection has the query planner stability
+    /// guarantee on (it keeps each prepared statement's plan instead of
+    /// re-planning per call; the library turns it on for every connection).
+    /// `None` on PostgreSQL.
+    pub sqlite_stable_plans: Option<bool>,
 }
 
 impl Database {
@@ -128,12 +133,14 @@ impl Database {
         conn.execute_unprepared("SELECT 1").await?;
         let (latest_migration, pending_migrations) = self.migration_status().await?;
         let (pool_size, idle_connections) = pool_state(conn);
+        let sqlite_stable_plans = stable_plans(conn).await?;
         Ok(Health {
             backend: self.inner.backend.name(),
             latest_migration,
             pending_migrations,
             pool_size,
             idle_connections,
+            sqlite_stable_plans,
         })
     }
 
@@ -285,6 +292,7 @@ async fn open(
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         let file = matches!(backend, Backend::SqliteFile(_));
         let busy = config.sqlite_busy_timeout;
+        let mmap_size = config.sqlite_mmap_size.to_string();
         options.map_sqlx_sqlite_opts(move |o| {
             let o = o
                 .foreign_keys(true)
@@ -295,10 +303,12 @@ async fn open(
                 // across application crashes and the WAL default.
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
+                    .pragma("mmap_size", mmap_size.clone())
             } else {
                 o
             }
         });
+        options.map_sqlx_sqlite_pool_opts(crate::sqlite_planner::with_stable_plans);
     }
     if let Backend::SqliteFile(path) = backend {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -333,6 +343,24 @@ fn file_uri(path: &str) -> String {
     }
     uri.push_str("?mode=rwc");
     uri
+}
+
+/// Reads the QPSG setting back from a pooled SQLite connection.
+async fn stable_plans(conn: &DatabaseConnection) -> Result<Option<bool>> {
+    #[cfg(feature = "sqlite")]
+    if let sea_orm::DbBackend::Sqlite = conn.get_database_backend() {
+        let mut pooled = conn
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .map_err(|err| DatabaseError::Config(format!("cannot acquire a connection: {err}")))?;
+        let on = crate::sqlite_planner::query_planner_stability(&mut pooled, None)
+            .await
+            .map_err(|err| DatabaseError::Config(err.to_string()))?;
+        return Ok(Some(on));
+    }
+    let _ = conn;
+    Ok(None)
 }
 
 fn pool_state(conn: &DatabaseConnection) -> (u32, usize) {

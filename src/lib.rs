@@ -68,6 +68,10 @@ pub mod repositories;
 mod retry;
 mod scope;
 mod security;
+#[cfg(all(feature = "sqlite", feature = "internals"))]
+pub mod sqlite_planner;
+#[cfg(all(feature = "sqlite", not(feature = "internals")))]
+mod sqlite_planner;
 mod time;
 pub mod validation;
 

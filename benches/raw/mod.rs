@@ -1,6 +1,8 @@
 //! The raw sqlx side of the benchmark: the same SQL the repositories send,
 //! written by hand, on the same pool, with the same crypto work.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, FixedOffset, Utc};
 use pierre_db::crypto::aad::Context;
 use pierre_db::crypto::keyring::{DataKey, Keyring};
@@ -16,7 +18,8 @@ pub enum Pool {
 
 pub struct Raw {
     pool: Pool,
-    keyring: Keyring,
+    keyring: Arc<Keyring>,
+    peer: bool,
 }
 
 /// Decoded token row (what the repository returns).
@@ -99,7 +102,81 @@ impl Raw {
             _ => Pool::Postgres(conn.get_postgres_connection_pool().clone()),
         };
         let keyring = Keyring::new(1, &[DataKey::generate(1).unwrap()]).unwrap();
-        Self { pool, keyring }
+        Self {
+            pool,
+            keyring: Arc::new(keyring),
+            peer: false,
+        }
+    }
+
+    /// The same SQL on a pool of its own, opened on `url` with sqlx's
+    /// default options (what the original system runs): the peer column.
+    /// It shares this side's data key, so it reads what this side wrote.
+    pub async fn peer(&self, url: &str) -> Self {
+        let pool = match self.pool {
+            Pool::Sqlite(_) => Pool::Sqlite(SqlitePool::connect(url).await.unwrap()),
+            Pool::Postgres(_) => Pool::Postgres(PgPool::connect(url).await.unwrap()),
+        };
+        Self {
+            pool,
+            keyring: Arc::clone(&self.keyring),
+            peer: true,
+        }
+    }
+
+    /// Whether this is the peer side (for operations that spend values and
+    /// so need a supply per side).
+    pub fn is_peer(&self) -> bool {
+        self.peer
+    }
+
+    /// Gathers planner statistics for every table and index.
+    pub async fn analyze(&self) {
+        run!(&self.pool, |p| sqlx::query("ANALYZE")
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
+
+    /// One user by id, the columns and order `Users::get_by_id` reads.
+    pub async fn get_user(&self, id: Uuid) -> Option<Uuid> {
+        let enums = match self.pool {
+            Pool::Sqlite(_) => "tier, tenant_id, is_active, user_status, role",
+            Pool::Postgres(_) => {
+                "CAST(tier AS TEXT), tenant_id, is_active, CAST(user_status AS TEXT), CAST(role AS TEXT)"
+            }
+        };
+        let q = sql(
+            &self.pool,
+            &format!(
+                "SELECT id, email, display_name, {enums}, is_admin, approved_by, approved_at, \
+                 firebase_uid, auth_provider, created_at, last_active FROM users WHERE id = ?"
+            ),
+        );
+        run!(&self.pool, |p| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(id)
+                .fetch_optional(p)
+                .await
+                .unwrap()?;
+            let id: Uuid = row.get(0);
+            let _email: String = row.get(1);
+            let _name: Option<String> = row.get(2);
+            let _tier: String = row.get(3);
+            let _tenant: Option<Uuid> = row.get(4);
+            let _active: bool = row.get(5);
+            let _status: String = row.get(6);
+            let _role: String = row.get(7);
+            let _admin: bool = row.get(8);
+            let _by: Option<Uuid> = row.get(9);
+            let _at: Option<DateTime<FixedOffset>> = row.get(10);
+            let _fb: Option<String> = row.get(11);
+            let _auth: String = row.get(12);
+            let _created: DateTime<FixedOffset> = row.get(13);
+            let _last: DateTime<FixedOffset> = row.get(14);
+            Some(id)
+        })
     }
 
     pub async fn insert_tenant(&self, owner: UserId) -> TenantId {
@@ -242,14 +319,17 @@ impl Raw {
     }
 
     /// Adds `n` active users with distinct creation times, in chunks.
-    pub async fn insert_users(&self, n: usize) {
+    /// Inserts users `from..to` (emails `paging{i}@bench.org`), active,
+    /// 37 ms apart in `created_at`; returns their ids.
+    pub async fn insert_users(&self, from: usize, to: usize) -> Vec<Uuid> {
+        let mut ids = Vec::with_capacity(to - from);
         let base = Utc::now() - chrono::Duration::days(400);
         let status = match self.pool {
             Pool::Sqlite(_) => "'active'",
             Pool::Postgres(_) => "'active'::user_status",
         };
-        for chunk_start in (0..n).step_by(500) {
-            let end = (chunk_start + 500).min(n);
+        for chunk_start in (from..to).step_by(500) {
+            let end = (chunk_start + 500).min(to);
             let mut text = String::from(
                 "INSERT INTO users (id, email, password_hash, user_status, created_at, last_active) VALUES ",
             );
@@ -264,8 +344,10 @@ impl Raw {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(q));
                 for i in chunk_start..end {
                     let at = (base + chrono::Duration::milliseconds(i as i64 * 37)).fixed_offset();
+                    let id = Uuid::now_v7();
+                    ids.push(id);
                     query = query
-                        .bind(Uuid::now_v7())
+                        .bind(id)
                         .bind(format!("paging{i}@bench.org"))
                         .bind(at)
                         .bind(at);
@@ -274,6 +356,7 @@ impl Raw {
             })
             .unwrap();
         }
+        ids
     }
 
     /// The (created_at, id) of the active user at `depth` (setup only).

@@ -21,6 +21,51 @@ async fn health_reports_backend_migrations_and_pool() {
 }
 
 #[tokio::test]
+async fn every_sqlite_connection_keeps_its_plans_and_health_says_so() {
+    // In memory: the one connection.
+    let memory = common::sqlite().await;
+    assert_eq!(
+        memory.db.health().await.unwrap().sqlite_stable_plans,
+        Some(true)
+    );
+
+    // A file with a pool of 8: hold all eight at once, so that the pool
+    // opens every one of them, and read the setting back from each.
+    let dir = tempfile::tempdir().unwrap();
+    let file = &common::racing(&dir).await[0];
+    assert_eq!(
+        file.db.health().await.unwrap().sqlite_stable_plans,
+        Some(true)
+    );
+    let pool = file.db.unscoped_connection().get_sqlite_connection_pool();
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(pool.acquire().await.unwrap());
+    }
+    assert_eq!(pool.size(), 8);
+    let mmap: i64 = sea_orm::sqlx::query_scalar("PRAGMA mmap_size")
+        .fetch_one(&mut *held[0])
+        .await
+        .unwrap();
+    assert_eq!(mmap, 256 * 1024 * 1024);
+    for conn in &mut held {
+        let on = pierre_db::sqlite_planner::query_planner_stability(conn, None)
+            .await
+            .unwrap();
+        assert!(on, "a pooled connection re-plans its statements");
+    }
+    // The setting reads back as off once turned off: the read is real.
+    let off = pierre_db::sqlite_planner::query_planner_stability(&mut held[0], Some(false))
+        .await
+        .unwrap();
+    assert!(!off);
+
+    if let Some(pg) = common::postgres().await {
+        assert_eq!(pg.db.health().await.unwrap().sqlite_stable_plans, None);
+    }
+}
+
+#[tokio::test]
 async fn a_fresh_database_reports_pending_migrations() {
     let db = Database::connect("sqlite::memory:", common::key())
         .await

@@ -15,7 +15,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{KeysetSql, Page, PageRequest, Position, keyset_page_prepared};
 use crate::repositories::cells::{Cell, read_enum};
-use crate::repositories::{Ctx, expect_changed};
+use crate::repositories::{Ctx, Prepared, expect_changed};
 use crate::time;
 use crate::validation;
 
@@ -242,8 +242,11 @@ impl<'a> Users<'a> {
     /// The user with this id, if any.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn get_by_id(&self, id: UserId) -> Result<Option<User>> {
-        self.one(select_users().filter(users::Column::Id.eq(id.as_uuid())))
-            .await
+        static BY_ID: Prepared = Prepared::new();
+        self.one(&BY_ID, id.as_uuid().into(), || {
+            select_users().filter(users::Column::Id.eq(id.as_uuid()))
+        })
+        .await
     }
 
     /// The user with this email (compared after the same normalization as
@@ -251,8 +254,11 @@ impl<'a> Users<'a> {
     #[instrument(skip_all)]
     pub async fn get_by_email(&self, email: &str) -> Result<Option<User>> {
         let email = validation::email(email)?;
-        self.one(select_users().filter(users::Column::Email.eq(email)))
-            .await
+        static BY_EMAIL: Prepared = Prepared::new();
+        self.one(&BY_EMAIL, email.as_str().into(), || {
+            select_users().filter(users::Column::Email.eq(&email))
+        })
+        .await
     }
 
     /// As [`Users::get_by_email`], but a missing user is `NotFound`.
@@ -267,8 +273,11 @@ impl<'a> Users<'a> {
     #[instrument(skip_all)]
     pub async fn get_by_firebase_uid(&self, firebase_uid: &str) -> Result<Option<User>> {
         let uid = validation::required("firebase_uid", firebase_uid, MAX_FIREBASE_UID)?;
-        self.one(select_users().filter(users::Column::FirebaseUid.eq(uid)))
-            .await
+        static BY_FIREBASE_UID: Prepared = Prepared::new();
+        self.one(&BY_FIREBASE_UID, uid.as_str().into(), || {
+            select_users().filter(users::Column::FirebaseUid.eq(&uid))
+        })
+        .await
     }
 
     /// Records activity now. `NotFound` for an unknown user.
@@ -364,27 +373,32 @@ impl<'a> Users<'a> {
     /// the legacy `is_admin` flag), if any.
     #[instrument(skip_all)]
     pub async fn first_admin(&self) -> Result<Option<User>> {
-        self.one(
-            select_users()
-                .filter(
-                    Condition::any()
-                        .add(users::Column::Role.is_in([UserRole::Admin, UserRole::SuperAdmin]))
-                        .add(users::Column::IsAdmin.eq(true)),
-                )
-                .order_by_asc(users::Column::CreatedAt)
-                .order_by_asc(users::Column::Id)
-                .limit(1),
-        )
-        .await
+        Ok(select_users()
+            .filter(
+                Condition::any()
+                    .add(users::Column::Role.is_in([UserRole::Admin, UserRole::SuperAdmin]))
+                    .add(users::Column::IsAdmin.eq(true)),
+            )
+            .order_by_asc(users::Column::CreatedAt)
+            .order_by_asc(users::Column::Id)
+            .limit(1)
+            .into_model::<UserRow>()
+            .one(&self.ctx.conn())
+            .await?
+            .map(|row| row.0))
     }
 
-    /// The user `select` finds by a unique key. No `LIMIT`: the unique
-    /// index already bounds the result to one row, and SQLite re-prepares a
-    /// statement with a bound `LIMIT ?` on every run (the parse of SeaORM's
-    /// longer, qualified SQL was a tenth of a lookup).
-    async fn one(&self, select: Select<users::Entity>) -> Result<Option<User>> {
-        Ok(select
-            .into_model::<UserRow>()
+    /// The user `build` finds by the unique key `key`, through the SQL
+    /// `slot` keeps (built once per backend). No `LIMIT`: the unique index
+    /// already bounds the result to one row.
+    async fn one(
+        &self,
+        slot: &Prepared,
+        key: sea_orm::Value,
+        build: impl Fn() -> Select<users::Entity>,
+    ) -> Result<Option<User>> {
+        let statement = slot.statement(self.ctx.backend(), vec![key], build);
+        Ok(UserRow::find_by_statement(statement)
             .all(&self.ctx.conn())
             .await?
             .pop()
