@@ -141,6 +141,17 @@ impl Raw {
 
     /// One user by id, the columns and order `Users::get_by_id` reads.
     pub async fn get_user(&self, id: Uuid) -> Option<Uuid> {
+        self.get_user_with(id, "").await
+    }
+
+    /// [`Self::get_user`] with the bound `LIMIT ?` that SeaORM's `.one()`
+    /// sends: the statement shape SQLite re-plans on every bind without
+    /// the query planner stability guarantee.
+    pub async fn get_user_limited(&self, id: Uuid) -> Option<Uuid> {
+        self.get_user_with(id, " LIMIT ?").await
+    }
+
+    async fn get_user_with(&self, id: Uuid, limit: &str) -> Option<Uuid> {
         let enums = match self.pool {
             Pool::Sqlite(_) => "tier, tenant_id, is_active, user_status, role",
             Pool::Postgres(_) => {
@@ -151,15 +162,15 @@ impl Raw {
             &self.pool,
             &format!(
                 "SELECT id, email, display_name, {enums}, is_admin, approved_by, approved_at, \
-                 firebase_uid, auth_provider, created_at, last_active FROM users WHERE id = ?"
+                 firebase_uid, auth_provider, created_at, last_active FROM users WHERE id = ?{limit}"
             ),
         );
         run!(&self.pool, |p| {
-            let row = sqlx::query(sqlx::AssertSqlSafe(q))
-                .bind(id)
-                .fetch_optional(p)
-                .await
-                .unwrap()?;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(q)).bind(id);
+            if !limit.is_empty() {
+                query = query.bind(1i64);
+            }
+            let row = query.fetch_optional(p).await.unwrap()?;
             let id: Uuid = row.get(0);
             let _email: String = row.get(1);
             let _name: Option<String> = row.get(2);
