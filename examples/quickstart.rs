@@ -9,6 +9,7 @@
 //! reuses the database and the key.
 
 use std::path::Path;
+use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use pierre_db::{
@@ -21,8 +22,20 @@ const DATA_DIR: &str = "data";
 const DEMO_EMAIL: &str = "ada@example.org";
 const DEMO_TENANT: &str = "analytical-engines";
 
+/// Runs the tour; a failure prints its message (the `Display` form, which
+/// says what to do) and exits with status 1.
 #[tokio::main]
-async fn main() -> Result<(), DatabaseError> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), DatabaseError> {
     let url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| format!("sqlite:{DATA_DIR}/pierre.db"));
     let master_key = match std::env::var(pierre_db::ENV_MASTER_KEY) {
@@ -40,7 +53,11 @@ async fn main() -> Result<(), DatabaseError> {
         }
     };
 
-    let config = DatabaseConfig::new(&url, master_key);
+    let mut config = DatabaseConfig::new(&url, master_key);
+    // This demo owns its database and migrates it itself below; an
+    // application whose operator migrates keeps the default, and an
+    // unmigrated database is refused at connect (DatabaseError::NotMigrated).
+    config.require_migrated = false;
     let db = Database::connect_with(config).await?;
     let before = db.health().await?.pending_migrations;
     db.migrate().await?;

@@ -4,9 +4,14 @@ use std::path::PathBuf;
 
 use crate::error::{DatabaseError, Result};
 
-/// The URL forms [`Backend::from_url`] accepts, for error messages.
-pub const SUPPORTED_URLS: &str = "sqlite::memory:, sqlite:PATH, sqlite://PATH[?mode=rwc], \
-     postgres://USER@HOST/DB or postgresql://… (the latter two need the `postgres` feature)";
+/// The URL forms [`Backend::from_url`] accepts in this build (PostgreSQL
+/// only with the `postgres` feature), for error messages.
+#[cfg(feature = "postgres")]
+pub const SUPPORTED_URLS: &str = "sqlite::memory:, sqlite:PATH, sqlite://PATH[?mode=rwc], postgres://USER@HOST/DB or postgresql://…";
+/// The URL forms [`Backend::from_url`] accepts in this build (PostgreSQL
+/// only with the `postgres` feature), for error messages.
+#[cfg(not(feature = "postgres"))]
+pub const SUPPORTED_URLS: &str = "sqlite::memory:, sqlite:PATH, sqlite://PATH[?mode=rwc]";
 
 /// The database behind a URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,15 +45,23 @@ impl Backend {
                 Ok(Backend::Postgres)
             } else {
                 Err(DatabaseError::Config(format!(
-                    "a PostgreSQL URL needs pierre-db built with the `postgres` feature; \
-                     this build supports: {SUPPORTED_URLS}"
+                    "a PostgreSQL URL needs pierre-db built with the `postgres` feature \
+                     (features = [\"postgres\"] on the dependency); this build supports: \
+                     {SUPPORTED_URLS}"
                 )))
             };
         }
-        Err(DatabaseError::Config(format!(
-            "unsupported database URL (scheme {:?}); supported forms: {SUPPORTED_URLS}",
-            url.split(':').next().unwrap_or_default()
-        )))
+        match url.split_once(':') {
+            Some((scheme, _)) if !scheme.contains(['/', '\\', '.']) => {
+                Err(DatabaseError::Config(format!(
+                    "unsupported database URL (scheme {scheme:?}); supported forms: {SUPPORTED_URLS}"
+                )))
+            }
+            _ => Err(DatabaseError::Config(format!(
+                "{url:?} is a path, not a database URL: for a SQLite file write \"sqlite:{url}\" \
+                 (supported forms: {SUPPORTED_URLS})"
+            ))),
+        }
     }
 
     fn sqlite(rest: &str) -> Result<Self> {

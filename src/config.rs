@@ -20,6 +20,8 @@ pub const ENV_MAX_CONNECTIONS: &str = "DATABASE_MAX_CONNECTIONS";
 pub const ENV_MIN_CONNECTIONS: &str = "DATABASE_MIN_CONNECTIONS";
 /// Environment variable: seconds to wait for a free connection.
 pub const ENV_ACQUIRE_TIMEOUT: &str = "DATABASE_ACQUIRE_TIMEOUT";
+/// Environment variable: seconds connecting to PostgreSQL may take.
+pub const ENV_CONNECT_TIMEOUT: &str = "DATABASE_CONNECT_TIMEOUT";
 /// Environment variable: seconds before an idle connection is closed.
 pub const ENV_IDLE_TIMEOUT: &str = "DATABASE_IDLE_TIMEOUT";
 /// Environment variable: seconds before any connection is recycled.
@@ -53,6 +55,10 @@ pub struct DatabaseConfig {
     pub min_connections: u32,
     /// How long a caller waits for a free connection (default 30 s).
     pub acquire_timeout: Duration,
+    /// How long connecting to a PostgreSQL server may take before
+    /// [`Database::connect`](crate::Database::connect) gives up with
+    /// [`DatabaseError::Connect`] (default 5 s).
+    pub connect_timeout: Duration,
     /// How long a connection may sit idle before it is closed (default 600 s).
     pub idle_timeout: Duration,
     /// How long any connection lives before it is replaced (default 1800 s).
@@ -69,6 +75,12 @@ pub struct DatabaseConfig {
     pub sqlite_mmap_size: u64,
     /// Apply pending migrations while connecting (default false).
     pub migrate_on_connect: bool,
+    /// Refuse to connect to a database with pending migrations, with
+    /// [`DatabaseError::NotMigrated`] (default true). Tools that connect in
+    /// order to migrate later ([`Database::migrate`](crate::Database::migrate))
+    /// or to report [`Database::health`](crate::Database::health) set it
+    /// to false.
+    pub require_migrated: bool,
     /// How stale this handle's knowledge of the active data key may be when
     /// it seals a value (default 30 s). Past it, the next write re-reads the
     /// active version first, so a rotation made by another process is seen
@@ -87,11 +99,13 @@ impl DatabaseConfig {
             max_connections: 10,
             min_connections: 2,
             acquire_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(1800),
             sqlite_busy_timeout: Duration::from_secs(5),
             sqlite_mmap_size: 256 * 1024 * 1024,
             migrate_on_connect: false,
+            require_migrated: true,
             key_refresh_interval: Duration::from_secs(30),
         }
     }
@@ -99,7 +113,7 @@ impl DatabaseConfig {
     /// Reads `DATABASE_URL`, the master key (`PIERRE_MASTER_ENCRYPTION_KEY`,
     /// or else the file named by `PIERRE_MASTER_KEY_FILE`) and the pool
     /// variables (`DATABASE_MAX_CONNECTIONS`, `DATABASE_MIN_CONNECTIONS`,
-    /// `DATABASE_ACQUIRE_TIMEOUT`, `DATABASE_IDLE_TIMEOUT`,
+    /// `DATABASE_ACQUIRE_TIMEOUT`, `DATABASE_CONNECT_TIMEOUT`, `DATABASE_IDLE_TIMEOUT`,
     /// `DATABASE_MAX_LIFETIME`, `PIERRE_KEY_REFRESH_INTERVAL`; times in
     /// seconds). A missing or malformed
     /// value is a [`DatabaseError::Config`] naming the variable.
@@ -119,19 +133,20 @@ impl DatabaseConfig {
         let master_key = match (vars.get(ENV_MASTER_KEY), vars.get(ENV_MASTER_KEY_FILE)) {
             (None, Some(file)) if !file.trim().is_empty() => {
                 MasterKey::from_file(std::path::Path::new(file.trim()))
-                    .map_err(|err| DatabaseError::Config(format!("{ENV_MASTER_KEY_FILE}: {err}")))?
+                    .map_err(|err| in_variable(ENV_MASTER_KEY_FILE, err))?
             }
             _ => MasterKey::from_base64(required(ENV_MASTER_KEY).map_err(|_| {
                 DatabaseError::Config(format!(
                     "{ENV_MASTER_KEY} is not set (nor {ENV_MASTER_KEY_FILE})"
                 ))
             })?)
-            .map_err(|err| DatabaseError::Config(format!("{ENV_MASTER_KEY}: {err}")))?,
+            .map_err(|err| in_variable(ENV_MASTER_KEY, err))?,
         };
         let mut config = Self::new(url, master_key);
         config.max_connections = number(vars, ENV_MAX_CONNECTIONS, config.max_connections)?;
         config.min_connections = number(vars, ENV_MIN_CONNECTIONS, config.min_connections)?;
         config.acquire_timeout = seconds(vars, ENV_ACQUIRE_TIMEOUT, config.acquire_timeout)?;
+        config.connect_timeout = seconds(vars, ENV_CONNECT_TIMEOUT, config.connect_timeout)?;
         config.idle_timeout = seconds(vars, ENV_IDLE_TIMEOUT, config.idle_timeout)?;
         config.max_lifetime = seconds(vars, ENV_MAX_LIFETIME, config.max_lifetime)?;
         config.key_refresh_interval =
@@ -175,13 +190,24 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("max_connections", &self.max_connections)
             .field("min_connections", &self.min_connections)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_lifetime", &self.max_lifetime)
             .field("sqlite_busy_timeout", &self.sqlite_busy_timeout)
             .field("sqlite_mmap_size", &self.sqlite_mmap_size)
             .field("migrate_on_connect", &self.migrate_on_connect)
+            .field("require_migrated", &self.require_migrated)
             .field("key_refresh_interval", &self.key_refresh_interval)
             .finish()
+    }
+}
+
+/// `err` with the variable it came from named: a configuration error keeps
+/// one "configuration error:" prefix, with `name:` before its reason.
+fn in_variable(name: &str, err: DatabaseError) -> DatabaseError {
+    match err {
+        DatabaseError::Config(reason) => DatabaseError::Config(format!("{name}: {reason}")),
+        other => other,
     }
 }
 

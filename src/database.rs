@@ -17,11 +17,15 @@ use crate::pagination::CursorCodec;
 /// A connected pierre-db database. Cheap to clone: clones share the pool.
 ///
 /// ```
-/// use pierre_db::{Database, MasterKey};
+/// use pierre_db::{Database, DatabaseConfig, MasterKey};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), pierre_db::DatabaseError> {
-/// let db = Database::connect("sqlite::memory:", MasterKey::generate()?).await?;
+/// let mut config = DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// // A new database: connect, then migrate (an unmigrated database is
+/// // otherwise refused at connect with `DatabaseError::NotMigrated`).
+/// config.require_migrated = false;
+/// let db = Database::connect_with(config).await?;
 /// db.migrate().await?;
 /// let health = db.health().await?;
 /// assert_eq!(health.backend, "sqlite");
@@ -93,9 +97,18 @@ impl Database {
         };
         if db.config().migrate_on_connect {
             db.migrate().await?;
-        } else if db.migration_status().await?.1 == 0 {
+            return Ok(db);
+        }
+        match db.migration_status().await?.1 {
             // A wrong master key fails here, before anything is written.
-            db.reload_keys().await?;
+            0 => {
+                db.reload_keys().await?;
+            }
+            pending if db.config().require_migrated => {
+                db.inner.conn.clone().close().await.ok();
+                return Err(DatabaseError::NotMigrated { pending });
+            }
+            _ => {}
         }
         Ok(db)
     }
@@ -237,10 +250,9 @@ impl Database {
             return Ok(keyring);
         }
         // Connected before the schema existed: load once it does.
-        if self.migration_status().await?.1 > 0 {
-            return Err(DatabaseError::Config(
-                "the database is not migrated; call Database::migrate first".to_owned(),
-            ));
+        let pending = self.migration_status().await?.1;
+        if pending > 0 {
+            return Err(DatabaseError::NotMigrated { pending });
         }
         self.reload_keys().await
     }
@@ -317,6 +329,10 @@ async fn open(
             })?;
         }
     }
+    #[cfg(feature = "postgres")]
+    if matches!(backend, Backend::Postgres) {
+        probe_postgres(&config.url, config.connect_timeout).await?;
+    }
     sea_orm::Database::connect(options)
         .await
         .map_err(|err| match err {
@@ -326,6 +342,37 @@ async fn open(
             )),
             other => other.into(),
         })
+}
+
+/// Opens and closes one connection, so that an unreachable server, a
+/// refused login or a missing database fails within `timeout` with the
+/// driver's cause (the pool would retry until its acquire timeout, then
+/// report only that it timed out).
+#[cfg(feature = "postgres")]
+async fn probe_postgres(url: &str, timeout: std::time::Duration) -> Result<()> {
+    use sea_orm::sqlx::Connection;
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+
+    let failed = |problem, detail: String| DatabaseError::Connect {
+        backend: "postgres",
+        problem,
+        detail,
+    };
+    let options: PgConnectOptions = url
+        .trim()
+        .parse()
+        .map_err(|err| DatabaseError::Config(format!("malformed PostgreSQL URL: {err}")))?;
+    match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+        Err(_) => Err(failed(
+            crate::ConnectProblem::Unreachable,
+            format!("no answer within {} ms", timeout.as_millis()),
+        )),
+        Ok(Err(err)) => Err(failed(crate::error::connect_problem(&err), err.to_string())),
+        Ok(Ok(conn)) => {
+            conn.close().await.ok();
+            Ok(())
+        }
+    }
 }
 
 /// `path` as an SQLite URI filename. `VACUUM INTO` opens its target with

@@ -61,6 +61,31 @@ pub enum DatabaseError {
     #[error("unsupported: {0}")]
     Unsupported(String),
 
+    /// The schema is behind this build: `pending` migrations are not
+    /// applied. Returned by [`crate::Database::connect`] unless
+    /// [`crate::DatabaseConfig::migrate_on_connect`] or
+    /// [`crate::DatabaseConfig::require_migrated`] says otherwise.
+    #[error(
+        "the database is not migrated ({pending} migration(s) pending): run \
+         `cargo run -p migration -- up` against it, or set \
+         DatabaseConfig::migrate_on_connect = true to migrate while connecting"
+    )]
+    NotMigrated {
+        /// Migrations known to this build but not applied.
+        pending: usize,
+    },
+
+    /// The database server could not be reached, or refused this client.
+    #[error("cannot connect to the {backend} database: {problem} ({detail})")]
+    Connect {
+        /// `postgres` (or `sqlite`).
+        backend: &'static str,
+        /// What went wrong, classified.
+        problem: ConnectProblem,
+        /// The driver's own words (never the password).
+        detail: String,
+    },
+
     /// A migration failed or the schema is not at the expected version.
     #[error("migration error: {0}")]
     Migration(String),
@@ -109,6 +134,54 @@ pub enum DatabaseError {
     /// Any other database or driver error.
     #[error("database error: {0}")]
     Backend(#[source] DbErr),
+}
+
+/// Why a connection could not be made, for [`DatabaseError::Connect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectProblem {
+    /// No answer: the host is unknown, nothing listens on the port, or the
+    /// server did not answer within the connect timeout.
+    Unreachable,
+    /// The server refused the user name or password.
+    Authentication,
+    /// The server has no database of that name.
+    MissingDatabase,
+    /// Anything else the server or driver said.
+    Other,
+}
+
+impl std::fmt::Display for ConnectProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnectProblem::Unreachable => {
+                "the server is unreachable; check that it runs and that the URL's host and port are right"
+            }
+            ConnectProblem::Authentication => {
+                "the server refused the credentials; check the URL's user and password"
+            }
+            ConnectProblem::MissingDatabase => {
+                "the database does not exist; create it (createdb NAME) or fix the URL's path"
+            }
+            ConnectProblem::Other => "the connection failed",
+        })
+    }
+}
+
+/// Classifies a failed connection attempt by the driver's error kind and
+/// SQLSTATE (28P01 / 28000: authentication; 3D000: no such database).
+#[cfg(feature = "postgres")]
+pub(crate) fn connect_problem(err: &sea_orm::sqlx::Error) -> ConnectProblem {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_) | Error::Tls(_) => ConnectProblem::Unreachable,
+        Error::Database(db) => match db.code().as_deref() {
+            Some("28P01" | "28000") => ConnectProblem::Authentication,
+            Some("3D000") => ConnectProblem::MissingDatabase,
+            _ => ConnectProblem::Other,
+        },
+        _ => ConnectProblem::Other,
+    }
 }
 
 /// Shorthand for results of this crate.

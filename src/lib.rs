@@ -77,17 +77,32 @@ pub mod validation;
 
 pub use backend::{Backend, SUPPORTED_URLS};
 pub use config::{
-    DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT,
+    DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_CONNECT_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT,
     ENV_KEY_REFRESH_INTERVAL, ENV_MASTER_KEY, ENV_MASTER_KEY_FILE, ENV_MAX_CONNECTIONS,
     ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS,
 };
 pub use crypto::CryptoError;
 pub use crypto::secret::Secret;
 pub use database::{Database, Health};
-pub use entity::sea_orm_active_enums::{
-    ApiKeyTier, OauthAppType, OauthProvider, SubscriptionTier, TenantRole, UserRole, UserStatus,
-};
-pub use error::{DatabaseError, Result};
+/// The tier of an API key, which sets its rate limit: `Trial`, `Starter`,
+/// `Professional`, `Enterprise`.
+pub use entity::sea_orm_active_enums::ApiKeyTier;
+/// Whether an OAuth app can keep a secret: `Public` (no client secret) or
+/// `Confidential`.
+pub use entity::sea_orm_active_enums::OauthAppType;
+/// A fitness provider the platform connects to through OAuth: `Strava`,
+/// `Fitbit`, `Garmin`, `Whoop`, `Terra` (the closed set the schema allows).
+pub use entity::sea_orm_active_enums::OauthProvider;
+/// A user's subscription: `Starter`, `Professional`, `Enterprise`.
+pub use entity::sea_orm_active_enums::SubscriptionTier;
+/// A member's role in a tenant: `Owner`, `Admin`, `Member`, `Viewer`.
+pub use entity::sea_orm_active_enums::TenantRole;
+/// A user's platform role: `User`, `Admin`, `SuperAdmin`.
+pub use entity::sea_orm_active_enums::UserRole;
+/// A user's account state: `Pending` (awaiting approval), `Active`,
+/// `Suspended`.
+pub use entity::sea_orm_active_enums::UserStatus;
+pub use error::{ConnectProblem, DatabaseError, Result};
 pub use ids::{ApiKeyId, TenantId, UserId};
 pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};

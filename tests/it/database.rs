@@ -67,9 +67,9 @@ async fn every_sqlite_connection_keeps_its_plans_and_health_says_so() {
 
 #[tokio::test]
 async fn a_fresh_database_reports_pending_migrations() {
-    let db = Database::connect("sqlite::memory:", common::key())
-        .await
-        .unwrap();
+    let mut config = DatabaseConfig::new("sqlite::memory:", common::key());
+    config.require_migrated = false;
+    let db = Database::connect_with(config).await.unwrap();
     let health = db.health().await.unwrap();
     assert_eq!(health.latest_migration, None);
     assert_eq!(health.pending_migrations, 20);
@@ -215,16 +215,4 @@ async fn backup_on_postgres_points_to_pg_dump() {
         Err(DatabaseError::Unsupported(message)) => assert!(message.contains("pg_dump")),
         other => panic!("expected Unsupported, got {other:?}"),
     }
-}
-
-#[tokio::test]
-async fn a_postgres_url_without_a_server_is_a_config_error() {
-    if !cfg!(feature = "postgres") {
-        return;
-    }
-    let mut config = DatabaseConfig::new("postgres://nobody@127.0.0.1:1/none", common::key());
-    // The pool keeps retrying a refused connection until the acquire timeout.
-    config.acquire_timeout = std::time::Duration::from_secs(1);
-    let err = Database::connect_with(config).await.unwrap_err();
-    assert!(matches!(err, DatabaseError::Config(_)), "{err:?}");
 }

@@ -11,6 +11,7 @@ mod config;
 mod crypto;
 mod database;
 mod errors;
+mod first_hour;
 mod isolation;
 mod no_leaks;
 mod oauth2_server;

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod binary;
 mod constraints;
 mod lifecycle;
 mod schema;
