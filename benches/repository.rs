@@ -20,6 +20,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::time::Instant;
 
+use pierre_db::OauthProvider;
 use pierre_db::{
     AdminTokenUse, ApiKeyTier, Database, DatabaseConfig, MasterKey, NewAdminToken, NewApiKey,
     NewApiKeyUsage, NewAuthCode, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewUser,
@@ -281,7 +282,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         );
     }
     let token = |user: UserId, i: usize| {
-        let mut t = NewOAuthToken::new(user, "strava", format!("ya29.{i:0>160}"));
+        let mut t = NewOAuthToken::new(user, OauthProvider::Strava, format!("ya29.{i:0>160}"));
         t.refresh_token = Some(Secret::new(format!("1//{i:0>100}")));
         t
     };
@@ -320,7 +321,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
             let t = db
                 .tenant(tenant)
                 .oauth_tokens()
-                .get(repo_users[i % USERS], "strava")
+                .get(repo_users[i % USERS], OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap();

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
+use pierre_db::OauthProvider;
 use pierre_db::{
     ApiKeyTier, Database, DatabaseConfig, DatabaseError, MasterKey, NewApiKey, NewApiKeyUsage,
     NewAuthCode, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewTenant, NewUser, PageRequest,
@@ -115,19 +116,19 @@ async fn run() -> Result<(), DatabaseError> {
 
     // An OAuth token, stored encrypted and read back through the tenant's scope.
     let scope = db.tenant(tenant.id);
-    let mut token = NewOAuthToken::new(ada.id, "strava", "demo-access-token-ZmFrZQ");
+    let mut token = NewOAuthToken::new(ada.id, OauthProvider::Strava, "demo-access-token-ZmFrZQ");
     token.refresh_token = Some(Secret::new("demo-refresh-token"));
     token.expires_at = Some(Utc::now() + Duration::hours(6));
     scope.oauth_tokens().upsert(token).await?;
     let stored = scope
         .oauth_tokens()
-        .get(ada.id, "strava")
+        .get(ada.id, OauthProvider::Strava)
         .await?
         .ok_or_else(|| DatabaseError::not_found("oauth token", "strava"))?;
     println!(
         "oauth token: stored encrypted, read back {} chars for {} (printed as {})",
         stored.access_token.expose().len(),
-        stored.provider,
+        pierre_db::provider_name(stored.provider),
         stored.access_token
     );
 

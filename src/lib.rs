@@ -76,6 +76,9 @@ mod time;
 pub mod validation;
 
 pub use backend::{Backend, SUPPORTED_URLS};
+/// The date and time crate of the API (`DateTime<Utc>` in and out), at the
+/// version this crate uses: `pierre_db::chrono::Utc::now()`.
+pub use chrono;
 pub use config::{
     DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_CONNECT_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT,
     ENV_KEY_REFRESH_INTERVAL, ENV_MASTER_KEY, ENV_MASTER_KEY_FILE, ENV_MAX_CONNECTIONS,
@@ -110,7 +113,8 @@ pub use repositories::credentials::{
     ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, CrossTenantOAuthTokens, NewApiKey, NewOAuthApp,
     NewOAuthToken, NewTenantOAuthCredential, NewUserOAuthApp, OAuthApp, OAuthApps, OAuthToken,
     OAuthTokens, RegisteredOAuthApp, TenantOAuthCredential, TenantOAuthCredentialSummary,
-    TenantOAuthCredentials, UserOAuthApp, UserOAuthAppSummary, UserOAuthApps,
+    TenantOAuthCredentials, UserOAuthApp, UserOAuthAppSummary, UserOAuthApps, parse_provider,
+    provider_name,
 };
 pub use repositories::identity::{
     NewTenant, NewUser, Tenant, TenantMember, TenantMembers, Tenants, User, Users,
@@ -133,3 +137,8 @@ pub use repositories::usage::{
 pub use retry::{RetryPolicy, Tx, TxFuture};
 pub use scope::{AcrossTenants, TenantScope};
 pub use security::{KeyVersionInfo, ReencryptProgress, ReencryptReport, Security};
+/// The JSON crate of the API (`serde_json::Value` fields), at the version
+/// this crate uses.
+pub use serde_json;
+/// The UUID crate of the API (row ids), at the version this crate uses.
+pub use uuid;

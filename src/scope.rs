@@ -202,7 +202,7 @@ impl<'a> Scoped<'a> {
 /// # let db = Database::connect_with(config).await?;
 /// let tenant = TenantId::new();
 /// let tokens = db.tenant(tenant).oauth_tokens();
-/// assert!(tokens.list_for_provider("strava").await?.is_empty());
+/// assert!(tokens.list_for_provider(pierre_db::OauthProvider::Strava).await?.is_empty());
 /// # Ok(())
 /// # }
 /// ```

@@ -213,16 +213,17 @@ impl Raw {
 
     pub async fn upsert_token(&self, tenant: TenantId, token: &NewOAuthToken) {
         let user = token.user_id.as_uuid();
+        let provider = pierre_db::provider_name(token.provider);
         let access = self
             .keyring
             .seal(
-                &ctx("access_token", tenant, user, &token.provider),
+                &ctx("access_token", tenant, user, &provider),
                 &token.access_token,
             )
             .unwrap();
         let refresh = token.refresh_token.as_ref().map(|r| {
             self.keyring
-                .seal(&ctx("refresh_token", tenant, user, &token.provider), r)
+                .seal(&ctx("refresh_token", tenant, user, &provider), r)
                 .unwrap()
         });
         let now = Utc::now().fixed_offset();
@@ -255,7 +256,7 @@ impl Raw {
                 .bind(Uuid::now_v7())
                 .bind(user)
                 .bind(tenant.as_uuid())
-                .bind(token.provider.as_str())
+                .bind(provider.as_str())
                 .bind(access)
                 .bind(refresh)
                 .bind(token.token_type.as_str())

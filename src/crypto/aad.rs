@@ -28,7 +28,7 @@ const DOMAIN: &[u8] = b"pierre-db/aad/v1";
 ///
 /// ```
 /// use pierre_db::crypto::aad::Context;
-/// use uuid::Uuid;
+/// use pierre_db::uuid::Uuid;
 ///
 /// let tenant = Uuid::new_v4();
 /// let user = Uuid::new_v4();

@@ -9,6 +9,7 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use crate::common::rng::Rng;
+use pierre_db::OauthProvider;
 use pierre_db::{
     NewAuthCode, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewTenantOAuthCredential,
     NewUser, PageRequest, Secret, TenantId, TenantRole, UserId,
@@ -27,6 +28,11 @@ const CALLBACK: &str = "https://client.example.org/cb";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 const CREDENTIAL_PROVIDERS: [&str; 3] = ["strava", "garmin", "terra"];
+
+/// The model keys providers by name (the enum is not `Ord`).
+fn named(provider: &str) -> OauthProvider {
+    pierre_db::parse_provider(provider).unwrap()
+}
 const ROLES: [TenantRole; 3] = [TenantRole::Admin, TenantRole::Member, TenantRole::Viewer];
 
 #[tokio::test]
@@ -118,7 +124,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                     scope
                         .oauth_credentials()
                         .upsert(NewTenantOAuthCredential::new(
-                            provider,
+                            named(provider),
                             format!("client-{step}"),
                             secret.as_str(),
                             "https://app.example.org/callback",
@@ -129,7 +135,11 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 }
                 13 => {
                     let provider = rng.pick(&CREDENTIAL_PROVIDERS);
-                    let existed = scope.oauth_credentials().delete(provider).await.unwrap();
+                    let existed = scope
+                        .oauth_credentials()
+                        .delete(named(provider))
+                        .await
+                        .unwrap();
                     assert_eq!(
                         existed,
                         credentials.remove(&(tenant, provider)).is_some(),
@@ -139,7 +149,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 0..=4 => {
                     let value = format!("tok-{step}");
                     tokens
-                        .upsert(NewOAuthToken::new(user, provider, value.as_str()))
+                        .upsert(NewOAuthToken::new(user, named(provider), value.as_str()))
                         .await
                         .unwrap();
                     model.insert((tenant, user, provider), value);
@@ -147,7 +157,13 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 5 | 6 => {
                     let value = format!("refreshed-{step}");
                     let outcome = tokens
-                        .refresh(user, provider, &Secret::new(value.clone()), None, None)
+                        .refresh(
+                            user,
+                            named(provider),
+                            &Secret::new(value.clone()),
+                            None,
+                            None,
+                        )
                         .await;
                     match model.get_mut(&(tenant, user, provider)) {
                         Some(stored) => {
@@ -161,7 +177,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                     }
                 }
                 7 => {
-                    let existed = tokens.delete(user, provider).await.unwrap();
+                    let existed = tokens.delete(user, named(provider)).await.unwrap();
                     assert_eq!(
                         existed,
                         model.remove(&(tenant, user, provider)).is_some(),
@@ -176,7 +192,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 }
                 _ => {
                     let got = tokens
-                        .get(user, provider)
+                        .get(user, named(provider))
                         .await
                         .unwrap()
                         .map(|t| t.access_token.expose().to_owned());
@@ -193,7 +209,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
             let tokens = t.db.tenant(tenant).oauth_tokens();
             for provider in PROVIDERS {
                 let got: Vec<(TenantId, UserId, String)> = tokens
-                    .list_for_provider(provider)
+                    .list_for_provider(named(provider))
                     .await
                     .unwrap()
                     .into_iter()
@@ -218,7 +234,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                         assert_eq!(t.tenant_id, tenant, "{b}: a row of another tenant");
                         let p = PROVIDERS
                             .iter()
-                            .find(|p| **p == t.provider)
+                            .find(|p| named(p) == t.provider)
                             .copied()
                             .unwrap();
                         (p, t.access_token.expose().to_owned())
@@ -273,7 +289,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
             for provider in CREDENTIAL_PROVIDERS {
                 let got = scope
                     .oauth_credentials()
-                    .get(provider)
+                    .get(named(provider))
                     .await
                     .unwrap()
                     .map(|c| c.client_secret.expose().to_owned());

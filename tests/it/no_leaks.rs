@@ -7,6 +7,7 @@ use crate::common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use pierre_db::OauthProvider;
 use pierre_db::{
     AdminTokenUse, Database, DatabaseConfig, MasterKey, NewAdminToken, NewOAuthToken,
     NewRsaKeyPair, NewUser, Secret,
@@ -64,18 +65,28 @@ async fn exercise(db: &Database) -> Vec<String> {
         .unwrap();
     let tenant = common::tenant_of(db, alice.id).await;
     let tokens = db.tenant(tenant).oauth_tokens();
-    let mut token = NewOAuthToken::new(alice.id, "strava", ACCESS);
+    let mut token = NewOAuthToken::new(alice.id, OauthProvider::Strava, ACCESS);
     token.refresh_token = Some(Secret::new(REFRESH));
     let new_token_debug = format!("{token:?}");
     tokens.upsert(token).await.unwrap();
-    let read = tokens.get(alice.id, "strava").await.unwrap().unwrap();
+    let read = tokens
+        .get(alice.id, OauthProvider::Strava)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         read.access_token.expose(),
         ACCESS,
         "the test reads the real value"
     );
     tokens
-        .refresh(alice.id, "strava", &Secret::new(ROTATED), None, None)
+        .refresh(
+            alice.id,
+            OauthProvider::Strava,
+            &Secret::new(ROTATED),
+            None,
+            None,
+        )
         .await
         .unwrap();
     let listed = tokens.list_for_user(alice.id).await.unwrap();

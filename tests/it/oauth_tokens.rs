@@ -4,6 +4,7 @@
 use crate::common;
 
 use chrono::{Duration, Utc};
+use pierre_db::OauthProvider;
 use pierre_db::{DatabaseError, NewOAuthToken, NewUser, Secret, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -49,7 +50,7 @@ async fn worlds() -> Vec<World> {
     out
 }
 
-fn full(user: UserId, provider: &str, access: &str, refresh: &str) -> NewOAuthToken {
+fn full(user: UserId, provider: OauthProvider, access: &str, refresh: &str) -> NewOAuthToken {
     let mut token = NewOAuthToken::new(user, provider, access);
     token.refresh_token = Some(Secret::new(refresh));
     token.expires_at = Some(Utc::now() + Duration::hours(1));
@@ -62,13 +63,21 @@ async fn upsert_get_and_replace() {
     for w in worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
-        assert_eq!(tokens.get(w.alice, "strava").await.unwrap(), None);
+        assert_eq!(
+            tokens.get(w.alice, OauthProvider::Strava).await.unwrap(),
+            None
+        );
         tokens
-            .upsert(full(w.alice, "strava", "access-1", "refresh-1"))
+            .upsert(full(
+                w.alice,
+                OauthProvider::Strava,
+                "access-1",
+                "refresh-1",
+            ))
             .await
             .unwrap();
         let first = tokens
-            .get(w.alice, "strava")
+            .get(w.alice, OauthProvider::Strava)
             .await
             .unwrap()
             .expect("stored");
@@ -86,14 +95,22 @@ async fn upsert_get_and_replace() {
         w.t.db
             .tenant(w.acme)
             .oauth_tokens()
-            .update_last_sync(w.alice, "strava", Utc::now())
+            .update_last_sync(w.alice, OauthProvider::Strava, Utc::now())
             .await
             .unwrap();
         tokens
-            .upsert(NewOAuthToken::new(w.alice, "strava", "access-2"))
+            .upsert(NewOAuthToken::new(
+                w.alice,
+                OauthProvider::Strava,
+                "access-2",
+            ))
             .await
             .unwrap();
-        let second = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        let second = tokens
+            .get(w.alice, OauthProvider::Strava)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             second.id, first.id,
             "{b}: one row per user, tenant and provider"
@@ -113,27 +130,44 @@ async fn lists_refresh_sync_and_deletes() {
     for w in worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
-        for provider in ["strava", "garmin", "fitbit"] {
+        for provider in [
+            OauthProvider::Strava,
+            OauthProvider::Garmin,
+            OauthProvider::Fitbit,
+        ] {
             tokens
-                .upsert(full(w.alice, provider, &format!("a-{provider}"), "r"))
+                .upsert(full(
+                    w.alice,
+                    provider,
+                    &format!("a-{}", pierre_db::provider_name(provider)),
+                    "r",
+                ))
                 .await
                 .unwrap();
         }
         tokens
-            .upsert(full(w.bob, "strava", "b-strava", "r"))
+            .upsert(full(w.bob, OauthProvider::Strava, "b-strava", "r"))
             .await
             .unwrap();
 
-        let alice: Vec<String> = tokens
+        let alice: Vec<OauthProvider> = tokens
             .list_for_user(w.alice)
             .await
             .unwrap()
             .into_iter()
             .map(|t| t.provider)
             .collect();
-        assert_eq!(alice, ["fitbit", "garmin", "strava"], "{b}");
+        assert_eq!(
+            alice,
+            [
+                OauthProvider::Fitbit,
+                OauthProvider::Garmin,
+                OauthProvider::Strava
+            ],
+            "{b}"
+        );
         let strava: Vec<(UserId, String)> = tokens
-            .list_for_provider("strava")
+            .list_for_provider(OauthProvider::Strava)
             .await
             .unwrap()
             .into_iter()
@@ -152,14 +186,18 @@ async fn lists_refresh_sync_and_deletes() {
         tokens
             .refresh(
                 w.alice,
-                "strava",
+                OauthProvider::Strava,
                 &Secret::new("a-strava-2"),
                 Some(Secret::new("r-2")),
                 Some(expires),
             )
             .await
             .unwrap();
-        let refreshed = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        let refreshed = tokens
+            .get(w.alice, OauthProvider::Strava)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(refreshed.access_token.expose(), "a-strava-2");
         assert_eq!(refreshed.refresh_token.unwrap().expose(), "r-2");
         assert_eq!(
@@ -169,40 +207,52 @@ async fn lists_refresh_sync_and_deletes() {
         );
         assert!(matches!(
             tokens
-                .refresh(w.alice, "whoop", &Secret::new("x"), None, None)
+                .refresh(w.alice, OauthProvider::Whoop, &Secret::new("x"), None, None)
                 .await,
             Err(DatabaseError::NotFound { .. })
         ));
 
-        assert_eq!(tokens.last_sync(w.alice, "garmin").await.unwrap(), None);
+        assert_eq!(
+            tokens
+                .last_sync(w.alice, OauthProvider::Garmin)
+                .await
+                .unwrap(),
+            None
+        );
         let at = Utc::now();
         tokens
-            .update_last_sync(w.alice, "garmin", at)
+            .update_last_sync(w.alice, OauthProvider::Garmin, at)
             .await
             .unwrap();
         assert_eq!(
             tokens
-                .last_sync(w.alice, "garmin")
+                .last_sync(w.alice, OauthProvider::Garmin)
                 .await
                 .unwrap()
                 .map(|t| t.timestamp_micros()),
             Some(at.timestamp_micros())
         );
         assert!(matches!(
-            tokens.last_sync(w.bob, "garmin").await,
+            tokens.last_sync(w.bob, OauthProvider::Garmin).await,
             Err(DatabaseError::NotFound { .. })
         ));
         assert!(matches!(
-            tokens.update_last_sync(w.bob, "garmin", at).await,
+            tokens
+                .update_last_sync(w.bob, OauthProvider::Garmin, at)
+                .await,
             Err(DatabaseError::NotFound { .. })
         ));
 
-        assert!(tokens.delete(w.alice, "fitbit").await.unwrap());
-        assert!(!tokens.delete(w.alice, "fitbit").await.unwrap());
+        assert!(tokens.delete(w.alice, OauthProvider::Fitbit).await.unwrap());
+        assert!(!tokens.delete(w.alice, OauthProvider::Fitbit).await.unwrap());
         assert_eq!(tokens.delete_all_for_user(w.alice).await.unwrap(), 2);
         assert!(tokens.list_for_user(w.alice).await.unwrap().is_empty());
         assert_eq!(
-            tokens.list_for_provider("strava").await.unwrap().len(),
+            tokens
+                .list_for_provider(OauthProvider::Strava)
+                .await
+                .unwrap()
+                .len(),
             1,
             "{b}: bob's token stays"
         );
@@ -214,11 +264,12 @@ async fn bad_input_is_refused_and_writes_nothing() {
     for w in worlds().await {
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
         let cases = [
-            (NewOAuthToken::new(w.alice, "Strava", "a"), "provider"),
-            (NewOAuthToken::new(w.alice, "", "a"), "provider"),
-            (NewOAuthToken::new(w.alice, "strava", ""), "access_token"),
             (
-                NewOAuthToken::new(w.alice, "strava", "x".repeat(16 * 1024 + 1)),
+                NewOAuthToken::new(w.alice, OauthProvider::Strava, ""),
+                "access_token",
+            ),
+            (
+                NewOAuthToken::new(w.alice, OauthProvider::Strava, "x".repeat(16 * 1024 + 1)),
                 "access_token",
             ),
         ];
@@ -229,13 +280,28 @@ async fn bad_input_is_refused_and_writes_nothing() {
                 "{err:?}"
             );
         }
-        let mut bad_scope = NewOAuthToken::new(w.alice, "strava", "a");
+        // Providers are the schema's closed set; a name from outside (an
+        // HTTP request, say) is parsed first, and an unknown one refused.
+        for name in ["Strava", "", "myspace"] {
+            assert!(matches!(
+                pierre_db::parse_provider(name),
+                Err(DatabaseError::InvalidInput {
+                    field: "provider",
+                    ..
+                })
+            ));
+        }
+        let mut bad_scope = NewOAuthToken::new(w.alice, OauthProvider::Strava, "a");
         bad_scope.scope = Some("a\u{0}b".into());
         assert!(tokens.upsert(bad_scope).await.is_err());
         // A user that does not exist, and a tenant that does not exist.
         assert!(matches!(
             tokens
-                .upsert(NewOAuthToken::new(UserId::new(), "strava", "a"))
+                .upsert(NewOAuthToken::new(
+                    UserId::new(),
+                    OauthProvider::Strava,
+                    "a"
+                ))
                 .await,
             Err(DatabaseError::ForeignKey(_))
         ));
@@ -243,7 +309,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
             w.t.db
                 .tenant(TenantId::new())
                 .oauth_tokens()
-                .upsert(NewOAuthToken::new(w.alice, "strava", "a"))
+                .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "a"))
                 .await,
             Err(DatabaseError::ForeignKey(_))
         ));
@@ -265,16 +331,16 @@ async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
         let b = w.t.backend;
         let acme = w.t.db.tenant(w.acme).oauth_tokens();
         let globex = w.t.db.tenant(w.globex).oauth_tokens();
-        acme.upsert(full(w.alice, "strava", "acme-token", "r"))
+        acme.upsert(full(w.alice, OauthProvider::Strava, "acme-token", "r"))
             .await
             .unwrap();
         globex
-            .upsert(full(w.alice, "strava", "globex-token", "r"))
+            .upsert(full(w.alice, OauthProvider::Strava, "globex-token", "r"))
             .await
             .unwrap();
 
         assert_eq!(
-            acme.get(w.alice, "strava")
+            acme.get(w.alice, OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap()
@@ -284,7 +350,7 @@ async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
         );
         assert_eq!(
             globex
-                .get(w.alice, "strava")
+                .get(w.alice, OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap()
@@ -293,17 +359,25 @@ async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
             "globex-token"
         );
         assert_eq!(
-            globex.list_for_provider("strava").await.unwrap().len(),
+            globex
+                .list_for_provider(OauthProvider::Strava)
+                .await
+                .unwrap()
+                .len(),
             1,
             "{b}"
         );
-        assert!(acme.delete(w.alice, "strava").await.unwrap());
+        assert!(acme.delete(w.alice, OauthProvider::Strava).await.unwrap());
         assert!(
-            globex.get(w.alice, "strava").await.unwrap().is_some(),
+            globex
+                .get(w.alice, OauthProvider::Strava)
+                .await
+                .unwrap()
+                .is_some(),
             "{b}: other tenant untouched"
         );
 
-        acme.upsert(full(w.alice, "garmin", "acme-garmin", "r"))
+        acme.upsert(full(w.alice, OauthProvider::Garmin, "acme-garmin", "r"))
             .await
             .unwrap();
         let everywhere = w.t.db.across_tenants().oauth_tokens();
@@ -328,9 +402,9 @@ async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
 async fn swap(
     t: &common::TestDb,
     column: &str,
-    from: (UserId, TenantId, &str),
+    from: (UserId, TenantId, OauthProvider),
     to_column: &str,
-    to: (UserId, TenantId, &str),
+    to: (UserId, TenantId, OauthProvider),
 ) {
     let conn = t.db.unscoped_connection();
     let backend = conn.get_database_backend();
@@ -359,10 +433,10 @@ async fn swap(
             [
                 from.0.as_uuid().into(),
                 from.1.as_uuid().into(),
-                from.2.into(),
+                pierre_db::provider_name(from.2).into(),
                 to.0.as_uuid().into(),
                 to.1.as_uuid().into(),
-                to.2.into(),
+                pierre_db::provider_name(to.2).into(),
             ],
         ))
         .await
@@ -375,7 +449,7 @@ async fn swap(
 async fn ciphertexts_moved_to_another_row_or_column_fail_to_open() {
     for w in worlds().await {
         let b = w.t.backend;
-        let seed = |tenant: TenantId, user: UserId, provider: &'static str| {
+        let seed = |tenant: TenantId, user: UserId, provider: OauthProvider| {
             let db = w.t.db.clone();
             async move {
                 db.tenant(tenant)
@@ -383,37 +457,37 @@ async fn ciphertexts_moved_to_another_row_or_column_fail_to_open() {
                     .upsert(full(
                         user,
                         provider,
-                        &format!("secret-{tenant}-{user}-{provider}"),
+                        &format!("secret-{tenant}-{user}-{provider:?}"),
                         "refresh-secret",
                     ))
                     .await
                     .unwrap()
             }
         };
-        seed(w.acme, w.alice, "strava").await;
-        seed(w.globex, w.alice, "strava").await;
-        seed(w.acme, w.bob, "strava").await;
-        seed(w.acme, w.alice, "garmin").await;
+        seed(w.acme, w.alice, OauthProvider::Strava).await;
+        seed(w.globex, w.alice, OauthProvider::Strava).await;
+        seed(w.acme, w.bob, OauthProvider::Strava).await;
+        seed(w.acme, w.alice, OauthProvider::Garmin).await;
 
-        let victim = (w.alice, w.acme, "strava");
+        let victim = (w.alice, w.acme, OauthProvider::Strava);
         for (label, column, to_column, target) in [
             (
                 "other tenant",
                 "access_token",
                 "access_token",
-                (w.alice, w.globex, "strava"),
+                (w.alice, w.globex, OauthProvider::Strava),
             ),
             (
                 "other user",
                 "access_token",
                 "access_token",
-                (w.bob, w.acme, "strava"),
+                (w.bob, w.acme, OauthProvider::Strava),
             ),
             (
                 "other provider",
                 "access_token",
                 "access_token",
-                (w.alice, w.acme, "garmin"),
+                (w.alice, w.acme, OauthProvider::Garmin),
             ),
             ("other column", "access_token", "refresh_token", victim),
         ] {
@@ -439,15 +513,19 @@ async fn a_refresh_without_new_refresh_token_or_expiry_keeps_the_stored_ones() {
     for w in worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
-        let first = full(w.alice, "strava", "a-1", "r-1");
+        let first = full(w.alice, OauthProvider::Strava, "a-1", "r-1");
         let expires = first.expires_at.unwrap();
         tokens.upsert(first).await.unwrap();
 
         tokens
-            .refresh(w.alice, "strava", "a-2", None, None)
+            .refresh(w.alice, OauthProvider::Strava, "a-2", None, None)
             .await
             .unwrap();
-        let kept = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        let kept = tokens
+            .get(w.alice, OauthProvider::Strava)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(kept.access_token.expose(), "a-2", "{b}");
         assert_eq!(
             kept.refresh_token.unwrap().expose(),
@@ -464,14 +542,18 @@ async fn a_refresh_without_new_refresh_token_or_expiry_keeps_the_stored_ones() {
         tokens
             .refresh(
                 w.alice,
-                "strava",
+                OauthProvider::Strava,
                 Secret::new("a-3"),
                 Some(Secret::new("r-3")),
                 Some(later),
             )
             .await
             .unwrap();
-        let replaced = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+        let replaced = tokens
+            .get(w.alice, OauthProvider::Strava)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(replaced.access_token.expose(), "a-3");
         assert_eq!(replaced.refresh_token.unwrap().expose(), "r-3", "{b}");
         assert_eq!(
@@ -498,12 +580,15 @@ async fn an_envelope_header_spelled_another_way_does_not_open() {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
         tokens
-            .upsert(NewOAuthToken::new(w.alice, "strava", "secret"))
+            .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "secret"))
             .await
             .unwrap();
         for (from, to) in [("pdb1:k1:", "pdb1:k01:"), ("pdb1:k1:", "pdb1:k+1:")] {
             set_access_token_sql(&w.t, &format!("REPLACE(access_token, '{from}', '{to}')")).await;
-            let err = tokens.get(w.alice, "strava").await.unwrap_err();
+            let err = tokens
+                .get(w.alice, OauthProvider::Strava)
+                .await
+                .unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -514,7 +599,7 @@ async fn an_envelope_header_spelled_another_way_does_not_open() {
             set_access_token_sql(&w.t, &format!("REPLACE(access_token, '{to}', '{from}')")).await;
             assert_eq!(
                 tokens
-                    .get(w.alice, "strava")
+                    .get(w.alice, OauthProvider::Strava)
                     .await
                     .unwrap()
                     .unwrap()
@@ -533,13 +618,13 @@ async fn a_secret_cell_that_is_not_text_is_a_decode_error_naming_the_column() {
     let w = worlds().await.remove(0);
     let tokens = w.t.db.tenant(w.acme).oauth_tokens();
     tokens
-        .upsert(NewOAuthToken::new(w.alice, "strava", "secret"))
+        .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "secret"))
         .await
         .unwrap();
     for bad in ["X'00FF10'", "CAST(X'C328' AS TEXT)"] {
         set_access_token_sql(&w.t, bad).await;
         for result in [
-            tokens.get(w.alice, "strava").await.map(|_| ()),
+            tokens.get(w.alice, OauthProvider::Strava).await.map(|_| ()),
             tokens.list_for_user(w.alice).await.map(|_| ()),
         ] {
             match result {
@@ -564,7 +649,7 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
             Utc.with_ymd_and_hms(-1, 12, 31, 0, 0, 0).unwrap(),
         ];
         for at in far {
-            let mut token = NewOAuthToken::new(w.alice, "strava", "a");
+            let mut token = NewOAuthToken::new(w.alice, OauthProvider::Strava, "a");
             token.expires_at = Some(at);
             let err = tokens.upsert(token).await.unwrap_err();
             assert!(
@@ -578,7 +663,11 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
                 "{b}: {at}: {err:?}"
             );
             assert!(
-                tokens.get(w.alice, "strava").await.unwrap().is_none(),
+                tokens
+                    .get(w.alice, OauthProvider::Strava)
+                    .await
+                    .unwrap()
+                    .is_none(),
                 "{b}"
             );
 
@@ -610,11 +699,42 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
             Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
             Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
         ] {
-            let mut token = NewOAuthToken::new(w.alice, "strava", "a");
+            let mut token = NewOAuthToken::new(w.alice, OauthProvider::Strava, "a");
             token.expires_at = Some(at);
             tokens.upsert(token).await.unwrap();
-            let stored = tokens.get(w.alice, "strava").await.unwrap().unwrap();
+            let stored = tokens
+                .get(w.alice, OauthProvider::Strava)
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(stored.expires_at, Some(at), "{b}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stored_provider_outside_the_schema_set_is_a_decode_error() {
+    for w in worlds().await {
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        tokens
+            .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "secret"))
+            .await
+            .unwrap();
+        // Written around the API, as an older deployment or a hand edit
+        // could have; the row is not read as some other provider.
+        let conn = w.t.db.unscoped_connection();
+        conn.execute_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "UPDATE user_oauth_tokens SET provider = 'myspace'",
+        ))
+        .await
+        .unwrap();
+        match tokens.list_for_user(w.alice).await {
+            Err(DatabaseError::Decode(message)) => {
+                assert!(message.contains("\"myspace\""), "{b}: {message}")
+            }
+            other => panic!("{b}: expected a Decode error, got {other:?}"),
         }
     }
 }

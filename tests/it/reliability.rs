@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use pierre_db::OauthProvider;
 use pierre_db::{
     ApiKeyTier, Database, DatabaseConfig, DatabaseError, MasterKey, NewApiKey, NewApiKeyUsage,
     NewOAuthToken, NewTenant, NewUser, Secret, TenantId, UserId,
@@ -63,12 +64,12 @@ async fn write_tokens(
     tag: &'static str,
     reads: bool,
     stop: Arc<AtomicBool>,
-) -> HashMap<(UserId, &'static str), String> {
+) -> HashMap<(UserId, String), String> {
     let mut last = HashMap::new();
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
         for &user in &users {
-            for provider in ["strava", "fitbit"] {
+            for provider in [OauthProvider::Strava, OauthProvider::Fitbit] {
                 n += 1;
                 let value = format!("{tag}-{n}");
                 let mut token = NewOAuthToken::new(user, provider, value.clone());
@@ -89,7 +90,7 @@ async fn write_tokens(
                     .await
                 }
                 .unwrap_or_else(|err| panic!("{tag}: write {n}: {err}"));
-                last.insert((user, provider), value);
+                last.insert((user, pierre_db::provider_name(provider)), value);
             }
         }
     }
@@ -169,7 +170,7 @@ async fn rotation_by_one_process_while_two_write_loses_nothing() {
         let tokens = fresh.tenant(tenant).oauth_tokens();
         for ((user, provider), value) in &expected {
             let token = tokens
-                .get(*user, provider)
+                .get(*user, pierre_db::parse_provider(provider).unwrap())
                 .await
                 .unwrap_or_else(|err| panic!("{backend}: {provider} of {user}: {err}"))
                 .unwrap();
@@ -209,7 +210,7 @@ async fn mixed_writes(db: Database, tenant: TenantId, task: usize, writes: usize
                     let user = tx.users().create(NewUser::new(email, "h")).await?;
                     tx.tenant(tenant)
                         .oauth_tokens()
-                        .upsert(NewOAuthToken::new(user.id, "strava", "t"))
+                        .upsert(NewOAuthToken::new(user.id, OauthProvider::Strava, "t"))
                         .await
                 })
             })
@@ -317,8 +318,11 @@ async fn crash_workload(url: &str, key: &MasterKey, deadline: Instant) {
                     let email = email.clone();
                     Box::pin(async move {
                         let user = tx.users().create(NewUser::new(email, "h")).await?;
-                        let mut token =
-                            NewOAuthToken::new(user.id, "strava", format!("a-{}", user.id));
+                        let mut token = NewOAuthToken::new(
+                            user.id,
+                            OauthProvider::Strava,
+                            format!("a-{}", user.id),
+                        );
                         token.refresh_token = Some(Secret::new(format!("r-{}", user.id)));
                         tx.tenant(tenant).oauth_tokens().upsert(token).await
                     })
@@ -443,7 +447,7 @@ async fn check_after_crash(url: &str, key: &MasterKey) {
         let token = db
             .tenant(tenant)
             .oauth_tokens()
-            .get(user.into(), "strava")
+            .get(user.into(), OauthProvider::Strava)
             .await
             .unwrap_or_else(|err| panic!("token of {user}: {err}"))
             .unwrap();
@@ -552,7 +556,7 @@ async fn retire_waits_for_a_transaction_that_sealed_under_the_old_key() {
                 Box::pin(async move {
                     tx.tenant(tenant)
                         .oauth_tokens()
-                        .upsert(NewOAuthToken::new(owner, "strava", "slow"))
+                        .upsert(NewOAuthToken::new(owner, OauthProvider::Strava, "slow"))
                         .await?;
                     sealed.notify_one();
                     release.notified().await;
@@ -593,7 +597,7 @@ async fn retire_waits_for_a_transaction_that_sealed_under_the_old_key() {
     let token = fresh
         .tenant(tenant)
         .oauth_tokens()
-        .get(owner, "strava")
+        .get(owner, OauthProvider::Strava)
         .await
         .unwrap()
         .unwrap();

@@ -5,6 +5,7 @@ use crate::common;
 
 use std::ops::ControlFlow;
 
+use pierre_db::OauthProvider;
 use pierre_db::crypto::envelope;
 use pierre_db::{
     Database, DatabaseConfig, DatabaseError, MasterKey, NewOAuthToken, NewUser, Secret, TenantId,
@@ -12,13 +13,18 @@ use pierre_db::{
 };
 use sea_orm::{ConnectionTrait, Statement};
 
-const PROVIDERS: [&str; 4] = ["strava", "fitbit", "garmin", "whoop"];
+const PROVIDERS: [OauthProvider; 4] = [
+    OauthProvider::Strava,
+    OauthProvider::Fitbit,
+    OauthProvider::Garmin,
+    OauthProvider::Whoop,
+];
 
 async fn seed(
     t: &common::TestDb,
     tenants: usize,
     users: usize,
-) -> Vec<(TenantId, UserId, &'static str)> {
+) -> Vec<(TenantId, UserId, OauthProvider)> {
     let mut ids = Vec::new();
     for i in 0..users {
         ids.push(
@@ -38,7 +44,7 @@ async fn seed(
                 let mut token = NewOAuthToken::new(
                     user,
                     provider,
-                    format!("access-{tenant}-{user}-{provider}"),
+                    format!("access-{tenant}-{user}-{provider:?}"),
                 );
                 token.refresh_token = Some(Secret::new(format!("refresh-{user}")));
                 scope.oauth_tokens().upsert(token).await.unwrap();
@@ -70,7 +76,7 @@ async fn stored_versions(t: &common::TestDb) -> Vec<u32> {
     versions
 }
 
-async fn all_open(t: &common::TestDb, rows: &[(TenantId, UserId, &'static str)]) {
+async fn all_open(t: &common::TestDb, rows: &[(TenantId, UserId, OauthProvider)]) {
     for &(tenant, user, provider) in rows {
         let token =
             t.db.tenant(tenant)
@@ -81,7 +87,7 @@ async fn all_open(t: &common::TestDb, rows: &[(TenantId, UserId, &'static str)])
                 .unwrap();
         assert_eq!(
             token.access_token.expose(),
-            format!("access-{tenant}-{user}-{provider}")
+            format!("access-{tenant}-{user}-{provider:?}")
         );
         assert_eq!(
             token.refresh_token.unwrap().expose(),
@@ -309,7 +315,11 @@ async fn a_handle_learns_of_a_key_rotated_elsewhere_even_inside_a_transaction() 
     let tenant = common::tenant_of(&a, user).await;
     a.tenant(tenant)
         .oauth_tokens()
-        .upsert(NewOAuthToken::new(user, "strava", "rotated-elsewhere"))
+        .upsert(NewOAuthToken::new(
+            user,
+            OauthProvider::Strava,
+            "rotated-elsewhere",
+        ))
         .await
         .unwrap();
 
@@ -324,7 +334,12 @@ async fn a_handle_learns_of_a_key_rotated_elsewhere_even_inside_a_transaction() 
 
     let read = a
         .transaction(move |tx| {
-            Box::pin(async move { tx.tenant(tenant).oauth_tokens().get(user, "strava").await })
+            Box::pin(async move {
+                tx.tenant(tenant)
+                    .oauth_tokens()
+                    .get(user, OauthProvider::Strava)
+                    .await
+            })
         })
         .await
         .unwrap()

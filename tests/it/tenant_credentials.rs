@@ -75,7 +75,7 @@ fn field_of(err: &DatabaseError) -> Option<&'static str> {
 
 fn strava(secret: &str) -> NewTenantOAuthCredential {
     let mut new = NewTenantOAuthCredential::new(
-        "strava",
+        OauthProvider::Strava,
         "client-123",
         secret,
         "https://acme.example.org/oauth/strava/callback",
@@ -113,10 +113,14 @@ async fn tenant_credentials_round_trip_with_the_secret_encrypted_at_rest() {
     for w in worlds().await {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
-        assert_eq!(creds.get("strava").await.unwrap(), None, "{b}");
+        assert_eq!(creds.get(OauthProvider::Strava).await.unwrap(), None, "{b}");
         creds.upsert(strava("strava-secret-1")).await.unwrap();
 
-        let got = creds.get("strava").await.unwrap().expect("stored");
+        let got = creds
+            .get(OauthProvider::Strava)
+            .await
+            .unwrap()
+            .expect("stored");
         assert_eq!(got.tenant_id, w.acme, "{b}");
         assert_eq!(got.provider, OauthProvider::Strava);
         assert_eq!(got.client_id, "client-123");
@@ -153,17 +157,17 @@ async fn tenant_credentials_upsert_replaces_in_place() {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
         creds.upsert(strava("old-secret")).await.unwrap();
-        let first = creds.get("strava").await.unwrap().unwrap();
+        let first = creds.get(OauthProvider::Strava).await.unwrap().unwrap();
 
         let mut replacement = NewTenantOAuthCredential::new(
-            "strava",
+            OauthProvider::Strava,
             "client-456",
             "new-secret",
             "http://localhost:8080/cb",
         );
         replacement.rate_limit_per_day = None;
         creds.upsert(replacement).await.unwrap();
-        let second = creds.get("strava").await.unwrap().unwrap();
+        let second = creds.get(OauthProvider::Strava).await.unwrap().unwrap();
         assert_eq!(second.id, first.id, "{b}: one row per tenant and provider");
         assert_eq!(second.created_at, first.created_at, "{b}");
         assert!(second.updated_at >= first.updated_at);
@@ -187,9 +191,6 @@ async fn tenant_credentials_with_invalid_input_write_nothing() {
             new
         };
         let cases = [
-            (with(|n| n.provider = "myspace".into()), "provider"),
-            (with(|n| n.provider = "Strava".into()), "provider"),
-            (with(|n| n.provider = String::new()), "provider"),
             (with(|n| n.client_id = "  ".into()), "client_id"),
             (with(|n| n.client_id = "x".repeat(257)), "client_id"),
             (with(|n| n.client_secret = Secret::new("")), "client_secret"),
@@ -222,13 +223,11 @@ async fn tenant_credentials_with_invalid_input_write_nothing() {
         }
         assert!(tenant_rows(&w.t).await.is_empty(), "{b}: nothing written");
 
+        // A provider name from outside is parsed first: one rule, the
+        // schema's closed set.
         for bad in ["myspace", "STRAVA", ""] {
             assert_eq!(
-                field_of(&creds.get(bad).await.unwrap_err()),
-                Some("provider")
-            );
-            assert_eq!(
-                field_of(&creds.delete(bad).await.unwrap_err()),
+                field_of(&pierre_db::parse_provider(bad).unwrap_err()),
                 Some("provider")
             );
         }
@@ -259,11 +258,15 @@ async fn tenant_credentials_are_invisible_through_another_tenants_scope() {
         let globex = w.t.db.tenant(w.globex).oauth_credentials();
         acme.upsert(strava("acme-secret")).await.unwrap();
 
-        assert_eq!(globex.get("strava").await.unwrap(), None, "{b}");
-        assert!(globex.list().await.unwrap().is_empty(), "{b}");
-        assert!(!globex.delete("strava").await.unwrap(), "{b}");
         assert_eq!(
-            acme.get("strava")
+            globex.get(OauthProvider::Strava).await.unwrap(),
+            None,
+            "{b}"
+        );
+        assert!(globex.list().await.unwrap().is_empty(), "{b}");
+        assert!(!globex.delete(OauthProvider::Strava).await.unwrap(), "{b}");
+        assert_eq!(
+            acme.get(OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap()
@@ -277,7 +280,7 @@ async fn tenant_credentials_are_invisible_through_another_tenants_scope() {
         globex.upsert(strava("globex-secret")).await.unwrap();
         assert_eq!(
             globex
-                .get("strava")
+                .get(OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap()
@@ -286,7 +289,7 @@ async fn tenant_credentials_are_invisible_through_another_tenants_scope() {
             "globex-secret"
         );
         assert_eq!(
-            acme.get("strava")
+            acme.get(OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap()
@@ -323,7 +326,7 @@ async fn a_tenant_secret_copied_into_another_tenants_row_fails_to_open() {
             .exec(w.t.db.unscoped_connection())
             .await
             .unwrap();
-        let err = globex.get("strava").await.unwrap_err();
+        let err = globex.get(OauthProvider::Strava).await.unwrap_err();
         assert!(matches!(err, DatabaseError::Crypto(_)), "{b}: {err}");
     }
 }
@@ -333,10 +336,15 @@ async fn tenant_credentials_list_returns_no_secrets_and_decrypts_nothing() {
     for w in worlds().await {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
-        for provider in ["whoop", "strava", "fitbit"] {
-            let mut new = strava(&format!("{provider}-secret"));
-            new.provider = provider.into();
-            new.client_id = format!("{provider}-client");
+        for provider in [
+            OauthProvider::Whoop,
+            OauthProvider::Strava,
+            OauthProvider::Fitbit,
+        ] {
+            let name = pierre_db::provider_name(provider);
+            let mut new = strava(&format!("{name}-secret"));
+            new.provider = provider;
+            new.client_id = format!("{name}-client");
             creds.upsert(new).await.unwrap();
         }
         // Garble one stored secret: get fails on it, list does not care.
@@ -350,7 +358,7 @@ async fn tenant_credentials_list_returns_no_secrets_and_decrypts_nothing() {
             .await
             .unwrap();
         assert!(matches!(
-            creds.get("fitbit").await,
+            creds.get(OauthProvider::Fitbit).await,
             Err(DatabaseError::Crypto(_))
         ));
 
@@ -380,10 +388,10 @@ async fn tenant_credentials_delete_reports_whether_a_row_existed() {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
         creds.upsert(strava("secret")).await.unwrap();
-        assert!(!creds.delete("garmin").await.unwrap(), "{b}");
-        assert!(creds.delete("strava").await.unwrap(), "{b}");
-        assert!(!creds.delete("strava").await.unwrap(), "{b}");
-        assert_eq!(creds.get("strava").await.unwrap(), None);
+        assert!(!creds.delete(OauthProvider::Garmin).await.unwrap(), "{b}");
+        assert!(creds.delete(OauthProvider::Strava).await.unwrap(), "{b}");
+        assert!(!creds.delete(OauthProvider::Strava).await.unwrap(), "{b}");
+        assert_eq!(creds.get(OauthProvider::Strava).await.unwrap(), None);
         assert!(tenant_rows(&w.t).await.is_empty(), "{b}");
     }
 }
@@ -393,7 +401,7 @@ async fn tenant_credentials_delete_reports_whether_a_row_existed() {
 fn fitbit_app(user: UserId, secret: &str) -> NewUserOAuthApp {
     NewUserOAuthApp::new(
         user,
-        "fitbit",
+        OauthProvider::Fitbit,
         "23ABCD",
         secret,
         "https://pierre.example.org/oauth/fitbit",
@@ -405,11 +413,19 @@ async fn user_app_credentials_round_trip_and_replace_in_place() {
     for w in worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.user_oauth_apps();
-        assert_eq!(apps.get(w.alice, "fitbit").await.unwrap(), None, "{b}");
+        assert_eq!(
+            apps.get(w.alice, OauthProvider::Fitbit).await.unwrap(),
+            None,
+            "{b}"
+        );
         apps.store(fitbit_app(w.alice, "fitbit-secret"))
             .await
             .unwrap();
-        let first = apps.get(w.alice, "fitbit").await.unwrap().expect("stored");
+        let first = apps
+            .get(w.alice, OauthProvider::Fitbit)
+            .await
+            .unwrap()
+            .expect("stored");
         assert_eq!(first.user_id, w.alice, "{b}");
         assert_eq!(first.provider, OauthProvider::Fitbit);
         assert_eq!(first.client_id, "23ABCD");
@@ -425,13 +441,21 @@ async fn user_app_credentials_round_trip_and_replace_in_place() {
         let mut again = fitbit_app(w.alice, "rotated-secret");
         again.client_id = "99ZZZZ".into();
         apps.store(again).await.unwrap();
-        let second = apps.get(w.alice, "fitbit").await.unwrap().unwrap();
+        let second = apps
+            .get(w.alice, OauthProvider::Fitbit)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(second.id, first.id, "{b}: one row per user and provider");
         assert_eq!(second.created_at, first.created_at);
         assert_eq!(second.client_id, "99ZZZZ");
         assert_eq!(second.client_secret.expose(), "rotated-secret", "{b}");
         assert_eq!(user_app_rows(&w.t).await.len(), 1, "{b}");
-        assert_eq!(apps.get(w.bob, "fitbit").await.unwrap(), None, "{b}");
+        assert_eq!(
+            apps.get(w.bob, OauthProvider::Fitbit).await.unwrap(),
+            None,
+            "{b}"
+        );
     }
 }
 
@@ -447,8 +471,6 @@ async fn user_app_credentials_with_invalid_input_or_unknown_user_write_nothing()
         };
         let alice = w.alice;
         let cases = [
-            (with(|n| n.provider = "polar".into()), "provider"),
-            (with(|n| n.provider = " ".into()), "provider"),
             (with(|n| n.client_id = String::new()), "client_id"),
             (with(|n| n.client_secret = Secret::new("")), "client_secret"),
             (
@@ -471,13 +493,9 @@ async fn user_app_credentials_with_invalid_input_or_unknown_user_write_nothing()
             .unwrap_err();
         assert!(matches!(err, DatabaseError::ForeignKey(_)), "{b}: {err}");
         assert!(user_app_rows(&w.t).await.is_empty(), "{b}: nothing written");
-        for bad in ["polar", "Fitbit"] {
+        for bad in ["polar", "Fitbit", " "] {
             assert_eq!(
-                field_of(&apps.get(w.alice, bad).await.unwrap_err()),
-                Some("provider")
-            );
-            assert_eq!(
-                field_of(&apps.remove(w.alice, bad).await.unwrap_err()),
+                field_of(&pierre_db::parse_provider(bad).unwrap_err()),
                 Some("provider")
             );
         }
@@ -489,9 +507,14 @@ async fn user_app_credentials_list_is_per_user_without_secrets_and_remove_report
     for w in worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.user_oauth_apps();
-        for provider in ["terra", "garmin", "strava"] {
-            let mut new = fitbit_app(w.alice, &format!("{provider}-secret"));
-            new.provider = provider.into();
+        for provider in [
+            OauthProvider::Terra,
+            OauthProvider::Garmin,
+            OauthProvider::Strava,
+        ] {
+            let name = pierre_db::provider_name(provider);
+            let mut new = fitbit_app(w.alice, &format!("{name}-secret"));
+            new.provider = provider;
             apps.store(new).await.unwrap();
         }
         apps.store(fitbit_app(w.bob, "bob-secret")).await.unwrap();
@@ -524,10 +547,25 @@ async fn user_app_credentials_list_is_per_user_without_secrets_and_remove_report
         assert_eq!(apps.list(w.bob).await.unwrap().len(), 1, "{b}");
         assert!(apps.list(UserId::new()).await.unwrap().is_empty());
 
-        assert!(apps.remove(w.alice, "terra").await.unwrap(), "{b}");
-        assert!(!apps.remove(w.alice, "terra").await.unwrap(), "{b}");
-        assert!(!apps.remove(w.alice, "fitbit").await.unwrap(), "{b}: bob's");
-        assert!(apps.get(w.bob, "fitbit").await.unwrap().is_some(), "{b}");
+        assert!(
+            apps.remove(w.alice, OauthProvider::Terra).await.unwrap(),
+            "{b}"
+        );
+        assert!(
+            !apps.remove(w.alice, OauthProvider::Terra).await.unwrap(),
+            "{b}"
+        );
+        assert!(
+            !apps.remove(w.alice, OauthProvider::Fitbit).await.unwrap(),
+            "{b}: bob's"
+        );
+        assert!(
+            apps.get(w.bob, OauthProvider::Fitbit)
+                .await
+                .unwrap()
+                .is_some(),
+            "{b}"
+        );
         assert_eq!(apps.list(w.alice).await.unwrap().len(), 2, "{b}");
     }
 }
@@ -556,7 +594,7 @@ async fn a_user_app_secret_copied_into_another_users_row_fails_to_open() {
             .exec(w.t.db.unscoped_connection())
             .await
             .unwrap();
-        let err = apps.get(w.bob, "fitbit").await.unwrap_err();
+        let err = apps.get(w.bob, OauthProvider::Fitbit).await.unwrap_err();
         assert!(matches!(err, DatabaseError::Crypto(_)), "{b}: {err}");
     }
 }
@@ -598,7 +636,7 @@ async fn rotation_reencrypts_tenant_and_user_app_secrets() {
         assert_ne!(user_app_rows(&w.t).await[0].client_secret, before.1, "{b}");
         assert_eq!(
             creds
-                .get("strava")
+                .get(OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap()
@@ -608,7 +646,7 @@ async fn rotation_reencrypts_tenant_and_user_app_secrets() {
             "{b}: readable under the new key alone"
         );
         assert_eq!(
-            apps.get(w.alice, "fitbit")
+            apps.get(w.alice, OauthProvider::Fitbit)
                 .await
                 .unwrap()
                 .unwrap()

@@ -2,6 +2,7 @@
 
 use crate::common;
 
+use pierre_db::OauthProvider;
 use pierre_db::{DatabaseError, NewUser, UserId, UserRole, UserStatus};
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -262,7 +263,11 @@ async fn delete_cascades_and_reports_whether_the_user_existed() {
         let tenant = common::tenant(&t, owner.id).await;
         t.db.tenant(tenant)
             .oauth_tokens()
-            .upsert(pierre_db::NewOAuthToken::new(u.id, "strava", "tok"))
+            .upsert(pierre_db::NewOAuthToken::new(
+                u.id,
+                OauthProvider::Strava,
+                "tok",
+            ))
             .await
             .unwrap();
         assert!(users.delete(u.id).await.unwrap());

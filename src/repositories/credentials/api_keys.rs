@@ -224,8 +224,7 @@ pub struct ApiKeyFilter {
 ///
 /// ```
 /// use pierre_db::{Database, MasterKey, NewUser};
-/// use pierre_db::NewApiKey;
-/// use entity::sea_orm_active_enums::ApiKeyTier;
+/// use pierre_db::{ApiKeyTier, NewApiKey};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), pierre_db::DatabaseError> {

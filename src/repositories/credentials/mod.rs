@@ -10,6 +10,7 @@ pub mod user_oauth_apps;
 
 pub use api_keys::{ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, NewApiKey};
 pub use oauth_apps::{NewOAuthApp, OAuthApp, OAuthApps, RegisteredOAuthApp};
+pub use oauth_rules::{parse_provider, provider_name};
 pub use oauth_tokens::{CrossTenantOAuthTokens, NewOAuthToken, OAuthToken, OAuthTokens};
 pub use tenant_oauth_credentials::{
     NewTenantOAuthCredential, TenantOAuthCredential, TenantOAuthCredentialSummary,

@@ -109,9 +109,18 @@ pub(crate) fn redirect_uri_list(input: &[String], max: usize) -> Result<Vec<Stri
     Ok(out)
 }
 
-/// Reads a provider name (`strava`, …) into the schema's enum; anything
-/// else is `InvalidInput` naming the providers this build knows.
-pub(crate) fn oauth_provider(input: &str) -> Result<OauthProvider> {
+/// Reads a provider name (`strava`, …, as an HTTP request or a
+/// configuration file carries it) into the schema's enum; anything else is
+/// `InvalidInput` naming the providers this build knows.
+///
+/// ```
+/// use pierre_db::{DatabaseError, OauthProvider, parse_provider};
+///
+/// assert_eq!(parse_provider(" strava ")?, OauthProvider::Strava);
+/// assert!(matches!(parse_provider("myspace"), Err(DatabaseError::InvalidInput { .. })));
+/// # Ok::<(), DatabaseError>(())
+/// ```
+pub fn parse_provider(input: &str) -> Result<OauthProvider> {
     let name = identifier("provider", input, 32)?;
     OauthProvider::try_from(name.as_str()).map_err(|_| {
         let known: Vec<String> = OauthProvider::iter().map(provider_name).collect();
@@ -122,8 +131,15 @@ pub(crate) fn oauth_provider(input: &str) -> Result<OauthProvider> {
     })
 }
 
-/// The provider's name as stored (and as bound into encryption contexts).
-pub(crate) fn provider_name(provider: OauthProvider) -> String {
+/// The provider's name as stored (and as bound into encryption contexts):
+/// `strava`, …; the inverse of [`parse_provider`].
+///
+/// ```
+/// use pierre_db::{OauthProvider, provider_name};
+///
+/// assert_eq!(provider_name(OauthProvider::Garmin), "garmin");
+/// ```
+pub fn provider_name(provider: OauthProvider) -> String {
     provider.to_value().value.into_owned()
 }
 
@@ -141,12 +157,11 @@ pub(crate) struct ClientCredentials {
 /// Checks the parts every stored OAuth client credential has: a known
 /// provider, a client id, a non-empty bounded secret and a redirect URL.
 pub(crate) fn client_credentials(
-    provider: &str,
+    provider: OauthProvider,
     client_id: &str,
     client_secret: &Secret,
     redirect_uri: &str,
 ) -> Result<ClientCredentials> {
-    let provider = oauth_provider(provider)?;
     let client_id = required("client_id", client_id, MAX_CLIENT_ID)?;
     secret(
         "client_secret",
@@ -188,7 +203,7 @@ mod tests {
 
     #[test]
     fn oauth_provider_examples() {
-        assert!(oauth_provider("garmin").is_ok());
-        assert!(oauth_provider("myspace").is_err());
+        assert!(parse_provider("garmin").is_ok());
+        assert!(parse_provider("myspace").is_err());
     }
 }

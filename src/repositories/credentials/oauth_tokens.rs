@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_tokens as tokens;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -23,13 +24,12 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{TenantId, UserId};
 use crate::repositories::cells::read_named;
+use crate::repositories::credentials::oauth_rules::provider_name;
 use crate::repositories::{Ctx, Prepared, expect_changed};
 use crate::scope::Scoped;
 use crate::time;
 use crate::validation;
 
-/// Longest provider name.
-pub const MAX_PROVIDER: usize = 32;
 /// Longest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Longest scope string.
@@ -44,8 +44,8 @@ pub struct OAuthToken {
     pub user_id: UserId,
     /// The tenant it belongs to.
     pub tenant_id: TenantId,
-    /// The provider (`strava`, `fitbit`, `garmin`, …).
-    pub provider: String,
+    /// The provider.
+    pub provider: OauthProvider,
     /// The access token.
     pub access_token: Secret,
     /// The refresh token, if the provider issued one.
@@ -130,7 +130,7 @@ pub struct NewOAuthToken {
     /// Whose token it is.
     pub user_id: UserId,
     /// The provider.
-    pub provider: String,
+    pub provider: OauthProvider,
     /// The access token.
     pub access_token: Secret,
     /// The refresh token.
@@ -145,14 +145,10 @@ pub struct NewOAuthToken {
 
 impl NewOAuthToken {
     /// A bearer token without refresh token, expiry or scope.
-    pub fn new(
-        user_id: UserId,
-        provider: impl Into<String>,
-        access_token: impl Into<Secret>,
-    ) -> Self {
+    pub fn new(user_id: UserId, provider: OauthProvider, access_token: impl Into<Secret>) -> Self {
         Self {
             user_id,
-            provider: provider.into(),
+            provider,
             access_token: access_token.into(),
             refresh_token: None,
             token_type: "bearer".to_owned(),
@@ -174,9 +170,9 @@ impl<'a> OAuthTokens<'a> {
 
     /// Stores the user's token for the provider, replacing any earlier one
     /// (one row per user, tenant and provider; `last_sync` is kept).
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %token.user_id, provider = %token.provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %token.user_id, provider = ?token.provider))]
     pub async fn upsert(&self, token: NewOAuthToken) -> Result<()> {
-        let provider = validation::identifier("provider", &token.provider, MAX_PROVIDER)?;
+        let provider = provider_name(token.provider);
         validation::secret("access_token", token.access_token.expose(), MAX_TOKEN_BYTES)?;
         if let Some(refresh) = &token.refresh_token {
             validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
@@ -237,9 +233,9 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// The user's token for the provider, decrypted.
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
-    pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<OAuthToken>> {
-        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
+    pub async fn get(&self, user: UserId, provider: OauthProvider) -> Result<Option<OAuthToken>> {
+        let provider = provider_name(provider);
         // No LIMIT: (user, tenant, provider) is unique, and a bound
         // `LIMIT ?` makes SQLite re-prepare the statement on every call.
         static GET: Prepared = Prepared::new();
@@ -280,9 +276,9 @@ impl<'a> OAuthTokens<'a> {
 
     /// Every user's token for the provider in this tenant (for sync jobs),
     /// oldest first.
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = %provider))]
-    pub async fn list_for_provider(&self, provider: &str) -> Result<Vec<OAuthToken>> {
-        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider))]
+    pub async fn list_for_provider(&self, provider: OauthProvider) -> Result<Vec<OAuthToken>> {
+        let provider = provider_name(provider);
         let select = self
             .scope
             .find::<tokens::Entity>()
@@ -297,17 +293,17 @@ impl<'a> OAuthTokens<'a> {
     /// expiry are replaced when given and kept when `None`: many providers
     /// return no new refresh token on a refresh, and the stored one must
     /// survive it. `NotFound` if the user has no token for the provider here.
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn refresh(
         &self,
         user: UserId,
-        provider: &str,
+        provider: OauthProvider,
         access_token: impl Into<Secret>,
         refresh_token: Option<Secret>,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let access_token = access_token.into();
-        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let provider = provider_name(provider);
         validation::secret("access_token", access_token.expose(), MAX_TOKEN_BYTES)?;
         if let Some(refresh) = &refresh_token {
             validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
@@ -346,9 +342,13 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// When the provider's data was last synchronized for the user.
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
-    pub async fn last_sync(&self, user: UserId, provider: &str) -> Result<Option<DateTime<Utc>>> {
-        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
+    pub async fn last_sync(
+        &self,
+        user: UserId,
+        provider: OauthProvider,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let provider = provider_name(provider);
         let row = self
             .scope
             .find::<tokens::Entity>()
@@ -367,14 +367,14 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// Records a synchronization. `NotFound` without a token.
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn update_last_sync(
         &self,
         user: UserId,
-        provider: &str,
+        provider: OauthProvider,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+        let provider = provider_name(provider);
         let update = self.scope.update::<tokens::Entity>().col_expr(
             tokens::Column::LastSync,
             Some(time::checked("at", at)?).into(),
@@ -383,9 +383,9 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// Deletes the user's token for the provider; whether one existed.
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = %provider))]
-    pub async fn delete(&self, user: UserId, provider: &str) -> Result<bool> {
-        let provider = validation::identifier("provider", provider, MAX_PROVIDER)?;
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
+    pub async fn delete(&self, user: UserId, provider: OauthProvider) -> Result<bool> {
+        let provider = provider_name(provider);
         let deleted = self
             .scope
             .delete::<tokens::Entity>()
@@ -458,6 +458,14 @@ async fn decrypt(
 ) -> Result<OAuthToken> {
     let tenant = Some(row.tenant_id);
     let user = Some(row.user_id);
+    // Before opening: the provider is part of the encryption context, so
+    // an unknown one would otherwise surface as a failed authentication.
+    let known = OauthProvider::try_from(row.provider.as_str()).map_err(|_| {
+        DatabaseError::Decode(format!(
+            "user_oauth_tokens.provider: unknown provider {:?}",
+            row.provider
+        ))
+    })?;
     let provider = row.provider.as_str();
     let access_token = ctx
         .open_with(
@@ -481,7 +489,7 @@ async fn decrypt(
         id: row.id,
         user_id: row.user_id.into(),
         tenant_id: row.tenant_id.into(),
-        provider: row.provider,
+        provider: known,
         access_token,
         refresh_token,
         token_type: row.token_type,

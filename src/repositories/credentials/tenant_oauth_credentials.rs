@@ -91,8 +91,8 @@ pub struct TenantOAuthCredentialSummary {
 /// Credentials to store with [`TenantOAuthCredentials::upsert`].
 #[derive(Clone, Debug)]
 pub struct NewTenantOAuthCredential {
-    /// The provider: `strava`, `fitbit`, `garmin`, `whoop` or `terra`.
-    pub provider: String,
+    /// The provider.
+    pub provider: OauthProvider,
     /// The client id (required, at most 256 characters).
     pub client_id: String,
     /// The client secret (stored encrypted).
@@ -108,13 +108,13 @@ pub struct NewTenantOAuthCredential {
 impl NewTenantOAuthCredential {
     /// Credentials without scopes and with the default daily limit (1000).
     pub fn new(
-        provider: impl Into<String>,
+        provider: OauthProvider,
         client_id: impl Into<String>,
         client_secret: impl Into<Secret>,
         redirect_uri: impl Into<String>,
     ) -> Self {
         Self {
-            provider: provider.into(),
+            provider,
             client_id: client_id.into(),
             client_secret: client_secret.into(),
             redirect_uri: redirect_uri.into(),
@@ -173,23 +173,23 @@ impl<'a> TenantOAuthCredentials<'a> {
     /// # let tenant = db.tenants().create(NewTenant::new("Acme", "acme", owner.id)).await?;
     /// let credentials = db.tenant(tenant.id).oauth_credentials();
     /// let mut new = NewTenantOAuthCredential::new(
-    ///     "strava", "12345", "client-secret", "https://acme.example.org/oauth/strava");
+    ///     pierre_db::OauthProvider::Strava, "12345", "client-secret", "https://acme.example.org/oauth/strava");
     /// new.scopes = vec!["read".into(), "activity:read_all".into()];
     /// credentials.upsert(new).await?;
-    /// let stored = credentials.get("strava").await?.expect("stored");
+    /// let stored = credentials.get(pierre_db::OauthProvider::Strava).await?.expect("stored");
     /// assert_eq!(stored.client_secret.expose(), "client-secret");
     /// assert_eq!(stored.scopes, ["read", "activity:read_all"]);
     /// # Ok(())
     /// # }
     /// ```
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = %new.provider), err(Display))]
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?new.provider), err(Display))]
     pub async fn upsert(&self, new: NewTenantOAuthCredential) -> Result<()> {
         let ClientCredentials {
             provider,
             client_id,
             redirect_uri,
         } = oauth_rules::client_credentials(
-            &new.provider,
+            new.provider,
             &new.client_id,
             &new.client_secret,
             &new.redirect_uri,
@@ -249,9 +249,8 @@ impl<'a> TenantOAuthCredentials<'a> {
     /// The tenant's credentials for the provider, with the secret
     /// decrypted. `InvalidInput` for an unknown provider; `Crypto` when the
     /// stored secret does not open (tampered, or moved from another row).
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = %provider))]
-    pub async fn get(&self, provider: &str) -> Result<Option<TenantOAuthCredential>> {
-        let provider = oauth_rules::oauth_provider(provider)?;
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider))]
+    pub async fn get(&self, provider: OauthProvider) -> Result<Option<TenantOAuthCredential>> {
         let Some(row) = self
             .scope
             .find::<creds::Entity>()
@@ -329,9 +328,8 @@ impl<'a> TenantOAuthCredentials<'a> {
 
     /// Deletes the tenant's credentials for the provider; whether there
     /// were any. `InvalidInput` for an unknown provider.
-    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = %provider), err(Display))]
-    pub async fn delete(&self, provider: &str) -> Result<bool> {
-        let provider = oauth_rules::oauth_provider(provider)?;
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider), err(Display))]
+    pub async fn delete(&self, provider: OauthProvider) -> Result<bool> {
         let deleted = self
             .scope
             .delete::<creds::Entity>()

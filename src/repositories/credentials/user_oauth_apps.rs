@@ -76,8 +76,8 @@ pub struct UserOAuthAppSummary {
 pub struct NewUserOAuthApp {
     /// Whose credentials they are.
     pub user_id: UserId,
-    /// The provider: `strava`, `fitbit`, `garmin`, `whoop` or `terra`.
-    pub provider: String,
+    /// The provider.
+    pub provider: OauthProvider,
     /// The client id (required, at most 256 characters).
     pub client_id: String,
     /// The client secret (stored encrypted).
@@ -90,14 +90,14 @@ impl NewUserOAuthApp {
     /// Collects the fields.
     pub fn new(
         user_id: UserId,
-        provider: impl Into<String>,
+        provider: OauthProvider,
         client_id: impl Into<String>,
         client_secret: impl Into<Secret>,
         redirect_uri: impl Into<String>,
     ) -> Self {
         Self {
             user_id,
-            provider: provider.into(),
+            provider,
             client_id: client_id.into(),
             client_secret: client_secret.into(),
             redirect_uri: redirect_uri.into(),
@@ -128,8 +128,7 @@ impl<'a> UserOAuthApps<'a> {
     /// exist.
     ///
     /// ```
-    /// use pierre_db::NewUserOAuthApp;
-    /// use pierre_db::{Database, MasterKey, NewUser};
+    /// use pierre_db::{Database, MasterKey, NewUser, NewUserOAuthApp, OauthProvider};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), pierre_db::DatabaseError> {
@@ -139,22 +138,22 @@ impl<'a> UserOAuthApps<'a> {
     /// let ada = db.users().create(NewUser::new("ada@example.org", "hash")).await?;
     /// let apps = db.user_oauth_apps();
     /// apps.store(NewUserOAuthApp::new(
-    ///     ada.id, "fitbit", "23ABCD", "fitbit-secret", "https://pierre.example.org/cb",
+    ///     ada.id, OauthProvider::Fitbit, "23ABCD", "fitbit-secret", "https://pierre.example.org/cb",
     /// ))
     /// .await?;
-    /// let stored = apps.get(ada.id, "fitbit").await?.expect("stored");
+    /// let stored = apps.get(ada.id, OauthProvider::Fitbit).await?.expect("stored");
     /// assert_eq!(stored.client_secret.expose(), "fitbit-secret");
     /// # Ok(())
     /// # }
     /// ```
-    #[instrument(skip_all, fields(user_id = %new.user_id, provider = %new.provider), err(Display))]
+    #[instrument(skip_all, fields(user_id = %new.user_id, provider = ?new.provider), err(Display))]
     pub async fn store(&self, new: NewUserOAuthApp) -> Result<()> {
         let ClientCredentials {
             provider,
             client_id,
             redirect_uri,
         } = oauth_rules::client_credentials(
-            &new.provider,
+            new.provider,
             &new.client_id,
             &new.client_secret,
             &new.redirect_uri,
@@ -197,9 +196,8 @@ impl<'a> UserOAuthApps<'a> {
     /// The user's credentials for the provider, with the secret decrypted.
     /// `InvalidInput` for an unknown provider; `Crypto` when the stored
     /// secret does not open (tampered, or moved from another row).
-    #[instrument(skip_all, fields(user_id = %user, provider = %provider))]
-    pub async fn get(&self, user: UserId, provider: &str) -> Result<Option<UserOAuthApp>> {
-        let provider = oauth_rules::oauth_provider(provider)?;
+    #[instrument(skip_all, fields(user_id = %user, provider = ?provider))]
+    pub async fn get(&self, user: UserId, provider: OauthProvider) -> Result<Option<UserOAuthApp>> {
         let Some(row) = self
             .of_user(user)
             .filter(creds::Column::Provider.eq(provider))
@@ -262,9 +260,8 @@ impl<'a> UserOAuthApps<'a> {
 
     /// Deletes the user's credentials for the provider; whether there were
     /// any. `InvalidInput` for an unknown provider.
-    #[instrument(skip_all, fields(user_id = %user, provider = %provider), err(Display))]
-    pub async fn remove(&self, user: UserId, provider: &str) -> Result<bool> {
-        let provider = oauth_rules::oauth_provider(provider)?;
+    #[instrument(skip_all, fields(user_id = %user, provider = ?provider), err(Display))]
+    pub async fn remove(&self, user: UserId, provider: OauthProvider) -> Result<bool> {
         let deleted = creds::Entity::delete_many()
             .filter(creds::Column::UserId.eq(user.as_uuid()))
             .filter(creds::Column::Provider.eq(provider))

@@ -80,7 +80,7 @@ pub struct PurgedCounts {
 ///     .await?;
 ///
 /// // The token endpoint: consume once, then check PKCE.
-/// let now = chrono::Utc::now();
+/// let now = pierre_db::chrono::Utc::now();
 /// let exchange = db.oauth2_exchange();
 /// let code = exchange
 ///     .consume_auth_code(issued.code.expose(), &client.client_id, callback, now)

@@ -175,7 +175,7 @@ pub struct SystemStats {
 /// Usage and request logs: `db.usage()`.
 ///
 /// ```
-/// use chrono::{Duration, Utc};
+/// use pierre_db::chrono::{Duration, Utc};
 /// use pierre_db::{Database, MasterKey, NewUser};
 /// use pierre_db::NewJwtUsage;
 ///
