@@ -565,10 +565,16 @@ async fn a_refresh_without_new_refresh_token_or_expiry_keeps_the_stored_ones() {
 
 /// Sets `access_token` of every token row to the SQL expression `value`.
 async fn set_access_token_sql(t: &common::TestDb, value: &str) {
+    set_column_sql(t, "access_token", value).await;
+}
+
+/// Sets `column` of every token row to the SQL expression `value`, around
+/// the API.
+async fn set_column_sql(t: &common::TestDb, column: &str, value: &str) {
     let conn = t.db.unscoped_connection();
     conn.execute_raw(Statement::from_string(
         conn.get_database_backend(),
-        format!("UPDATE user_oauth_tokens SET access_token = {value}"),
+        format!("UPDATE user_oauth_tokens SET {column} = {value}"),
     ))
     .await
     .unwrap();
@@ -723,13 +729,7 @@ async fn a_stored_provider_outside_the_schema_set_is_a_decode_error() {
             .unwrap();
         // Written around the API, as an older deployment or a hand edit
         // could have; the row is not read as some other provider.
-        let conn = w.t.db.unscoped_connection();
-        conn.execute_raw(Statement::from_string(
-            conn.get_database_backend(),
-            "UPDATE user_oauth_tokens SET provider = 'myspace'",
-        ))
-        .await
-        .unwrap();
+        set_column_sql(&w.t, "provider", "'myspace'").await;
         match tokens.list_for_user(w.alice).await {
             Err(DatabaseError::Decode(message)) => {
                 assert!(message.contains("\"myspace\""), "{b}: {message}")
