@@ -86,7 +86,7 @@ async fn run() -> Result<(), DatabaseError> {
     };
 
     match users.create(NewUser::new(DEMO_EMAIL, "other")).await {
-        Err(DatabaseError::Conflict(_)) => {
+        Err(DatabaseError::Conflict { .. }) => {
             println!("duplicate email: refused with Conflict, as it should be")
         }
         other => println!("duplicate email: unexpected outcome {other:?}"),

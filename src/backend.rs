@@ -6,12 +6,16 @@ use crate::error::{DatabaseError, Result};
 
 /// The URL forms [`Backend::from_url`] accepts in this build (PostgreSQL
 /// only with the `postgres` feature), for error messages.
-#[cfg(feature = "postgres")]
-pub const SUPPORTED_URLS: &str = "sqlite::memory:, sqlite:PATH, sqlite://PATH[?mode=rwc], postgres://USER@HOST/DB or postgresql://…";
-/// The URL forms [`Backend::from_url`] accepts in this build (PostgreSQL
-/// only with the `postgres` feature), for error messages.
-#[cfg(not(feature = "postgres"))]
-pub const SUPPORTED_URLS: &str = "sqlite::memory:, sqlite:PATH, sqlite://PATH[?mode=rwc]";
+pub const SUPPORTED_URLS: &str = supported_urls(cfg!(feature = "postgres"));
+
+/// The URL forms of a build with or without PostgreSQL.
+const fn supported_urls(postgres: bool) -> &'static str {
+    if postgres {
+        "sqlite::memory:, sqlite:PATH, sqlite://PATH[?mode=rwc], postgres://USER@HOST/DB or postgresql://…"
+    } else {
+        "sqlite::memory:, sqlite:PATH, sqlite://PATH[?mode=rwc]"
+    }
+}
 
 /// The database behind a URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,5 +99,17 @@ impl Backend {
         } else {
             "postgres"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_lists_only_the_url_forms_it_accepts() {
+        assert!(!supported_urls(false).contains("postgres"));
+        assert!(supported_urls(true).contains("postgres://"));
+        assert_eq!(SUPPORTED_URLS, supported_urls(cfg!(feature = "postgres")));
     }
 }

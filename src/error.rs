@@ -22,14 +22,44 @@ pub enum DatabaseError {
         key: String,
     },
 
-    /// A unique key is already taken.
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// A unique key is already taken: `table` and `columns` name it
+    /// (`users`, `["email"]`), so that an application can say which field
+    /// to change. Never carries the values.
+    #[error("conflict: {} is already taken", key_text(table.as_deref(), columns))]
+    Conflict {
+        /// The table, when the database said.
+        table: Option<String>,
+        /// The key's columns, when the database said (empty otherwise).
+        columns: Vec<String>,
+    },
 
     /// A foreign key does not hold: the referenced row is missing, or rows
-    /// still reference the one being deleted.
-    #[error("foreign key violation: {0}")]
-    ForeignKey(String),
+    /// still reference the one being deleted. `table` and `columns` name
+    /// the referencing side (`tenants`, `["owner_user_id"]`). SQLite does
+    /// not say which key failed; a repository that knows adds it, and
+    /// `columns` stays empty otherwise.
+    #[error(
+        "foreign key violation on {}: the referenced row does not exist, or rows still reference this one",
+        key_text(table.as_deref(), columns)
+    )]
+    ForeignKey {
+        /// The referencing table, when known.
+        table: Option<String>,
+        /// The referencing columns, when known (empty otherwise).
+        columns: Vec<String>,
+    },
+
+    /// A data key cannot be retired: it still seals `values` values in
+    /// `column` (`table.column`). Re-encrypt first.
+    #[error("data key v{version} still seals {values} values in {column}; run reencrypt_all first")]
+    KeyInUse {
+        /// The key version.
+        version: u32,
+        /// How many values it still seals in that column.
+        values: u64,
+        /// The first column found holding them, as `table.column`.
+        column: String,
+    },
 
     /// The database refused a value a CHECK, NOT NULL or enum type forbids.
     #[error("constraint violation: {0}")]
@@ -181,6 +211,73 @@ pub(crate) fn connect_problem(err: &sea_orm::sqlx::Error) -> ConnectProblem {
             _ => ConnectProblem::Other,
         },
         _ => ConnectProblem::Other,
+    }
+}
+
+/// `table(c1, c2)`, or what is known of it.
+fn key_text(table: Option<&str>, columns: &[String]) -> String {
+    match (table, columns.is_empty()) {
+        (Some(table), false) => format!("{table}({})", columns.join(", ")),
+        (Some(table), true) => format!("a key of {table}"),
+        (None, false) => format!("({})", columns.join(", ")),
+        (None, true) => "a key".to_owned(),
+    }
+}
+
+/// The table and columns of the key a unique or foreign-key violation
+/// names, from the driver: PostgreSQL's error fields (table, and the
+/// column list of DETAIL's `Key (a, b)=(…)`, whose values are dropped);
+/// SQLite's `UNIQUE constraint failed: t.a, t.b` (its foreign-key message
+/// names nothing). SQLite has no structured field for this, so its message
+/// is read here; classification itself stays on codes.
+fn violated_key(err: &DbErr) -> (Option<String>, Vec<String>) {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return (None, Vec::new());
+    };
+    let sea_orm::sqlx::Error::Database(db) = e.as_ref() else {
+        return (None, Vec::new());
+    };
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>() {
+        let columns = pg
+            .detail()
+            .and_then(|d| d.strip_prefix("Key ("))
+            .and_then(|d| d.split_once(")=(").map(|(cols, _)| cols))
+            .map(|cols| cols.split(", ").map(str::to_owned).collect())
+            .unwrap_or_default();
+        return (pg.table().map(str::to_owned), columns);
+    }
+    let Some(list) = db.message().strip_prefix("UNIQUE constraint failed: ") else {
+        return (None, Vec::new());
+    };
+    let mut table = None;
+    let mut columns = Vec::new();
+    for qualified in list.split(", ") {
+        if let Some((t, c)) = qualified.split_once('.') {
+            table.get_or_insert_with(|| t.to_owned());
+            columns.push(c.to_owned());
+        }
+    }
+    (table, columns)
+}
+
+/// Names the referencing side of a foreign-key violation that the driver
+/// left unnamed (SQLite): for a write whose only foreign keys are `columns`
+/// of `table`. Other errors pass through.
+pub(crate) fn foreign_key_of(
+    table: &'static str,
+    columns: &'static [&'static str],
+) -> impl FnOnce(DatabaseError) -> DatabaseError {
+    move |err| match err {
+        DatabaseError::ForeignKey {
+            table: None,
+            columns: known,
+        } if known.is_empty() => DatabaseError::ForeignKey {
+            table: Some(table.to_owned()),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+        },
+        other => other,
     }
 }
 
@@ -364,8 +461,14 @@ impl From<DbErr> for DatabaseError {
             return DatabaseError::Decode(message);
         }
         match classify(&err) {
-            (Class::Unique, _) => DatabaseError::Conflict(driver_message(&err)),
-            (Class::ForeignKey, _) => DatabaseError::ForeignKey(driver_message(&err)),
+            (Class::Unique, _) => {
+                let (table, columns) = violated_key(&err);
+                DatabaseError::Conflict { table, columns }
+            }
+            (Class::ForeignKey, _) => {
+                let (table, columns) = violated_key(&err);
+                DatabaseError::ForeignKey { table, columns }
+            }
             (Class::Constraint, _) => DatabaseError::Constraint(driver_message(&err)),
             (Class::Contention, code) => DatabaseError::Contention {
                 code: code.unwrap_or_default(),

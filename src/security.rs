@@ -349,10 +349,11 @@ async fn retire_in(
             .transpose()?
             .unwrap_or(0);
         if n > 0 {
-            return Err(DatabaseError::Conflict(format!(
-                "data key v{version} still seals {n} values in {}.{}; run reencrypt_all first",
-                column.table, column.column
-            )));
+            return Err(DatabaseError::KeyInUse {
+                version,
+                values: n.unsigned_abs(),
+                column: format!("{}.{}", column.table, column.column),
+            });
         }
     }
     let since = (time::now() - stopped).to_std().unwrap_or_default();

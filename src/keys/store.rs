@@ -176,7 +176,7 @@ pub(crate) async fn load_or_create(
     match store_new_key(conn, &first, master).await {
         Ok(()) => info!(version = 1, "created the first data key"),
         // Another process created it at the same moment: use theirs.
-        Err(DatabaseError::Conflict(_)) => {}
+        Err(DatabaseError::Conflict { .. }) => {}
         Err(err) => return Err(err),
     }
     load(conn, master)

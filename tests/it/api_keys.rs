@@ -217,7 +217,7 @@ async fn create_for_an_unknown_user_is_a_foreign_key_error() {
                 .await
                 .unwrap_err();
         assert!(
-            matches!(err, DatabaseError::ForeignKey(_)),
+            matches!(err, DatabaseError::ForeignKey { .. }),
             "{}: {err:?}",
             t.backend
         );
@@ -250,7 +250,7 @@ async fn the_prefix_is_unique_in_the_database() {
                 .unwrap_err()
                 .into();
         assert!(
-            matches!(err, DatabaseError::Conflict(_)),
+            matches!(err, DatabaseError::Conflict { .. }),
             "{}: {err:?}",
             t.backend
         );

@@ -21,7 +21,7 @@ async fn unique_violation_is_conflict() {
                 .await
                 .unwrap_err();
         assert!(
-            matches!(err, DatabaseError::Conflict(_)),
+            matches!(err, DatabaseError::Conflict { .. }),
             "{}: {err:?}",
             t.backend
         );
@@ -54,7 +54,7 @@ async fn foreign_key_violation_is_foreign_key() {
             .unwrap_err()
             .into();
         assert!(
-            matches!(err, DatabaseError::ForeignKey(_)),
+            matches!(err, DatabaseError::ForeignKey { .. }),
             "{}: {err:?}",
             t.backend
         );

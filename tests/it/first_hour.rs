@@ -185,3 +185,65 @@ fn a_bare_path_is_answered_with_the_url_to_write() {
     let err = pierre_db::Backend::from_url("mysql://localhost/db").unwrap_err();
     assert!(err.to_string().contains("scheme \"mysql\""), "{err}");
 }
+
+#[tokio::test]
+async fn conflicts_and_foreign_keys_name_their_columns_without_values() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let users = t.db.users();
+        let ada = users
+            .create(pierre_db::NewUser::new("ada@example.org", "h"))
+            .await
+            .unwrap();
+        let err = users
+            .create(pierre_db::NewUser::new("ada@example.org", "h"))
+            .await
+            .unwrap_err();
+        match &err {
+            DatabaseError::Conflict { table, columns } => {
+                assert_eq!(table.as_deref(), Some("users"), "{b}");
+                assert_eq!(columns, &["email"], "{b}");
+            }
+            other => panic!("{b}: expected Conflict, got {other:?}"),
+        }
+        assert_eq!(err.to_string(), "conflict: users(email) is already taken");
+
+        let tenants = t.db.tenants();
+        let mut acme = pierre_db::NewTenant::new("Acme", "acme", ada.id);
+        acme.domain = Some("acme.example.org".into());
+        tenants.create(acme).await.unwrap();
+        let mut same_slug = pierre_db::NewTenant::new("Acme 2", "acme", ada.id);
+        same_slug.domain = Some("other.example.org".into());
+        let mut same_domain = pierre_db::NewTenant::new("Acme 3", "acme-3", ada.id);
+        same_domain.domain = Some("acme.example.org".into());
+        for (new, column) in [(same_slug, "slug"), (same_domain, "domain")] {
+            match tenants.create(new).await.unwrap_err() {
+                DatabaseError::Conflict { table, columns } => {
+                    assert_eq!(table.as_deref(), Some("tenants"), "{b}");
+                    assert_eq!(columns, [column], "{b}");
+                }
+                other => panic!("{b}: expected Conflict on {column}, got {other:?}"),
+            }
+        }
+
+        let ghost = pierre_db::UserId::new();
+        let err = tenants
+            .create(pierre_db::NewTenant::new("Ghost", "ghost", ghost))
+            .await
+            .unwrap_err();
+        match &err {
+            DatabaseError::ForeignKey { table, columns } => {
+                assert_eq!(table.as_deref(), Some("tenants"), "{b}");
+                assert_eq!(columns, &["owner_user_id"], "{b}");
+            }
+            other => panic!("{b}: expected ForeignKey, got {other:?}"),
+        }
+        let message = err.to_string();
+        assert!(message.contains("tenants(owner_user_id)"), "{message}");
+        assert!(!message.contains(&ghost.to_string()), "{message}");
+        assert!(
+            t.db.tenants().get_by_slug("ghost").await.unwrap().is_none(),
+            "{b}: nothing written"
+        );
+    }
+}

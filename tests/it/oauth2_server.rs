@@ -316,7 +316,7 @@ async fn bad_codes_requests_are_refused_and_store_nothing() {
         let unknown_user = NewAuthCode::new(&w.client, UserId::new(), CALLBACK, CHALLENGE);
         assert!(matches!(
             codes.issue(unknown_user).await,
-            Err(DatabaseError::ForeignKey(_))
+            Err(DatabaseError::ForeignKey { .. })
         ));
         assert!(
             stored_column(&t.db, "oauth2_auth_codes", "code")
@@ -450,7 +450,7 @@ async fn states_are_stored_once_and_consumed_once() {
             exchange
                 .store_state(NewOAuth2State::new("state-1", &w.client, CALLBACK))
                 .await,
-            Err(DatabaseError::Conflict(_))
+            Err(DatabaseError::Conflict { .. })
         ));
         let bad = NewOAuth2State::new("a\nb", &w.client, CALLBACK);
         assert!(matches!(

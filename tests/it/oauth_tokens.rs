@@ -303,7 +303,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
                     "a"
                 ))
                 .await,
-            Err(DatabaseError::ForeignKey(_))
+            Err(DatabaseError::ForeignKey { .. })
         ));
         assert!(matches!(
             w.t.db
@@ -311,7 +311,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
                 .oauth_tokens()
                 .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "a"))
                 .await,
-            Err(DatabaseError::ForeignKey(_))
+            Err(DatabaseError::ForeignKey { .. })
         ));
         assert!(
             w.t.db

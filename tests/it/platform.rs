@@ -63,7 +63,7 @@ async fn admin_tokens_are_stored_hashed_and_checked() {
         ));
         assert!(matches!(
             tokens.create(NewAdminToken::new(JWT, "s", "again")).await,
-            Err(DatabaseError::Conflict(_))
+            Err(DatabaseError::Conflict { .. })
         ));
         let bad = NewAdminToken {
             permissions: vec!["root".into()],

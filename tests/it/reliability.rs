@@ -151,7 +151,7 @@ async fn rotation_by_one_process_while_two_write_loses_nothing() {
                     }
                     // Too soon after the rotation, or a value sealed under
                     // the old key before every handle knew: wait, go again.
-                    Err(DatabaseError::InvalidInput { .. } | DatabaseError::Conflict(_)) => {
+                    Err(DatabaseError::InvalidInput { .. } | DatabaseError::KeyInUse { .. }) => {
                         tokio::time::sleep(REFRESH / 2).await;
                     }
                     Err(err) => panic!("{backend}: round {round}: retire: {err}"),
@@ -584,7 +584,7 @@ async fn retire_waits_for_a_transaction_that_sealed_under_the_old_key() {
     slow.await.unwrap().unwrap();
     let refused = retire.await.unwrap();
     assert!(
-        matches!(refused, Err(DatabaseError::Conflict(_))),
+        matches!(refused, Err(DatabaseError::KeyInUse { values: 1, .. })),
         "the committed value is under the old key: {refused:?}"
     );
     security

@@ -131,7 +131,7 @@ async fn a_unique_violation_is_not_retried_and_rolls_back() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, DatabaseError::Conflict(_)),
+            matches!(err, DatabaseError::Conflict { .. }),
             "{}: {err:?}",
             t.backend
         );

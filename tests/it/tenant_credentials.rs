@@ -245,7 +245,10 @@ async fn tenant_credentials_for_an_unknown_tenant_are_a_foreign_key_error() {
                 .upsert(strava("secret"))
                 .await
                 .unwrap_err();
-        assert!(matches!(err, DatabaseError::ForeignKey(_)), "{b}: {err}");
+        assert!(
+            matches!(err, DatabaseError::ForeignKey { .. }),
+            "{b}: {err}"
+        );
         assert!(tenant_rows(&w.t).await.is_empty(), "{b}");
     }
 }
@@ -491,7 +494,10 @@ async fn user_app_credentials_with_invalid_input_or_unknown_user_write_nothing()
             .store(fitbit_app(UserId::new(), "secret"))
             .await
             .unwrap_err();
-        assert!(matches!(err, DatabaseError::ForeignKey(_)), "{b}: {err}");
+        assert!(
+            matches!(err, DatabaseError::ForeignKey { .. }),
+            "{b}: {err}"
+        );
         assert!(user_app_rows(&w.t).await.is_empty(), "{b}: nothing written");
         for bad in ["polar", "Fitbit", " "] {
             assert_eq!(
@@ -778,7 +784,10 @@ async fn register_with_invalid_input_or_unknown_owner_writes_nothing() {
             .register(app(UserId::new(), "Ghost"))
             .await
             .unwrap_err();
-        assert!(matches!(err, DatabaseError::ForeignKey(_)), "{b}: {err}");
+        assert!(
+            matches!(err, DatabaseError::ForeignKey { .. }),
+            "{b}: {err}"
+        );
         assert_eq!(app_count(&w.t).await, 0, "{b}: nothing written");
     }
 }

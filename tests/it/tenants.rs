@@ -141,7 +141,7 @@ async fn create_with_a_taken_slug_conflicts_and_leaves_no_membership() {
                 .create(NewTenant::new("Other Acme", "acme", bob))
                 .await
                 .unwrap_err();
-        assert!(matches!(err, DatabaseError::Conflict(_)), "{b}: {err}");
+        assert!(matches!(err, DatabaseError::Conflict { .. }), "{b}: {err}");
         assert_eq!(tenant_count(&t).await, 1, "{b}");
         assert_eq!(membership_count(&t).await, 1, "{b}: no orphan membership");
         assert!(
@@ -178,7 +178,7 @@ async fn create_with_a_taken_domain_conflicts_but_many_tenants_may_have_none() {
                 .await
                 .unwrap_err();
         assert!(
-            matches!(err, DatabaseError::Conflict(_)),
+            matches!(err, DatabaseError::Conflict { .. }),
             "{b}: domains compare lower-cased: {err}"
         );
         t.db.tenants()
@@ -203,7 +203,10 @@ async fn create_for_an_unknown_owner_is_a_foreign_key_error_and_writes_nothing()
                 .create(NewTenant::new("Ghost", "ghost", UserId::new()))
                 .await
                 .unwrap_err();
-        assert!(matches!(err, DatabaseError::ForeignKey(_)), "{b}: {err}");
+        assert!(
+            matches!(err, DatabaseError::ForeignKey { .. }),
+            "{b}: {err}"
+        );
         assert_eq!(tenant_count(&t).await, 0, "{b}");
         assert_eq!(membership_count(&t).await, 0, "{b}");
     }
@@ -283,7 +286,7 @@ async fn create_inside_a_transaction_commits_or_rolls_back_with_it() {
                         .tenants()
                         .create(NewTenant::new("Clash", "kept", ada))
                         .await;
-                    assert!(matches!(clash, Err(DatabaseError::Conflict(_))));
+                    assert!(matches!(clash, Err(DatabaseError::Conflict { .. })));
                     let second = tx
                         .tenants()
                         .create(NewTenant::new("Also kept", "also-kept", ada))
@@ -540,7 +543,7 @@ async fn adding_a_member_twice_conflicts_and_keeps_the_first_row() {
             .add(w.alice, TenantRole::Admin, Some(w.owner))
             .await
             .unwrap_err();
-        assert!(matches!(err, DatabaseError::Conflict(_)), "{b}: {err}");
+        assert!(matches!(err, DatabaseError::Conflict { .. }), "{b}: {err}");
         assert_eq!(
             members.get_user_role(w.alice).await.unwrap(),
             Some(TenantRole::Viewer),
@@ -550,7 +553,7 @@ async fn adding_a_member_twice_conflicts_and_keeps_the_first_row() {
             .add(w.owner, TenantRole::Member, None)
             .await
             .unwrap_err();
-        assert!(matches!(owner_again, DatabaseError::Conflict(_)), "{b}");
+        assert!(matches!(owner_again, DatabaseError::Conflict { .. }), "{b}");
         // The same user may join another tenant.
         w.t.db
             .tenant(w.globex)
@@ -572,12 +575,18 @@ async fn adding_an_unknown_user_inviter_or_tenant_is_a_foreign_key_error_and_wri
             .add(UserId::new(), TenantRole::Member, None)
             .await
             .unwrap_err();
-        assert!(matches!(err, DatabaseError::ForeignKey(_)), "{b}: {err}");
+        assert!(
+            matches!(err, DatabaseError::ForeignKey { .. }),
+            "{b}: {err}"
+        );
         let err = members
             .add(w.alice, TenantRole::Member, Some(UserId::new()))
             .await
             .unwrap_err();
-        assert!(matches!(err, DatabaseError::ForeignKey(_)), "{b}: {err}");
+        assert!(
+            matches!(err, DatabaseError::ForeignKey { .. }),
+            "{b}: {err}"
+        );
         let err =
             w.t.db
                 .tenant(TenantId::new())
@@ -585,7 +594,10 @@ async fn adding_an_unknown_user_inviter_or_tenant_is_a_foreign_key_error_and_wri
                 .add(w.alice, TenantRole::Member, None)
                 .await
                 .unwrap_err();
-        assert!(matches!(err, DatabaseError::ForeignKey(_)), "{b}: {err}");
+        assert!(
+            matches!(err, DatabaseError::ForeignKey { .. }),
+            "{b}: {err}"
+        );
         assert_eq!(membership_count(&w.t).await, before, "{b}");
         assert_eq!(members.get(w.alice).await.unwrap(), None, "{b}");
     }

@@ -115,7 +115,7 @@ fn assert_invalid(err: DatabaseError, expected: &str, backend: &str) -> String {
 
 fn assert_foreign_key(err: DatabaseError, backend: &str) {
     assert!(
-        matches!(err, DatabaseError::ForeignKey(_)),
+        matches!(err, DatabaseError::ForeignKey { .. }),
         "{backend}: {err:?}"
     );
 }

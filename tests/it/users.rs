@@ -60,14 +60,14 @@ async fn create_rejects_duplicates_and_bad_input_without_writing() {
         users.create(user("a@example.org")).await.unwrap();
         assert!(matches!(
             users.create(user("a@example.org")).await,
-            Err(DatabaseError::Conflict(_))
+            Err(DatabaseError::Conflict { .. })
         ));
         // The same person in other letter cases is the same account.
         for spelling in ["A@example.org", "a@EXAMPLE.ORG", " A@Example.Org "] {
             assert!(
                 matches!(
                     users.create(user(spelling)).await,
-                    Err(DatabaseError::Conflict(_))
+                    Err(DatabaseError::Conflict { .. })
                 ),
                 "{}: {spelling}",
                 t.backend
@@ -79,7 +79,7 @@ async fn create_rejects_duplicates_and_bad_input_without_writing() {
         dup_uid.email = "c@example.org".into();
         assert!(matches!(
             users.create(dup_uid).await,
-            Err(DatabaseError::Conflict(_))
+            Err(DatabaseError::Conflict { .. })
         ));
         assert!(matches!(
             users.create(NewUser::new("d@example.org", "")).await,
@@ -135,7 +135,7 @@ async fn status_password_name_and_activity_updates() {
             users
                 .update_status(u.id, UserStatus::Active, Some(UserId::new()))
                 .await,
-            Err(DatabaseError::ForeignKey(_))
+            Err(DatabaseError::ForeignKey { .. })
         ));
         assert_eq!(
             users.get_by_id(u.id).await.unwrap().unwrap().status,
@@ -283,7 +283,7 @@ async fn delete_cascades_and_reports_whether_the_user_existed() {
         // The owner of a tenant cannot be deleted before the tenant.
         let refused = users.delete(owner.id).await;
         assert!(
-            matches!(refused, Err(DatabaseError::ForeignKey(_))),
+            matches!(refused, Err(DatabaseError::ForeignKey { .. })),
             "{}: {refused:?}",
             t.backend
         );

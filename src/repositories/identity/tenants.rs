@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use tracing::instrument;
 
-use crate::error::Result;
+use crate::error::{Result, foreign_key_of};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::repositories::Ctx;
@@ -158,7 +158,8 @@ impl<'a> Tenants<'a> {
             Box::pin(async move {
                 tenants::Entity::insert(row)
                     .exec_without_returning(&tx.conn())
-                    .await?;
+                    .await
+                    .map_err(|err| foreign_key_of("tenants", &["owner_user_id"])(err.into()))?;
                 TenantScope::new(tx, id)
                     .members()
                     .add(owner, TenantRole::Owner, None)
