@@ -22,9 +22,9 @@ use std::time::Instant;
 
 use pierre_db::OauthProvider;
 use pierre_db::{
-    AdminTokenUse, ApiKeyTier, Database, DatabaseConfig, MasterKey, NewAdminToken, NewApiKey,
-    NewApiKeyUsage, NewAuthCode, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewUser,
-    PageRequest, Secret, UserId, UserStatus,
+    AdminTokenUse, ApiKeyTier, Database, DatabaseConfig, MasterKey, NewA2aClient, NewA2aUsage,
+    NewAdminToken, NewApiKey, NewApiKeyUsage, NewAuthCode, NewOAuth2Client, NewOAuthToken,
+    NewRefreshToken, NewUser, PageRequest, Secret, UserId, UserStatus,
 };
 
 use raw::Raw;
@@ -118,6 +118,20 @@ async fn measure(
         }
     }
     line
+}
+
+/// Per-row seconds of `write_500(b)` (a batch of 500 rows) over ROUNDS / 3
+/// samples of 6 batches each.
+async fn batches(mut write_500: impl AsyncFnMut(usize)) -> Timing {
+    let mut batch = Timing::new();
+    for _ in 0..ROUNDS / 3 {
+        let start = Instant::now();
+        for b in 0..6 {
+            write_500(b).await;
+        }
+        batch.samples.push(start.elapsed().as_secs_f64() / 3000.0);
+    }
+    batch
 }
 
 /// The raw sides: the peer needs a database a second pool can open (not
@@ -384,16 +398,11 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         async |raw, i| raw.record_usage(key_id.as_uuid(), i).await,
     )
     .await;
-    let mut batch = Timing::new();
-    for _ in 0..ROUNDS / 3 {
-        // 6 batches of 500 rows; the sample is per row.
-        let start = Instant::now();
-        for b in 0..6 {
-            let rows: Vec<_> = (0..500).map(|i| usage_row(b * 500 + i)).collect();
-            db.usage().record_api_key_usage_batch(rows).await.unwrap();
-        }
-        batch.samples.push(start.elapsed().as_secs_f64() / 3000.0);
-    }
+    let batch = batches(async |b| {
+        let rows: Vec<_> = (0..500).map(|i| usage_row(b * 500 + i)).collect();
+        db.usage().record_api_key_usage_batch(rows).await.unwrap();
+    })
+    .await;
     report.compare("usage insert, one row", &line, 0.9, Kind::Write);
     report.against(
         "usage insert, batch of 500 (per row, vs raw one row)",
@@ -520,6 +529,76 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     )
     .await;
     report.compare("admin token record_use", &line, 0.9, Kind::Write);
+
+    // A2A: touch a session; record usage one row at a time and in batches.
+    let a2a_key = db
+        .api_keys()
+        .create(NewApiKey::new(repo_users[1], "agents", ApiKeyTier::Starter))
+        .await
+        .unwrap();
+    let a2a = db
+        .a2a_clients()
+        .register(NewA2aClient::new(
+            repo_users[1],
+            a2a_key.key.id,
+            "bench-agent",
+            "pk-bench",
+            &["tasks"],
+        ))
+        .await
+        .unwrap()
+        .client
+        .id;
+    let session = db
+        .a2a_sessions()
+        .create(
+            repo_users[1],
+            a2a,
+            None,
+            &["tasks"],
+            chrono::Utc::now() + chrono::Duration::hours(2),
+        )
+        .await
+        .unwrap()
+        .token;
+    let line = measure(
+        800,
+        &sides,
+        async |_| assert!(db.a2a_sessions().touch(session.expose()).await.unwrap()),
+        async |raw, _| raw.touch_session(session.expose()).await,
+    )
+    .await;
+    report.compare("A2A session touch", &line, 0.9, Kind::Write);
+    let a2a_row = |i: usize| {
+        let mut u = NewA2aUsage::new(a2a, "get_stats", 200);
+        u.response_time_ms = Some((i % 300) as u32);
+        u.request_size_bytes = Some(512);
+        u.response_size_bytes = Some(2048);
+        u.ip_address = Some("127.0.0.1".into());
+        u.user_agent = Some("bench".into());
+        u
+    };
+    let line = measure(
+        500,
+        &sides,
+        async |i| {
+            db.a2a_usage().record(a2a_row(i)).await.unwrap();
+        },
+        async |raw, i| raw.record_a2a_usage(a2a, i).await,
+    )
+    .await;
+    let batch = batches(async |b| {
+        let rows: Vec<_> = (0..500).map(|i| a2a_row(b * 500 + i)).collect();
+        db.a2a_usage().record_batch(rows).await.unwrap();
+    })
+    .await;
+    report.compare("A2A usage insert, one row", &line, 0.9, Kind::Write);
+    report.against(
+        "A2A usage, batch of 500 (per row, vs raw one row)",
+        &batch,
+        &line.raw,
+        Some(2.0),
+    );
 
     // A point read by primary key at 10,000 users, then at 1,000,000.
     let existing = 2 * USERS + 1;

@@ -155,6 +155,18 @@ pub enum DatabaseError {
         reason: &'static str,
     },
 
+    /// A state change the entity's life cycle does not allow (an A2A task
+    /// from `completed` back to `running`, say). Nothing was changed.
+    #[error("{entity} cannot go from {from} to {to}")]
+    Transition {
+        /// What changes state (`a2a task`).
+        entity: &'static str,
+        /// Its state now.
+        from: String,
+        /// The state asked for.
+        to: String,
+    },
+
     /// A stored value could not be read as its Rust type (for example an
     /// enum value this build does not know): the row is not silently
     /// defaulted.

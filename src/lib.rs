@@ -34,6 +34,10 @@
 //! | `user_mcp_tokens` | [`McpTokens`] | `db.mcp_tokens()` |
 //! | `system_secrets` (named secrets) | [`SystemSecrets`] | `db.system_secrets()` |
 //! | `rsa_keypairs` | [`RsaKeys`] | `db.rsa_keys()` |
+//! | `a2a_clients`, `a2a_client_api_keys` | [`A2aClients`] | `db.a2a_clients()` |
+//! | `a2a_sessions` | [`A2aSessions`] | `db.a2a_sessions()` |
+//! | `a2a_tasks` | [`A2aTasks`] | `db.a2a_tasks()` |
+//! | `a2a_usage` | [`A2aUsage`] | `db.a2a_usage()` |
 //!
 //! Tenant-owned tables are reached only through `db.tenant(t)`; see
 //! [`TenantScope`].
@@ -98,6 +102,7 @@ pub use entity::sea_orm_active_enums::OauthAppType;
 pub use entity::sea_orm_active_enums::OauthProvider;
 /// A user's subscription: `Starter`, `Professional`, `Enterprise`.
 pub use entity::sea_orm_active_enums::SubscriptionTier;
+pub use entity::sea_orm_active_enums::TaskStatus;
 /// A member's role in a tenant: `Owner`, `Admin`, `Member`, `Viewer`.
 pub use entity::sea_orm_active_enums::TenantRole;
 /// A user's platform role: `User`, `Admin`, `SuperAdmin`.
@@ -109,6 +114,10 @@ pub use error::{ConnectProblem, DatabaseError, Result};
 pub use ids::{ApiKeyId, TenantId, UserId};
 pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
+pub use repositories::a2a::{
+    A2A_SCOPES, A2aClient, A2aClients, A2aDailyUsage, A2aSession, A2aSessions, A2aTask, A2aTasks,
+    A2aUsage, A2aUsageStats, NewA2aClient, NewA2aUsage, OpenedA2aSession, RegisteredA2aClient,
+};
 pub use repositories::credentials::{
     ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, CrossTenantOAuthTokens, NewApiKey, NewOAuthApp,
     NewOAuthToken, NewTenantOAuthCredential, NewUserOAuthApp, OAuthApp, OAuthApps, OAuthToken,
@@ -130,6 +139,7 @@ pub use repositories::platform::{
     McpTokenUse, McpTokens, NewAdminToken, NewRsaKeyPair, ProvisionedApiKey, ProvisionedKey,
     ProvisionedKeys, RsaKeyPair, RsaKeys, SystemSecrets,
 };
+pub use repositories::usage::SUCCESS_STATUSES;
 pub use repositories::usage::{
     NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,
     UsageStats,

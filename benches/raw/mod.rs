@@ -733,4 +733,58 @@ impl Raw {
             .map(|_| ()))
         .unwrap();
     }
+
+    /// `A2aSessions::touch`: one conditional UPDATE counting in SQL.
+    pub async fn touch_session(&self, token: &str) {
+        let q = sql(
+            &self.pool,
+            "UPDATE a2a_sessions SET last_activity = ?, requests_count = requests_count + ? \
+             WHERE session_token = ? AND expires_at > ?",
+        );
+        let now = Utc::now().fixed_offset();
+        let hash = pierre_db::crypto::hashing::hash(token);
+        let changed = run!(&self.pool, |p| sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(now)
+            .bind(1i64)
+            .bind(hash)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .unwrap();
+        assert_eq!(changed, 1);
+    }
+
+    /// `A2aUsage::record`: one INSERT of every column.
+    pub async fn record_a2a_usage(&self, client: Uuid, i: usize) {
+        let q = sql(
+            &self.pool,
+            "INSERT INTO a2a_usage (id, client_id, session_token, timestamp, tool_name, \
+             response_time_ms, status_code, error_message, request_size_bytes, \
+             response_size_bytes, ip_address, user_agent, protocol_version, \
+             client_capabilities, granted_scopes) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        let empty = sqlx::types::Json(serde_json::json!([]));
+        run!(&self.pool, |p| sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(Uuid::now_v7())
+            .bind(client)
+            .bind(Option::<String>::None)
+            .bind(Utc::now().fixed_offset())
+            .bind("get_stats")
+            .bind(Some((i % 300) as i32))
+            .bind(200i32)
+            .bind(Option::<String>::None)
+            .bind(Some(512i64))
+            .bind(Some(2048i64))
+            .bind(Some("127.0.0.1"))
+            .bind(Some("bench"))
+            .bind("1.0")
+            .bind(&empty)
+            .bind(&empty)
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
 }

@@ -21,6 +21,7 @@
 //! accessor list below, which gives it to `Database`, `Tx` and, for
 //! tenant-owned data, `TenantScope`.
 
+pub mod a2a;
 mod cells;
 pub mod credentials;
 mod ctx;
@@ -35,6 +36,7 @@ pub(crate) use ctx::Ctx;
 pub(crate) use prepared::Prepared;
 pub(crate) use support::{expect_changed, string_list, unsigned, unsigned_opt};
 
+use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
 use credentials::{
     ApiKeys, CrossTenantOAuthTokens, OAuthApps, OAuthTokens, TenantOAuthCredentials, UserOAuthApps,
 };
@@ -142,6 +144,14 @@ accessors! {
         provisioned_keys: ProvisionedKeys,
         /// Users' MCP tokens (hashed).
         mcp_tokens: McpTokens,
+        /// A2A clients (secrets hashed) and their API-key links.
+        a2a_clients: A2aClients,
+        /// A2A sessions (tokens hashed).
+        a2a_sessions: A2aSessions,
+        /// A2A tasks and their life cycle.
+        a2a_tasks: A2aTasks,
+        /// A2A usage, its rate-limit window and statistics.
+        a2a_usage: A2aUsage,
         /// Named system secrets (encrypted).
         system_secrets: SystemSecrets,
         /// The application's JWT signing key pairs (private keys encrypted).

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod a2a;
 mod api_keys;
 mod config;
 mod crypto;

@@ -416,7 +416,7 @@ fn expected_stats(
         .filter(|r| r.api_key_id.as_uuid() == key && r.timestamp >= from && r.timestamp < to)
     {
         stats.total_requests += 1;
-        if r.status_code < 400 {
+        if pierre_db::SUCCESS_STATUSES.contains(&r.status_code) {
             stats.successful_requests += 1;
         } else {
             stats.failed_requests += 1;

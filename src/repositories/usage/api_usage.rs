@@ -22,7 +22,6 @@ use uuid::Uuid;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::repositories::{Ctx, Prepared, unsigned};
-use crate::retry::in_write_tx;
 use crate::time;
 use crate::validation;
 
@@ -43,8 +42,6 @@ pub const MAX_USER_AGENT: usize = 512;
 pub const BATCH_ROWS: usize = 500;
 const _: () = assert!(BATCH_ROWS * 11 <= 32_766);
 
-/// HTTP status codes below this count as successes.
-const FIRST_FAILURE_STATUS: i32 = 400;
 const MAX_I32: u32 = i32::MAX as u32;
 const MAX_I64: u64 = i64::MAX as u64;
 
@@ -144,9 +141,9 @@ impl NewJwtUsage {
 pub struct UsageStats {
     /// Requests in the range.
     pub total_requests: u64,
-    /// Requests answered with a status below 400.
+    /// Requests answered 2xx ([`crate::SUCCESS_STATUSES`]).
     pub successful_requests: u64,
-    /// Requests answered with a status of 400 or more.
+    /// The other requests.
     pub failed_requests: u64,
     /// Sum of the recorded response times.
     pub total_response_time_ms: u64,
@@ -236,14 +233,13 @@ impl<'a> Usage<'a> {
         to: DateTime<Utc>,
     ) -> Result<UsageStats> {
         validation::ordered("to", from, to)?;
-        let status = Expr::col(api_key_usage::Column::StatusCode);
         let response_ms = || Expr::col(api_key_usage::Column::ResponseTimeMs);
         let rows: Vec<(String, i64, i64, Option<i64>, i64)> = api_key_usage::Entity::find()
             .select_only()
             .column(api_key_usage::Column::ToolName)
             .column_as(Expr::col(Asterisk).count(), "requests")
             .column_as(
-                Expr::case(status.lt(FIRST_FAILURE_STATUS), 1).count(),
+                Expr::expr(super::successes(api_key_usage::Column::StatusCode)).count(),
                 "successes",
             )
             .column_as(response_ms().sum(), "total_ms")
@@ -398,27 +394,7 @@ impl<'a> Usage<'a> {
             .enumerate()
             .map(|(i, u)| api_key_usage_row(Uuid::now_v7(), u).map_err(|err| at_row(i, err)))
             .collect::<Result<Vec<_>>>()?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        // One transaction (a savepoint when already in one): all or nothing.
-        let written = in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                let mut written = 0;
-                let mut rows = rows.into_iter();
-                loop {
-                    let chunk: Vec<_> = rows.by_ref().take(BATCH_ROWS).collect();
-                    if chunk.is_empty() {
-                        return Ok(written);
-                    }
-                    written += api_key_usage::Entity::insert_many(chunk)
-                        .exec_without_returning(&tx.conn())
-                        .await?;
-                }
-            })
-        })
-        .await?;
-        Ok(written)
+        super::insert_in_batches(&self.ctx, rows, BATCH_ROWS).await
     }
 }
 
@@ -456,7 +432,7 @@ fn api_key_usage_row(id: Uuid, usage: NewApiKeyUsage) -> Result<api_key_usage::A
 }
 
 /// Names the row of a batch that failed validation.
-fn at_row(index: usize, err: DatabaseError) -> DatabaseError {
+pub(crate) fn at_row(index: usize, err: DatabaseError) -> DatabaseError {
     match err {
         DatabaseError::InvalidInput { field, reason } => DatabaseError::InvalidInput {
             field,
@@ -466,16 +442,16 @@ fn at_row(index: usize, err: DatabaseError) -> DatabaseError {
     }
 }
 
-pub(super) fn status_code(code: u16) -> Result<i32> {
+pub(crate) fn status_code(code: u16) -> Result<i32> {
     validation::int_range("status_code", code, 100..=599)
 }
 
-pub(super) fn response_time(ms: Option<u32>) -> Result<Option<i32>> {
+pub(crate) fn response_time(ms: Option<u32>) -> Result<Option<i32>> {
     ms.map(|ms| validation::int_range("response_time_ms", ms, 0..=MAX_I32))
         .transpose()
 }
 
-fn size(field: &'static str, bytes: Option<u64>) -> Result<Option<i64>> {
+pub(crate) fn size(field: &'static str, bytes: Option<u64>) -> Result<Option<i64>> {
     bytes
         .map(|b| validation::int_range(field, b, 0..=MAX_I64))
         .transpose()

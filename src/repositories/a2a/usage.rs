@@ -1,0 +1,322 @@
+//! A2A usage: `db.a2a_usage()`. One row per request of a client, recorded
+//! one at a time or in batches; read back as the count in the client's
+//! rate-limit window, stats for a period and a per-day history.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::a2a_clients as clients;
+use entity::a2a_usage as usage;
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, SimpleExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::clients::owned_client;
+use crate::error::{DatabaseError, Result};
+use crate::ids::UserId;
+use crate::repositories::usage::api_usage::{at_row, response_time, size, status_code};
+use crate::repositories::usage::{insert_in_batches, successes};
+use crate::repositories::{Ctx, Prepared, unsigned};
+use crate::time;
+use crate::validation;
+
+/// Longest tool name.
+pub const MAX_TOOL_NAME: usize = 200;
+/// Longest error message.
+pub const MAX_ERROR_MESSAGE: usize = 4000;
+/// Most days of history.
+pub const MAX_HISTORY_DAYS: u32 = 366;
+/// Rows per INSERT of a batch: 500 × 14 columns stays under SQLite's
+/// 32,766 bound parameters.
+const BATCH_ROWS: usize = 500;
+const _: () = assert!(BATCH_ROWS * 14 <= 32_766);
+
+/// One request of an A2A client, for [`A2aUsage::record`].
+#[derive(Clone, Debug)]
+pub struct NewA2aUsage {
+    /// The client.
+    pub client_id: Uuid,
+    /// The session it came through, if any (the stored hash is looked up
+    /// from the presented token by the caller; `None` when unknown).
+    pub session_token_hash: Option<String>,
+    /// When (default now).
+    pub timestamp: DateTime<Utc>,
+    /// The tool called.
+    pub tool_name: String,
+    /// The HTTP status answered.
+    pub status_code: u16,
+    /// How long it took.
+    pub response_time_ms: Option<u32>,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// Request size.
+    pub request_size_bytes: Option<u64>,
+    /// Response size.
+    pub response_size_bytes: Option<u64>,
+    /// From where.
+    pub ip_address: Option<String>,
+    /// With what client software.
+    pub user_agent: Option<String>,
+}
+
+impl NewA2aUsage {
+    /// A request of `client` to `tool_name`, answered with `status_code`, now.
+    pub fn new(client_id: Uuid, tool_name: impl Into<String>, status_code: u16) -> Self {
+        Self {
+            client_id,
+            session_token_hash: None,
+            timestamp: Utc::now(),
+            tool_name: tool_name.into(),
+            status_code,
+            response_time_ms: None,
+            error_message: None,
+            request_size_bytes: None,
+            response_size_bytes: None,
+            ip_address: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// A client's usage over a period.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct A2aUsageStats {
+    /// Requests.
+    pub total_requests: u64,
+    /// Of those, answered 2xx ([`crate::SUCCESS_STATUSES`]).
+    pub successful_requests: u64,
+    /// The others.
+    pub failed_requests: u64,
+    /// Mean response time of the requests that recorded one.
+    pub average_response_time_ms: Option<f64>,
+}
+
+/// One UTC day of a client's usage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct A2aDailyUsage {
+    /// The day (UTC).
+    pub day: NaiveDate,
+    /// Requests that day.
+    pub requests: u64,
+    /// Of those, answered 2xx.
+    pub successes: u64,
+    /// The others.
+    pub failures: u64,
+}
+
+/// A2A usage: `db.a2a_usage()`.
+pub struct A2aUsage<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> A2aUsage<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Records one request; returns the row id. `InvalidInput` for bad
+    /// fields; `ForeignKey` for an unknown client.
+    #[instrument(skip_all, fields(a2a_client_id = %used.client_id, status_code = used.status_code), err(Display))]
+    pub async fn record(&self, used: NewA2aUsage) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        let row = usage_row(id, used)?;
+        static INSERT: Prepared = Prepared::new();
+        let statement = INSERT.insert(self.ctx.backend(), row, |insert| insert);
+        self.ctx.conn().execute_raw(statement).await?;
+        Ok(id)
+    }
+
+    /// Records many requests, 500 per INSERT statement, in one
+    /// transaction: all rows or none. A bad row is `InvalidInput` naming
+    /// its index, before anything is written. Returns how many were written.
+    #[instrument(skip_all, fields(rows = used.len()), err(Display))]
+    pub async fn record_batch(&self, used: Vec<NewA2aUsage>) -> Result<u64> {
+        let rows = used
+            .into_iter()
+            .enumerate()
+            .map(|(i, u)| usage_row(Uuid::now_v7(), u).map_err(|err| at_row(i, err)))
+            .collect::<Result<Vec<_>>>()?;
+        insert_in_batches(&self.ctx, rows, BATCH_ROWS).await
+    }
+
+    /// Requests of the client within its rate-limit window ending now (for
+    /// rate limiting): the window is the client's own
+    /// `rate_limit_window_seconds`. `NotFound` for an unknown client.
+    #[instrument(skip_all, fields(a2a_client_id = %client))]
+    pub async fn current_usage(&self, client: Uuid) -> Result<u64> {
+        let window: Option<i32> = clients::Entity::find_by_id(client)
+            .select_only()
+            .column(clients::Column::RateLimitWindowSeconds)
+            .into_tuple()
+            .one(&self.ctx.conn())
+            .await?;
+        let window = window.ok_or_else(|| DatabaseError::not_found("a2a client", client))?;
+        let since = time::now() - Duration::seconds(i64::from(window));
+        let n: Option<i64> = usage::Entity::find()
+            .select_only()
+            .column_as(Expr::col(Asterisk).count(), "n")
+            .filter(usage::Column::ClientId.eq(client))
+            .filter(usage::Column::Timestamp.gte(time::stored(since)))
+            .into_tuple()
+            .one(&self.ctx.conn())
+            .await?;
+        unsigned("count", n.unwrap_or(0))
+    }
+
+    /// `owner`'s client's usage in `[from, to)`, in ONE aggregate query.
+    /// `NotFound` for a client `owner` does not own; `from` after `to` is
+    /// `InvalidInput`.
+    #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner), err(Display))]
+    pub async fn stats(
+        &self,
+        owner: UserId,
+        client: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<A2aUsageStats> {
+        validation::ordered("to", from, to)?;
+        owned_client(&self.ctx, owner, client).await?;
+        let response_ms = || Expr::col(usage::Column::ResponseTimeMs);
+        let row: Option<(i64, i64, Option<i64>, i64)> = usage::Entity::find()
+            .select_only()
+            .column_as(Expr::col(Asterisk).count(), "requests")
+            .column_as(
+                Expr::expr(successes(usage::Column::StatusCode)).count(),
+                "successes",
+            )
+            .column_as(response_ms().sum().cast_as("BIGINT"), "total_ms")
+            .column_as(response_ms().count(), "timed")
+            .filter(usage::Column::ClientId.eq(client))
+            .filter(usage::Column::Timestamp.gte(time::checked("from", from)?))
+            .filter(usage::Column::Timestamp.lt(time::checked("to", to)?))
+            .into_tuple()
+            .one(&self.ctx.conn())
+            .await?;
+        let (requests, ok, total_ms, timed) = row.unwrap_or((0, 0, None, 0));
+        let (requests, ok): (u64, u64) = (unsigned("count", requests)?, unsigned("count", ok)?);
+        let timed: u64 = unsigned("count", timed)?;
+        Ok(A2aUsageStats {
+            total_requests: requests,
+            successful_requests: ok,
+            failed_requests: requests - ok,
+            average_response_time_ms: (timed > 0)
+                .then(|| total_ms.unwrap_or(0) as f64 / timed as f64),
+        })
+    }
+
+    /// `owner`'s client's requests per UTC day for the `days` days ending
+    /// with `today` (oldest first, days without requests included), in ONE
+    /// grouped query. `InvalidInput` for 0 or more than
+    /// [`MAX_HISTORY_DAYS`] days.
+    #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner, days), err(Display))]
+    pub async fn daily_history(
+        &self,
+        owner: UserId,
+        client: Uuid,
+        today: NaiveDate,
+        days: u32,
+    ) -> Result<Vec<A2aDailyUsage>> {
+        let days = validation::int_range::<u32, u32>("days", days, 1..=MAX_HISTORY_DAYS)?;
+        owned_client(&self.ctx, owner, client).await?;
+        let first = today - Duration::days(i64::from(days) - 1);
+        let from = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let to = (today + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        let rows: Vec<(String, i64, i64)> = usage::Entity::find()
+            .select_only()
+            .column_as(utc_day(self.ctx.backend()), "day")
+            .column_as(Expr::col(Asterisk).count(), "requests")
+            .column_as(
+                Expr::expr(successes(usage::Column::StatusCode)).count(),
+                "successes",
+            )
+            .filter(usage::Column::ClientId.eq(client))
+            .filter(usage::Column::Timestamp.gte(time::checked("today", from)?))
+            .filter(usage::Column::Timestamp.lt(time::checked("today", to)?))
+            .group_by(Expr::cust("1"))
+            .into_tuple()
+            .all(&self.ctx.conn())
+            .await?;
+        let mut by_day = BTreeMap::new();
+        for (day, requests, ok) in rows {
+            let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map_err(|_| DatabaseError::Decode(format!("a2a_usage day {day:?}")))?;
+            by_day.insert(
+                day,
+                (
+                    unsigned::<u64>("count", requests)?,
+                    unsigned::<u64>("count", ok)?,
+                ),
+            );
+        }
+        Ok(first
+            .iter_days()
+            .take(days as usize)
+            .map(|day| {
+                let (requests, successes) = by_day.get(&day).copied().unwrap_or((0, 0));
+                A2aDailyUsage {
+                    day,
+                    requests,
+                    successes,
+                    failures: requests - successes,
+                }
+            })
+            .collect())
+    }
+}
+
+/// The UTC calendar day of `timestamp` as `YYYY-MM-DD`. Raw SQL because
+/// the two backends store and format times differently and sea-query has
+/// no date function: SQLite keeps the UTC text this crate writes (its
+/// first ten characters are the day), PostgreSQL a `timestamptz`.
+fn utc_day(backend: DbBackend) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => {
+            Expr::cust("to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        }
+        _ => Expr::cust("substr(\"timestamp\", 1, 10)"),
+    }
+}
+
+/// Checks a usage row and makes it ready to insert.
+fn usage_row(id: Uuid, used: NewA2aUsage) -> Result<usage::ActiveModel> {
+    Ok(usage::ActiveModel {
+        id: Set(id),
+        client_id: Set(used.client_id),
+        session_token: Set(used.session_token_hash),
+        timestamp: Set(time::checked("timestamp", used.timestamp)?),
+        tool_name: Set(validation::required(
+            "tool_name",
+            &used.tool_name,
+            MAX_TOOL_NAME,
+        )?),
+        response_time_ms: Set(response_time(used.response_time_ms)?),
+        status_code: Set(status_code(used.status_code)?),
+        error_message: Set(validation::optional_multiline(
+            "error_message",
+            used.error_message.as_deref(),
+            MAX_ERROR_MESSAGE,
+        )?),
+        request_size_bytes: Set(size("request_size_bytes", used.request_size_bytes)?),
+        response_size_bytes: Set(size("response_size_bytes", used.response_size_bytes)?),
+        ip_address: Set(validation::optional(
+            "ip_address",
+            used.ip_address.as_deref(),
+            64,
+        )?),
+        user_agent: Set(validation::optional(
+            "user_agent",
+            used.user_agent.as_deref(),
+            512,
+        )?),
+        protocol_version: Set("1.0".to_owned()),
+        client_capabilities: Set(serde_json::json!([])),
+        granted_scopes: Set(serde_json::json!([])),
+    })
+}
