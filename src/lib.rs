@@ -34,6 +34,7 @@
 //! | `user_mcp_tokens` | [`McpTokens`] | `db.mcp_tokens()` |
 //! | `system_secrets` (named secrets) | [`SystemSecrets`] | `db.system_secrets()` |
 //! | `rsa_keypairs` | [`RsaKeys`] | `db.rsa_keys()` |
+//! | `fitness_configurations` | [`FitnessConfigs`] | `db.tenant(t).fitness_configs()` |
 //! | `a2a_clients`, `a2a_client_api_keys` | [`A2aClients`] | `db.a2a_clients()` |
 //! | `a2a_sessions` | [`A2aSessions`] | `db.a2a_sessions()` |
 //! | `a2a_tasks` | [`A2aTasks`] | `db.a2a_tasks()` |
@@ -118,6 +119,7 @@ pub use repositories::a2a::{
     A2A_SCOPES, A2aClient, A2aClients, A2aDailyUsage, A2aSession, A2aSessions, A2aTask, A2aTasks,
     A2aUsage, A2aUsageStats, NewA2aClient, NewA2aUsage, OpenedA2aSession, RegisteredA2aClient,
 };
+pub use repositories::content::{FitnessConfigs, FitnessConfiguration};
 pub use repositories::credentials::{
     ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, CrossTenantOAuthTokens, NewApiKey, NewOAuthApp,
     NewOAuthToken, NewTenantOAuthCredential, NewUserOAuthApp, OAuthApp, OAuthApps, OAuthToken,

@@ -23,6 +23,7 @@
 
 pub mod a2a;
 mod cells;
+pub mod content;
 pub mod credentials;
 mod ctx;
 pub mod identity;
@@ -37,6 +38,7 @@ pub(crate) use prepared::Prepared;
 pub(crate) use support::{expect_changed, string_list, unsigned, unsigned_opt};
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
+use content::FitnessConfigs;
 use credentials::{
     ApiKeys, CrossTenantOAuthTokens, OAuthApps, OAuthTokens, TenantOAuthCredentials, UserOAuthApps,
 };
@@ -171,6 +173,8 @@ accessors! {
         oauth2_refresh_tokens: OAuth2RefreshTokens,
         /// Authorization states stored in this tenant.
         oauth2_states: OAuth2States,
+        /// Fitness configurations: tenant defaults and users' overrides.
+        fitness_configs: FitnessConfigs,
     }
     across_tenants {
         /// A user's OAuth tokens in every tenant.

@@ -202,6 +202,29 @@ pub(crate) fn known_values(
     Ok(out)
 }
 
+/// `value` as stored JSON: at most `max_bytes` when serialized, and a
+/// JSON object when `object` is set.
+pub(crate) fn json_document(
+    field: &'static str,
+    value: &serde_json::Value,
+    max_bytes: usize,
+    object: bool,
+) -> Result<()> {
+    if object && !value.is_object() {
+        return Err(DatabaseError::invalid(field, "must be a JSON object"));
+    }
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > max_bytes {
+        return Err(DatabaseError::invalid(
+            field,
+            format!("{size} bytes of JSON, more than {max_bytes}"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

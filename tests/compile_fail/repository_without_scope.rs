@@ -1,6 +1,8 @@
 // Tenant-owned repositories have no public constructor and no accessor on
 // the database handle: only `db.tenant(id)` hands them out.
-use pierre_db::{Database, OAuth2AuthCodes, OAuth2RefreshTokens, OAuthTokens, TenantMembers};
+use pierre_db::{
+    Database, FitnessConfigs, OAuth2AuthCodes, OAuth2RefreshTokens, OAuthTokens, TenantMembers,
+};
 
 fn tokens(db: &Database) {
     let _direct = db.oauth_tokens();
@@ -9,11 +11,13 @@ fn tokens(db: &Database) {
     let _codes = db.oauth2_auth_codes();
     let _refresh = db.oauth2_refresh_tokens();
     let _states = db.oauth2_states();
+    let _fitness = db.fitness_configs();
     let _built = OAuthTokens::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_members = TenantMembers::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_codes = OAuth2AuthCodes::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_refresh =
         OAuth2RefreshTokens::new(db.unscoped_connection(), pierre_db::TenantId::new());
+    let _built_fitness = FitnessConfigs::new(db.unscoped_connection(), pierre_db::TenantId::new());
 }
 
 fn main() {}

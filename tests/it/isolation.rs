@@ -33,6 +33,7 @@ const CREDENTIAL_PROVIDERS: [&str; 3] = ["strava", "garmin", "terra"];
 fn named(provider: &str) -> OauthProvider {
     pierre_db::parse_provider(provider).unwrap()
 }
+const CONFIG_NAMES: [&str; 2] = ["zones", "plan"];
 const ROLES: [TenantRole; 3] = [TenantRole::Admin, TenantRole::Member, TenantRole::Viewer];
 
 #[tokio::test]
@@ -58,6 +59,8 @@ async fn random_interleaved_operations_never_cross_tenants() {
         let mut model = Model::new();
         let mut members = Members::new();
         let mut credentials = Credentials::new();
+        // Fitness configurations: (tenant, user or default, name) → value.
+        let mut configs: BTreeMap<(TenantId, Option<UserId>, &str), i64> = BTreeMap::new();
         let (mut codes, mut refresh): (Issued, Issued) = (Vec::new(), Vec::new());
         let client =
             t.db.oauth2_clients()
@@ -72,7 +75,34 @@ async fn random_interleaved_operations_never_cross_tenants() {
             let provider = rng.pick(&PROVIDERS);
             let tokens = t.db.tenant(tenant).oauth_tokens();
             let scope = t.db.tenant(tenant);
-            match rng.next() % 17 {
+            match rng.next() % 19 {
+                17 => {
+                    let name = rng.pick(&CONFIG_NAMES);
+                    let owner = (rng.next() % 2 == 0).then_some(user);
+                    let value = step as i64;
+                    let data = serde_json::json!({ "v": value });
+                    let fitness = scope.fitness_configs();
+                    match owner {
+                        Some(owner) => fitness.save_for_user(owner, name, data).await,
+                        None => fitness.save_tenant_default(name, data).await,
+                    }
+                    .unwrap();
+                    configs.insert((tenant, owner, name), value);
+                }
+                18 => {
+                    let name = rng.pick(&CONFIG_NAMES);
+                    let got = scope
+                        .fitness_configs()
+                        .get_for_user(user, name)
+                        .await
+                        .unwrap()
+                        .map(|c| c.data["v"].as_i64().unwrap());
+                    let want = configs
+                        .get(&(tenant, Some(user), name))
+                        .or(configs.get(&(tenant, None, name)))
+                        .copied();
+                    assert_eq!(got, want, "{b}: step {step}: fitness {name}");
+                }
                 14 => {
                     let issued = scope
                         .oauth2_auth_codes()
@@ -251,6 +281,33 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 want_sorted.sort();
                 assert_eq!(got_sorted, want_sorted, "{b}: tenant {tenant} user {user}");
             }
+        }
+        for &tenant in &tenants {
+            let fitness = t.db.tenant(tenant).fitness_configs();
+            let mut got: Vec<(Option<UserId>, String, i64)> = Vec::new();
+            let mut lists = vec![fitness.list_tenant_defaults().await.unwrap()];
+            for &user in &users {
+                lists.push(fitness.list_for_user(user).await.unwrap());
+            }
+            for config in lists.into_iter().flatten() {
+                assert_eq!(
+                    config.tenant_id, tenant,
+                    "{b}: a configuration of another tenant"
+                );
+                got.push((
+                    config.user_id,
+                    config.name,
+                    config.data["v"].as_i64().unwrap(),
+                ));
+            }
+            let mut want: Vec<(Option<UserId>, String, i64)> = configs
+                .iter()
+                .filter(|((ct, _, _), _)| *ct == tenant)
+                .map(|((_, u, n), v)| (*u, (*n).to_owned(), *v))
+                .collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{b}: tenant {tenant}: fitness configurations");
         }
         for &tenant in &tenants {
             let scope = t.db.tenant(tenant);

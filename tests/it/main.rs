@@ -13,6 +13,7 @@ mod crypto;
 mod database;
 mod errors;
 mod first_hour;
+mod fitness_configs;
 mod isolation;
 mod no_leaks;
 mod oauth2_server;

@@ -112,7 +112,7 @@ impl<'a> A2aTasks<'a> {
         input: serde_json::Value,
     ) -> Result<A2aTask> {
         let task_type = validation::identifier("task_type", task_type, MAX_TASK_TYPE)?;
-        bounded("input", &input)?;
+        validation::json_document("input", &input, MAX_DATA_BYTES, false)?;
         let now = time::stored(time::now());
         let row = tasks::Model {
             id: Uuid::now_v7(),
@@ -206,7 +206,7 @@ impl<'a> A2aTasks<'a> {
         error: Option<&str>,
     ) -> Result<A2aTask> {
         if let Some(output) = &output {
-            bounded("output", output)?;
+            validation::json_document("output", output, MAX_DATA_BYTES, false)?;
         }
         let error = validation::optional_multiline("error_message", error, MAX_ERROR_MESSAGE)?;
         let now = time::stored(time::now());
@@ -252,18 +252,4 @@ fn owned_by(owner: UserId) -> sea_orm::sea_query::SelectStatement {
         .from(clients::Entity)
         .and_where(Expr::col(clients::Column::UserId).eq(owner.as_uuid()))
         .to_owned()
-}
-
-/// `InvalidInput` for a JSON document over [`MAX_DATA_BYTES`].
-fn bounded(field: &'static str, value: &serde_json::Value) -> Result<()> {
-    let size = serde_json::to_vec(value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size > MAX_DATA_BYTES {
-        return Err(DatabaseError::invalid(
-            field,
-            format!("{size} bytes of JSON, more than {MAX_DATA_BYTES}"),
-        ));
-    }
-    Ok(())
 }
