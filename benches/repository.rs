@@ -10,7 +10,8 @@
 //! pool ("raw"), and the same raw SQL on a pool opened with sqlx's default
 //! options ("peer": what the original system ran). Targets (checked here,
 //! never in tests): every line ≥ 0.9× raw; batched usage inserts ≥ 2× raw
-//! per-row inserts; the page at depth ≤ 1.5× the first; a point read at
+//! per-row inserts; the users page at depth ≤ 1.5× the first, the chat
+//! messages page at depth 10,000 ≤ 1.2× the first; a point read at
 //! 1,000,000 rows ≤ 1.3× the time at 10,000; on SQLite, point reads ≥ 2×
 //! the peer and no write slower than the peer.
 
@@ -22,9 +23,10 @@ use std::time::Instant;
 
 use pierre_db::OauthProvider;
 use pierre_db::{
-    AdminTokenUse, ApiKeyTier, Database, DatabaseConfig, MasterKey, NewA2aClient, NewA2aUsage,
-    NewAdminToken, NewApiKey, NewApiKeyUsage, NewAuthCode, NewOAuth2Client, NewOAuthToken,
-    NewRefreshToken, NewUser, PageRequest, Secret, UserId, UserStatus,
+    AdminTokenUse, ApiKeyTier, ChatRole, Database, DatabaseConfig, MasterKey, NewA2aClient,
+    NewA2aUsage, NewAdminToken, NewApiKey, NewApiKeyUsage, NewAuthCode, NewChatMessage,
+    NewConversation, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewUser, PageRequest, Secret,
+    TenantId, UserId, UserStatus,
 };
 
 use raw::Raw;
@@ -600,6 +602,8 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         Some(2.0),
     );
 
+    chat(&db, &sides, tenant, repo_users[2], &mut report).await;
+
     // A point read by primary key at 10,000 users, then at 1,000,000.
     let existing = 2 * USERS + 1;
     let mut ids = raw.insert_users(0, 10_000 - existing).await;
@@ -731,6 +735,89 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     )
     .await;
     report
+}
+
+/// Chat: add a message (bump and insert in one transaction); a page of
+/// messages at depth 0 and at depth 10,000 of one conversation.
+async fn chat(
+    db: &Database,
+    sides: &Sides<'_>,
+    tenant: TenantId,
+    user: UserId,
+    report: &mut Report,
+) {
+    let chat = db.tenant(tenant).chat();
+    let talk = async |title: &str| {
+        let new = NewConversation::new(user, title);
+        chat.create_conversation(new).await.unwrap().id
+    };
+    let (repo_talk, raw_talk, deep_talk) =
+        (talk("repo").await, talk("raw").await, talk("deep").await);
+    let line = measure(
+        400,
+        sides,
+        async |_| {
+            let mut message =
+                NewChatMessage::new(ChatRole::User, "How far should I run on Sunday?");
+            message.token_count = Some(7);
+            chat.add_message(user, repo_talk, message).await.unwrap();
+        },
+        async |raw, _| raw.add_chat_message(tenant, user, raw_talk).await,
+    )
+    .await;
+    report.compare("chat add message (transaction)", &line, 0.9, Kind::Write);
+
+    const DEPTH: usize = 10_000;
+    sides
+        .raw
+        .insert_chat_messages(deep_talk, DEPTH + 1_000)
+        .await;
+    let (mut request, mut seen) = (PageRequest::first(500), 0);
+    let deep_position = loop {
+        let page = chat.messages(user, deep_talk, &request).await.unwrap();
+        seen += page.items.len();
+        request = PageRequest::after(page.next_cursor.unwrap(), 50);
+        if seen >= DEPTH {
+            let last = page.items.last().unwrap();
+            break (last.created_at.fixed_offset(), last.id);
+        }
+    };
+    let page_at = async |request: &PageRequest, after| {
+        measure(
+            100,
+            sides,
+            async |_| {
+                let page = chat.messages(user, deep_talk, request).await.unwrap();
+                assert_eq!(page.items.len(), 50);
+            },
+            async |raw, _| {
+                let rows = raw
+                    .chat_messages_page(tenant, user, deep_talk, after, 50)
+                    .await;
+                assert_eq!(rows.len(), 50);
+            },
+        )
+        .await
+    };
+    let first = page_at(&PageRequest::first(50), None).await;
+    let deep = page_at(&request, Some(deep_position)).await;
+    report.compare(
+        "chat messages page, depth 0 (50 rows)",
+        &first,
+        0.9,
+        Kind::Page,
+    );
+    report.compare(
+        &format!("chat messages page, depth {DEPTH}"),
+        &deep,
+        0.9,
+        Kind::Page,
+    );
+    report.rows.push(slowdown_row(
+        "chat deep/first page time (repo)",
+        deep.repo.median() / first.repo.median(),
+        1.2,
+    ));
 }
 
 /// `db.users().get_by_id` against the raw sides on ids spread over `ids`;

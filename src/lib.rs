@@ -34,6 +34,7 @@
 //! | `user_mcp_tokens` | [`McpTokens`] | `db.mcp_tokens()` |
 //! | `system_secrets` (named secrets) | [`SystemSecrets`] | `db.system_secrets()` |
 //! | `rsa_keypairs` | [`RsaKeys`] | `db.rsa_keys()` |
+//! | `chat_conversations`, `chat_messages` | [`Chat`] | `db.tenant(t).chat()` |
 //! | `fitness_configurations` | [`FitnessConfigs`] | `db.tenant(t).fitness_configs()` |
 //! | `a2a_clients`, `a2a_client_api_keys` | [`A2aClients`] | `db.a2a_clients()` |
 //! | `a2a_sessions` | [`A2aSessions`] | `db.a2a_sessions()` |
@@ -95,6 +96,8 @@ pub use database::{Database, Health};
 /// The tier of an API key, which sets its rate limit: `Trial`, `Starter`,
 /// `Professional`, `Enterprise`.
 pub use entity::sea_orm_active_enums::ApiKeyTier;
+/// Who speaks in a chat message: `System`, `User`, `Assistant`.
+pub use entity::sea_orm_active_enums::ChatRole;
 /// Whether an OAuth app can keep a secret: `Public` (no client secret) or
 /// `Confidential`.
 pub use entity::sea_orm_active_enums::OauthAppType;
@@ -103,6 +106,8 @@ pub use entity::sea_orm_active_enums::OauthAppType;
 pub use entity::sea_orm_active_enums::OauthProvider;
 /// A user's subscription: `Starter`, `Professional`, `Enterprise`.
 pub use entity::sea_orm_active_enums::SubscriptionTier;
+/// Where an A2A task is in its life cycle: `Pending`, `Running`,
+/// `Completed`, `Failed`, `Cancelled` (the last three are final).
 pub use entity::sea_orm_active_enums::TaskStatus;
 /// A member's role in a tenant: `Owner`, `Admin`, `Member`, `Viewer`.
 pub use entity::sea_orm_active_enums::TenantRole;
@@ -119,7 +124,10 @@ pub use repositories::a2a::{
     A2A_SCOPES, A2aClient, A2aClients, A2aDailyUsage, A2aSession, A2aSessions, A2aTask, A2aTasks,
     A2aUsage, A2aUsageStats, NewA2aClient, NewA2aUsage, OpenedA2aSession, RegisteredA2aClient,
 };
-pub use repositories::content::{FitnessConfigs, FitnessConfiguration};
+pub use repositories::content::{
+    Chat, ChatMessage, Conversation, ConversationSummary, FitnessConfigs, FitnessConfiguration,
+    NewChatMessage, NewConversation,
+};
 pub use repositories::credentials::{
     ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, CrossTenantOAuthTokens, NewApiKey, NewOAuthApp,
     NewOAuthToken, NewTenantOAuthCredential, NewUserOAuthApp, OAuthApp, OAuthApps, OAuthToken,

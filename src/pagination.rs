@@ -213,13 +213,45 @@ where
     C: ConnectionTrait,
     Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
 {
+    keyset_page_as(
+        conn,
+        codec,
+        scope,
+        request,
+        select,
+        (columns, Order::Asc),
+        position_of,
+    )
+    .await
+}
+
+/// [`keyset_page`] in either order, each row read into `M`: for lists
+/// newest first, or whose select adds computed columns.
+pub(crate) async fn keyset_page_as<E, M, C, Col>(
+    conn: &C,
+    codec: &CursorCodec,
+    scope: &str,
+    request: &PageRequest,
+    select: Select<E>,
+    (columns, order): ((Col, Col), Order),
+    position_of: impl Fn(&M) -> Position,
+) -> Result<Page<M>>
+where
+    E: EntityTrait,
+    M: FromQueryResult + Send,
+    C: ConnectionTrait,
+    Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
+{
     let limit = request.limit();
     let after = request
         .cursor
         .as_ref()
         .map(|c| codec.decode(scope, c))
         .transpose()?;
-    let items = in_page(select, columns, limit, after).all(conn).await?;
+    let items = in_page(select, columns, limit, after, order)
+        .into_model::<M>()
+        .all(conn)
+        .await?;
     Ok(finish(items, limit, |last| {
         codec.encode(scope, position_of(last))
     }))
@@ -276,7 +308,7 @@ where
     };
     values.push((u64::from(limit) + 1).into());
     let statement = slot.statement(conn.get_database_backend(), values, || {
-        in_page(select(), columns, limit, after)
+        in_page(select(), columns, limit, after, Order::Asc)
     });
     let items = M::find_by_statement(statement).all(conn).await?;
     Ok(finish(items, limit, |last| {
@@ -284,26 +316,30 @@ where
     }))
 }
 
-/// `select` ordered by `(time_col, id_col)`, after `after`, one row past
-/// `limit` (which tells whether there is a next page).
-fn in_page<E, Col>(
+/// `select` ordered by `(time_col, id_col)` in `order`, past `after`, one
+/// row past `limit` (which tells whether there is a next page).
+pub(crate) fn in_page<E, Col>(
     select: Select<E>,
     (time_col, id_col): (Col, Col),
     limit: u32,
     after: Option<Position>,
+    order: Order,
 ) -> Select<E>
 where
     E: EntityTrait,
     Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
 {
     let mut select = select
-        .order_by(time_col, Order::Asc)
-        .order_by(id_col, Order::Asc)
+        .order_by(time_col, order.clone())
+        .order_by(id_col, order.clone())
         .limit(u64::from(limit) + 1);
     if let Some(after) = after {
-        select = select.filter(Expr::tuple([Expr::col(time_col), Expr::col(id_col)]).gt(
-            Expr::tuple([Expr::val(after.at.fixed_offset()), Expr::val(after.id)]),
-        ));
+        let key = Expr::tuple([Expr::col(time_col), Expr::col(id_col)]);
+        let cursor = Expr::tuple([Expr::val(after.at.fixed_offset()), Expr::val(after.id)]);
+        select = select.filter(match order {
+            Order::Desc => key.lt(cursor),
+            _ => key.gt(cursor),
+        });
     }
     select
 }

@@ -788,3 +788,5 @@ impl Raw {
         .unwrap();
     }
 }
+
+mod content;

@@ -1,7 +1,8 @@
 //! Schema migrations of pierre-db.
 //!
 //! Twenty migrations, in the order of the original design (there is no
-//! M16), build the 44 tables on SQLite and PostgreSQL from one code path:
+//! M16), build the 44 tables on SQLite and PostgreSQL from one code path,
+//! and one more (`m20251201_000001`) fits two chat indexes to their lists:
 //! SeaORM's schema builder, with backend-specific steps only where the
 //! backends differ (native enum types and `ALTER TABLE ... ADD CONSTRAINT` on
 //! PostgreSQL, table rebuilds on SQLite). Run them with
@@ -42,6 +43,7 @@ mod m20250120_000018_firebase_auth;
 mod m20250120_000019_recipes_schema;
 mod m20250120_000020_admin_config_schema;
 mod m20250120_000021_add_config_categories;
+mod m20251201_000001_content_keyset_indexes;
 
 /// The 44 application tables, in creation order (`seaql_migrations` aside).
 pub const TABLES: [&str; 44] = [
@@ -118,6 +120,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250120_000019_recipes_schema::Migration),
             Box::new(m20250120_000020_admin_config_schema::Migration),
             Box::new(m20250120_000021_add_config_categories::Migration),
+            Box::new(m20251201_000001_content_keyset_indexes::Migration),
         ]
     }
 }

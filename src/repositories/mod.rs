@@ -38,7 +38,7 @@ pub(crate) use prepared::Prepared;
 pub(crate) use support::{expect_changed, string_list, unsigned, unsigned_opt};
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
-use content::FitnessConfigs;
+use content::{Chat, FitnessConfigs};
 use credentials::{
     ApiKeys, CrossTenantOAuthTokens, OAuthApps, OAuthTokens, TenantOAuthCredentials, UserOAuthApps,
 };
@@ -175,6 +175,8 @@ accessors! {
         oauth2_states: OAuth2States,
         /// Fitness configurations: tenant defaults and users' overrides.
         fitness_configs: FitnessConfigs,
+        /// Chat conversations and their messages.
+        chat: Chat,
     }
     across_tenants {
         /// A user's OAuth tokens in every tenant.

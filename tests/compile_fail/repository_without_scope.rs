@@ -1,7 +1,7 @@
 // Tenant-owned repositories have no public constructor and no accessor on
 // the database handle: only `db.tenant(id)` hands them out.
 use pierre_db::{
-    Database, FitnessConfigs, OAuth2AuthCodes, OAuth2RefreshTokens, OAuthTokens, TenantMembers,
+    Chat, Database, FitnessConfigs, OAuth2AuthCodes, OAuth2RefreshTokens, OAuthTokens, TenantMembers,
 };
 
 fn tokens(db: &Database) {
@@ -12,12 +12,14 @@ fn tokens(db: &Database) {
     let _refresh = db.oauth2_refresh_tokens();
     let _states = db.oauth2_states();
     let _fitness = db.fitness_configs();
+    let _chat = db.chat();
     let _built = OAuthTokens::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_members = TenantMembers::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_codes = OAuth2AuthCodes::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_refresh =
         OAuth2RefreshTokens::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_fitness = FitnessConfigs::new(db.unscoped_connection(), pierre_db::TenantId::new());
+    let _built_chat = Chat::new(db.unscoped_connection(), pierre_db::TenantId::new());
 }
 
 fn main() {}

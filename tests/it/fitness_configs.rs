@@ -1,7 +1,7 @@
 //! Fitness configurations: tenant defaults, users' overrides, the fallback.
 
+use pierre_db::DatabaseError;
 use pierre_db::serde_json::json;
-use pierre_db::{DatabaseError, NewUser};
 
 use crate::common;
 
@@ -18,12 +18,7 @@ async fn rows(t: &common::TestDb) -> usize {
 async fn saves_are_upserts_and_users_fall_back_to_the_tenant_default() {
     for t in common::databases().await {
         let b = t.backend;
-        let ada =
-            t.db.users()
-                .create(NewUser::new("ada@example.org", "h"))
-                .await
-                .unwrap()
-                .id;
+        let ada = common::user(&t, "ada@example.org").await;
         let acme = common::tenant(&t, ada).await;
         let globex = common::tenant(&t, ada).await;
         let configs = t.db.tenant(acme).fitness_configs();
@@ -106,12 +101,7 @@ async fn concurrent_saves_of_one_default_leave_one_row() {
     let dir = tempfile::tempdir().unwrap();
     for t in common::racing(&dir).await {
         let b = t.backend;
-        let ada =
-            t.db.users()
-                .create(NewUser::new("ada@example.org", "h"))
-                .await
-                .unwrap()
-                .id;
+        let ada = common::user(&t, "ada@example.org").await;
         let acme = common::tenant(&t, ada).await;
         let saved = common::all_at_once(16, |i| {
             let db = t.db.clone();

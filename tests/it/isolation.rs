@@ -1,7 +1,8 @@
 //! Tenant isolation under random operations: a seeded sequence of 1,200
-//! interleaved operations by 4 tenants on five tenant-owned tables (OAuth
+//! interleaved operations by 4 tenants on tenant-owned tables (OAuth
 //! tokens, members, tenant OAuth credentials, OAuth 2.0 authorization codes
-//! and refresh tokens), checked against an in-memory model as it goes;
+//! and refresh tokens, fitness configurations, chat conversations and
+//! their messages), checked against an in-memory model as it goes;
 //! afterwards every scoped read must return exactly that tenant's rows.
 
 use crate::common;
@@ -10,9 +11,11 @@ use std::collections::BTreeMap;
 
 use crate::common::rng::Rng;
 use pierre_db::OauthProvider;
+use pierre_db::uuid::Uuid;
 use pierre_db::{
-    NewAuthCode, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewTenantOAuthCredential,
-    NewUser, PageRequest, Secret, TenantId, TenantRole, UserId,
+    ChatRole, DatabaseError, NewAuthCode, NewChatMessage, NewConversation, NewOAuth2Client,
+    NewOAuthToken, NewRefreshToken, NewTenantOAuthCredential, NewUser, PageRequest, Secret,
+    TenantId, TenantRole, UserId,
 };
 
 const OPERATIONS: usize = 1200;
@@ -62,6 +65,8 @@ async fn random_interleaved_operations_never_cross_tenants() {
         // Fitness configurations: (tenant, user or default, name) → value.
         let mut configs: BTreeMap<(TenantId, Option<UserId>, &str), i64> = BTreeMap::new();
         let (mut codes, mut refresh): (Issued, Issued) = (Vec::new(), Vec::new());
+        // Conversations: (id, tenant, user, messages).
+        let mut talks: Vec<(Uuid, TenantId, UserId, u64)> = Vec::new();
         let client =
             t.db.oauth2_clients()
                 .register(NewOAuth2Client::new(CALLBACK))
@@ -75,7 +80,41 @@ async fn random_interleaved_operations_never_cross_tenants() {
             let provider = rng.pick(&PROVIDERS);
             let tokens = t.db.tenant(tenant).oauth_tokens();
             let scope = t.db.tenant(tenant);
-            match rng.next() % 19 {
+            match rng.next() % 21 {
+                19 => {
+                    let talk = scope
+                        .chat()
+                        .create_conversation(NewConversation::new(user, format!("talk {step}")))
+                        .await
+                        .unwrap();
+                    talks.push((talk.id, tenant, user, 0));
+                }
+                20 if !talks.is_empty() => {
+                    let i = rng.below(talks.len());
+                    let (id, owner_tenant, owner, _) = talks[i];
+                    // Half the time the owner writes; otherwise whoever was
+                    // drawn, which is mostly someone else.
+                    let (tenant, user) = if rng.next() % 2 == 0 {
+                        (owner_tenant, owner)
+                    } else {
+                        (tenant, user)
+                    };
+                    let added =
+                        t.db.tenant(tenant)
+                            .chat()
+                            .add_message(user, id, NewChatMessage::new(ChatRole::User, "hi"))
+                            .await;
+                    if (tenant, user) == (owner_tenant, owner) {
+                        added.unwrap();
+                        talks[i].3 += 1;
+                    } else {
+                        let err = added.unwrap_err();
+                        assert!(
+                            matches!(err, DatabaseError::NotFound { .. }),
+                            "{b}: step {step}: {err}"
+                        );
+                    }
+                }
                 17 => {
                     let name = rng.pick(&CONFIG_NAMES);
                     let owner = (rng.next() % 2 == 0).then_some(user);
@@ -280,6 +319,36 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 let mut want_sorted = want;
                 want_sorted.sort();
                 assert_eq!(got_sorted, want_sorted, "{b}: tenant {tenant} user {user}");
+            }
+        }
+        for &tenant in &tenants {
+            let chat = t.db.tenant(tenant).chat();
+            for &user in &users {
+                let listed = chat
+                    .list_conversations(user, &PageRequest::first(500))
+                    .await
+                    .unwrap();
+                let mut got: Vec<(Uuid, u64)> = listed
+                    .items
+                    .iter()
+                    .map(|s| {
+                        let c = &s.conversation;
+                        assert_eq!(
+                            (c.tenant_id, c.user_id),
+                            (tenant, user),
+                            "{b}: a stranger's talk"
+                        );
+                        (c.id, s.message_count)
+                    })
+                    .collect();
+                let mut want: Vec<(Uuid, u64)> = talks
+                    .iter()
+                    .filter(|(_, ct, cu, _)| (*ct, *cu) == (tenant, user))
+                    .map(|(id, _, _, n)| (*id, *n))
+                    .collect();
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{b}: tenant {tenant} user {user}: conversations");
             }
         }
         for &tenant in &tenants {

@@ -8,6 +8,7 @@ mod common;
 
 mod a2a;
 mod api_keys;
+mod chat;
 mod config;
 mod crypto;
 mod database;

@@ -950,7 +950,8 @@ const TABLES: [Table; 44] = [
             UPDATED_AT,
         ],
         foreign_keys: &[user_fk("user_id"), TENANT_FK],
-        keys: &[Index(&["tenant_id", "user_id", "updated_at"])],
+        // M21 (a documented choice): the keyset pages' index ends in `id`.
+        keys: &[Index(&["tenant_id", "user_id", "updated_at", "id"])],
         ..TABLE
     },
     Table {
@@ -965,7 +966,8 @@ const TABLES: [Table; 44] = [
             CREATED_AT,
         ],
         foreign_keys: &[fk("conversation_id", "chat_conversations", "id", Cascade)],
-        keys: &[Index(&["conversation_id", "created_at"])],
+        // M21: as above.
+        keys: &[Index(&["conversation_id", "created_at", "id"])],
         ..TABLE
     },
     // M19

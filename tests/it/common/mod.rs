@@ -112,6 +112,12 @@ fn unique_name() -> String {
     )
 }
 
+/// A user with `email` (through the users repository); returns its id.
+pub async fn user(t: &TestDb, email: &str) -> pierre_db::UserId {
+    let new = pierre_db::NewUser::new(email, "h");
+    t.db.users().create(new).await.expect("create user").id
+}
+
 /// A tenant owned by `owner`, written directly (the tenants repository has
 /// its own tests); returns its id.
 pub async fn tenant(t: &TestDb, owner: pierre_db::UserId) -> pierre_db::TenantId {

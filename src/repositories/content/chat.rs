@@ -1,0 +1,543 @@
+//! Chat conversations and their messages: `db.tenant(t).chat()`.
+//!
+//! A conversation belongs to a user in a tenant; its messages have no
+//! tenant column of their own and are reached only through a conversation
+//! of this scope and that user. Adding a message is one transaction: the
+//! conversation's `updated_at` and `total_tokens` are bumped in SQL first
+//! (which also proves it is the user's, in this tenant), then the message
+//! is inserted. The original did this in two statements and checked only
+//! the user.
+
+use chrono::{DateTime, Utc};
+use entity::chat_conversations as conversations;
+use entity::chat_messages as messages;
+use entity::sea_orm_active_enums::ChatRole;
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::error::{DatabaseError, Result};
+use crate::ids::{TenantId, UserId};
+use crate::pagination::{Page, PageRequest, Position, keyset_page, keyset_page_as};
+use crate::repositories::{expect_changed, unsigned, unsigned_opt};
+use crate::retry::in_write_tx;
+use crate::scope::Scoped;
+use crate::time;
+use crate::validation;
+
+/// The model a conversation gets when none is given (the schema default).
+pub const DEFAULT_MODEL: &str = "gemini-2.0-flash-exp";
+/// Longest title.
+pub const MAX_TITLE: usize = 500;
+/// Longest model name.
+pub const MAX_MODEL: usize = 100;
+/// Longest system prompt, in characters.
+pub const MAX_SYSTEM_PROMPT: usize = 32 * 1024;
+/// Longest message, in characters.
+pub const MAX_CONTENT: usize = 256 * 1024;
+/// Longest finish reason.
+pub const MAX_FINISH_REASON: usize = 64;
+/// Most messages [`Chat::recent_messages`] returns.
+pub const MAX_RECENT: u32 = 1000;
+
+/// A chat conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    /// The row id.
+    pub id: Uuid,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// Its title.
+    pub title: String,
+    /// The model it talks to.
+    pub model: String,
+    /// The system prompt, if any.
+    pub system_prompt: Option<String>,
+    /// Tokens of all its messages.
+    pub total_tokens: u64,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// Its last activity.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<conversations::Model> for Conversation {
+    type Error = DatabaseError;
+
+    fn try_from(m: conversations::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id,
+            user_id: m.user_id.into(),
+            tenant_id: m.tenant_id.into(),
+            title: m.title,
+            model: m.model,
+            system_prompt: m.system_prompt,
+            total_tokens: unsigned("chat_conversations.total_tokens", m.total_tokens)?,
+            created_at: m.created_at.to_utc(),
+            updated_at: m.updated_at.to_utc(),
+        })
+    }
+}
+
+/// A conversation with its message count, as [`Chat::list_conversations`]
+/// gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationSummary {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// How many messages it holds.
+    pub message_count: u64,
+}
+
+/// A conversation row and its count, read in one query.
+struct SummaryRow(conversations::Model, i64);
+
+impl FromQueryResult for SummaryRow {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self(
+            conversations::Model::from_query_result(row, prefix)?,
+            row.try_get(prefix, "message_count")?,
+        ))
+    }
+}
+
+/// A conversation to start with [`Chat::create_conversation`].
+#[derive(Clone, Debug)]
+pub struct NewConversation {
+    /// Whose it is.
+    pub user_id: UserId,
+    /// Its title.
+    pub title: String,
+    /// The model (default [`DEFAULT_MODEL`]).
+    pub model: String,
+    /// The system prompt.
+    pub system_prompt: Option<String>,
+}
+
+impl NewConversation {
+    /// A conversation of `user` with the default model and no system prompt.
+    pub fn new(user_id: UserId, title: impl Into<String>) -> Self {
+        Self {
+            user_id,
+            title: title.into(),
+            model: DEFAULT_MODEL.to_owned(),
+            system_prompt: None,
+        }
+    }
+}
+
+/// A message of a conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// The row id.
+    pub id: Uuid,
+    /// Its conversation.
+    pub conversation_id: Uuid,
+    /// Who spoke.
+    pub role: ChatRole,
+    /// What was said.
+    pub content: String,
+    /// Its tokens, if counted.
+    pub token_count: Option<u32>,
+    /// Why the model stopped, for an assistant message.
+    pub finish_reason: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<messages::Model> for ChatMessage {
+    type Error = DatabaseError;
+
+    fn try_from(m: messages::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            role: m.role,
+            content: m.content,
+            token_count: unsigned_opt("chat_messages.token_count", m.token_count)?,
+            finish_reason: m.finish_reason,
+            created_at: m.created_at.to_utc(),
+        })
+    }
+}
+
+/// A message to add with [`Chat::add_message`].
+#[derive(Clone, Debug)]
+pub struct NewChatMessage {
+    /// Who speaks.
+    pub role: ChatRole,
+    /// What is said.
+    pub content: String,
+    /// Its tokens, if counted (added to the conversation's total).
+    pub token_count: Option<u32>,
+    /// Why the model stopped.
+    pub finish_reason: Option<String>,
+}
+
+impl NewChatMessage {
+    /// A message of `role` without token count.
+    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            token_count: None,
+            finish_reason: None,
+        }
+    }
+}
+
+/// A tenant's chat: `db.tenant(t).chat()`.
+///
+/// ```
+/// use pierre_db::{ChatRole, Database, MasterKey, NewChatMessage, NewConversation, NewTenant, NewUser, PageRequest};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// # config.migrate_on_connect = true;
+/// # let db = Database::connect_with(config).await?;
+/// # let ada = db.users().create(NewUser::new("ada@example.org", "hash")).await?;
+/// # let tenant = db.tenants().create(NewTenant::new("Acme", "acme", ada.id)).await?;
+/// let chat = db.tenant(tenant.id).chat();
+/// let talk = chat.create_conversation(NewConversation::new(ada.id, "Training plan")).await?;
+/// let mut question = NewChatMessage::new(ChatRole::User, "How far on Sunday?");
+/// question.token_count = Some(7);
+/// chat.add_message(ada.id, talk.id, question).await?;
+/// let listed = chat.list_conversations(ada.id, &PageRequest::first(10)).await?;
+/// assert_eq!(listed.items[0].message_count, 1);
+/// assert_eq!(listed.items[0].conversation.total_tokens, 7);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Chat<'a> {
+    scope: Scoped<'a>,
+}
+
+impl<'a> Chat<'a> {
+    pub(crate) fn new(scope: Scoped<'a>) -> Self {
+        Self { scope }
+    }
+
+    /// Starts a conversation. `InvalidInput` for a blank or over-long title
+    /// or model, or an over-long system prompt; `ForeignKey` for an
+    /// unknown user.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %new.user_id), err(Display))]
+    pub async fn create_conversation(&self, new: NewConversation) -> Result<Conversation> {
+        let title = validation::required("title", &new.title, MAX_TITLE)?;
+        let model = validation::required("model", &new.model, MAX_MODEL)?;
+        let system_prompt = validation::optional_multiline(
+            "system_prompt",
+            new.system_prompt.as_deref(),
+            MAX_SYSTEM_PROMPT,
+        )?;
+        let now = time::stored(time::now());
+        let row = conversations::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(new.user_id.as_uuid()),
+            title: Set(title),
+            model: Set(model),
+            system_prompt: Set(system_prompt),
+            total_tokens: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        let id = row.id.clone().unwrap();
+        self.scope
+            .insert(row)?
+            .exec_without_returning(&self.scope.conn())
+            .await?;
+        self.get_conversation(new.user_id, id).await
+    }
+
+    /// The user's conversation; `NotFound` if it is not theirs in this
+    /// tenant.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id))]
+    pub async fn get_conversation(&self, user: UserId, id: Uuid) -> Result<Conversation> {
+        self.scope
+            .find::<conversations::Entity>()
+            .filter(conversations::Column::Id.eq(id))
+            .filter(conversations::Column::UserId.eq(user.as_uuid()))
+            .one(&self.scope.conn())
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("conversation", id))?
+            .try_into()
+    }
+
+    /// The user's conversations, latest activity first, each with its
+    /// message count, in ONE query per page (a correlated count on the
+    /// messages' index; no query per conversation).
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, limit = request.limit()))]
+    pub async fn list_conversations(
+        &self,
+        user: UserId,
+        request: &PageRequest,
+    ) -> Result<Page<ConversationSummary>> {
+        let scope = self
+            .scope
+            .cursor_scope(&format!("chat_conversations:{user}"));
+        let page = keyset_page_as(
+            &self.scope.conn(),
+            self.scope.cursors(),
+            &scope,
+            request,
+            self.conversations(user),
+            (CONVERSATION_ORDER, Order::Desc),
+            |SummaryRow(last, _)| Position {
+                at: last.updated_at.to_utc(),
+                id: last.id,
+            },
+        )
+        .await?;
+        page.try_map(|SummaryRow(conversation, count)| {
+            Ok(ConversationSummary {
+                conversation: conversation.try_into()?,
+                message_count: unsigned("count", count)?,
+            })
+        })
+    }
+
+    /// Renames the user's conversation. `NotFound` if it is not theirs.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id), err(Display))]
+    pub async fn rename(&self, user: UserId, id: Uuid, title: &str) -> Result<()> {
+        let title = validation::required("title", title, MAX_TITLE)?;
+        let changed = self
+            .scope
+            .update::<conversations::Entity>()
+            .col_expr(conversations::Column::Title, Expr::value(title))
+            .col_expr(
+                conversations::Column::UpdatedAt,
+                Expr::value(time::stored(time::now())),
+            )
+            .filter(conversations::Column::Id.eq(id))
+            .filter(conversations::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected;
+        expect_changed(changed, "conversation", id)
+    }
+
+    /// Deletes the user's conversation and (by the foreign key's cascade)
+    /// its messages; whether it existed.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id), err(Display))]
+    pub async fn delete_conversation(&self, user: UserId, id: Uuid) -> Result<bool> {
+        let deleted = self
+            .scope
+            .delete::<conversations::Entity>()
+            .filter(conversations::Column::Id.eq(id))
+            .filter(conversations::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected;
+        Ok(deleted > 0)
+    }
+
+    /// Deletes all of the user's conversations in this tenant; how many.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user), err(Display))]
+    pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
+        Ok(self
+            .scope
+            .delete::<conversations::Entity>()
+            .filter(conversations::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.scope.conn())
+            .await?
+            .rows_affected)
+    }
+
+    /// Adds a message to the user's conversation in ONE transaction: the
+    /// conversation's `updated_at` and `total_tokens + token_count` are set
+    /// in SQL, then the message is inserted. `NotFound`, with nothing
+    /// written, if the conversation is not the user's in this tenant.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation), err(Display))]
+    pub async fn add_message(
+        &self,
+        user: UserId,
+        conversation: Uuid,
+        new: NewChatMessage,
+    ) -> Result<ChatMessage> {
+        let content = validation::optional_multiline("content", Some(&new.content), MAX_CONTENT)?
+            .ok_or_else(|| DatabaseError::invalid("content", "must not be empty"))?;
+        let finish_reason = validation::optional(
+            "finish_reason",
+            new.finish_reason.as_deref(),
+            MAX_FINISH_REASON,
+        )?;
+        let tokens = new
+            .token_count
+            .map(|n| validation::int_range::<u32, i32>("token_count", n, 0..=i32::MAX as u32))
+            .transpose()?;
+        let now = time::stored(time::now());
+        let row = messages::Model {
+            id: Uuid::now_v7(),
+            conversation_id: conversation,
+            role: new.role,
+            content,
+            token_count: tokens,
+            finish_reason,
+            created_at: now,
+        };
+        let insert = row.clone();
+        // Built by the scope (this tenant's rows only), run in the
+        // transaction below.
+        let bump = self
+            .scope
+            .update::<conversations::Entity>()
+            .col_expr(conversations::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                conversations::Column::TotalTokens,
+                Expr::col(conversations::Column::TotalTokens).add(i64::from(tokens.unwrap_or(0))),
+            )
+            .filter(conversations::Column::Id.eq(conversation))
+            .filter(conversations::Column::UserId.eq(user.as_uuid()));
+        in_write_tx(&self.scope, |tx| {
+            Box::pin(async move {
+                let changed = bump.exec(&tx.conn()).await?.rows_affected;
+                expect_changed(changed, "conversation", conversation)?;
+                messages::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+                    messages::ActiveModel::from(insert),
+                ))
+                .exec_without_returning(&tx.conn())
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        row.try_into()
+    }
+
+    /// The conversation's messages, oldest first, one keyset page at a
+    /// time (on `(conversation_id, created_at, id)`). `NotFound` if the
+    /// conversation is not the user's.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation, limit = request.limit()))]
+    pub async fn messages(
+        &self,
+        user: UserId,
+        conversation: Uuid,
+        request: &PageRequest,
+    ) -> Result<Page<ChatMessage>> {
+        self.get_conversation(user, conversation).await?;
+        let scope = self
+            .scope
+            .cursor_scope(&format!("chat_messages:{conversation}"));
+        let page = keyset_page(
+            &self.scope.conn(),
+            self.scope.cursors(),
+            &scope,
+            request,
+            messages_of(conversation),
+            MESSAGE_ORDER,
+            |last| Position {
+                at: last.created_at.to_utc(),
+                id: last.id,
+            },
+        )
+        .await?;
+        page.try_map(ChatMessage::try_from)
+    }
+
+    /// The `n` most recent messages, in chronological order (at most
+    /// [`MAX_RECENT`]). `NotFound` if the conversation is not the user's.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation, n))]
+    pub async fn recent_messages(
+        &self,
+        user: UserId,
+        conversation: Uuid,
+        n: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        self.get_conversation(user, conversation).await?;
+        let mut newest: Vec<ChatMessage> = messages::Entity::find()
+            .filter(messages::Column::ConversationId.eq(conversation))
+            .order_by_desc(messages::Column::CreatedAt)
+            .order_by_desc(messages::Column::Id)
+            .limit(u64::from(std::cmp::min(n, MAX_RECENT)))
+            .all(&self.scope.conn())
+            .await?
+            .into_iter()
+            .map(ChatMessage::try_from)
+            .collect::<Result<_>>()?;
+        newest.reverse();
+        Ok(newest)
+    }
+
+    /// The user's conversations with their message counts, unordered.
+    fn conversations(&self, user: UserId) -> sea_orm::Select<conversations::Entity> {
+        let count = Query::select()
+            .expr(Expr::col(Asterisk).count())
+            .from(messages::Entity)
+            .and_where(
+                Expr::col((messages::Entity, messages::Column::ConversationId))
+                    .equals((conversations::Entity, conversations::Column::Id)),
+            )
+            .to_owned();
+        self.scope
+            .find::<conversations::Entity>()
+            .filter(conversations::Column::UserId.eq(user.as_uuid()))
+            .column_as(
+                Expr::SubQuery(None, Box::new(count.into())),
+                "message_count",
+            )
+    }
+
+    /// The SQL of the conversation and message pages (first page and a
+    /// page after a cursor), for tests that check their query plans.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn page_statements(&self, user: UserId, conversation: Uuid) -> Vec<sea_orm::Statement> {
+        use crate::pagination::in_page;
+        use sea_orm::QueryTrait;
+        let backend = self.scope.backend();
+        let cursor = Some(Position {
+            at: Utc::now(),
+            id: Uuid::now_v7(),
+        });
+        let mut out = Vec::new();
+        for after in [None, cursor] {
+            let (columns, order) = (CONVERSATION_ORDER, Order::Desc);
+            out.push(in_page(self.conversations(user), columns, 50, after, order).build(backend));
+            let messages = in_page(
+                messages_of(conversation),
+                MESSAGE_ORDER,
+                50,
+                after,
+                Order::Asc,
+            );
+            out.push(messages.build(backend));
+        }
+        out
+    }
+
+    /// How many messages the user's conversation holds. `NotFound` if it
+    /// is not theirs.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation))]
+    pub async fn count_messages(&self, user: UserId, conversation: Uuid) -> Result<u64> {
+        self.get_conversation(user, conversation).await?;
+        let n: Option<i64> = messages::Entity::find()
+            .select_only()
+            .column_as(Expr::col(Asterisk).count(), "n")
+            .filter(messages::Column::ConversationId.eq(conversation))
+            .into_tuple()
+            .one(&self.scope.conn())
+            .await?;
+        unsigned("count", n.unwrap_or(0))
+    }
+}
+
+/// A conversation's messages, unordered.
+fn messages_of(conversation: Uuid) -> sea_orm::Select<messages::Entity> {
+    messages::Entity::find().filter(messages::Column::ConversationId.eq(conversation))
+}
+
+/// Conversations page newest activity first on
+/// `(tenant_id, user_id, updated_at, id)`.
+const CONVERSATION_ORDER: (conversations::Column, conversations::Column) =
+    (conversations::Column::UpdatedAt, conversations::Column::Id);
+
+/// Messages page oldest first on `(conversation_id, created_at, id)`.
+const MESSAGE_ORDER: (messages::Column, messages::Column) =
+    (messages::Column::CreatedAt, messages::Column::Id);
