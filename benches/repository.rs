@@ -4,7 +4,8 @@
 //! `cargo bench --bench repository` runs on a SQLite WAL file (and, with
 //! `PIERRE_BENCH_MEMORY=1`, in memory too); with `PIERRE_BENCH_POSTGRES_URL`
 //! (or `PIERRE_TEST_POSTGRES_URL`) set it runs on a fresh PostgreSQL
-//! database of that server as well.
+//! database of that server as well. `PIERRE_BENCH_ONLY=content` runs only
+//! the tenant-content lines (chat, recipes).
 //!
 //! Each line has three sides: the repository, raw sqlx on the library's own
 //! pool ("raw"), and the same raw SQL on a pool opened with sqlx's default
@@ -23,10 +24,10 @@ use std::time::Instant;
 
 use pierre_db::OauthProvider;
 use pierre_db::{
-    AdminTokenUse, ApiKeyTier, ChatRole, Database, DatabaseConfig, MasterKey, NewA2aClient,
-    NewA2aUsage, NewAdminToken, NewApiKey, NewApiKeyUsage, NewAuthCode, NewChatMessage,
-    NewConversation, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewUser, PageRequest, Secret,
-    TenantId, UserId, UserStatus,
+    AdminTokenUse, ApiKeyTier, ChatRole, Database, DatabaseConfig, IngredientUnit, MasterKey,
+    NewA2aClient, NewA2aUsage, NewAdminToken, NewApiKey, NewApiKeyUsage, NewAuthCode,
+    NewChatMessage, NewConversation, NewIngredient, NewOAuth2Client, NewOAuthToken,
+    NewRefreshToken, NewUser, PageRequest, RecipeDraft, Secret, TenantId, UserId, UserStatus,
 };
 
 use raw::Raw;
@@ -311,6 +312,11 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     }
     for (i, &u) in raw_users.iter().enumerate() {
         raw.upsert_token(tenant, &token(u, i)).await;
+    }
+
+    if std::env::var("PIERRE_BENCH_ONLY").as_deref() == Ok("content") {
+        content(&db, &sides, tenant, repo_users[2], &mut report).await;
+        return report;
     }
 
     // Token upsert (encrypting both tokens).
@@ -602,7 +608,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         Some(2.0),
     );
 
-    chat(&db, &sides, tenant, repo_users[2], &mut report).await;
+    content(&db, &sides, tenant, repo_users[2], &mut report).await;
 
     // A point read by primary key at 10,000 users, then at 1,000,000.
     let existing = 2 * USERS + 1;
@@ -735,6 +741,53 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     )
     .await;
     report
+}
+
+/// The lines of tenant content: chat and recipes.
+async fn content(
+    db: &Database,
+    sides: &Sides<'_>,
+    tenant: TenantId,
+    user: UserId,
+    report: &mut Report,
+) {
+    chat(db, sides, tenant, user, report).await;
+    recipes(db, sides, tenant, user, report).await;
+}
+
+/// Recipes: get one with its 10 ingredients.
+async fn recipes(
+    db: &Database,
+    sides: &Sides<'_>,
+    tenant: TenantId,
+    user: UserId,
+    report: &mut Report,
+) {
+    let recipes = db.tenant(tenant).recipes();
+    let mut draft = RecipeDraft::new("Overnight oats");
+    draft.description = Some("Soaked in the fridge.".into());
+    draft.instructions = vec!["Mix everything.".into(), "Refrigerate overnight.".into()];
+    draft.tags = vec!["breakfast".into(), "pre-run".into()];
+    draft.ingredients = (0..10)
+        .map(|i| {
+            let mut ingredient =
+                NewIngredient::new(format!("ingredient {i}"), 40.0, IngredientUnit::Grams, 40.0);
+            ingredient.fdc_id = Some(170_000 + i);
+            ingredient
+        })
+        .collect();
+    let id = recipes.create(user, draft).await.unwrap().recipe.id;
+    let line = measure(
+        400,
+        sides,
+        async |_| {
+            let got = recipes.get(user, id).await.unwrap();
+            assert_eq!(got.ingredients.len(), 10);
+        },
+        async |raw, _| assert_eq!(raw.get_recipe(tenant, user, id).await, 10),
+    )
+    .await;
+    report.compare("recipe get with 10 ingredients", &line, 0.9, Kind::Read);
 }
 
 /// Chat: add a message (bump and insert in one transaction); a page of

@@ -36,6 +36,7 @@
 //! | `rsa_keypairs` | [`RsaKeys`] | `db.rsa_keys()` |
 //! | `chat_conversations`, `chat_messages` | [`Chat`] | `db.tenant(t).chat()` |
 //! | `fitness_configurations` | [`FitnessConfigs`] | `db.tenant(t).fitness_configs()` |
+//! | `recipes`, `recipe_ingredients` | [`Recipes`] | `db.tenant(t).recipes()` |
 //! | `a2a_clients`, `a2a_client_api_keys` | [`A2aClients`] | `db.a2a_clients()` |
 //! | `a2a_sessions` | [`A2aSessions`] | `db.a2a_sessions()` |
 //! | `a2a_tasks` | [`A2aTasks`] | `db.a2a_tasks()` |
@@ -98,6 +99,13 @@ pub use database::{Database, Health};
 pub use entity::sea_orm_active_enums::ApiKeyTier;
 /// Who speaks in a chat message: `System`, `User`, `Assistant`.
 pub use entity::sea_orm_active_enums::ChatRole;
+/// The unit of a recipe ingredient's amount: `Grams`, `Milliliters`,
+/// `Cups`, `Tablespoons`, `Teaspoons`, `Pieces`, `Ounces`, `Pounds`,
+/// `Kilograms`.
+pub use entity::sea_orm_active_enums::IngredientUnit;
+/// When in the training day a recipe fits: `PreTraining`,
+/// `PostTraining`, `RestDay`, `General`.
+pub use entity::sea_orm_active_enums::MealTiming;
 /// Whether an OAuth app can keep a secret: `Public` (no client secret) or
 /// `Confidential`.
 pub use entity::sea_orm_active_enums::OauthAppType;
@@ -126,7 +134,8 @@ pub use repositories::a2a::{
 };
 pub use repositories::content::{
     Chat, ChatMessage, Conversation, ConversationSummary, FitnessConfigs, FitnessConfiguration,
-    NewChatMessage, NewConversation,
+    Ingredient, NewChatMessage, NewConversation, NewIngredient, Nutrition, Recipe, RecipeDraft,
+    RecipeFilter, RecipeWithIngredients, Recipes,
 };
 pub use repositories::credentials::{
     ApiKey, ApiKeyFilter, ApiKeys, CreatedApiKey, CrossTenantOAuthTokens, NewApiKey, NewOAuthApp,

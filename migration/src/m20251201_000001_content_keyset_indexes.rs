@@ -1,4 +1,4 @@
-//! After M21: indexes that serve the chat lists' keyset orders exactly.
+//! After M21: indexes that serve the content lists' keyset orders exactly.
 //!
 //! M17 indexes conversations by (tenant_id, user_id, updated_at) and
 //! messages by (conversation_id, created_at). The lists page on
@@ -6,6 +6,10 @@
 //! backends sort the rows that share a timestamp (SQLite: a temp B-tree
 //! for the right part of the ORDER BY; PostgreSQL: an incremental sort).
 //! These indexes replace M17's, which they cover.
+//!
+//! Recipes list newest first on M19's (tenant_id, user_id, created_at,
+//! id); a list filtered by meal timing gets an index of its own, so it
+//! neither sorts nor reads the user's other recipes.
 
 use sea_orm_migration::prelude::*;
 
@@ -28,6 +32,12 @@ const INDEXES: [(&str, &[&str], &[&str]); 2] = [
     ),
 ];
 
+/// (table, columns) of indexes this migration adds.
+const ADDED: [(&str, &[&str]); 1] = [(
+    "recipes",
+    &["tenant_id", "user_id", "meal_timing", "created_at", "id"],
+)];
+
 fn name(table: &str, columns: &[&str]) -> String {
     format!("idx_{table}_{}", columns.join("_"))
 }
@@ -45,10 +55,23 @@ impl MigrationTrait for Migration {
                 .drop_index(Index::drop().name(name(table, old)).table(table).to_owned())
                 .await?;
         }
+        for (table, columns) in ADDED {
+            manager.create_index(index(table, columns)).await?;
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, columns) in ADDED {
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name(name(table, columns))
+                        .table(table)
+                        .to_owned(),
+                )
+                .await?;
+        }
         for (table, old, new) in INDEXES {
             manager.create_index(index(table, old)).await?;
             manager

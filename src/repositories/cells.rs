@@ -49,7 +49,11 @@ macro_rules! cells {
 
 cells!(
     bool,
+    i32,
     Option<i32>,
+    f64,
+    Option<f64>,
+    serde_json::Value,
     String,
     Option<String>,
     uuid::Uuid,
@@ -57,6 +61,12 @@ cells!(
     chrono::DateTime<chrono::Utc>,
     Option<chrono::DateTime<chrono::Utc>>,
 );
+
+/// A check of a decoded cell (an unsigned count, a JSON list) as a
+/// decode error of the row.
+pub(crate) fn checked<T>(result: crate::error::Result<T>) -> Result<T, DbErr> {
+    result.map_err(|err| DbErr::Type(err.to_string()))
+}
 
 /// [`Cell::read`], a decode error naming the column `name`.
 pub(crate) fn read_named<T: Cell>(row: &QueryResult, index: usize, name: &str) -> Result<T, DbErr> {

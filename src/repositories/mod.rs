@@ -31,6 +31,7 @@ pub mod oauth2_server;
 pub mod platform;
 mod prepared;
 mod support;
+mod text_search;
 pub mod usage;
 
 pub(crate) use ctx::Ctx;
@@ -38,7 +39,7 @@ pub(crate) use prepared::Prepared;
 pub(crate) use support::{expect_changed, string_list, unsigned, unsigned_opt};
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
-use content::{Chat, FitnessConfigs};
+use content::{Chat, FitnessConfigs, Recipes};
 use credentials::{
     ApiKeys, CrossTenantOAuthTokens, OAuthApps, OAuthTokens, TenantOAuthCredentials, UserOAuthApps,
 };
@@ -177,6 +178,8 @@ accessors! {
         fitness_configs: FitnessConfigs,
         /// Chat conversations and their messages.
         chat: Chat,
+        /// Recipes and their ingredients.
+        recipes: Recipes,
     }
     across_tenants {
         /// A user's OAuth tokens in every tenant.

@@ -202,6 +202,54 @@ pub(crate) fn known_values(
     Ok(out)
 }
 
+/// A measured amount: a finite number, greater than zero when `positive`,
+/// otherwise at least zero (the schema's `CK(>0)` and `CK(>=0)`).
+pub(crate) fn quantity(field: &'static str, value: f64, positive: bool) -> Result<f64> {
+    if !value.is_finite() {
+        return Err(DatabaseError::invalid(field, "must be a finite number"));
+    }
+    match (positive, value) {
+        (true, v) if v <= 0.0 => Err(DatabaseError::invalid(field, "must be greater than 0")),
+        (false, v) if v < 0.0 => Err(DatabaseError::invalid(field, "must not be negative")),
+        // -0.0 passes `>= 0`; store it as 0.
+        (_, v) => Ok(v + 0.0),
+    }
+}
+
+/// A list of at most `max_items`, each checked by `each`; an entry's error
+/// is reported under `field` with its position (`"3: name: must not be
+/// empty"`).
+pub(crate) fn list_of<T, U>(
+    field: &'static str,
+    items: &[T],
+    max_items: usize,
+    mut each: impl FnMut(&T) -> Result<U>,
+) -> Result<Vec<U>> {
+    if items.len() > max_items {
+        return Err(DatabaseError::invalid(
+            field,
+            format!("{} entries, more than {max_items}", items.len()),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            each(item).map_err(|err| match err {
+                DatabaseError::InvalidInput {
+                    field: inner,
+                    reason,
+                } if inner == field => DatabaseError::invalid(field, format!("{i}: {reason}")),
+                DatabaseError::InvalidInput {
+                    field: inner,
+                    reason,
+                } => DatabaseError::invalid(field, format!("{i}: {inner}: {reason}")),
+                other => other,
+            })
+        })
+        .collect()
+}
+
 /// `value` as stored JSON: at most `max_bytes` when serialized, and a
 /// JSON object when `object` is set.
 pub(crate) fn json_document(
@@ -228,6 +276,39 @@ pub(crate) fn json_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantities_are_finite_and_signed_as_asked() {
+        assert_eq!(quantity("amount", 2.5, true).unwrap(), 2.5);
+        assert!(quantity("amount", 0.0, true).is_err());
+        assert_eq!(quantity("grams", 0.0, false).unwrap(), 0.0);
+        assert!(quantity("grams", -0.0, false).unwrap().is_sign_positive());
+        assert!(quantity("grams", -1.0, false).is_err());
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(quantity("grams", bad, false).is_err());
+        }
+    }
+
+    #[test]
+    fn list_entries_are_checked_and_named_by_position() {
+        let tags = ["a".to_owned(), " ".to_owned()];
+        let err = list_of("tags", &tags, 5, |t| required("tags", t, 10)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            DatabaseError::invalid("tags", "1: must not be empty").to_string()
+        );
+        let err = list_of("items", &[-1.0], 5, |v| quantity("amount", *v, true)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("0: amount: must be greater than 0"),
+            "{err}"
+        );
+        assert!(list_of("tags", &tags, 1, |t| required("tags", t, 10)).is_err());
+        assert_eq!(
+            list_of("tags", &tags[..1], 1, |t| required("tags", t, 10)).unwrap(),
+            ["a"]
+        );
+    }
 
     #[test]
     fn required_examples() {

@@ -16,7 +16,7 @@ mod fields;
 mod internet;
 
 pub(crate) use fields::{
-    expiry, identifier, int_range, json_document, known_values, optional, optional_multiline,
-    ordered, required, secret, slug,
+    expiry, identifier, int_range, json_document, known_values, list_of, optional,
+    optional_multiline, ordered, quantity, required, secret, slug,
 };
 pub use internet::{MAX_DOMAIN_LEN, MAX_EMAIL_LEN, domain_name, email, http_url};

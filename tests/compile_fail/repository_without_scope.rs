@@ -1,7 +1,7 @@
 // Tenant-owned repositories have no public constructor and no accessor on
 // the database handle: only `db.tenant(id)` hands them out.
 use pierre_db::{
-    Chat, Database, FitnessConfigs, OAuth2AuthCodes, OAuth2RefreshTokens, OAuthTokens, TenantMembers,
+    Chat, Database, FitnessConfigs, Recipes, OAuth2AuthCodes, OAuth2RefreshTokens, OAuthTokens, TenantMembers,
 };
 
 fn tokens(db: &Database) {
@@ -13,6 +13,7 @@ fn tokens(db: &Database) {
     let _states = db.oauth2_states();
     let _fitness = db.fitness_configs();
     let _chat = db.chat();
+    let _recipes = db.recipes();
     let _built = OAuthTokens::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_members = TenantMembers::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_codes = OAuth2AuthCodes::new(db.unscoped_connection(), pierre_db::TenantId::new());
@@ -20,6 +21,7 @@ fn tokens(db: &Database) {
         OAuth2RefreshTokens::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_fitness = FitnessConfigs::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_chat = Chat::new(db.unscoped_connection(), pierre_db::TenantId::new());
+    let _built_recipes = Recipes::new(db.unscoped_connection(), pierre_db::TenantId::new());
 }
 
 fn main() {}

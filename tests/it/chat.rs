@@ -1,33 +1,8 @@
 //! Chat conversations and messages.
 
-use pierre_db::{
-    ChatRole, DatabaseError, NewChatMessage, NewConversation, PageRequest, TenantId, UserId,
-};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use pierre_db::{ChatRole, DatabaseError, NewChatMessage, NewConversation, PageRequest};
 
 use crate::common;
-
-struct World {
-    t: common::TestDb,
-    ada: UserId,
-    bob: UserId,
-    acme: TenantId,
-    globex: TenantId,
-}
-
-async fn world(t: common::TestDb) -> World {
-    let ada = common::user(&t, "ada@example.org").await;
-    let bob = common::user(&t, "bob@example.org").await;
-    let acme = common::tenant(&t, ada).await;
-    let globex = common::tenant(&t, ada).await;
-    World {
-        t,
-        ada,
-        bob,
-        acme,
-        globex,
-    }
-}
 
 fn said(role: ChatRole, text: &str, tokens: u32) -> NewChatMessage {
     let mut m = NewChatMessage::new(role, text);
@@ -38,7 +13,7 @@ fn said(role: ChatRole, text: &str, tokens: u32) -> NewChatMessage {
 #[tokio::test]
 async fn messages_go_only_into_the_users_conversation_in_this_tenant() {
     for t in common::databases().await {
-        let w = world(t).await;
+        let w = common::World::new(t).await;
         let b = w.t.backend;
         let chat = w.t.db.tenant(w.acme).chat();
         let talk = chat
@@ -96,7 +71,7 @@ async fn messages_go_only_into_the_users_conversation_in_this_tenant() {
 async fn concurrent_messages_all_land_and_sum_their_tokens() {
     let dir = tempfile::tempdir().unwrap();
     for t in common::racing(&dir).await {
-        let w = world(t).await;
+        let w = common::World::new(t).await;
         let b = w.t.backend;
         let talk =
             w.t.db
@@ -139,7 +114,7 @@ async fn concurrent_messages_all_land_and_sum_their_tokens() {
 #[tokio::test]
 async fn lists_page_in_order_with_counts_and_deletes_take_messages_along() {
     for t in common::databases().await {
-        let w = world(t).await;
+        let w = common::World::new(t).await;
         let b = w.t.backend;
         let chat = w.t.db.tenant(w.acme).chat();
         let mut talks = Vec::new();
@@ -249,54 +224,12 @@ async fn lists_page_in_order_with_counts_and_deletes_take_messages_along() {
 #[tokio::test]
 async fn conversation_and_message_pages_use_their_index_without_sorting() {
     for t in common::databases().await {
-        let w = world(t).await;
-        let b = w.t.backend;
-        let backend = w.t.db.unscoped_connection().get_database_backend();
-        // One connection for the settings and the EXPLAINs.
-        let conn = w.t.db.unscoped_connection().begin().await.unwrap();
-        if backend == DbBackend::Postgres {
-            // Few rows: make the planner show whether an index serves the
-            // order (with sorting and other scans discouraged, a Sort that
-            // remains means none does).
-            for setting in ["enable_seqscan", "enable_bitmapscan", "enable_sort"] {
-                conn.execute_unprepared(&format!("SET LOCAL {setting} = off"))
-                    .await
-                    .unwrap();
-            }
-        }
+        let w = common::World::new(t).await;
         let statements =
             w.t.db
                 .tenant(w.acme)
                 .chat()
                 .page_statements(w.ada, uuid::Uuid::now_v7());
-        for statement in statements {
-            let explain = match backend {
-                DbBackend::Sqlite => format!("EXPLAIN QUERY PLAN {}", statement.sql),
-                _ => format!("EXPLAIN {}", statement.sql),
-            };
-            let rows = conn
-                .query_all_raw(Statement {
-                    sql: explain,
-                    values: statement.values.clone(),
-                    db_backend: backend,
-                })
-                .await
-                .unwrap();
-            let plan: Vec<String> = rows
-                .iter()
-                .map(|row| match backend {
-                    DbBackend::Sqlite => row.try_get_by_index::<String>(3).unwrap(),
-                    _ => row.try_get_by_index::<String>(0).unwrap(),
-                })
-                .collect();
-            let text = plan.join("\n");
-            for bad in ["TEMP B-TREE", "Sort", "Seq Scan", "SCAN chat_"] {
-                assert!(
-                    !text.contains(bad),
-                    "{b}: {bad} in the plan of\n{}\n{text}",
-                    statement.sql
-                );
-            }
-        }
+        common::assert_plans_use_indexes(&w.t, statements).await;
     }
 }

@@ -2,8 +2,8 @@
 //! interleaved operations by 4 tenants on tenant-owned tables (OAuth
 //! tokens, members, tenant OAuth credentials, OAuth 2.0 authorization codes
 //! and refresh tokens, fitness configurations, chat conversations and
-//! their messages), checked against an in-memory model as it goes;
-//! afterwards every scoped read must return exactly that tenant's rows.
+//! their messages, recipes and their ingredients), checked against an
+//! in-memory model as it goes; afterwards every scoped read must return exactly that tenant's rows.
 
 use crate::common;
 
@@ -13,9 +13,9 @@ use crate::common::rng::Rng;
 use pierre_db::OauthProvider;
 use pierre_db::uuid::Uuid;
 use pierre_db::{
-    ChatRole, DatabaseError, NewAuthCode, NewChatMessage, NewConversation, NewOAuth2Client,
-    NewOAuthToken, NewRefreshToken, NewTenantOAuthCredential, NewUser, PageRequest, Secret,
-    TenantId, TenantRole, UserId,
+    ChatRole, DatabaseError, IngredientUnit, NewAuthCode, NewChatMessage, NewConversation,
+    NewIngredient, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewTenantOAuthCredential,
+    NewUser, PageRequest, RecipeDraft, RecipeFilter, Secret, TenantId, TenantRole, UserId,
 };
 
 const OPERATIONS: usize = 1200;
@@ -67,6 +67,8 @@ async fn random_interleaved_operations_never_cross_tenants() {
         let (mut codes, mut refresh): (Issued, Issued) = (Vec::new(), Vec::new());
         // Conversations: (id, tenant, user, messages).
         let mut talks: Vec<(Uuid, TenantId, UserId, u64)> = Vec::new();
+        // Recipes: (id, tenant, user, ingredients).
+        let mut recipes: Vec<(Uuid, TenantId, UserId, usize)> = Vec::new();
         let client =
             t.db.oauth2_clients()
                 .register(NewOAuth2Client::new(CALLBACK))
@@ -80,7 +82,35 @@ async fn random_interleaved_operations_never_cross_tenants() {
             let provider = rng.pick(&PROVIDERS);
             let tokens = t.db.tenant(tenant).oauth_tokens();
             let scope = t.db.tenant(tenant);
-            match rng.next() % 21 {
+            match rng.next() % 23 {
+                21 => {
+                    let mut draft = RecipeDraft::new(format!("recipe {step}"));
+                    draft.ingredients = (0..1 + rng.below(3))
+                        .map(|k| {
+                            NewIngredient::new(format!("i{k}"), 1.0, IngredientUnit::Pieces, 50.0)
+                        })
+                        .collect();
+                    let made = scope.recipes().create(user, draft).await.unwrap();
+                    recipes.push((made.recipe.id, tenant, user, made.ingredients.len()));
+                }
+                22 if !recipes.is_empty() => {
+                    let (id, owner_tenant, owner, n) = recipes[rng.below(recipes.len())];
+                    let (tenant, user) = if rng.next() % 2 == 0 {
+                        (owner_tenant, owner)
+                    } else {
+                        (tenant, user)
+                    };
+                    let got = t.db.tenant(tenant).recipes().get(user, id).await;
+                    if (tenant, user) == (owner_tenant, owner) {
+                        assert_eq!(got.unwrap().ingredients.len(), n, "{b}: step {step}");
+                    } else {
+                        let err = got.unwrap_err();
+                        assert!(
+                            matches!(err, DatabaseError::NotFound { .. }),
+                            "{b}: step {step}: {err}"
+                        );
+                    }
+                }
                 19 => {
                     let talk = scope
                         .chat()
@@ -319,6 +349,35 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 let mut want_sorted = want;
                 want_sorted.sort();
                 assert_eq!(got_sorted, want_sorted, "{b}: tenant {tenant} user {user}");
+            }
+        }
+        for &tenant in &tenants {
+            let scoped = t.db.tenant(tenant).recipes();
+            for &user in &users {
+                let listed = scoped
+                    .list(user, &RecipeFilter::default(), &PageRequest::first(500))
+                    .await
+                    .unwrap();
+                let mut got: Vec<Uuid> = listed
+                    .items
+                    .iter()
+                    .map(|r| {
+                        assert_eq!(
+                            (r.tenant_id, r.user_id),
+                            (tenant, user),
+                            "{b}: a stranger's recipe"
+                        );
+                        r.id
+                    })
+                    .collect();
+                let mut want: Vec<Uuid> = recipes
+                    .iter()
+                    .filter(|(_, rt, ru, _)| (*rt, *ru) == (tenant, user))
+                    .map(|(id, ..)| *id)
+                    .collect();
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{b}: tenant {tenant} user {user}: recipes");
             }
         }
         for &tenant in &tenants {

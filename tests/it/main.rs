@@ -21,6 +21,7 @@ mod oauth2_server;
 mod oauth_tokens;
 mod pagination;
 mod platform;
+mod recipes;
 mod reliability;
 mod retry;
 mod rotation;

@@ -997,6 +997,14 @@ const TABLES: [Table; 44] = [
             UPDATED_AT,
         ],
         foreign_keys: &[user_fk("user_id"), TENANT_FK],
+        // M21: the list filtered by meal timing has an index of its own.
+        keys: &[Index(&[
+            "tenant_id",
+            "user_id",
+            "meal_timing",
+            "created_at",
+            "id",
+        ])],
         checks: &["servings>0", "prep_time_mins>=0", "cook_time_mins>=0"],
         ..TABLE
     },

@@ -14,16 +14,19 @@ use entity::chat_messages as messages;
 use entity::sea_orm_active_enums::ChatRole;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page, keyset_page_as};
-use crate::repositories::{expect_changed, unsigned, unsigned_opt};
+use crate::pagination::{
+    KeysetSql, Page, PageRequest, Position, keyset_page_as, keyset_page_prepared,
+};
+use crate::repositories::cells::{Cell, checked, read_enum};
+use crate::repositories::{Prepared, expect_changed, unsigned, unsigned_opt};
 use crate::retry::in_write_tx;
 use crate::scope::Scoped;
 use crate::time;
@@ -164,6 +167,25 @@ impl TryFrom<messages::Model> for ChatMessage {
             finish_reason: m.finish_reason,
             created_at: m.created_at.to_utc(),
         })
+    }
+}
+
+/// A [`ChatMessage`] read by column position from `messages::Entity::find()`
+/// (the page is a hot path; see the `cells` module).
+struct MessageRow(ChatMessage);
+
+impl FromQueryResult for MessageRow {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+        let tokens = Option::<i32>::read(row, 4)?;
+        Ok(Self(ChatMessage {
+            id: Uuid::read(row, 0)?,
+            conversation_id: Uuid::read(row, 1)?,
+            role: read_enum(row, 2)?,
+            content: String::read(row, 3)?,
+            token_count: checked(unsigned_opt("chat_messages.token_count", tokens))?,
+            finish_reason: Cell::read(row, 5)?,
+            created_at: Cell::read(row, 6)?,
+        }))
     }
 }
 
@@ -421,24 +443,25 @@ impl<'a> Chat<'a> {
         conversation: Uuid,
         request: &PageRequest,
     ) -> Result<Page<ChatMessage>> {
-        self.get_conversation(user, conversation).await?;
+        self.ensure_owned(user, conversation).await?;
+        static PAGE: KeysetSql = KeysetSql::new();
         let scope = self
             .scope
             .cursor_scope(&format!("chat_messages:{conversation}"));
-        let page = keyset_page(
+        let page = keyset_page_prepared(
             &self.scope.conn(),
             self.scope.cursors(),
-            &scope,
+            (&PAGE, &scope),
             request,
-            messages_of(conversation),
+            (vec![conversation.into()], || messages_of(conversation)),
             MESSAGE_ORDER,
-            |last| Position {
-                at: last.created_at.to_utc(),
-                id: last.id,
+            |row: &MessageRow| Position {
+                at: row.0.created_at,
+                id: row.0.id,
             },
         )
         .await?;
-        page.try_map(ChatMessage::try_from)
+        Ok(page.map(|row| row.0))
     }
 
     /// The `n` most recent messages, in chronological order (at most
@@ -450,7 +473,7 @@ impl<'a> Chat<'a> {
         conversation: Uuid,
         n: u32,
     ) -> Result<Vec<ChatMessage>> {
-        self.get_conversation(user, conversation).await?;
+        self.ensure_owned(user, conversation).await?;
         let mut newest: Vec<ChatMessage> = messages::Entity::find()
             .filter(messages::Column::ConversationId.eq(conversation))
             .order_by_desc(messages::Column::CreatedAt)
@@ -463,6 +486,25 @@ impl<'a> Chat<'a> {
             .collect::<Result<_>>()?;
         newest.reverse();
         Ok(newest)
+    }
+
+    /// `NotFound` unless the conversation is the user's in this tenant:
+    /// one indexed lookup of its id, its SQL built once.
+    async fn ensure_owned(&self, user: UserId, conversation: Uuid) -> Result<()> {
+        static OWNED: Prepared = Prepared::new();
+        let values = [conversation.into(), user.as_uuid().into()];
+        let statement =
+            self.scope
+                .prepared(&OWNED, values, |mine: Select<conversations::Entity>| {
+                    mine.select_only()
+                        .column(conversations::Column::Id)
+                        .filter(conversations::Column::Id.eq(conversation))
+                        .filter(conversations::Column::UserId.eq(user.as_uuid()))
+                });
+        match self.scope.conn().query_one_raw(statement).await? {
+            Some(_) => Ok(()),
+            None => Err(DatabaseError::not_found("conversation", conversation)),
+        }
     }
 
     /// The user's conversations with their message counts, unordered.
@@ -516,7 +558,7 @@ impl<'a> Chat<'a> {
     /// is not theirs.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation))]
     pub async fn count_messages(&self, user: UserId, conversation: Uuid) -> Result<u64> {
-        self.get_conversation(user, conversation).await?;
+        self.ensure_owned(user, conversation).await?;
         let n: Option<i64> = messages::Entity::find()
             .select_only()
             .column_as(Expr::col(Asterisk).count(), "n")

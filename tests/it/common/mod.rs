@@ -118,6 +118,38 @@ pub async fn user(t: &TestDb, email: &str) -> pierre_db::UserId {
     t.db.users().create(new).await.expect("create user").id
 }
 
+/// Two users and two tenants (both owned by Ada): the cast of the tests
+/// where one user or tenant must not reach the other's rows.
+pub struct World {
+    /// The database.
+    pub t: TestDb,
+    /// The first user.
+    pub ada: pierre_db::UserId,
+    /// The second user.
+    pub bob: pierre_db::UserId,
+    /// The first tenant.
+    pub acme: pierre_db::TenantId,
+    /// The second tenant.
+    pub globex: pierre_db::TenantId,
+}
+
+impl World {
+    /// The cast, created in `t`.
+    pub async fn new(t: TestDb) -> Self {
+        let ada = user(&t, "ada@example.org").await;
+        let bob = user(&t, "bob@example.org").await;
+        let acme = tenant(&t, ada).await;
+        let globex = tenant(&t, ada).await;
+        Self {
+            t,
+            ada,
+            bob,
+            acme,
+            globex,
+        }
+    }
+}
+
 /// A tenant owned by `owner`, written directly (the tenants repository has
 /// its own tests); returns its id.
 pub async fn tenant(t: &TestDb, owner: pierre_db::UserId) -> pierre_db::TenantId {
@@ -219,4 +251,66 @@ where
         out.push(task.await.unwrap());
     }
     out
+}
+
+/// Asserts that each statement's plan (EXPLAIN QUERY PLAN on SQLite,
+/// EXPLAIN on PostgreSQL) neither sorts nor scans a whole table: an index
+/// serves its filter and its order.
+pub async fn assert_plans_use_indexes(t: &TestDb, statements: Vec<sea_orm::Statement>) {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+    let b = t.backend;
+    let backend = t.db.unscoped_connection().get_database_backend();
+    // One connection for the settings and the EXPLAINs.
+    let conn = t.db.unscoped_connection().begin().await.unwrap();
+    if backend == DbBackend::Postgres {
+        // Few rows: make the planner show whether an index serves the
+        // order (with sorting and other scans discouraged, a Sort that
+        // remains means none does).
+        for setting in ["enable_seqscan", "enable_bitmapscan", "enable_sort"] {
+            conn.execute_unprepared(&format!("SET LOCAL {setting} = off"))
+                .await
+                .unwrap();
+        }
+    }
+    for statement in statements {
+        let explain = match backend {
+            DbBackend::Sqlite => format!("EXPLAIN QUERY PLAN {}", statement.sql),
+            _ => format!("EXPLAIN {}", statement.sql),
+        };
+        let rows = conn
+            .query_all_raw(sea_orm::Statement {
+                sql: explain,
+                values: statement.values.clone(),
+                db_backend: backend,
+            })
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|row| match backend {
+                DbBackend::Sqlite => row.try_get_by_index::<String>(3).unwrap(),
+                _ => row.try_get_by_index::<String>(0).unwrap(),
+            })
+            .collect();
+        let text = plan.join("\n");
+        // SQLite says "SCAN t" for a full scan, "SEARCH t USING INDEX" for
+        // an index; a covering index scan of the whole table is "SCAN t
+        // USING COVERING INDEX", also refused.
+        let full_scan = text.lines().any(|line| {
+            line.trim_start_matches(['-', '|', ' ', '`'])
+                .starts_with("SCAN ")
+        });
+        assert!(
+            !full_scan,
+            "{b}: a full scan in the plan of\n{}\n{text}",
+            statement.sql
+        );
+        for bad in ["TEMP B-TREE", "Sort", "Seq Scan"] {
+            assert!(
+                !text.contains(bad),
+                "{b}: {bad} in the plan of\n{}\n{text}",
+                statement.sql
+            );
+        }
+    }
 }
