@@ -37,6 +37,13 @@
 //! | `chat_conversations`, `chat_messages` | [`Chat`] | `db.tenant(t).chat()` |
 //! | `fitness_configurations` | [`FitnessConfigs`] | `db.tenant(t).fitness_configs()` |
 //! | `recipes`, `recipe_ingredients` | [`Recipes`] | `db.tenant(t).recipes()` |
+//! | `impersonation_sessions` | [`Impersonations`] | `db.impersonations()` |
+//! | `permission_delegations` | [`PermissionDelegations`] | `db.permission_delegations()` |
+//! | `system_settings` | [`SystemSettings`] | `db.system_settings()` |
+//! | `admin_config_overrides`, `admin_config_audit` (tenant rows), `admin_config_categories` | [`AdminConfig`] | `db.tenant(t).admin_config()` |
+//! | `admin_config_overrides`, `admin_config_audit` (global rows), `admin_config_categories` | [`AdminConfig`] | `db.global_admin_config()` |
+//! | `audit_events` (tenant rows) | [`AuditEvents`] | `db.tenant(t).audit_events()` |
+//! | `audit_events` (platform rows) | [`AuditEvents`] | `db.global_audit_events()` |
 //! | `a2a_clients`, `a2a_client_api_keys` | [`A2aClients`] | `db.a2a_clients()` |
 //! | `a2a_sessions` | [`A2aSessions`] | `db.a2a_sessions()` |
 //! | `a2a_tasks` | [`A2aTasks`] | `db.a2a_tasks()` |
@@ -99,6 +106,9 @@ pub use database::{Database, Health};
 pub use entity::sea_orm_active_enums::ApiKeyTier;
 /// Who speaks in a chat message: `System`, `User`, `Assistant`.
 pub use entity::sea_orm_active_enums::ChatRole;
+/// The type of an admin configuration value: `Float`, `Integer`,
+/// `Boolean`, `String`, `Enum`.
+pub use entity::sea_orm_active_enums::ConfigDataType;
 /// The unit of a recipe ingredient's amount: `Grams`, `Milliliters`,
 /// `Cups`, `Tablespoons`, `Teaspoons`, `Pieces`, `Ounces`, `Pounds`,
 /// `Kilograms`.
@@ -132,6 +142,13 @@ pub use repositories::a2a::{
     A2A_SCOPES, A2aClient, A2aClients, A2aDailyUsage, A2aSession, A2aSessions, A2aTask, A2aTasks,
     A2aUsage, A2aUsageStats, NewA2aClient, NewA2aUsage, OpenedA2aSession, RegisteredA2aClient,
 };
+pub use repositories::audit::{
+    AuditEvent, AuditEventFilter, AuditEvents, AuditSeverity, NewAuditEvent,
+};
+pub use repositories::configuration::{
+    AdminConfig, ConfigActor, ConfigAuditEntry, ConfigAuditFilter, ConfigCategory, ConfigChange,
+    ConfigOverride, SystemSetting, SystemSettings,
+};
 pub use repositories::content::{
     Chat, ChatMessage, Conversation, ConversationSummary, FitnessConfigs, FitnessConfiguration,
     Ingredient, NewChatMessage, NewConversation, NewIngredient, Nutrition, Recipe, RecipeDraft,
@@ -157,6 +174,9 @@ pub use repositories::platform::{
     AdminToken, AdminTokenUsage, AdminTokenUse, AdminTokens, CreatedMcpToken, McpToken,
     McpTokenUse, McpTokens, NewAdminToken, NewRsaKeyPair, ProvisionedApiKey, ProvisionedKey,
     ProvisionedKeys, RsaKeyPair, RsaKeys, SystemSecrets,
+};
+pub use repositories::privileged::{
+    Delegation, ImpersonationFilter, ImpersonationSession, Impersonations, PermissionDelegations,
 };
 pub use repositories::usage::SUCCESS_STATUSES;
 pub use repositories::usage::{

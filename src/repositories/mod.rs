@@ -22,7 +22,9 @@
 //! tenant-owned data, `TenantScope`.
 
 pub mod a2a;
+pub mod audit;
 mod cells;
+pub mod configuration;
 pub mod content;
 pub mod credentials;
 mod ctx;
@@ -30,15 +32,18 @@ pub mod identity;
 pub mod oauth2_server;
 pub mod platform;
 mod prepared;
+pub mod privileged;
 mod support;
 mod text_search;
 pub mod usage;
 
 pub(crate) use ctx::Ctx;
 pub(crate) use prepared::Prepared;
-pub(crate) use support::{expect_changed, string_list, unsigned, unsigned_opt};
+pub(crate) use support::{expect_changed, in_period, string_list, unsigned, unsigned_opt};
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
+use audit::AuditEvents;
+use configuration::{AdminConfig, SystemSettings};
 use content::{Chat, FitnessConfigs, Recipes};
 use credentials::{
     ApiKeys, CrossTenantOAuthTokens, OAuthApps, OAuthTokens, TenantOAuthCredentials, UserOAuthApps,
@@ -48,6 +53,7 @@ use oauth2_server::{
     OAuth2AuthCodes, OAuth2Clients, OAuth2Exchange, OAuth2RefreshTokens, OAuth2States,
 };
 use platform::{AdminTokens, McpTokens, ProvisionedKeys, RsaKeys, SystemSecrets};
+use privileged::{Impersonations, PermissionDelegations};
 use usage::Usage;
 
 use crate::ids::TenantId;
@@ -159,6 +165,17 @@ accessors! {
         system_secrets: SystemSecrets,
         /// The application's JWT signing key pairs (private keys encrypted).
         rsa_keys: RsaKeys,
+        /// Impersonation sessions: at most one active per impersonator.
+        impersonations: Impersonations,
+        /// Permission delegations between users.
+        permission_delegations: PermissionDelegations,
+        /// Platform settings (plain values, not secrets).
+        system_settings: SystemSettings,
+        /// The global admin configuration overrides (no tenant), the
+        /// categories, and the global audit log of changes.
+        global_admin_config: AdminConfig,
+        /// The platform's own audit events (no tenant).
+        global_audit_events: AuditEvents,
     }
     tenant {
         /// OAuth tokens of this tenant's users (encrypted).
@@ -180,6 +197,11 @@ accessors! {
         chat: Chat,
         /// Recipes and their ingredients.
         recipes: Recipes,
+        /// This tenant's admin configuration overrides (falling back to
+        /// the global ones) and its audit log of changes.
+        admin_config: AdminConfig,
+        /// This tenant's audit events.
+        audit_events: AuditEvents,
     }
     across_tenants {
         /// A user's OAuth tokens in every tenant.

@@ -28,6 +28,31 @@ pub(crate) fn string_list(column: &str, value: serde_json::Value) -> Result<Vec<
         .map_err(|_| DatabaseError::Decode(format!("{column} is not a list of strings")))
 }
 
+/// `select` narrowed to rows whose `column` lies in `[from, to)`; either
+/// end may be open. Ends outside the stores' range are `InvalidInput`.
+pub(crate) fn in_period<E, C>(
+    select: sea_orm::Select<E>,
+    column: C,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<sea_orm::Select<E>>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ColumnTrait,
+{
+    use sea_orm::QueryFilter;
+    let mut select = select;
+    if let Some(from) = from {
+        let from = crate::time::checked_utc("from", from)?;
+        select = select.filter(column.gte(crate::time::stored(from)));
+    }
+    if let Some(to) = to {
+        let to = crate::time::checked_utc("to", to)?;
+        select = select.filter(column.lt(crate::time::stored(to)));
+    }
+    Ok(select)
+}
+
 /// An update or delete meant for one row: none changed is `NotFound`.
 pub(crate) fn expect_changed(rows: u64, entity: &'static str, key: impl Display) -> Result<()> {
     if rows == 0 {

@@ -1,7 +1,7 @@
 // Tenant-owned repositories have no public constructor and no accessor on
 // the database handle: only `db.tenant(id)` hands them out.
 use pierre_db::{
-    Chat, Database, FitnessConfigs, Recipes, OAuth2AuthCodes, OAuth2RefreshTokens, OAuthTokens, TenantMembers,
+    AdminConfig, AuditEvents, Chat, Database, FitnessConfigs, Recipes, OAuth2AuthCodes, OAuth2RefreshTokens, OAuthTokens, TenantMembers,
 };
 
 fn tokens(db: &Database) {
@@ -22,6 +22,12 @@ fn tokens(db: &Database) {
     let _built_fitness = FitnessConfigs::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_chat = Chat::new(db.unscoped_connection(), pierre_db::TenantId::new());
     let _built_recipes = Recipes::new(db.unscoped_connection(), pierre_db::TenantId::new());
+    // Tenant rows of nullable-tenant tables: only `db.tenant(t)` builds
+    // their handles (the global ones have accessors named for them).
+    let _config = db.admin_config();
+    let _audit = db.audit_events();
+    let _built_config = AdminConfig::new(db.unscoped_connection(), pierre_db::TenantId::new());
+    let _built_audit = AuditEvents::new(db.unscoped_connection(), pierre_db::TenantId::new());
 }
 
 fn main() {}

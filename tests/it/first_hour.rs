@@ -65,11 +65,11 @@ async fn connecting_to_an_unmigrated_database_says_how_to_migrate() {
         let key = common::key();
         let err = Database::connect(&url, key.clone()).await.unwrap_err();
         assert!(
-            matches!(err, DatabaseError::NotMigrated { pending: 21 }),
+            matches!(err, DatabaseError::NotMigrated { pending: 22 }),
             "{url}: {err:?}"
         );
         let message = err.to_string();
-        assert!(message.contains("21 migration(s) pending"), "{message}");
+        assert!(message.contains("22 migration(s) pending"), "{message}");
         assert!(
             message.contains("cargo run -p migration -- up"),
             "{message}"
@@ -80,14 +80,14 @@ async fn connecting_to_an_unmigrated_database_says_how_to_migrate() {
         let mut config = DatabaseConfig::new(&url, key.clone());
         config.require_migrated = false;
         let db = Database::connect_with(config).await.unwrap();
-        assert_eq!(db.health().await.unwrap().pending_migrations, 21);
+        assert_eq!(db.health().await.unwrap().pending_migrations, 22);
         let sealing = db
             .system_secrets()
             .put("session_key", pierre_db::Secret::new("s3cret"))
             .await
             .unwrap_err();
         assert!(
-            matches!(sealing, DatabaseError::NotMigrated { pending: 21 }),
+            matches!(sealing, DatabaseError::NotMigrated { pending: 22 }),
             "{url}: {sealing:?}"
         );
         db.migrate().await.unwrap();

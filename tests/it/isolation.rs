@@ -2,7 +2,8 @@
 //! interleaved operations by 4 tenants on tenant-owned tables (OAuth
 //! tokens, members, tenant OAuth credentials, OAuth 2.0 authorization codes
 //! and refresh tokens, fitness configurations, chat conversations and
-//! their messages, recipes and their ingredients), checked against an
+//! their messages, recipes and their ingredients, admin configuration
+//! overrides and their audit log, audit events), checked against an
 //! in-memory model as it goes; afterwards every scoped read must return exactly that tenant's rows.
 
 use crate::common;
@@ -13,9 +14,11 @@ use crate::common::rng::Rng;
 use pierre_db::OauthProvider;
 use pierre_db::uuid::Uuid;
 use pierre_db::{
-    ChatRole, DatabaseError, IngredientUnit, NewAuthCode, NewChatMessage, NewConversation,
-    NewIngredient, NewOAuth2Client, NewOAuthToken, NewRefreshToken, NewTenantOAuthCredential,
-    NewUser, PageRequest, RecipeDraft, RecipeFilter, Secret, TenantId, TenantRole, UserId,
+    AuditEventFilter, AuditSeverity, ChatRole, ConfigActor, ConfigAuditFilter, ConfigChange,
+    ConfigDataType, DatabaseError, IngredientUnit, NewAuditEvent, NewAuthCode, NewChatMessage,
+    NewConversation, NewIngredient, NewOAuth2Client, NewOAuthToken, NewRefreshToken,
+    NewTenantOAuthCredential, NewUser, PageRequest, RecipeDraft, RecipeFilter, Secret, TenantId,
+    TenantRole, UserId,
 };
 
 const OPERATIONS: usize = 1200;
@@ -37,6 +40,9 @@ fn named(provider: &str) -> OauthProvider {
     pierre_db::parse_provider(provider).unwrap()
 }
 const CONFIG_NAMES: [&str; 2] = ["zones", "plan"];
+/// Admin configuration keys, each with a global override of GLOBAL_VALUE.
+const CONFIG_KEYS: [&str; 3] = ["burst", "window", "quota"];
+const GLOBAL_VALUE: usize = 1_000_000;
 const ROLES: [TenantRole; 3] = [TenantRole::Admin, TenantRole::Member, TenantRole::Viewer];
 
 #[tokio::test]
@@ -69,6 +75,22 @@ async fn random_interleaved_operations_never_cross_tenants() {
         let mut talks: Vec<(Uuid, TenantId, UserId, u64)> = Vec::new();
         // Recipes: (id, tenant, user, ingredients).
         let mut recipes: Vec<(Uuid, TenantId, UserId, usize)> = Vec::new();
+        // Config overrides: (tenant, key) → value; changes and events per tenant.
+        let mut overrides: BTreeMap<(TenantId, &str), usize> = BTreeMap::new();
+        let mut config_changes: BTreeMap<TenantId, usize> = BTreeMap::new();
+        let admin = ConfigActor::new(users[0], "admin@example.org");
+        for key in CONFIG_KEYS {
+            let global = ConfigChange::new(
+                "rate_limiting",
+                key,
+                GLOBAL_VALUE.to_string(),
+                ConfigDataType::Integer,
+            );
+            t.db.global_admin_config()
+                .set(global, &admin)
+                .await
+                .unwrap();
+        }
         let client =
             t.db.oauth2_clients()
                 .register(NewOAuth2Client::new(CALLBACK))
@@ -82,7 +104,41 @@ async fn random_interleaved_operations_never_cross_tenants() {
             let provider = rng.pick(&PROVIDERS);
             let tokens = t.db.tenant(tenant).oauth_tokens();
             let scope = t.db.tenant(tenant);
-            match rng.next() % 23 {
+            match rng.next() % 25 {
+                23 => {
+                    let key = rng.pick(&CONFIG_KEYS);
+                    let change = ConfigChange::new(
+                        "rate_limiting",
+                        key,
+                        step.to_string(),
+                        ConfigDataType::Integer,
+                    );
+                    scope.admin_config().set(change, &admin).await.unwrap();
+                    overrides.insert((tenant, key), step);
+                    *config_changes.entry(tenant).or_default() += 1;
+                    let event = NewAuditEvent::new(
+                        "config.set",
+                        AuditSeverity::Info,
+                        key,
+                        "admin",
+                        "success",
+                    );
+                    scope.audit_events().record(event).await.unwrap();
+                }
+                24 => {
+                    let key = rng.pick(&CONFIG_KEYS);
+                    let got = scope
+                        .admin_config()
+                        .effective("rate_limiting", key)
+                        .await
+                        .unwrap()
+                        .map(|o| o.config_value.parse::<usize>().unwrap());
+                    let want = overrides
+                        .get(&(tenant, key))
+                        .copied()
+                        .unwrap_or(GLOBAL_VALUE);
+                    assert_eq!(got, Some(want), "{b}: step {step}: effective {key}");
+                }
                 21 => {
                     let mut draft = RecipeDraft::new(format!("recipe {step}"));
                     draft.ingredients = (0..1 + rng.below(3))
@@ -350,6 +406,53 @@ async fn random_interleaved_operations_never_cross_tenants() {
                 want_sorted.sort();
                 assert_eq!(got_sorted, want_sorted, "{b}: tenant {tenant} user {user}");
             }
+        }
+        for &tenant in &tenants {
+            let config = t.db.tenant(tenant).admin_config();
+            let mut got: Vec<(String, usize)> = config
+                .list(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| {
+                    assert_eq!(o.tenant_id, Some(tenant), "{b}: another tenant's override");
+                    (o.config_key, o.config_value.parse().unwrap())
+                })
+                .collect();
+            let mut want: Vec<(String, usize)> = overrides
+                .iter()
+                .filter(|((ot, _), _)| *ot == tenant)
+                .map(|((_, k), v)| ((*k).to_owned(), *v))
+                .collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{b}: tenant {tenant}: overrides");
+            let changes = config_changes.get(&tenant).copied().unwrap_or(0);
+            let log = config
+                .audit_log(&ConfigAuditFilter::default(), &PageRequest::first(500))
+                .await
+                .unwrap();
+            assert_eq!(
+                log.items.len(),
+                changes,
+                "{b}: tenant {tenant}: config audit"
+            );
+            assert!(log.items.iter().all(|e| e.tenant_id == Some(tenant)), "{b}");
+            let events =
+                t.db.tenant(tenant)
+                    .audit_events()
+                    .list(&AuditEventFilter::default(), &PageRequest::first(500))
+                    .await
+                    .unwrap();
+            assert_eq!(
+                events.items.len(),
+                changes,
+                "{b}: tenant {tenant}: audit events"
+            );
+            assert!(
+                events.items.iter().all(|e| e.tenant_id == Some(tenant)),
+                "{b}"
+            );
         }
         for &tenant in &tenants {
             let scoped = t.db.tenant(tenant).recipes();

@@ -288,26 +288,6 @@ async fn every_schema_check_is_invalid_input_and_writes_nothing() {
     }
 }
 
-/// Makes the database refuse any ingredient named `boom`, so a write can
-/// fail after its first statements ran.
-async fn refuse_boom(t: &common::TestDb) {
-    let conn = t.db.unscoped_connection();
-    let statements: &[&str] = match conn.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => &["CREATE TRIGGER boom BEFORE INSERT ON recipe_ingredients \
-              WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"],
-        _ => &[
-            "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN \
-             IF NEW.name = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END \
-             $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER boom BEFORE INSERT ON recipe_ingredients \
-             FOR EACH ROW EXECUTE FUNCTION boom()",
-        ],
-    };
-    for sql in statements {
-        conn.execute_unprepared(sql).await.unwrap();
-    }
-}
-
 #[tokio::test]
 async fn a_failed_update_leaves_the_old_recipe_and_ingredients() {
     for t in common::databases().await {
@@ -331,7 +311,7 @@ async fn a_failed_update_leaves_the_old_recipe_and_ingredients() {
 
         // Refused by the database after the recipe was updated and its
         // ingredients deleted: the transaction takes it all back.
-        refuse_boom(&w.t).await;
+        common::refuse_boom(&w.t, "recipe_ingredients", "name").await;
         let mut failing = draft("New", 5);
         failing.ingredients[4].name = "boom".into();
         let err = recipes

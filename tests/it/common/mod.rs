@@ -314,3 +314,31 @@ pub async fn assert_plans_use_indexes(t: &TestDb, statements: Vec<sea_orm::State
         }
     }
 }
+
+/// Makes the database refuse, with the message `boom`, any row inserted
+/// into `table` whose `column` is `'boom'`: a write that fails after its
+/// first statements ran, to show that a transaction takes them back.
+pub async fn refuse_boom(t: &TestDb, table: &str, column: &str) {
+    use sea_orm::ConnectionTrait;
+    let conn = t.db.unscoped_connection();
+    let statements = match conn.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => vec![format!(
+            "CREATE TRIGGER boom_{table} BEFORE INSERT ON {table} \
+             WHEN NEW.{column} = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )],
+        _ => vec![
+            format!(
+                "CREATE FUNCTION boom_{table}() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.{column} = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql"
+            ),
+            format!(
+                "CREATE TRIGGER boom_{table} BEFORE INSERT ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION boom_{table}()"
+            ),
+        ],
+    };
+    for sql in statements {
+        conn.execute_unprepared(&sql).await.unwrap();
+    }
+}

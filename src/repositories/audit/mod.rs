@@ -1,0 +1,5 @@
+//! The security audit trail.
+
+pub mod events;
+
+pub use events::{AuditEvent, AuditEventFilter, AuditEvents, AuditSeverity, NewAuditEvent};

@@ -1,0 +1,645 @@
+//! Admin configuration overrides with their audit log: a tenant's through
+//! `db.tenant(t).admin_config()`, the global ones through `db.global_admin_config()`.
+//!
+//! An override sets one key of a category (the 19 seeded categories, see
+//! [`AdminConfig::categories`]) to a value of its declared type, for one
+//! tenant or for all. The effective value for a tenant is its own override,
+//! else the global one. Every `set` and `delete` writes the override AND
+//! its audit row (the old value read inside the transaction, the new
+//! value, who, why, from where) in ONE transaction: the log never misses a
+//! change nor records one that did not happen.
+//!
+//! Override values are configuration, not secrets: they are stored and
+//! logged in clear. Secrets belong in [`SystemSecrets`](crate::SystemSecrets),
+//! which are encrypted.
+
+use chrono::{DateTime, Utc};
+use entity::admin_config_audit as audit;
+use entity::admin_config_categories as categories;
+use entity::admin_config_overrides as overrides;
+use entity::sea_orm_active_enums::ConfigDataType;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, Order};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::error::{DatabaseError, Result};
+use crate::ids::{TenantId, UserId};
+use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::repositories::in_period;
+use crate::retry::in_write_tx;
+use crate::scope::Rows;
+use crate::time;
+use crate::validation;
+
+/// Longest category or key name.
+pub const MAX_NAME: usize = 100;
+/// Longest value, in characters.
+pub const MAX_VALUE: usize = 10_000;
+/// Longest reason.
+pub const MAX_REASON: usize = 1000;
+/// Longest admin email, IP address, user agent.
+pub const MAX_ACTOR_FIELD: usize = 512;
+
+/// A configuration category (seeded by the migrations; read-only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigCategory {
+    /// Its id (`cat_rate_limiting`).
+    pub id: String,
+    /// Its name, which overrides use (`rate_limiting`).
+    pub name: String,
+    /// Its name for people.
+    pub display_name: String,
+    /// What it covers.
+    pub description: Option<String>,
+    /// Where it sorts.
+    pub display_order: i32,
+    /// Its icon.
+    pub icon: Option<String>,
+    /// Whether it is offered.
+    pub is_active: bool,
+}
+
+impl From<categories::Model> for ConfigCategory {
+    fn from(m: categories::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            display_name: m.display_name,
+            description: m.description,
+            display_order: m.display_order,
+            icon: m.icon,
+            is_active: m.is_active,
+        }
+    }
+}
+
+/// A stored override.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigOverride {
+    /// The row id.
+    pub id: Uuid,
+    /// Its category's name.
+    pub category: String,
+    /// The key it sets.
+    pub config_key: String,
+    /// The value, as text of its `data_type`.
+    pub config_value: String,
+    /// The value's type.
+    pub data_type: ConfigDataType,
+    /// Its tenant; `None` for a global override.
+    pub tenant_id: Option<TenantId>,
+    /// The admin who set it first.
+    pub created_by: UserId,
+    /// Why it was last set.
+    pub reason: Option<String>,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<overrides::Model> for ConfigOverride {
+    fn from(m: overrides::Model) -> Self {
+        Self {
+            id: m.id,
+            category: m.category,
+            config_key: m.config_key,
+            config_value: m.config_value,
+            data_type: m.data_type,
+            tenant_id: m.tenant_id.map(Into::into),
+            created_by: m.created_by.into(),
+            reason: m.reason,
+            created_at: m.created_at.to_utc(),
+            updated_at: m.updated_at.to_utc(),
+        }
+    }
+}
+
+/// A value to set with [`AdminConfig::set`].
+#[derive(Clone, Debug)]
+pub struct ConfigChange {
+    /// The category's name.
+    pub category: String,
+    /// The key.
+    pub key: String,
+    /// The value, as text of `data_type` (`"1.5"`, `"42"`, `"true"`).
+    pub value: String,
+    /// The value's type, which the value must parse as.
+    pub data_type: ConfigDataType,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+impl ConfigChange {
+    /// `category.key = value` of `data_type`, without a reason.
+    pub fn new(
+        category: impl Into<String>,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        data_type: ConfigDataType,
+    ) -> Self {
+        Self {
+            category: category.into(),
+            key: key.into(),
+            value: value.into(),
+            data_type,
+            reason: None,
+        }
+    }
+}
+
+/// The admin making a change, as the audit log records them.
+#[derive(Clone, Debug)]
+pub struct ConfigActor {
+    /// The admin's user id.
+    pub user_id: UserId,
+    /// The admin's email, as it was at the time.
+    pub email: String,
+    /// From where.
+    pub ip_address: Option<String>,
+    /// With what client.
+    pub user_agent: Option<String>,
+}
+
+impl ConfigActor {
+    /// `user_id` with `email`, address and client unknown.
+    pub fn new(user_id: UserId, email: impl Into<String>) -> Self {
+        Self {
+            user_id,
+            email: email.into(),
+            ip_address: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// A row of the configuration audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigAuditEntry {
+    /// The row id.
+    pub id: Uuid,
+    /// When.
+    pub timestamp: DateTime<Utc>,
+    /// Who.
+    pub admin_user_id: UserId,
+    /// Their email then.
+    pub admin_email: String,
+    /// The category's name.
+    pub category: String,
+    /// The key.
+    pub config_key: String,
+    /// The value before; `None` if the key had no override.
+    pub old_value: Option<String>,
+    /// The value after; empty for a deletion.
+    pub new_value: String,
+    /// The value's type.
+    pub data_type: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// Its tenant; `None` for a global override.
+    pub tenant_id: Option<TenantId>,
+    /// From where.
+    pub ip_address: Option<String>,
+    /// With what client.
+    pub user_agent: Option<String>,
+}
+
+impl From<audit::Model> for ConfigAuditEntry {
+    fn from(m: audit::Model) -> Self {
+        Self {
+            id: m.id,
+            timestamp: m.timestamp.to_utc(),
+            admin_user_id: m.admin_user_id.into(),
+            admin_email: m.admin_email,
+            category: m.category,
+            config_key: m.config_key,
+            old_value: m.old_value,
+            new_value: m.new_value,
+            data_type: m.data_type,
+            reason: m.reason,
+            tenant_id: m.tenant_id.map(Into::into),
+            ip_address: m.ip_address,
+            user_agent: m.user_agent,
+        }
+    }
+}
+
+/// Which audit rows [`AdminConfig::audit_log`] gives.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigAuditFilter {
+    /// Only this category.
+    pub category: Option<String>,
+    /// Only this key.
+    pub key: Option<String>,
+    /// Only this admin's changes.
+    pub admin: Option<UserId>,
+    /// At or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Configuration overrides and their audit log, of one tenant
+/// (`db.tenant(t).admin_config()`) or global (`db.global_admin_config()`).
+///
+/// ```
+/// use pierre_db::{ConfigActor, ConfigChange, ConfigDataType, Database, MasterKey, NewTenant, NewUser};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// # config.migrate_on_connect = true;
+/// # let db = Database::connect_with(config).await?;
+/// # let admin = db.users().create(NewUser::new("admin@example.org", "hash")).await?;
+/// # let tenant = db.tenants().create(NewTenant::new("Acme", "acme", admin.id)).await?;
+/// let actor = ConfigActor::new(admin.id, "admin@example.org");
+/// let limit = ConfigChange::new("rate_limiting", "burst", "20", ConfigDataType::Integer);
+/// db.global_admin_config().set(limit, &actor).await?;
+/// let acme = db.tenant(tenant.id).admin_config();
+/// assert_eq!(acme.effective("rate_limiting", "burst").await?.unwrap().config_value, "20");
+/// let own = ConfigChange::new("rate_limiting", "burst", "50", ConfigDataType::Integer);
+/// acme.set(own, &actor).await?;
+/// assert_eq!(acme.effective("rate_limiting", "burst").await?.unwrap().config_value, "50");
+/// # Ok(())
+/// # }
+/// ```
+pub struct AdminConfig<'a> {
+    rows: Rows<'a>,
+}
+
+impl<'a> AdminConfig<'a> {
+    pub(crate) fn new(rows: impl Into<Rows<'a>>) -> Self {
+        Self { rows: rows.into() }
+    }
+
+    /// The configuration categories, in display order.
+    #[instrument(skip_all, err(Display))]
+    pub async fn categories(&self) -> Result<Vec<ConfigCategory>> {
+        Ok(categories::Entity::find()
+            .order_by_asc(categories::Column::DisplayOrder)
+            .order_by_asc(categories::Column::Name)
+            .all(&self.rows.conn())
+            .await?
+            .into_iter()
+            .map(ConfigCategory::from)
+            .collect())
+    }
+
+    /// This handle's own override of `category.key` (the tenant's, or the
+    /// global one), if set.
+    #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %category, key = %key), err(Display))]
+    pub async fn get(&self, category: &str, key: &str) -> Result<Option<ConfigOverride>> {
+        let (category, key) = names(category, key)?;
+        Ok(own(&self.rows, &category, &key)
+            .one(&self.rows.conn())
+            .await?
+            .map(ConfigOverride::from))
+    }
+
+    /// The value in force for `category.key`: the tenant's override, else
+    /// the global one, in one query (for the global handle, the global
+    /// override).
+    #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %category, key = %key), err(Display))]
+    pub async fn effective(&self, category: &str, key: &str) -> Result<Option<ConfigOverride>> {
+        let (category, key) = names(category, key)?;
+        let select = self
+            .rows
+            .find_or_global::<overrides::Entity>()
+            .filter(overrides::Column::Category.eq(category))
+            .filter(overrides::Column::ConfigKey.eq(key));
+        // A tenant's row sorts before the global one: `tenant_id IS NULL`
+        // is false (0) for it on both backends.
+        Ok(select
+            .order_by(Expr::col(overrides::Column::TenantId).is_null(), Order::Asc)
+            .one(&self.rows.conn())
+            .await?
+            .map(ConfigOverride::from))
+    }
+
+    /// This handle's own overrides, of one category or all, by category
+    /// and key.
+    #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant()), err(Display))]
+    pub async fn list(&self, category: Option<&str>) -> Result<Vec<ConfigOverride>> {
+        let mut select = self.rows.find::<overrides::Entity>();
+        if let Some(category) = category {
+            let category = validation::identifier("category", category, MAX_NAME)?;
+            select = select.filter(overrides::Column::Category.eq(category));
+        }
+        Ok(select
+            .order_by_asc(overrides::Column::Category)
+            .order_by_asc(overrides::Column::ConfigKey)
+            .all(&self.rows.conn())
+            .await?
+            .into_iter()
+            .map(ConfigOverride::from)
+            .collect())
+    }
+
+    /// Sets `change` (an upsert: one row per category, key and tenant)
+    /// and logs it, in ONE transaction. `InvalidInput` for an unknown
+    /// category or a value that does not parse as its type; `ForeignKey`
+    /// for an unknown admin.
+    #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %change.category, key = %change.key), err(Display))]
+    pub async fn set(&self, change: ConfigChange, actor: &ConfigActor) -> Result<ConfigOverride> {
+        let (category, key) = names(&change.category, &change.key)?;
+        let value = typed_value(change.data_type, &change.value)?;
+        let reason =
+            validation::optional_multiline("reason", change.reason.as_deref(), MAX_REASON)?;
+        let actor = checked_actor(actor)?;
+        let (data_type, tenant) = (change.data_type, self.rows.tenant());
+        in_write_tx(&self.rows, |tx| {
+            Box::pin(async move {
+                let rows = Rows::at(tenant, tx);
+                // Locks the category first, so that changes to it are
+                // logged in the order they are applied.
+                known_category(&tx.conn(), &category).await?;
+                let now = time::stored(time::now());
+                let old = own(&rows, &category, &key).one(&tx.conn()).await?;
+                let on_conflict = rows
+                    .on_conflict::<overrides::Entity>(vec![
+                        overrides::Column::Category,
+                        overrides::Column::ConfigKey,
+                    ])
+                    .update_columns([
+                        overrides::Column::ConfigValue,
+                        overrides::Column::DataType,
+                        overrides::Column::UpdatedAt,
+                        overrides::Column::Reason,
+                    ])
+                    .to_owned();
+                rows.insert(overrides::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    category: Set(category.clone()),
+                    config_key: Set(key.clone()),
+                    config_value: Set(value.clone()),
+                    data_type: Set(data_type),
+                    created_by: Set(actor.user_id.as_uuid()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    reason: Set(reason.clone()),
+                    ..Default::default()
+                })?
+                .on_conflict(on_conflict)
+                .exec_without_returning(&tx.conn())
+                .await?;
+                let entry = Entry {
+                    category: &category,
+                    key: &key,
+                    old_value: old.map(|o| o.config_value),
+                    new_value: value,
+                    data_type,
+                    reason,
+                };
+                log(&rows, &tx.conn(), &actor, entry, now).await
+            })
+        })
+        .await?;
+        self.get(&change.category, &change.key)
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("config override", change.key))
+    }
+
+    /// Deletes this handle's override of `category.key` and logs it, in ONE
+    /// transaction; whether it existed (nothing is logged if not).
+    #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %category, key = %key), err(Display))]
+    pub async fn delete(
+        &self,
+        category: &str,
+        key: &str,
+        actor: &ConfigActor,
+        reason: Option<&str>,
+    ) -> Result<bool> {
+        let (category, key) = names(category, key)?;
+        Ok(self
+            .delete_where(&category, Some(&key), actor, reason)
+            .await?
+            > 0)
+    }
+
+    /// Deletes all of this handle's overrides of `category`, logging each,
+    /// in ONE transaction; how many.
+    #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %category), err(Display))]
+    pub async fn delete_category(
+        &self,
+        category: &str,
+        actor: &ConfigActor,
+        reason: Option<&str>,
+    ) -> Result<u64> {
+        let category = validation::identifier("category", category, MAX_NAME)?;
+        self.delete_where(&category, None, actor, reason).await
+    }
+
+    /// This handle's audit log, newest first, one keyset page at a time
+    /// (on `(tenant_id, timestamp, id)`).
+    #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), limit = request.limit()), err(Display))]
+    pub async fn audit_log(
+        &self,
+        filter: &ConfigAuditFilter,
+        request: &PageRequest,
+    ) -> Result<Page<ConfigAuditEntry>> {
+        let mut select = self.rows.find::<audit::Entity>();
+        if let Some(category) = &filter.category {
+            let category = validation::identifier("category", category, MAX_NAME)?;
+            select = select.filter(audit::Column::Category.eq(category));
+        }
+        if let Some(key) = &filter.key {
+            let key = validation::identifier("key", key, MAX_NAME)?;
+            select = select.filter(audit::Column::ConfigKey.eq(key));
+        }
+        if let Some(admin) = filter.admin {
+            select = select.filter(audit::Column::AdminUserId.eq(admin.as_uuid()));
+        }
+        let select = in_period(select, audit::Column::Timestamp, filter.from, filter.to)?;
+        let scope = self.rows.cursor_scope(&format!(
+            "admin_config_audit:{:?}:{:?}:{:?}:{:?}:{:?}",
+            filter.category, filter.key, filter.admin, filter.from, filter.to
+        ));
+        let page = keyset_page_as(
+            &self.rows.conn(),
+            self.rows.cursors(),
+            &scope,
+            request,
+            select,
+            ((audit::Column::Timestamp, audit::Column::Id), Order::Desc),
+            |row: &audit::Model| Position {
+                at: row.timestamp.to_utc(),
+                id: row.id,
+            },
+        )
+        .await?;
+        Ok(page.map(ConfigAuditEntry::from))
+    }
+
+    /// Deletes the overrides of `category` (one `key`, or all) among this
+    /// handle's rows, logging each, in one transaction.
+    async fn delete_where(
+        &self,
+        category: &str,
+        key: Option<&str>,
+        actor: &ConfigActor,
+        reason: Option<&str>,
+    ) -> Result<u64> {
+        let reason = validation::optional_multiline("reason", reason, MAX_REASON)?;
+        let actor = checked_actor(actor)?;
+        let (category, key) = (category.to_owned(), key.map(str::to_owned));
+        let tenant = self.rows.tenant();
+        in_write_tx(&self.rows, |tx| {
+            Box::pin(async move {
+                let rows = Rows::at(tenant, tx);
+                known_category(&tx.conn(), &category).await?;
+                let mut select = rows
+                    .find::<overrides::Entity>()
+                    .filter(overrides::Column::Category.eq(&category));
+                if let Some(key) = &key {
+                    select = select.filter(overrides::Column::ConfigKey.eq(key));
+                }
+                let doomed = select.all(&tx.conn()).await?;
+                let ids: Vec<Uuid> = doomed.iter().map(|o| o.id).collect();
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let deleted = rows
+                    .delete::<overrides::Entity>()
+                    .filter(overrides::Column::Id.is_in(ids))
+                    .exec(&tx.conn())
+                    .await?
+                    .rows_affected;
+                let now = time::stored(time::now());
+                for old in doomed {
+                    let entry = Entry {
+                        category: &old.category,
+                        key: &old.config_key,
+                        old_value: Some(old.config_value.clone()),
+                        new_value: String::new(),
+                        data_type: old.data_type,
+                        reason: reason.clone(),
+                    };
+                    log(&rows, &tx.conn(), &actor, entry, now).await?;
+                }
+                Ok(deleted)
+            })
+        })
+        .await
+    }
+}
+
+/// A change as the audit log records it.
+struct Entry<'e> {
+    category: &'e str,
+    key: &'e str,
+    old_value: Option<String>,
+    new_value: String,
+    data_type: ConfigDataType,
+    reason: Option<String>,
+}
+
+/// Writes the audit row of `entry` among `rows`.
+async fn log(
+    rows: &Rows<'_>,
+    conn: &impl ConnectionTrait,
+    actor: &ConfigActor,
+    entry: Entry<'_>,
+    at: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<()> {
+    rows.insert(audit::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        timestamp: Set(at),
+        admin_user_id: Set(actor.user_id.as_uuid()),
+        admin_email: Set(actor.email.clone()),
+        category: Set(entry.category.to_owned()),
+        config_key: Set(entry.key.to_owned()),
+        old_value: Set(entry.old_value),
+        new_value: Set(entry.new_value),
+        data_type: Set(entry.data_type.to_value().value.into_owned()),
+        reason: Set(entry.reason),
+        ip_address: Set(actor.ip_address.clone()),
+        user_agent: Set(actor.user_agent.clone()),
+        ..Default::default()
+    })?
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The override of `category.key` among `rows`.
+fn own(rows: &Rows<'_>, category: &str, key: &str) -> sea_orm::Select<overrides::Entity> {
+    rows.find::<overrides::Entity>()
+        .filter(overrides::Column::Category.eq(category))
+        .filter(overrides::Column::ConfigKey.eq(key))
+}
+
+/// `InvalidInput` unless `category` names a seeded category. Locks the
+/// category's row until the transaction ends (PostgreSQL; SQLite has one
+/// writer), which serializes the changes within a category: each reads
+/// the old value the previous one wrote, and logs after it.
+async fn known_category(conn: &impl ConnectionTrait, category: &str) -> Result<()> {
+    let found: Option<String> = categories::Entity::find()
+        .select_only()
+        .column(categories::Column::Id)
+        .filter(categories::Column::Name.eq(category))
+        .lock_exclusive()
+        .into_tuple()
+        .one(conn)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(DatabaseError::invalid(
+            "category",
+            format!("{category:?} is not a configuration category"),
+        )),
+    }
+}
+
+/// The category and key names, checked.
+fn names(category: &str, key: &str) -> Result<(String, String)> {
+    Ok((
+        validation::identifier("category", category, MAX_NAME)?,
+        validation::identifier("key", key, MAX_NAME)?,
+    ))
+}
+
+/// The actor's fields, checked.
+fn checked_actor(actor: &ConfigActor) -> Result<ConfigActor> {
+    Ok(ConfigActor {
+        user_id: actor.user_id,
+        email: validation::required("admin_email", &actor.email, MAX_ACTOR_FIELD)?,
+        ip_address: validation::optional(
+            "ip_address",
+            actor.ip_address.as_deref(),
+            MAX_ACTOR_FIELD,
+        )?,
+        user_agent: validation::optional(
+            "user_agent",
+            actor.user_agent.as_deref(),
+            MAX_ACTOR_FIELD,
+        )?,
+    })
+}
+
+/// `value` checked against `data_type` and stored in its canonical text
+/// (trimmed; numbers as Rust prints them, so `"1e3"` becomes `"1000"`).
+fn typed_value(data_type: ConfigDataType, value: &str) -> Result<String> {
+    let text = value.trim();
+    let refuse = |what: &str| DatabaseError::invalid("value", format!("{text:?} is not {what}"));
+    match data_type {
+        ConfigDataType::Float => match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v.to_string()),
+            _ => Err(refuse("a finite number")),
+        },
+        ConfigDataType::Integer => text
+            .parse::<i64>()
+            .map(|v| v.to_string())
+            .map_err(|_| refuse("an integer")),
+        ConfigDataType::Boolean => match text {
+            "true" | "false" => Ok(text.to_owned()),
+            _ => Err(refuse("true or false")),
+        },
+        ConfigDataType::Enum => validation::required("value", text, MAX_NAME),
+        ConfigDataType::String => validation::optional_multiline("value", Some(value), MAX_VALUE)?
+            .ok_or_else(|| DatabaseError::invalid("value", "must not be empty")),
+    }
+}
