@@ -44,6 +44,11 @@
 //! | `admin_config_overrides`, `admin_config_audit` (global rows), `admin_config_categories` | [`AdminConfig`] | `db.global_admin_config()` |
 //! | `audit_events` (tenant rows) | [`AuditEvents`] | `db.tenant(t).audit_events()` |
 //! | `audit_events` (platform rows) | [`AuditEvents`] | `db.global_audit_events()` |
+//! | `user_profiles` | [`UserProfiles`] | `db.user_profiles()` |
+//! | `user_configurations` | [`UserConfigurations`] | `db.user_configurations()` |
+//! | `goals` | [`Goals`] | `db.goals()` |
+//! | `insights` | [`Insights`] | `db.insights()` |
+//! | `oauth_notifications` | [`OAuthNotifications`] | `db.oauth_notifications()` |
 //! | `a2a_clients`, `a2a_client_api_keys` | [`A2aClients`] | `db.a2a_clients()` |
 //! | `a2a_sessions` | [`A2aSessions`] | `db.a2a_sessions()` |
 //! | `a2a_tasks` | [`A2aTasks`] | `db.a2a_tasks()` |
@@ -177,6 +182,10 @@ pub use repositories::platform::{
 };
 pub use repositories::privileged::{
     Delegation, ImpersonationFilter, ImpersonationSession, Impersonations, PermissionDelegations,
+};
+pub use repositories::profile::{
+    Goal, Goals, Insight, Insights, NewInsight, NewOAuthNotification, OAuthNotification,
+    OAuthNotifications, UserConfigurations, UserDocument, UserProfiles,
 };
 pub use repositories::usage::SUCCESS_STATUSES;
 pub use repositories::usage::{

@@ -2,11 +2,12 @@
 //!
 //! Twenty migrations, in the order of the original design (there is no
 //! M16), build the 44 tables on SQLite and PostgreSQL from one code path,
-//! and two more fit indexes to the repositories' lists and invariants
+//! and three more fit indexes to the repositories' lists and invariants
 //! (`m20251201_000001`: chat and recipes; `m20251201_000002`: one active
 //! impersonation per impersonator, impersonation and configuration audit
-//! lists). One code path: SeaORM's schema builder, with backend-specific steps only where the
-//! backends differ (native enum types and `ALTER TABLE ... ADD CONSTRAINT` on
+//! lists; `m20251201_000003`: goals, insights, notifications). One code
+//! path: SeaORM's schema builder, with backend-specific steps only where
+//! the backends differ (native enum types and `ALTER TABLE ... ADD CONSTRAINT` on
 //! PostgreSQL, table rebuilds on SQLite). Run them with
 //! `cargo run -p migration -- -u URL up`, `sea-orm-cli migrate up -d migration
 //! -u URL`, or `pierre_db::Database::migrate`.
@@ -47,6 +48,7 @@ mod m20250120_000020_admin_config_schema;
 mod m20250120_000021_add_config_categories;
 mod m20251201_000001_content_keyset_indexes;
 mod m20251201_000002_privileged_indexes;
+mod m20251201_000003_profile_keyset_indexes;
 
 /// The 44 application tables, in creation order (`seaql_migrations` aside).
 pub const TABLES: [&str; 44] = [
@@ -125,6 +127,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250120_000021_add_config_categories::Migration),
             Box::new(m20251201_000001_content_keyset_indexes::Migration),
             Box::new(m20251201_000002_privileged_indexes::Migration),
+            Box::new(m20251201_000003_profile_keyset_indexes::Migration),
         ]
     }
 }

@@ -33,6 +33,7 @@ pub mod oauth2_server;
 pub mod platform;
 mod prepared;
 pub mod privileged;
+pub mod profile;
 mod support;
 mod text_search;
 pub mod usage;
@@ -54,6 +55,7 @@ use oauth2_server::{
 };
 use platform::{AdminTokens, McpTokens, ProvisionedKeys, RsaKeys, SystemSecrets};
 use privileged::{Impersonations, PermissionDelegations};
+use profile::{Goals, Insights, OAuthNotifications, UserConfigurations, UserProfiles};
 use usage::Usage;
 
 use crate::ids::TenantId;
@@ -176,6 +178,16 @@ accessors! {
         global_admin_config: AdminConfig,
         /// The platform's own audit events (no tenant).
         global_audit_events: AuditEvents,
+        /// Users' profiles (one JSON document each).
+        user_profiles: UserProfiles,
+        /// Users' configurations (one JSON document each).
+        user_configurations: UserConfigurations,
+        /// Users' goals and their progress.
+        goals: Goals,
+        /// Insights computed for users.
+        insights: Insights,
+        /// Users' OAuth connection notifications.
+        oauth_notifications: OAuthNotifications,
     }
     tenant {
         /// OAuth tokens of this tenant's users (encrypted).

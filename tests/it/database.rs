@@ -12,7 +12,7 @@ async fn health_reports_backend_migrations_and_pool() {
         assert_eq!(health.backend, t.backend);
         assert_eq!(
             health.latest_migration.as_deref(),
-            Some("m20251201_000002_privileged_indexes")
+            Some("m20251201_000003_profile_keyset_indexes")
         );
         assert_eq!(health.pending_migrations, 0);
         assert!(health.pool_size >= 1, "{}: {health:?}", t.backend);
@@ -72,7 +72,7 @@ async fn a_fresh_database_reports_pending_migrations() {
     let db = Database::connect_with(config).await.unwrap();
     let health = db.health().await.unwrap();
     assert_eq!(health.latest_migration, None);
-    assert_eq!(health.pending_migrations, 22);
+    assert_eq!(health.pending_migrations, common::MIGRATIONS);
     db.migrate().await.unwrap();
     db.migrate().await.expect("migrating twice is a no-op");
     assert_eq!(db.health().await.unwrap().pending_migrations, 0);

@@ -65,11 +65,14 @@ async fn connecting_to_an_unmigrated_database_says_how_to_migrate() {
         let key = common::key();
         let err = Database::connect(&url, key.clone()).await.unwrap_err();
         assert!(
-            matches!(err, DatabaseError::NotMigrated { pending: 22 }),
+            matches!(err, DatabaseError::NotMigrated { pending } if pending == common::MIGRATIONS),
             "{url}: {err:?}"
         );
         let message = err.to_string();
-        assert!(message.contains("22 migration(s) pending"), "{message}");
+        assert!(
+            message.contains(&format!("{} migration(s) pending", common::MIGRATIONS)),
+            "{message}"
+        );
         assert!(
             message.contains("cargo run -p migration -- up"),
             "{message}"
@@ -80,14 +83,17 @@ async fn connecting_to_an_unmigrated_database_says_how_to_migrate() {
         let mut config = DatabaseConfig::new(&url, key.clone());
         config.require_migrated = false;
         let db = Database::connect_with(config).await.unwrap();
-        assert_eq!(db.health().await.unwrap().pending_migrations, 22);
+        assert_eq!(
+            db.health().await.unwrap().pending_migrations,
+            common::MIGRATIONS
+        );
         let sealing = db
             .system_secrets()
             .put("session_key", pierre_db::Secret::new("s3cret"))
             .await
             .unwrap_err();
         assert!(
-            matches!(sealing, DatabaseError::NotMigrated { pending: 22 }),
+            matches!(sealing, DatabaseError::NotMigrated { pending } if pending == common::MIGRATIONS),
             "{url}: {sealing:?}"
         );
         db.migrate().await.unwrap();

@@ -23,6 +23,7 @@ mod oauth_tokens;
 mod pagination;
 mod platform;
 mod privileged;
+mod profile;
 mod recipes;
 mod reliability;
 mod retry;

@@ -101,7 +101,7 @@ async fn up_creates_44_tables_with_seeds_reset_removes_them_up_rebuilds() {
 async fn every_migration_down_undoes_its_up() {
     for db in common::all_backends().await {
         let total = Migrator::migrations().len() as u32;
-        assert_eq!(total, 22);
+        assert_eq!(total, 23);
         for step in 1..=total {
             db.migrate(Some(1)).await;
             let after_up = table_names(&db).await;

@@ -112,6 +112,9 @@ fn unique_name() -> String {
     )
 }
 
+/// How many migrations the schema has (all pending on a fresh database).
+pub const MIGRATIONS: usize = 23;
+
 /// A user with `email` (through the users repository); returns its id.
 pub async fn user(t: &TestDb, email: &str) -> pierre_db::UserId {
     let new = pierre_db::NewUser::new(email, "h");
