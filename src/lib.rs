@@ -167,7 +167,7 @@ pub use repositories::credentials::{
     provider_name,
 };
 pub use repositories::identity::{
-    NewTenant, NewUser, Tenant, TenantMember, TenantMembers, Tenants, User, Users,
+    NewTenant, NewUser, Tenant, TenantMember, TenantMembers, TenantUpdate, Tenants, User, Users,
 };
 pub use repositories::oauth2_server::{
     AuthCode, IssuedAuthCode, IssuedRefreshToken, NewAuthCode, NewOAuth2Client, NewOAuth2State,

@@ -16,6 +16,7 @@ mod database;
 mod errors;
 mod first_hour;
 mod fitness_configs;
+mod gaps;
 mod isolation;
 mod no_leaks;
 mod oauth2_server;

@@ -13,9 +13,9 @@
 //! `NotFound` for anyone else.
 
 use chrono::{DateTime, Utc};
-use entity::api_keys;
 use entity::sea_orm_active_enums::ApiKeyTier;
-use sea_orm::sea_query::Expr;
+use entity::{api_keys, users};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QueryResult, QuerySelect,
@@ -367,6 +367,38 @@ impl<'a> ApiKeys<'a> {
             .await?
             .ok_or_else(|| DatabaseError::not_found("api key", key_id))?;
         ApiKey::try_from(row)
+    }
+
+    /// ADMIN: the key with this id, whoever owns it. For operators' tools
+    /// only; user-facing code uses [`Self::get_by_id_for_owner`].
+    #[instrument(skip_all, fields(api_key_id = %key_id), err(Display))]
+    pub async fn admin_get_by_id(&self, key_id: ApiKeyId) -> Result<ApiKey> {
+        let row = api_keys::Entity::find_by_id(key_id.as_uuid())
+            .one(&self.ctx.conn())
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("api key", key_id))?;
+        ApiKey::try_from(row)
+    }
+
+    /// ADMIN: the keys of the user with this email, oldest first (none for
+    /// an unknown email). `InvalidInput` for a malformed email.
+    #[instrument(skip_all, err(Display))]
+    pub async fn admin_list_by_owner_email(&self, email: &str) -> Result<Vec<ApiKey>> {
+        let email = validation::email(email)?;
+        let owner = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(Expr::col(users::Column::Email).eq(email))
+            .to_owned();
+        api_keys::Entity::find()
+            .filter(Expr::col(api_keys::Column::UserId).in_subquery(owner))
+            .order_by_asc(api_keys::Column::CreatedAt)
+            .order_by_asc(api_keys::Column::Id)
+            .all(&self.ctx.conn())
+            .await?
+            .into_iter()
+            .map(ApiKey::try_from)
+            .collect()
     }
 
     /// All of the user's keys, active or not, oldest first.

@@ -5,5 +5,5 @@ pub mod tenants;
 pub mod users;
 
 pub use tenant_members::{TenantMember, TenantMembers};
-pub use tenants::{NewTenant, Tenant, Tenants};
+pub use tenants::{NewTenant, Tenant, TenantUpdate, Tenants};
 pub use users::{NewUser, User, Users};

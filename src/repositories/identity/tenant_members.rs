@@ -2,16 +2,22 @@
 //!
 //! Every query filters by the scope's tenant and every insert sets it; no
 //! method takes a tenant argument.
+//!
+//! The tenant's owner (`tenants.owner_user_id`) keeps an owner membership:
+//! removing it, or giving it another role, is refused until ownership
+//! moves ([`crate::Tenants::transfer_ownership`]). The guard is part of the
+//! statement itself, so a concurrent transfer cannot slip between a check
+//! and the write.
 
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::TenantRole;
-use entity::tenant_users as members;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QuerySelect};
+use entity::{tenant_users as members, tenants};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::repositories::expect_changed;
@@ -111,30 +117,69 @@ impl<'a> TenantMembers<'a> {
     }
 
     /// Removes the user's membership; whether there was one.
+    /// `InvalidInput` for the tenant's owner: transfer ownership first.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user), err(Display))]
     pub async fn remove(&self, user: UserId) -> Result<bool> {
         let deleted = self
             .scope
             .delete::<members::Entity>()
             .filter(members::Column::UserId.eq(user.as_uuid()))
+            .filter(self.not_owner())
             .exec(&self.scope.conn())
             .await?
             .rows_affected;
+        if deleted == 0 && self.is_owner_member(user).await? {
+            return Err(owner_guard());
+        }
         Ok(deleted > 0)
+    }
+
+    /// Rows whose user is not the tenant's owner (a subquery on `tenants`,
+    /// evaluated by the statement it guards).
+    fn not_owner(&self) -> sea_orm::sea_query::SimpleExpr {
+        let owner = Query::select()
+            .column(tenants::Column::OwnerUserId)
+            .from(tenants::Entity)
+            .and_where(
+                Expr::col((tenants::Entity, tenants::Column::Id)).eq(self.scope.tenant().as_uuid()),
+            )
+            .to_owned();
+        Expr::col((members::Entity, members::Column::UserId)).not_in_subquery(owner)
+    }
+
+    /// Whether `user` owns this tenant and has a membership in it (what
+    /// a guarded statement that changed nothing was refused for).
+    async fn is_owner_member(&self, user: UserId) -> Result<bool> {
+        Ok(self.is_owner(user).await? && self.get(user).await?.is_some())
+    }
+
+    /// Whether `user` owns this tenant.
+    async fn is_owner(&self, user: UserId) -> Result<bool> {
+        let owner: Option<Uuid> = tenants::Entity::find_by_id(self.scope.tenant().as_uuid())
+            .select_only()
+            .column(tenants::Column::OwnerUserId)
+            .into_tuple()
+            .one(&self.scope.conn())
+            .await?;
+        Ok(owner == Some(user.as_uuid()))
     }
 
     /// Gives the member a new role. `NotFound` when the user is not a
     /// member of this tenant.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, role = ?role), err(Display))]
     pub async fn change_role(&self, user: UserId, role: TenantRole) -> Result<()> {
-        let changed = self
+        let mut update = self
             .scope
             .update::<members::Entity>()
             .col_expr(members::Column::Role, Expr::value(role))
-            .filter(members::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.scope.conn())
-            .await?
-            .rows_affected;
+            .filter(members::Column::UserId.eq(user.as_uuid()));
+        if role != TenantRole::Owner {
+            update = update.filter(self.not_owner());
+        }
+        let changed = update.exec(&self.scope.conn()).await?.rows_affected;
+        if changed == 0 && role != TenantRole::Owner && self.is_owner_member(user).await? {
+            return Err(owner_guard());
+        }
         expect_changed(changed, "tenant member", user)
     }
 
@@ -187,4 +232,13 @@ impl<'a> TenantMembers<'a> {
         .await?;
         Ok(page.map(TenantMember::from))
     }
+}
+
+/// The error for a change that would leave the owner without its
+/// membership.
+fn owner_guard() -> DatabaseError {
+    DatabaseError::invalid(
+        "user",
+        "is the tenant's owner: transfer ownership before removing or demoting them",
+    )
 }

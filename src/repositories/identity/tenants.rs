@@ -8,16 +8,17 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::{SubscriptionTier, TenantRole};
 use entity::{tenant_users as members, tenants};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
     RelationTrait,
 };
 use tracing::instrument;
 
-use crate::error::{Result, foreign_key_of};
+use crate::error::{DatabaseError, Result, foreign_key_of};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::Ctx;
+use crate::repositories::{Ctx, expect_changed};
 use crate::retry::in_write_tx;
 use crate::scope::TenantScope;
 use crate::time;
@@ -52,6 +53,17 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Changes to a tenant ([`Tenants::update`]); `None` keeps a field.
+#[derive(Clone, Debug, Default)]
+pub struct TenantUpdate {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new domain; `Some("")` clears it.
+    pub domain: Option<String>,
+    /// A new plan.
+    pub plan: Option<SubscriptionTier>,
 }
 
 impl From<tenants::Model> for Tenant {
@@ -175,6 +187,108 @@ impl<'a> Tenants<'a> {
 impl<'a> Tenants<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
+    }
+
+    /// Changes the tenant's name, domain (`Some("")` clears it) and plan;
+    /// `None` keeps a field. `InvalidInput` for a bad name or domain,
+    /// `Conflict` for a domain another tenant has, `NotFound` for an
+    /// unknown tenant.
+    #[instrument(skip_all, fields(tenant_id = %id), err(Display))]
+    pub async fn update(&self, id: TenantId, change: TenantUpdate) -> Result<Tenant> {
+        let mut update = tenants::Entity::update_many()
+            .col_expr(
+                tenants::Column::UpdatedAt,
+                Expr::value(time::stored(time::now())),
+            )
+            .filter(tenants::Column::Id.eq(id.as_uuid()));
+        if let Some(name) = &change.name {
+            let name = validation::required("name", name, MAX_NAME)?;
+            update = update.col_expr(tenants::Column::Name, Expr::value(name));
+        }
+        if let Some(domain) = &change.domain {
+            let domain = match domain.trim() {
+                "" => None,
+                domain => Some(validation::domain_name("domain", domain)?),
+            };
+            update = update.col_expr(tenants::Column::Domain, Expr::value(domain));
+        }
+        if let Some(plan) = change.plan {
+            update = update.col_expr(tenants::Column::Plan, Expr::value(plan));
+        }
+        let changed = update.exec(&self.ctx.conn()).await?.rows_affected;
+        expect_changed(changed, "tenant", id)?;
+        self.get_by_id(id)
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("tenant", id))
+    }
+
+    /// Deactivates the tenant (its rows stay); whether it was active.
+    /// `NotFound` for an unknown tenant.
+    #[instrument(skip_all, fields(tenant_id = %id), err(Display))]
+    pub async fn deactivate(&self, id: TenantId) -> Result<bool> {
+        let changed = tenants::Entity::update_many()
+            .col_expr(tenants::Column::IsActive, Expr::value(false))
+            .col_expr(
+                tenants::Column::UpdatedAt,
+                Expr::value(time::stored(time::now())),
+            )
+            .filter(tenants::Column::Id.eq(id.as_uuid()))
+            .filter(tenants::Column::IsActive.eq(true))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            self.get_by_id(id)
+                .await?
+                .ok_or_else(|| DatabaseError::not_found("tenant", id))?;
+        }
+        Ok(changed > 0)
+    }
+
+    /// Makes `new_owner` (an active member) the tenant's owner, in ONE
+    /// transaction: the tenant names them, their membership becomes
+    /// `Owner`, and the previous owner's becomes `Admin` (it can then be
+    /// removed). `NotFound` for an unknown tenant or a user who is not a
+    /// member.
+    #[instrument(skip_all, fields(tenant_id = %id, new_owner = %new_owner), err(Display))]
+    pub async fn transfer_ownership(&self, id: TenantId, new_owner: UserId) -> Result<Tenant> {
+        in_write_tx(&self.ctx, |tx| {
+            Box::pin(async move {
+                let members = TenantScope::new(tx, id).members();
+                if members.get(new_owner).await?.is_none_or(|m| !m.is_active) {
+                    return Err(DatabaseError::not_found("tenant member", new_owner));
+                }
+                let old: Option<uuid::Uuid> = tenants::Entity::find_by_id(id.as_uuid())
+                    .select_only()
+                    .column(tenants::Column::OwnerUserId)
+                    .lock_exclusive()
+                    .into_tuple()
+                    .one(&tx.conn())
+                    .await?;
+                let old = old.ok_or_else(|| DatabaseError::not_found("tenant", id))?;
+                tenants::Entity::update_many()
+                    .col_expr(
+                        tenants::Column::OwnerUserId,
+                        Expr::value(new_owner.as_uuid()),
+                    )
+                    .col_expr(
+                        tenants::Column::UpdatedAt,
+                        Expr::value(time::stored(time::now())),
+                    )
+                    .filter(tenants::Column::Id.eq(id.as_uuid()))
+                    .exec(&tx.conn())
+                    .await?;
+                members.change_role(new_owner, TenantRole::Owner).await?;
+                if old != new_owner.as_uuid() {
+                    members.change_role(old.into(), TenantRole::Admin).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+        self.get_by_id(id)
+            .await?
+            .ok_or_else(|| DatabaseError::not_found("tenant", id))
     }
 
     /// The tenant with this id, if any.

@@ -348,6 +348,20 @@ impl<'a> Users<'a> {
             .await
     }
 
+    /// Sets or clears the user's legacy home tenant (membership itself
+    /// lives in `tenant_users`). `ForeignKey` naming `users(tenant_id)` for
+    /// an unknown tenant; `NotFound` for an unknown user.
+    #[instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_tenant_id(&self, id: UserId, tenant: Option<TenantId>) -> Result<()> {
+        self.update_one(
+            id,
+            users::Column::TenantId,
+            tenant.map(|t| t.as_uuid()).into(),
+        )
+        .await
+        .map_err(crate::error::foreign_key_of("users", &["tenant_id"]))
+    }
+
     /// Sets or clears the display name.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_display_name(&self, id: UserId, display_name: Option<&str>) -> Result<()> {

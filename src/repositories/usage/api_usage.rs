@@ -271,6 +271,44 @@ impl<'a> Usage<'a> {
         Ok(stats)
     }
 
+    /// The user's `limit` most used tools in `[from, to)`, over all their
+    /// API keys: (tool, requests), most requests first, ties by tool name;
+    /// grouped, ordered and cut by the database in one query.
+    #[instrument(skip_all, fields(user_id = %user, limit), err(Display))]
+    pub async fn top_tools(
+        &self,
+        user: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>> {
+        validation::ordered("to", from, to)?;
+        let limit = validation::int_range::<u32, u64>("limit", limit, 1..=1000)?;
+        let keys = Query::select()
+            .column(api_keys::Column::Id)
+            .from(api_keys::Entity)
+            .and_where(Expr::col(api_keys::Column::UserId).eq(user.as_uuid()))
+            .to_owned();
+        let requests = Expr::col(Asterisk).count();
+        let rows: Vec<(String, i64)> = api_key_usage::Entity::find()
+            .select_only()
+            .column(api_key_usage::Column::ToolName)
+            .column_as(requests.clone(), "requests")
+            .filter(Expr::col(api_key_usage::Column::ApiKeyId).in_subquery(keys))
+            .filter(api_key_usage::Column::Timestamp.gte(time::checked("from", from)?))
+            .filter(api_key_usage::Column::Timestamp.lt(time::checked("to", to)?))
+            .group_by(api_key_usage::Column::ToolName)
+            .order_by_desc(requests)
+            .order_by_asc(api_key_usage::Column::ToolName)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.ctx.conn())
+            .await?;
+        rows.into_iter()
+            .map(|(tool, n)| Ok((tool, count_of(n)?)))
+            .collect()
+    }
+
     /// Records one JWT-authenticated request and returns the row id. Bad
     /// input is `InvalidInput`; an unknown user is `ForeignKey`.
     #[instrument(skip_all, fields(user_id = %usage.user_id, status_code = usage.status_code), err(Display))]
