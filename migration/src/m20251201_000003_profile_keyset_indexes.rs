@@ -3,6 +3,9 @@
 //! M03's `(user_id, created_at)` indexes of goals and insights are
 //! replaced by ones that end in `id`; insights filtered by type get their
 //! own; notifications keep M07's `(user_id, read_at)` for the unread ones.
+//! A tenant's tokens of one provider page for sync jobs on `(tenant_id,
+//! provider, created_at, id)` (M06's `(tenant_id, provider)` stays, for
+//! SCHEMA.md).
 
 use sea_orm_migration::prelude::*;
 
@@ -26,9 +29,13 @@ const REPLACED: [(&str, &[&str], &[&str]); 2] = [
 ];
 
 /// (table, columns) of indexes this migration adds.
-const ADDED: [(&str, &[&str]); 2] = [
+const ADDED: [(&str, &[&str]); 3] = [
     ("insights", &["user_id", "insight_type", "created_at", "id"]),
     ("oauth_notifications", &["user_id", "created_at", "id"]),
+    (
+        "user_oauth_tokens",
+        &["tenant_id", "provider", "created_at", "id"],
+    ),
 ];
 
 fn drop(table: &str, columns: &[&str]) -> IndexDropStatement {

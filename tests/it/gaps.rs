@@ -1,13 +1,15 @@
 //! Methods the original had that the first repositories lacked: tenant
 //! update, deactivation and ownership transfer (the owner keeps its
-//! membership), a user's home tenant, a user's top tools, and the admin
-//! lookups of API keys.
+//! membership), a user's home tenant, a user's top tools, the admin
+//! lookups of API keys, tokens paged per provider, request logs by key and
+//! endpoint, and usage counts per tenant.
 
 use chrono::{Duration, Utc};
 use pierre_db::repositories::credentials::api_keys::NewApiKey;
 use pierre_db::repositories::usage::api_usage::NewApiKeyUsage;
 use pierre_db::{
-    ApiKeyTier, DatabaseError, NewTenant, SubscriptionTier, TenantId, TenantRole, TenantUpdate,
+    ApiKeyTier, DatabaseError, NewOAuthToken, NewRequestLog, NewTenant, OauthProvider, PageRequest,
+    RequestLogFilter, SubscriptionTier, TenantId, TenantRole, TenantUpdate,
 };
 
 use crate::common;
@@ -245,5 +247,144 @@ async fn admins_look_up_keys_without_the_owner() {
                 .is_err(),
             "{b}"
         );
+    }
+}
+
+#[tokio::test]
+async fn tokens_of_a_provider_page_for_sync_jobs() {
+    for t in common::databases().await {
+        let w = common::World::new(t).await;
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        let mut users = Vec::new();
+        for i in 0..7 {
+            let user = common::user(&w.t, &format!("sync{i}@example.org")).await;
+            let token = NewOAuthToken::new(user, OauthProvider::Strava, format!("tok-{i}"));
+            tokens.upsert(token).await.unwrap();
+            users.push(user);
+        }
+        let garmin = NewOAuthToken::new(w.ada, OauthProvider::Garmin, "g");
+        tokens.upsert(garmin).await.unwrap();
+        let elsewhere = NewOAuthToken::new(w.bob, OauthProvider::Strava, "other tenant");
+        w.t.db
+            .tenant(w.globex)
+            .oauth_tokens()
+            .upsert(elsewhere)
+            .await
+            .unwrap();
+
+        let mut request = PageRequest::first(3);
+        let mut seen = Vec::new();
+        loop {
+            let page = tokens
+                .list_for_provider_paged(OauthProvider::Strava, &request)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 3, "{b}");
+            for token in &page.items {
+                assert_eq!(token.tenant_id, w.acme, "{b}");
+                seen.push((token.user_id, token.access_token.expose().to_owned()));
+            }
+            match page.next_cursor {
+                Some(cursor) => request = PageRequest::after(cursor, 3),
+                None => break,
+            }
+        }
+        let want: Vec<_> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (*u, format!("tok-{i}")))
+            .collect();
+        assert_eq!(seen, want, "{b}: oldest first, decrypted, this tenant only");
+    }
+}
+
+#[tokio::test]
+async fn request_logs_filter_by_key_and_endpoint_and_stats_by_tenant() {
+    for t in common::databases().await {
+        let w = common::World::new(t).await;
+        let b = w.t.backend;
+        w.t.db
+            .tenant(w.acme)
+            .members()
+            .add(w.bob, TenantRole::Member, None)
+            .await
+            .unwrap();
+        let outsider = common::user(&w.t, "out@example.org").await;
+        let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Starter);
+        let bob_key = w.t.db.api_keys().create(key(w.bob)).await.unwrap().key.id;
+        let out_key =
+            w.t.db
+                .api_keys()
+                .create(key(outsider))
+                .await
+                .unwrap()
+                .key
+                .id;
+        let usage = w.t.db.usage();
+        for (user, api_key, endpoint) in [
+            (w.bob, Some(bob_key), "/tools/search"),
+            (w.bob, Some(bob_key), "/tools/stats"),
+            (w.bob, None, "/tools/search"),
+            (outsider, Some(out_key), "/tools/search"),
+        ] {
+            let mut log = NewRequestLog::new("POST", endpoint, 200);
+            log.user_id = Some(user);
+            log.api_key_id = api_key;
+            usage.record_request_log(log).await.unwrap();
+        }
+        let count = async |filter: RequestLogFilter| {
+            let page = usage
+                .list_request_logs(&filter, &PageRequest::first(50))
+                .await;
+            page.unwrap().items.len()
+        };
+        let by_key = RequestLogFilter {
+            api_key_id: Some(bob_key),
+            ..Default::default()
+        };
+        assert_eq!(count(by_key.clone()).await, 2, "{b}");
+        let search = RequestLogFilter {
+            endpoint: Some("/tools/search".into()),
+            ..Default::default()
+        };
+        assert_eq!(count(search).await, 3, "{b}");
+        let both = RequestLogFilter {
+            endpoint: Some("/tools/search".into()),
+            ..by_key
+        };
+        assert_eq!(count(both).await, 1, "{b}");
+
+        let usage_row = |key| NewApiKeyUsage::new(key, "search", 200);
+        usage
+            .record_api_key_usage(usage_row(bob_key))
+            .await
+            .unwrap();
+        usage
+            .record_api_key_usage(usage_row(out_key))
+            .await
+            .unwrap();
+        let since = Utc::now() - Duration::hours(1);
+        let all = usage.system_stats(since).await.unwrap();
+        let acme = usage.tenant_stats(w.acme, since).await.unwrap();
+        assert_eq!(
+            (all.users, all.request_logs, all.api_key_requests),
+            (3, 4, 2),
+            "{b}"
+        );
+        // Acme's members: Bob only (its owner, Ada, has no membership row
+        // in this fixture).
+        assert_eq!(
+            (
+                acme.users,
+                acme.active_api_keys,
+                acme.request_logs,
+                acme.api_key_requests
+            ),
+            (1, 1, 3, 1),
+            "{b}"
+        );
+        let empty = usage.tenant_stats(w.globex, since).await.unwrap();
+        assert_eq!((empty.users, empty.request_logs), (0, 0), "{b}");
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_tokens as tokens;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{OnConflict, Order};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QueryResult, QuerySelect, QueryTrait, Select, UpdateMany,
@@ -23,6 +23,7 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{TenantId, UserId};
+use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
 use crate::repositories::cells::read_named;
 use crate::repositories::credentials::oauth_rules::provider_name;
 use crate::repositories::{Ctx, Prepared, expect_changed};
@@ -287,6 +288,46 @@ impl<'a> OAuthTokens<'a> {
             .order_by_asc(tokens::Column::Id);
         let rows = stored(&self.scope, select).await?;
         decrypt_all(&self.scope, rows).await
+    }
+
+    /// [`Self::list_for_provider`] one keyset page at a time, oldest first
+    /// (on `(tenant_id, provider, created_at, id)`), for sync jobs over
+    /// many users; each page decrypted with one keyring.
+    #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider, limit = request.limit()))]
+    pub async fn list_for_provider_paged(
+        &self,
+        provider: OauthProvider,
+        request: &PageRequest,
+    ) -> Result<Page<OAuthToken>> {
+        let name = provider_name(provider);
+        let scope = self
+            .scope
+            .cursor_scope(&format!("user_oauth_tokens:{name}"));
+        let select = self
+            .scope
+            .find::<tokens::Entity>()
+            .select_only()
+            .columns(TOKEN_COLUMNS)
+            .filter(tokens::Column::Provider.eq(name));
+        let page = keyset_page_as(
+            &self.scope.conn(),
+            self.scope.cursors(),
+            &scope,
+            request,
+            select,
+            ((tokens::Column::CreatedAt, tokens::Column::Id), Order::Asc),
+            |row: &StoredToken| Position {
+                at: row.0.created_at.to_utc(),
+                id: row.0.id,
+            },
+        )
+        .await?;
+        let rows: Vec<tokens::Model> = page.items.into_iter().map(|row| row.0).collect();
+        Ok(Page {
+            items: decrypt_all(&self.scope, rows).await?,
+            next_cursor: page.next_cursor,
+            has_more: page.has_more,
+        })
     }
 
     /// Replaces the access token after a refresh. The refresh token and the

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use entity::{api_key_usage, api_keys, jwt_usage, request_logs, users};
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, IntoColumnRef, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Select,
@@ -20,8 +20,9 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{ApiKeyId, TenantId, UserId};
 use crate::repositories::{Ctx, Prepared, unsigned};
+use crate::scope::TenantScope;
 use crate::time;
 use crate::validation;
 
@@ -362,12 +363,53 @@ impl<'a> Usage<'a> {
     /// `since`.
     #[instrument(skip_all)]
     pub async fn system_stats(&self, since: DateTime<Utc>) -> Result<SystemStats> {
+        self.stats(since, None).await
+    }
+
+    /// [`Self::system_stats`] for one tenant: its members, their keys and
+    /// their requests (a user who belongs to several tenants counts in
+    /// each).
+    #[instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn tenant_stats(
+        &self,
+        tenant: TenantId,
+        since: DateTime<Utc>,
+    ) -> Result<SystemStats> {
+        self.stats(since, Some(tenant)).await
+    }
+
+    /// The counts, of everyone or of `tenant`'s members, in one query.
+    async fn stats(&self, since: DateTime<Utc>, tenant: Option<TenantId>) -> Result<SystemStats> {
         let now = time::stored(time::now());
         let since = time::checked("since", since)?;
         let count_all = || Expr::col(Asterisk).count();
+        // The members, through the tenant's scope (never a hand-written
+        // tenant filter); `None` counts everyone.
+        let members = tenant.map(|tenant| {
+            TenantScope::new(self.ctx, tenant)
+                .scoped
+                .find::<entity::tenant_users::Entity>()
+                .select_only()
+                .column(entity::tenant_users::Column::UserId)
+                .into_query()
+        });
+        let of_members = |column: sea_orm::sea_query::ColumnRef| {
+            members.clone().map(|m| Expr::col(column).in_subquery(m))
+        };
+        let member_keys = members.clone().map(|m| {
+            Query::select()
+                .column(api_keys::Column::Id)
+                .from(api_keys::Entity)
+                .and_where(Expr::col(api_keys::Column::UserId).in_subquery(m))
+                .to_owned()
+        });
         let users = users::Entity::find()
             .select_only()
             .column_as(count_all(), "n")
+            .apply_if(
+                of_members(users::Column::Id.into_column_ref()),
+                QueryFilter::filter,
+            )
             .into_query();
         let active_keys = api_keys::Entity::find()
             .select_only()
@@ -378,21 +420,37 @@ impl<'a> Usage<'a> {
                     .add(api_keys::Column::ExpiresAt.is_null())
                     .add(api_keys::Column::ExpiresAt.gt(now)),
             )
+            .apply_if(
+                of_members(api_keys::Column::UserId.into_column_ref()),
+                QueryFilter::filter,
+            )
             .into_query();
         let key_requests = api_key_usage::Entity::find()
             .select_only()
             .column_as(count_all(), "n")
             .filter(api_key_usage::Column::Timestamp.gte(since))
+            .apply_if(
+                member_keys.map(|k| Expr::col(api_key_usage::Column::ApiKeyId).in_subquery(k)),
+                QueryFilter::filter,
+            )
             .into_query();
         let jwt_requests = jwt_usage::Entity::find()
             .select_only()
             .column_as(count_all(), "n")
             .filter(jwt_usage::Column::Timestamp.gte(since))
+            .apply_if(
+                of_members(jwt_usage::Column::UserId.into_column_ref()),
+                QueryFilter::filter,
+            )
             .into_query();
         let logs = request_logs::Entity::find()
             .select_only()
             .column_as(count_all(), "n")
             .filter(request_logs::Column::Timestamp.gte(since))
+            .apply_if(
+                of_members(request_logs::Column::UserId.into_column_ref()),
+                QueryFilter::filter,
+            )
             .into_query();
         let statement = Query::select()
             .expr_as(Expr::from(users), "users")

@@ -97,10 +97,14 @@ impl TryFrom<request_logs::Model> for RequestLog {
 }
 
 /// Which logs [`Usage::list_request_logs`] returns; `None` matches anything.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestLogFilter {
     /// Only this user's requests.
     pub user_id: Option<UserId>,
+    /// Only requests made with this API key.
+    pub api_key_id: Option<ApiKeyId>,
+    /// Only requests to this endpoint (the tool called), exactly.
+    pub endpoint: Option<String>,
     /// Only statuses at least this.
     pub min_status: Option<u16>,
     /// Only statuses at most this.
@@ -156,6 +160,17 @@ impl<'a> Usage<'a> {
         if let Some(user) = filter.user_id {
             select = select.filter(request_logs::Column::UserId.eq(user.as_uuid()));
         }
+        if let Some(key) = filter.api_key_id {
+            select = select.filter(request_logs::Column::ApiKeyId.eq(key.as_uuid()));
+        }
+        let endpoint = filter
+            .endpoint
+            .as_deref()
+            .map(|e| validation::required("endpoint", e, MAX_ENDPOINT))
+            .transpose()?;
+        if let Some(endpoint) = &endpoint {
+            select = select.filter(request_logs::Column::Endpoint.eq(endpoint));
+        }
         if let (Some(min), Some(max)) = (filter.min_status, filter.max_status) {
             validation::ordered("max_status", min, max)?;
         }
@@ -177,8 +192,10 @@ impl<'a> Usage<'a> {
         }
         let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
         let scope = format!(
-            "request_logs:user={};status={:?}..{:?};time={:?}..{:?}",
+            "request_logs:user={};key={:?};endpoint={:?};status={:?}..{:?};time={:?}..{:?}",
             filter.user_id.map(|u| u.to_string()).unwrap_or_default(),
+            filter.api_key_id.map(|k| k.to_string()),
+            endpoint,
             filter.min_status,
             filter.max_status,
             micros(filter.from),
