@@ -242,12 +242,7 @@ where
     C: ConnectionTrait,
     Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
 {
-    let limit = request.limit();
-    let after = request
-        .cursor
-        .as_ref()
-        .map(|c| codec.decode(scope, c))
-        .transpose()?;
+    let (limit, after) = (request.limit(), after(codec, scope, request)?);
     let items = in_page(select, columns, limit, after, order)
         .into_model::<M>()
         .all(conn)
@@ -292,12 +287,7 @@ where
     C: ConnectionTrait,
     Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
 {
-    let limit = request.limit();
-    let after = request
-        .cursor
-        .as_ref()
-        .map(|c| codec.decode(scope, c))
-        .transpose()?;
+    let (limit, after) = (request.limit(), after(codec, scope, request)?);
     let slot = match after {
         Some(position) => {
             values.push(position.at.fixed_offset().into());
@@ -314,6 +304,16 @@ where
     Ok(finish(items, limit, |last| {
         codec.encode(scope, position_of(last))
     }))
+}
+
+/// The position `request`'s cursor points after, if it has one; a cursor
+/// not issued for `scope` is `InvalidInput`.
+fn after(codec: &CursorCodec, scope: &str, request: &PageRequest) -> Result<Option<Position>> {
+    request
+        .cursor
+        .as_ref()
+        .map(|c| codec.decode(scope, c))
+        .transpose()
 }
 
 /// `select` ordered by `(time_col, id_col)` in `order`, past `after`, one

@@ -194,30 +194,18 @@ impl<'a> PermissionDelegations<'a> {
     /// expired), oldest first.
     #[instrument(skip_all, fields(grantee_id = %grantee), err(Display))]
     pub async fn active_for_grantee(&self, grantee: UserId) -> Result<Vec<Delegation>> {
-        delegations::Entity::find()
+        let select = delegations::Entity::find()
             .filter(delegations::Column::GranteeId.eq(grantee.as_uuid()))
-            .filter(active_now())
-            .order_by_asc(delegations::Column::CreatedAt)
-            .order_by_asc(delegations::Column::Id)
-            .all(&self.ctx.conn())
-            .await?
-            .into_iter()
-            .map(Delegation::try_from)
-            .collect()
+            .filter(active_now());
+        self.listed(select).await
     }
 
     /// Every grant `grantor` made, active or not, oldest first.
     #[instrument(skip_all, fields(grantor_id = %grantor), err(Display))]
     pub async fn by_grantor(&self, grantor: UserId) -> Result<Vec<Delegation>> {
-        delegations::Entity::find()
-            .filter(delegations::Column::GrantorId.eq(grantor.as_uuid()))
-            .order_by_asc(delegations::Column::CreatedAt)
-            .order_by_asc(delegations::Column::Id)
-            .all(&self.ctx.conn())
-            .await?
-            .into_iter()
-            .map(Delegation::try_from)
-            .collect()
+        let select = delegations::Entity::find()
+            .filter(delegations::Column::GrantorId.eq(grantor.as_uuid()));
+        self.listed(select).await
     }
 
     /// The permissions `grantee` holds by delegation now: the OR of the
@@ -236,6 +224,23 @@ impl<'a> PermissionDelegations<'a> {
         masks.into_iter().try_fold(0u64, |all, mask| {
             Ok(all | unsigned::<u64>("permission_delegations.permissions", mask)?)
         })
+    }
+}
+
+impl PermissionDelegations<'_> {
+    /// The grants `select` finds, oldest first.
+    async fn listed(
+        &self,
+        select: sea_orm::Select<delegations::Entity>,
+    ) -> Result<Vec<Delegation>> {
+        select
+            .order_by_asc(delegations::Column::CreatedAt)
+            .order_by_asc(delegations::Column::Id)
+            .all(&self.ctx.conn())
+            .await?
+            .into_iter()
+            .map(Delegation::try_from)
+            .collect()
     }
 }
 
