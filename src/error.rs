@@ -97,7 +97,7 @@ pub enum DatabaseError {
     /// [`crate::DatabaseConfig::require_migrated`] says otherwise.
     #[error(
         "the database is not migrated ({pending} migration(s) pending): run \
-         `cargo run -p migration -- up` against it, or set \
+         `pierre-db migrate up` (or `cargo run -p migration -- up`) against it, or set \
          DatabaseConfig::migrate_on_connect = true to migrate while connecting"
     )]
     NotMigrated {

@@ -194,7 +194,10 @@ pub use repositories::usage::{
 };
 pub use retry::{RetryPolicy, Tx, TxFuture};
 pub use scope::{AcrossTenants, TenantScope};
-pub use security::{KeyVersionInfo, ReencryptProgress, ReencryptReport, Security};
+pub use security::{
+    ColumnCheck, KeyVersionInfo, ReencryptProgress, ReencryptReport, SealedCounts, Security,
+    UnreadableValue, VerifyProgress, VerifyReport,
+};
 /// The JSON crate of the API (`serde_json::Value` fields), at the version
 /// this crate uses.
 pub use serde_json;

@@ -79,7 +79,6 @@ pub fn seal(key: &SealingKey, context: &Context, plaintext: &[u8]) -> Result<Str
 }
 
 /// The data key version named by an envelope's prefix, without decrypting.
-#[cfg(feature = "internals")]
 pub fn key_version(text: &str) -> Result<u32, CryptoError> {
     split(text).map(|(version, _)| version)
 }

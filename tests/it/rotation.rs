@@ -346,3 +346,112 @@ async fn a_handle_learns_of_a_key_rotated_elsewhere_even_inside_a_transaction() 
         .unwrap();
     assert_eq!(read.access_token.expose(), "rotated-elsewhere");
 }
+
+#[tokio::test]
+async fn verify_counts_every_value_per_key_and_names_the_rows_that_do_not_open() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let rows = seed(&t, 1, 3).await;
+        let sealed = 2 * rows.len() as u64;
+        t.db.security().rotate_data_key().await.unwrap();
+        // The access tokens move to v2 in one batch; then the job stops.
+        t.db.security()
+            .reencrypt_all(rows.len() as u32, |_| ControlFlow::Break(()))
+            .await
+            .unwrap();
+
+        let counts = t.db.security().sealed_counts().await.unwrap();
+        let tokens: u64 = counts
+            .iter()
+            .filter(|c| c.column.starts_with("user_oauth_tokens."))
+            .map(|c| c.total)
+            .sum();
+        assert_eq!(tokens, sealed, "{b}");
+        let under = |v: u32| -> u64 { counts.iter().filter_map(|c| c.by_version.get(&v)).sum() };
+        assert_eq!(under(1) + under(2), sealed, "{b}: {counts:?}");
+        assert!(under(1) > 0 && under(2) > 0, "{b}: {counts:?}");
+        assert_eq!(under(0), 2, "{b}: the two wrapped data keys");
+        assert!(counts.iter().all(|c| c.unaccounted() == 0), "{b}");
+
+        let mut batches = 0;
+        let report =
+            t.db.security()
+                .verify(5, |_| {
+                    batches += 1;
+                    ControlFlow::Continue(())
+                })
+                .await
+                .unwrap();
+        assert!(report.is_clean(), "{b}: {report:?}");
+        assert_eq!(report.checked, sealed + 2, "{b}");
+        assert!(
+            batches >= (sealed / 5) as usize,
+            "{b}: progress after every batch"
+        );
+
+        // Move one row's ciphertext onto another row: both still parse,
+        // neither opens where it now is.
+        let conn = t.db.unscoped_connection();
+        let backend = conn.get_database_backend();
+        let ids = conn
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT id, access_token FROM user_oauth_tokens ORDER BY id",
+            ))
+            .await
+            .unwrap();
+        let first: uuid::Uuid = ids[0].try_get_by_index(0).unwrap();
+        let moved: String = ids[1].try_get_by_index(1).unwrap();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE user_oauth_tokens SET access_token = $1 WHERE id = $2"
+            }
+            _ => "UPDATE user_oauth_tokens SET access_token = ? WHERE id = ?",
+        };
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [moved.into(), first.into()],
+        ))
+        .await
+        .unwrap();
+
+        let report =
+            t.db.security()
+                .verify(1000, |_| ControlFlow::Continue(()))
+                .await
+                .unwrap();
+        assert_eq!(report.unreadable.len(), 1, "{b}: {report:?}");
+        let bad = &report.unreadable[0];
+        assert_eq!(
+            (bad.table, bad.column),
+            ("user_oauth_tokens", "access_token"),
+            "{b}"
+        );
+        assert_eq!(bad.key, first.to_string(), "{b}");
+        assert!(
+            !bad.reason.contains("access-"),
+            "{b}: no plaintext in reasons"
+        );
+        let column = report
+            .columns
+            .iter()
+            .find(|c| c.column == "user_oauth_tokens.access_token")
+            .unwrap();
+        assert_eq!(column.unreadable, 1, "{b}");
+
+        let stopped =
+            t.db.security()
+                .verify(1, |_| ControlFlow::Break(()))
+                .await
+                .unwrap();
+        assert!(stopped.stopped, "{b}");
+        assert!(
+            t.db.security()
+                .verify(0, |_| ControlFlow::Continue(()))
+                .await
+                .is_err(),
+            "{b}"
+        );
+    }
+}

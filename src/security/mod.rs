@@ -12,9 +12,8 @@ use std::ops::ControlFlow;
 
 use entity::{key_versions, system_secrets};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Value};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use tracing::{info, instrument};
-use uuid::Uuid;
 
 use crate::crypto::columns::{self, SealedColumn};
 use crate::crypto::envelope;
@@ -25,6 +24,12 @@ use crate::keys::MasterKey;
 use crate::keys::store;
 use crate::retry::{RetryPolicy, begin_write, finish, retrying};
 use crate::time;
+use rows::SealedRow;
+
+mod rows;
+mod verify;
+
+pub use verify::{ColumnCheck, SealedCounts, UnreadableValue, VerifyProgress, VerifyReport};
 
 /// One data key as [`Security::key_versions`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,49 +183,18 @@ impl<'a> Security<'a> {
     ) -> Result<Batch> {
         let cached = self.db.keyring().await?;
         let keyring = self.db.keys().sealing_keyring(tx, cached).await?;
-        let mut select = Query::select();
-        select.column(Alias::new(column.key));
-        for c in column.tenant.iter().chain(column.user.iter()) {
-            select.column(Alias::new(*c));
-        }
-        for part in column.parts {
-            select.expr(Expr::col(Alias::new(*part)).cast_as(Alias::new("TEXT")));
-        }
+        let mut select = rows::select(column);
         select
-            .column(Alias::new(column.column))
-            .from(Alias::new(column.table))
             .and_where(stale(column, keyring.active_version()))
             .limit(u64::from(batch));
         let rows = tx.query_all(&select).await?;
         let mut moved = 0;
         for row in &rows {
-            let mut i = 0;
-            let mut next = || {
-                i += 1;
-                i - 1
-            };
-            let key: Value = if column.key_is_uuid {
-                row.try_get_by_index::<Uuid>(next())?.into()
-            } else {
-                row.try_get_by_index::<String>(next())?.into()
-            };
-            let tenant = match column.tenant {
-                Some(_) => Some(row.try_get_by_index::<Uuid>(next())?),
-                None => None,
-            };
-            let user = match column.user {
-                Some(_) => Some(row.try_get_by_index::<Uuid>(next())?),
-                None => None,
-            };
-            let mut parts = Vec::new();
-            for _ in column.parts {
-                parts.push(row.try_get_by_index::<String>(next())?);
-            }
-            let old: String = row.try_get_by_index(next()).map_err(|err| {
-                DatabaseError::Decode(format!("{}.{}: {err}", column.table, column.column))
-            })?;
-            let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-            let context = column.context(tenant, user, &refs)?;
+            let SealedRow {
+                key,
+                context,
+                text: old,
+            } = rows::read(column, row)?;
             let secret = keyring.open(&context, &old)?;
             let sealed = keyring.seal(&context, &secret)?;
             let update = Query::update()
@@ -337,21 +311,11 @@ async fn retire_in(
         return Err(DatabaseError::not_found("data key", format!("v{version}")));
     }
     for column in columns::ALL {
-        let mut count = Query::select();
-        count
-            .expr(Expr::col(Alias::new(column.column)).count())
-            .from(Alias::new(column.table))
-            .and_where(Expr::col(Alias::new(column.column)).like(envelope::like_pattern(version)));
-        let n: i64 = tx
-            .query_one(&count)
-            .await?
-            .map(|row| row.try_get_by_index(0))
-            .transpose()?
-            .unwrap_or(0);
+        let n = rows::count(tx, column, Some(version)).await?;
         if n > 0 {
             return Err(DatabaseError::KeyInUse {
                 version,
-                values: n.unsigned_abs(),
+                values: n,
                 column: format!("{}.{}", column.table, column.column),
             });
         }

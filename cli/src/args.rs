@@ -1,0 +1,131 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0    done
+  1    failed, or found problems (unreadable values, failed doctor checks)
+  2    wrong command line or configuration (missing URL or master key)
+  130  interrupted with Ctrl-C after a committed batch: run it again to resume
+
+Environment:
+  DATABASE_URL                    the database, when --database-url is not given
+  PIERRE_MASTER_ENCRYPTION_KEY    the master key (base64 of 32 bytes)
+  PIERRE_MASTER_KEY_FILE          a file holding it (when the variable above is unset)
+  PIERRE_KEY_REFRESH_INTERVAL     seconds; `keys retire` waits twice this long after a rotation";
+
+/// The operator's command for a pierre-db database: migrations, data keys,
+/// verification, backups, health, and copies between SQLite and PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "pierre-db", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The database: sqlite:PATH, sqlite::memory:, postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        short = 'u',
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// A file holding the master key (base64 of 32 bytes); else
+    /// PIERRE_MASTER_ENCRYPTION_KEY or PIERRE_MASTER_KEY_FILE.
+    #[arg(long, global = true)]
+    pub master_key_file: Option<PathBuf>,
+    /// Machine-readable output: one JSON document on stdout, nothing else.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply, revert or list schema migrations.
+    #[command(subcommand)]
+    Migrate(Migrate),
+    /// Data keys: status, rotation, re-encryption, retirement, master key change.
+    #[command(subcommand)]
+    Keys(Keys),
+    /// Open every encrypted value with the current keys and report those that do not open.
+    Verify(Verify),
+    /// Write a consistent copy of a SQLite database while it is in use.
+    Backup(Backup),
+    /// Check reachability, settings, migrations, keys and row counts, each problem with its fix.
+    Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Migrate {
+    /// Apply pending migrations (all, or the next N).
+    Up {
+        /// How many to apply.
+        #[arg(short = 'n', long)]
+        num: Option<u32>,
+    },
+    /// Revert the last N applied migrations (default 1).
+    Down {
+        /// How many to revert.
+        #[arg(default_value_t = 1)]
+        num: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table, then apply every migration: all data is lost.
+    Fresh {
+        /// Confirms that every row may be deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Keys {
+    /// The data keys, and how many values each seals per column.
+    Status,
+    /// Make a new data key the active one.
+    Rotate,
+    /// Move every value to the active key, in batches (Ctrl-C stops after the batch in hand; run again to resume).
+    Reencrypt {
+        /// Values per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
+    /// Delete a data key that seals no value any more.
+    Retire {
+        /// The version to delete.
+        version: u32,
+    },
+    /// Wrap every data key with a new master key (no encrypted row changes).
+    Rewrap {
+        /// A file holding the new master key (base64 of 32 bytes).
+        #[arg(long)]
+        new_master_key_file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Verify {
+    /// Rows read per query.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct Backup {
+    /// Where to write the copy (must not exist).
+    pub path: PathBuf,
+}

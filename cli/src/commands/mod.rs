@@ -1,0 +1,7 @@
+//! One module per command.
+
+pub mod backup;
+pub mod doctor;
+pub mod keys;
+pub mod migrate;
+pub mod verify;

@@ -1,0 +1,141 @@
+//! Turning the global options into connections.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use pierre_db::{Backend, Database, DatabaseConfig, MasterKey};
+use sea_orm::{ConnectOptions, DatabaseConnection};
+
+use crate::args::Global;
+use crate::exit::{Failure, Result};
+
+/// How long connecting may take before the command gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Global {
+    /// The URL from `--database-url` or `DATABASE_URL`.
+    pub fn url(&self) -> Result<String> {
+        let url = self
+            .database_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                Failure::usage(
+                    "no database URL: pass --database-url URL or set DATABASE_URL \
+                     (sqlite:data/pierre.db, postgres://USER@HOST/DB)",
+                )
+            })?;
+        Backend::from_url(url)?;
+        Ok(url.to_owned())
+    }
+
+    /// The library's settings for `url`: the environment's pool and key
+    /// variables, with the master key from `--master-key-file` if given.
+    pub fn config_for(&self, url: &str) -> Result<DatabaseConfig> {
+        let mut vars: HashMap<String, String> = std::env::vars().collect();
+        vars.insert(pierre_db::ENV_DATABASE_URL.to_owned(), url.to_owned());
+        if let Some(file) = &self.master_key_file {
+            vars.remove(pierre_db::ENV_MASTER_KEY);
+            vars.insert(
+                pierre_db::ENV_MASTER_KEY_FILE.to_owned(),
+                file.display().to_string(),
+            );
+        }
+        DatabaseConfig::from_vars(&vars).map_err(|err| {
+            let mut failure = Failure::from(err);
+            if failure.message.contains("is not set") {
+                failure
+                    .message
+                    .push_str(" (or pass --master-key-file FILE)");
+            }
+            failure
+        })
+    }
+
+    /// Whether a master key was given at all (doctor runs without one).
+    pub fn has_master_key(&self) -> bool {
+        let set = |name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+        self.master_key_file.is_some()
+            || set(pierre_db::ENV_MASTER_KEY)
+            || set(pierre_db::ENV_MASTER_KEY_FILE)
+    }
+
+    /// The library handle on the database, which checks the master key.
+    pub async fn database(&self) -> Result<Database> {
+        let url = self.url()?;
+        open_database(self.config_for(&url)?).await
+    }
+}
+
+/// The library handle for `config`.
+pub async fn open_database(config: DatabaseConfig) -> Result<Database> {
+    Ok(Database::connect_with(config).await?)
+}
+
+/// The master key in `path`.
+pub fn master_key_from(path: &std::path::Path) -> Result<MasterKey> {
+    MasterKey::from_file(path).map_err(|err| Failure::usage(format!("{}: {err}", path.display())))
+}
+
+/// One plain connection, without the master key: for migrations (which
+/// switch SQLite's foreign-key enforcement off on the connection that runs
+/// them, so it must be the only one) and for the checks of `doctor`.
+pub async fn single_connection(url: &str) -> Result<DatabaseConnection> {
+    let backend = Backend::from_url(url)?;
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .sqlx_logging(false);
+    if let Backend::SqliteFile(path) = &backend {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|err| {
+                Failure::failed(format!("cannot create {}: {err}", dir.display()))
+            })?;
+        }
+    }
+    if backend != Backend::Postgres {
+        use sea_orm::sqlx::sqlite::SqliteJournalMode;
+        let file = matches!(backend, Backend::SqliteFile(_));
+        options.map_sqlx_sqlite_opts(move |o| {
+            let o = o
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(CONNECT_TIMEOUT);
+            // The library runs files in WAL mode; a file this command
+            // creates starts in it.
+            if file {
+                o.journal_mode(SqliteJournalMode::Wal)
+            } else {
+                o
+            }
+        });
+    } else {
+        probe_postgres(url).await?;
+    }
+    sea_orm::Database::connect(options)
+        .await
+        .map_err(|err| Failure::failed(format!("cannot connect: {err}")))
+}
+
+/// One direct connection first: the pool would retry a refused connection
+/// until its timeout and then report only that it timed out.
+async fn probe_postgres(url: &str) -> Result<()> {
+    use sea_orm::sqlx::Connection;
+    use sea_orm::sqlx::postgres::PgConnection;
+
+    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url)).await {
+        Err(_) => Err(Failure::failed(format!(
+            "cannot connect: no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(err)) => Err(Failure::failed(format!("cannot connect: {err}"))),
+        Ok(Ok(conn)) => {
+            conn.close().await.ok();
+            Ok(())
+        }
+    }
+}
