@@ -66,6 +66,10 @@ pub enum Command {
     Backup(Backup),
     /// Check reachability, settings, migrations, keys and row counts, each problem with its fix.
     Doctor,
+    /// Copy every table from one database to another (SQLite ⇄ PostgreSQL), then verify it.
+    ///
+    /// Stop the application first: each table is read in a snapshot of its own.
+    Copy(Copy),
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,4 +132,20 @@ pub struct Verify {
 pub struct Backup {
     /// Where to write the copy (must not exist).
     pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct Copy {
+    /// The source database URL (migrated; the master key must open its data keys).
+    #[arg(long)]
+    pub from: String,
+    /// The target database URL (migrated, and empty unless --resume).
+    #[arg(long)]
+    pub to: String,
+    /// Continue a copy that was interrupted: rows already on the target are rewritten, the rest added.
+    #[arg(long)]
+    pub resume: bool,
+    /// Rows per insert statement (fewer for wide tables, to fit the parameter limits).
+    #[arg(long, default_value_t = 1000)]
+    pub batch: u32,
 }

@@ -80,8 +80,9 @@ pub fn master_key_from(path: &std::path::Path) -> Result<MasterKey> {
 
 /// One plain connection, without the master key: for migrations (which
 /// switch SQLite's foreign-key enforcement off on the connection that runs
-/// them, so it must be the only one) and for the checks of `doctor`.
-pub async fn single_connection(url: &str) -> Result<DatabaseConnection> {
+/// them, so it must be the only one), for the checks of `doctor`, and for
+/// both ends of `copy`. `foreign_keys`: whether SQLite enforces them.
+pub async fn single_connection(url: &str, foreign_keys: bool) -> Result<DatabaseConnection> {
     let backend = Backend::from_url(url)?;
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -103,7 +104,7 @@ pub async fn single_connection(url: &str) -> Result<DatabaseConnection> {
         options.map_sqlx_sqlite_opts(move |o| {
             let o = o
                 .create_if_missing(true)
-                .foreign_keys(true)
+                .foreign_keys(foreign_keys)
                 .busy_timeout(CONNECT_TIMEOUT);
             // The library runs files in WAL mode; a file this command
             // creates starts in it.
@@ -138,4 +139,25 @@ async fn probe_postgres(url: &str) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `SELECT COUNT(*) FROM table`.
+pub async fn count_rows(
+    conn: &DatabaseConnection,
+    table: &str,
+) -> std::result::Result<u64, sea_orm::DbErr> {
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+
+    let mut count = Query::select();
+    count
+        .expr(Expr::col(Asterisk).count())
+        .from(Alias::new(table));
+    let n: i64 = conn
+        .query_one(&count)
+        .await?
+        .map(|row| row.try_get_by_index(0))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(n.unsigned_abs())
 }

@@ -27,6 +27,7 @@ async fn main() -> std::process::ExitCode {
         Command::Verify(options) => commands::verify::run(&cli.global, &out, options).await,
         Command::Backup(options) => commands::backup::run(&cli.global, &out, options).await,
         Command::Doctor => commands::doctor::run(&cli.global, &out).await,
+        Command::Copy(options) => commands::copy::run(&cli.global, &out, options).await,
     };
     match outcome {
         Ok(code) => code.into(),

@@ -25,6 +25,11 @@ impl Output {
         }
     }
 
+    /// Whether stdout is for the one JSON document.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// A line of the human-readable result, on stdout.
     pub fn line(&self, text: impl AsRef<str>) {
         if !self.json && !self.quiet {
@@ -86,8 +91,7 @@ pub struct Progress {
     unit: &'static str,
     len: u64,
     started: Instant,
-    /// When the last plain line was printed: the first report prints at
-    /// once, so a reader of piped output sees the job start.
+    /// When the last plain line was printed.
     last_line: Option<Instant>,
     position: u64,
 }
@@ -100,7 +104,15 @@ impl Progress {
         self.position = position;
         if let Some(bar) = &self.bar {
             bar.set_position(position);
-        } else if self.plain && self.last_line.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
+        } else if self.plain
+            && match self.last_line {
+                // At once when the job has more to do: a reader of piped
+                // output sees it start, and a one-batch job prints only its
+                // summary.
+                None => position < self.len,
+                Some(t) => t.elapsed() >= PLAIN_EVERY,
+            }
+        {
             self.last_line = Some(Instant::now());
             eprintln!("{}: {}/{} {}", self.label, position, self.len, self.unit);
         }

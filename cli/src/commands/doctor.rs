@@ -2,12 +2,12 @@
 
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use pierre_db::{Backend, Database, DatabaseError};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::args::Global;
-use crate::connect::single_connection;
+use crate::connect::{count_rows, single_connection};
 use crate::exit::{Code, Result};
 use crate::output::Output;
 
@@ -75,7 +75,7 @@ pub async fn run(global: &Global, out: &Output) -> Result<Code> {
     let url = global.url()?;
     let backend = Backend::from_url(&url)?;
     let mut checks = Vec::new();
-    match single_connection(&url).await {
+    match single_connection(&url, true).await {
         Ok(conn) => {
             checks.push(Check::ok("connect", describe(&backend)));
             inspect(&conn, &backend, &mut checks).await;
@@ -335,16 +335,7 @@ async fn row_counts(conn: &DatabaseConnection, sqlite: bool) -> Check {
         let tables = table_names(conn, sqlite).await?;
         let mut counts = Vec::with_capacity(tables.len());
         for table in tables {
-            let mut count = Query::select();
-            count
-                .expr(Expr::col(Asterisk).count())
-                .from(Alias::new(table.as_str()));
-            let n: i64 = conn
-                .query_one(&count)
-                .await?
-                .map(|row| row.try_get_by_index(0))
-                .transpose()?
-                .unwrap_or(0);
+            let n = count_rows(conn, &table).await?;
             counts.push((table, n));
         }
         Ok::<_, sea_orm::DbErr>(counts)
@@ -355,7 +346,7 @@ async fn row_counts(conn: &DatabaseConnection, sqlite: bool) -> Check {
             Check::problem("rows", Status::Warn, "no tables", "pierre-db migrate up")
         }
         Ok(counts) => {
-            let total: i64 = counts.iter().map(|(_, n)| n).sum();
+            let total: u64 = counts.iter().map(|(_, n)| n).sum();
             let filled: Vec<String> = counts
                 .iter()
                 .filter(|(_, n)| *n > 0)

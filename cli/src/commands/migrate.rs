@@ -10,7 +10,7 @@ use crate::output::Output;
 
 pub async fn run(global: &Global, out: &Output, action: &Migrate) -> Result<Code> {
     let url = global.url()?;
-    let conn = single_connection(&url).await?;
+    let conn = single_connection(&url, true).await?;
     let before = applied(&conn).await?;
     let outcome = match action {
         Migrate::Up { num } => Migrator::up(&conn, *num).await,

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod backup;
+pub mod copy;
 pub mod doctor;
 pub mod keys;
 pub mod migrate;

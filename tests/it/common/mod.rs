@@ -5,9 +5,9 @@
 //! nothing is skipped silently.
 #![allow(dead_code)]
 
+#[path = "../../support/postgres_db.rs"]
+mod postgres_db;
 pub mod rng;
-
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use pierre_db::{Database, DatabaseConfig, MasterKey};
 use sea_orm::ConnectionTrait;
@@ -67,49 +67,7 @@ async fn open(url: &str) -> Database {
 
 /// Creates an empty database on the configured server and returns its URL.
 pub async fn new_postgres_database() -> Option<String> {
-    let admin_url = std::env::var(POSTGRES_URL_VAR).ok()?;
-    let mut options = sea_orm::ConnectOptions::new(admin_url.clone());
-    options.max_connections(1).sqlx_logging(false);
-    let admin = sea_orm::Database::connect(options).await.unwrap_or_else(|err| {
-        panic!("{POSTGRES_URL_VAR} is set but the server cannot be reached (or this build lacks the `postgres` feature): {err}")
-    });
-    let name = unique_name();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap_or_else(|err| panic!("create test database {name}: {err}"));
-    admin.close().await.ok();
-    Some(with_database(&admin_url, &name))
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let server = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
-    }
-}
-
-fn unique_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!(
-        "pierre_test_{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    postgres_db::create(POSTGRES_URL_VAR).await
 }
 
 /// How many migrations the schema has (all pending on a fresh database).

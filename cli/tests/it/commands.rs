@@ -1,162 +1,17 @@
-//! The `pierre-db` binary, run as an operator runs it, on SQLite files:
+//! Every command but `copy`, run as an operator runs it, on SQLite files:
 //! exit statuses, what it prints, and what it leaves in the database.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use migration::MigratorTrait;
 use pierre_db::uuid::Uuid;
-use pierre_db::{
-    Database, DatabaseConfig, MasterKey, NewOAuthToken, NewTenant, NewUser, OauthProvider, Secret,
-    TenantId, UserId,
-};
+use pierre_db::{Database, DatabaseConfig, MasterKey, OauthProvider};
+
+use crate::common::{Fixture, Run};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::Value;
-
-/// A SQLite file and the key file of its master key, in a temp dir.
-struct Fixture {
-    dir: tempfile::TempDir,
-    url: String,
-    key_file: PathBuf,
-    key: MasterKey,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("pierre.db").display());
-        let key = MasterKey::generate().unwrap();
-        let key_file = dir.path().join("master.key");
-        std::fs::write(&key_file, key.to_base64()).unwrap();
-        Self {
-            dir,
-            url,
-            key_file,
-            key,
-        }
-    }
-
-    /// `pierre-db ARGS` on this database with this key, nothing inherited
-    /// that could point it elsewhere.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pierre-db"));
-        command
-            .args(args)
-            .env("DATABASE_URL", &self.url)
-            .env("PIERRE_MASTER_KEY_FILE", &self.key_file)
-            .env_remove("PIERRE_MASTER_ENCRYPTION_KEY")
-            // `keys retire` waits twice this long after a rotation.
-            .env("PIERRE_KEY_REFRESH_INTERVAL", "1");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.command(args).output().unwrap())
-    }
-
-    /// `pierre-db --json ARGS`, its document parsed.
-    fn json(&self, args: &[&str]) -> (i32, Value) {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let run = self.run(&all);
-        let document: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|err| {
-            panic!("--json printed something that is not one JSON document ({err}): {run:?}")
-        });
-        (run.code, document)
-    }
-
-    async fn open(&self) -> Database {
-        Database::connect_with(DatabaseConfig::new(&self.url, self.key.clone()))
-            .await
-            .unwrap()
-    }
-
-    /// Migrated through the binary, with `users` users each holding a
-    /// Strava token (access and refresh: two sealed values each).
-    async fn seeded(users: usize) -> (Self, TenantId, Vec<UserId>) {
-        let fx = Self::new();
-        fx.run(&["migrate", "up"]).ok();
-        let (tenant, ids) = Self::seed_into(&fx, users).await;
-        (fx, tenant, ids)
-    }
-
-    /// A tenant and `users` users with a token each, in `fx`'s database.
-    async fn seed_into(fx: &Self, users: usize) -> (TenantId, Vec<UserId>) {
-        let db = fx.open().await;
-        let owner = db
-            .users()
-            .create(NewUser::new("owner@example.org", "hash"))
-            .await
-            .unwrap();
-        let tenant = db
-            .tenants()
-            .create(NewTenant::new("Acme", "acme", owner.id))
-            .await
-            .unwrap()
-            .id;
-        let ids = db
-            .transaction(move |tx| {
-                Box::pin(async move {
-                    let mut ids = Vec::with_capacity(users);
-                    for i in 0..users {
-                        let user = tx
-                            .users()
-                            .create(NewUser::new(format!("athlete{i}@example.org"), "hash"))
-                            .await?;
-                        let mut token = NewOAuthToken::new(
-                            user.id,
-                            OauthProvider::Strava,
-                            format!("access-{i}"),
-                        );
-                        token.refresh_token = Some(Secret::new(format!("refresh-{i}")));
-                        tx.tenant(tenant).oauth_tokens().upsert(token).await?;
-                        ids.push(user.id);
-                    }
-                    Ok(ids)
-                })
-            })
-            .await
-            .unwrap();
-        db.close().await.unwrap();
-        (tenant, ids)
-    }
-}
-
-/// A finished run.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "expected success: {self:?}");
-        self
-    }
-}
-
-impl From<Output> for Run {
-    fn from(output: Output) -> Self {
-        Self {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 fn all_migrations() -> usize {
     migration::Migrator::migrations().len()

@@ -1,0 +1,539 @@
+//! `pierre-db copy --from URL --to URL [--resume]`: every table, as stored,
+//! from one database to another (SQLite ⇄ PostgreSQL).
+//!
+//! Rows move through the SeaORM entities, so each backend's column types
+//! (UUIDs, timestamps, enums, JSON) are converted by the same code the
+//! library uses. Ciphertexts and wrapped data keys move byte for byte: their
+//! associated data names tables, columns and rows, never a backend, so the
+//! same master key opens them on the target.
+//!
+//! Each batch is one multi-row `INSERT … ON CONFLICT (primary key) DO
+//! UPDATE` in a transaction of its own: a killed copy leaves whole batches,
+//! and `--resume` sends every row again, which rewrites what arrived and
+//! adds what did not. Foreign keys are not enforced on the target while
+//! rows arrive, because users and tenants reference each other (and users
+//! themselves); the copy checks instead that every table ends with the
+//! source's row count, on SQLite that every reference resolves, and that
+//! every sealed value opens.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures_util::TryStreamExt;
+use migration::{MigrationStatus, Migrator, MigratorTrait};
+use pierre_db::Backend;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IdenStatic,
+    InsertMany, IntoActiveModel, Iterable, PrimaryKeyToColumn, Statement, TransactionTrait,
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::args::{Copy, Global};
+use crate::commands::verify;
+use crate::connect::{count_rows, open_database, single_connection};
+use crate::exit::{Code, Failure, Result};
+use crate::interrupt::Interrupt;
+use crate::output::{Output, rate};
+
+/// Bind parameters per statement: under PostgreSQL's 65,535 and SQLite's
+/// 32,766, so a wide table gets fewer rows per insert.
+const MAX_PARAMETERS: usize = 30_000;
+
+/// Tables the migrations fill: a freshly migrated target already holds
+/// their rows, which the copy overwrites with the source's.
+const SEEDED_BY_MIGRATIONS: [&str; 2] = ["admin_config_categories", "system_settings"];
+
+/// The tables, parents before children: `users` before `tenants` although
+/// each references the other (a user's home tenant is optional, a tenant's
+/// owner is not), then by foreign key. [`copy_every_table`] copies them in
+/// this order with each table's entity.
+macro_rules! tables {
+    ($($table:ident),* $(,)?) => {
+        /// Every table, in copy order.
+        pub const TABLES: &[&str] = &[$(stringify!($table)),*];
+
+        /// Copies each table in [`TABLES`] order; `false` when interrupted.
+        async fn copy_every_table(job: &mut Job<'_>) -> Result<bool> {
+            $(
+                if !job.table::<entity::$table::ActiveModel>(stringify!($table)).await? {
+                    return Ok(false);
+                }
+            )*
+            Ok(true)
+        }
+    };
+}
+
+tables!(
+    users,
+    tenants,
+    tenant_users,
+    system_secrets,
+    key_versions,
+    system_settings,
+    rsa_keypairs,
+    admin_config_categories,
+    admin_tokens,
+    oauth2_clients,
+    user_oauth_tokens,
+    tenant_oauth_credentials,
+    user_oauth_app_credentials,
+    user_profiles,
+    user_configurations,
+    user_mcp_tokens,
+    api_keys,
+    api_key_usage,
+    request_logs,
+    jwt_usage,
+    a2a_clients,
+    a2a_client_api_keys,
+    a2a_sessions,
+    a2a_tasks,
+    a2a_usage,
+    admin_provisioned_keys,
+    admin_token_usage,
+    admin_config_overrides,
+    admin_config_audit,
+    audit_events,
+    oauth2_auth_codes,
+    oauth2_refresh_tokens,
+    oauth2_states,
+    oauth_apps,
+    oauth_notifications,
+    permission_delegations,
+    impersonation_sessions,
+    fitness_configurations,
+    goals,
+    insights,
+    chat_conversations,
+    chat_messages,
+    recipes,
+    recipe_ingredients,
+);
+
+pub async fn run(global: &Global, out: &Output, options: &Copy) -> Result<Code> {
+    let (from, to) = (options.from.trim(), options.to.trim());
+    for url in [from, to] {
+        if Backend::from_url(url)? == Backend::SqliteMemory {
+            return Err(Failure::usage(
+                "copy needs databases other processes can open: sqlite::memory: is private \
+                 to one connection",
+            ));
+        }
+    }
+    if from == to {
+        return Err(Failure::usage("--from and --to name the same database"));
+    }
+    if options.batch == 0 {
+        return Err(Failure::usage("--batch must be at least 1"));
+    }
+
+    // The master key opens the source's data keys before anything is
+    // written: a wrong key would otherwise surface only at the final check.
+    open_database(global.config_for(from)?)
+        .await
+        .map_err(|f| Failure {
+            message: format!("source: {}", f.message),
+            ..f
+        })?
+        .close()
+        .await
+        .ok();
+
+    let source = single_connection(from, true).await?;
+    // Foreign keys off on SQLite targets for the whole connection (the
+    // pragma cannot change inside a transaction); PostgreSQL targets
+    // switch them off per batch transaction, see `Job::write`.
+    let target = single_connection(to, false).await?;
+    let outcome = copy(global, out, options, &source, &target).await;
+    source.close().await.ok();
+    target.close().await.ok();
+    outcome
+}
+
+async fn copy(
+    global: &Global,
+    out: &Output,
+    options: &Copy,
+    source: &DatabaseConnection,
+    target: &DatabaseConnection,
+) -> Result<Code> {
+    require_migrated(target, "target", &options.to).await?;
+    let postgres = target.get_database_backend() == DbBackend::Postgres;
+    if postgres {
+        can_defer_foreign_keys(target).await?;
+    }
+    let before = counts(target).await?;
+    if !options.resume {
+        let filled: Vec<String> = before
+            .iter()
+            .filter(|(table, n)| **n > 0 && !SEEDED_BY_MIGRATIONS.contains(table))
+            .map(|(table, n)| format!("{table} {n}"))
+            .collect();
+        if !filled.is_empty() {
+            return Err(Failure::usage(format!(
+                "the target is not empty ({}): copy into a freshly migrated database \
+                 (`pierre-db -u URL migrate fresh --yes` empties one), or pass --resume to \
+                 continue a copy that was interrupted",
+                filled.join(", ")
+            )));
+        }
+    }
+    let expected = counts(source).await?;
+
+    let started = Instant::now();
+    let interrupt = Interrupt::listen();
+    let mut job = Job {
+        out,
+        source,
+        target,
+        postgres,
+        batch: options.batch as usize,
+        resume: options.resume,
+        interrupt: &interrupt,
+        expected: &expected,
+        already: &before,
+        copied: 0,
+        report: Vec::new(),
+    };
+    let finished = copy_every_table(&mut job).await?;
+    let (copied, report) = (job.copied, job.report);
+    let elapsed = started.elapsed();
+    drop(interrupt);
+    if !finished {
+        out.line(format!(
+            "interrupted after {copied} rows (each batch committed); run the same command with \
+             --resume to continue"
+        ));
+        out.document(json!({ "ok": false, "interrupted": true, "rows": copied }));
+        return Ok(Code::Interrupted);
+    }
+    let per_second = rate(copied, elapsed);
+    out.line(format!(
+        "copied {copied} rows in {} tables in {:.1} s ({per_second:.0} rows/s)",
+        TABLES.len(),
+        elapsed.as_secs_f64()
+    ));
+
+    // The checks: counts, references, and every sealed value.
+    let after = counts(target).await?;
+    let mut mismatched = Vec::new();
+    for table in TABLES {
+        let (want, got) = (expected[table], after[table]);
+        if want != got {
+            mismatched.push(format!("{table}: source {want}, target {got}"));
+        }
+    }
+    for line in &mismatched {
+        out.line(format!("count differs: {line}"));
+    }
+    let dangling = if postgres {
+        0
+    } else {
+        dangling_references(target).await?
+    };
+    if dangling > 0 {
+        out.line(format!(
+            "{dangling} rows on the target reference missing rows (PRAGMA foreign_key_check)"
+        ));
+    }
+    if mismatched.is_empty() {
+        out.line(format!("row counts match in all {} tables", TABLES.len()));
+    }
+    let target_db = open_database(global.config_for(&options.to)?).await?;
+    // With --json the copy's document is the only output.
+    let silent = Output::new(false, true);
+    let verified = verify::check(&target_db, if out.is_json() { &silent } else { out }, 1000).await;
+    target_db.close().await.ok();
+    let verified = verified?;
+
+    let ok = mismatched.is_empty() && dangling == 0 && verified.is_clean() && !verified.stopped;
+    out.document(json!({
+        "ok": ok,
+        "rows": copied,
+        "seconds": elapsed.as_secs_f64(),
+        "rows_per_second": per_second.round(),
+        "tables": report.iter().map(|t| json!({
+            "table": t.table,
+            "source": expected[t.table],
+            "target": after[t.table],
+            "sent": t.sent,
+            "skipped": t.skipped,
+            "seconds": t.seconds,
+        })).collect::<Vec<_>>(),
+        "count_mismatches": mismatched,
+        "dangling_references": dangling,
+        "verified": verified.checked,
+        "unreadable": verified.unreadable.len(),
+    }));
+    Ok(if ok {
+        Code::Ok
+    } else if verified.stopped && verified.is_clean() && mismatched.is_empty() {
+        Code::Interrupted
+    } else {
+        Code::Failed
+    })
+}
+
+/// One table's part of the report.
+struct TableReport {
+    table: &'static str,
+    sent: u64,
+    skipped: bool,
+    seconds: f64,
+}
+
+/// The state of one copy.
+struct Job<'a> {
+    out: &'a Output,
+    source: &'a DatabaseConnection,
+    target: &'a DatabaseConnection,
+    postgres: bool,
+    batch: usize,
+    resume: bool,
+    interrupt: &'a Interrupt,
+    expected: &'a BTreeMap<&'static str, u64>,
+    already: &'a BTreeMap<&'static str, u64>,
+    copied: u64,
+    report: Vec<TableReport>,
+}
+
+impl Job<'_> {
+    /// Streams every row of one table from the source and writes it to the
+    /// target in multi-row inserts; `false` when interrupted.
+    async fn table<A>(&mut self, table: &'static str) -> Result<bool>
+    where
+        A: ActiveModelTrait + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Send + Sync + 'static,
+    {
+        let total = self.expected[table];
+        let started = Instant::now();
+        // A table that arrived whole before an interruption is not sent
+        // again; a migration-seeded one always is (its rows may differ).
+        if self.resume && self.already[table] == total && !SEEDED_BY_MIGRATIONS.contains(&table) {
+            self.report.push(TableReport {
+                table,
+                sent: 0,
+                skipped: true,
+                seconds: 0.0,
+            });
+            return Ok(true);
+        }
+        let columns = <A::Entity as EntityTrait>::Column::iter().count();
+        let per_insert = self.batch.min(MAX_PARAMETERS / columns).max(1);
+        let conflict = upsert::<A::Entity>();
+        let mut bar = self.out.progress(table, total, "rows");
+        // Reading the next batch overlaps writing this one: the source
+        // decodes on one core while the target's driver encodes on the other.
+        let (batches, mut arriving) = mpsc::channel(2);
+        let reader = tokio::spawn(read_batches::<A::Entity>(
+            self.source.clone(),
+            per_insert,
+            batches,
+        ));
+        let mut sent = 0u64;
+        let mut stopped = false;
+        while let Some(batch) = arriving.recv().await {
+            sent += self.write::<A>(batch?, &conflict).await?;
+            bar.set_position(sent);
+            if self.interrupt.raised() {
+                stopped = true;
+                break;
+            }
+        }
+        drop(arriving);
+        reader
+            .await
+            .map_err(|err| Failure::failed(format!("reading {table}: {err}")))?;
+        bar.finish();
+        self.copied += sent;
+        self.report.push(TableReport {
+            table,
+            sent,
+            skipped: false,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        Ok(!stopped)
+    }
+
+    /// One batch, in a transaction of its own.
+    async fn write<A>(
+        &self,
+        models: Vec<<A::Entity as EntityTrait>::Model>,
+        conflict: &OnConflict,
+    ) -> Result<u64>
+    where
+        A: ActiveModelTrait + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Send + Sync,
+    {
+        let n = models.len() as u64;
+        let insert = InsertMany::<A>::many(models).on_conflict(conflict.clone());
+        let tx = self.target.begin().await?;
+        if self.postgres {
+            // Raw SQL: sea-query has no SET statement. LOCAL: the setting
+            // ends with the transaction.
+            tx.execute_unprepared(DEFER_FOREIGN_KEYS).await?;
+        }
+        insert.exec_without_returning(&tx).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+/// Streams every row of `E` from `source` into `batches` of `size` rows;
+/// stops at the first error (passed on) or when the receiver is gone.
+async fn read_batches<E: EntityTrait>(
+    source: DatabaseConnection,
+    size: usize,
+    batches: mpsc::Sender<std::result::Result<Vec<E::Model>, sea_orm::DbErr>>,
+) {
+    let mut rows = match E::find().stream(&source).await {
+        Ok(rows) => rows,
+        Err(err) => {
+            batches.send(Err(err)).await.ok();
+            return;
+        }
+    };
+    let mut batch = Vec::with_capacity(size);
+    loop {
+        match rows.try_next().await {
+            Ok(Some(model)) => {
+                batch.push(model);
+                if batch.len() == size {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
+                    if batches.send(Ok(full)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(None) => {
+                if !batch.is_empty() {
+                    batches.send(Ok(batch)).await.ok();
+                }
+                return;
+            }
+            Err(err) => {
+                batches.send(Err(err)).await.ok();
+                return;
+            }
+        }
+    }
+}
+
+/// `ON CONFLICT (primary key) DO UPDATE SET` every other column (or `DO
+/// NOTHING` for a table that is all key).
+fn upsert<E: EntityTrait>() -> OnConflict {
+    let keys: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
+    let others: Vec<E::Column> = E::Column::iter()
+        .filter(|c| !keys.iter().any(|k| k.as_str() == c.as_str()))
+        .collect();
+    let mut conflict = OnConflict::columns(keys);
+    if others.is_empty() {
+        conflict.do_nothing();
+    } else {
+        conflict.update_columns(others);
+    }
+    conflict
+}
+
+/// Replication mode: PostgreSQL fires no foreign-key triggers while rows
+/// arrive. Needs a superuser, or `GRANT SET ON PARAMETER
+/// session_replication_role TO <role>` (PostgreSQL 15+).
+const DEFER_FOREIGN_KEYS: &str = "SET LOCAL session_replication_role = replica";
+
+/// Fails before anything is written if the target's role may not switch
+/// foreign-key triggers off.
+async fn can_defer_foreign_keys(target: &DatabaseConnection) -> Result<()> {
+    let tx = target.begin().await?;
+    let outcome = tx.execute_unprepared(DEFER_FOREIGN_KEYS).await;
+    tx.rollback().await.ok();
+    outcome.map(|_| ()).map_err(|err| {
+        Failure::failed(format!(
+            "the target's role may not set session_replication_role ({err}): users and tenants \
+             reference each other, so rows arrive with foreign-key triggers off; connect as a \
+             superuser, or run `GRANT SET ON PARAMETER session_replication_role TO <role>` \
+             as one"
+        ))
+    })
+}
+
+async fn require_migrated(conn: &DatabaseConnection, which: &str, url: &str) -> Result<()> {
+    let pending = Migrator::get_migration_with_status_read_only(conn)
+        .await?
+        .iter()
+        .filter(|m| m.status() != MigrationStatus::Applied)
+        .count();
+    if pending > 0 {
+        return Err(Failure::usage(format!(
+            "the {which} has {pending} pending migrations: run `pierre-db -u {} migrate up` first",
+            crate::commands::backup::redacted(url)
+        )));
+    }
+    Ok(())
+}
+
+/// Rows per table.
+async fn counts(conn: &DatabaseConnection) -> Result<BTreeMap<&'static str, u64>> {
+    let mut counts = BTreeMap::new();
+    for table in TABLES {
+        counts.insert(*table, count_rows(conn, table).await?);
+    }
+    Ok(counts)
+}
+
+/// Rows of a SQLite database whose references do not resolve.
+async fn dangling_references(conn: &DatabaseConnection) -> Result<u64> {
+    // Raw SQL: a pragma.
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA foreign_key_check",
+        ))
+        .await?;
+    Ok(rows.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TABLES;
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    /// The list names every table of the schema once, each after the
+    /// tables it references (but for the users ⇄ tenants pair).
+    #[tokio::test]
+    async fn tables_cover_the_schema_parents_first() {
+        let conn = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&conn, None).await.unwrap();
+        let sql = |s: String| Statement::from_string(DbBackend::Sqlite, s);
+        let mut schema: Vec<String> = conn
+            .query_all_raw(sql("SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
+                .into()))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        schema.sort();
+        let mut listed: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, schema);
+        for (i, table) in TABLES.iter().enumerate() {
+            let parents = conn
+                .query_all_raw(sql(format!("PRAGMA foreign_key_list('{table}')")))
+                .await
+                .unwrap();
+            for parent in parents {
+                let parent: String = parent.try_get("", "table").unwrap();
+                if parent == *table || (*table == "users" && parent == "tenants") {
+                    continue;
+                }
+                let at = TABLES.iter().position(|t| *t == parent).unwrap();
+                assert!(at < i, "{table} is listed before its parent {parent}");
+            }
+        }
+    }
+}

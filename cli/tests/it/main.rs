@@ -1,0 +1,8 @@
+//! The `pierre-db` binary, run as an operator runs it (one test binary, a
+//! module per area).
+
+mod commands;
+mod common;
+mod copy;
+mod counts;
+mod seed;

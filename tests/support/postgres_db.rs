@@ -1,0 +1,55 @@
+//! A database of its own on the PostgreSQL server named by an environment
+//! variable, for each test that needs one. Shared by the library's and the
+//! command's test binaries (`#[path]` modules).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sea_orm::ConnectionTrait;
+
+/// Creates an empty database on the server `var` names and returns its
+/// URL; `None` when `var` is unset.
+pub async fn create(var: &str) -> Option<String> {
+    let admin_url = std::env::var(var).ok()?;
+    let mut options = sea_orm::ConnectOptions::new(admin_url.clone());
+    options.max_connections(1).sqlx_logging(false);
+    let admin = sea_orm::Database::connect(options).await.unwrap_or_else(|err| {
+        panic!("{var} is set but the server cannot be reached (or this build lacks the `postgres` feature): {err}")
+    });
+    let name = unique_name();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap_or_else(|err| panic!("create test database {name}: {err}"));
+    admin.close().await.ok();
+    Some(with_database(&admin_url, &name))
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "pierre_test_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
