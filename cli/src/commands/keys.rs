@@ -37,7 +37,7 @@ pub async fn run(global: &Global, out: &Output, action: &Keys) -> Result<Code> {
             let new_master = master_key_from(new_master_key_file)?;
             let n = db.security().rewrap_data_keys(new_master).await?;
             out.line(format!(
-                "{n} data keys rewrapped under the key in {}; restart every process with it",
+                "{n} data key(s) rewrapped under the key in {}; restart every process with it",
                 new_master_key_file.display()
             ));
             out.document(json!({ "ok": true, "rewrapped": n }));

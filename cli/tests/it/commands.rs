@@ -381,7 +381,7 @@ async fn keys_rewrap_moves_the_data_keys_to_a_new_master_key() {
         ])
         .ok();
     assert!(
-        rewrap.stdout.contains("1 data keys rewrapped"),
+        rewrap.stdout.contains("1 data key(s) rewrapped"),
         "{rewrap:?}"
     );
 
