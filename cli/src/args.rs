@@ -68,7 +68,7 @@ pub enum Command {
     Doctor,
     /// Copy every table from one database to another (SQLite ⇄ PostgreSQL), then verify it.
     ///
-    /// Stop the application first: each table is read in a snapshot of its own.
+    /// The source is read as of one moment: stop the application first, or later writes stay behind.
     Copy(Copy),
 }
 
@@ -105,7 +105,7 @@ pub enum Keys {
     /// Move every value to the active key, in batches (Ctrl-C stops after the batch in hand; run again to resume).
     Reencrypt {
         /// Values per transaction.
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
         batch: u32,
     },
     /// Delete a data key that seals no value any more.
@@ -124,7 +124,7 @@ pub enum Keys {
 #[derive(Debug, Args)]
 pub struct Verify {
     /// Rows read per query.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: u32,
 }
 
@@ -142,10 +142,10 @@ pub struct Copy {
     /// The target database URL (migrated, and empty unless --resume).
     #[arg(long)]
     pub to: String,
-    /// Continue a copy that was interrupted: rows already on the target are rewritten, the rest added.
+    /// Continue a copy that was interrupted: every row is sent again, rewriting what arrived.
     #[arg(long)]
     pub resume: bool,
     /// Rows per insert statement (fewer for wide tables, to fit the parameter limits).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: u32,
 }

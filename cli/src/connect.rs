@@ -78,11 +78,40 @@ pub fn master_key_from(path: &std::path::Path) -> Result<MasterKey> {
     MasterKey::from_file(path).map_err(|err| Failure::usage(format!("{}: {err}", path.display())))
 }
 
+/// How [`single_connection`] opens a database.
+#[derive(Clone, Copy, Debug)]
+pub struct Open {
+    /// Whether SQLite enforces foreign keys on the connection.
+    pub foreign_keys: bool,
+    /// Whether a missing SQLite file is created (in WAL mode, as the
+    /// library runs files). Only migrations create: elsewhere a typo in a
+    /// path must not leave an empty database behind.
+    pub create: bool,
+}
+
+impl Open {
+    /// Migrations: create the file if needed.
+    pub const CREATE: Open = Open {
+        foreign_keys: true,
+        create: true,
+    };
+    /// An existing database, as it is (no journal mode change).
+    pub const EXISTING: Open = Open {
+        foreign_keys: true,
+        create: false,
+    };
+    /// The target of `copy`: rows arrive before the rows they reference.
+    pub const COPY_TARGET: Open = Open {
+        foreign_keys: false,
+        create: false,
+    };
+}
+
 /// One plain connection, without the master key: for migrations (which
 /// switch SQLite's foreign-key enforcement off on the connection that runs
 /// them, so it must be the only one), for the checks of `doctor`, and for
-/// both ends of `copy`. `foreign_keys`: whether SQLite enforces them.
-pub async fn single_connection(url: &str, foreign_keys: bool) -> Result<DatabaseConnection> {
+/// both ends of `copy`.
+pub async fn single_connection(url: &str, open: Open) -> Result<DatabaseConnection> {
     let backend = Backend::from_url(url)?;
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -92,6 +121,12 @@ pub async fn single_connection(url: &str, foreign_keys: bool) -> Result<Database
         .acquire_timeout(CONNECT_TIMEOUT)
         .sqlx_logging(false);
     if let Backend::SqliteFile(path) = &backend {
+        if !open.create && !path.exists() {
+            return Err(Failure::failed(format!(
+                "{}: no such file (a new database is made with `pierre-db -u {url} migrate up`)",
+                path.display()
+            )));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|err| {
                 Failure::failed(format!("cannot create {}: {err}", dir.display()))
@@ -100,15 +135,13 @@ pub async fn single_connection(url: &str, foreign_keys: bool) -> Result<Database
     }
     if backend != Backend::Postgres {
         use sea_orm::sqlx::sqlite::SqliteJournalMode;
-        let file = matches!(backend, Backend::SqliteFile(_));
+        let new_file = open.create && matches!(backend, Backend::SqliteFile(_));
         options.map_sqlx_sqlite_opts(move |o| {
             let o = o
-                .create_if_missing(true)
-                .foreign_keys(foreign_keys)
+                .create_if_missing(open.create)
+                .foreign_keys(open.foreign_keys)
                 .busy_timeout(CONNECT_TIMEOUT);
-            // The library runs files in WAL mode; a file this command
-            // creates starts in it.
-            if file {
+            if new_file {
                 o.journal_mode(SqliteJournalMode::Wal)
             } else {
                 o
@@ -143,10 +176,9 @@ async fn probe_postgres(url: &str) -> Result<()> {
 
 /// `SELECT COUNT(*) FROM table`.
 pub async fn count_rows(
-    conn: &DatabaseConnection,
+    conn: &impl sea_orm::ConnectionTrait,
     table: &str,
 ) -> std::result::Result<u64, sea_orm::DbErr> {
-    use sea_orm::ConnectionTrait;
     use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 
     let mut count = Query::select();

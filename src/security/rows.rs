@@ -36,17 +36,22 @@ pub(super) fn select(column: &SealedColumn) -> SelectStatement {
     select
 }
 
+/// The primary key of a row selected by [`select`] (its first column).
+pub(super) fn read_key(column: &SealedColumn, row: &QueryResult) -> Result<Value> {
+    Ok(if column.key_is_uuid {
+        row.try_get_by_index::<Uuid>(0)?.into()
+    } else {
+        row.try_get_by_index::<String>(0)?.into()
+    })
+}
+
 /// Decodes a row selected by [`select`].
 pub(super) fn read(column: &SealedColumn, row: &QueryResult) -> Result<SealedRow> {
-    let mut i = 0;
+    let key = read_key(column, row)?;
+    let mut i = 1;
     let mut next = || {
         i += 1;
         i - 1
-    };
-    let key: Value = if column.key_is_uuid {
-        row.try_get_by_index::<Uuid>(next())?.into()
-    } else {
-        row.try_get_by_index::<String>(next())?.into()
     };
     let tenant = match column.tenant {
         Some(_) => Some(row.try_get_by_index::<Uuid>(next())?),

@@ -15,6 +15,7 @@ use crate::crypto::columns::{self, SealedColumn};
 use crate::crypto::envelope;
 use crate::crypto::keyring::MASTER_KEY_VERSION;
 use crate::error::{DatabaseError, Result};
+use crate::keys::store;
 
 /// How many values of one encrypted column each key seals, as
 /// [`Security::sealed_counts`] reports it.
@@ -98,6 +99,10 @@ impl Security<'_> {
     /// Counts the values of every encrypted column per data key version,
     /// in SQL, without decrypting anything (one `COUNT` per column and
     /// known version).
+    ///
+    /// # Errors
+    ///
+    /// A database error from any of the counts.
     #[instrument(skip_all)]
     pub async fn sealed_counts(&self) -> Result<Vec<SealedCounts>> {
         let conn = self.db.pool();
@@ -137,6 +142,11 @@ impl Security<'_> {
     /// listed by table and primary key; it does not stop the check.
     /// `progress` sees each batch and may return `ControlFlow::Break` to
     /// stop.
+    ///
+    /// # Errors
+    ///
+    /// [`DatabaseError::InvalidInput`] for a `batch_size` of 0; a database
+    /// error, or a primary key that does not decode, stops the check.
     #[instrument(skip_all, fields(batch_size))]
     pub async fn verify(
         &self,
@@ -171,27 +181,50 @@ impl Security<'_> {
                     select.and_where(rows::after(column, key));
                 }
                 let batch = conn.query_all(&select).await?;
+                let data_keys: Vec<String> = keyring
+                    .versions()
+                    .into_iter()
+                    .map(store::secret_type)
+                    .collect();
                 for row in &batch {
-                    let SealedRow { key, context, text } = rows::read(column, row)?;
+                    let key = rows::read_key(column, row)?;
                     report.checked += 1;
-                    let opened = match envelope::key_version(&text) {
-                        // The stored data keys, unwrapped by the master key
-                        // when the keys were loaded above.
-                        Ok(MASTER_KEY_VERSION) if column.table == columns::SYSTEM_SECRET.table => {
+                    let opened = match rows::read(column, row) {
+                        // A row whose context columns do not decode is
+                        // reported like a value that does not open.
+                        Err(err) => Err(err.to_string()),
+                        Ok(SealedRow { context, text, .. }) => match envelope::key_version(&text) {
+                            // Data keys under the master key: unwrapped when
+                            // the keys were loaded above, if the keyring
+                            // lists them. Any other row under the master key
+                            // is not one this check can vouch for.
                             Ok(MASTER_KEY_VERSION)
-                        }
-                        Ok(version) => keyring.open(&context, &text).map(|_| version),
-                        Err(err) => Err(err),
+                                if column.table == columns::SYSTEM_SECRET.table =>
+                            {
+                                if data_keys.contains(&rows::key_text(&key)) {
+                                    Ok(MASTER_KEY_VERSION)
+                                } else {
+                                    Err("sealed under the master key, but not a data key this \
+                                         database lists"
+                                        .to_owned())
+                                }
+                            }
+                            Ok(version) => keyring
+                                .open(&context, &text)
+                                .map(|_| version)
+                                .map_err(|err| err.to_string()),
+                            Err(err) => Err(err.to_string()),
+                        },
                     };
                     match opened {
                         Ok(version) => *check.by_version.entry(version).or_default() += 1,
-                        Err(err) => {
+                        Err(reason) => {
                             check.unreadable += 1;
                             report.unreadable.push(UnreadableValue {
                                 table: column.table,
                                 column: column.column,
                                 key: rows::key_text(&key),
-                                reason: err.to_string(),
+                                reason,
                             });
                         }
                     }

@@ -440,6 +440,36 @@ async fn verify_counts_every_value_per_key_and_names_the_rows_that_do_not_open()
             .unwrap();
         assert_eq!(column.unreadable, 1, "{b}");
 
+        // A data key's wrapped value under another name: sealed under the
+        // master key, but not a key this database lists, so not vouched for.
+        {
+            use entity::system_secrets;
+            use sea_orm::{ActiveValue::Set, EntityTrait};
+            let data_key = system_secrets::Entity::find_by_id("data_key.v1")
+                .one(conn)
+                .await
+                .unwrap()
+                .expect("data key v1 is stored");
+            system_secrets::Entity::insert(system_secrets::ActiveModel {
+                secret_type: Set("orphan".into()),
+                ..data_key.into()
+            })
+            .exec_without_returning(conn)
+            .await
+            .unwrap();
+        }
+        let report =
+            t.db.security()
+                .verify(1000, |_| ControlFlow::Continue(()))
+                .await
+                .unwrap();
+        let orphan = report.unreadable.iter().find(|u| u.key == "orphan");
+        assert_eq!(
+            orphan.map(|u| (u.table, u.column)),
+            Some(("system_secrets", "secret_value")),
+            "{b}: {report:?}"
+        );
+
         let stopped =
             t.db.security()
                 .verify(1, |_| ControlFlow::Break(()))

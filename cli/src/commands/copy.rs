@@ -7,16 +7,19 @@
 //! associated data names tables, columns and rows, never a backend, so the
 //! same master key opens them on the target.
 //!
-//! Each batch is one multi-row `INSERT … ON CONFLICT (primary key) DO
-//! UPDATE` in a transaction of its own: a killed copy leaves whole batches,
-//! and `--resume` sends every row again, which rewrites what arrived and
-//! adds what did not. Foreign keys are not enforced on the target while
-//! rows arrive, because users and tenants reference each other (and users
-//! themselves); the copy checks instead that every table ends with the
-//! source's row count, on SQLite that every reference resolves, and that
-//! every sealed value opens.
+//! The source is read in one transaction, so every table comes from the
+//! same moment. Each batch is one multi-row `INSERT … ON CONFLICT (primary
+//! key) DO UPDATE` in a transaction of its own: a killed copy leaves whole
+//! batches, and `--resume` sends every row again, which rewrites what
+//! arrived (it may have changed since) and adds what did not. Foreign keys
+//! are not enforced on the target while rows arrive, because users and
+//! tenants reference each other (and users themselves): a SQLite source's
+//! references are checked before anything is written, and at the end every
+//! table must hold the source's row count, a SQLite target's references
+//! must resolve, and every sealed value must open.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::TryStreamExt;
@@ -24,15 +27,16 @@ use migration::{MigrationStatus, Migrator, MigratorTrait};
 use pierre_db::Backend;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IdenStatic,
-    InsertMany, IntoActiveModel, Iterable, PrimaryKeyToColumn, Statement, TransactionTrait,
+    AccessMode, ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, IdenStatic, InsertMany, IntoActiveModel, IsolationLevel,
+    Iterable, PrimaryKeyToColumn, Statement, TransactionTrait,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::args::{Copy, Global};
 use crate::commands::verify;
-use crate::connect::{count_rows, open_database, single_connection};
+use crate::connect::{Open, count_rows, open_database, single_connection};
 use crate::exit::{Code, Failure, Result};
 use crate::interrupt::Interrupt;
 use crate::output::{Output, rate};
@@ -126,27 +130,14 @@ pub async fn run(global: &Global, out: &Output, options: &Copy) -> Result<Code> 
     if from == to {
         return Err(Failure::usage("--from and --to name the same database"));
     }
-    if options.batch == 0 {
-        return Err(Failure::usage("--batch must be at least 1"));
-    }
 
-    // The master key opens the source's data keys before anything is
-    // written: a wrong key would otherwise surface only at the final check.
-    open_database(global.config_for(from)?)
-        .await
-        .map_err(|f| Failure {
-            message: format!("source: {}", f.message),
-            ..f
-        })?
-        .close()
-        .await
-        .ok();
-
-    let source = single_connection(from, true).await?;
+    // Connections first: a mistyped SQLite path is "no such file", not a
+    // new empty database.
+    let source = single_connection(from, Open::EXISTING).await?;
     // Foreign keys off on SQLite targets for the whole connection (the
     // pragma cannot change inside a transaction); PostgreSQL targets
     // switch them off per batch transaction, see `Job::write`.
-    let target = single_connection(to, false).await?;
+    let target = single_connection(to, Open::COPY_TARGET).await?;
     let outcome = copy(global, out, options, &source, &target).await;
     source.close().await.ok();
     target.close().await.ok();
@@ -160,7 +151,19 @@ async fn copy(
     source: &DatabaseConnection,
     target: &DatabaseConnection,
 ) -> Result<Code> {
+    require_migrated(source, "source", &options.from).await?;
     require_migrated(target, "target", &options.to).await?;
+    // The master key opens the source's data keys before anything is
+    // written: a wrong key would otherwise surface only at the final check.
+    open_database(global.config_for(&options.from)?)
+        .await
+        .map_err(|f| Failure {
+            message: format!("source: {}", f.message),
+            ..f
+        })?
+        .close()
+        .await
+        .ok();
     let postgres = target.get_database_backend() == DbBackend::Postgres;
     if postgres {
         can_defer_foreign_keys(target).await?;
@@ -181,25 +184,58 @@ async fn copy(
             )));
         }
     }
-    let expected = counts(source).await?;
+
+    // One snapshot of the whole source: every table as of one moment, and
+    // the counts checked at the end are that moment's.
+    let snapshot = Arc::new(match source.get_database_backend() {
+        DbBackend::Postgres => {
+            source
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await?
+        }
+        // SQLite: a read transaction keeps the snapshot of its first read.
+        _ => source.begin().await?,
+    });
+    if source.get_database_backend() == DbBackend::Sqlite {
+        // Rows arrive with foreign keys unenforced, so a broken reference
+        // in the source would land unnoticed on a PostgreSQL target.
+        let dangling = dangling_references(&*snapshot).await?;
+        if dangling > 0 {
+            return Err(Failure::failed(format!(
+                "the source has {dangling} rows whose references do not resolve \
+                 (`PRAGMA foreign_key_check` lists them): repair them first"
+            )));
+        }
+    }
+    let expected = counts(&*snapshot).await?;
 
     let started = Instant::now();
     let interrupt = Interrupt::listen();
     let mut job = Job {
         out,
-        source,
+        source: Arc::clone(&snapshot),
         target,
         postgres,
         batch: options.batch as usize,
-        resume: options.resume,
         interrupt: &interrupt,
         expected: &expected,
-        already: &before,
         copied: 0,
         report: Vec::new(),
     };
     let finished = copy_every_table(&mut job).await?;
-    let (copied, report) = (job.copied, job.report);
+    let Job {
+        copied,
+        report,
+        source: reading,
+        ..
+    } = job;
+    drop(reading);
+    if let Ok(snapshot) = Arc::try_unwrap(snapshot) {
+        snapshot.rollback().await.ok();
+    }
     let elapsed = started.elapsed();
     drop(interrupt);
     if !finished {
@@ -221,7 +257,7 @@ async fn copy(
     let after = counts(target).await?;
     let mut mismatched = Vec::new();
     for table in TABLES {
-        let (want, got) = (expected[table], after[table]);
+        let (want, got) = (count_of(&expected, table), count_of(&after, table));
         if want != got {
             mismatched.push(format!("{table}: source {want}, target {got}"));
         }
@@ -257,10 +293,9 @@ async fn copy(
         "rows_per_second": per_second.round(),
         "tables": report.iter().map(|t| json!({
             "table": t.table,
-            "source": expected[t.table],
-            "target": after[t.table],
+            "source": count_of(&expected, t.table),
+            "target": count_of(&after, t.table),
             "sent": t.sent,
-            "skipped": t.skipped,
             "seconds": t.seconds,
         })).collect::<Vec<_>>(),
         "count_mismatches": mismatched,
@@ -270,7 +305,7 @@ async fn copy(
     }));
     Ok(if ok {
         Code::Ok
-    } else if verified.stopped && verified.is_clean() && mismatched.is_empty() {
+    } else if verified.stopped && verified.is_clean() && mismatched.is_empty() && dangling == 0 {
         Code::Interrupted
     } else {
         Code::Failed
@@ -281,21 +316,19 @@ async fn copy(
 struct TableReport {
     table: &'static str,
     sent: u64,
-    skipped: bool,
     seconds: f64,
 }
 
 /// The state of one copy.
 struct Job<'a> {
     out: &'a Output,
-    source: &'a DatabaseConnection,
+    /// The source's read transaction: one snapshot for every table.
+    source: Arc<DatabaseTransaction>,
     target: &'a DatabaseConnection,
     postgres: bool,
     batch: usize,
-    resume: bool,
     interrupt: &'a Interrupt,
     expected: &'a BTreeMap<&'static str, u64>,
-    already: &'a BTreeMap<&'static str, u64>,
     copied: u64,
     report: Vec<TableReport>,
 }
@@ -308,19 +341,11 @@ impl Job<'_> {
         A: ActiveModelTrait + Send,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Send + Sync + 'static,
     {
-        let total = self.expected[table];
+        let total = count_of(self.expected, table);
         let started = Instant::now();
-        // A table that arrived whole before an interruption is not sent
-        // again; a migration-seeded one always is (its rows may differ).
-        if self.resume && self.already[table] == total && !SEEDED_BY_MIGRATIONS.contains(&table) {
-            self.report.push(TableReport {
-                table,
-                sent: 0,
-                skipped: true,
-                seconds: 0.0,
-            });
-            return Ok(true);
-        }
+        // Every row is sent, also on --resume: the upsert rewrites rows
+        // that arrived before an interruption (they may have changed since)
+        // and adds the rest.
         let columns = <A::Entity as EntityTrait>::Column::iter().count();
         let per_insert = self.batch.min(MAX_PARAMETERS / columns).max(1);
         let conflict = upsert::<A::Entity>();
@@ -329,14 +354,23 @@ impl Job<'_> {
         // decodes on one core while the target's driver encodes on the other.
         let (batches, mut arriving) = mpsc::channel(2);
         let reader = tokio::spawn(read_batches::<A::Entity>(
-            self.source.clone(),
+            Arc::clone(&self.source),
             per_insert,
             batches,
         ));
         let mut sent = 0u64;
         let mut stopped = false;
+        let failed = |err: sea_orm::DbErr| {
+            Failure::failed(format!(
+                "copying {table}: {err}; the batches before it are committed: fix the cause and \
+                 run the same command with --resume"
+            ))
+        };
         while let Some(batch) = arriving.recv().await {
-            sent += self.write::<A>(batch?, &conflict).await?;
+            sent += self
+                .write::<A>(batch.map_err(failed)?, &conflict)
+                .await
+                .map_err(failed)?;
             bar.set_position(sent);
             if self.interrupt.raised() {
                 stopped = true;
@@ -352,7 +386,6 @@ impl Job<'_> {
         self.report.push(TableReport {
             table,
             sent,
-            skipped: false,
             seconds: started.elapsed().as_secs_f64(),
         });
         Ok(!stopped)
@@ -363,7 +396,7 @@ impl Job<'_> {
         &self,
         models: Vec<<A::Entity as EntityTrait>::Model>,
         conflict: &OnConflict,
-    ) -> Result<u64>
+    ) -> std::result::Result<u64, DbErr>
     where
         A: ActiveModelTrait + Send,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Send + Sync,
@@ -385,11 +418,11 @@ impl Job<'_> {
 /// Streams every row of `E` from `source` into `batches` of `size` rows;
 /// stops at the first error (passed on) or when the receiver is gone.
 async fn read_batches<E: EntityTrait>(
-    source: DatabaseConnection,
+    source: Arc<DatabaseTransaction>,
     size: usize,
-    batches: mpsc::Sender<std::result::Result<Vec<E::Model>, sea_orm::DbErr>>,
+    batches: mpsc::Sender<std::result::Result<Vec<E::Model>, DbErr>>,
 ) {
-    let mut rows = match E::find().stream(&source).await {
+    let mut rows = match E::find().stream(&*source).await {
         Ok(rows) => rows,
         Err(err) => {
             batches.send(Err(err)).await.ok();
@@ -474,8 +507,13 @@ async fn require_migrated(conn: &DatabaseConnection, which: &str, url: &str) -> 
     Ok(())
 }
 
+/// The count of `table` in `counts` (0 if it is not there).
+fn count_of(counts: &BTreeMap<&'static str, u64>, table: &str) -> u64 {
+    counts.get(table).copied().unwrap_or(0)
+}
+
 /// Rows per table.
-async fn counts(conn: &DatabaseConnection) -> Result<BTreeMap<&'static str, u64>> {
+async fn counts(conn: &impl ConnectionTrait) -> Result<BTreeMap<&'static str, u64>> {
     let mut counts = BTreeMap::new();
     for table in TABLES {
         counts.insert(*table, count_rows(conn, table).await?);
@@ -484,7 +522,7 @@ async fn counts(conn: &DatabaseConnection) -> Result<BTreeMap<&'static str, u64>
 }
 
 /// Rows of a SQLite database whose references do not resolve.
-async fn dangling_references(conn: &DatabaseConnection) -> Result<u64> {
+async fn dangling_references(conn: &impl ConnectionTrait) -> Result<u64> {
     // Raw SQL: a pragma.
     let rows = conn
         .query_all_raw(Statement::from_string(

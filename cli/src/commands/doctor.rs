@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::args::Global;
-use crate::connect::{count_rows, single_connection};
+use crate::connect::{Open, count_rows, single_connection};
 use crate::exit::{Code, Result};
 use crate::output::Output;
 
@@ -75,24 +75,35 @@ pub async fn run(global: &Global, out: &Output) -> Result<Code> {
     let url = global.url()?;
     let backend = Backend::from_url(&url)?;
     let mut checks = Vec::new();
-    match single_connection(&url, true).await {
+    match single_connection(&url, Open::EXISTING).await {
         Ok(conn) => {
             checks.push(Check::ok("connect", describe(&backend)));
             inspect(&conn, &backend, &mut checks).await;
+            let migrated = checks
+                .iter()
+                .all(|c| c.name != "migrations" || c.status == Status::Ok);
+            // Opening the library on a database without data keys would
+            // create one: doctor only looks.
+            let data_keys = if migrated {
+                count_rows(&conn, "key_versions").await.unwrap_or(0)
+            } else {
+                0
+            };
             conn.close().await.ok();
-            if global.has_master_key()
-                && checks
-                    .iter()
-                    .all(|c| c.name != "migrations" || c.status == Status::Ok)
-            {
-                checks.push(keys(global).await);
-            } else if !global.has_master_key() {
+            if !global.has_master_key() {
                 checks.push(Check::problem(
                     "keys",
                     Status::Warn,
                     "not checked: no master key given",
                     "pass --master-key-file FILE (or set PIERRE_MASTER_ENCRYPTION_KEY) to check it",
                 ));
+            } else if migrated && data_keys == 0 {
+                checks.push(Check::ok(
+                    "keys",
+                    "no data key yet (the application's first connect creates v1)",
+                ));
+            } else if migrated {
+                checks.push(keys(global).await);
             }
         }
         Err(failure) => checks.push(Check::problem(

@@ -4,13 +4,13 @@ use migration::{MigrationStatus, Migrator, MigratorTrait};
 use serde_json::json;
 
 use crate::args::{Global, Migrate};
-use crate::connect::single_connection;
+use crate::connect::{Open, single_connection};
 use crate::exit::{Code, Failure, Result};
 use crate::output::Output;
 
 pub async fn run(global: &Global, out: &Output, action: &Migrate) -> Result<Code> {
     let url = global.url()?;
-    let conn = single_connection(&url, true).await?;
+    let conn = single_connection(&url, Open::CREATE).await?;
     let before = applied(&conn).await?;
     let outcome = match action {
         Migrate::Up { num } => Migrator::up(&conn, *num).await,

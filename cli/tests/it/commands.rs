@@ -10,6 +10,7 @@ use pierre_db::uuid::Uuid;
 use pierre_db::{Database, DatabaseConfig, MasterKey, OauthProvider};
 
 use crate::common::{Fixture, Run};
+use crate::counts::row_counts;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::Value;
 
@@ -80,6 +81,10 @@ fn migrate_up_status_down_and_refusals() {
     assert!(nowhere.stderr.contains("--database-url"), "{nowhere:?}");
     assert_eq!(nowhere.stderr.lines().count(), 1, "one line: {nowhere:?}");
 
+    let zero = fx.run(&["verify", "--batch", "0"]);
+    assert_eq!(zero.code, 2, "{zero:?}");
+    assert!(zero.stderr.contains("--batch"), "{zero:?}");
+
     let bad_url = fx.run(&["-u", "mysql://localhost/db", "migrate", "status"]);
     assert_eq!(bad_url.code, 2, "{bad_url:?}");
     assert!(bad_url.stderr.contains("mysql"), "{bad_url:?}");
@@ -87,7 +92,9 @@ fn migrate_up_status_down_and_refusals() {
 
 #[tokio::test]
 async fn keys_rotate_reencrypt_interrupted_and_resumed_then_retire() {
-    let users = 300;
+    // Enough one-value batches that the job is still running when the
+    // signal arrives, even on a loaded machine.
+    let users = 1000;
     let (fx, tenant, ids) = Fixture::seeded(users).await;
     let sealed = 2 * users as u64;
 
@@ -323,6 +330,13 @@ async fn backup_writes_a_copy_that_doctor_passes() {
 #[tokio::test]
 async fn doctor_names_each_problem_with_its_fix() {
     let fx = Fixture::new();
+    let missing = fx.dir.path().join("typo.db");
+    let typo = fx.run(&["-u", &format!("sqlite:{}", missing.display()), "doctor"]);
+    assert_eq!(typo.code, 1, "{typo:?}");
+    assert!(typo.stdout.contains("no such file"), "{typo:?}");
+    assert!(!missing.exists(), "doctor created {}", missing.display());
+
+    std::fs::File::create(fx.url.strip_prefix("sqlite:").unwrap()).unwrap();
     let unmigrated = fx.run(&["doctor"]);
     assert_eq!(unmigrated.code, 1, "{unmigrated:?}");
     assert!(
@@ -337,6 +351,11 @@ async fn doctor_names_each_problem_with_its_fix() {
     fx.run(&["migrate", "up"]).ok();
     let (code, healthy) = fx.json(&["doctor"]);
     assert_eq!(code, 0, "{healthy}");
+    assert_eq!(
+        row_counts(&fx.url).await["key_versions"],
+        0,
+        "doctor only looks: it creates no data key"
+    );
     // After a rotation the old key's values are a warning, with the fix.
     Fixture::seed_into(&fx, 2).await;
     fx.run(&["keys", "rotate"]).ok();
