@@ -18,16 +18,16 @@ use uuid::Uuid;
 use super::clients::owned_client;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::repositories::usage::api_usage::{at_row, response_time, size, status_code};
+use crate::repositories::usage::api_usage::{
+    at_row, client_details, count, error_message, response_time, status_code, tool_name,
+};
 use crate::repositories::usage::{insert_in_batches, successes};
 use crate::repositories::{Ctx, Prepared, unsigned};
 use crate::time;
 use crate::validation;
 
-/// Longest tool name.
-pub const MAX_TOOL_NAME: usize = 200;
-/// Longest error message.
-pub const MAX_ERROR_MESSAGE: usize = 4000;
+/// The limits every request-usage row shares (API key, JWT, A2A).
+pub use crate::repositories::usage::api_usage::{MAX_ERROR_MESSAGE, MAX_TOOL_NAME};
 /// Most days of history.
 pub const MAX_HISTORY_DAYS: u32 = 366;
 /// Rows per INSERT of a batch: 500 × 14 columns stays under SQLite's
@@ -156,15 +156,13 @@ impl<'a> A2aUsage<'a> {
             .await?;
         let window = window.ok_or_else(|| DatabaseError::not_found("a2a client", client))?;
         let since = time::now() - Duration::seconds(i64::from(window));
-        let n: Option<i64> = usage::Entity::find()
-            .select_only()
-            .column_as(Expr::col(Asterisk).count(), "n")
-            .filter(usage::Column::ClientId.eq(client))
-            .filter(usage::Column::Timestamp.gte(time::stored(since)))
-            .into_tuple()
-            .one(&self.ctx.conn())
-            .await?;
-        unsigned("count", n.unwrap_or(0))
+        count(
+            &self.ctx.conn(),
+            usage::Entity::find()
+                .filter(usage::Column::ClientId.eq(client))
+                .filter(usage::Column::Timestamp.gte(time::stored(since))),
+        )
+        .await
     }
 
     /// `owner`'s client's usage in `[from, to)`, in ONE aggregate query.
@@ -286,35 +284,25 @@ fn utc_day(backend: DbBackend) -> SimpleExpr {
 
 /// Checks a usage row and makes it ready to insert.
 fn usage_row(id: Uuid, used: NewA2aUsage) -> Result<usage::ActiveModel> {
+    let client = client_details(
+        used.request_size_bytes,
+        used.response_size_bytes,
+        used.ip_address.as_deref(),
+        used.user_agent.as_deref(),
+    )?;
     Ok(usage::ActiveModel {
         id: Set(id),
         client_id: Set(used.client_id),
         session_token: Set(used.session_token_hash),
         timestamp: Set(time::checked("timestamp", used.timestamp)?),
-        tool_name: Set(validation::required(
-            "tool_name",
-            &used.tool_name,
-            MAX_TOOL_NAME,
-        )?),
+        tool_name: Set(tool_name(&used.tool_name)?),
         response_time_ms: Set(response_time(used.response_time_ms)?),
         status_code: Set(status_code(used.status_code)?),
-        error_message: Set(validation::optional_multiline(
-            "error_message",
-            used.error_message.as_deref(),
-            MAX_ERROR_MESSAGE,
-        )?),
-        request_size_bytes: Set(size("request_size_bytes", used.request_size_bytes)?),
-        response_size_bytes: Set(size("response_size_bytes", used.response_size_bytes)?),
-        ip_address: Set(validation::optional(
-            "ip_address",
-            used.ip_address.as_deref(),
-            64,
-        )?),
-        user_agent: Set(validation::optional(
-            "user_agent",
-            used.user_agent.as_deref(),
-            512,
-        )?),
+        error_message: Set(error_message(used.error_message.as_deref())?),
+        request_size_bytes: Set(client.request_size_bytes),
+        response_size_bytes: Set(client.response_size_bytes),
+        ip_address: Set(client.ip_address),
+        user_agent: Set(client.user_agent),
         protocol_version: Set("1.0".to_owned()),
         client_capabilities: Set(serde_json::json!([])),
         granted_scopes: Set(serde_json::json!([])),

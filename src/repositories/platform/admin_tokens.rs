@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::repositories::usage::api_usage::{response_time, size};
 use crate::repositories::{Ctx, Prepared, expect_changed, string_list, unsigned, unsigned_opt};
 use crate::retry::in_write_tx;
 use crate::time;
@@ -466,16 +467,10 @@ fn usage_row(id: Uuid, used: AdminTokenUse) -> Result<usage::ActiveModel> {
         )?),
         ip_address: Set(text("ip_address", used.ip_address.as_deref())?),
         user_agent: Set(text("user_agent", used.user_agent.as_deref())?),
-        request_size_bytes: Set(used
-            .request_size_bytes
-            .map(|n| validation::int_range("request_size_bytes", n, 0..=i64::MAX as u64))
-            .transpose()?),
+        request_size_bytes: Set(size("request_size_bytes", used.request_size_bytes)?),
         success: Set(used.success),
         error_message: Set(text("error_message", used.error_message.as_deref())?),
-        response_time_ms: Set(used
-            .response_time_ms
-            .map(|n| validation::int_range("response_time_ms", n, 0..=i32::MAX as u32))
-            .transpose()?),
+        response_time_ms: Set(response_time(used.response_time_ms)?),
     })
 }
 

@@ -315,6 +315,12 @@ impl<'a> Usage<'a> {
     #[instrument(skip_all, fields(user_id = %usage.user_id, status_code = usage.status_code), err(Display))]
     pub async fn record_jwt_usage(&self, usage: NewJwtUsage) -> Result<Uuid> {
         let id = Uuid::now_v7();
+        let client = client_details(
+            usage.request_size_bytes,
+            usage.response_size_bytes,
+            usage.ip_address.as_deref(),
+            usage.user_agent.as_deref(),
+        )?;
         let row = jwt_usage::ActiveModel {
             id: Set(id),
             user_id: Set(usage.user_id.as_uuid()),
@@ -327,18 +333,10 @@ impl<'a> Usage<'a> {
             method: Set(method(&usage.method)?),
             status_code: Set(status_code(usage.status_code)?),
             response_time_ms: Set(response_time(usage.response_time_ms)?),
-            request_size_bytes: Set(size("request_size_bytes", usage.request_size_bytes)?),
-            response_size_bytes: Set(size("response_size_bytes", usage.response_size_bytes)?),
-            ip_address: Set(validation::optional(
-                "ip_address",
-                usage.ip_address.as_deref(),
-                MAX_IP_ADDRESS,
-            )?),
-            user_agent: Set(validation::optional(
-                "user_agent",
-                usage.user_agent.as_deref(),
-                MAX_USER_AGENT,
-            )?),
+            request_size_bytes: Set(client.request_size_bytes),
+            response_size_bytes: Set(client.response_size_bytes),
+            ip_address: Set(client.ip_address),
+            user_agent: Set(client.user_agent),
         };
         jwt_usage::Entity::insert(row)
             .exec_without_returning(&self.ctx.conn())
@@ -496,35 +494,59 @@ impl<'a> Usage<'a> {
 
 /// Checks a usage row and makes it ready to insert.
 fn api_key_usage_row(id: Uuid, usage: NewApiKeyUsage) -> Result<api_key_usage::ActiveModel> {
+    let client = client_details(
+        usage.request_size_bytes,
+        usage.response_size_bytes,
+        usage.ip_address.as_deref(),
+        usage.user_agent.as_deref(),
+    )?;
     Ok(api_key_usage::ActiveModel {
         id: Set(id),
         api_key_id: Set(usage.api_key_id.as_uuid()),
         timestamp: Set(time::checked("timestamp", usage.timestamp)?),
-        tool_name: Set(validation::required(
-            "tool_name",
-            &usage.tool_name,
-            MAX_TOOL_NAME,
-        )?),
+        tool_name: Set(tool_name(&usage.tool_name)?),
         status_code: Set(status_code(usage.status_code)?),
         response_time_ms: Set(response_time(usage.response_time_ms)?),
-        error_message: Set(validation::optional_multiline(
-            "error_message",
-            usage.error_message.as_deref(),
-            MAX_ERROR_MESSAGE,
-        )?),
-        request_size_bytes: Set(size("request_size_bytes", usage.request_size_bytes)?),
-        response_size_bytes: Set(size("response_size_bytes", usage.response_size_bytes)?),
-        ip_address: Set(validation::optional(
-            "ip_address",
-            usage.ip_address.as_deref(),
-            MAX_IP_ADDRESS,
-        )?),
-        user_agent: Set(validation::optional(
-            "user_agent",
-            usage.user_agent.as_deref(),
-            MAX_USER_AGENT,
-        )?),
+        error_message: Set(error_message(usage.error_message.as_deref())?),
+        request_size_bytes: Set(client.request_size_bytes),
+        response_size_bytes: Set(client.response_size_bytes),
+        ip_address: Set(client.ip_address),
+        user_agent: Set(client.user_agent),
     })
+}
+
+/// What every request-usage row (API key, JWT, A2A) records of the client,
+/// checked by one policy.
+pub(crate) struct ClientDetails {
+    pub request_size_bytes: Option<i64>,
+    pub response_size_bytes: Option<i64>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Checks the client details of a request-usage row.
+pub(crate) fn client_details(
+    request_size_bytes: Option<u64>,
+    response_size_bytes: Option<u64>,
+    ip_address: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<ClientDetails> {
+    Ok(ClientDetails {
+        request_size_bytes: size("request_size_bytes", request_size_bytes)?,
+        response_size_bytes: size("response_size_bytes", response_size_bytes)?,
+        ip_address: validation::optional("ip_address", ip_address, MAX_IP_ADDRESS)?,
+        user_agent: validation::optional("user_agent", user_agent, MAX_USER_AGENT)?,
+    })
+}
+
+/// The tool a request-usage row names.
+pub(crate) fn tool_name(name: &str) -> Result<String> {
+    validation::required("tool_name", name, MAX_TOOL_NAME)
+}
+
+/// The error a request-usage row records.
+pub(crate) fn error_message(message: Option<&str>) -> Result<Option<String>> {
+    validation::optional_multiline("error_message", message, MAX_ERROR_MESSAGE)
 }
 
 /// Names the row of a batch that failed validation.
@@ -558,7 +580,10 @@ pub(super) fn method(method: &str) -> Result<String> {
 }
 
 /// `SELECT COUNT(*)` of `select`, without selecting any column.
-async fn count<E: EntityTrait, C: ConnectionTrait>(conn: &C, select: Select<E>) -> Result<u64> {
+pub(crate) async fn count<E: EntityTrait, C: ConnectionTrait>(
+    conn: &C,
+    select: Select<E>,
+) -> Result<u64> {
     let n: Option<i64> = select
         .select_only()
         .column_as(Expr::col(Asterisk).count(), "n")

@@ -8,13 +8,11 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::api_usage::{
-    MAX_ENDPOINT, MAX_ERROR_MESSAGE, Usage, method, response_time, status_code,
-};
+use super::api_usage::{MAX_ENDPOINT, Usage, error_message, method, response_time, status_code};
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::{unsigned, unsigned_opt};
+use crate::repositories::{in_period, unsigned, unsigned_opt};
 use crate::time;
 use crate::validation;
 
@@ -134,11 +132,7 @@ impl<'a> Usage<'a> {
             )?),
             status_code: Set(status_code(log.status_code)?),
             response_time_ms: Set(response_time(log.response_time_ms)?),
-            error_message: Set(validation::optional_multiline(
-                "error_message",
-                log.error_message.as_deref(),
-                MAX_ERROR_MESSAGE,
-            )?),
+            error_message: Set(error_message(log.error_message.as_deref())?),
         };
         request_logs::Entity::insert(row)
             .exec_without_returning(&self.ctx.conn())
@@ -183,13 +177,12 @@ impl<'a> Usage<'a> {
         if let (Some(from), Some(to)) = (filter.from, filter.to) {
             validation::ordered("to", from, to)?;
         }
-        if let Some(from) = filter.from {
-            select =
-                select.filter(request_logs::Column::Timestamp.gte(time::checked("from", from)?));
-        }
-        if let Some(to) = filter.to {
-            select = select.filter(request_logs::Column::Timestamp.lt(time::checked("to", to)?));
-        }
+        let select = in_period(
+            select,
+            request_logs::Column::Timestamp,
+            filter.from,
+            filter.to,
+        )?;
         let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
         let scope = format!(
             "request_logs:user={};key={:?};endpoint={:?};status={:?}..{:?};time={:?}..{:?}",
