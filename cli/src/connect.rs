@@ -179,12 +179,24 @@ pub async fn count_rows(
     conn: &impl sea_orm::ConnectionTrait,
     table: &str,
 ) -> std::result::Result<u64, sea_orm::DbErr> {
+    count_rows_where(conn, table, None).await
+}
+
+/// `SELECT COUNT(*) FROM table [WHERE condition]`.
+pub async fn count_rows_where(
+    conn: &impl sea_orm::ConnectionTrait,
+    table: &str,
+    condition: Option<sea_orm::sea_query::SimpleExpr>,
+) -> std::result::Result<u64, sea_orm::DbErr> {
     use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 
     let mut count = Query::select();
     count
         .expr(Expr::col(Asterisk).count())
         .from(Alias::new(table));
+    if let Some(condition) = condition {
+        count.and_where(condition);
+    }
     let n: i64 = conn
         .query_one(&count)
         .await?

@@ -25,7 +25,7 @@ use std::time::Instant;
 use futures_util::TryStreamExt;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use pierre_db::Backend;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     AccessMode, ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, DbErr, EntityTrait, IdenStatic, InsertMany, IntoActiveModel, IsolationLevel,
@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 
 use crate::args::{Copy, Global};
 use crate::commands::verify;
-use crate::connect::{Open, count_rows, open_database, single_connection};
+use crate::connect::{Open, count_rows, count_rows_where, open_database, single_connection};
 use crate::exit::{Code, Failure, Result};
 use crate::interrupt::Interrupt;
 use crate::output::{Output, rate};
@@ -170,12 +170,21 @@ async fn copy(
     }
     let before = counts(target).await?;
     if !options.resume {
-        let filled: Vec<String> = before
+        let filled: Vec<&str> = before
             .iter()
             .filter(|(table, n)| **n > 0 && !SEEDED_BY_MIGRATIONS.contains(table))
-            .map(|(table, n)| format!("{table} {n}"))
+            .map(|(table, _)| *table)
             .collect();
-        if !filled.is_empty() {
+        if !filled.is_empty() && holds_only_unused_data_keys(target, &filled).await? {
+            // The application (or a key command) connected to the new
+            // database once and created its first data key. Nothing is
+            // sealed under it, and the copy brings the source's keys.
+            drop_data_keys(target).await?;
+        } else if !filled.is_empty() {
+            let filled: Vec<String> = filled
+                .iter()
+                .map(|table| format!("{table} {}", count_of(&before, table)))
+                .collect();
             return Err(Failure::usage(format!(
                 "the target is not empty ({}): copy into a freshly migrated database \
                  (`pierre-db -u URL migrate fresh --yes` empties one), or pass --resume to \
@@ -510,6 +519,41 @@ async fn require_migrated(conn: &DatabaseConnection, which: &str, url: &str) -> 
 /// The count of `table` in `counts` (0 if it is not there).
 fn count_of(counts: &BTreeMap<&'static str, u64>, table: &str) -> u64 {
     counts.get(table).copied().unwrap_or(0)
+}
+
+/// The tables a fresh database holds after the library's first connect:
+/// the data key it creates, and nothing sealed under it.
+const FIRST_CONNECT: [&str; 2] = ["key_versions", "system_secrets"];
+
+/// How the key store names data-key rows in `system_secrets` (the
+/// library's `keys::store`; the copy tests fail if the two drift apart).
+const DATA_KEY_ROWS: &str = "data_key.v%";
+
+/// Whether the only rows of a target besides the migrations' are data keys
+/// created by connecting: `filled` is within [`FIRST_CONNECT`] and every
+/// `system_secrets` row is a data key (no named secret sealed under one).
+async fn holds_only_unused_data_keys(target: &DatabaseConnection, filled: &[&str]) -> Result<bool> {
+    if !filled.iter().all(|table| FIRST_CONNECT.contains(table)) {
+        return Ok(false);
+    }
+    let named = count_rows_where(
+        target,
+        "system_secrets",
+        Some(Expr::col(Alias::new("secret_type")).not_like(DATA_KEY_ROWS)),
+    )
+    .await?;
+    Ok(named == 0)
+}
+
+/// Deletes the target's data keys, in one transaction.
+async fn drop_data_keys(target: &DatabaseConnection) -> Result<()> {
+    let tx = target.begin().await?;
+    for table in FIRST_CONNECT {
+        tx.execute(&Query::delete().from_table(Alias::new(table)).to_owned())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Rows per table.

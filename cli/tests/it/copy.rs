@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use pierre_db::MasterKey;
+use pierre_db::{Database, DatabaseConfig, MasterKey, Secret};
 
 use crate::common::{Fixture, postgres_database};
 use crate::counts::row_counts;
@@ -105,6 +105,37 @@ async fn copy_between_sqlite_files_checks_its_target_and_verifies() {
     let missing = fx.run(&["copy", "--from", &typo, "--to", &fresh]);
     assert_eq!(missing.code, 1, "{missing:?}");
     assert!(missing.stderr.contains("no such file"), "{missing:?}");
+
+    // The application connected to the new database once: it holds a data
+    // key nothing is sealed under, which the source's keys replace.
+    let connected = fx.dir.path().join("fresh.db");
+    assert!(connected.exists());
+    let config = DatabaseConfig::new(&fresh, other_key(&other));
+    Database::connect_with(config)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    assert_eq!(row_counts(&fresh).await["key_versions"], 1);
+    let (code, report) = fx.json(&["copy", "--from", &fx.url, "--to", &fresh]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(row_counts(&fresh).await, row_counts(&fx.url).await);
+
+    // With a secret sealed under that key, the target is not empty.
+    let sealed = file_url(&fx, "sealed.db");
+    fx.run(&["-u", &sealed, "migrate", "up"]).ok();
+    let db = Database::connect_with(DatabaseConfig::new(&sealed, fx.key.clone()))
+        .await
+        .unwrap();
+    db.system_secrets()
+        .put("session_key", Secret::new("in use"))
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    let refused = fx.run(&["copy", "--from", &fx.url, "--to", &sealed]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("system_secrets 2"), "{refused:?}");
     assert!(!fx.dir.path().join("typo.db").exists());
 }
 
@@ -220,4 +251,9 @@ async fn assert_same_rows(a: &str, b: &str) {
         }
     }
     conn.close().await.unwrap();
+}
+
+/// The master key in `file`.
+fn other_key(file: &std::path::Path) -> MasterKey {
+    MasterKey::from_base64(std::fs::read_to_string(file).unwrap().trim()).unwrap()
 }
