@@ -164,6 +164,12 @@ impl Security<'_> {
             checked: 0,
             stopped: false,
         };
+        // The `system_secrets` rows the keyring unwrapped when it loaded.
+        let data_keys: Vec<String> = keyring
+            .versions()
+            .into_iter()
+            .map(store::secret_type)
+            .collect();
         for column in columns::ALL {
             let mut check = ColumnCheck {
                 column: name(column),
@@ -181,11 +187,6 @@ impl Security<'_> {
                     select.and_where(rows::after(column, key));
                 }
                 let batch = conn.query_all(&select).await?;
-                let data_keys: Vec<String> = keyring
-                    .versions()
-                    .into_iter()
-                    .map(store::secret_type)
-                    .collect();
                 for row in &batch {
                     let key = rows::read_key(column, row)?;
                     report.checked += 1;

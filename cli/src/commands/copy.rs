@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::TryStreamExt;
-use migration::{MigrationStatus, Migrator, MigratorTrait};
 use pierre_db::Backend;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
@@ -35,7 +34,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::args::{Copy, Global};
-use crate::commands::verify;
+use crate::commands::{migrate, verify};
 use crate::connect::{Open, count_rows, count_rows_where, open_database, single_connection};
 use crate::exit::{Code, Failure, Result};
 use crate::interrupt::Interrupt;
@@ -502,11 +501,7 @@ async fn can_defer_foreign_keys(target: &DatabaseConnection) -> Result<()> {
 }
 
 async fn require_migrated(conn: &DatabaseConnection, which: &str, url: &str) -> Result<()> {
-    let pending = Migrator::get_migration_with_status_read_only(conn)
-        .await?
-        .iter()
-        .filter(|m| m.status() != MigrationStatus::Applied)
-        .count();
+    let pending = migrate::pending(conn).await?;
     if pending > 0 {
         return Err(Failure::usage(format!(
             "the {which} has {pending} pending migrations: run `pierre-db -u {} migrate up` first",

@@ -1,12 +1,13 @@
 //! `pierre-db doctor`: one line per check, each problem with its fix.
 
-use migration::{MigrationStatus, Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait};
 use pierre_db::{Backend, Database, DatabaseError};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::args::Global;
+use crate::commands::migrate;
 use crate::connect::{Open, count_rows, single_connection};
 use crate::exit::{Code, Result};
 use crate::output::Output;
@@ -239,27 +240,19 @@ async fn pragmas(conn: &DatabaseConnection, backend: &Backend, checks: &mut Vec<
 }
 
 async fn migrations(conn: &DatabaseConnection) -> Check {
-    match Migrator::get_migration_with_status_read_only(conn).await {
-        Ok(all) => {
-            let pending = all
-                .iter()
-                .filter(|m| m.status() != MigrationStatus::Applied)
-                .count();
-            if pending == 0 {
-                Check::ok("migrations", format!("all {} applied", all.len()))
-            } else {
-                Check::problem(
-                    "migrations",
-                    Status::Fail,
-                    format!("{pending} of {} pending", all.len()),
-                    "pierre-db migrate up",
-                )
-            }
-        }
-        Err(err) => Check::problem(
+    let all = Migrator::migrations().len();
+    match migrate::pending(conn).await {
+        Ok(0) => Check::ok("migrations", format!("all {all} applied")),
+        Ok(pending) => Check::problem(
             "migrations",
             Status::Fail,
-            err.to_string(),
+            format!("{pending} of {all} pending"),
+            "pierre-db migrate up",
+        ),
+        Err(failure) => Check::problem(
+            "migrations",
+            Status::Fail,
+            failure.message,
             "pierre-db migrate up",
         ),
     }
@@ -310,12 +303,7 @@ async fn keys(global: &Global) -> Check {
         );
     };
     let unknown: u64 = counts.iter().map(|c| c.unaccounted()).sum();
-    let stale: u64 = counts
-        .iter()
-        .flat_map(|c| c.by_version.iter())
-        .filter(|(v, _)| **v != 0 && **v != active)
-        .map(|(_, n)| *n)
-        .sum();
+    let stale = crate::commands::keys::stale_values(&keys, &counts);
     let sealed: u64 = counts.iter().map(|c| c.total).sum();
     let detail = format!(
         "data key v{active} active, {} versions, {sealed} sealed values",

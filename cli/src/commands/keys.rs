@@ -128,7 +128,7 @@ fn column_json(column: &SealedCounts) -> Value {
 
 /// Values under a data key that is not the active one (version 0, the
 /// master key, seals only the data keys and is never re-encrypted).
-fn stale_values(keys: &[KeyVersionInfo], counts: &[SealedCounts]) -> u64 {
+pub fn stale_values(keys: &[KeyVersionInfo], counts: &[SealedCounts]) -> u64 {
     let active = keys.iter().filter(|k| k.active).map(|k| k.version).max();
     counts
         .iter()

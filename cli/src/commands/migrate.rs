@@ -61,6 +61,12 @@ pub async fn run(global: &Global, out: &Output, action: &Migrate) -> Result<Code
     Ok(Code::Ok)
 }
 
+/// How many migrations of this build are not applied.
+pub async fn pending(conn: &sea_orm::DatabaseConnection) -> Result<usize> {
+    let applied = applied(conn).await?.len();
+    Ok(Migrator::migrations().len().saturating_sub(applied))
+}
+
 /// The names of the applied migrations, read without creating the
 /// migration table.
 async fn applied(conn: &sea_orm::DatabaseConnection) -> Result<Vec<String>> {
