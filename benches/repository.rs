@@ -32,9 +32,32 @@ use pierre_db::{
 
 use raw::Raw;
 
-/// Rounds per operation; repo and raw run back to back within each round,
-/// and which goes first alternates from round to round.
-const ROUNDS: usize = 25;
+/// Rounds per operation; the sides run back to back within each round, in
+/// one of [`ORDERS`] (a multiple of its length, so each order runs equally
+/// often). Many short rounds rather than a few long ones: a ratio is the
+/// median of the per-round ratios, and the shorter a round, the more
+/// likely a slow spell of this shared two-core machine covers all of its
+/// sides alike.
+const ROUNDS: usize = 96;
+
+/// Samples of the lines timed on one side only (batches, OFFSET pages).
+const SOLO_SAMPLES: usize = 8;
+
+/// The orders the three sides (0 repo, 1 raw, 2 peer) run in, round after
+/// round: all six, so that each side runs first, last, and right after each
+/// other side equally often, across rounds too. A rotation of one order
+/// does not: with `repo, raw, peer` rotated, the repository ran right
+/// after the peer in two rounds of three, and on a shared SQLite file
+/// whatever the peer's writes leave behind (a longer WAL, a checkpoint
+/// due, cold caches) fell mostly on it.
+const ORDERS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [0, 2, 1],
+    [2, 1, 0],
+    [1, 0, 2],
+];
 
 /// Median seconds per operation of `n` runs of `op`, over the rounds.
 struct Timing {
@@ -76,10 +99,10 @@ struct Line {
 /// Runs `repo` `n` times, and `raw` `n` times on each raw side, per round,
 /// for [`ROUNDS`] rounds.
 ///
-/// Short rounds and an order that rotates from round to round keep a slow
-/// spell of the machine (or of the database server sharing its two cores)
-/// on all sides of the rounds it touches, and no side always runs on a
-/// warmer cache.
+/// Short rounds and an order that changes from round to round (see
+/// [`ORDERS`]) keep a slow spell of the machine (or of the database server
+/// sharing its two cores) on all sides of the rounds it touches, and no
+/// side always runs on a warmer cache or after the same other side.
 async fn measure(
     n: usize,
     sides: &Sides<'_>,
@@ -92,9 +115,9 @@ async fn measure(
         peer: Timing::new(),
     };
     for round in 0..ROUNDS {
-        for k in 0..3 {
+        for side in ORDERS[round % ORDERS.len()] {
             let start = Instant::now();
-            let timing = match (round + k) % 3 {
+            let timing = match side {
                 0 => {
                     for i in 0..n {
                         repo(i).await;
@@ -123,11 +146,11 @@ async fn measure(
     line
 }
 
-/// Per-row seconds of `write_500(b)` (a batch of 500 rows) over ROUNDS / 3
+/// Per-row seconds of `write_500(b)` (a batch of 500 rows) over SOLO_SAMPLES
 /// samples of 6 batches each.
 async fn batches(mut write_500: impl AsyncFnMut(usize)) -> Timing {
     let mut batch = Timing::new();
-    for _ in 0..ROUNDS / 3 {
+    for _ in 0..SOLO_SAMPLES {
         let start = Instant::now();
         for b in 0..6 {
             write_500(b).await;
@@ -321,7 +344,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
 
     // Token upsert (encrypting both tokens).
     let line = measure(
-        400,
+        100,
         &sides,
         async |i| {
             let t = token(repo_users[i % USERS], i);
@@ -337,7 +360,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
 
     // Token get with decrypt.
     let line = measure(
-        800,
+        200,
         &sides,
         async |i| {
             let t = db
@@ -371,7 +394,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         keys.push(created);
     }
     let line = measure(
-        800,
+        200,
         &sides,
         async |i| {
             let key = keys[i % keys.len()].plaintext.expose();
@@ -398,7 +421,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         u
     };
     let line = measure(
-        500,
+        125,
         &sides,
         async |i| {
             db.usage().record_api_key_usage(usage_row(i)).await.unwrap();
@@ -423,7 +446,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     // Each operation spends a value, so every side gets fresh ones.
     const CALLBACK: &str = "https://client.example.org/cb";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    const SPENT_PER_ROUND: usize = 100;
+    const SPENT_PER_ROUND: usize = 50;
     const PER_SIDE: usize = ROUNDS * SPENT_PER_ROUND;
     let client = db
         .oauth2_clients()
@@ -450,9 +473,12 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
             .unwrap();
         refresh.push(token.token.expose().to_owned());
     }
-    // Each side spends from its own third: repo, raw, peer.
-    let next = [Cell::new(0), Cell::new(PER_SIDE), Cell::new(2 * PER_SIDE)];
-    let spend = |side: usize| next[side].replace(next[side].get() + 1);
+    // Side s (0 repo, 1 raw, 2 peer) spends values s, s + 3, s + 6, …: all
+    // three reach rows issued at the same times, so no side works on the
+    // table's older pages (checkpointed into the file) while another works
+    // on its newer ones (still in the WAL).
+    let next = [Cell::new(0), Cell::new(1), Cell::new(2)];
+    let spend = |side: usize| next[side].replace(next[side].get() + 3);
     let line = measure(
         SPENT_PER_ROUND,
         &sides,
@@ -472,8 +498,8 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     )
     .await;
     report.compare("consume auth code", &line, 0.9, Kind::Write);
-    let next = [Cell::new(0), Cell::new(PER_SIDE), Cell::new(2 * PER_SIDE)];
-    let spend = |side: usize| next[side].replace(next[side].get() + 1);
+    let next = [Cell::new(0), Cell::new(1), Cell::new(2)];
+    let spend = |side: usize| next[side].replace(next[side].get() + 3);
     let line = measure(
         SPENT_PER_ROUND,
         &sides,
@@ -502,7 +528,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         .unwrap()
         .plaintext;
     let line = measure(
-        800,
+        200,
         &sides,
         async |_| {
             let used = db.mcp_tokens().validate(mcp.expose()).await.unwrap();
@@ -524,7 +550,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         .unwrap()
         .id;
     let line = measure(
-        200,
+        50,
         &sides,
         async |_| {
             let used = AdminTokenUse {
@@ -570,7 +596,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         .unwrap()
         .token;
     let line = measure(
-        800,
+        200,
         &sides,
         async |_| assert!(db.a2a_sessions().touch(session.expose()).await.unwrap()),
         async |raw, _| raw.touch_session(session.expose()).await,
@@ -587,7 +613,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         u
     };
     let line = measure(
-        500,
+        125,
         &sides,
         async |i| {
             db.a2a_usage().record(a2a_row(i)).await.unwrap();
@@ -619,7 +645,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         // and on the peer's (off): what the setting itself is worth.
         let pick = |i: usize| ids[(i * 7_919) % ids.len()];
         let line = measure(
-            800,
+            200,
             &sides,
             async |i| assert!(raw.get_user_limited(pick(i)).await.is_some()),
             async |side, i| assert!(side.get_user_limited(pick(i)).await.is_some()),
@@ -658,7 +684,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     };
     let deep_position = raw.position_at(depth).await;
     let first = measure(
-        40,
+        10,
         &sides,
         async |_| {
             let page = db
@@ -674,7 +700,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     )
     .await;
     let deep = measure(
-        40,
+        10,
         &sides,
         async |_| {
             let request = PageRequest::after(deep_cursor.clone(), 50);
@@ -693,7 +719,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     // OFFSET is slow at depth: fewer rounds, compared with the first
     // rounds of the keyset pages.
     let mut offset = Timing::new();
-    for _ in 0..ROUNDS / 3 {
+    for _ in 0..SOLO_SAMPLES {
         offset
             .sample(5, |_| {
                 let raw = &raw;
@@ -778,7 +804,7 @@ async fn recipes(
         .collect();
     let id = recipes.create(user, draft).await.unwrap().recipe.id;
     let line = measure(
-        400,
+        100,
         sides,
         async |_| {
             let got = recipes.get(user, id).await.unwrap();
@@ -807,7 +833,7 @@ async fn chat(
     let (repo_talk, raw_talk, deep_talk) =
         (talk("repo").await, talk("raw").await, talk("deep").await);
     let line = measure(
-        400,
+        100,
         sides,
         async |_| {
             let mut message =
@@ -837,7 +863,7 @@ async fn chat(
     };
     let page_at = async |request: &PageRequest, after| {
         measure(
-            100,
+            25,
             sides,
             async |_| {
                 let page = chat.messages(user, deep_talk, request).await.unwrap();
@@ -896,7 +922,7 @@ async fn point_reads(
         }
     }
     let line = measure(
-        800,
+        200,
         sides,
         async |i| {
             let user = db.users().get_by_id(UserId::from(pick(i))).await.unwrap();

@@ -135,6 +135,24 @@ impl<'a> Scoped<'a> {
         E::update_many().filter(self.is_mine(E::TENANT))
     }
 
+    /// [`Prepared::statement`] for an update that starts from
+    /// [`Self::update`]: `set` are the values its `SET` binds, `filters`
+    /// the ones the caller's filters bind after the tenant's.
+    pub fn prepared_update<E: TenantColumn>(
+        &self,
+        slot: &Prepared,
+        set: impl IntoIterator<Item = Value>,
+        filters: impl IntoIterator<Item = Value>,
+        build: impl Fn(UpdateMany<E>) -> UpdateMany<E>,
+    ) -> Statement {
+        let all = set
+            .into_iter()
+            .chain(std::iter::once(Value::from(self.tenant.as_uuid())))
+            .chain(filters)
+            .collect();
+        slot.statement(self.backend(), all, || build(self.update::<E>()))
+    }
+
     /// `DELETE` of this tenant's rows (add the row filter).
     pub fn delete<E: TenantColumn>(&self) -> DeleteMany<E> {
         E::delete_many().filter(self.is_mine(E::TENANT))

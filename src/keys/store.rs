@@ -128,7 +128,7 @@ pub(crate) async fn check_key_stored<C: ConnectionTrait>(conn: &C, version: u32)
                 .lock_shared()
         },
     );
-    if conn.query_all_raw(statement).await?.is_empty() {
+    if conn.query_one_raw(statement).await?.is_none() {
         return Err(DatabaseError::StaleKey { version });
     }
     Ok(())

@@ -11,6 +11,13 @@
 //! (every test) build the query on every call and check that list against
 //! the builder's, so a value out of order fails the first test that runs
 //! the path; release builds build it once.
+//!
+//! A prepared point read runs with `.one()` on the raw selector: it adds no
+//! `LIMIT`, and the driver stops at the first row, one hand-off to SQLite's
+//! worker thread fewer than `.all()`. A write with `RETURNING` runs with
+//! `.all()`: it waits for the statement to finish, so a failed commit of
+//! its implicit transaction is an error (after a first row, sqlx drops the
+//! error of the statement's reset).
 
 use std::sync::OnceLock;
 

@@ -404,28 +404,37 @@ impl<'a> Chat<'a> {
             finish_reason,
             created_at: now,
         };
-        let insert = row.clone();
+        // Both texts built once: this is the chat's hot write.
+        static BUMP: Prepared = Prepared::new();
+        static INSERT: Prepared = Prepared::new();
+        let added = i64::from(tokens.unwrap_or(0));
         // Built by the scope (this tenant's rows only), run in the
         // transaction below.
-        let bump = self
-            .scope
-            .update::<conversations::Entity>()
-            .col_expr(conversations::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                conversations::Column::TotalTokens,
-                Expr::col(conversations::Column::TotalTokens).add(i64::from(tokens.unwrap_or(0))),
-            )
-            .filter(conversations::Column::Id.eq(conversation))
-            .filter(conversations::Column::UserId.eq(user.as_uuid()));
+        let bump = self.scope.prepared_update::<conversations::Entity>(
+            &BUMP,
+            [now.into(), added.into()],
+            [conversation.into(), user.as_uuid().into()],
+            |update| {
+                update
+                    .col_expr(conversations::Column::UpdatedAt, Expr::value(now))
+                    .col_expr(
+                        conversations::Column::TotalTokens,
+                        Expr::col(conversations::Column::TotalTokens).add(added),
+                    )
+                    .filter(conversations::Column::Id.eq(conversation))
+                    .filter(conversations::Column::UserId.eq(user.as_uuid()))
+            },
+        );
+        let insert = INSERT.insert(
+            self.scope.backend(),
+            sea_orm::ActiveModelTrait::reset_all(messages::ActiveModel::from(row.clone())),
+            |insert| insert,
+        );
         in_write_tx(&self.scope, |tx| {
             Box::pin(async move {
-                let changed = bump.exec(&tx.conn()).await?.rows_affected;
+                let changed = tx.conn().execute_raw(bump).await?.rows_affected();
                 expect_changed(changed, "conversation", conversation)?;
-                messages::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
-                    messages::ActiveModel::from(insert),
-                ))
-                .exec_without_returning(&tx.conn())
-                .await?;
+                tx.conn().execute_raw(insert).await?;
                 Ok(())
             })
         })

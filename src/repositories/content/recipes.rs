@@ -501,9 +501,8 @@ impl<'a> Recipes<'a> {
                     .filter(recipes::Column::UserId.eq(user.as_uuid()))
             });
         let recipe = RecipeRow::find_by_statement(recipe)
-            .all(&self.scope.conn())
+            .one(&self.scope.conn())
             .await?
-            .pop()
             .ok_or_else(|| DatabaseError::not_found("recipe", id))?;
         // The recipe is the user's in this tenant: its ingredients may be
         // read by its id.

@@ -340,9 +340,8 @@ impl<'a> ApiKeys<'a> {
                 .filter(api_keys::Column::KeyPrefix.eq(prefix))
         });
         let Some(KeyRow(row)) = KeyRow::find_by_statement(statement)
-            .all(&self.ctx.conn())
+            .one(&self.ctx.conn())
             .await?
-            .pop()
         else {
             return Ok(None);
         };

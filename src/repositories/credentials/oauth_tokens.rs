@@ -250,10 +250,9 @@ impl<'a> OAuthTokens<'a> {
                     .filter(tokens::Column::Provider.eq(&provider))
             });
         let row = StoredToken::find_by_statement(statement)
-            .all(&self.scope.conn())
+            .one(&self.scope.conn())
             .await
-            .map_err(on_table("user_oauth_tokens"))?
-            .pop();
+            .map_err(on_table("user_oauth_tokens"))?;
         match row.map(|row| row.0) {
             Some(row) => {
                 let mut keyring = self.scope.keyring().await?;

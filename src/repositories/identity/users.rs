@@ -413,9 +413,8 @@ impl<'a> Users<'a> {
     ) -> Result<Option<User>> {
         let statement = slot.statement(self.ctx.backend(), vec![key], build);
         Ok(UserRow::find_by_statement(statement)
-            .all(&self.ctx.conn())
+            .one(&self.ctx.conn())
             .await?
-            .pop()
             .map(|row| row.0))
     }
 

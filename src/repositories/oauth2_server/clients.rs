@@ -260,9 +260,8 @@ impl<'a> OAuth2Clients<'a> {
             clients::Entity::find().filter(clients::Column::ClientId.eq(client_id))
         });
         Ok(clients::Model::find_by_statement(statement)
-            .all(&self.ctx.conn())
-            .await?
-            .pop())
+            .one(&self.ctx.conn())
+            .await?)
     }
 
     /// Every client (active or not), oldest first. Clients are registered
@@ -338,9 +337,8 @@ impl<'a> OAuth2Clients<'a> {
                 .filter(clients::Column::ClientId.eq(client_id))
         });
         let expiry = Expiry::find_by_statement(statement)
-            .all(&self.ctx.conn())
-            .await?
-            .pop();
+            .one(&self.ctx.conn())
+            .await?;
         match expiry {
             Some(Expiry(at)) if at.is_none_or(|at| at > time::now()) => Ok(()),
             _ => Err(inactive()),

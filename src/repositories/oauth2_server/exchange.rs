@@ -319,6 +319,7 @@ impl<'a> OAuth2Exchange<'a> {
             });
             backend.build(&query)
         });
+        // `.all()`, not `.one()`: see the `prepared` module.
         Ok(M::find_by_statement(statement)
             .all(&self.ctx.conn())
             .await?

@@ -207,6 +207,7 @@ impl<'a> McpTokens<'a> {
             );
             backend.build(&update)
         });
+        // `.all()`, not `.one()`: see the `prepared` module.
         let used = McpTokenUse::find_by_statement(statement)
             .all(&self.ctx.conn())
             .await?
