@@ -543,6 +543,11 @@ impl Raw {
 
     /// Consumes an authorization code: one conditional UPDATE … RETURNING,
     /// the row decoded as the repository does.
+    ///
+    /// `fetch_all`, as the repository: on SQLite, `fetch_optional` hands the
+    /// row back before the statement ends, and sqlx drops the error of the
+    /// reset that commits it, so a failed commit would pass for a consumed
+    /// code. The raw side pays for the same guarantee.
     pub async fn consume_code(&self, code: &str, client: &str, redirect: &str) -> Option<CodeRow> {
         let q = sql(
             &self.pool,
@@ -557,9 +562,10 @@ impl Raw {
                 .bind(client)
                 .bind(redirect)
                 .bind(now)
-                .fetch_optional(p)
+                .fetch_all(p)
                 .await
-                .unwrap()?;
+                .unwrap()
+                .pop()?;
             Some(CodeRow {
                 tenant_id: row.get("tenant_id"),
                 user_id: row.get("user_id"),
@@ -652,9 +658,10 @@ impl Raw {
                 .bind(now)
                 .bind(hash)
                 .bind(now)
-                .fetch_optional(p)
+                .fetch_all(p) // as `consume_code`
                 .await
-                .unwrap()?;
+                .unwrap()
+                .pop()?;
             Some((row.get(0), row.get(1)))
         })
     }
