@@ -58,6 +58,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether statements run inside a transaction (whose commit, and its
+    /// error, is explicit).
+    pub fn in_transaction(&self) -> bool {
+        matches!(self.conn, Conn::Tx(_))
+    }
+
     /// The backend statements are written for.
     pub fn backend(&self) -> DbBackend {
         match self.conn {
@@ -97,7 +103,7 @@ impl<'a> Ctx<'a> {
     /// again. Inside a caller's transaction it runs there. Returns the rows
     /// the statement changed.
     pub async fn write_sealed(&self, build: impl Fn(&Keyring) -> Result<Statement>) -> Result<u64> {
-        if matches!(self.conn, Conn::Tx(_)) {
+        if self.in_transaction() {
             return self.write_sealed_here(&build).await;
         }
         let mut attempt = 0;

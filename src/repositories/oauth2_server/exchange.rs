@@ -319,11 +319,15 @@ impl<'a> OAuth2Exchange<'a> {
             });
             backend.build(&query)
         });
-        // `.all()`, not `.one()`: see the `prepared` module.
-        Ok(M::find_by_statement(statement)
-            .all(&self.ctx.conn())
-            .await?
-            .pop())
+        let rows = M::find_by_statement(statement);
+        // On the pool, `.all()`: it waits for the implicit commit (see the
+        // `prepared` module). In a transaction the commit is explicit and
+        // `.one()` loses nothing (a token rotation, say).
+        if self.ctx.in_transaction() {
+            Ok(rows.one(&self.ctx.conn()).await?)
+        } else {
+            Ok(rows.all(&self.ctx.conn()).await?.pop())
+        }
     }
 
     /// Deletes `E`'s rows with `expires <= now`, `batch` keys at a time.
