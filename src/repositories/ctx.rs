@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend,
-    Statement,
+    FromQueryResult, Statement,
 };
 
 use crate::crypto::aad::Context;
@@ -62,6 +62,20 @@ impl<'a> Ctx<'a> {
     /// error, is explicit).
     pub fn in_transaction(&self) -> bool {
         matches!(self.conn, Conn::Tx(_))
+    }
+
+    /// Runs a write with `RETURNING` and reads its row, if any. On the
+    /// pool it waits for the statement to finish, so that a failed commit
+    /// of its implicit transaction is an error (see the `prepared`
+    /// module); in a transaction the commit is explicit, and the read stops
+    /// at the row.
+    pub async fn returning_row<M: FromQueryResult>(&self, write: Statement) -> Result<Option<M>> {
+        let rows = M::find_by_statement(write);
+        if self.in_transaction() {
+            Ok(rows.one(&self.conn()).await?)
+        } else {
+            Ok(rows.all(&self.conn()).await?.pop())
+        }
     }
 
     /// The backend statements are written for.

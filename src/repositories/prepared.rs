@@ -14,10 +14,11 @@
 //!
 //! A prepared point read runs with `.one()` on the raw selector: it adds no
 //! `LIMIT`, and the driver stops at the first row, one hand-off to SQLite's
-//! worker thread fewer than `.all()`. A write with `RETURNING` runs with
-//! `.all()`: it waits for the statement to finish, so a failed commit of
-//! its implicit transaction is an error (after a first row, sqlx drops the
-//! error of the statement's reset).
+//! worker thread fewer than `.all()`. A write with `RETURNING` on the pool
+//! runs with `.all()`: it waits for the statement to finish, so a failed
+//! commit of its implicit transaction is an error (after a first row, sqlx
+//! drops the error of the statement's reset). `Ctx::returning_row` holds
+//! that rule.
 
 use std::sync::OnceLock;
 

@@ -319,15 +319,7 @@ impl<'a> OAuth2Exchange<'a> {
             });
             backend.build(&query)
         });
-        let rows = M::find_by_statement(statement);
-        // On the pool, `.all()`: it waits for the implicit commit (see the
-        // `prepared` module). In a transaction the commit is explicit and
-        // `.one()` loses nothing (a token rotation, say).
-        if self.ctx.in_transaction() {
-            Ok(rows.one(&self.ctx.conn()).await?)
-        } else {
-            Ok(rows.all(&self.ctx.conn()).await?.pop())
-        }
+        self.ctx.returning_row(statement).await
     }
 
     /// Deletes `E`'s rows with `expires <= now`, `batch` keys at a time.

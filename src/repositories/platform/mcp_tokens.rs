@@ -207,11 +207,7 @@ impl<'a> McpTokens<'a> {
             );
             backend.build(&update)
         });
-        // `.all()`, not `.one()`: see the `prepared` module.
-        let used = McpTokenUse::find_by_statement(statement)
-            .all(&self.ctx.conn())
-            .await?
-            .pop();
+        let used: Option<McpTokenUse> = self.ctx.returning_row(statement).await?;
         if let Some(used) = &used {
             tracing::Span::current().record("mcp_token_id", tracing::field::display(used.token_id));
         }
