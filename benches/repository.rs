@@ -274,6 +274,7 @@ impl Report {
 async fn open(url: &str) -> Database {
     let mut config = DatabaseConfig::new(url, MasterKey::generate().unwrap());
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     Database::connect_with(config).await.unwrap()
 }
 

@@ -59,6 +59,9 @@ async fn run() -> Result<(), DatabaseError> {
     // application whose operator migrates keeps the default, and an
     // unmigrated database is refused at connect (DatabaseError::NotMigrated).
     config.require_migrated = false;
+    // The demo makes its database on the first run; a mistyped path in an
+    // application's URL is refused instead (ConnectProblem::MissingFile).
+    config.create_if_missing = true;
     let db = Database::connect_with(config).await?;
     let before = db.health().await?.pending_migrations;
     db.migrate().await?;

@@ -102,6 +102,12 @@ impl Backend {
     }
 }
 
+/// Whether a SQLite URL asks for its file to be created (`mode=rwc`).
+pub(crate) fn sqlite_url_creates(url: &str) -> bool {
+    url.split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair.trim() == "mode=rwc"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +117,14 @@ mod tests {
         assert!(!supported_urls(false).contains("postgres"));
         assert!(supported_urls(true).contains("postgres://"));
         assert_eq!(SUPPORTED_URLS, supported_urls(cfg!(feature = "postgres")));
+    }
+
+    #[test]
+    fn only_mode_rwc_asks_for_a_new_file() {
+        assert!(sqlite_url_creates("sqlite://data/p.db?mode=rwc"));
+        assert!(sqlite_url_creates("sqlite:p.db?cache=shared&mode=rwc"));
+        assert!(!sqlite_url_creates("sqlite:p.db"));
+        assert!(!sqlite_url_creates("sqlite:p.db?mode=rw"));
+        assert!(!sqlite_url_creates("sqlite:mode=rwc.db"));
     }
 }

@@ -75,6 +75,13 @@ pub struct DatabaseConfig {
     pub sqlite_mmap_size: u64,
     /// Apply pending migrations while connecting (default false).
     pub migrate_on_connect: bool,
+    /// Create a missing SQLite file (and its directory) while connecting
+    /// (default false). Without it, or `?mode=rwc` on the URL, a file that
+    /// does not exist is [`DatabaseError::Connect`] with
+    /// [`ConnectProblem::MissingFile`](crate::ConnectProblem::MissingFile):
+    /// a mistyped path must not become a new, empty database. Set it with
+    /// `migrate_on_connect` to make a database on first run.
+    pub create_if_missing: bool,
     /// Refuse to connect to a database with pending migrations, with
     /// [`DatabaseError::NotMigrated`] (default true). Tools that connect in
     /// order to migrate later ([`Database::migrate`](crate::Database::migrate))
@@ -105,6 +112,7 @@ impl DatabaseConfig {
             sqlite_busy_timeout: Duration::from_secs(5),
             sqlite_mmap_size: 256 * 1024 * 1024,
             migrate_on_connect: false,
+            create_if_missing: false,
             require_migrated: true,
             key_refresh_interval: Duration::from_secs(30),
         }
@@ -196,6 +204,7 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("sqlite_busy_timeout", &self.sqlite_busy_timeout)
             .field("sqlite_mmap_size", &self.sqlite_mmap_size)
             .field("migrate_on_connect", &self.migrate_on_connect)
+            .field("create_if_missing", &self.create_if_missing)
             .field("require_migrated", &self.require_migrated)
             .field("key_refresh_interval", &self.key_refresh_interval)
             .finish()

@@ -303,13 +303,15 @@ async fn open(
     if backend.is_sqlite() {
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         let file = matches!(backend, Backend::SqliteFile(_));
+        let create = config.create_if_missing || crate::backend::sqlite_url_creates(&config.url);
         let busy = config.sqlite_busy_timeout;
         let mmap_size = config.sqlite_mmap_size.to_string();
         options.map_sqlx_sqlite_opts(move |o| {
+            // Created only when asked.
             let o = o
                 .foreign_keys(true)
                 .busy_timeout(busy)
-                .create_if_missing(true);
+                .create_if_missing(create);
             if file {
                 // WAL lets readers run beside the writer; NORMAL is durable
                 // across application crashes and the WAL default.
@@ -323,7 +325,18 @@ async fn open(
         options.map_sqlx_sqlite_pool_opts(crate::sqlite_planner::with_stable_plans);
     }
     if let Backend::SqliteFile(path) = backend {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let create = config.create_if_missing || crate::backend::sqlite_url_creates(&config.url);
+        if !create && !path.exists() {
+            return Err(DatabaseError::Connect {
+                backend: "sqlite",
+                problem: crate::ConnectProblem::MissingFile,
+                detail: format!("no such file: {}", path.display()),
+            });
+        }
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| create && !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).map_err(|err| {
                 DatabaseError::Config(format!("cannot create {}: {err}", dir.display()))
             })?;

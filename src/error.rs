@@ -189,6 +189,8 @@ pub enum ConnectProblem {
     Authentication,
     /// The server has no database of that name.
     MissingDatabase,
+    /// The SQLite file does not exist, and nothing asked to create it.
+    MissingFile,
     /// Anything else the server or driver said.
     Other,
 }
@@ -204,6 +206,10 @@ impl std::fmt::Display for ConnectProblem {
             }
             ConnectProblem::MissingDatabase => {
                 "the database does not exist; create it (createdb NAME) or fix the URL's path"
+            }
+            ConnectProblem::MissingFile => {
+                "the SQLite file does not exist; fix the URL's path, or ask for a new database \
+                 (`pierre-db migrate up`, `?mode=rwc` on the URL, or `create_if_missing`)"
             }
             ConnectProblem::Other => "the connection failed",
         })

@@ -201,5 +201,7 @@ pub use security::{
 /// The JSON crate of the API (`serde_json::Value` fields), at the version
 /// this crate uses.
 pub use serde_json;
+#[cfg(feature = "internals")]
+pub use time::FrozenClock;
 /// The UUID crate of the API (row ids), at the version this crate uses.
 pub use uuid;

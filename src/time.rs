@@ -6,7 +6,55 @@ use chrono::{DateTime, FixedOffset, Utc};
 /// microseconds, so a value written and read back compares equal on both
 /// backends, and SQLite's text ordering stays the time ordering.
 pub(crate) fn now() -> DateTime<Utc> {
+    #[cfg(feature = "internals")]
+    if let Some(at) = FROZEN.with(std::cell::Cell::get) {
+        return at;
+    }
     truncate(Utc::now())
+}
+
+#[cfg(feature = "internals")]
+thread_local! {
+    static FROZEN: std::cell::Cell<Option<DateTime<Utc>>> = const { std::cell::Cell::new(None) };
+}
+
+/// **Testing** (feature `internals`): this crate's clock stopped at one
+/// instant, on the current thread, until the guard drops.
+///
+/// Expiry is decided by comparing the stored time with the crate's "now";
+/// a test that must run a check AT a reported instant (or one microsecond
+/// before it) freezes the clock there. Only calls made on the thread that
+/// froze it see the frozen time: use a current-thread runtime.
+///
+/// ```
+/// use pierre_db::FrozenClock;
+/// use pierre_db::chrono::{TimeZone, Utc};
+///
+/// let at = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+/// let clock = FrozenClock::at(at);
+/// drop(clock); // the real clock again
+/// ```
+#[cfg(feature = "internals")]
+#[must_use = "the clock runs again when the guard drops"]
+pub struct FrozenClock {
+    previous: Option<DateTime<Utc>>,
+}
+
+#[cfg(feature = "internals")]
+impl FrozenClock {
+    /// Stops the clock at `at` (truncated to whole microseconds, as every
+    /// stored time is).
+    pub fn at(at: DateTime<Utc>) -> Self {
+        let previous = FROZEN.with(|cell| cell.replace(Some(truncate(at))));
+        Self { previous }
+    }
+}
+
+#[cfg(feature = "internals")]
+impl Drop for FrozenClock {
+    fn drop(&mut self) {
+        FROZEN.with(|cell| cell.set(self.previous));
+    }
 }
 
 /// Drops sub-microsecond precision.

@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
 async fn run(url: &str) -> Result<String, DatabaseError> {
     let mut config = DatabaseConfig::new(url, MasterKey::generate()?);
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     let db = Database::connect_with(config).await?;
 
     let user = db

@@ -40,7 +40,7 @@ pub mod usage;
 
 pub(crate) use ctx::Ctx;
 pub(crate) use prepared::Prepared;
-pub(crate) use support::{expect_changed, in_period, string_list, unsigned, unsigned_opt};
+pub(crate) use support::{expect_changed, in_period, latest, string_list, unsigned, unsigned_opt};
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
 use audit::AuditEvents;

@@ -53,6 +53,26 @@ where
     Ok(select)
 }
 
+/// The new value of a "last seen" column written at `at`: the later of
+/// the stored time and `at` (`GREATEST(COALESCE(column, at), at)`; SQLite's
+/// two-argument `MAX` is its `GREATEST`). Callers take their time before
+/// the write, and concurrent writes commit in any order: the last writer
+/// must not win with an earlier time. Binds `at` twice.
+pub(crate) fn latest<C>(
+    column: C,
+    at: chrono::DateTime<chrono::FixedOffset>,
+) -> sea_orm::sea_query::SimpleExpr
+where
+    C: sea_orm::sea_query::IntoColumnRef + Copy,
+{
+    use sea_orm::sea_query::{Expr, Func};
+    Func::greatest([
+        Func::coalesce([Expr::col(column), Expr::value(at)]).into(),
+        Expr::value(at),
+    ])
+    .into()
+}
+
 /// An update or delete meant for one row: none changed is `NotFound`.
 pub(crate) fn expect_changed(rows: u64, entity: &'static str, key: impl Display) -> Result<()> {
     if rows == 0 {

@@ -547,3 +547,205 @@ async fn stats_and_daily_history_agree_on_both_backends() {
         ));
     }
 }
+
+/// What a worker of the deactivation race saw: whether the call started
+/// after `deactivate` returned, and whether it succeeded.
+#[derive(Debug)]
+struct Call {
+    what: &'static str,
+    after: bool,
+    ok: bool,
+}
+
+#[tokio::test]
+async fn no_use_of_a_client_succeeds_once_its_deactivation_returned_on_any_handle() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    for (b, url) in common::racing_urls(&dir, "deactivation.db").await {
+        let key = common::key();
+        // Two handles with the workers (two processes), a third to look.
+        let one = common::open_keyed(&url, key.clone(), 8).await;
+        let two = common::open_keyed(&url, key.clone(), 8).await;
+        let third = common::open_keyed(&url, key, 2).await;
+        let a = agent(&one, "ada@example.org").await;
+        let plaintext = a.key.plaintext.expose().to_owned();
+        let deactivated = Arc::new(AtomicBool::new(false));
+        let sessions = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+
+        let workers: Vec<_> = (0..16)
+            .map(|i| {
+                let db = if i % 2 == 0 { one.clone() } else { two.clone() };
+                let (deactivated, sessions) = (deactivated.clone(), sessions.clone());
+                let (owner, client, plaintext) = (a.owner, a.client.id, plaintext.clone());
+                tokio::spawn(async move {
+                    let mut calls = Vec::new();
+                    let mut rounds_after = 0;
+                    while rounds_after < 5 {
+                        let after = deactivated.load(Ordering::SeqCst);
+                        rounds_after += usize::from(after);
+                        let in_hour = Utc::now() + Duration::hours(1);
+                        let opened = db
+                            .a2a_sessions()
+                            .create(owner, client, None, &["tasks"], in_hour)
+                            .await;
+                        if let Ok(opened) = &opened {
+                            sessions
+                                .lock()
+                                .unwrap()
+                                .push(opened.token.expose().to_owned());
+                        }
+                        calls.push(Call {
+                            what: "session",
+                            after,
+                            ok: opened.is_ok(),
+                        });
+                        let task = db
+                            .a2a_tasks()
+                            .create(owner, client, "analyze", serde_json::json!({}))
+                            .await;
+                        calls.push(Call {
+                            what: "task",
+                            after,
+                            ok: task.is_ok(),
+                        });
+                        let used = db
+                            .a2a_usage()
+                            .record(NewA2aUsage::new(client, "get_stats", 200))
+                            .await;
+                        calls.push(Call {
+                            what: "usage",
+                            after,
+                            ok: used.is_ok(),
+                        });
+                        let verified = db.api_keys().find_by_prefix_and_verify(&plaintext).await;
+                        calls.push(Call {
+                            what: "key",
+                            after,
+                            ok: matches!(verified, Ok(Some(_))),
+                        });
+                        tokio::task::yield_now().await;
+                    }
+                    calls
+                })
+            })
+            .collect();
+
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        one.a2a_clients()
+            .deactivate(a.owner, a.client.id)
+            .await
+            .unwrap();
+        deactivated.store(true, Ordering::SeqCst);
+
+        let mut calls = Vec::new();
+        for worker in workers {
+            calls.extend(worker.await.unwrap());
+        }
+        assert!(
+            calls.iter().any(|c| !c.after && c.ok),
+            "{b}: the workers did not run before the deactivation"
+        );
+        let late: Vec<&Call> = calls.iter().filter(|c| c.after && c.ok).collect();
+        assert!(
+            late.is_empty(),
+            "{b}: {} calls started after deactivate returned and succeeded: {late:?}",
+            late.len()
+        );
+        for name in ["session", "task", "usage", "key"] {
+            assert!(
+                calls.iter().any(|c| c.what == name && c.after && !c.ok),
+                "{b}: no {name} call was tried after the deactivation"
+            );
+        }
+
+        // Every session ever opened is over, seen from a third handle.
+        let opened = sessions.lock().unwrap().clone();
+        assert!(!opened.is_empty(), "{b}");
+        for token in &opened {
+            assert!(
+                third.a2a_sessions().get(token).await.unwrap().is_none(),
+                "{b}: a session opened during the deactivation is live"
+            );
+            assert!(
+                !third.a2a_sessions().touch(token).await.unwrap(),
+                "{b}: a session opened during the deactivation can be touched"
+            );
+        }
+        assert_eq!(
+            third
+                .a2a_sessions()
+                .list_active(a.owner, a.client.id)
+                .await
+                .unwrap(),
+            [],
+            "{b}: live sessions listed after the deactivation"
+        );
+        for db in [one, two, third] {
+            db.close().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deactivated_client_records_no_usage_and_an_unknown_one_is_not_found() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let a = agent(&t.db, "ada@example.org").await;
+        let usage = t.db.a2a_usage();
+        usage
+            .record(NewA2aUsage::new(a.client.id, "get_stats", 200))
+            .await
+            .unwrap();
+        t.db.a2a_clients()
+            .deactivate(a.owner, a.client.id)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                usage
+                    .record(NewA2aUsage::new(a.client.id, "get_stats", 200))
+                    .await,
+                Err(DatabaseError::Rejected {
+                    reason: "inactive",
+                    ..
+                })
+            ),
+            "{b}"
+        );
+        let batch = vec![NewA2aUsage::new(a.client.id, "get_stats", 200); 3];
+        assert!(
+            matches!(
+                usage.record_batch(batch).await,
+                Err(DatabaseError::Rejected { .. })
+            ),
+            "{b}"
+        );
+        let unknown = uuid::Uuid::now_v7();
+        assert!(
+            matches!(
+                usage
+                    .record(NewA2aUsage::new(unknown, "get_stats", 200))
+                    .await,
+                Err(DatabaseError::NotFound { .. })
+            ),
+            "{b}"
+        );
+        let rows = t.db.unscoped_connection();
+        let count = rows
+            .query_one_raw(Statement::from_string(
+                rows.get_database_backend(),
+                "SELECT COUNT(*) FROM a2a_usage",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(
+            count, 1,
+            "{b}: only the use before the deactivation is kept"
+        );
+    }
+}

@@ -137,6 +137,7 @@ async fn a_file_database_is_created_migrated_and_reopened() {
     let url = format!("sqlite:{}", path.display());
     let mut config = DatabaseConfig::new(&url, common::key());
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     let db = Database::connect_with(config.clone()).await.unwrap();
     let user = db
         .users()
@@ -215,4 +216,56 @@ async fn backup_on_postgres_points_to_pg_dump() {
         Err(DatabaseError::Unsupported(message)) => assert!(message.contains("pg_dump")),
         other => panic!("expected Unsupported, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_missing_sqlite_file_is_refused_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing_dir = dir.path().join("nodir");
+    let path = missing_dir.join("x.db");
+    let url = format!("sqlite:{}", path.display());
+    let refused = |err: DatabaseError| {
+        assert!(
+            matches!(
+                &err,
+                DatabaseError::Connect {
+                    problem: pierre_db::ConnectProblem::MissingFile,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("mode=rwc"), "{message}");
+    };
+    refused(Database::connect(&url, common::key()).await.unwrap_err());
+    // Migrating on connect does not make one either: creation is asked for
+    // explicitly.
+    let mut config = DatabaseConfig::new(&url, common::key());
+    config.migrate_on_connect = true;
+    refused(Database::connect_with(config.clone()).await.unwrap_err());
+    assert!(!missing_dir.exists(), "a directory was created");
+
+    // An existing directory, a missing file: the same, and no file.
+    let in_dir = dir.path().join("typo.db");
+    let url = format!("sqlite:{}", in_dir.display());
+    let err = Database::connect(&url, common::key()).await.unwrap_err();
+    assert!(matches!(err, DatabaseError::Connect { .. }), "{err:?}");
+    assert!(!in_dir.exists(), "a file was created");
+
+    // Asked for: the URL's mode=rwc, or create_if_missing.
+    config.create_if_missing = true;
+    let db = Database::connect_with(config).await.unwrap();
+    assert!(path.exists());
+    db.close().await.unwrap();
+    let asked = dir.path().join("asked.db");
+    let err = Database::connect(
+        &format!("sqlite:{}?mode=rwc", asked.display()),
+        common::key(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DatabaseError::NotMigrated { .. }), "{err:?}");
+    assert!(asked.exists());
 }

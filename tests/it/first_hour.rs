@@ -59,7 +59,11 @@ fn the_quickstart_reports_a_wrong_master_key_in_words() {
 #[tokio::test]
 async fn connecting_to_an_unmigrated_database_says_how_to_migrate() {
     let dir = tempfile::tempdir().unwrap();
-    let mut urls = vec![format!("sqlite:{}", dir.path().join("fresh.db").display())];
+    // `mode=rwc`: an empty new file, as a first connect before `migrate up`.
+    let mut urls = vec![format!(
+        "sqlite:{}?mode=rwc",
+        dir.path().join("fresh.db").display()
+    )];
     urls.extend(common::new_postgres_database().await);
     for url in urls {
         let key = common::key();

@@ -213,6 +213,7 @@ async fn the_sqlite_file_holds_no_plaintext_token() {
         MasterKey::generate().unwrap(),
     );
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     let db = Database::connect_with(config).await.unwrap();
     exercise(&db).await;
     // Also the WAL: scan every file SQLite wrote before and after closing.

@@ -25,6 +25,7 @@ async fn handle(url: &str, key: &MasterKey, pool: u32) -> Database {
     config.max_connections = pool;
     config.min_connections = 1;
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     config.key_refresh_interval = REFRESH;
     Database::connect_with(config)
         .await

@@ -24,6 +24,7 @@ async fn file_db(dir: &tempfile::TempDir) -> (Database, String) {
     // Answer BUSY at once instead of waiting, so the retry path is exercised.
     config.sqlite_busy_timeout = Duration::ZERO;
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     (Database::connect_with(config).await.unwrap(), url)
 }
 

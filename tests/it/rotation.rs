@@ -258,6 +258,7 @@ async fn check_wrong_master_key(url: &str) {
     let right = MasterKey::generate().unwrap();
     let mut config = DatabaseConfig::new(url, right.clone());
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     let db = Database::connect_with(config).await.unwrap();
     let before = wrapped_keys(&db).await;
     assert_eq!(before.len(), 1, "data key v1 was created on first connect");
@@ -302,6 +303,7 @@ async fn a_handle_learns_of_a_key_rotated_elsewhere_even_inside_a_transaction() 
     // transaction holds that connection would wait for the acquire timeout.
     let mut config = DatabaseConfig::new(&url, key.clone());
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     config.max_connections = 1;
     config.min_connections = 1;
     config.acquire_timeout = std::time::Duration::from_secs(3);

@@ -16,7 +16,8 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::repositories::{Ctx, Prepared, string_list, unsigned};
+use crate::repositories::{Ctx, Prepared, latest, string_list, unsigned};
+use crate::retry::in_write_tx;
 use crate::time;
 use crate::validation;
 
@@ -98,25 +99,35 @@ impl<'a> A2aSessions<'a> {
             time::checked_utc("expires_at", expires_at)?,
             now,
         )?;
-        let permissions = active_client(&self.ctx, owner, client).await?;
-        let known: Vec<&str> = permissions.iter().map(String::as_str).collect();
-        let requested: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        let granted = validation::known_values("scopes", &requested, &known)?;
         let token = hashing::generate(SESSION_TOKEN_PREFIX)?;
-        let row = sessions::Model {
-            session_token: hashing::hash(token.expose()),
-            client_id: client,
-            user_id: user.map(|u| u.as_uuid()),
-            granted_scopes: serde_json::json!(granted),
-            expires_at: time::stored(expires_at),
-            last_activity: time::stored(now),
-            created_at: time::stored(now),
-            requests_count: 0,
-        };
-        sessions::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
-            sessions::ActiveModel::from(row.clone()),
-        ))
-        .exec_without_returning(&self.ctx.conn())
+        let token_hash = hashing::hash(token.expose());
+        let requested: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        // The client's check and the insert share one write transaction, as
+        // in `A2aTasks::create`: a deactivation either waits for this
+        // session (and then ends it) or is seen by the check.
+        let row = in_write_tx(&self.ctx, |tx| {
+            Box::pin(async move {
+                let permissions = active_client(&tx, owner, client).await?;
+                let known: Vec<&str> = permissions.iter().map(String::as_str).collect();
+                let granted = validation::known_values("scopes", &requested, &known)?;
+                let row = sessions::Model {
+                    session_token: token_hash,
+                    client_id: client,
+                    user_id: user.map(|u| u.as_uuid()),
+                    granted_scopes: serde_json::json!(granted),
+                    expires_at: time::stored(expires_at),
+                    last_activity: time::stored(now),
+                    created_at: time::stored(now),
+                    requests_count: 0,
+                };
+                sessions::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+                    sessions::ActiveModel::from(row.clone()),
+                ))
+                .exec_without_returning(&tx.conn())
+                .await?;
+                Ok(row)
+            })
+        })
         .await?;
         Ok(OpenedA2aSession {
             session: row.try_into()?,
@@ -140,7 +151,8 @@ impl<'a> A2aSessions<'a> {
 
     /// Records a request of the unexpired session: `last_activity` now and
     /// `requests_count + 1`, in ONE statement (concurrent touches all
-    /// count). Whether the session was live.
+    /// count; `last_activity` never moves back). Whether the session was
+    /// live.
     #[instrument(skip_all)]
     pub async fn touch(&self, token: &str) -> Result<bool> {
         let Some(hash) = presented(token) else {
@@ -148,10 +160,19 @@ impl<'a> A2aSessions<'a> {
         };
         static TOUCH: Prepared = Prepared::new();
         let now = time::stored(time::now());
-        let values = vec![now.into(), 1i64.into(), hash.as_str().into(), now.into()];
+        let values = vec![
+            now.into(),
+            now.into(),
+            1i64.into(),
+            hash.as_str().into(),
+            now.into(),
+        ];
         let statement = TOUCH.statement(self.ctx.backend(), values, || {
             sessions::Entity::update_many()
-                .col_expr(sessions::Column::LastActivity, Expr::value(now))
+                .col_expr(
+                    sessions::Column::LastActivity,
+                    latest(sessions::Column::LastActivity, now),
+                )
                 .col_expr(
                     sessions::Column::RequestsCount,
                     Expr::col(sessions::Column::RequestsCount).add(1i64),

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::a2a_clients as clients;
 use entity::a2a_usage as usage;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    Iterable, QueryFilter, QuerySelect, Value,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -23,6 +23,7 @@ use crate::repositories::usage::api_usage::{
 };
 use crate::repositories::usage::{insert_in_batches, successes};
 use crate::repositories::{Ctx, Prepared, unsigned};
+use crate::retry::in_write_tx;
 use crate::time;
 use crate::validation;
 
@@ -118,29 +119,101 @@ impl<'a> A2aUsage<'a> {
         Self { ctx }
     }
 
-    /// Records one request; returns the row id. `InvalidInput` for bad
-    /// fields; `ForeignKey` for an unknown client.
+    /// Records one request of an ACTIVE client; returns the row id.
+    /// `InvalidInput` for bad fields; `NotFound` for an unknown client;
+    /// `Rejected` for a deactivated one: once
+    /// [`A2aClients::deactivate`](crate::A2aClients::deactivate) has
+    /// returned, no request of the client is served, so none is counted
+    /// either (usage is what a client did, and a rate-limit window must not
+    /// fill with requests that were refused).
+    ///
+    /// The check is part of the INSERT (`INSERT … SELECT … WHERE EXISTS`
+    /// an active client, locked FOR SHARE on PostgreSQL): one statement, so
+    /// a deactivation cannot fall between the check and the write.
     #[instrument(skip_all, fields(a2a_client_id = %used.client_id, status_code = used.status_code), err(Display))]
     pub async fn record(&self, used: NewA2aUsage) -> Result<Uuid> {
         let id = Uuid::now_v7();
+        let client = used.client_id;
         let row = usage_row(id, used)?;
         static INSERT: Prepared = Prepared::new();
-        let statement = INSERT.insert(self.ctx.backend(), row, |insert| insert);
-        self.ctx.conn().execute_raw(statement).await?;
+        let columns: Vec<usage::Column> = usage::Column::iter().collect();
+        let mut values: Vec<Value> = columns
+            .iter()
+            .filter_map(|column| row.get(*column).into_value())
+            .collect();
+        values.extend([client.into(), true.into()]);
+        let backend = self.ctx.backend();
+        let statement = INSERT.built(backend, values.clone(), || {
+            let row_values = values[..values.len() - 2].iter().cloned().map(Expr::val);
+            let active = Query::select()
+                .column(clients::Column::Id)
+                .from(clients::Entity)
+                .and_where(Expr::col(clients::Column::Id).eq(client))
+                .and_where(Expr::col(clients::Column::IsActive).eq(true))
+                .lock_shared()
+                .to_owned();
+            let select = Query::select()
+                .exprs(row_values)
+                .and_where(Expr::exists(active))
+                .to_owned();
+            let insert = Query::insert()
+                .into_table(usage::Entity)
+                .columns(columns.clone())
+                .select_from(select)
+                .expect("as many values as columns")
+                .to_owned();
+            backend.build(&insert)
+        });
+        let written = self
+            .ctx
+            .conn()
+            .execute_raw(statement)
+            .await?
+            .rows_affected();
+        if written == 0 {
+            return Err(inactive_or_unknown(&self.ctx, client).await);
+        }
         Ok(id)
     }
 
     /// Records many requests, 500 per INSERT statement, in one
     /// transaction: all rows or none. A bad row is `InvalidInput` naming
-    /// its index, before anything is written. Returns how many were written.
+    /// its index, before anything is written; a row of an unknown or
+    /// deactivated client is `NotFound` or `Rejected`, as in
+    /// [`Self::record`], and nothing is written. Returns how many were
+    /// written.
     #[instrument(skip_all, fields(rows = used.len()), err(Display))]
     pub async fn record_batch(&self, used: Vec<NewA2aUsage>) -> Result<u64> {
+        let mut clients: Vec<Uuid> = used.iter().map(|u| u.client_id).collect();
+        clients.sort_unstable();
+        clients.dedup();
         let rows = used
             .into_iter()
             .enumerate()
             .map(|(i, u)| usage_row(Uuid::now_v7(), u).map_err(|err| at_row(i, err)))
             .collect::<Result<Vec<_>>>()?;
-        insert_in_batches(&self.ctx, rows, BATCH_ROWS).await
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        in_write_tx(&self.ctx, |tx| {
+            Box::pin(async move {
+                // FOR SHARE: a deactivation waits for this batch, or is seen.
+                let active: Vec<Uuid> = clients::Entity::find()
+                    .select_only()
+                    .column(clients::Column::Id)
+                    .filter(clients::Column::Id.is_in(clients.iter().copied()))
+                    .filter(clients::Column::IsActive.eq(true))
+                    .lock_shared()
+                    .into_tuple()
+                    .all(&tx.conn())
+                    .await?;
+                if let Some(missing) = clients.iter().find(|id| !active.contains(id)) {
+                    return Err(inactive_or_unknown(&tx, *missing).await);
+                }
+                insert_in_batches(&tx, rows, BATCH_ROWS).await
+            })
+        })
+        .await
     }
 
     /// Requests of the client within its rate-limit window ending now (for
@@ -279,6 +352,25 @@ fn utc_day(backend: DbBackend) -> SimpleExpr {
             Expr::cust("to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
         }
         _ => Expr::cust("substr(\"timestamp\", 1, 10)"),
+    }
+}
+
+/// Why client `id` may not record usage: `Rejected` if it exists (and so
+/// is inactive), `NotFound` otherwise.
+async fn inactive_or_unknown(ctx: &Ctx<'_>, id: Uuid) -> DatabaseError {
+    let exists = clients::Entity::find_by_id(id)
+        .select_only()
+        .column(clients::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(&ctx.conn())
+        .await;
+    match exists {
+        Ok(Some(_)) => DatabaseError::Rejected {
+            credential: "a2a client",
+            reason: "inactive",
+        },
+        Ok(None) => DatabaseError::not_found("a2a client", id),
+        Err(err) => err.into(),
     }
 }
 

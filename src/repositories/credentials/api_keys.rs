@@ -29,7 +29,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::repositories::cells::{Cell, read_enum};
-use crate::repositories::{Ctx, Prepared, expect_changed, unsigned_opt};
+use crate::repositories::{Ctx, Prepared, expect_changed, latest, unsigned_opt};
 use crate::time;
 use crate::validation;
 
@@ -452,13 +452,15 @@ impl<'a> ApiKeys<'a> {
         page.try_map(ApiKey::try_from)
     }
 
-    /// Records that the key was used now. `NotFound` for an unknown key.
+    /// Records that the key was used now; a later time already stored is
+    /// kept (`last_used_at` never moves back). `NotFound` for an unknown
+    /// key.
     #[instrument(skip_all, fields(api_key_id = %key_id))]
     pub async fn update_last_used(&self, key_id: ApiKeyId) -> Result<()> {
         let changed = api_keys::Entity::update_many()
             .col_expr(
                 api_keys::Column::LastUsedAt,
-                Expr::value(Some(time::stored(time::now()))),
+                latest(api_keys::Column::LastUsedAt, time::stored(time::now())),
             )
             .filter(api_keys::Column::Id.eq(key_id.as_uuid()))
             .exec(&self.ctx.conn())

@@ -15,7 +15,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{KeysetSql, Page, PageRequest, Position, keyset_page_prepared};
 use crate::repositories::cells::{Cell, read_enum};
-use crate::repositories::{Ctx, Prepared, expect_changed};
+use crate::repositories::{Ctx, Prepared, expect_changed, latest};
 use crate::time;
 use crate::validation;
 
@@ -280,15 +280,20 @@ impl<'a> Users<'a> {
         .await
     }
 
-    /// Records activity now. `NotFound` for an unknown user.
+    /// Records activity now; a later time already stored is kept
+    /// (`last_active` never moves back). `NotFound` for an unknown user.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_last_active(&self, id: UserId) -> Result<()> {
-        self.update_one(
-            id,
-            users::Column::LastActive,
-            time::stored(time::now()).into(),
-        )
-        .await
+        let changed = users::Entity::update_many()
+            .col_expr(
+                users::Column::LastActive,
+                latest(users::Column::LastActive, time::stored(time::now())),
+            )
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&self.ctx.conn())
+            .await?
+            .rows_affected;
+        expect_changed(changed, "user", id)
     }
 
     /// How many users exist.

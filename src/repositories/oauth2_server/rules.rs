@@ -136,7 +136,9 @@ pub(crate) fn expiry(
             "must be positive and at most 365 days",
         ));
     }
-    Ok(now + ttl)
+    // A TTL may carry nanoseconds: the expiry is stored, and reported,
+    // in whole microseconds, so that the reported instant is the stored one.
+    Ok(crate::time::truncate(now + ttl))
 }
 
 /// Whether a presented value could have been issued here (otherwise it is

@@ -16,7 +16,9 @@ use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::repositories::usage::api_usage::{response_time, size};
-use crate::repositories::{Ctx, Prepared, expect_changed, string_list, unsigned, unsigned_opt};
+use crate::repositories::{
+    Ctx, Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt,
+};
 use crate::retry::in_write_tx;
 use crate::time;
 use crate::validation;
@@ -373,7 +375,8 @@ impl<'a> AdminTokens<'a> {
 
     /// Records one use in ONE transaction: the usage row, and the token's
     /// `usage_count + 1`, `last_used_at` and `last_used_ip` in SQL (never
-    /// read-modify-write, so concurrent uses all count). `NotFound` for an
+    /// read-modify-write, so concurrent uses all count; `last_used_at` never
+    /// moves back when uses commit out of order). `NotFound` for an
     /// unknown token; `InvalidInput` for an unknown action or over-long
     /// text.
     #[instrument(skip_all, fields(admin_token_id = %id, action = %used.action), err(Display))]
@@ -384,14 +387,23 @@ impl<'a> AdminTokens<'a> {
             Box::pin(async move {
                 static BUMP: Prepared = Prepared::new();
                 let (at, ip) = (at.unwrap(), ip.unwrap());
-                let values = vec![1i32.into(), at.into(), ip.clone().into(), id.into()];
+                let values = vec![
+                    1i32.into(),
+                    at.into(),
+                    at.into(),
+                    ip.clone().into(),
+                    id.into(),
+                ];
                 let bump = BUMP.statement(tx.backend(), values, || {
                     tokens::Entity::update_many()
                         .col_expr(
                             tokens::Column::UsageCount,
                             Expr::col(tokens::Column::UsageCount).add(1),
                         )
-                        .col_expr(tokens::Column::LastUsedAt, Expr::value(at))
+                        .col_expr(
+                            tokens::Column::LastUsedAt,
+                            latest(tokens::Column::LastUsedAt, at),
+                        )
                         .col_expr(tokens::Column::LastUsedIp, Expr::value(ip.clone()))
                         .filter(tokens::Column::Id.eq(id))
                 });

@@ -21,7 +21,7 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::repositories::cells::Cell;
-use crate::repositories::{Ctx, Prepared, expect_changed, unsigned};
+use crate::repositories::{Ctx, Prepared, expect_changed, latest, unsigned};
 use crate::time;
 use crate::validation;
 
@@ -170,8 +170,9 @@ impl<'a> McpTokens<'a> {
 
     /// Accepts the token and counts the use, in ONE statement: the hash
     /// matches, it is not revoked, it has not expired; then `usage_count +
-    /// 1` and `last_used_at` are set in SQL. `None` otherwise, and nothing
-    /// is counted.
+    /// 1` and `last_used_at` are set in SQL (the later of the stored time
+    /// and now: it never moves back). `None` otherwise, and nothing is
+    /// counted.
     #[instrument(skip_all, fields(mcp_token_id = tracing::field::Empty))]
     pub async fn validate(&self, plaintext: &str) -> Result<Option<McpTokenUse>> {
         if !plaintext.starts_with(TOKEN_PREFIX) || plaintext.len() > MAX_PRESENTED {
@@ -181,6 +182,7 @@ impl<'a> McpTokens<'a> {
         let (hash, now) = (hashing::hash(plaintext), time::stored(time::now()));
         let values = vec![
             1i32.into(),
+            now.into(),
             now.into(),
             hash.as_str().into(),
             false.into(),
@@ -193,7 +195,10 @@ impl<'a> McpTokens<'a> {
                     tokens::Column::UsageCount,
                     Expr::col(tokens::Column::UsageCount).add(1),
                 )
-                .col_expr(tokens::Column::LastUsedAt, Expr::value(now))
+                .col_expr(
+                    tokens::Column::LastUsedAt,
+                    latest(tokens::Column::LastUsedAt, now),
+                )
                 .filter(tokens::Column::TokenHash.eq(&hash))
                 .filter(tokens::Column::IsRevoked.eq(false))
                 .filter(

@@ -164,12 +164,19 @@ pub async fn racing(dir: &tempfile::TempDir) -> Vec<TestDb> {
 }
 
 async fn open_with_pool(url: &str, pool: u32) -> Database {
+    open_keyed(url, key(), pool).await
+}
+
+/// A handle on `url` with master key `key` and a pool of `pool`: several
+/// handles on one database stand for several processes.
+pub async fn open_keyed(url: &str, key: MasterKey, pool: u32) -> Database {
     // Short key refresh, so that tests can retire a key right after
     // rotating it.
-    let mut config = DatabaseConfig::new(url, key());
+    let mut config = DatabaseConfig::new(url, key);
     config.max_connections = pool;
     config.min_connections = 1;
     config.migrate_on_connect = true;
+    config.create_if_missing = true;
     config.key_refresh_interval = KEY_REFRESH;
     Database::connect_with(config)
         .await
@@ -188,6 +195,37 @@ pub async fn text_column(db: &Database, sql: &str) -> Vec<String> {
     .iter()
     .map(|row| row.try_get_by_index::<String>(0).unwrap())
     .collect()
+}
+
+/// The URLs of race tests: a SQLite FILE in `dir` and, when configured, a
+/// fresh PostgreSQL database.
+pub async fn racing_urls(dir: &tempfile::TempDir, name: &str) -> Vec<(&'static str, String)> {
+    let mut all = vec![(
+        "sqlite file",
+        format!("sqlite:{}", dir.path().join(name).display()),
+    )];
+    all.extend(new_postgres_database().await.map(|url| ("postgres", url)));
+    all
+}
+
+/// Runs `fut` with the library's clock frozen at `at` for its first poll:
+/// a repository reads the clock before its first await, so the call acts
+/// as if made at `at`, and the rest of it (and every other task) runs on
+/// the real clock.
+pub async fn started_at<F: std::future::Future>(
+    at: chrono::DateTime<chrono::Utc>,
+    fut: F,
+) -> F::Output {
+    use std::task::Poll;
+    let mut fut = std::pin::pin!(fut);
+    let first = {
+        let _clock = pierre_db::FrozenClock::at(at);
+        std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+    };
+    match first {
+        Poll::Ready(out) => out,
+        Poll::Pending => fut.await,
+    }
 }
 
 /// Runs `n` copies of `op` at once, released together.
