@@ -58,10 +58,11 @@ pub struct CodeRow {
 const TOKEN_COLUMNS: &str = "id, user_id, tenant_id, provider, access_token, refresh_token, token_type, \
      expires_at, scope, created_at, updated_at, last_sync";
 
-/// `?` on SQLite, `$n` on PostgreSQL.
+/// `?` on SQLite, `$n` on PostgreSQL; `GREATEST(` is SQLite's two-argument
+/// `MAX(`.
 fn sql(pool: &Pool, text: &str) -> String {
     match pool {
-        Pool::Sqlite(_) => text.to_owned(),
+        Pool::Sqlite(_) => text.replace("GREATEST(", "MAX("),
         Pool::Postgres(_) => {
             let mut out = String::with_capacity(text.len() + 8);
             let mut n = 0;
@@ -647,14 +648,15 @@ impl Raw {
     pub async fn validate_mcp(&self, token: &str) -> Option<(Uuid, Uuid)> {
         let q = sql(
             &self.pool,
-            "UPDATE user_mcp_tokens SET usage_count = usage_count + 1, last_used_at = ? \
-             WHERE token_hash = ? AND is_revoked = FALSE \
+            "UPDATE user_mcp_tokens SET usage_count = usage_count + 1, \
+             last_used_at = GREATEST(COALESCE(last_used_at, ?), ?) WHERE token_hash = ? AND is_revoked = FALSE \
              AND (expires_at IS NULL OR expires_at > ?) RETURNING id, user_id",
         );
         let now = Utc::now().fixed_offset();
         let hash = pierre_db::crypto::hashing::hash(token);
         run!(&self.pool, |p| {
             let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                .bind(now)
                 .bind(now)
                 .bind(hash)
                 .bind(now)
@@ -671,8 +673,8 @@ impl Raw {
     pub async fn record_admin_use(&self, token: Uuid) {
         let bump = sql(
             &self.pool,
-            "UPDATE admin_tokens SET usage_count = usage_count + 1, last_used_at = ?, \
-             last_used_ip = ? WHERE id = ?",
+            "UPDATE admin_tokens SET usage_count = usage_count + 1, \
+             last_used_at = GREATEST(COALESCE(last_used_at, ?), ?), last_used_ip = ? WHERE id = ?",
         );
         let insert = sql(
             &self.pool,
@@ -688,6 +690,7 @@ impl Raw {
         run!(&self.pool, |p| {
             let mut tx = p.begin_with(begin).await.unwrap();
             let changed = sqlx::query(sqlx::AssertSqlSafe(bump))
+                .bind(now)
                 .bind(now)
                 .bind(Some("10.0.0.1"))
                 .bind(token)
@@ -745,12 +748,13 @@ impl Raw {
     pub async fn touch_session(&self, token: &str) {
         let q = sql(
             &self.pool,
-            "UPDATE a2a_sessions SET last_activity = ?, requests_count = requests_count + ? \
-             WHERE session_token = ? AND expires_at > ?",
+            "UPDATE a2a_sessions SET last_activity = GREATEST(COALESCE(last_activity, ?), ?), \
+             requests_count = requests_count + ? WHERE session_token = ? AND expires_at > ?",
         );
         let now = Utc::now().fixed_offset();
         let hash = pierre_db::crypto::hashing::hash(token);
         let changed = run!(&self.pool, |p| sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(now)
             .bind(now)
             .bind(1i64)
             .bind(hash)
@@ -762,15 +766,23 @@ impl Raw {
         assert_eq!(changed, 1);
     }
 
-    /// `A2aUsage::record`: one INSERT of every column.
+    /// `A2aUsage::record`: one INSERT of every column, of an active
+    /// client only.
     pub async fn record_a2a_usage(&self, client: Uuid, i: usize) {
+        let lock = match self.pool {
+            Pool::Sqlite(_) => "",
+            Pool::Postgres(_) => " FOR SHARE",
+        };
         let q = sql(
             &self.pool,
-            "INSERT INTO a2a_usage (id, client_id, session_token, timestamp, tool_name, \
-             response_time_ms, status_code, error_message, request_size_bytes, \
-             response_size_bytes, ip_address, user_agent, protocol_version, \
-             client_capabilities, granted_scopes) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &format!(
+                "INSERT INTO a2a_usage (id, client_id, session_token, timestamp, tool_name, \
+                 response_time_ms, status_code, error_message, request_size_bytes, \
+                 response_size_bytes, ip_address, user_agent, protocol_version, \
+                 client_capabilities, granted_scopes) \
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS \
+                 (SELECT id FROM a2a_clients WHERE id = ? AND is_active = ?{lock})"
+            ),
         );
         let empty = sqlx::types::Json(serde_json::json!([]));
         run!(&self.pool, |p| sqlx::query(sqlx::AssertSqlSafe(q))
@@ -789,9 +801,11 @@ impl Raw {
             .bind("1.0")
             .bind(&empty)
             .bind(&empty)
+            .bind(client)
+            .bind(true)
             .execute(p)
             .await
-            .map(|_| ()))
+            .map(|r| assert_eq!(r.rows_affected(), 1)))
         .unwrap();
     }
 }

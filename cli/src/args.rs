@@ -81,10 +81,17 @@ pub enum Migrate {
         num: Option<u32>,
     },
     /// Revert the last N applied migrations (default 1).
+    ///
+    /// Refuses, changing nothing, if a step would lose data (rows of the
+    /// tables it drops, values of the columns it drops or empties, rows its
+    /// guards protect), and names each loss; --yes reverts all N anyway.
     Down {
         /// How many to revert.
         #[arg(default_value_t = 1)]
         num: u32,
+        /// Confirms that the rows and values the steps remove may be lost.
+        #[arg(long)]
+        yes: bool,
     },
     /// List every migration and whether it is applied.
     Status,

@@ -123,7 +123,8 @@ pub async fn single_connection(url: &str, open: Open) -> Result<DatabaseConnecti
     if let Backend::SqliteFile(path) = &backend {
         if !open.create && !path.exists() {
             return Err(Failure::failed(format!(
-                "{}: no such file (a new database is made with `pierre-db -u {url} migrate up`)",
+                "{}: no such file; check the path (a new database is made only by \
+                 `pierre-db -u {url} migrate up`)",
                 path.display()
             )));
         }

@@ -15,6 +15,15 @@
 //! Migrations that rebuild SQLite tables turn foreign-key enforcement off for
 //! their transaction, which only works on a single connection: run them on a
 //! one-connection pool (the CLI and `pierre_db` do).
+//!
+//! No migration silently drops rows, up or down. Going up, a step that would
+//! lose rows stops and names them. Going down, [`down_losses`] counts what
+//! the steps would lose (tables, columns and rows, from [`down_catalog`])
+//! before any of them runs, and [`down_checked`] refuses unless the
+//! operator consents; under consent ([`with_consent`]) the guards of M09 and
+//! M11 delete the rows they protect instead of refusing half-way. A plain
+//! `Migrator::down` runs no such check: its guards still refuse, but only
+//! when their step is reached.
 
 #![deny(missing_docs)]
 
@@ -22,9 +31,15 @@ pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 mod builders;
+mod down_plan;
 mod enums;
 mod guard;
 mod rebuild;
+
+pub use down_plan::{
+    DownEffects, Loss, LossKind, down_catalog, down_checked, down_losses, down_steps, refusal,
+};
+pub use guard::{RowSet, with_consent};
 
 mod m20250120_000001_users_schema;
 mod m20250120_000002_api_keys_schema;

@@ -62,6 +62,9 @@ pub const USER_OAUTH_APP_CREDENTIALS_COLUMNS: [&str; 8] = [
     "updated_at",
 ];
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 3] = ["user_oauth_app_credentials", "user_profiles", "users"];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -151,11 +154,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(
-            manager,
-            &["user_oauth_app_credentials", "user_profiles", "users"],
-        )
-        .await?;
+        drop_tables(manager, &DROPPED_TABLES).await?;
         drop_types(
             manager,
             &[OAUTH_PROVIDER_V1, USER_STATUS, SUBSCRIPTION_TIER],

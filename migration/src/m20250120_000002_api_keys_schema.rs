@@ -5,6 +5,9 @@ use sea_orm_migration::prelude::*;
 use crate::builders::*;
 use crate::enums::*;
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 2] = ["api_key_usage", "api_keys"];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -72,7 +75,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["api_key_usage", "api_keys"]).await?;
+        drop_tables(manager, &DROPPED_TABLES).await?;
         drop_types(manager, &[API_KEY_TIER]).await
     }
 }

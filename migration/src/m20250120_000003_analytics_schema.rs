@@ -4,6 +4,9 @@ use sea_orm_migration::prelude::*;
 
 use crate::builders::*;
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 4] = ["request_logs", "insights", "goals", "jwt_usage"];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -98,6 +101,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["request_logs", "insights", "goals", "jwt_usage"]).await
+        drop_tables(manager, &DROPPED_TABLES).await
     }
 }

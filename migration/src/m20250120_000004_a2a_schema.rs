@@ -65,6 +65,15 @@ fn to_client(table: &'static str) -> ForeignKeyCreateStatement {
     )
 }
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 5] = [
+    "a2a_client_api_keys",
+    "a2a_usage",
+    "a2a_tasks",
+    "a2a_sessions",
+    "a2a_clients",
+];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -185,17 +194,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(
-            manager,
-            &[
-                "a2a_client_api_keys",
-                "a2a_usage",
-                "a2a_tasks",
-                "a2a_sessions",
-                "a2a_clients",
-            ],
-        )
-        .await?;
+        drop_tables(manager, &DROPPED_TABLES).await?;
         drop_types(manager, &[TASK_STATUS]).await
     }
 }

@@ -14,6 +14,15 @@ fn to_admin_token(table: &'static str) -> ForeignKeyCreateStatement {
     )
 }
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 5] = [
+    "rsa_keypairs",
+    "system_secrets",
+    "admin_provisioned_keys",
+    "admin_token_usage",
+    "admin_tokens",
+];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -128,16 +137,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(
-            manager,
-            &[
-                "rsa_keypairs",
-                "system_secrets",
-                "admin_provisioned_keys",
-                "admin_token_usage",
-                "admin_tokens",
-            ],
-        )
-        .await
+        drop_tables(manager, &DROPPED_TABLES).await
     }
 }

@@ -5,6 +5,9 @@ use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::builders::*;
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 1] = ["user_oauth_tokens"];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -48,6 +51,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["user_oauth_tokens"]).await
+        drop_tables(manager, &DROPPED_TABLES).await
     }
 }

@@ -4,6 +4,9 @@ use sea_orm_migration::prelude::*;
 
 use crate::builders::*;
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 1] = ["oauth_notifications"];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -35,6 +38,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["oauth_notifications"]).await
+        drop_tables(manager, &DROPPED_TABLES).await
     }
 }

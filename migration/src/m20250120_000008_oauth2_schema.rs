@@ -16,6 +16,14 @@ fn to_client(table: &'static str) -> ForeignKeyCreateStatement {
     )
 }
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 4] = [
+    "oauth2_states",
+    "oauth2_refresh_tokens",
+    "oauth2_auth_codes",
+    "oauth2_clients",
+];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -143,15 +151,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(
-            manager,
-            &[
-                "oauth2_states",
-                "oauth2_refresh_tokens",
-                "oauth2_auth_codes",
-                "oauth2_clients",
-            ],
-        )
-        .await
+        drop_tables(manager, &DROPPED_TABLES).await
     }
 }

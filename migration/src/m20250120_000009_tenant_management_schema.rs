@@ -7,7 +7,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::builders::*;
 use crate::enums::*;
-use crate::guard::refuse_if_any;
+use crate::guard::{RowSet, delete_or_refuse};
 use crate::m20250120_000001_users_schema::users_tenant_fk;
 
 /// Tables created before `tenants` whose `tenant_id` must reference it.
@@ -18,6 +18,38 @@ const EARLIER_TENANT_TABLES: [&str; 4] = [
     "oauth2_refresh_tokens",
     "oauth2_states",
 ];
+
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 7] = [
+    "user_configurations",
+    "tenant_users",
+    "audit_events",
+    "key_versions",
+    "oauth_apps",
+    "tenant_oauth_credentials",
+    "tenants",
+];
+
+/// Columns `down` sets to NULL in every row: the home-tenant link goes with
+/// the tenants; the users stay.
+pub const CLEARED_COLUMNS: [(&str, &str); 1] = [("users", "tenant_id")];
+
+/// The rows `down` must delete (with consent) or refuse to lose: rows of the
+/// earlier tables that belong to tenants, which dropping `tenants` removes
+/// (SQLite's implicit `DELETE FROM tenants` cascades to them).
+pub fn guarded() -> Vec<RowSet> {
+    EARLIER_TENANT_TABLES
+        .iter()
+        .map(|table| {
+            RowSet::new(
+                table,
+                first_key(table),
+                Condition::all().add(Expr::col("tenant_id").is_not_null()),
+                "that belong to tenants",
+            )
+        })
+        .collect()
+}
 
 /// `tenant_oauth_credentials` with the given provider set (M09, rebuilt by M11).
 pub fn tenant_oauth_credentials(
@@ -264,17 +296,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in EARLIER_TENANT_TABLES {
-            refuse_if_any(
-                manager,
-                Query::select()
-                    .column(first_key(table))
-                    .from(table)
-                    .and_where(Expr::col("tenant_id").is_not_null())
-                    .to_owned(),
-                &format!("{table} has rows that belong to tenants, which this rollback removes"),
-            )
-            .await?;
+        for set in guarded() {
+            delete_or_refuse(manager, &set).await?;
         }
         if manager.get_database_backend() == DbBackend::Postgres {
             manager
@@ -296,31 +319,20 @@ impl MigrationTrait for Migration {
                     .await?;
             }
         }
-        // The home-tenant link goes with the tenants; the users stay.
-        manager
-            .execute(
-                Query::update()
-                    .table("users")
-                    .value(
-                        "tenant_id",
-                        Option::<sea_orm_migration::sea_orm::prelude::Uuid>::None,
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        drop_tables(
-            manager,
-            &[
-                "user_configurations",
-                "tenant_users",
-                "audit_events",
-                "key_versions",
-                "oauth_apps",
-                "tenant_oauth_credentials",
-                "tenants",
-            ],
-        )
-        .await?;
+        for (table, column) in CLEARED_COLUMNS {
+            manager
+                .execute(
+                    Query::update()
+                        .table(table)
+                        .value(
+                            column,
+                            Option::<sea_orm_migration::sea_orm::prelude::Uuid>::None,
+                        )
+                        .to_owned(),
+                )
+                .await?;
+        }
+        drop_tables(manager, &DROPPED_TABLES).await?;
         drop_types(manager, &[TENANT_ROLE, OAUTH_APP_TYPE]).await
     }
 }

@@ -2,14 +2,15 @@
 //!
 //! PostgreSQL: values are added to the `oauth_provider` type; `down` swaps
 //! in a narrower type. SQLite: both tables are rebuilt with the new CHECK,
-//! keeping every row. `down` refuses while rows use the new providers.
+//! keeping every row. `down` refuses while rows use the new providers (with
+//! the operator's consent, it deletes them: see `crate::guard`).
 
 use sea_orm_migration::prelude::extension::postgres::Type;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::enums::*;
-use crate::guard::refuse_if_any;
+use crate::guard::{RowSet, delete_or_refuse};
 use crate::m20250120_000001_users_schema::{
     USER_OAUTH_APP_CREDENTIALS_COLUMNS, user_oauth_app_credentials,
 };
@@ -19,6 +20,26 @@ use crate::m20250120_000009_tenant_management_schema::{
 use crate::rebuild::{self, rebuild_sqlite_table};
 
 const TABLES: [&str; 2] = ["user_oauth_app_credentials", "tenant_oauth_credentials"];
+
+/// The rows `down` must delete (with consent) or refuse to lose: those
+/// whose provider the narrower constraint rejects.
+pub fn guarded() -> Vec<RowSet> {
+    TABLES
+        .iter()
+        .map(|table| {
+            RowSet::new(
+                table,
+                "id",
+                Condition::all().add(
+                    Expr::col("provider")
+                        .cast_as("text")
+                        .is_not_in(OAUTH_PROVIDER_V1.values.iter().copied()),
+                ),
+                "with providers that the narrower constraint rejects",
+            )
+        })
+        .collect()
+}
 
 async fn rebuild_both(tx: &SchemaManager<'_>, provider: EnumType) -> Result<(), DbErr> {
     let (table, indexes) = user_oauth_app_credentials(DbBackend::Sqlite, provider);
@@ -62,21 +83,8 @@ async fn widen(tx: &SchemaManager<'_>) -> Result<(), DbErr> {
 }
 
 async fn narrow(tx: &SchemaManager<'_>) -> Result<(), DbErr> {
-    for table in TABLES {
-        refuse_if_any(
-            tx,
-            Query::select()
-                .column("id")
-                .from(table)
-                .and_where(
-                    Expr::col("provider")
-                        .cast_as("text")
-                        .is_not_in(OAUTH_PROVIDER_V1.values.iter().copied()),
-                )
-                .to_owned(),
-            &format!("{table} has rows with providers that the narrower constraint rejects"),
-        )
-        .await?;
+    for set in guarded() {
+        delete_or_refuse(tx, &set).await?;
     }
     match tx.get_database_backend() {
         DbBackend::Postgres => narrow_postgres_type(tx).await,

@@ -5,6 +5,16 @@ use sea_orm_migration::prelude::*;
 use crate::builders::*;
 use crate::enums::*;
 
+/// The columns `down` drops: the role, which `is_admin` only partly restores.
+pub const DROPPED_COLUMNS: [(&str, &str); 1] = [("users", "role")];
+
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 3] = [
+    "user_mcp_tokens",
+    "permission_delegations",
+    "impersonation_sessions",
+];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -104,18 +114,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(
-            manager,
-            &[
-                "user_mcp_tokens",
-                "permission_delegations",
-                "impersonation_sessions",
-            ],
-        )
-        .await?;
-        manager
-            .alter_table(Table::alter().table("users").drop_column("role").to_owned())
-            .await?;
+        drop_tables(manager, &DROPPED_TABLES).await?;
+        for (table, column) in DROPPED_COLUMNS {
+            manager
+                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+                .await?;
+        }
         drop_types(manager, &[USER_ROLE]).await
     }
 }

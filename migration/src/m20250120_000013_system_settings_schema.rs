@@ -4,6 +4,29 @@ use sea_orm_migration::prelude::*;
 
 use crate::builders::*;
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 1] = ["system_settings"];
+
+/// The setting `up` seeds: key, value, description.
+const SEED: (&str, &str, &str) = (
+    "auto_approval_enabled",
+    "false",
+    "Approve new users automatically instead of leaving them pending",
+);
+
+/// The row `up` seeded, as it seeded it: dropping it loses nothing (an
+/// operator's edit of it, e.g. `value = 'true'`, does count).
+pub fn seeded() -> Condition {
+    let (key, value, description) = SEED;
+    Condition::all()
+        .add(Expr::col("key").eq(key))
+        .add(Expr::col("value").eq(value))
+        // `description` may be NULL: compared only when it is not, so that
+        // the condition is never NULL (its negation counts the other rows).
+        .add(Expr::col("description").is_not_null())
+        .add(Expr::col("description").eq(description))
+}
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -33,9 +56,9 @@ impl MigrationTrait for Migration {
                     .into_table("system_settings")
                     .columns(["key", "value", "description", "created_at", "updated_at"])
                     .values([
-                        "auto_approval_enabled".into(),
-                        "false".into(),
-                        "Approve new users automatically instead of leaving them pending".into(),
+                        SEED.0.into(),
+                        SEED.1.into(),
+                        SEED.2.into(),
                         now.into(),
                         now.into(),
                     ])
@@ -47,6 +70,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["system_settings"]).await
+        drop_tables(manager, &DROPPED_TABLES).await
     }
 }

@@ -11,6 +11,9 @@ use crate::builders::*;
 use crate::guard::refuse_if_any;
 use crate::m20250120_000001_users_schema::{LEGACY_TOKEN_COLUMNS, legacy_token_column};
 
+/// The columns `down` drops (it adds the legacy ones back, empty).
+pub const DROPPED_COLUMNS: [(&str, &str); 1] = [("user_oauth_tokens", "last_sync")];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -53,14 +56,11 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("user_oauth_tokens")
-                    .drop_column("last_sync")
-                    .to_owned(),
-            )
-            .await?;
+        for (table, column) in DROPPED_COLUMNS {
+            manager
+                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+                .await?;
+        }
         for column in LEGACY_TOKEN_COLUMNS {
             manager
                 .alter_table(

@@ -5,6 +5,9 @@ use sea_orm_migration::prelude::*;
 use crate::builders::*;
 use crate::enums::*;
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 2] = ["chat_messages", "chat_conversations"];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -68,7 +71,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["chat_messages", "chat_conversations"]).await?;
+        drop_tables(manager, &DROPPED_TABLES).await?;
         drop_types(manager, &[CHAT_ROLE]).await
     }
 }

@@ -4,6 +4,10 @@ use sea_orm_migration::prelude::*;
 
 use crate::builders::*;
 
+/// The columns `down` drops.
+pub const DROPPED_COLUMNS: [(&str, &str); 2] =
+    [("users", "auth_provider"), ("users", "firebase_uid")];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -46,9 +50,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in ["auth_provider", "firebase_uid"] {
+        for (table, column) in DROPPED_COLUMNS {
             manager
-                .alter_table(Table::alter().table("users").drop_column(column).to_owned())
+                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
                 .await?;
         }
         Ok(())

@@ -15,6 +15,9 @@ const CACHED_NUTRITION: [&str; 7] = [
     "cached_sugar_g",
 ];
 
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 2] = ["recipe_ingredients", "recipes"];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -95,7 +98,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["recipe_ingredients", "recipes"]).await?;
+        drop_tables(manager, &DROPPED_TABLES).await?;
         drop_types(manager, &[INGREDIENT_UNIT, MEAL_TIMING]).await
     }
 }

@@ -54,6 +54,24 @@ pub const CATEGORIES: [Category; 13] = [
     cat("cat_sqlx_config", "sqlx_config", "Database Pool", 130),
 ];
 
+/// The rows of `categories` as [`seed_categories`] writes them (the other
+/// columns at their defaults): removing one of those loses nothing, an
+/// operator's edit of one does count.
+pub fn seeded(categories: &[Category]) -> Condition {
+    categories.iter().fold(Condition::any(), |any, c| {
+        any.add(
+            Condition::all()
+                .add(Expr::col("id").eq(c.id))
+                .add(Expr::col("name").eq(c.name))
+                .add(Expr::col("display_name").eq(c.display_name))
+                .add(Expr::col("display_order").eq(c.display_order))
+                .add(Expr::col("description").is_null())
+                .add(Expr::col("icon").is_null())
+                .add(Expr::col("is_active").eq(true)),
+        )
+    })
+}
+
 /// Inserts the categories, leaving any that already exist untouched.
 pub async fn seed_categories(
     manager: &SchemaManager<'_>,
@@ -79,6 +97,13 @@ pub async fn seed_categories(
     insert.on_conflict(OnConflict::column("id").do_nothing().to_owned());
     manager.execute(insert).await
 }
+
+/// The tables `down` drops, children first.
+pub const DROPPED_TABLES: [&str; 3] = [
+    "admin_config_categories",
+    "admin_config_audit",
+    "admin_config_overrides",
+];
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -185,15 +210,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(
-            manager,
-            &[
-                "admin_config_categories",
-                "admin_config_audit",
-                "admin_config_overrides",
-            ],
-        )
-        .await?;
+        drop_tables(manager, &DROPPED_TABLES).await?;
         drop_types(manager, &[CONFIG_DATA_TYPE]).await
     }
 }

@@ -4,7 +4,8 @@ use sea_orm_migration::prelude::*;
 
 use crate::m20250120_000020_admin_config_schema::{Category, seed_categories};
 
-const CATEGORIES: [Category; 6] = [
+/// The categories this migration seeds (and its `down` deletes).
+pub const CATEGORIES: [Category; 6] = [
     Category {
         id: "cat_cache_ttl",
         name: "cache_ttl",
@@ -43,6 +44,13 @@ const CATEGORIES: [Category; 6] = [
     },
 ];
 
+/// The rows `down` deletes: those with the ids of [`CATEGORIES`], edited or
+/// not. Only edited ones count as lost (see `crate::down_plan`): the others
+/// are exactly what `up` added.
+pub fn deleted() -> Condition {
+    Condition::all().add(Expr::col("id").is_in(CATEGORIES.iter().map(|c| c.id)))
+}
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -61,7 +69,7 @@ impl MigrationTrait for Migration {
             .execute(
                 Query::delete()
                     .from_table("admin_config_categories")
-                    .and_where(Expr::col("id").is_in(CATEGORIES.iter().map(|c| c.id)))
+                    .cond_where(deleted())
                     .to_owned(),
             )
             .await

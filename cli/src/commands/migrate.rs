@@ -1,4 +1,9 @@
 //! `pierre-db migrate up|down|status|fresh`.
+//!
+//! `down` counts what its steps would lose before any of them runs
+//! (`migration::down_losses`) and refuses, changing nothing, unless
+//! `--yes` is given; with it, every step runs under the consent that lets
+//! the guards of M09 and M11 delete the rows they protect.
 
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use serde_json::json;
@@ -10,11 +15,27 @@ use crate::output::Output;
 
 pub async fn run(global: &Global, out: &Output, action: &Migrate) -> Result<Code> {
     let url = global.url()?;
-    let conn = single_connection(&url, Open::CREATE).await?;
+    // Only `up` makes a new database: `status`, `down` or `fresh` on a
+    // mistyped path must not leave an empty file behind.
+    let open = match action {
+        Migrate::Up { .. } => Open::CREATE,
+        _ => Open::EXISTING,
+    };
+    let conn = single_connection(&url, open).await?;
     let before = applied(&conn).await?;
     let outcome = match action {
         Migrate::Up { num } => Migrator::up(&conn, *num).await,
-        Migrate::Down { num } => Migrator::down(&conn, Some(*num)).await,
+        Migrate::Down { num, yes } => match migration::down_losses(&conn, Some(*num)).await {
+            Ok(losses) if !losses.is_empty() && !*yes => {
+                conn.close().await.ok();
+                return Err(Failure::usage(format!(
+                    "migrate down {num}: {}",
+                    migration::refusal(&losses)
+                )));
+            }
+            Ok(_) => migration::with_consent(*yes, Migrator::down(&conn, Some(*num))).await,
+            Err(err) => Err(err),
+        },
         Migrate::Fresh { yes: true } => Migrator::fresh(&conn).await,
         Migrate::Fresh { yes: false } => {
             return Err(Failure::usage(

@@ -5,4 +5,6 @@ mod commands;
 mod common;
 mod copy;
 mod counts;
+mod migrate_down;
+mod missing_file;
 mod seed;

@@ -6,6 +6,7 @@ mod common;
 
 mod binary;
 mod constraints;
+mod down_plan;
 mod lifecycle;
 mod schema;
 mod upgrades;

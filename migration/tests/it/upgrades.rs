@@ -8,53 +8,14 @@ use sea_orm_migration::prelude::*;
 use uuid::Uuid;
 
 use crate::common::TestDb;
-use crate::common::rows::{count, count_where, enum_val, insert, json, now, tenant, user};
+use crate::common::rows::{
+    app_credential, count, count_where, insert, json, now, tenant, tenant_credential, user,
+};
 
 /// Steps applied before the migration under test.
 const BEFORE_M11: u32 = 10;
 const BEFORE_M14: u32 = 13;
 const BEFORE_M15: u32 = 14;
-
-async fn app_credential(db: &TestDb, user_id: Uuid, provider: &str) -> Result<Uuid, DbErr> {
-    let id = Uuid::new_v4();
-    insert(
-        db,
-        "user_oauth_app_credentials",
-        vec![
-            ("id", Expr::val(id)),
-            ("user_id", Expr::val(user_id)),
-            ("provider", enum_val(provider, "oauth_provider")),
-            ("client_id", Expr::val("client")),
-            ("client_secret", Expr::val("v1:sealed")),
-            ("redirect_uri", Expr::val("https://example.com/cb")),
-            ("created_at", Expr::val(now())),
-            ("updated_at", Expr::val(now())),
-        ],
-    )
-    .await
-    .map(|()| id)
-}
-
-async fn tenant_credential(db: &TestDb, tenant_id: Uuid, provider: &str) -> Result<Uuid, DbErr> {
-    let id = Uuid::new_v4();
-    insert(
-        db,
-        "tenant_oauth_credentials",
-        vec![
-            ("id", Expr::val(id)),
-            ("tenant_id", Expr::val(tenant_id)),
-            ("provider", enum_val(provider, "oauth_provider")),
-            ("client_id", Expr::val("client")),
-            ("client_secret_encrypted", Expr::val("v1:sealed")),
-            ("redirect_uri", Expr::val("https://example.com/cb")),
-            ("scopes", json("[\"read\"]")),
-            ("created_at", Expr::val(now())),
-            ("updated_at", Expr::val(now())),
-        ],
-    )
-    .await
-    .map(|()| id)
-}
 
 #[tokio::test]
 async fn m11_keeps_rows_and_its_down_refuses_rows_it_would_reject() {

@@ -94,3 +94,50 @@ pub fn json(text: &str) -> Expr {
     let value: sea_orm_migration::sea_orm::JsonValue = text.parse().expect("valid JSON");
     Expr::val(value)
 }
+
+/// A user's OAuth app credential for `provider`; its id.
+pub async fn app_credential(db: &TestDb, user_id: Uuid, provider: &str) -> Result<Uuid, DbErr> {
+    let id = Uuid::new_v4();
+    insert(
+        db,
+        "user_oauth_app_credentials",
+        vec![
+            ("id", Expr::val(id)),
+            ("user_id", Expr::val(user_id)),
+            ("provider", enum_val(provider, "oauth_provider")),
+            ("client_id", Expr::val("client")),
+            ("client_secret", Expr::val("v1:sealed")),
+            ("redirect_uri", Expr::val("https://example.com/cb")),
+            ("created_at", Expr::val(now())),
+            ("updated_at", Expr::val(now())),
+        ],
+    )
+    .await
+    .map(|()| id)
+}
+
+/// A tenant's OAuth credential for `provider`; its id.
+pub async fn tenant_credential(
+    db: &TestDb,
+    tenant_id: Uuid,
+    provider: &str,
+) -> Result<Uuid, DbErr> {
+    let id = Uuid::new_v4();
+    insert(
+        db,
+        "tenant_oauth_credentials",
+        vec![
+            ("id", Expr::val(id)),
+            ("tenant_id", Expr::val(tenant_id)),
+            ("provider", enum_val(provider, "oauth_provider")),
+            ("client_id", Expr::val("client")),
+            ("client_secret_encrypted", Expr::val("v1:sealed")),
+            ("redirect_uri", Expr::val("https://example.com/cb")),
+            ("scopes", json("[\"read\"]")),
+            ("created_at", Expr::val(now())),
+            ("updated_at", Expr::val(now())),
+        ],
+    )
+    .await
+    .map(|()| id)
+}
