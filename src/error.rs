@@ -380,7 +380,6 @@ fn driver_code(err: &DbErr) -> Option<(bool, String)> {
         DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e) => e,
         _ => return None,
     };
-    #[allow(irrefutable_let_patterns)]
     let RuntimeErr::SqlxError(sqlx_err) = runtime else {
         return None;
     };

@@ -71,6 +71,10 @@
 //! ```
 
 #![deny(missing_docs)]
+// Library code never unwraps: a failure is a `DatabaseError` the caller can
+// act on (unit tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![deny(clippy::allow_attributes_without_reason)]
 
 mod backend;
 mod config;
@@ -83,8 +87,8 @@ mod error;
 mod ids;
 mod keys;
 mod pagination;
+mod query;
 pub mod repositories;
-mod retry;
 mod scope;
 mod security;
 #[cfg(all(feature = "sqlite", feature = "internals"))]
@@ -92,6 +96,7 @@ pub mod sqlite_planner;
 #[cfg(all(feature = "sqlite", not(feature = "internals")))]
 mod sqlite_planner;
 mod time;
+mod transactions;
 pub mod validation;
 
 pub use backend::{Backend, SUPPORTED_URLS};
@@ -192,7 +197,6 @@ pub use repositories::usage::{
     NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,
     UsageStats,
 };
-pub use retry::{RetryPolicy, Tx, TxFuture};
 pub use scope::{AcrossTenants, TenantScope};
 pub use security::{
     ColumnCheck, KeyVersionInfo, ReencryptProgress, ReencryptReport, SealedCounts, Security,
@@ -203,5 +207,6 @@ pub use security::{
 pub use serde_json;
 #[cfg(feature = "internals")]
 pub use time::FrozenClock;
+pub use transactions::{RetryPolicy, Tx, TxFuture};
 /// The UUID crate of the API (row ids), at the version this crate uses.
 pub use uuid;

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
-use crate::repositories::Prepared;
+use crate::query::Prepared;
 
 /// Rows per page when the request names no limit.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;

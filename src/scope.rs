@@ -35,7 +35,7 @@ use sea_orm::{
 
 use crate::error::Result;
 use crate::ids::TenantId;
-use crate::repositories::{Ctx, Prepared};
+use crate::query::{Ctx, Prepared};
 
 /// An entity with a tenant column, named by `TENANT`: every row belongs
 /// to one tenant, or (for a [`NullableTenant`]) to one tenant or all.

@@ -18,8 +18,8 @@ use uuid::Uuid;
 use crate::crypto::keyring::{DataKey, Keyring};
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
-use crate::repositories::Prepared;
-use crate::retry::begin_write;
+use crate::query::Prepared;
+use crate::query::begin_write;
 use crate::time;
 
 pub(crate) const DATA_KEY_PREFIX: &str = "data_key.v";

@@ -14,7 +14,7 @@
 //! A hot path (a call every request makes: a key lookup, a token read, a
 //! usage row) keeps its statement's text in a `static` `Prepared` instead
 //! of building the query on every call; the query is still written with the
-//! builder (see the `prepared` module for what that saves).
+//! builder (see `query::prepared` for what that saves).
 //!
 //! Adding a repository: its file in its domain folder (with its `pub mod`
 //! and type re-exports in the folder's `mod.rs`), and one line in the
@@ -23,24 +23,17 @@
 
 pub mod a2a;
 pub mod audit;
-mod cells;
 pub mod configuration;
 pub mod content;
 pub mod credentials;
-mod ctx;
 pub mod identity;
 pub mod oauth2_server;
 pub mod platform;
-mod prepared;
 pub mod privileged;
 pub mod profile;
-mod support;
-mod text_search;
 pub mod usage;
 
-pub(crate) use ctx::Ctx;
-pub(crate) use prepared::Prepared;
-pub(crate) use support::{expect_changed, in_period, latest, string_list, unsigned, unsigned_opt};
+use crate::query::Ctx;
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
 use audit::AuditEvents;

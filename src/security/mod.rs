@@ -22,8 +22,9 @@ use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
 use crate::keys::store;
-use crate::retry::{RetryPolicy, begin_write, finish, retrying};
+use crate::query::{begin_write, finish};
 use crate::time;
+use crate::transactions::{RetryPolicy, retrying};
 use rows::SealedRow;
 
 mod rows;

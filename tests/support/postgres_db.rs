@@ -1,7 +1,14 @@
 //! A database of its own on the PostgreSQL server named by an environment
-//! variable, for each test that needs one. Shared by the library's and the
-//! command's test binaries (`#[path]` modules).
+//! variable, for each test that needs one, dropped when the test ends.
+//! Shared by the library's and the command's test binaries (`#[path]`
+//! modules).
+//!
+//! Each test runs on a thread of its own: the databases a thread created
+//! are dropped when it exits (`DROP DATABASE … WITH (FORCE)`, which ends
+//! connections a pool may still hold), so a run leaves nothing behind on
+//! the server, and no test needs to hold a guard.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sea_orm::ConnectionTrait;
@@ -21,7 +28,64 @@ pub async fn create(var: &str) -> Option<String> {
         .await
         .unwrap_or_else(|err| panic!("create test database {name}: {err}"));
     admin.close().await.ok();
+    CREATED.with(|created| created.add(&admin_url, &name));
     Some(with_database(&admin_url, &name))
+}
+
+thread_local! {
+    static CREATED: Created = const {
+        Created {
+            databases: RefCell::new(Vec::new()),
+        }
+    };
+}
+
+/// The databases this thread created, as (server URL, name).
+struct Created {
+    databases: RefCell<Vec<(String, String)>>,
+}
+
+impl Created {
+    fn add(&self, admin_url: &str, name: &str) {
+        self.databases
+            .borrow_mut()
+            .push((admin_url.to_owned(), name.to_owned()));
+    }
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        let databases = std::mem::take(self.databases.get_mut());
+        if databases.is_empty() {
+            return;
+        }
+        // A runtime of its own, on a thread of its own: the test's runtime
+        // is gone by now.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(drop_all(databases));
+            Some(())
+        });
+        let _ = dropped.join();
+    }
+}
+
+async fn drop_all(databases: Vec<(String, String)>) {
+    for (admin_url, name) in databases {
+        let mut options = sea_orm::ConnectOptions::new(admin_url);
+        options.max_connections(1).sqlx_logging(false);
+        let Ok(admin) = sea_orm::Database::connect(options).await else {
+            continue;
+        };
+        // Best effort: a database left behind costs disk, not correctness.
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        admin.close().await.ok();
+    }
 }
 
 fn with_database(url: &str, name: &str) -> String {

@@ -19,10 +19,10 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::query::{Ctx, expect_changed, string_list, unsigned};
 use crate::repositories::credentials::oauth_rules::redirect_uri_list;
-use crate::repositories::{Ctx, expect_changed, string_list, unsigned};
-use crate::retry::in_write_tx;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// The scopes an A2A client may be granted.

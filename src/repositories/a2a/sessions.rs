@@ -16,9 +16,9 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::repositories::{Ctx, Prepared, latest, string_list, unsigned};
-use crate::retry::in_write_tx;
+use crate::query::{Ctx, Prepared, latest, string_list, unsigned};
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// How every session token starts.

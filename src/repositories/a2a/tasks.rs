@@ -18,9 +18,9 @@ use super::clients::{active_client, owned_client};
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::Ctx;
-use crate::retry::in_write_tx;
+use crate::query::Ctx;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest task type.

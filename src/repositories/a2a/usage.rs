@@ -18,13 +18,13 @@ use uuid::Uuid;
 use super::clients::owned_client;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
+use crate::query::{Ctx, Prepared, unsigned};
 use crate::repositories::usage::api_usage::{
     at_row, client_details, count, error_message, response_time, status_code, tool_name,
 };
 use crate::repositories::usage::{insert_in_batches, successes};
-use crate::repositories::{Ctx, Prepared, unsigned};
-use crate::retry::in_write_tx;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// The limits every request-usage row shares (API key, JWT, A2A).

@@ -29,10 +29,10 @@ use uuid::Uuid;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::repositories::in_period;
-use crate::retry::in_write_tx;
+use crate::query::in_period;
 use crate::scope::Rows;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest category or key name.

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
 use crate::error::{DatabaseError, Result};
-use crate::repositories::Ctx;
+use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

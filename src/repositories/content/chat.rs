@@ -25,11 +25,11 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{
     KeysetSql, Page, PageRequest, Position, keyset_page_as, keyset_page_prepared,
 };
-use crate::repositories::cells::{Cell, checked, read_enum};
-use crate::repositories::{Prepared, expect_changed, unsigned, unsigned_opt};
-use crate::retry::in_write_tx;
+use crate::query::cells::{Cell, checked, read_enum};
+use crate::query::{Prepared, expect_changed, unsigned, unsigned_opt};
 use crate::scope::Scoped;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// The model a conversation gets when none is given (the schema default).

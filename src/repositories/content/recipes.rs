@@ -22,12 +22,12 @@ use uuid::Uuid;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::repositories::cells::{Cell, checked, read_enum};
-use crate::repositories::text_search::{json_strings_contain, text_contains};
-use crate::repositories::{Prepared, expect_changed, string_list, unsigned, unsigned_opt};
-use crate::retry::in_write_tx;
+use crate::query::cells::{Cell, checked, read_enum};
+use crate::query::text_search::{json_strings_contain, text_contains};
+use crate::query::{Prepared, expect_changed, string_list, unsigned, unsigned_opt};
 use crate::scope::Scoped;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest recipe name.

@@ -28,8 +28,8 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::cells::{Cell, read_enum};
-use crate::repositories::{Ctx, Prepared, expect_changed, latest, unsigned_opt};
+use crate::query::cells::{Cell, read_enum};
+use crate::query::{Ctx, Prepared, expect_changed, latest, unsigned_opt};
 use crate::time;
 use crate::validation;
 

@@ -19,7 +19,7 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::repositories::{Ctx, expect_changed, string_list};
+use crate::query::{Ctx, expect_changed, string_list};
 use crate::time;
 use crate::validation;
 

@@ -23,7 +23,7 @@ use crate::crypto::columns::TENANT_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::TenantId;
-use crate::repositories::{string_list, unsigned_opt};
+use crate::query::{string_list, unsigned_opt};
 use crate::scope::Scoped;
 use crate::time;
 

@@ -25,7 +25,7 @@ use crate::crypto::columns::USER_APP_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{Result, on_table};
 use crate::ids::UserId;
-use crate::repositories::Ctx;
+use crate::query::Ctx;
 use crate::time;
 
 pub use super::oauth_rules::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};

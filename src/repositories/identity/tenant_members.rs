@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::expect_changed;
+use crate::query::expect_changed;
 use crate::scope::Scoped;
 use crate::time;
 

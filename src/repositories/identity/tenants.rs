@@ -18,10 +18,10 @@ use tracing::instrument;
 use crate::error::{DatabaseError, Result, foreign_key_of};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::{Ctx, expect_changed};
-use crate::retry::in_write_tx;
+use crate::query::{Ctx, expect_changed};
 use crate::scope::TenantScope;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest tenant name accepted.

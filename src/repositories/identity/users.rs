@@ -14,8 +14,8 @@ use uuid::Uuid;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{KeysetSql, Page, PageRequest, Position, keyset_page_prepared};
-use crate::repositories::cells::{Cell, read_enum};
-use crate::repositories::{Ctx, Prepared, expect_changed, latest};
+use crate::query::cells::{Cell, read_enum};
+use crate::query::{Ctx, Prepared, expect_changed, latest};
 use crate::time;
 use crate::validation;
 

@@ -17,8 +17,8 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
-use crate::repositories::Prepared;
-use crate::repositories::cells::Cell;
+use crate::query::Prepared;
+use crate::query::cells::Cell;
 use crate::scope::Scoped;
 use crate::time;
 

@@ -18,9 +18,9 @@ use super::rules::{self, GRANT_TYPES, RESPONSE_TYPES};
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
-use crate::repositories::cells::Cell;
+use crate::query::cells::Cell;
+use crate::query::{Ctx, Prepared, string_list};
 use crate::repositories::credentials::oauth_rules::{MAX_REDIRECT_URI, redirect_uri_list};
-use crate::repositories::{Ctx, Prepared, string_list};
 use crate::time;
 use crate::validation;
 

@@ -26,11 +26,11 @@ use super::{
 };
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
+use crate::query::{Ctx, Prepared};
 use crate::repositories::credentials::oauth_rules::MAX_REDIRECT_URI;
-use crate::repositories::{Ctx, Prepared};
-use crate::retry::in_write_tx;
 use crate::scope::TenantScope;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// A refresh token rotated: the one consumed and the one issued in its

@@ -18,7 +18,7 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
-use crate::repositories::Prepared;
+use crate::query::Prepared;
 use crate::scope::Scoped;
 use crate::time;
 

@@ -11,7 +11,7 @@ use tracing::instrument;
 use super::rules::{self, STATE_TTL};
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
-use crate::repositories::Ctx;
+use crate::query::Ctx;
 use crate::scope::Scoped;
 use crate::time;
 

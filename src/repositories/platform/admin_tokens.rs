@@ -15,12 +15,10 @@ use uuid::Uuid;
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::query::{Ctx, Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt};
 use crate::repositories::usage::api_usage::{response_time, size};
-use crate::repositories::{
-    Ctx, Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt,
-};
-use crate::retry::in_write_tx;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// What an admin token may be allowed to do.

@@ -20,8 +20,8 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::repositories::cells::Cell;
-use crate::repositories::{Ctx, Prepared, expect_changed, latest, unsigned};
+use crate::query::cells::Cell;
+use crate::query::{Ctx, Prepared, expect_changed, latest, unsigned};
 use crate::time;
 use crate::validation;
 

@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::ApiKeyId;
+use crate::query::{Ctx, unsigned};
 use crate::repositories::credentials::{ApiKeys, CreatedApiKey, NewApiKey};
-use crate::repositories::{Ctx, unsigned};
-use crate::retry::in_write_tx;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// The periods a provisioned rate limit may count over.

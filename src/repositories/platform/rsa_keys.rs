@@ -15,9 +15,9 @@ use tracing::instrument;
 use crate::crypto::columns::RSA_PRIVATE_KEY;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
-use crate::repositories::{Ctx, expect_changed, unsigned};
-use crate::retry::{RetryPolicy, retrying};
+use crate::query::{Ctx, expect_changed, unsigned};
 use crate::time;
+use crate::transactions::{RetryPolicy, retrying};
 use crate::validation;
 
 /// Longest key id.

@@ -16,7 +16,7 @@ use crate::crypto::columns::SYSTEM_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store::DATA_KEY_PREFIX;
-use crate::repositories::Ctx;
+use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::repositories::{Ctx, expect_changed, unsigned};
+use crate::query::{Ctx, expect_changed, unsigned};
 use crate::time;
 
 /// Bits a grant may carry: 0 to 62. Bit 63 is refused so the mask stays a

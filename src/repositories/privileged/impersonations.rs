@@ -23,9 +23,9 @@ use uuid::Uuid;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::repositories::Ctx;
-use crate::retry::in_write_tx;
+use crate::query::Ctx;
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest reason.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::repositories::Ctx;
+use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

@@ -18,9 +18,9 @@ use uuid::Uuid;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::repositories::{Ctx, expect_changed};
-use crate::retry::in_write_tx;
+use crate::query::{Ctx, expect_changed};
 use crate::time;
+use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Largest goal, in bytes of JSON.

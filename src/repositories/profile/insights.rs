@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::repositories::Ctx;
+use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

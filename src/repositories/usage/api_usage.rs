@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, TenantId, UserId};
-use crate::repositories::{Ctx, Prepared, unsigned};
+use crate::query::{Ctx, Prepared, unsigned};
 use crate::scope::TenantScope;
 use crate::time;
 use crate::validation;

@@ -40,7 +40,7 @@ where
     if rows.is_empty() {
         return Ok(0);
     }
-    crate::retry::in_write_tx(ctx, |tx| {
+    crate::transactions::in_write_tx(ctx, |tx| {
         Box::pin(async move {
             let mut written = 0;
             let mut rows = rows.into_iter();

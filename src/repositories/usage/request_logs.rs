@@ -12,7 +12,7 @@ use super::api_usage::{MAX_ENDPOINT, Usage, error_message, method, response_time
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::repositories::{in_period, unsigned, unsigned_opt};
+use crate::query::{in_period, unsigned, unsigned_opt};
 use crate::time;
 use crate::validation;
 

@@ -3,6 +3,8 @@
 //! of its own). A set URL whose server cannot be reached fails the test.
 #![allow(dead_code)]
 
+#[path = "../../../../tests/support/postgres_db.rs"]
+mod postgres_db;
 pub mod rows;
 
 use migration::{Migrator, MigratorTrait};
@@ -58,19 +60,10 @@ pub async fn sqlite() -> TestDb {
     }
 }
 
-/// An empty PostgreSQL database of its own, if a server is configured.
+/// An empty PostgreSQL database of its own, if a server is configured
+/// (dropped when the test ends).
 pub async fn postgres() -> Option<TestDb> {
-    let admin_url = std::env::var(POSTGRES_URL_VAR).ok()?;
-    let admin = Database::connect(quiet(&admin_url, 1))
-        .await
-        .unwrap_or_else(|err| panic!("{POSTGRES_URL_VAR} is set but unreachable: {err}"));
-    let name = format!("pierre_mig_{}", uuid_like());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    let url = replace_database(&admin_url, &name);
+    let url = postgres_db::create(POSTGRES_URL_VAR).await?;
     let conn = Database::connect(quiet(&url, 2))
         .await
         .expect("connect to test database");
@@ -92,30 +85,4 @@ fn quiet(url: &str, max: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options.max_connections(max).sqlx_logging(false);
     options
-}
-
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let base = match base.rsplit_once('/') {
-        Some((server, _db)) if server.contains("://") && !server.ends_with('/') => server,
-        _ => base.trim_end_matches('/'),
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{:x}_{}_{n}", nanos, std::process::id())
 }

@@ -15,7 +15,7 @@ use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store::check_key_stored;
 use crate::pagination::CursorCodec;
-use crate::retry::{begin_write, finish};
+use crate::query::{begin_write, finish};
 
 /// The pool or an open transaction. Repositories are not generic over the
 /// connection: each is compiled once, and no SeaORM type shows in their

@@ -21,13 +21,13 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
-use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use tracing::{instrument, warn};
 
 use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store;
-use crate::repositories::Ctx;
+use crate::query::{Ctx, begin_write, finish};
 
 /// A boxed future borrowing the transaction, as the closures of
 /// [`Database::transaction`] return.
@@ -170,34 +170,6 @@ impl Database {
         }
         outcome
     }
-}
-
-/// Ends `txn` by `outcome`: commits on `Ok`, rolls back on `Err` and
-/// returns the error (the rollback's own failure matters less than the
-/// cause).
-pub(crate) async fn finish<T>(txn: DatabaseTransaction, outcome: Result<T>) -> Result<T> {
-    match outcome {
-        Ok(value) => {
-            txn.commit().await?;
-            Ok(value)
-        }
-        Err(err) => {
-            let _ = txn.rollback().await;
-            Err(err)
-        }
-    }
-}
-
-/// Begins a transaction that may write: `BEGIN IMMEDIATE` on SQLite (see the
-/// module docs); PostgreSQL ignores the mode. Inside a transaction it opens
-/// a savepoint.
-pub(crate) async fn begin_write<C: TransactionTrait>(conn: &C) -> Result<C::Transaction> {
-    Ok(conn
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await?)
 }
 
 /// Runs `work` in one write transaction on `ctx`'s executor (a savepoint

@@ -1,0 +1,36 @@
+//! Beginning and ending a write transaction, the same way everywhere.
+//!
+//! A transaction that may write begins with `BEGIN IMMEDIATE` on SQLite:
+//! see the `transactions` module for why.
+
+use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+
+use crate::error::Result;
+
+/// Ends `txn` by `outcome`: commits on `Ok`, rolls back on `Err` and
+/// returns the error (the rollback's own failure matters less than the
+/// cause).
+pub(crate) async fn finish<T>(txn: DatabaseTransaction, outcome: Result<T>) -> Result<T> {
+    match outcome {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(err) => {
+            let _ = txn.rollback().await;
+            Err(err)
+        }
+    }
+}
+
+/// Begins a transaction that may write: `BEGIN IMMEDIATE` on SQLite (see the
+/// `transactions` module); PostgreSQL ignores the mode. Inside a transaction it opens
+/// a savepoint.
+pub(crate) async fn begin_write<C: TransactionTrait>(conn: &C) -> Result<C::Transaction> {
+    Ok(conn
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?)
+}
