@@ -6,7 +6,11 @@
 //!   [`domain_name`], [`http_url`];
 //! - field rules (crate-private): text lengths, identifiers, slugs,
 //!   ranges, expiries;
-//! - OAuth rules live beside the credential repositories that use them.
+//! - request-usage fields (crate-private): status, response time, sizes,
+//!   client details, shared by every table that records a request;
+//! - OAuth rules (crate-private): providers, client credentials, redirect
+//!   URIs and scope lists, shared by the credential repositories, the
+//!   OAuth 2.0 server and A2A clients.
 //!
 //! Each check returns the cleaned value or a
 //! [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
@@ -14,6 +18,8 @@
 
 mod fields;
 mod internet;
+pub(crate) mod oauth;
+pub(crate) mod request;
 
 pub(crate) use fields::{
     expiry, identifier, int_range, json_document, known_values, list_of, optional,

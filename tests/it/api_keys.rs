@@ -626,3 +626,35 @@ async fn a_key_created_in_a_failed_transaction_does_not_exist() {
         assert!(t.db.api_keys().get_by_id_for_owner(id, alice).await.is_ok());
     }
 }
+
+#[tokio::test]
+async fn admins_look_up_keys_without_the_owner() {
+    for t in common::databases().await {
+        let w = common::World::new(t).await;
+        let b = w.t.backend;
+        let keys = w.t.db.api_keys();
+        let made = keys
+            .create(NewApiKey::new(w.bob, "k", ApiKeyTier::Starter))
+            .await
+            .unwrap()
+            .key;
+        assert_eq!(keys.admin_get_by_id(made.id).await.unwrap(), made, "{b}");
+        let listed = keys
+            .admin_list_by_owner_email("BOB@example.org")
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![made], "{b}: the email is normalized");
+        assert!(
+            keys.admin_list_by_owner_email("ada@example.org")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            keys.admin_list_by_owner_email("not an email")
+                .await
+                .is_err(),
+            "{b}"
+        );
+    }
+}

@@ -17,7 +17,6 @@ mod errors;
 mod expiry;
 mod first_hour;
 mod fitness_configs;
-mod gaps;
 mod isolation;
 mod last_seen;
 mod no_leaks;

@@ -5,7 +5,7 @@ use crate::common;
 
 use chrono::{Duration, Utc};
 use pierre_db::OauthProvider;
-use pierre_db::{DatabaseError, NewOAuthToken, NewUser, Secret, TenantId, UserId};
+use pierre_db::{DatabaseError, NewOAuthToken, NewUser, PageRequest, Secret, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 struct World {
@@ -736,5 +736,54 @@ async fn a_stored_provider_outside_the_schema_set_is_a_decode_error() {
             }
             other => panic!("{b}: expected a Decode error, got {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn tokens_of_a_provider_page_for_sync_jobs() {
+    for t in common::databases().await {
+        let w = common::World::new(t).await;
+        let b = w.t.backend;
+        let tokens = w.t.db.tenant(w.acme).oauth_tokens();
+        let mut users = Vec::new();
+        for i in 0..7 {
+            let user = common::user(&w.t, &format!("sync{i}@example.org")).await;
+            let token = NewOAuthToken::new(user, OauthProvider::Strava, format!("tok-{i}"));
+            tokens.upsert(token).await.unwrap();
+            users.push(user);
+        }
+        let garmin = NewOAuthToken::new(w.ada, OauthProvider::Garmin, "g");
+        tokens.upsert(garmin).await.unwrap();
+        let elsewhere = NewOAuthToken::new(w.bob, OauthProvider::Strava, "other tenant");
+        w.t.db
+            .tenant(w.globex)
+            .oauth_tokens()
+            .upsert(elsewhere)
+            .await
+            .unwrap();
+
+        let mut request = PageRequest::first(3);
+        let mut seen = Vec::new();
+        loop {
+            let page = tokens
+                .list_for_provider_paged(OauthProvider::Strava, &request)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 3, "{b}");
+            for token in &page.items {
+                assert_eq!(token.tenant_id, w.acme, "{b}");
+                seen.push((token.user_id, token.access_token.expose().to_owned()));
+            }
+            match page.next_cursor {
+                Some(cursor) => request = PageRequest::after(cursor, 3),
+                None => break,
+            }
+        }
+        let want: Vec<_> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (*u, format!("tok-{i}")))
+            .collect();
+        assert_eq!(seen, want, "{b}: oldest first, decrypted, this tenant only");
     }
 }

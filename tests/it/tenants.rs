@@ -7,7 +7,9 @@ use crate::common;
 use entity::sea_orm_active_enums::TenantRole;
 use entity::{tenant_users, tenants};
 use pierre_db::repositories::identity::tenants::NewTenant;
-use pierre_db::{DatabaseError, NewUser, PageRequest, SubscriptionTier, TenantId, UserId};
+use pierre_db::{
+    DatabaseError, NewUser, PageRequest, SubscriptionTier, TenantId, TenantUpdate, UserId,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -721,5 +723,157 @@ async fn list_pages_the_members_of_this_tenant_only() {
             .await
             .unwrap_err();
         assert_eq!(field_of(&err), Some("cursor"), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn the_owner_keeps_a_membership_until_ownership_moves() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let ada = common::user(&t, "ada@example.org").await;
+        let bob = common::user(&t, "bob@example.org").await;
+        let tenant =
+            t.db.tenants()
+                .create(NewTenant::new("Acme", "acme-runners", ada))
+                .await
+                .unwrap()
+                .id;
+        let members = t.db.tenant(tenant).members();
+        members.add(bob, TenantRole::Member, None).await.unwrap();
+
+        let err = members.remove(ada).await.unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::InvalidInput { .. }),
+            "{b}: {err}"
+        );
+        let err = members
+            .change_role(ada, TenantRole::Admin)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::InvalidInput { .. }),
+            "{b}: {err}"
+        );
+        assert_eq!(
+            members.get_user_role(ada).await.unwrap(),
+            Some(TenantRole::Owner)
+        );
+        // Other members come and go as before.
+        members.change_role(bob, TenantRole::Admin).await.unwrap();
+
+        // A non-member cannot receive it.
+        let carol = common::user(&t, "carol@example.org").await;
+        let err =
+            t.db.tenants()
+                .transfer_ownership(tenant, carol)
+                .await
+                .unwrap_err();
+        assert!(matches!(err, DatabaseError::NotFound { .. }), "{b}: {err}");
+
+        let moved =
+            t.db.tenants()
+                .transfer_ownership(tenant, bob)
+                .await
+                .unwrap();
+        assert_eq!(moved.owner_user_id, bob, "{b}");
+        assert_eq!(
+            members.get_user_role(bob).await.unwrap(),
+            Some(TenantRole::Owner)
+        );
+        assert_eq!(
+            members.get_user_role(ada).await.unwrap(),
+            Some(TenantRole::Admin)
+        );
+        assert!(members.remove(ada).await.unwrap(), "{b}: removable now");
+        assert!(
+            members.remove(bob).await.is_err(),
+            "{b}: the new owner is kept"
+        );
+
+        // Update and deactivate.
+        let updated =
+            t.db.tenants()
+                .update(
+                    tenant,
+                    TenantUpdate {
+                        name: Some("Acme Club".into()),
+                        domain: Some("acme.example.org".into()),
+                        plan: Some(SubscriptionTier::Enterprise),
+                    },
+                )
+                .await
+                .unwrap();
+        assert_eq!(
+            (
+                updated.name.as_str(),
+                updated.domain.as_deref(),
+                updated.plan
+            ),
+            (
+                "Acme Club",
+                Some("acme.example.org"),
+                SubscriptionTier::Enterprise
+            ),
+            "{b}"
+        );
+        let cleared =
+            t.db.tenants()
+                .update(
+                    tenant,
+                    TenantUpdate {
+                        domain: Some(String::new()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        assert_eq!((cleared.name.as_str(), cleared.domain), ("Acme Club", None));
+        let bad = TenantUpdate {
+            domain: Some("not a domain".into()),
+            ..Default::default()
+        };
+        assert!(t.db.tenants().update(tenant, bad).await.is_err(), "{b}");
+        assert!(t.db.tenants().deactivate(tenant).await.unwrap(), "{b}");
+        assert!(!t.db.tenants().deactivate(tenant).await.unwrap(), "{b}");
+        assert!(
+            !t.db
+                .tenants()
+                .get_by_id(tenant)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_active
+        );
+        let unknown = TenantId::new();
+        assert!(t.db.tenants().deactivate(unknown).await.is_err(), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_users_home_tenant_must_exist() {
+    for t in common::databases().await {
+        let w = common::World::new(t).await;
+        let b = w.t.backend;
+        let users = w.t.db.users();
+        users.update_tenant_id(w.bob, Some(w.acme)).await.unwrap();
+        let bob = users.get_by_id(w.bob).await.unwrap().unwrap();
+        assert_eq!(bob.tenant_id, Some(w.acme), "{b}");
+        let err = users
+            .update_tenant_id(w.bob, Some(TenantId::new()))
+            .await
+            .unwrap_err();
+        match &err {
+            DatabaseError::ForeignKey { table, columns } => {
+                assert_eq!(table.as_deref(), Some("users"), "{b}");
+                assert_eq!(columns, &["tenant_id"], "{b}");
+            }
+            other => panic!("{b}: {other}"),
+        }
+        assert!(err.to_string().contains("tenant_id"), "{b}: {err}");
+        users.update_tenant_id(w.bob, None).await.unwrap();
+        assert_eq!(
+            users.get_by_id(w.bob).await.unwrap().unwrap().tenant_id,
+            None
+        );
     }
 }

@@ -10,11 +10,10 @@ use chrono::{DateTime, Duration, Utc};
 use entity::sea_orm_active_enums::ApiKeyTier;
 use entity::{api_key_usage, api_keys, jwt_usage, request_logs};
 use pierre_db::repositories::credentials::api_keys::NewApiKey;
-use pierre_db::repositories::usage::api_usage::{
-    BATCH_ROWS, NewApiKeyUsage, NewJwtUsage, SystemStats, UsageStats,
-};
+use pierre_db::repositories::usage::api_usage::{BATCH_ROWS, NewApiKeyUsage, NewJwtUsage};
 use pierre_db::{DatabaseError, NewUser, PageRequest, UserId};
-use pierre_db::{NewRequestLog, RequestLog, RequestLogFilter};
+use pierre_db::{NewRequestLog, RequestLog, RequestLogFilter, TenantRole};
+use pierre_db::{SystemStats, UsageStats};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
@@ -902,5 +901,147 @@ async fn system_stats_count_users_live_keys_and_recent_rows() {
         assert_eq!(everything.api_key_requests, 2 * ages.len() as u64, "{b}");
         assert_eq!(everything.jwt_requests, jwt_rows(&w.t).await, "{b}");
         assert_eq!(everything.request_logs, log_rows(&w.t).await, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn top_tools_rank_by_count_then_name_with_a_limit() {
+    for t in common::databases().await {
+        let w = common::World::new(t).await;
+        let b = w.t.backend;
+        let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Starter);
+        let first = w.t.db.api_keys().create(key(w.ada)).await.unwrap().key.id;
+        let second = w.t.db.api_keys().create(key(w.ada)).await.unwrap().key.id;
+        let others = w.t.db.api_keys().create(key(w.bob)).await.unwrap().key.id;
+        let usage = w.t.db.usage();
+        let now = Utc::now();
+        // Ada: search 3 (over two keys), stats 2, activities 2, zones 1;
+        // one search an hour ago falls outside the period; Bob's never count.
+        let rows = [
+            (first, "search", 0),
+            (second, "search", 0),
+            (first, "search", 0),
+            (first, "stats", 0),
+            (second, "stats", 0),
+            (first, "activities", 0),
+            (first, "activities", 0),
+            (second, "zones", 0),
+            (first, "search", 60),
+            (others, "zones", 0),
+            (others, "zones", 0),
+        ];
+        for (key, tool, minutes_ago) in rows {
+            let mut u = NewApiKeyUsage::new(key, tool, 200);
+            u.timestamp = now - Duration::minutes(minutes_ago);
+            usage.record_api_key_usage(u).await.unwrap();
+        }
+        let (from, to) = (now - Duration::minutes(30), now + Duration::minutes(1));
+        let top = usage.top_tools(w.ada, from, to, 3).await.unwrap();
+        let want: Vec<(String, u64)> = [("search", 3), ("activities", 2), ("stats", 2)]
+            .iter()
+            .map(|(tool, n)| ((*tool).to_owned(), *n))
+            .collect();
+        assert_eq!(top, want, "{b}: most first, ties by name, cut at 3");
+        let all = usage.top_tools(w.ada, from, to, 10).await.unwrap();
+        assert_eq!(all.len(), 4, "{b}");
+        assert_eq!(all[3], ("zones".to_owned(), 1), "{b}");
+        assert!(
+            usage.top_tools(w.ada, to, from, 3).await.is_err(),
+            "{b}: reversed"
+        );
+        assert!(
+            usage.top_tools(w.ada, from, to, 0).await.is_err(),
+            "{b}: limit 0"
+        );
+    }
+}
+
+#[tokio::test]
+async fn request_logs_filter_by_key_and_endpoint_and_stats_by_tenant() {
+    for t in common::databases().await {
+        let w = common::World::new(t).await;
+        let b = w.t.backend;
+        w.t.db
+            .tenant(w.acme)
+            .members()
+            .add(w.bob, TenantRole::Member, None)
+            .await
+            .unwrap();
+        let outsider = common::user(&w.t, "out@example.org").await;
+        let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Starter);
+        let bob_key = w.t.db.api_keys().create(key(w.bob)).await.unwrap().key.id;
+        let out_key =
+            w.t.db
+                .api_keys()
+                .create(key(outsider))
+                .await
+                .unwrap()
+                .key
+                .id;
+        let usage = w.t.db.usage();
+        for (user, api_key, endpoint) in [
+            (w.bob, Some(bob_key), "/tools/search"),
+            (w.bob, Some(bob_key), "/tools/stats"),
+            (w.bob, None, "/tools/search"),
+            (outsider, Some(out_key), "/tools/search"),
+        ] {
+            let mut log = NewRequestLog::new("POST", endpoint, 200);
+            log.user_id = Some(user);
+            log.api_key_id = api_key;
+            usage.record_request_log(log).await.unwrap();
+        }
+        let count = async |filter: RequestLogFilter| {
+            let page = usage
+                .list_request_logs(&filter, &PageRequest::first(50))
+                .await;
+            page.unwrap().items.len()
+        };
+        let by_key = RequestLogFilter {
+            api_key_id: Some(bob_key),
+            ..Default::default()
+        };
+        assert_eq!(count(by_key.clone()).await, 2, "{b}");
+        let search = RequestLogFilter {
+            endpoint: Some("/tools/search".into()),
+            ..Default::default()
+        };
+        assert_eq!(count(search).await, 3, "{b}");
+        let both = RequestLogFilter {
+            endpoint: Some("/tools/search".into()),
+            ..by_key
+        };
+        assert_eq!(count(both).await, 1, "{b}");
+
+        let usage_row = |key| NewApiKeyUsage::new(key, "search", 200);
+        usage
+            .record_api_key_usage(usage_row(bob_key))
+            .await
+            .unwrap();
+        usage
+            .record_api_key_usage(usage_row(out_key))
+            .await
+            .unwrap();
+        let since = Utc::now() - Duration::hours(1);
+        let all = usage.system_stats(since).await.unwrap();
+        let acme = usage.tenant_stats(w.acme, since).await.unwrap();
+        assert_eq!(
+            (all.users, all.request_logs, all.api_key_requests),
+            (3, 4, 2),
+            "{b}"
+        );
+        // Acme's members: Bob only (its owner, Ada, has no membership row
+        // in this fixture).
+        assert_eq!(
+            (
+                acme.users,
+                acme.active_api_keys,
+                acme.request_logs,
+                acme.api_key_requests
+            ),
+            (1, 1, 3, 1),
+            "{b}"
+        );
+        let empty = usage.tenant_stats(w.globex, since).await.unwrap();
+        assert_eq!((empty.users, empty.request_logs), (0, 0), "{b}");
     }
 }

@@ -20,10 +20,10 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::query::{Ctx, expect_changed, string_list, unsigned};
-use crate::repositories::credentials::oauth_rules::redirect_uri_list;
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;
+use crate::validation::oauth::redirect_uri_list;
 
 /// The scopes an A2A client may be granted.
 pub const A2A_SCOPES: [&str; 7] = [

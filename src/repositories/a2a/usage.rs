@@ -19,16 +19,17 @@ use super::clients::owned_client;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::query::{Ctx, Prepared, unsigned};
-use crate::repositories::usage::api_usage::{
-    at_row, client_details, count, error_message, response_time, status_code, tool_name,
-};
+use crate::repositories::usage::api_usage::count;
 use crate::repositories::usage::{insert_in_batches, successes};
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;
+use crate::validation::request::{
+    at_row, client_details, error_message, response_time, status_code, tool_name,
+};
 
 /// The limits every request-usage row shares (API key, JWT, A2A).
-pub use crate::repositories::usage::api_usage::{MAX_ERROR_MESSAGE, MAX_TOOL_NAME};
+pub use crate::validation::request::{MAX_ERROR_MESSAGE, MAX_TOOL_NAME};
 /// Most days of history.
 pub const MAX_HISTORY_DAYS: u32 = 366;
 /// Rows per INSERT of a batch: 500 × 14 columns stays under SQLite's

@@ -14,7 +14,6 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::oauth_rules;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
@@ -22,6 +21,7 @@ use crate::ids::UserId;
 use crate::query::{Ctx, expect_changed, string_list};
 use crate::time;
 use crate::validation;
+use crate::validation::oauth;
 
 /// Longest app name accepted.
 pub const MAX_NAME: usize = 200;
@@ -29,7 +29,7 @@ pub const MAX_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 2000;
 /// Most redirect URIs per app.
 pub const MAX_REDIRECT_URIS: usize = 20;
-pub use super::oauth_rules::MAX_REDIRECT_URI;
+pub use crate::validation::oauth::MAX_REDIRECT_URI;
 /// Most scopes per app.
 pub const MAX_SCOPES: usize = 64;
 /// Longest scope accepted.
@@ -172,8 +172,8 @@ impl<'a> OAuthApps<'a> {
         let name = validation::required("name", &new.name, MAX_NAME)?;
         let description =
             validation::optional("description", new.description.as_deref(), MAX_DESCRIPTION)?;
-        let redirect_uris = oauth_rules::redirect_uri_list(&new.redirect_uris, MAX_REDIRECT_URIS)?;
-        let scopes = oauth_rules::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
+        let redirect_uris = oauth::redirect_uri_list(&new.redirect_uris, MAX_REDIRECT_URIS)?;
+        let scopes = oauth::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
         let client_id = hashing::generate(CLIENT_ID_PREFIX)?.expose().to_owned();
         tracing::Span::current().record("client_id", client_id.as_str());
         let client_secret = hashing::generate(CLIENT_SECRET_PREFIX)?;

@@ -26,10 +26,10 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
 use crate::query::cells::read_named;
 use crate::query::{Ctx, Prepared, expect_changed};
-use crate::repositories::credentials::oauth_rules::provider_name;
 use crate::scope::Scoped;
 use crate::time;
 use crate::validation;
+use crate::validation::oauth::provider_name;
 
 /// Longest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;

@@ -18,7 +18,6 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, QueryFilter, Qu
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::oauth_rules::{self, ClientCredentials, provider_name};
 use crate::crypto::columns::TENANT_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
@@ -26,8 +25,9 @@ use crate::ids::TenantId;
 use crate::query::{string_list, unsigned_opt};
 use crate::scope::Scoped;
 use crate::time;
+use crate::validation::oauth::{self, ClientCredentials, provider_name};
 
-pub use super::oauth_rules::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
+pub use crate::validation::oauth::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
 /// Most scopes per credential.
 pub const MAX_SCOPES: usize = 64;
 /// Longest scope accepted.
@@ -188,13 +188,13 @@ impl<'a> TenantOAuthCredentials<'a> {
             provider,
             client_id,
             redirect_uri,
-        } = oauth_rules::client_credentials(
+        } = oauth::client_credentials(
             new.provider,
             &new.client_id,
             &new.client_secret,
             &new.redirect_uri,
         )?;
-        let scopes = oauth_rules::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
+        let scopes = oauth::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
         let rate_limit = new
             .rate_limit_per_day
             .map(|limit| {

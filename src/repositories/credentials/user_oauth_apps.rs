@@ -20,15 +20,15 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::oauth_rules::{self, ClientCredentials, provider_name};
 use crate::crypto::columns::USER_APP_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{Result, on_table};
 use crate::ids::UserId;
 use crate::query::Ctx;
 use crate::time;
+use crate::validation::oauth::{self, ClientCredentials, provider_name};
 
-pub use super::oauth_rules::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
+pub use crate::validation::oauth::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
 
 /// A user's own OAuth app credentials for one provider, decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,7 +152,7 @@ impl<'a> UserOAuthApps<'a> {
             provider,
             client_id,
             redirect_uri,
-        } = oauth_rules::client_credentials(
+        } = oauth::client_credentials(
             new.provider,
             &new.client_id,
             &new.client_secret,

@@ -20,9 +20,9 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::query::cells::Cell;
 use crate::query::{Ctx, Prepared, string_list};
-use crate::repositories::credentials::oauth_rules::{MAX_REDIRECT_URI, redirect_uri_list};
 use crate::time;
 use crate::validation;
+use crate::validation::oauth::{MAX_REDIRECT_URI, redirect_uri_list};
 
 /// Most redirect URIs per client.
 pub const MAX_REDIRECT_URIS: usize = 20;

@@ -27,11 +27,11 @@ use super::{
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::query::{Ctx, Prepared};
-use crate::repositories::credentials::oauth_rules::MAX_REDIRECT_URI;
 use crate::scope::TenantScope;
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;
+use crate::validation::oauth::MAX_REDIRECT_URI;
 
 /// A refresh token rotated: the one consumed and the one issued in its
 /// place (same tenant, user, client and scope).

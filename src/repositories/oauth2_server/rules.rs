@@ -8,8 +8,8 @@ use ring::digest::{SHA256, digest};
 use subtle::ConstantTimeEq;
 
 use crate::error::{DatabaseError, Result};
-use crate::repositories::credentials::oauth_rules::scope_tokens;
 use crate::validation;
+use crate::validation::oauth::scope_tokens;
 
 /// How long an authorization code lives unless the caller says otherwise.
 pub const AUTH_CODE_TTL: Duration = Duration::minutes(10);

@@ -16,10 +16,10 @@ use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::query::{Ctx, Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt};
-use crate::repositories::usage::api_usage::{response_time, size};
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;
+use crate::validation::request::{response_time, size};
 
 /// What an admin token may be allowed to do.
 pub const ADMIN_PERMISSIONS: [&str; 7] = [

@@ -2,9 +2,11 @@
 
 pub mod api_usage;
 pub mod request_logs;
+pub mod stats;
 
-pub use api_usage::{NewApiKeyUsage, NewJwtUsage, SystemStats, Usage, UsageStats};
+pub use api_usage::{NewApiKeyUsage, NewJwtUsage, Usage};
 pub use request_logs::{NewRequestLog, RequestLog, RequestLogFilter};
+pub use stats::{SystemStats, UsageStats};
 
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 

@@ -8,13 +8,14 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::api_usage::{MAX_ENDPOINT, Usage, error_message, method, response_time, status_code};
+use super::api_usage::Usage;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::query::{in_period, unsigned, unsigned_opt};
 use crate::time;
 use crate::validation;
+use crate::validation::request::{MAX_ENDPOINT, error_message, method, response_time, status_code};
 
 /// One request to log, for [`Usage::record_request_log`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,14 +1,15 @@
-//! OAuth rules shared by the credential repositories: known providers,
-//! client credentials, scope lists.
+//! OAuth rules shared by the credential repositories, the OAuth 2.0
+//! server and A2A clients: known providers, client credentials, redirect
+//! URIs, scope lists.
 
 use std::collections::HashSet;
 
 use entity::sea_orm_active_enums::OauthProvider;
 use sea_orm::{ActiveEnum, Iterable};
 
+use super::{http_url, identifier, required, secret};
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
-use crate::validation::{http_url, identifier, required, secret};
 
 /// Every requested scope must be among the allowed ones; returns the
 /// requested scopes without duplicates, in their first order.
