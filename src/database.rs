@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use migration::{MigrationStatus, Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, Statement};
 use tracing::{info, instrument};
 
@@ -13,6 +13,7 @@ use crate::crypto::keyring::Keyring;
 use crate::error::{DatabaseError, Result};
 use crate::keys::{KeyCache, MasterKey};
 use crate::pagination::CursorCodec;
+use crate::shared::Shared;
 
 /// A connected pierre-db database. Cheap to clone: clones share the pool.
 ///
@@ -35,18 +36,7 @@ use crate::pagination::CursorCodec;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Database {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    conn: DatabaseConnection,
-    backend: Backend,
-    /// The settings as given (the current master key is in `keys`).
-    config: DatabaseConfig,
-    cursors: CursorCodec,
-    /// The master key and the data keys: their one owner.
-    keys: KeyCache,
+    inner: Arc<Shared>,
 }
 
 /// What [`Database::health`] reports.
@@ -87,7 +77,7 @@ impl Database {
         let cursors = CursorCodec::new(&config.master_key);
         let keys = KeyCache::new(config.master_key.clone(), config.key_refresh_interval);
         let db = Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Shared {
                 conn,
                 backend,
                 config,
@@ -224,46 +214,28 @@ impl Database {
         Ok(())
     }
 
-    /// The newest applied migration and how many are pending, read without
-    /// creating the migration table (a missing table means all pending).
+    /// The state every handle and repository shares.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner
+    }
+
+    /// The newest applied migration and how many are pending.
     pub(crate) async fn migration_status(&self) -> Result<(Option<String>, usize)> {
-        let all = Migrator::get_migration_with_status_read_only(&self.inner.conn).await?;
-        let latest = all
-            .iter()
-            .rfind(|m| m.status() == MigrationStatus::Applied)
-            .map(|m| m.name().to_owned());
-        let pending = all
-            .iter()
-            .filter(|m| m.status() == MigrationStatus::Pending)
-            .count();
-        Ok((latest, pending))
+        self.inner.migration_status().await
     }
 
     pub(crate) fn keys(&self) -> &KeyCache {
-        &self.inner.keys
+        self.inner.keys()
     }
 
-    /// The keys for opening values: the cached ones, or loaded through the
-    /// pool (once the schema exists; creating data key v1 on first use).
+    /// See [`Shared::keyring`].
     pub(crate) async fn keyring(&self) -> Result<Arc<Keyring>> {
-        if let Some(keyring) = self.inner.keys.cached() {
-            return Ok(keyring);
-        }
-        // Connected before the schema existed: load once it does.
-        let pending = self.migration_status().await?.1;
-        if pending > 0 {
-            return Err(DatabaseError::NotMigrated { pending });
-        }
-        self.reload_keys().await
+        self.inner.keyring().await
     }
 
-    /// Reads (or on first use creates) the data keys through the pool.
+    /// See [`Shared::reload_keys`].
     pub(crate) async fn reload_keys(&self) -> Result<Arc<Keyring>> {
-        self.inner.keys.load_or_create(&self.inner.conn).await
-    }
-
-    pub(crate) fn cursors(&self) -> &CursorCodec {
-        &self.inner.cursors
+        self.inner.reload_keys().await
     }
 }
 

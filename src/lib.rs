@@ -78,6 +78,7 @@
 
 mod backend;
 mod config;
+mod context;
 #[cfg(feature = "internals")]
 pub mod crypto;
 #[cfg(not(feature = "internals"))]
@@ -91,6 +92,7 @@ mod query;
 pub mod repositories;
 mod scope;
 mod security;
+mod shared;
 #[cfg(all(feature = "sqlite", feature = "internals"))]
 pub mod sqlite_planner;
 #[cfg(all(feature = "sqlite", not(feature = "internals")))]

@@ -33,9 +33,10 @@ use sea_orm::{
     Statement, UpdateMany, Value,
 };
 
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::ids::TenantId;
-use crate::query::{Ctx, Prepared};
+use crate::query::Prepared;
 
 /// An entity with a tenant column, named by `TENANT`: every row belongs
 /// to one tenant, or (for a [`NullableTenant`]) to one tenant or all.

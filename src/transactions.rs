@@ -24,10 +24,11 @@ use ring::rand::{SecureRandom, SystemRandom};
 use sea_orm::DatabaseTransaction;
 use tracing::{instrument, warn};
 
+use crate::context::Ctx;
 use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store;
-use crate::query::{Ctx, begin_write, finish};
+use crate::query::{begin_write, finish};
 
 /// A boxed future borrowing the transaction, as the closures of
 /// [`Database::transaction`] return.
@@ -44,7 +45,7 @@ pub struct Tx<'c> {
 impl<'c> Tx<'c> {
     /// What this transaction's repositories borrow.
     pub(crate) fn ctx(&self) -> Ctx<'c> {
-        Ctx::transaction(self.txn, self.db)
+        Ctx::transaction(self.txn, self.db.shared())
     }
 
     /// **Escape hatch** (feature `internals`): the transaction itself,
@@ -182,7 +183,7 @@ where
     F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
 {
     let txn = begin_write(&ctx.conn()).await?;
-    let outcome = work(Ctx::transaction(&txn, ctx.db)).await;
+    let outcome = work(Ctx::transaction(&txn, ctx.shared)).await;
     finish(txn, outcome).await
 }
 

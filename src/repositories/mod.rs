@@ -33,7 +33,7 @@ pub mod privileged;
 pub mod profile;
 pub mod usage;
 
-use crate::query::Ctx;
+use crate::context::Ctx;
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
 use audit::AuditEvents;
@@ -67,18 +67,18 @@ macro_rules! accessors {
             $(
                 $(#[$gdoc])*
                 pub fn $gname(&self) -> $gty<'_> {
-                    $gty::new(Ctx::pool(self))
+                    $gty::new(Ctx::pool(self.shared()))
                 }
             )*
 
             /// The repositories of one tenant's data.
             pub fn tenant(&self, tenant: TenantId) -> TenantScope<'_> {
-                TenantScope::new(Ctx::pool(self), tenant)
+                TenantScope::new(Ctx::pool(self.shared()), tenant)
             }
 
             /// The few operations that span tenants.
             pub fn across_tenants(&self) -> AcrossTenants<'_> {
-                AcrossTenants { ctx: Ctx::pool(self) }
+                AcrossTenants { ctx: Ctx::pool(self.shared()) }
             }
         }
 

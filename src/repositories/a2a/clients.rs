@@ -14,12 +14,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::query::{Ctx, expect_changed, string_list, unsigned};
+use crate::query::{expect_changed, string_list, unsigned};
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;

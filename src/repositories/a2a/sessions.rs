@@ -12,11 +12,12 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::clients::active_client;
+use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::query::{Ctx, Prepared, latest, string_list, unsigned};
+use crate::query::{Prepared, latest, string_list, unsigned};
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;

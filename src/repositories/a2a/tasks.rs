@@ -15,10 +15,10 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::clients::{active_client, owned_client};
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::query::Ctx;
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;

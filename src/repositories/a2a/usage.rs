@@ -16,9 +16,10 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::clients::owned_client;
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::query::{Ctx, Prepared, unsigned};
+use crate::query::{Prepared, unsigned};
 use crate::repositories::usage::api_usage::count;
 use crate::repositories::usage::{insert_in_batches, successes};
 use crate::time;

@@ -11,8 +11,8 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
-use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

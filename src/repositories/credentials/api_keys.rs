@@ -23,13 +23,14 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
 use crate::query::cells::{Cell, read_enum};
-use crate::query::{Ctx, Prepared, expect_changed, latest, unsigned_opt};
+use crate::query::{Prepared, expect_changed, latest, unsigned_opt};
 use crate::time;
 use crate::validation;
 

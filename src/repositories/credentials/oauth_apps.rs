@@ -14,11 +14,12 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::query::{Ctx, expect_changed, string_list};
+use crate::query::{expect_changed, string_list};
 use crate::time;
 use crate::validation;
 use crate::validation::oauth;

@@ -18,6 +18,7 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::columns::{OAUTH_ACCESS_TOKEN, OAUTH_REFRESH_TOKEN};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
@@ -25,7 +26,7 @@ use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
 use crate::query::cells::read_named;
-use crate::query::{Ctx, Prepared, expect_changed};
+use crate::query::{Prepared, expect_changed};
 use crate::scope::Scoped;
 use crate::time;
 use crate::validation;

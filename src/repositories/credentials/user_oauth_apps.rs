@@ -20,11 +20,11 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::columns::USER_APP_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{Result, on_table};
 use crate::ids::UserId;
-use crate::query::Ctx;
 use crate::time;
 use crate::validation::oauth::{self, ClientCredentials, provider_name};
 

@@ -15,10 +15,11 @@ use sea_orm::{
 };
 use tracing::instrument;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result, foreign_key_of};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::query::{Ctx, expect_changed};
+use crate::query::expect_changed;
 use crate::scope::TenantScope;
 use crate::time;
 use crate::transactions::in_write_tx;

@@ -11,11 +11,12 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{KeysetSql, Page, PageRequest, Position, keyset_page_prepared};
 use crate::query::cells::{Cell, read_enum};
-use crate::query::{Ctx, Prepared, expect_changed, latest};
+use crate::query::{Prepared, expect_changed, latest};
 use crate::time;
 use crate::validation;
 

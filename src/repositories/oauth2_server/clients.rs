@@ -15,11 +15,12 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::rules::{self, GRANT_TYPES, RESPONSE_TYPES};
+use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::query::cells::Cell;
-use crate::query::{Ctx, Prepared, string_list};
+use crate::query::{Prepared, string_list};
 use crate::time;
 use crate::validation;
 use crate::validation::oauth::{MAX_REDIRECT_URI, redirect_uri_list};

@@ -24,9 +24,10 @@ use super::states::checked_row;
 use super::{
     AuthCode, IssuedRefreshToken, NewOAuth2State, NewRefreshToken, OAuth2State, RefreshToken,
 };
+use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
-use crate::query::{Ctx, Prepared};
+use crate::query::Prepared;
 use crate::scope::TenantScope;
 use crate::time;
 use crate::transactions::in_write_tx;

@@ -9,9 +9,9 @@ use sea_orm::ActiveValue::Set;
 use tracing::instrument;
 
 use super::rules::{self, STATE_TTL};
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
-use crate::query::Ctx;
 use crate::scope::Scoped;
 use crate::time;
 

@@ -12,10 +12,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::pagination::{Page, PageRequest, Position, keyset_page};
-use crate::query::{Ctx, Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt};
+use crate::query::{Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt};
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;

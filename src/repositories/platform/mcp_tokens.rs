@@ -16,12 +16,13 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::query::cells::Cell;
-use crate::query::{Ctx, Prepared, expect_changed, latest, unsigned};
+use crate::query::{Prepared, expect_changed, latest, unsigned};
 use crate::time;
 use crate::validation;
 

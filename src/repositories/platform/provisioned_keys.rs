@@ -7,9 +7,10 @@ use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::ApiKeyId;
-use crate::query::{Ctx, unsigned};
+use crate::query::unsigned;
 use crate::repositories::credentials::{ApiKeys, CreatedApiKey, NewApiKey};
 use crate::time;
 use crate::transactions::in_write_tx;

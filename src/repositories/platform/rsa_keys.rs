@@ -12,10 +12,11 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
 use tracing::instrument;
 
+use crate::context::Ctx;
 use crate::crypto::columns::RSA_PRIVATE_KEY;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
-use crate::query::{Ctx, expect_changed, unsigned};
+use crate::query::{expect_changed, unsigned};
 use crate::time;
 use crate::transactions::{RetryPolicy, retrying};
 use crate::validation;

@@ -12,11 +12,11 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, Insert, QueryFilter, QueryTrait};
 use tracing::instrument;
 
+use crate::context::Ctx;
 use crate::crypto::columns::SYSTEM_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store::DATA_KEY_PREFIX;
-use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

@@ -13,9 +13,10 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::query::{Ctx, expect_changed, unsigned};
+use crate::query::{expect_changed, unsigned};
 use crate::time;
 
 /// Bits a grant may carry: 0 to 62. Bit 63 is refused so the mask stays a

@@ -20,10 +20,10 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::query::Ctx;
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;

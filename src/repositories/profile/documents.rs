@@ -10,9 +10,9 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

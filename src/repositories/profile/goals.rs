@@ -15,10 +15,11 @@ use serde_json::{Map, Value};
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::query::{Ctx, expect_changed};
+use crate::query::expect_changed;
 use crate::time;
 use crate::transactions::in_write_tx;
 use crate::validation;

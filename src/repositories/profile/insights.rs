@@ -9,10 +9,10 @@ use serde_json::Value;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

@@ -11,10 +11,10 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
-use crate::query::Ctx;
 use crate::time;
 use crate::validation;
 

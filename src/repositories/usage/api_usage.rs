@@ -17,9 +17,10 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::context::Ctx;
 use crate::error::Result;
 use crate::ids::{ApiKeyId, UserId};
-use crate::query::{Ctx, Prepared, unsigned};
+use crate::query::{Prepared, unsigned};
 use crate::time;
 use crate::validation;
 pub use crate::validation::request::{

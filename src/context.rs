@@ -1,5 +1,5 @@
 //! What every repository borrows: one executor (the pool or a transaction)
-//! and the database handle, for cursors and keys.
+//! and the state the database handles share, for cursors and keys.
 
 use std::sync::Arc;
 
@@ -11,11 +11,11 @@ use sea_orm::{
 use crate::crypto::aad::Context;
 use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
-use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store::check_key_stored;
 use crate::pagination::CursorCodec;
 use crate::query::{begin_write, finish};
+use crate::shared::Shared;
 
 /// The pool or an open transaction. Repositories are not generic over the
 /// connection: each is compiled once, and no SeaORM type shows in their
@@ -30,23 +30,23 @@ enum Conn<'a> {
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     conn: Conn<'a>,
-    pub db: &'a Database,
+    pub shared: &'a Shared,
 }
 
 impl<'a> Ctx<'a> {
     /// Queries go through the pool.
-    pub fn pool(db: &'a Database) -> Self {
+    pub fn pool(shared: &'a Shared) -> Self {
         Self {
-            conn: Conn::Pool(db.pool()),
-            db,
+            conn: Conn::Pool(shared.pool()),
+            shared,
         }
     }
 
     /// Queries go through `txn`.
-    pub fn transaction(txn: &'a DatabaseTransaction, db: &'a Database) -> Self {
+    pub fn transaction(txn: &'a DatabaseTransaction, shared: &'a Shared) -> Self {
         Self {
             conn: Conn::Tx(txn),
-            db,
+            shared,
         }
     }
 
@@ -87,12 +87,12 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn cursors(&self) -> &'a CursorCodec {
-        self.db.cursors()
+        self.shared.cursors()
     }
 
     /// The keys for opening values.
     pub async fn keyring(&self) -> Result<Arc<Keyring>> {
-        self.db.keyring().await
+        self.shared.keyring().await
     }
 
     /// The keys for sealing, the active version confirmed within the key
@@ -100,7 +100,10 @@ impl<'a> Ctx<'a> {
     /// `keys` module).
     pub async fn sealing_keyring(&self) -> Result<Arc<Keyring>> {
         let cached = self.keyring().await?;
-        self.db.keys().sealing_keyring(&self.conn(), cached).await
+        self.shared
+            .keys()
+            .sealing_keyring(&self.conn(), cached)
+            .await
     }
 
     /// Runs the one statement `build` writes with the sealing keyring, so
@@ -124,11 +127,11 @@ impl<'a> Ctx<'a> {
         loop {
             attempt += 1;
             let txn = begin_write(&self.conn()).await?;
-            let here = Ctx::transaction(&txn, self.db);
+            let here = Ctx::transaction(&txn, self.shared);
             let outcome = here.write_sealed_here(&build).await;
             match finish(txn, outcome).await {
                 Err(DatabaseError::StaleKey { .. }) if attempt < 3 => {
-                    self.db.keys().reload(&self.conn()).await?;
+                    self.shared.keys().reload(&self.conn()).await?;
                 }
                 other => return other,
             }
@@ -159,7 +162,7 @@ impl<'a> Ctx<'a> {
         context: &Context,
         text: &str,
     ) -> Result<Secret> {
-        self.db
+        self.shared
             .keys()
             .open_with(&self.conn(), keyring, context, text)
             .await
