@@ -26,7 +26,7 @@ enum Conn<'a> {
     Tx(&'a DatabaseTransaction),
 }
 
-/// A repository's connection and database handle.
+/// A repository's connection and the state the database handles share.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     conn: Conn<'a>,
@@ -66,8 +66,8 @@ impl<'a> Ctx<'a> {
 
     /// Runs a write with `RETURNING` and reads its row, if any. On the
     /// pool it waits for the statement to finish, so that a failed commit
-    /// of its implicit transaction is an error (see the `prepared`
-    /// module); in a transaction the commit is explicit, and the read stops
+    /// of its implicit transaction is an error (see
+    /// `query::prepared`); in a transaction the commit is explicit, and the read stops
     /// at the row.
     pub async fn returning_row<M: FromQueryResult>(&self, write: Statement) -> Result<Option<M>> {
         let rows = M::find_by_statement(write);

@@ -271,15 +271,15 @@ async fn open(
                 .max_lifetime(config.max_lifetime);
         }
     }
+    // A missing SQLite file is created only when asked.
+    let create = config.create_if_missing || crate::backend::sqlite_url_creates(&config.url);
     #[cfg(feature = "sqlite")]
     if backend.is_sqlite() {
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         let file = matches!(backend, Backend::SqliteFile(_));
-        let create = config.create_if_missing || crate::backend::sqlite_url_creates(&config.url);
         let busy = config.sqlite_busy_timeout;
         let mmap_size = config.sqlite_mmap_size.to_string();
         options.map_sqlx_sqlite_opts(move |o| {
-            // Created only when asked.
             let o = o
                 .foreign_keys(true)
                 .busy_timeout(busy)
@@ -297,7 +297,6 @@ async fn open(
         options.map_sqlx_sqlite_pool_opts(crate::sqlite_planner::with_stable_plans);
     }
     if let Backend::SqliteFile(path) = backend {
-        let create = config.create_if_missing || crate::backend::sqlite_url_creates(&config.url);
         if !create && !path.exists() {
             return Err(DatabaseError::Connect {
                 backend: "sqlite",

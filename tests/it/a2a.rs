@@ -28,17 +28,7 @@ async fn agent(db: &Database, email: &str) -> Agent {
         .create(NewApiKey::new(owner, "agents", ApiKeyTier::Starter))
         .await
         .unwrap();
-    let registered = db
-        .a2a_clients()
-        .register(NewA2aClient::new(
-            owner,
-            key.key.id,
-            "coach-bot",
-            format!("pk-{email}"),
-            &["read_stats", "tasks"],
-        ))
-        .await
-        .unwrap();
+    let registered = common::a2a_client(db, owner, key.key.id).await;
     Agent {
         owner,
         key,

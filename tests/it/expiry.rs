@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use pierre_db::{
-    ApiKeyTier, DatabaseError, FrozenClock, NewA2aClient, NewAdminToken, NewApiKey, NewAuthCode,
-    NewOAuth2Client, NewOAuth2State, NewRefreshToken,
+    ApiKeyTier, DatabaseError, FrozenClock, NewAdminToken, NewApiKey, NewAuthCode, NewOAuth2Client,
+    NewOAuth2State, NewRefreshToken,
 };
 
 use crate::common;
@@ -228,19 +228,7 @@ async fn credentials_and_sessions_expire_at_the_reported_instant() {
             .create(NewApiKey::new(ada, "agents", ApiKeyTier::Starter))
             .await
             .unwrap();
-        let client = db
-            .a2a_clients()
-            .register(NewA2aClient::new(
-                ada,
-                key.key.id,
-                "coach-bot",
-                "pk-expiry",
-                &["tasks"],
-            ))
-            .await
-            .unwrap()
-            .client
-            .id;
+        let client = common::a2a_client(db, ada, key.key.id).await.client.id;
         let session = db
             .a2a_sessions()
             .create(ada, client, None, &["tasks"], odd_expiry())

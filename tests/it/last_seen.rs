@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use pierre_db::{ApiKeyTier, Database, NewA2aClient, NewAdminToken, NewApiKey, NewUser, UserId};
+use pierre_db::{ApiKeyTier, Database, NewAdminToken, NewApiKey, NewUser, UserId};
 
 use crate::common;
 
@@ -179,19 +179,7 @@ async fn last_seen_times_never_move_backwards_under_concurrent_use() {
         .await;
 
         // A2A sessions: touch.
-        let client = db
-            .a2a_clients()
-            .register(NewA2aClient::new(
-                ada,
-                key_id,
-                "coach-bot",
-                "pk-last-seen",
-                &["tasks"],
-            ))
-            .await
-            .unwrap()
-            .client
-            .id;
+        let client = common::a2a_client(&db, ada, key_id).await.client.id;
         let session = db
             .a2a_sessions()
             .create(

@@ -145,8 +145,11 @@ impl<'a> A2aUsage<'a> {
             .collect();
         values.extend([client.into(), true.into()]);
         let backend = self.ctx.backend();
-        let statement = INSERT.built(backend, values.clone(), || {
-            let row_values = values[..values.len() - 2].iter().cloned().map(Expr::val);
+        let statement = INSERT.built(backend, values, || {
+            let row_values = columns
+                .iter()
+                .filter_map(|column| row.get(*column).into_value())
+                .map(Expr::val);
             let active = Query::select()
                 .column(clients::Column::Id)
                 .from(clients::Entity)

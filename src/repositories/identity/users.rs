@@ -285,16 +285,13 @@ impl<'a> Users<'a> {
     /// (`last_active` never moves back). `NotFound` for an unknown user.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_last_active(&self, id: UserId) -> Result<()> {
-        let changed = users::Entity::update_many()
-            .col_expr(
-                users::Column::LastActive,
-                latest(users::Column::LastActive, time::stored(time::now())),
-            )
-            .filter(users::Column::Id.eq(id.as_uuid()))
-            .exec(&self.ctx.conn())
-            .await?
-            .rows_affected;
-        expect_changed(changed, "user", id)
+        let now = time::stored(time::now());
+        self.update_one(
+            id,
+            users::Column::LastActive,
+            latest(users::Column::LastActive, now),
+        )
+        .await
     }
 
     /// How many users exist.
@@ -350,7 +347,7 @@ impl<'a> Users<'a> {
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_password(&self, id: UserId, password_hash: &str) -> Result<()> {
         validation::secret("password_hash", password_hash, MAX_PASSWORD_HASH)?;
-        self.update_one(id, users::Column::PasswordHash, password_hash.into())
+        self.update_one(id, users::Column::PasswordHash, password_hash)
             .await
     }
 
@@ -359,21 +356,16 @@ impl<'a> Users<'a> {
     /// an unknown tenant; `NotFound` for an unknown user.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_tenant_id(&self, id: UserId, tenant: Option<TenantId>) -> Result<()> {
-        self.update_one(
-            id,
-            users::Column::TenantId,
-            tenant.map(|t| t.as_uuid()).into(),
-        )
-        .await
-        .map_err(crate::error::foreign_key_of("users", &["tenant_id"]))
+        self.update_one(id, users::Column::TenantId, tenant.map(|t| t.as_uuid()))
+            .await
+            .map_err(crate::error::foreign_key_of("users", &["tenant_id"]))
     }
 
     /// Sets or clears the display name.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_display_name(&self, id: UserId, display_name: Option<&str>) -> Result<()> {
         let name = validation::optional("display_name", display_name, MAX_DISPLAY_NAME)?;
-        self.update_one(id, users::Column::DisplayName, name.into())
-            .await
+        self.update_one(id, users::Column::DisplayName, name).await
     }
 
     /// Deletes the user and, by cascade, everything they own (tokens, keys,
@@ -428,10 +420,10 @@ impl<'a> Users<'a> {
         &self,
         id: UserId,
         column: users::Column,
-        value: sea_orm::Value,
+        value: impl Into<sea_orm::sea_query::SimpleExpr>,
     ) -> Result<()> {
         let changed = users::Entity::update_many()
-            .col_expr(column, Expr::value(value))
+            .col_expr(column, value.into())
             .filter(users::Column::Id.eq(id.as_uuid()))
             .exec(&self.ctx.conn())
             .await?

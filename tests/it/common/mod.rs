@@ -197,6 +197,26 @@ pub async fn text_column(db: &Database, sql: &str) -> Vec<String> {
     .collect()
 }
 
+/// An A2A client "coach-bot" of `owner`, linked to API key `key`, with
+/// the scopes `read_stats` and `tasks`.
+pub async fn a2a_client(
+    db: &Database,
+    owner: pierre_db::UserId,
+    key: pierre_db::ApiKeyId,
+) -> pierre_db::RegisteredA2aClient {
+    let new = pierre_db::NewA2aClient::new(
+        owner,
+        key,
+        "coach-bot",
+        format!("pk-{key}"),
+        &["read_stats", "tasks"],
+    );
+    db.a2a_clients()
+        .register(new)
+        .await
+        .expect("register a2a client")
+}
+
 /// The URLs of race tests: a SQLite FILE in `dir` and, when configured, a
 /// fresh PostgreSQL database.
 pub async fn racing_urls(dir: &tempfile::TempDir, name: &str) -> Vec<(&'static str, String)> {

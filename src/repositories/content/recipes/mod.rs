@@ -11,7 +11,6 @@ mod checks;
 mod rows;
 mod types;
 
-use chrono::Utc;
 use entity::recipe_ingredients as ingredients;
 use entity::recipes;
 use entity::sea_orm_active_enums::MealTiming;
@@ -311,7 +310,7 @@ impl<'a> Recipes<'a> {
         use sea_orm::QueryTrait;
         let backend = self.scope.backend();
         let cursor = Some(Position {
-            at: Utc::now(),
+            at: chrono::Utc::now(),
             id: Uuid::now_v7(),
         });
         let filters = [
