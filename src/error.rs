@@ -453,8 +453,10 @@ fn column_decode(err: &DbErr) -> Option<String> {
 /// ```text
 /// tokens::Entity::find().all(conn).await.map_err(on_table("user_oauth_tokens"))?
 /// ```
-pub(crate) fn on_table(table: &'static str) -> impl FnOnce(DbErr) -> DatabaseError {
-    move |err| match DatabaseError::from(err) {
+pub(crate) fn on_table<E: Into<DatabaseError>>(
+    table: &'static str,
+) -> impl FnOnce(E) -> DatabaseError {
+    move |err| match err.into() {
         DatabaseError::Decode(message) => DatabaseError::Decode(format!("{table}.{message}")),
         other => other,
     }

@@ -78,7 +78,6 @@
 
 mod backend;
 mod config;
-mod context;
 #[cfg(feature = "internals")]
 pub mod crypto;
 #[cfg(not(feature = "internals"))]
@@ -150,6 +149,7 @@ pub use error::{ConnectProblem, DatabaseError, Result};
 pub use ids::{ApiKeyId, TenantId, UserId};
 pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
+pub use query::TxFuture;
 pub use repositories::a2a::{
     A2A_SCOPES, A2aClient, A2aClients, A2aDailyUsage, A2aSession, A2aSessions, A2aTask, A2aTasks,
     A2aUsage, A2aUsageStats, NewA2aClient, NewA2aUsage, OpenedA2aSession, RegisteredA2aClient,
@@ -209,6 +209,21 @@ pub use security::{
 pub use serde_json;
 #[cfg(feature = "internals")]
 pub use time::FrozenClock;
-pub use transactions::{RetryPolicy, Tx, TxFuture};
+
+/// **Internals** (feature `internals`), for the compile-fail tests: what a
+/// repository inside this crate holds (its context, the tenant scope) and
+/// the executor traits it runs statements with. A case written against
+/// these, the way a repository is written, shows that the type system
+/// (not a text search) refuses an unfiltered statement on a tenant-owned
+/// table.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::query::{
+        AllTenants, Allowed, Checked, Ctx, NullableTenant, RunInsert, RunSelect, RunWrite, Scoped,
+        TenantColumn, Unowned,
+    };
+}
+pub use transactions::{RetryPolicy, Tx};
 /// The UUID crate of the API (row ids), at the version this crate uses.
 pub use uuid;

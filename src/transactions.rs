@@ -17,22 +17,16 @@
 //! are not affected (WAL lets them run beside the writer).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
 use sea_orm::DatabaseTransaction;
 use tracing::{instrument, warn};
 
-use crate::context::Ctx;
 use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store;
-use crate::query::{begin_write, finish};
-
-/// A boxed future borrowing the transaction, as the closures of
-/// [`Database::transaction`] return.
-pub type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
+use crate::query::{Ctx, TxFuture, begin_write, finish};
 
 /// An open transaction, as [`Database::transaction`] hands it to its
 /// closure: the same repositories as [`Database`], bound to the transaction.
@@ -171,20 +165,6 @@ impl Database {
         }
         outcome
     }
-}
-
-/// Runs `work` in one write transaction on `ctx`'s executor (a savepoint
-/// when it is already a transaction): committed when `work` succeeds,
-/// rolled back when it fails. Not retried: a caller inside
-/// [`Database::transaction`] is retried as a whole, and a single call on the
-/// pool waits on the busy timeout at `BEGIN IMMEDIATE` instead.
-pub(crate) async fn in_write_tx<T, F>(ctx: &Ctx<'_>, work: F) -> Result<T>
-where
-    F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
-{
-    let txn = begin_write(&ctx.conn()).await?;
-    let outcome = work(Ctx::transaction(&txn, ctx.shared)).await;
-    finish(txn, outcome).await
 }
 
 /// Runs `op` until it succeeds, fails with an error that is not retryable,

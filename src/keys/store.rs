@@ -18,8 +18,7 @@ use uuid::Uuid;
 use crate::crypto::keyring::{DataKey, Keyring};
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
-use crate::query::Prepared;
-use crate::query::begin_write;
+use crate::query::{Prepared, begin_write, global_insert, global_rows, global_update};
 use crate::time;
 
 pub(crate) const DATA_KEY_PREFIX: &str = "data_key.v";
@@ -32,8 +31,8 @@ pub(crate) fn secret_type(version: u32) -> String {
 pub(crate) async fn global_versions<C: ConnectionTrait>(
     conn: &C,
 ) -> Result<Vec<(u32, key_versions::Model)>> {
-    key_versions::Entity::find()
-        .filter(key_versions::Column::TenantId.is_null())
+    global_rows::<key_versions::Entity>()
+        .into_inner()
         .order_by_asc(key_versions::Column::Version)
         .all(conn)
         .await?
@@ -69,10 +68,10 @@ pub(crate) async fn wrapped_keys<C: ConnectionTrait>(
 
 /// The active data key version, or `None` before the first key exists.
 pub(crate) async fn active_version<C: ConnectionTrait>(conn: &C) -> Result<Option<u32>> {
-    let version: Option<i32> = key_versions::Entity::find()
+    let version: Option<i32> = global_rows::<key_versions::Entity>()
+        .into_inner()
         .select_only()
         .column(key_versions::Column::Version)
-        .filter(key_versions::Column::TenantId.is_null())
         .filter(key_versions::Column::IsActive.eq(true))
         .order_by_desc(key_versions::Column::Version)
         .into_tuple()
@@ -128,7 +127,7 @@ pub(crate) async fn check_key_stored<C: ConnectionTrait>(conn: &C, version: u32)
                 .lock_shared()
         },
     );
-    if conn.query_one_raw(statement).await?.is_none() {
+    if conn.query_one_raw(statement.into_inner()).await?.is_none() {
         return Err(DatabaseError::StaleKey { version });
     }
     Ok(())
@@ -193,20 +192,21 @@ pub(crate) async fn store_new_key(
     let wrapped = key.wrap(master)?;
     let now = time::stored(time::now());
     let tx = begin_write(conn).await?;
-    key_versions::Entity::update_many()
+    global_update::<key_versions::Entity>()
+        .into_inner()
         .col_expr(key_versions::Column::IsActive, Expr::value(false))
-        .filter(key_versions::Column::TenantId.is_null())
         .exec(&tx)
         .await?;
-    key_versions::Entity::insert(key_versions::ActiveModel {
+    global_insert(key_versions::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(None),
         version: Set(key.version() as i32),
         created_at: Set(now),
         expires_at: Set(None),
         is_active: Set(true),
         algorithm: Set("AES-256-GCM".to_owned()),
-    })
+        ..Default::default()
+    })?
+    .into_inner()
     .exec_without_returning(&tx)
     .await?;
     system_secrets::Entity::insert(system_secrets::ActiveModel {

@@ -1,15 +1,30 @@
 //! The statement tools every repository builds on, below the keys, the
 //! cursors and the repositories: statements built once ([`Prepared`]),
 //! positional cell readers, `LIKE` patterns, write transactions begun and
-//! ended one way, and small shared helpers. (The executor a repository
-//! borrows is `context::Ctx`.)
+//! ended one way, and small shared helpers; and the executor a repository
+//! borrows ([`Ctx`]) with the scope handles that alone run statements on
+//! tenant-owned tables (see `exec` and `scoped`). The connection inside a
+//! `Ctx` is reachable from this module tree only.
 
 mod begin;
 pub(crate) mod cells;
+mod context;
+mod exec;
+mod keyset;
 mod prepared;
+mod scoped;
+mod sealed;
 mod support;
 pub(crate) mod text_search;
 
 pub(crate) use begin::{begin_write, finish};
+pub use context::Ctx;
+pub use context::TxFuture;
+pub use exec::{Allowed, Checked, RunInsert, RunSelect, RunWrite, Unowned};
+#[cfg(feature = "internals")]
+pub(crate) use keyset::in_page;
+pub(crate) use keyset::{KeysetSql, keyset_page, keyset_page_as, keyset_page_prepared};
 pub(crate) use prepared::Prepared;
+pub use scoped::{AllTenants, NullableTenant, Scoped, TenantColumn};
+pub(crate) use scoped::{GlobalRows, Rows, global_insert, global_rows, global_update};
 pub(crate) use support::{expect_changed, in_period, latest, string_list, unsigned, unsigned_opt};

@@ -22,9 +22,9 @@
 
 use std::sync::OnceLock;
 
-use sea_orm::{
-    ActiveModelTrait, DbBackend, EntityTrait, Insert, Iterable, QueryTrait, Statement, Value,
-};
+use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, Insert, Iterable, Statement, Value};
+
+use super::exec::{Allowed, Checked, Unowned};
 
 /// One statement's SQL per backend, built on first use.
 pub(crate) struct Prepared {
@@ -41,19 +41,36 @@ impl Prepared {
 
     /// The statement `build` writes, with `values` bound in place of the
     /// ones it was built with. `values` must be the builder's values, in its
-    /// order (checked in debug builds).
-    pub fn statement<Q: QueryTrait>(
+    /// order (checked in debug builds). The builder is an unowned entity's
+    /// or a scope's (see [`Allowed`]).
+    pub fn statement<Q: Allowed>(
         &self,
         backend: DbBackend,
         values: Vec<Value>,
         build: impl Fn() -> Q,
-    ) -> Statement {
-        self.built(backend, values, || build().build(backend))
+    ) -> Checked<Statement> {
+        Checked::new(self.text(backend, values, || {
+            build().checked().build(backend).into_inner()
+        }))
     }
 
-    /// [`Self::statement`] for a statement `build` writes out itself (a
-    /// sea-query statement with a `RETURNING` clause, say).
-    pub fn built(
+    /// [`Self::statement`] for a statement `build` writes out itself with
+    /// sea-query (a `RETURNING` clause, say), over the [`Unowned`] entity
+    /// it declares: sea-query's statements carry no entity type, so
+    /// the declaration is what reviews check.
+    pub fn built<E: Unowned>(
+        &self,
+        _entity: E,
+        backend: DbBackend,
+        values: Vec<Value>,
+        build: impl Fn() -> Statement,
+    ) -> Checked<Statement> {
+        Checked::new(self.text(backend, values, build))
+    }
+
+    /// The statement `build` writes, unchecked: it runs only once a scope
+    /// handle has checked it (`AllTenants::statement`).
+    pub fn text(
         &self,
         backend: DbBackend,
         values: Vec<Value>,
@@ -79,15 +96,32 @@ impl Prepared {
         Statement::from_sql_and_values(backend, sql.as_str(), values)
     }
 
-    /// [`Self::statement`] for `INSERT` of `row`, finished by `build` (an
-    /// `ON CONFLICT`, which binds no value). The values are the row's set
-    /// ones in column order, as the builder binds them.
+    /// [`Self::statement`] for `INSERT` of `row` of an [`Unowned`] entity,
+    /// finished by `build` (an `ON CONFLICT`, which binds no value). The
+    /// values are the row's set ones in column order, as the builder binds
+    /// them.
     pub fn insert<A>(
         &self,
         backend: DbBackend,
         row: A,
         build: impl Fn(Insert<A>) -> Insert<A>,
-    ) -> Statement
+    ) -> Checked<Statement>
+    where
+        A: ActiveModelTrait + Clone,
+        A::Entity: Unowned,
+    {
+        self.insert_checked(backend, row, |insert| {
+            Checked::new(build(insert.into_inner()))
+        })
+    }
+
+    /// [`Self::insert`] of a row a scope has put in its tenant.
+    pub(in crate::query) fn insert_checked<A>(
+        &self,
+        backend: DbBackend,
+        row: A,
+        build: impl Fn(Checked<Insert<A>>) -> Checked<Insert<A>>,
+    ) -> Checked<Statement>
     where
         A: ActiveModelTrait + Clone,
     {
@@ -95,7 +129,9 @@ impl Prepared {
             .filter_map(|column| row.get(column).into_value())
             .collect();
         self.statement(backend, values, || {
-            build(<A::Entity as EntityTrait>::insert(row.clone()))
+            build(Checked::new(<A::Entity as EntityTrait>::insert(
+                row.clone(),
+            )))
         })
     }
 }
@@ -127,7 +163,7 @@ mod tests {
                 entity::users::Entity::find().filter(entity::users::Column::Email.eq(&email))
             })
         };
-        let (a, b) = (find("a@x.org"), find("b@x.org"));
+        let (a, b) = (find("a@x.org").into_inner(), find("b@x.org").into_inner());
         assert_eq!(a.sql, b.sql);
         assert_eq!(b.values.unwrap().0, vec![Value::from("b@x.org")]);
     }

@@ -30,17 +30,16 @@ pub(crate) fn string_list(column: &str, value: serde_json::Value) -> Result<Vec<
 
 /// `select` narrowed to rows whose `column` lies in `[from, to)`; either
 /// end may be open. Ends outside the stores' range are `InvalidInput`.
-pub(crate) fn in_period<E, C>(
-    select: sea_orm::Select<E>,
+pub(crate) fn in_period<S, C>(
+    select: S,
     column: C,
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<sea_orm::Select<E>>
+) -> Result<S>
 where
-    E: sea_orm::EntityTrait,
+    S: sea_orm::QueryFilter,
     C: sea_orm::ColumnTrait,
 {
-    use sea_orm::QueryFilter;
     let mut select = select;
     if let Some(from) = from {
         let from = crate::time::checked_utc("from", from)?;

@@ -33,7 +33,7 @@ pub mod privileged;
 pub mod profile;
 pub mod usage;
 
-use crate::context::Ctx;
+use crate::query::{AllTenants, Ctx};
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
 use audit::AuditEvents;
@@ -78,7 +78,7 @@ macro_rules! accessors {
 
             /// The few operations that span tenants.
             pub fn across_tenants(&self) -> AcrossTenants<'_> {
-                AcrossTenants { ctx: Ctx::pool(self.shared()) }
+                AcrossTenants { rows: AllTenants::new(Ctx::pool(self.shared())) }
             }
         }
 
@@ -99,7 +99,7 @@ macro_rules! accessors {
 
             /// The operations that span tenants, inside this transaction.
             pub fn across_tenants(&self) -> AcrossTenants<'c> {
-                AcrossTenants { ctx: self.ctx() }
+                AcrossTenants { rows: AllTenants::new(self.ctx()) }
             }
         }
 
@@ -116,7 +116,7 @@ macro_rules! accessors {
             $(
                 $(#[$adoc])*
                 pub fn $aname(&self) -> $aty<'a> {
-                    $aty::new(self.ctx)
+                    $aty::new(self.rows)
                 }
             )*
         }

@@ -22,7 +22,7 @@ use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
 use crate::keys::store;
-use crate::query::{begin_write, finish};
+use crate::query::{begin_write, finish, global_update};
 use crate::time;
 use crate::transactions::{RetryPolicy, retrying};
 use rows::SealedRow;
@@ -333,13 +333,13 @@ async fn retire_in(
             ),
         ));
     }
-    key_versions::Entity::update_many()
+    global_update::<key_versions::Entity>()
+        .into_inner()
         .col_expr(key_versions::Column::IsActive, Expr::value(false))
         .col_expr(
             key_versions::Column::ExpiresAt,
             Expr::value(time::stored(time::now())),
         )
-        .filter(key_versions::Column::TenantId.is_null())
         .filter(key_versions::Column::Version.eq(version as i32))
         .exec(tx)
         .await?;

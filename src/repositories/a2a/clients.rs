@@ -14,15 +14,16 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
+use crate::query::keyset_page;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{expect_changed, string_list, unsigned};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 use crate::validation::oauth::redirect_uri_list;
 
@@ -271,38 +272,39 @@ impl<'a> A2aClients<'a> {
         tracing::Span::current().record("a2a_client_id", tracing::field::display(row.id));
         let (owner, key, client_id) = (new.owner, new.api_key_id, row.id);
         let insert = row.clone();
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                // The key must be the owner's: checked in the same
-                // transaction as the link that relies on it.
-                let owned = api_keys::Entity::find_by_id(key.as_uuid())
-                    .filter(api_keys::Column::UserId.eq(owner.as_uuid()))
-                    .select_only()
-                    .column(api_keys::Column::Id)
-                    .into_tuple::<Uuid>()
-                    .one(&tx.conn())
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    // The key must be the owner's: checked in the same
+                    // transaction as the link that relies on it.
+                    let owned = api_keys::Entity::find_by_id(key.as_uuid())
+                        .filter(api_keys::Column::UserId.eq(owner.as_uuid()))
+                        .select_only()
+                        .column(api_keys::Column::Id)
+                        .tuples::<Uuid>()
+                        .one_in(&tx)
+                        .await?;
+                    if owned.is_none() {
+                        return Err(DatabaseError::not_found("api key", key));
+                    }
+                    clients::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+                        clients::ActiveModel::from(insert),
+                    ))
+                    .exec_without_returning_in(&tx)
                     .await?;
-                if owned.is_none() {
-                    return Err(DatabaseError::not_found("api key", key));
-                }
-                clients::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
-                    clients::ActiveModel::from(insert),
-                ))
-                .exec_without_returning(&tx.conn())
-                .await?;
-                links::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
-                    links::ActiveModel::from(links::Model {
-                        client_id,
-                        api_key_id: key.as_uuid(),
-                        created_at: now,
-                    }),
-                ))
-                .exec_without_returning(&tx.conn())
-                .await?;
-                Ok(())
+                    links::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+                        links::ActiveModel::from(links::Model {
+                            client_id,
+                            api_key_id: key.as_uuid(),
+                            created_at: now,
+                        }),
+                    ))
+                    .exec_without_returning_in(&tx)
+                    .await?;
+                    Ok(())
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(RegisteredA2aClient {
             client: row.try_into()?,
             secret,
@@ -314,7 +316,7 @@ impl<'a> A2aClients<'a> {
     pub async fn get(&self, owner: UserId, id: Uuid) -> Result<A2aClient> {
         clients::Entity::find_by_id(id)
             .filter(clients::Column::UserId.eq(owner.as_uuid()))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .ok_or_else(|| DatabaseError::not_found("a2a client", id))?
             .try_into()
@@ -330,7 +332,7 @@ impl<'a> A2aClients<'a> {
             .filter(clients::Column::Name.eq(name))
             .order_by_asc(clients::Column::CreatedAt)
             .order_by_asc(clients::Column::Id)
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(A2aClient::try_from)
             .transpose()
@@ -354,7 +356,7 @@ impl<'a> A2aClients<'a> {
             .filter(clients::Column::Id.in_subquery(linked))
             .filter(clients::Column::IsActive.eq(true))
             .order_by_asc(clients::Column::CreatedAt)
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(A2aClient::try_from)
             .transpose()
@@ -368,8 +370,7 @@ impl<'a> A2aClients<'a> {
         request: &PageRequest,
     ) -> Result<Page<A2aClient>> {
         let page = keyset_page(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &format!("a2a_clients:{owner}"),
             request,
             clients::Entity::find().filter(clients::Column::UserId.eq(owner.as_uuid())),
@@ -394,8 +395,8 @@ impl<'a> A2aClients<'a> {
             .select_only()
             .column(clients::Column::ClientSecret)
             .column(clients::Column::IsActive)
-            .into_tuple()
-            .one(&self.ctx.conn())
+            .tuples()
+            .one_in(&self.ctx)
             .await?;
         Ok(matches!(stored, Some((hash, true)) if hashing::verify(secret, &hash)))
     }
@@ -407,40 +408,41 @@ impl<'a> A2aClients<'a> {
     #[instrument(skip_all, fields(a2a_client_id = %id, user_id = %owner), err(Display))]
     pub async fn deactivate(&self, owner: UserId, id: Uuid) -> Result<()> {
         let now = time::stored(time::now());
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                let changed = clients::Entity::update_many()
-                    .col_expr(clients::Column::IsActive, Expr::value(false))
-                    .col_expr(clients::Column::UpdatedAt, Expr::value(now))
-                    .filter(clients::Column::Id.eq(id))
-                    .filter(clients::Column::UserId.eq(owner.as_uuid()))
-                    .exec(&tx.conn())
-                    .await?
-                    .rows_affected;
-                expect_changed(changed, "a2a client", id)?;
-                // Ended: expired now, so every "unexpired only" read and
-                // touch refuses them.
-                sessions::Entity::update_many()
-                    .col_expr(sessions::Column::ExpiresAt, Expr::value(now))
-                    .filter(sessions::Column::ClientId.eq(id))
-                    .filter(sessions::Column::ExpiresAt.gt(now))
-                    .exec(&tx.conn())
-                    .await?;
-                let linked = Query::select()
-                    .column(links::Column::ApiKeyId)
-                    .from(links::Entity)
-                    .and_where(Expr::col(links::Column::ClientId).eq(id))
-                    .to_owned();
-                api_keys::Entity::update_many()
-                    .col_expr(api_keys::Column::IsActive, Expr::value(false))
-                    .filter(api_keys::Column::Id.in_subquery(linked))
-                    .filter(api_keys::Column::IsActive.eq(true))
-                    .exec(&tx.conn())
-                    .await?;
-                Ok(())
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let changed = clients::Entity::update_many()
+                        .col_expr(clients::Column::IsActive, Expr::value(false))
+                        .col_expr(clients::Column::UpdatedAt, Expr::value(now))
+                        .filter(clients::Column::Id.eq(id))
+                        .filter(clients::Column::UserId.eq(owner.as_uuid()))
+                        .exec_in(&tx)
+                        .await?
+                        .rows_affected;
+                    expect_changed(changed, "a2a client", id)?;
+                    // Ended: expired now, so every "unexpired only" read and
+                    // touch refuses them.
+                    sessions::Entity::update_many()
+                        .col_expr(sessions::Column::ExpiresAt, Expr::value(now))
+                        .filter(sessions::Column::ClientId.eq(id))
+                        .filter(sessions::Column::ExpiresAt.gt(now))
+                        .exec_in(&tx)
+                        .await?;
+                    let linked = Query::select()
+                        .column(links::Column::ApiKeyId)
+                        .from(links::Entity)
+                        .and_where(Expr::col(links::Column::ClientId).eq(id))
+                        .to_owned();
+                    api_keys::Entity::update_many()
+                        .col_expr(api_keys::Column::IsActive, Expr::value(false))
+                        .filter(api_keys::Column::Id.in_subquery(linked))
+                        .filter(api_keys::Column::IsActive.eq(true))
+                        .exec_in(&tx)
+                        .await?;
+                    Ok(())
+                })
             })
-        })
-        .await
+            .await
     }
 }
 
@@ -455,8 +457,8 @@ pub(super) async fn active_client(ctx: &Ctx<'_>, owner: UserId, id: Uuid) -> Res
         .column(clients::Column::Permissions)
         .column(clients::Column::IsActive)
         .lock_shared()
-        .into_tuple()
-        .one(&ctx.conn())
+        .tuples()
+        .one_in(ctx)
         .await?;
     match found {
         None => Err(DatabaseError::not_found("a2a client", id)),
@@ -474,8 +476,8 @@ pub(super) async fn owned_client(ctx: &Ctx<'_>, owner: UserId, id: Uuid) -> Resu
         .filter(clients::Column::UserId.eq(owner.as_uuid()))
         .select_only()
         .column(clients::Column::Id)
-        .into_tuple()
-        .one(&ctx.conn())
+        .tuples()
+        .one_in(ctx)
         .await?;
     found
         .map(|_| ())

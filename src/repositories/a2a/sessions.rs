@@ -7,19 +7,19 @@
 use chrono::{DateTime, Utc};
 use entity::a2a_sessions as sessions;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 use uuid::Uuid;
 
 use super::clients::active_client;
-use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
+use crate::query::Ctx;
 use crate::query::{Prepared, latest, string_list, unsigned};
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// How every session token starts.
@@ -106,30 +106,32 @@ impl<'a> A2aSessions<'a> {
         // The client's check and the insert share one write transaction, as
         // in `A2aTasks::create`: a deactivation either waits for this
         // session (and then ends it) or is seen by the check.
-        let row = in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                let permissions = active_client(&tx, owner, client).await?;
-                let known: Vec<&str> = permissions.iter().map(String::as_str).collect();
-                let granted = validation::known_values("scopes", &requested, &known)?;
-                let row = sessions::Model {
-                    session_token: token_hash,
-                    client_id: client,
-                    user_id: user.map(|u| u.as_uuid()),
-                    granted_scopes: serde_json::json!(granted),
-                    expires_at: time::stored(expires_at),
-                    last_activity: time::stored(now),
-                    created_at: time::stored(now),
-                    requests_count: 0,
-                };
-                sessions::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
-                    sessions::ActiveModel::from(row.clone()),
-                ))
-                .exec_without_returning(&tx.conn())
-                .await?;
-                Ok(row)
+        let row = self
+            .ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let permissions = active_client(&tx, owner, client).await?;
+                    let known: Vec<&str> = permissions.iter().map(String::as_str).collect();
+                    let granted = validation::known_values("scopes", &requested, &known)?;
+                    let row = sessions::Model {
+                        session_token: token_hash,
+                        client_id: client,
+                        user_id: user.map(|u| u.as_uuid()),
+                        granted_scopes: serde_json::json!(granted),
+                        expires_at: time::stored(expires_at),
+                        last_activity: time::stored(now),
+                        created_at: time::stored(now),
+                        requests_count: 0,
+                    };
+                    sessions::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+                        sessions::ActiveModel::from(row.clone()),
+                    ))
+                    .exec_without_returning_in(&tx)
+                    .await?;
+                    Ok(row)
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(OpenedA2aSession {
             session: row.try_into()?,
             token,
@@ -144,7 +146,7 @@ impl<'a> A2aSessions<'a> {
         };
         sessions::Entity::find_by_id(hash)
             .filter(sessions::Column::ExpiresAt.gt(time::stored(time::now())))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(A2aSession::try_from)
             .transpose()
@@ -181,12 +183,7 @@ impl<'a> A2aSessions<'a> {
                 .filter(sessions::Column::SessionToken.eq(&hash))
                 .filter(sessions::Column::ExpiresAt.gt(now))
         });
-        let changed = self
-            .ctx
-            .conn()
-            .execute_raw(statement)
-            .await?
-            .rows_affected();
+        let changed = statement.execute_in(&self.ctx).await?;
         Ok(changed == 1)
     }
 
@@ -198,7 +195,7 @@ impl<'a> A2aSessions<'a> {
             .filter(sessions::Column::ClientId.eq(client))
             .filter(sessions::Column::ExpiresAt.gt(time::stored(time::now())))
             .order_by_desc(sessions::Column::CreatedAt)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(A2aSession::try_from)
@@ -216,7 +213,7 @@ impl<'a> A2aSessions<'a> {
             .col_expr(sessions::Column::ExpiresAt, Expr::value(now))
             .filter(sessions::Column::SessionToken.eq(hash))
             .filter(sessions::Column::ExpiresAt.gt(now))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         Ok(changed == 1)

@@ -15,12 +15,13 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::clients::{active_client, owned_client};
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
+use crate::query::keyset_page;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest task type.
@@ -128,18 +129,19 @@ impl<'a> A2aTasks<'a> {
         };
         tracing::Span::current().record("a2a_task_id", tracing::field::display(row.id));
         let insert = row.clone();
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                active_client(&tx, owner, client).await?;
-                tasks::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
-                    tasks::ActiveModel::from(insert),
-                ))
-                .exec_without_returning(&tx.conn())
-                .await?;
-                Ok(())
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    active_client(&tx, owner, client).await?;
+                    tasks::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+                        tasks::ActiveModel::from(insert),
+                    ))
+                    .exec_without_returning_in(&tx)
+                    .await?;
+                    Ok(())
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(row.into())
     }
 
@@ -149,7 +151,7 @@ impl<'a> A2aTasks<'a> {
     pub async fn get(&self, owner: UserId, id: Uuid) -> Result<A2aTask> {
         tasks::Entity::find_by_id(id)
             .filter(tasks::Column::ClientId.in_subquery(owned_by(owner)))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(A2aTask::from)
             .ok_or_else(|| DatabaseError::not_found("a2a task", id))
@@ -177,8 +179,7 @@ impl<'a> A2aTasks<'a> {
                 .unwrap_or_default()
         );
         let page = keyset_page(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &scope,
             request,
             select,
@@ -231,7 +232,7 @@ impl<'a> A2aTasks<'a> {
         let changed = if legal_sources(to).is_empty() {
             0
         } else {
-            update.exec(&self.ctx.conn()).await?.rows_affected
+            update.exec_in(&self.ctx).await?.rows_affected
         };
         let task = self.get(owner, id).await?;
         if changed == 0 {

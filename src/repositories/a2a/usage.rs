@@ -9,21 +9,21 @@ use entity::a2a_clients as clients;
 use entity::a2a_usage as usage;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    Iterable, QueryFilter, QuerySelect, Value,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, Iterable, QueryFilter,
+    QuerySelect, Value,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
 use super::clients::owned_client;
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
+use crate::query::Ctx;
+use crate::query::RunSelect;
 use crate::query::{Prepared, unsigned};
 use crate::repositories::usage::api_usage::count;
 use crate::repositories::usage::{insert_in_batches, successes};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 use crate::validation::request::{
     at_row, client_details, error_message, response_time, status_code, tool_name,
@@ -145,7 +145,7 @@ impl<'a> A2aUsage<'a> {
             .collect();
         values.extend([client.into(), true.into()]);
         let backend = self.ctx.backend();
-        let statement = INSERT.built(backend, values, || {
+        let statement = INSERT.built(usage::Entity, backend, values, || {
             let row_values = columns
                 .iter()
                 .filter_map(|column| row.get(*column).into_value())
@@ -169,12 +169,7 @@ impl<'a> A2aUsage<'a> {
                 .to_owned();
             backend.build(&insert)
         });
-        let written = self
-            .ctx
-            .conn()
-            .execute_raw(statement)
-            .await?
-            .rows_affected();
+        let written = statement.execute_in(&self.ctx).await?;
         if written == 0 {
             return Err(inactive_or_unknown(&self.ctx, client).await);
         }
@@ -200,25 +195,26 @@ impl<'a> A2aUsage<'a> {
         if rows.is_empty() {
             return Ok(0);
         }
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                // FOR SHARE: a deactivation waits for this batch, or is seen.
-                let active: Vec<Uuid> = clients::Entity::find()
-                    .select_only()
-                    .column(clients::Column::Id)
-                    .filter(clients::Column::Id.is_in(clients.iter().copied()))
-                    .filter(clients::Column::IsActive.eq(true))
-                    .lock_shared()
-                    .into_tuple()
-                    .all(&tx.conn())
-                    .await?;
-                if let Some(missing) = clients.iter().find(|id| !active.contains(id)) {
-                    return Err(inactive_or_unknown(&tx, *missing).await);
-                }
-                insert_in_batches(&tx, rows, BATCH_ROWS).await
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    // FOR SHARE: a deactivation waits for this batch, or is seen.
+                    let active: Vec<Uuid> = clients::Entity::find()
+                        .select_only()
+                        .column(clients::Column::Id)
+                        .filter(clients::Column::Id.is_in(clients.iter().copied()))
+                        .filter(clients::Column::IsActive.eq(true))
+                        .lock_shared()
+                        .tuples()
+                        .all_in(&tx)
+                        .await?;
+                    if let Some(missing) = clients.iter().find(|id| !active.contains(id)) {
+                        return Err(inactive_or_unknown(&tx, *missing).await);
+                    }
+                    insert_in_batches(&tx, rows, BATCH_ROWS).await
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Requests of the client within its rate-limit window ending now (for
@@ -229,13 +225,13 @@ impl<'a> A2aUsage<'a> {
         let window: Option<i32> = clients::Entity::find_by_id(client)
             .select_only()
             .column(clients::Column::RateLimitWindowSeconds)
-            .into_tuple()
-            .one(&self.ctx.conn())
+            .tuples()
+            .one_in(&self.ctx)
             .await?;
         let window = window.ok_or_else(|| DatabaseError::not_found("a2a client", client))?;
         let since = time::now() - Duration::seconds(i64::from(window));
         count(
-            &self.ctx.conn(),
+            &self.ctx,
             usage::Entity::find()
                 .filter(usage::Column::ClientId.eq(client))
                 .filter(usage::Column::Timestamp.gte(time::stored(since))),
@@ -269,8 +265,8 @@ impl<'a> A2aUsage<'a> {
             .filter(usage::Column::ClientId.eq(client))
             .filter(usage::Column::Timestamp.gte(time::checked("from", from)?))
             .filter(usage::Column::Timestamp.lt(time::checked("to", to)?))
-            .into_tuple()
-            .one(&self.ctx.conn())
+            .tuples()
+            .one_in(&self.ctx)
             .await?;
         let (requests, ok, total_ms, timed) = row.unwrap_or((0, 0, None, 0));
         let (requests, ok): (u64, u64) = (unsigned("count", requests)?, unsigned("count", ok)?);
@@ -316,8 +312,8 @@ impl<'a> A2aUsage<'a> {
             .filter(usage::Column::Timestamp.gte(time::checked("today", from)?))
             .filter(usage::Column::Timestamp.lt(time::checked("today", to)?))
             .group_by(Expr::cust("1"))
-            .into_tuple()
-            .all(&self.ctx.conn())
+            .tuples()
+            .all_in(&self.ctx)
             .await?;
         let mut by_day = BTreeMap::new();
         for (day, requests, ok) in rows {
@@ -366,8 +362,8 @@ async fn inactive_or_unknown(ctx: &Ctx<'_>, id: Uuid) -> DatabaseError {
     let exists = clients::Entity::find_by_id(id)
         .select_only()
         .column(clients::Column::Id)
-        .into_tuple::<Uuid>()
-        .one(&ctx.conn())
+        .tuples::<Uuid>()
+        .one_in(ctx)
         .await;
     match exists {
         Ok(Some(_)) => DatabaseError::Rejected {
@@ -375,7 +371,7 @@ async fn inactive_or_unknown(ctx: &Ctx<'_>, id: Uuid) -> DatabaseError {
             reason: "inactive",
         },
         Ok(None) => DatabaseError::not_found("a2a client", id),
-        Err(err) => err.into(),
+        Err(err) => err,
     }
 }
 

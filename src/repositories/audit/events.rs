@@ -12,9 +12,11 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Rows;
+use crate::query::RunInsert;
 use crate::query::in_period;
-use crate::scope::Rows;
+use crate::query::keyset_page_as;
 use crate::time;
 use crate::validation;
 
@@ -267,7 +269,7 @@ impl<'a> AuditEvents<'a> {
         let insert = sea_orm::ActiveModelTrait::reset_all(events::ActiveModel::from(row.clone()));
         self.rows
             .insert(insert)?
-            .exec_without_returning(&self.rows.conn())
+            .exec_without_returning_in(&self.rows)
             .await?;
         row.try_into()
     }
@@ -294,8 +296,7 @@ impl<'a> AuditEvents<'a> {
             filter.event_type, filter.severity, filter.from, filter.to
         ));
         let page = keyset_page_as(
-            &self.rows.conn(),
-            self.rows.cursors(),
+            &self.rows,
             &scope,
             request,
             select,

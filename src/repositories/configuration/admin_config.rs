@@ -20,19 +20,18 @@ use entity::admin_config_overrides as overrides;
 use entity::sea_orm_active_enums::ConfigDataType;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Order};
-use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Rows;
 use crate::query::in_period;
-use crate::scope::Rows;
+use crate::query::keyset_page_as;
+use crate::query::{Checked, Ctx, RunInsert, RunSelect, RunWrite};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest category or key name.
@@ -282,7 +281,7 @@ impl<'a> AdminConfig<'a> {
         Ok(categories::Entity::find()
             .order_by_asc(categories::Column::DisplayOrder)
             .order_by_asc(categories::Column::Name)
-            .all(&self.rows.conn())
+            .all_in(&self.rows)
             .await?
             .into_iter()
             .map(ConfigCategory::from)
@@ -295,7 +294,7 @@ impl<'a> AdminConfig<'a> {
     pub async fn get(&self, category: &str, key: &str) -> Result<Option<ConfigOverride>> {
         let (category, key) = names(category, key)?;
         Ok(own(&self.rows, &category, &key)
-            .one(&self.rows.conn())
+            .one_in(&self.rows)
             .await?
             .map(ConfigOverride::from))
     }
@@ -315,7 +314,7 @@ impl<'a> AdminConfig<'a> {
         // is false (0) for it on both backends.
         Ok(select
             .order_by(Expr::col(overrides::Column::TenantId).is_null(), Order::Asc)
-            .one(&self.rows.conn())
+            .one_in(&self.rows)
             .await?
             .map(ConfigOverride::from))
     }
@@ -332,7 +331,7 @@ impl<'a> AdminConfig<'a> {
         Ok(select
             .order_by_asc(overrides::Column::Category)
             .order_by_asc(overrides::Column::ConfigKey)
-            .all(&self.rows.conn())
+            .all_in(&self.rows)
             .await?
             .into_iter()
             .map(ConfigOverride::from)
@@ -351,53 +350,54 @@ impl<'a> AdminConfig<'a> {
             validation::optional_multiline("reason", change.reason.as_deref(), MAX_REASON)?;
         let actor = checked_actor(actor)?;
         let (data_type, tenant) = (change.data_type, self.rows.tenant());
-        in_write_tx(&self.rows, |tx| {
-            Box::pin(async move {
-                let rows = Rows::at(tenant, tx);
-                // Locks the category first, so that changes to it are
-                // logged in the order they are applied.
-                known_category(&tx.conn(), &category).await?;
-                let now = time::stored(time::now());
-                let old = own(&rows, &category, &key).one(&tx.conn()).await?;
-                let on_conflict = rows
-                    .on_conflict::<overrides::Entity>(vec![
-                        overrides::Column::Category,
-                        overrides::Column::ConfigKey,
-                    ])
-                    .update_columns([
-                        overrides::Column::ConfigValue,
-                        overrides::Column::DataType,
-                        overrides::Column::UpdatedAt,
-                        overrides::Column::Reason,
-                    ])
-                    .to_owned();
-                rows.insert(overrides::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    category: Set(category.clone()),
-                    config_key: Set(key.clone()),
-                    config_value: Set(value.clone()),
-                    data_type: Set(data_type),
-                    created_by: Set(actor.user_id.as_uuid()),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    reason: Set(reason.clone()),
-                    ..Default::default()
-                })?
-                .on_conflict(on_conflict)
-                .exec_without_returning(&tx.conn())
-                .await?;
-                let entry = Entry {
-                    category: &category,
-                    key: &key,
-                    old_value: old.map(|o| o.config_value),
-                    new_value: value,
-                    data_type,
-                    reason,
-                };
-                log(&rows, &tx.conn(), &actor, entry, now).await
+        self.rows
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let rows = Rows::at(tenant, tx);
+                    // Locks the category first, so that changes to it are
+                    // logged in the order they are applied.
+                    known_category(&tx, &category).await?;
+                    let now = time::stored(time::now());
+                    let old = own(&rows, &category, &key).one_in(&tx).await?;
+                    let on_conflict = rows
+                        .on_conflict::<overrides::Entity>(vec![
+                            overrides::Column::Category,
+                            overrides::Column::ConfigKey,
+                        ])
+                        .update_columns([
+                            overrides::Column::ConfigValue,
+                            overrides::Column::DataType,
+                            overrides::Column::UpdatedAt,
+                            overrides::Column::Reason,
+                        ])
+                        .to_owned();
+                    rows.insert(overrides::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        category: Set(category.clone()),
+                        config_key: Set(key.clone()),
+                        config_value: Set(value.clone()),
+                        data_type: Set(data_type),
+                        created_by: Set(actor.user_id.as_uuid()),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        reason: Set(reason.clone()),
+                        ..Default::default()
+                    })?
+                    .on_conflict(on_conflict)
+                    .exec_without_returning_in(&tx)
+                    .await?;
+                    let entry = Entry {
+                        category: &category,
+                        key: &key,
+                        old_value: old.map(|o| o.config_value),
+                        new_value: value,
+                        data_type,
+                        reason,
+                    };
+                    log(&rows, &tx, &actor, entry, now).await
+                })
             })
-        })
-        .await?;
+            .await?;
         self.get(&change.category, &change.key)
             .await?
             .ok_or_else(|| DatabaseError::not_found("config override", change.key))
@@ -459,8 +459,7 @@ impl<'a> AdminConfig<'a> {
             filter.category, filter.key, filter.admin, filter.from, filter.to
         ));
         let page = keyset_page_as(
-            &self.rows.conn(),
-            self.rows.cursors(),
+            &self.rows,
             &scope,
             request,
             select,
@@ -487,43 +486,44 @@ impl<'a> AdminConfig<'a> {
         let actor = checked_actor(actor)?;
         let (category, key) = (category.to_owned(), key.map(str::to_owned));
         let tenant = self.rows.tenant();
-        in_write_tx(&self.rows, |tx| {
-            Box::pin(async move {
-                let rows = Rows::at(tenant, tx);
-                known_category(&tx.conn(), &category).await?;
-                let mut select = rows
-                    .find::<overrides::Entity>()
-                    .filter(overrides::Column::Category.eq(&category));
-                if let Some(key) = &key {
-                    select = select.filter(overrides::Column::ConfigKey.eq(key));
-                }
-                let doomed = select.all(&tx.conn()).await?;
-                let ids: Vec<Uuid> = doomed.iter().map(|o| o.id).collect();
-                if ids.is_empty() {
-                    return Ok(0);
-                }
-                let deleted = rows
-                    .delete::<overrides::Entity>()
-                    .filter(overrides::Column::Id.is_in(ids))
-                    .exec(&tx.conn())
-                    .await?
-                    .rows_affected;
-                let now = time::stored(time::now());
-                for old in doomed {
-                    let entry = Entry {
-                        category: &old.category,
-                        key: &old.config_key,
-                        old_value: Some(old.config_value.clone()),
-                        new_value: String::new(),
-                        data_type: old.data_type,
-                        reason: reason.clone(),
-                    };
-                    log(&rows, &tx.conn(), &actor, entry, now).await?;
-                }
-                Ok(deleted)
+        self.rows
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let rows = Rows::at(tenant, tx);
+                    known_category(&tx, &category).await?;
+                    let mut select = rows
+                        .find::<overrides::Entity>()
+                        .filter(overrides::Column::Category.eq(&category));
+                    if let Some(key) = &key {
+                        select = select.filter(overrides::Column::ConfigKey.eq(key));
+                    }
+                    let doomed = select.all_in(&tx).await?;
+                    let ids: Vec<Uuid> = doomed.iter().map(|o| o.id).collect();
+                    if ids.is_empty() {
+                        return Ok(0);
+                    }
+                    let deleted = rows
+                        .delete::<overrides::Entity>()
+                        .filter(overrides::Column::Id.is_in(ids))
+                        .exec_in(&tx)
+                        .await?
+                        .rows_affected;
+                    let now = time::stored(time::now());
+                    for old in doomed {
+                        let entry = Entry {
+                            category: &old.category,
+                            key: &old.config_key,
+                            old_value: Some(old.config_value.clone()),
+                            new_value: String::new(),
+                            data_type: old.data_type,
+                            reason: reason.clone(),
+                        };
+                        log(&rows, &tx, &actor, entry, now).await?;
+                    }
+                    Ok(deleted)
+                })
             })
-        })
-        .await
+            .await
     }
 }
 
@@ -540,7 +540,7 @@ struct Entry<'e> {
 /// Writes the audit row of `entry` among `rows`.
 async fn log(
     rows: &Rows<'_>,
-    conn: &impl ConnectionTrait,
+    ctx: &Ctx<'_>,
     actor: &ConfigActor,
     entry: Entry<'_>,
     at: chrono::DateTime<chrono::FixedOffset>,
@@ -560,13 +560,13 @@ async fn log(
         user_agent: Set(actor.user_agent.clone()),
         ..Default::default()
     })?
-    .exec_without_returning(conn)
+    .exec_without_returning_in(ctx)
     .await?;
     Ok(())
 }
 
 /// The override of `category.key` among `rows`.
-fn own(rows: &Rows<'_>, category: &str, key: &str) -> sea_orm::Select<overrides::Entity> {
+fn own(rows: &Rows<'_>, category: &str, key: &str) -> Checked<sea_orm::Select<overrides::Entity>> {
     rows.find::<overrides::Entity>()
         .filter(overrides::Column::Category.eq(category))
         .filter(overrides::Column::ConfigKey.eq(key))
@@ -576,14 +576,14 @@ fn own(rows: &Rows<'_>, category: &str, key: &str) -> sea_orm::Select<overrides:
 /// category's row until the transaction ends (PostgreSQL; SQLite has one
 /// writer), which serializes the changes within a category: each reads
 /// the old value the previous one wrote, and logs after it.
-async fn known_category(conn: &impl ConnectionTrait, category: &str) -> Result<()> {
+async fn known_category(ctx: &Ctx<'_>, category: &str) -> Result<()> {
     let found: Option<String> = categories::Entity::find()
         .select_only()
         .column(categories::Column::Id)
         .filter(categories::Column::Name.eq(category))
         .lock_exclusive()
-        .into_tuple()
-        .one(conn)
+        .tuples()
+        .one_in(ctx)
         .await?;
     match found {
         Some(_) => Ok(()),

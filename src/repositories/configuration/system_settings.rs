@@ -11,8 +11,9 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
+use crate::query::Ctx;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
@@ -85,7 +86,7 @@ impl<'a> SystemSettings<'a> {
     pub async fn get(&self, key: &str) -> Result<Option<SystemSetting>> {
         let key = validation::identifier("key", key, MAX_KEY)?;
         Ok(settings::Entity::find_by_id(key)
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(SystemSetting::from))
     }
@@ -120,7 +121,7 @@ impl<'a> SystemSettings<'a> {
                 .update_columns(update)
                 .to_owned(),
         )
-        .exec_without_returning(&self.ctx.conn())
+        .exec_without_returning_in(&self.ctx)
         .await?;
         self.get(&key)
             .await?
@@ -132,7 +133,7 @@ impl<'a> SystemSettings<'a> {
     pub async fn list(&self) -> Result<Vec<SystemSetting>> {
         Ok(settings::Entity::find()
             .order_by_asc(settings::Column::Key)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(SystemSetting::from)
@@ -145,7 +146,7 @@ impl<'a> SystemSettings<'a> {
         let key = validation::identifier("key", key, MAX_KEY)?;
         let deleted = settings::Entity::delete_many()
             .filter(settings::Column::Key.eq(key))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         Ok(deleted > 0)

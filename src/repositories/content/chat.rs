@@ -14,22 +14,21 @@ use entity::chat_messages as messages;
 use entity::sea_orm_active_enums::ChatRole;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, Select,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{
-    KeysetSql, Page, PageRequest, Position, keyset_page_as, keyset_page_prepared,
-};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Scoped;
 use crate::query::cells::{Cell, checked, read_enum};
+use crate::query::{Checked, RunInsert, RunSelect, RunWrite};
+use crate::query::{KeysetSql, keyset_page_as, keyset_page_prepared};
 use crate::query::{Prepared, expect_changed, unsigned, unsigned_opt};
-use crate::scope::Scoped;
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// The model a conversation gets when none is given (the schema default).
@@ -273,7 +272,7 @@ impl<'a> Chat<'a> {
         let id = row.id.clone().unwrap();
         self.scope
             .insert(row)?
-            .exec_without_returning(&self.scope.conn())
+            .exec_without_returning_in(&self.scope)
             .await?;
         self.get_conversation(new.user_id, id).await
     }
@@ -286,7 +285,7 @@ impl<'a> Chat<'a> {
             .find::<conversations::Entity>()
             .filter(conversations::Column::Id.eq(id))
             .filter(conversations::Column::UserId.eq(user.as_uuid()))
-            .one(&self.scope.conn())
+            .one_in(&self.scope)
             .await?
             .ok_or_else(|| DatabaseError::not_found("conversation", id))?
             .try_into()
@@ -305,8 +304,7 @@ impl<'a> Chat<'a> {
             .scope
             .cursor_scope(&format!("chat_conversations:{user}"));
         let page = keyset_page_as(
-            &self.scope.conn(),
-            self.scope.cursors(),
+            &self.scope,
             &scope,
             request,
             self.conversations(user),
@@ -339,7 +337,7 @@ impl<'a> Chat<'a> {
             )
             .filter(conversations::Column::Id.eq(id))
             .filter(conversations::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected;
         expect_changed(changed, "conversation", id)
@@ -354,7 +352,7 @@ impl<'a> Chat<'a> {
             .delete::<conversations::Entity>()
             .filter(conversations::Column::Id.eq(id))
             .filter(conversations::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected;
         Ok(deleted > 0)
@@ -367,7 +365,7 @@ impl<'a> Chat<'a> {
             .scope
             .delete::<conversations::Entity>()
             .filter(conversations::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected)
     }
@@ -430,15 +428,16 @@ impl<'a> Chat<'a> {
             sea_orm::ActiveModelTrait::reset_all(messages::ActiveModel::from(row.clone())),
             |insert| insert,
         );
-        in_write_tx(&self.scope, |tx| {
-            Box::pin(async move {
-                let changed = tx.conn().execute_raw(bump).await?.rows_affected();
-                expect_changed(changed, "conversation", conversation)?;
-                tx.conn().execute_raw(insert).await?;
-                Ok(())
+        self.scope
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let changed = bump.execute_in(&tx).await?;
+                    expect_changed(changed, "conversation", conversation)?;
+                    insert.execute_in(&tx).await?;
+                    Ok(())
+                })
             })
-        })
-        .await?;
+            .await?;
         row.try_into()
     }
 
@@ -458,8 +457,7 @@ impl<'a> Chat<'a> {
             .scope
             .cursor_scope(&format!("chat_messages:{conversation}"));
         let page = keyset_page_prepared(
-            &self.scope.conn(),
-            self.scope.cursors(),
+            &self.scope,
             (&PAGE, &scope),
             request,
             (vec![conversation.into()], || messages_of(conversation)),
@@ -488,7 +486,7 @@ impl<'a> Chat<'a> {
             .order_by_desc(messages::Column::CreatedAt)
             .order_by_desc(messages::Column::Id)
             .limit(u64::from(std::cmp::min(n, MAX_RECENT)))
-            .all(&self.scope.conn())
+            .all_in(&self.scope)
             .await?
             .into_iter()
             .map(ChatMessage::try_from)
@@ -502,22 +500,24 @@ impl<'a> Chat<'a> {
     async fn ensure_owned(&self, user: UserId, conversation: Uuid) -> Result<()> {
         static OWNED: Prepared = Prepared::new();
         let values = [conversation.into(), user.as_uuid().into()];
-        let statement =
-            self.scope
-                .prepared(&OWNED, values, |mine: Select<conversations::Entity>| {
-                    mine.select_only()
-                        .column(conversations::Column::Id)
-                        .filter(conversations::Column::Id.eq(conversation))
-                        .filter(conversations::Column::UserId.eq(user.as_uuid()))
-                });
-        match self.scope.conn().query_one_raw(statement).await? {
-            Some(_) => Ok(()),
-            None => Err(DatabaseError::not_found("conversation", conversation)),
+        let statement = self.scope.prepared(
+            &OWNED,
+            values,
+            |mine: Checked<Select<conversations::Entity>>| {
+                mine.select_only()
+                    .column(conversations::Column::Id)
+                    .filter(conversations::Column::Id.eq(conversation))
+                    .filter(conversations::Column::UserId.eq(user.as_uuid()))
+            },
+        );
+        match statement.exists_in(&self.scope).await? {
+            true => Ok(()),
+            false => Err(DatabaseError::not_found("conversation", conversation)),
         }
     }
 
     /// The user's conversations with their message counts, unordered.
-    fn conversations(&self, user: UserId) -> sea_orm::Select<conversations::Entity> {
+    fn conversations(&self, user: UserId) -> Checked<sea_orm::Select<conversations::Entity>> {
         let count = Query::select()
             .expr(Expr::col(Asterisk).count())
             .from(messages::Entity)
@@ -540,8 +540,7 @@ impl<'a> Chat<'a> {
     #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn page_statements(&self, user: UserId, conversation: Uuid) -> Vec<sea_orm::Statement> {
-        use crate::pagination::in_page;
-        use sea_orm::QueryTrait;
+        use crate::query::in_page;
         let backend = self.scope.backend();
         let cursor = Some(Position {
             at: Utc::now(),
@@ -550,7 +549,11 @@ impl<'a> Chat<'a> {
         let mut out = Vec::new();
         for after in [None, cursor] {
             let (columns, order) = (CONVERSATION_ORDER, Order::Desc);
-            out.push(in_page(self.conversations(user), columns, 50, after, order).build(backend));
+            out.push(
+                in_page(self.conversations(user), columns, 50, after, order)
+                    .build(backend)
+                    .into_inner(),
+            );
             let messages = in_page(
                 messages_of(conversation),
                 MESSAGE_ORDER,
@@ -558,7 +561,7 @@ impl<'a> Chat<'a> {
                 after,
                 Order::Asc,
             );
-            out.push(messages.build(backend));
+            out.push(messages.build(backend).into_inner());
         }
         out
     }
@@ -572,8 +575,8 @@ impl<'a> Chat<'a> {
             .select_only()
             .column_as(Expr::col(Asterisk).count(), "n")
             .filter(messages::Column::ConversationId.eq(conversation))
-            .into_tuple()
-            .one(&self.scope.conn())
+            .tuples()
+            .one_in(&self.scope)
             .await?;
         unsigned("count", n.unwrap_or(0))
     }

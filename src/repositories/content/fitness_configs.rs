@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::scope::Scoped;
+use crate::query::Scoped;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
@@ -161,7 +162,7 @@ impl<'a> FitnessConfigs<'a> {
         self.scope
             .insert(row)?
             .on_conflict(on_conflict)
-            .exec_without_returning(&self.scope.conn())
+            .exec_without_returning_in(&self.scope)
             .await?;
         self.find(user, &name)
             .await?
@@ -195,7 +196,7 @@ impl<'a> FitnessConfigs<'a> {
             )
             // The override (non-NULL user) first.
             .order_by_asc(Expr::col(configs::Column::UserId).is_null())
-            .one(&self.scope.conn())
+            .one_in(&self.scope)
             .await?
             .map(Into::into))
     }
@@ -230,7 +231,7 @@ impl<'a> FitnessConfigs<'a> {
             .find::<configs::Entity>()
             .filter(configs::Column::ConfigurationName.eq(name))
             .filter(of_user(user))
-            .one(&self.scope.conn())
+            .one_in(&self.scope)
             .await?
             .map(Into::into))
     }
@@ -241,7 +242,7 @@ impl<'a> FitnessConfigs<'a> {
             .find::<configs::Entity>()
             .filter(of_user(user))
             .order_by_asc(configs::Column::ConfigurationName)
-            .all(&self.scope.conn())
+            .all_in(&self.scope)
             .await?
             .into_iter()
             .map(Into::into)
@@ -255,7 +256,7 @@ impl<'a> FitnessConfigs<'a> {
             .delete::<configs::Entity>()
             .filter(configs::Column::ConfigurationName.eq(name))
             .filter(of_user(user))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected;
         Ok(deleted > 0)

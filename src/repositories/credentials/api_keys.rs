@@ -23,14 +23,16 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
 use crate::query::cells::{Cell, read_enum};
+use crate::query::keyset_page;
 use crate::query::{Prepared, expect_changed, latest, unsigned_opt};
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
@@ -311,7 +313,7 @@ impl<'a> ApiKeys<'a> {
         };
         let active = api_keys::ActiveModel::from(model.clone()).reset_all();
         api_keys::Entity::insert(active)
-            .exec_without_returning(&self.ctx.conn())
+            .exec_without_returning_in(&self.ctx)
             .await?;
         Ok(CreatedApiKey {
             key: ApiKey::try_from(model)?,
@@ -340,10 +342,7 @@ impl<'a> ApiKeys<'a> {
                 .columns(LOOKUP_COLUMNS)
                 .filter(api_keys::Column::KeyPrefix.eq(prefix))
         });
-        let Some(KeyRow(row)) = KeyRow::find_by_statement(statement)
-            .one(&self.ctx.conn())
-            .await?
-        else {
+        let Some(KeyRow(row)) = statement.models::<KeyRow>().one_in(&self.ctx).await? else {
             return Ok(None);
         };
         if !hashing::verify(plaintext, &row.key_hash) {
@@ -363,7 +362,7 @@ impl<'a> ApiKeys<'a> {
     pub async fn get_by_id_for_owner(&self, key_id: ApiKeyId, owner: UserId) -> Result<ApiKey> {
         let row = api_keys::Entity::find_by_id(key_id.as_uuid())
             .filter(api_keys::Column::UserId.eq(owner.as_uuid()))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .ok_or_else(|| DatabaseError::not_found("api key", key_id))?;
         ApiKey::try_from(row)
@@ -374,7 +373,7 @@ impl<'a> ApiKeys<'a> {
     #[instrument(skip_all, fields(api_key_id = %key_id), err(Display))]
     pub async fn admin_get_by_id(&self, key_id: ApiKeyId) -> Result<ApiKey> {
         let row = api_keys::Entity::find_by_id(key_id.as_uuid())
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .ok_or_else(|| DatabaseError::not_found("api key", key_id))?;
         ApiKey::try_from(row)
@@ -394,7 +393,7 @@ impl<'a> ApiKeys<'a> {
             .filter(Expr::col(api_keys::Column::UserId).in_subquery(owner))
             .order_by_asc(api_keys::Column::CreatedAt)
             .order_by_asc(api_keys::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(ApiKey::try_from)
@@ -408,7 +407,7 @@ impl<'a> ApiKeys<'a> {
             .filter(api_keys::Column::UserId.eq(user.as_uuid()))
             .order_by_asc(api_keys::Column::CreatedAt)
             .order_by_asc(api_keys::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?;
         to_keys(rows)
     }
@@ -438,8 +437,7 @@ impl<'a> ApiKeys<'a> {
             filter.tier,
         );
         let page = keyset_page(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &scope,
             request,
             select,
@@ -464,7 +462,7 @@ impl<'a> ApiKeys<'a> {
                 latest(api_keys::Column::LastUsedAt, time::stored(time::now())),
             )
             .filter(api_keys::Column::Id.eq(key_id.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         expect_changed(changed, "api key", key_id)
@@ -478,7 +476,7 @@ impl<'a> ApiKeys<'a> {
             .col_expr(api_keys::Column::IsActive, Expr::value(false))
             .filter(api_keys::Column::Id.eq(key_id.as_uuid()))
             .filter(api_keys::Column::UserId.eq(owner.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         expect_changed(changed, "api key", key_id)
@@ -494,7 +492,7 @@ impl<'a> ApiKeys<'a> {
             .col_expr(api_keys::Column::IsActive, Expr::value(false))
             .filter(api_keys::Column::IsActive.eq(true))
             .filter(api_keys::Column::ExpiresAt.lte(time::stored(time::now())))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected)
     }
@@ -509,7 +507,7 @@ impl<'a> ApiKeys<'a> {
             .order_by_asc(api_keys::Column::ExpiresAt)
             .order_by_asc(api_keys::Column::Id)
             .limit(u64::from(limit))
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?;
         to_keys(rows)
     }

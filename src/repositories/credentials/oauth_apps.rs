@@ -14,11 +14,12 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
+use crate::query::Ctx;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{expect_changed, string_list};
 use crate::time;
 use crate::validation;
@@ -194,7 +195,7 @@ impl<'a> OAuthApps<'a> {
             updated_at: now,
         };
         apps::Entity::insert(apps::ActiveModel::from(row.clone()).reset_all())
-            .exec_without_returning(&self.ctx.conn())
+            .exec_without_returning_in(&self.ctx)
             .await?;
         Ok(RegisteredOAuthApp {
             app: row.try_into()?,
@@ -208,7 +209,7 @@ impl<'a> OAuthApps<'a> {
         let client_id = validation::required("client_id", client_id, MAX_CREDENTIAL_LEN)?;
         apps::Entity::find()
             .filter(apps::Column::ClientId.eq(client_id))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(OAuthApp::try_from)
             .transpose()
@@ -230,7 +231,7 @@ impl<'a> OAuthApps<'a> {
             apps::Entity::find()
                 .filter(apps::Column::ClientId.eq(client_id))
                 .filter(apps::Column::IsActive.eq(true))
-                .one(&self.ctx.conn())
+                .one_in(&self.ctx)
                 .await?
                 .map(|app| app.client_secret_hash)
         } else {
@@ -250,7 +251,7 @@ impl<'a> OAuthApps<'a> {
             .filter(apps::Column::OwnerUserId.eq(owner.as_uuid()))
             .order_by_asc(apps::Column::CreatedAt)
             .order_by_asc(apps::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(OAuthApp::try_from)
@@ -272,7 +273,7 @@ impl<'a> OAuthApps<'a> {
             )
             .filter(apps::Column::ClientId.eq(client_id.as_str()))
             .filter(apps::Column::OwnerUserId.eq(owner.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         expect_changed(changed, "oauth app", client_id)

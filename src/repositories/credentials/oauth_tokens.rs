@@ -12,22 +12,24 @@ use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_tokens as tokens;
 use sea_orm::sea_query::{OnConflict, Order};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, Select, UpdateMany,
+    ActiveValue::Set, ColumnTrait, DbErr, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, Select, UpdateMany,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::crypto::columns::{OAUTH_ACCESS_TOKEN, OAUTH_REFRESH_TOKEN};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
+use crate::query::Scoped;
 use crate::query::cells::read_named;
+use crate::query::keyset_page_as;
+use crate::query::{AllTenants, Checked, RunSelect, RunWrite};
 use crate::query::{Prepared, expect_changed};
-use crate::scope::Scoped;
 use crate::time;
 use crate::validation;
 use crate::validation::oauth::provider_name;
@@ -113,12 +115,15 @@ impl FromQueryResult for StoredToken {
 }
 
 /// The token rows `select` finds.
-async fn stored(ctx: &Ctx<'_>, select: Select<tokens::Entity>) -> Result<Vec<tokens::Model>> {
+async fn stored(
+    ctx: &Ctx<'_>,
+    select: Checked<Select<tokens::Entity>>,
+) -> Result<Vec<tokens::Model>> {
     Ok(select
         .select_only()
         .columns(TOKEN_COLUMNS)
-        .into_model::<StoredToken>()
-        .all(&ctx.conn())
+        .models::<StoredToken>()
+        .all_in(ctx)
         .await
         .map_err(on_table("user_oauth_tokens"))?
         .into_iter()
@@ -242,16 +247,17 @@ impl<'a> OAuthTokens<'a> {
         // `LIMIT ?` makes SQLite re-prepare the statement on every call.
         static GET: Prepared = Prepared::new();
         let values = [user.as_uuid().into(), provider.as_str().into()];
-        let statement = self
-            .scope
-            .prepared(&GET, values, |mine: Select<tokens::Entity>| {
-                mine.select_only()
-                    .columns(TOKEN_COLUMNS)
-                    .filter(tokens::Column::UserId.eq(user.as_uuid()))
-                    .filter(tokens::Column::Provider.eq(&provider))
-            });
-        let row = StoredToken::find_by_statement(statement)
-            .one(&self.scope.conn())
+        let statement =
+            self.scope
+                .prepared(&GET, values, |mine: Checked<Select<tokens::Entity>>| {
+                    mine.select_only()
+                        .columns(TOKEN_COLUMNS)
+                        .filter(tokens::Column::UserId.eq(user.as_uuid()))
+                        .filter(tokens::Column::Provider.eq(&provider))
+                });
+        let row = statement
+            .models::<StoredToken>()
+            .one_in(&self.scope)
             .await
             .map_err(on_table("user_oauth_tokens"))?;
         match row.map(|row| row.0) {
@@ -310,8 +316,7 @@ impl<'a> OAuthTokens<'a> {
             .columns(TOKEN_COLUMNS)
             .filter(tokens::Column::Provider.eq(name));
         let page = keyset_page_as(
-            &self.scope.conn(),
-            self.scope.cursors(),
+            &self.scope,
             &scope,
             request,
             select,
@@ -397,8 +402,8 @@ impl<'a> OAuthTokens<'a> {
             .column(tokens::Column::LastSync)
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .filter(tokens::Column::Provider.eq(provider))
-            .into_tuple::<Option<sea_orm::prelude::DateTimeWithTimeZone>>()
-            .one(&self.scope.conn())
+            .tuples::<Option<sea_orm::prelude::DateTimeWithTimeZone>>()
+            .one_in(&self.scope)
             .await
             .map_err(on_table("user_oauth_tokens"))?;
         match row {
@@ -432,7 +437,7 @@ impl<'a> OAuthTokens<'a> {
             .delete::<tokens::Entity>()
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .filter(tokens::Column::Provider.eq(provider))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected;
         Ok(deleted > 0)
@@ -445,7 +450,7 @@ impl<'a> OAuthTokens<'a> {
             .scope
             .delete::<tokens::Entity>()
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected)
     }
@@ -456,12 +461,12 @@ impl<'a> OAuthTokens<'a> {
         &self,
         user: UserId,
         provider: String,
-        update: UpdateMany<tokens::Entity>,
+        update: Checked<UpdateMany<tokens::Entity>>,
     ) -> Result<()> {
         let changed = update
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .filter(tokens::Column::Provider.eq(provider))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected;
         expect_changed(changed, "oauth token", user)
@@ -554,31 +559,35 @@ async fn decrypt_all(ctx: &Ctx<'_>, rows: Vec<tokens::Model>) -> Result<Vec<OAut
 
 /// A user's OAuth tokens in every tenant: `db.across_tenants().oauth_tokens()`.
 pub struct CrossTenantOAuthTokens<'a> {
-    ctx: Ctx<'a>,
+    rows: AllTenants<'a>,
 }
 
 impl<'a> CrossTenantOAuthTokens<'a> {
-    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
-        Self { ctx }
+    pub(crate) fn new(rows: AllTenants<'a>) -> Self {
+        Self { rows }
     }
 
     /// Every token of the user, in every tenant (by tenant, then provider).
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
-        let select = tokens::Entity::find()
+        let select = self
+            .rows
+            .find::<tokens::Entity>()
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .order_by_asc(tokens::Column::TenantId)
             .order_by_asc(tokens::Column::Provider);
-        let rows = stored(&self.ctx, select).await?;
-        decrypt_all(&self.ctx, rows).await
+        let rows = stored(&self.rows, select).await?;
+        decrypt_all(&self.rows, rows).await
     }
 
     /// Deletes every token of the user in every tenant; how many.
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
-        Ok(tokens::Entity::delete_many()
+        Ok(self
+            .rows
+            .delete::<tokens::Entity>()
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.rows)
             .await?
             .rows_affected)
     }

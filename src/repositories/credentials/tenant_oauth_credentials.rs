@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::tenant_oauth_credentials as creds;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, QueryFilter, QueryTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -22,8 +22,9 @@ use crate::crypto::columns::TENANT_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::TenantId;
+use crate::query::Scoped;
+use crate::query::{RunSelect, RunWrite};
 use crate::query::{string_list, unsigned_opt};
-use crate::scope::Scoped;
 use crate::time;
 use crate::validation::oauth::{self, ClientCredentials, provider_name};
 
@@ -255,7 +256,7 @@ impl<'a> TenantOAuthCredentials<'a> {
             .scope
             .find::<creds::Entity>()
             .filter(creds::Column::Provider.eq(provider))
-            .one(&self.scope.conn())
+            .one_in(&self.scope)
             .await
             .map_err(on_table("tenant_oauth_credentials"))?
         else {
@@ -298,8 +299,8 @@ impl<'a> TenantOAuthCredentials<'a> {
         let mut rows = self
             .scope
             .find::<creds::Entity>()
-            .into_partial_model::<SummaryRow>()
-            .all(&self.scope.conn())
+            .partial_models::<SummaryRow>()
+            .all_in(&self.scope)
             .await
             .map_err(on_table("tenant_oauth_credentials"))?;
         // At most one row per provider. Sorted here, by name: ORDER BY on
@@ -334,7 +335,7 @@ impl<'a> TenantOAuthCredentials<'a> {
             .scope
             .delete::<creds::Entity>()
             .filter(creds::Column::Provider.eq(provider))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected;
         Ok(deleted > 0)

@@ -14,17 +14,16 @@ use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_app_credentials as creds;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DerivePartialModel, EntityTrait, QueryFilter, QueryTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, EntityTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::crypto::columns::USER_APP_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{Result, on_table};
 use crate::ids::UserId;
+use crate::query::Ctx;
+use crate::query::{Allowed, RunSelect, RunWrite};
 use crate::time;
 use crate::validation::oauth::{self, ClientCredentials, provider_name};
 
@@ -187,6 +186,7 @@ impl<'a> UserOAuthApps<'a> {
                             ])
                             .to_owned(),
                     )
+                    .checked()
                     .build(self.ctx.backend()))
             })
             .await?;
@@ -201,7 +201,7 @@ impl<'a> UserOAuthApps<'a> {
         let Some(row) = self
             .of_user(user)
             .filter(creds::Column::Provider.eq(provider))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await
             .map_err(on_table("user_oauth_app_credentials"))?
         else {
@@ -237,8 +237,8 @@ impl<'a> UserOAuthApps<'a> {
     pub async fn list(&self, user: UserId) -> Result<Vec<UserOAuthAppSummary>> {
         let mut rows = self
             .of_user(user)
-            .into_partial_model::<SummaryRow>()
-            .all(&self.ctx.conn())
+            .partial_models::<SummaryRow>()
+            .all_in(&self.ctx)
             .await
             .map_err(on_table("user_oauth_app_credentials"))?;
         // At most one row per provider. Sorted here, by name: ORDER BY on
@@ -265,7 +265,7 @@ impl<'a> UserOAuthApps<'a> {
         let deleted = creds::Entity::delete_many()
             .filter(creds::Column::UserId.eq(user.as_uuid()))
             .filter(creds::Column::Provider.eq(provider))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         Ok(deleted > 0)

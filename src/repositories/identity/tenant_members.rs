@@ -19,9 +19,11 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Scoped;
 use crate::query::expect_changed;
-use crate::scope::Scoped;
+use crate::query::keyset_page;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 
 /// A user's membership in a tenant.
@@ -101,7 +103,7 @@ impl<'a> TenantMembers<'a> {
         };
         self.scope
             .insert(row)?
-            .exec_without_returning(&self.scope.conn())
+            .exec_without_returning_in(&self.scope)
             .await?;
         Ok(TenantMember {
             id,
@@ -125,7 +127,7 @@ impl<'a> TenantMembers<'a> {
             .delete::<members::Entity>()
             .filter(members::Column::UserId.eq(user.as_uuid()))
             .filter(self.not_owner())
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected;
         if deleted == 0 && self.is_owner_member(user).await? {
@@ -158,8 +160,8 @@ impl<'a> TenantMembers<'a> {
         let owner: Option<Uuid> = tenants::Entity::find_by_id(self.scope.tenant().as_uuid())
             .select_only()
             .column(tenants::Column::OwnerUserId)
-            .into_tuple()
-            .one(&self.scope.conn())
+            .tuples()
+            .one_in(&self.scope)
             .await?;
         Ok(owner == Some(user.as_uuid()))
     }
@@ -176,7 +178,7 @@ impl<'a> TenantMembers<'a> {
         if role != TenantRole::Owner {
             update = update.filter(self.not_owner());
         }
-        let changed = update.exec(&self.scope.conn()).await?.rows_affected;
+        let changed = update.exec_in(&self.scope).await?.rows_affected;
         if changed == 0 && role != TenantRole::Owner && self.is_owner_member(user).await? {
             return Err(owner_guard());
         }
@@ -187,16 +189,15 @@ impl<'a> TenantMembers<'a> {
     /// non-member or an inactive membership, so the answer can gate access).
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn get_user_role(&self, user: UserId) -> Result<Option<TenantRole>> {
-        Ok(self
-            .scope
+        self.scope
             .find::<members::Entity>()
             .select_only()
             .column(members::Column::Role)
             .filter(members::Column::UserId.eq(user.as_uuid()))
             .filter(members::Column::IsActive.eq(true))
-            .into_tuple::<TenantRole>()
-            .one(&self.scope.conn())
-            .await?)
+            .tuples::<TenantRole>()
+            .one_in(&self.scope)
+            .await
     }
 
     /// The user's membership here (active or not), if any.
@@ -206,7 +207,7 @@ impl<'a> TenantMembers<'a> {
             .scope
             .find::<members::Entity>()
             .filter(members::Column::UserId.eq(user.as_uuid()))
-            .one(&self.scope.conn())
+            .one_in(&self.scope)
             .await?
             .map(TenantMember::from))
     }
@@ -218,8 +219,7 @@ impl<'a> TenantMembers<'a> {
     pub async fn list(&self, request: &PageRequest) -> Result<Page<TenantMember>> {
         let scope = self.scope.cursor_scope("tenant_members");
         let page = keyset_page(
-            &self.scope.conn(),
-            self.scope.cursors(),
+            &self.scope,
             &scope,
             request,
             self.scope.find::<members::Entity>(),

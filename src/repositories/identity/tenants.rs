@@ -15,14 +15,15 @@ use sea_orm::{
 };
 use tracing::instrument;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result, foreign_key_of};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
 use crate::query::expect_changed;
+use crate::query::keyset_page;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::scope::TenantScope;
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest tenant name accepted.
@@ -167,20 +168,21 @@ impl<'a> Tenants<'a> {
         let row = tenants::ActiveModel::from(tenant.clone()).reset_all();
         let owner = new.owner;
         // One transaction (a savepoint when already in one): both rows or neither.
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                tenants::Entity::insert(row)
-                    .exec_without_returning(&tx.conn())
-                    .await
-                    .map_err(|err| foreign_key_of("tenants", &["owner_user_id"])(err.into()))?;
-                TenantScope::new(tx, id)
-                    .members()
-                    .add(owner, TenantRole::Owner, None)
-                    .await?;
-                Ok(())
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    tenants::Entity::insert(row)
+                        .exec_without_returning_in(&tx)
+                        .await
+                        .map_err(|err| foreign_key_of("tenants", &["owner_user_id"])(err))?;
+                    TenantScope::new(tx, id)
+                        .members()
+                        .add(owner, TenantRole::Owner, None)
+                        .await?;
+                    Ok(())
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(tenant.into())
     }
 }
@@ -216,7 +218,7 @@ impl<'a> Tenants<'a> {
         if let Some(plan) = change.plan {
             update = update.col_expr(tenants::Column::Plan, Expr::value(plan));
         }
-        let changed = update.exec(&self.ctx.conn()).await?.rows_affected;
+        let changed = update.exec_in(&self.ctx).await?.rows_affected;
         expect_changed(changed, "tenant", id)?;
         self.get_by_id(id)
             .await?
@@ -235,7 +237,7 @@ impl<'a> Tenants<'a> {
             )
             .filter(tenants::Column::Id.eq(id.as_uuid()))
             .filter(tenants::Column::IsActive.eq(true))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         if changed == 0 {
@@ -253,40 +255,41 @@ impl<'a> Tenants<'a> {
     /// member.
     #[instrument(skip_all, fields(tenant_id = %id, new_owner = %new_owner), err(Display))]
     pub async fn transfer_ownership(&self, id: TenantId, new_owner: UserId) -> Result<Tenant> {
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                let members = TenantScope::new(tx, id).members();
-                if members.get(new_owner).await?.is_none_or(|m| !m.is_active) {
-                    return Err(DatabaseError::not_found("tenant member", new_owner));
-                }
-                let old: Option<uuid::Uuid> = tenants::Entity::find_by_id(id.as_uuid())
-                    .select_only()
-                    .column(tenants::Column::OwnerUserId)
-                    .lock_exclusive()
-                    .into_tuple()
-                    .one(&tx.conn())
-                    .await?;
-                let old = old.ok_or_else(|| DatabaseError::not_found("tenant", id))?;
-                tenants::Entity::update_many()
-                    .col_expr(
-                        tenants::Column::OwnerUserId,
-                        Expr::value(new_owner.as_uuid()),
-                    )
-                    .col_expr(
-                        tenants::Column::UpdatedAt,
-                        Expr::value(time::stored(time::now())),
-                    )
-                    .filter(tenants::Column::Id.eq(id.as_uuid()))
-                    .exec(&tx.conn())
-                    .await?;
-                members.change_role(new_owner, TenantRole::Owner).await?;
-                if old != new_owner.as_uuid() {
-                    members.change_role(old.into(), TenantRole::Admin).await?;
-                }
-                Ok(())
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let members = TenantScope::new(tx, id).members();
+                    if members.get(new_owner).await?.is_none_or(|m| !m.is_active) {
+                        return Err(DatabaseError::not_found("tenant member", new_owner));
+                    }
+                    let old: Option<uuid::Uuid> = tenants::Entity::find_by_id(id.as_uuid())
+                        .select_only()
+                        .column(tenants::Column::OwnerUserId)
+                        .lock_exclusive()
+                        .tuples()
+                        .one_in(&tx)
+                        .await?;
+                    let old = old.ok_or_else(|| DatabaseError::not_found("tenant", id))?;
+                    tenants::Entity::update_many()
+                        .col_expr(
+                            tenants::Column::OwnerUserId,
+                            Expr::value(new_owner.as_uuid()),
+                        )
+                        .col_expr(
+                            tenants::Column::UpdatedAt,
+                            Expr::value(time::stored(time::now())),
+                        )
+                        .filter(tenants::Column::Id.eq(id.as_uuid()))
+                        .exec_in(&tx)
+                        .await?;
+                    members.change_role(new_owner, TenantRole::Owner).await?;
+                    if old != new_owner.as_uuid() {
+                        members.change_role(old.into(), TenantRole::Admin).await?;
+                    }
+                    Ok(())
+                })
             })
-        })
-        .await?;
+            .await?;
         self.get_by_id(id)
             .await?
             .ok_or_else(|| DatabaseError::not_found("tenant", id))
@@ -296,7 +299,7 @@ impl<'a> Tenants<'a> {
     #[instrument(skip_all, fields(tenant_id = %id))]
     pub async fn get_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
         Ok(tenants::Entity::find_by_id(id.as_uuid())
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(Tenant::from))
     }
@@ -308,7 +311,7 @@ impl<'a> Tenants<'a> {
         let slug = validation::slug("slug", slug, MIN_SLUG, MAX_SLUG)?;
         Ok(tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(Tenant::from))
     }
@@ -318,8 +321,7 @@ impl<'a> Tenants<'a> {
     #[instrument(skip_all, fields(limit = request.limit()))]
     pub async fn list(&self, request: &PageRequest) -> Result<Page<Tenant>> {
         let page = keyset_page(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             "tenants.all",
             request,
             tenants::Entity::find(),
@@ -345,7 +347,7 @@ impl<'a> Tenants<'a> {
             .filter(members::Column::IsActive.eq(true))
             .order_by_asc(tenants::Column::CreatedAt)
             .order_by_asc(tenants::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(Tenant::from)

@@ -5,18 +5,20 @@ use entity::sea_orm_active_enums::{SubscriptionTier, UserRole, UserStatus};
 use entity::users;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, Select,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{KeysetSql, Page, PageRequest, Position, keyset_page_prepared};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
 use crate::query::cells::{Cell, read_enum};
+use crate::query::{KeysetSql, keyset_page_prepared};
 use crate::query::{Prepared, expect_changed, latest};
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
@@ -235,7 +237,7 @@ impl<'a> Users<'a> {
         // row need not come back (no RETURNING).
         let active = users::ActiveModel::from(model.clone()).reset_all();
         users::Entity::insert(active)
-            .exec_without_returning(&self.ctx.conn())
+            .exec_without_returning_in(&self.ctx)
             .await?;
         Ok(model.into())
     }
@@ -297,7 +299,7 @@ impl<'a> Users<'a> {
     /// How many users exist.
     #[instrument(skip_all)]
     pub async fn count(&self) -> Result<u64> {
-        Ok(users::Entity::find().count(&self.ctx.conn()).await?)
+        users::Entity::find().count_in(&self.ctx).await
     }
 
     /// Users with `status`, oldest first, at most `limit` (for small lists;
@@ -334,7 +336,7 @@ impl<'a> Users<'a> {
             .col_expr(users::Column::ApprovedBy, Expr::value(by))
             .col_expr(users::Column::ApprovedAt, Expr::value(at))
             .filter(users::Column::Id.eq(id.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         expect_changed(changed, "user", id)?;
@@ -375,7 +377,7 @@ impl<'a> Users<'a> {
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn delete(&self, id: UserId) -> Result<bool> {
         let deleted = users::Entity::delete_by_id(id.as_uuid())
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         Ok(deleted > 0)
@@ -394,8 +396,8 @@ impl<'a> Users<'a> {
             .order_by_asc(users::Column::CreatedAt)
             .order_by_asc(users::Column::Id)
             .limit(1)
-            .into_model::<UserRow>()
-            .one(&self.ctx.conn())
+            .models::<UserRow>()
+            .one_in(&self.ctx)
             .await?
             .map(|row| row.0))
     }
@@ -410,8 +412,9 @@ impl<'a> Users<'a> {
         build: impl Fn() -> Select<users::Entity>,
     ) -> Result<Option<User>> {
         let statement = slot.statement(self.ctx.backend(), vec![key], build);
-        Ok(UserRow::find_by_statement(statement)
-            .one(&self.ctx.conn())
+        Ok(statement
+            .models::<UserRow>()
+            .one_in(&self.ctx)
             .await?
             .map(|row| row.0))
     }
@@ -425,7 +428,7 @@ impl<'a> Users<'a> {
         let changed = users::Entity::update_many()
             .col_expr(column, value.into())
             .filter(users::Column::Id.eq(id.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         expect_changed(changed, "user", id)
@@ -441,8 +444,7 @@ impl<'a> Users<'a> {
         static BY_STATUS: KeysetSql = KeysetSql::new();
         let scope = format!("users.by_status:{status:?}");
         let page = keyset_page_prepared(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             (&BY_STATUS, &scope),
             request,
             (vec![status.into()], || {

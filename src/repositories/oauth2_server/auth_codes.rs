@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_auth_codes as codes;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, FromQueryResult, QueryFilter, QueryResult};
+use sea_orm::{ColumnTrait, DbErr, FromQueryResult, QueryFilter, QueryResult};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -18,8 +18,9 @@ use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
 use crate::query::Prepared;
+use crate::query::RunSelect;
+use crate::query::Scoped;
 use crate::query::cells::Cell;
-use crate::scope::Scoped;
 use crate::time;
 
 /// How every generated code starts.
@@ -199,7 +200,7 @@ impl<'a> OAuth2AuthCodes<'a> {
         // built once.
         static ISSUE: Prepared = Prepared::new();
         let statement = self.scope.prepared_insert(&ISSUE, row, |insert| insert)?;
-        self.scope.conn().execute_raw(statement).await?;
+        statement.execute_in(&self.scope).await?;
         Ok(IssuedAuthCode {
             code,
             expires_at: time::truncate(expires_at),
@@ -217,7 +218,7 @@ impl<'a> OAuth2AuthCodes<'a> {
             .scope
             .find::<codes::Entity>()
             .filter(codes::Column::Code.eq(hashing::hash(code)))
-            .one(&self.scope.conn())
+            .one_in(&self.scope)
             .await?
             .map(AuthCode::from))
     }

@@ -15,12 +15,13 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::rules::{self, GRANT_TYPES, RESPONSE_TYPES};
-use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
+use crate::query::Ctx;
 use crate::query::cells::Cell;
 use crate::query::{Prepared, string_list};
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 use crate::validation::oauth::{MAX_REDIRECT_URI, redirect_uri_list};
@@ -201,7 +202,7 @@ impl<'a> OAuth2Clients<'a> {
             expires_at: expires_at.map(time::stored),
         };
         clients::Entity::insert(clients::ActiveModel::from(row.clone()).reset_all())
-            .exec_without_returning(&self.ctx.conn())
+            .exec_without_returning_in(&self.ctx)
             .await?;
         Ok(RegisteredOAuth2Client {
             client: row.try_into()?,
@@ -261,8 +262,9 @@ impl<'a> OAuth2Clients<'a> {
             clients::Entity::find().filter(clients::Column::ClientId.eq(client_id))
         });
         // `.all()`: see `check_active`.
-        Ok(clients::Model::find_by_statement(statement)
-            .all(&self.ctx.conn())
+        Ok(statement
+            .models::<clients::Model>()
+            .all_in(&self.ctx)
             .await?
             .pop())
     }
@@ -274,7 +276,7 @@ impl<'a> OAuth2Clients<'a> {
         clients::Entity::find()
             .order_by_asc(clients::Column::CreatedAt)
             .order_by_asc(clients::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(OAuth2Client::try_from)
@@ -300,7 +302,7 @@ impl<'a> OAuth2Clients<'a> {
                     .is_null()
                     .or(clients::Column::ExpiresAt.gt(now)),
             )
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?;
         Ok(())
     }
@@ -345,10 +347,7 @@ impl<'a> OAuth2Clients<'a> {
         // against 0.93-0.97x in the five without. PostgreSQL's driver
         // reads the whole reply either way, so the cause is not in the
         // protocol; it stays unexplained, and the reads stay as they were.
-        let expiry = Expiry::find_by_statement(statement)
-            .all(&self.ctx.conn())
-            .await?
-            .pop();
+        let expiry = statement.models::<Expiry>().all_in(&self.ctx).await?.pop();
         match expiry {
             Some(Expiry(at)) if at.is_none_or(|at| at > time::now()) => Ok(()),
             _ => Err(inactive()),

@@ -13,9 +13,7 @@ use entity::{
     oauth2_auth_codes as codes, oauth2_refresh_tokens as tokens, oauth2_states as states,
 };
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, UpdateMany, Value,
-};
+use sea_orm::{ColumnTrait, FromQueryResult, QueryFilter, QueryTrait, UpdateMany, Value};
 use tracing::instrument;
 
 use super::auth_codes::{CODE_COLUMNS, CodeRow};
@@ -24,13 +22,13 @@ use super::states::checked_row;
 use super::{
     AuthCode, IssuedRefreshToken, NewOAuth2State, NewRefreshToken, OAuth2State, RefreshToken,
 };
-use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
+use crate::query::Ctx;
 use crate::query::Prepared;
+use crate::query::{AllTenants, Checked, GlobalRows, RunInsert, RunWrite, TenantColumn};
 use crate::scope::TenantScope;
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 use crate::validation::oauth::MAX_REDIRECT_URI;
 
@@ -95,12 +93,16 @@ pub struct PurgedCounts {
 /// # }
 /// ```
 pub struct OAuth2Exchange<'a> {
-    ctx: Ctx<'a>,
+    rows: AllTenants<'a>,
 }
 
 impl<'a> OAuth2Exchange<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
-        Self { ctx }
+        // Codes, tokens and states are found by their hash, whatever their
+        // tenant: the exchange is where a request's tenant is learnt.
+        Self {
+            rows: AllTenants::new(ctx),
+        }
     }
 
     /// Marks the code used and returns its record, if it exists, is unused,
@@ -134,8 +136,8 @@ impl<'a> OAuth2Exchange<'a> {
             now.into(),
         ];
         let consumed = self
-            .returning::<_, CodeRow>(&CONSUME, values, Some(&CODE_COLUMNS), || {
-                codes::Entity::update_many()
+            .returning::<_, CodeRow>(&CONSUME, values, Some(&CODE_COLUMNS), |rows| {
+                rows.update::<codes::Entity>()
                     .col_expr(codes::Column::Used, Expr::value(true))
                     .filter(codes::Column::Code.eq(&hash))
                     .filter(codes::Column::ClientId.eq(client_id))
@@ -172,8 +174,8 @@ impl<'a> OAuth2Exchange<'a> {
             now.into(),
         ];
         let consumed = self
-            .returning::<_, tokens::Model>(&CONSUME, values, None, || {
-                tokens::Entity::update_many()
+            .returning::<_, tokens::Model>(&CONSUME, values, None, |rows| {
+                rows.update::<tokens::Entity>()
                     .col_expr(tokens::Column::Revoked, Expr::value(true))
                     .filter(tokens::Column::Token.eq(&hash))
                     .filter(tokens::Column::ClientId.eq(client_id))
@@ -198,27 +200,28 @@ impl<'a> OAuth2Exchange<'a> {
         now: DateTime<Utc>,
     ) -> Result<Option<RotatedRefreshToken>> {
         let (token, client_id) = (token.to_owned(), client_id.to_owned());
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                let exchange = OAuth2Exchange::new(tx);
-                let Some(previous) = exchange
-                    .consume_refresh_token(&token, &client_id, now)
-                    .await?
-                else {
-                    return Ok(None);
-                };
-                let successor = NewRefreshToken {
-                    scope: previous.scope.clone(),
-                    ..NewRefreshToken::new(previous.client_id.clone(), previous.user_id)
-                };
-                let issued = TenantScope::new(tx, previous.tenant_id)
-                    .oauth2_refresh_tokens()
-                    .issue(successor)
-                    .await?;
-                Ok(Some(RotatedRefreshToken { previous, issued }))
+        self.rows
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let exchange = OAuth2Exchange::new(tx);
+                    let Some(previous) = exchange
+                        .consume_refresh_token(&token, &client_id, now)
+                        .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let successor = NewRefreshToken {
+                        scope: previous.scope.clone(),
+                        ..NewRefreshToken::new(previous.client_id.clone(), previous.user_id)
+                    };
+                    let issued = TenantScope::new(tx, previous.tenant_id)
+                        .oauth2_refresh_tokens()
+                        .issue(successor)
+                        .await?;
+                    Ok(Some(RotatedRefreshToken { previous, issued }))
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Stores a state that belongs to no tenant yet (for one that does,
@@ -226,9 +229,10 @@ impl<'a> OAuth2Exchange<'a> {
     /// [`OAuth2States::store`](super::OAuth2States::store).
     #[instrument(skip_all, fields(client_id = %new.client_id), err(Display))]
     pub async fn store_state(&self, new: NewOAuth2State) -> Result<()> {
-        let row = checked_row(&self.ctx, new).await?;
-        states::Entity::insert(row)
-            .exec_without_returning(&self.ctx.conn())
+        let row = checked_row(&self.rows, new).await?;
+        GlobalRows::new(*self.rows)
+            .insert(row)?
+            .exec_without_returning_in(&self.rows)
             .await?;
         Ok(())
     }
@@ -256,8 +260,8 @@ impl<'a> OAuth2Exchange<'a> {
             now.into(),
         ];
         Ok(self
-            .returning::<_, states::Model>(&CONSUME, values, None, || {
-                states::Entity::update_many()
+            .returning::<_, states::Model>(&CONSUME, values, None, |rows| {
+                rows.update::<states::Entity>()
                     .col_expr(states::Column::Used, Expr::value(true))
                     .filter(states::Column::State.eq(state))
                     .filter(states::Column::ClientId.eq(client_id))
@@ -304,27 +308,29 @@ impl<'a> OAuth2Exchange<'a> {
     /// Runs `update` returning `columns` (all when `None`), read as `M`; its
     /// text built once in `slot`, `values` in the builder's order. One
     /// statement, so of concurrent callers exactly one changes the row.
-    async fn returning<E: EntityTrait, M: FromQueryResult>(
+    async fn returning<E: TenantColumn, M: FromQueryResult>(
         &self,
         slot: &Prepared,
         values: Vec<Value>,
         columns: Option<&[E::Column]>,
-        update: impl Fn() -> UpdateMany<E>,
+        update: impl Fn(&AllTenants<'a>) -> Checked<UpdateMany<E>>,
     ) -> Result<Option<M>> {
-        let backend = self.ctx.backend();
-        let statement = slot.built(backend, values, || {
-            let mut query = update().into_query();
+        let backend = self.rows.backend();
+        let statement = slot.text(backend, values, || {
+            let mut query = update(&self.rows).into_inner().into_query();
             query.returning(match columns {
                 Some(columns) => Query::returning().columns(columns.iter().copied()),
                 None => Query::returning().all(),
             });
             backend.build(&query)
         });
-        self.ctx.returning_row(statement).await
+        self.rows
+            .returning_row(self.rows.statement(statement))
+            .await
     }
 
     /// Deletes `E`'s rows with `expires <= now`, `batch` keys at a time.
-    async fn purge<E: EntityTrait>(
+    async fn purge<E: TenantColumn>(
         &self,
         key: E::Column,
         expires: E::Column,
@@ -339,9 +345,11 @@ impl<'a> OAuth2Exchange<'a> {
                 .and_where(expires.lte(now))
                 .limit(u64::from(batch))
                 .to_owned();
-            let deleted = E::delete_many()
+            let deleted = self
+                .rows
+                .delete::<E>()
                 .filter(key.in_subquery(expired))
-                .exec(&self.ctx.conn())
+                .exec_in(&self.rows)
                 .await?
                 .rows_affected;
             total += deleted;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_refresh_tokens as tokens;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
+use sea_orm::{ColumnTrait, QueryFilter};
 use tracing::instrument;
 
 use super::OAuth2Clients;
@@ -19,7 +19,8 @@ use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
 use crate::query::Prepared;
-use crate::scope::Scoped;
+use crate::query::Scoped;
+use crate::query::{RunSelect, RunWrite};
 use crate::time;
 
 /// How every generated refresh token starts.
@@ -129,7 +130,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
         // built once.
         static ISSUE: Prepared = Prepared::new();
         let statement = self.scope.prepared_insert(&ISSUE, row, |insert| insert)?;
-        self.scope.conn().execute_raw(statement).await?;
+        statement.execute_in(&self.scope).await?;
         Ok(IssuedRefreshToken {
             token,
             expires_at: time::truncate(expires_at),
@@ -147,7 +148,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
             .scope
             .find::<tokens::Entity>()
             .filter(tokens::Column::Token.eq(hashing::hash(token)))
-            .one(&self.scope.conn())
+            .one_in(&self.scope)
             .await?
             .map(RefreshToken::from))
     }
@@ -186,7 +187,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
             .col_expr(tokens::Column::Revoked, Expr::value(true))
             .filter(condition)
             .filter(tokens::Column::Revoked.eq(false))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected)
     }

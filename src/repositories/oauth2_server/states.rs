@@ -9,10 +9,11 @@ use sea_orm::ActiveValue::Set;
 use tracing::instrument;
 
 use super::rules::{self, STATE_TTL};
-use crate::context::Ctx;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
-use crate::scope::Scoped;
+use crate::query::Ctx;
+use crate::query::RunInsert;
+use crate::query::Scoped;
 use crate::time;
 
 /// What a state is stored with.
@@ -110,7 +111,7 @@ impl<'a> OAuth2States<'a> {
         let row = checked_row(&self.scope, new).await?;
         self.scope
             .insert(row)?
-            .exec_without_returning(&self.scope.conn())
+            .exec_without_returning_in(&self.scope)
             .await?;
         Ok(())
     }

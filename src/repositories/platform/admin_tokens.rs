@@ -8,17 +8,18 @@ use chrono::{DateTime, Utc};
 use entity::{admin_token_usage as usage, admin_tokens as tokens};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
-use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
+use crate::query::keyset_page;
 use crate::query::{Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt};
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 use crate::validation::request::{response_time, size};
 
@@ -301,7 +302,7 @@ impl<'a> AdminTokens<'a> {
         tokens::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
             tokens::ActiveModel::from(row.clone()),
         ))
-        .exec_without_returning(&self.ctx.conn())
+        .exec_without_returning_in(&self.ctx)
         .await?;
         row.try_into()
     }
@@ -310,7 +311,7 @@ impl<'a> AdminTokens<'a> {
     #[instrument(skip_all, fields(admin_token_id = %id))]
     pub async fn get(&self, id: Uuid) -> Result<AdminToken> {
         tokens::Entity::find_by_id(id)
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .ok_or_else(|| DatabaseError::not_found("admin token", id))?
             .try_into()
@@ -327,7 +328,7 @@ impl<'a> AdminTokens<'a> {
         let hash = hashing::hash(token);
         let row = tokens::Entity::find()
             .filter(tokens::Column::TokenHash.eq(&hash))
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .pop()
             .filter(|row| hashing::verify(token, &row.token_hash))
@@ -353,7 +354,7 @@ impl<'a> AdminTokens<'a> {
             select = select.filter(tokens::Column::IsActive.eq(true));
         }
         select
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(AdminToken::try_from)
@@ -366,7 +367,7 @@ impl<'a> AdminTokens<'a> {
         let changed = tokens::Entity::update_many()
             .col_expr(tokens::Column::IsActive, Expr::value(false))
             .filter(tokens::Column::Id.eq(id))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         expect_changed(changed, "admin token", id)
@@ -382,39 +383,40 @@ impl<'a> AdminTokens<'a> {
     pub async fn record_use(&self, id: Uuid, used: AdminTokenUse) -> Result<()> {
         let row = usage_row(id, used)?;
         let (at, ip) = (row.timestamp.clone(), row.ip_address.clone());
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                static BUMP: Prepared = Prepared::new();
-                let (at, ip) = (at.unwrap(), ip.unwrap());
-                let values = vec![
-                    1i32.into(),
-                    at.into(),
-                    at.into(),
-                    ip.clone().into(),
-                    id.into(),
-                ];
-                let bump = BUMP.statement(tx.backend(), values, || {
-                    tokens::Entity::update_many()
-                        .col_expr(
-                            tokens::Column::UsageCount,
-                            Expr::col(tokens::Column::UsageCount).add(1),
-                        )
-                        .col_expr(
-                            tokens::Column::LastUsedAt,
-                            latest(tokens::Column::LastUsedAt, at),
-                        )
-                        .col_expr(tokens::Column::LastUsedIp, Expr::value(ip.clone()))
-                        .filter(tokens::Column::Id.eq(id))
-                });
-                let changed = tx.conn().execute_raw(bump).await?.rows_affected();
-                expect_changed(changed, "admin token", id)?;
-                static INSERT: Prepared = Prepared::new();
-                let insert = INSERT.insert(tx.backend(), row, |insert| insert);
-                tx.conn().execute_raw(insert).await?;
-                Ok(())
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    static BUMP: Prepared = Prepared::new();
+                    let (at, ip) = (at.unwrap(), ip.unwrap());
+                    let values = vec![
+                        1i32.into(),
+                        at.into(),
+                        at.into(),
+                        ip.clone().into(),
+                        id.into(),
+                    ];
+                    let bump = BUMP.statement(tx.backend(), values, || {
+                        tokens::Entity::update_many()
+                            .col_expr(
+                                tokens::Column::UsageCount,
+                                Expr::col(tokens::Column::UsageCount).add(1),
+                            )
+                            .col_expr(
+                                tokens::Column::LastUsedAt,
+                                latest(tokens::Column::LastUsedAt, at),
+                            )
+                            .col_expr(tokens::Column::LastUsedIp, Expr::value(ip.clone()))
+                            .filter(tokens::Column::Id.eq(id))
+                    });
+                    let changed = bump.execute_in(&tx).await?;
+                    expect_changed(changed, "admin token", id)?;
+                    static INSERT: Prepared = Prepared::new();
+                    let insert = INSERT.insert(tx.backend(), row, |insert| insert);
+                    insert.execute_in(&tx).await?;
+                    Ok(())
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// The token's uses in `[from, to)`, oldest first, one keyset page at a
@@ -434,8 +436,7 @@ impl<'a> AdminTokens<'a> {
         );
         let scope = format!("admin_token_usage:{id}:{from}:{to}");
         let page = keyset_page(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &scope,
             request,
             usage::Entity::find()

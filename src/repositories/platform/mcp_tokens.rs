@@ -16,13 +16,14 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
+use crate::query::Ctx;
 use crate::query::cells::Cell;
 use crate::query::{Prepared, expect_changed, latest, unsigned};
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
@@ -161,7 +162,7 @@ impl<'a> McpTokens<'a> {
         tokens::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
             tokens::ActiveModel::from(row.clone()),
         ))
-        .exec_without_returning(&self.ctx.conn())
+        .exec_without_returning_in(&self.ctx)
         .await?;
         Ok(CreatedMcpToken {
             token: row.try_into()?,
@@ -190,7 +191,7 @@ impl<'a> McpTokens<'a> {
             now.into(),
         ];
         let backend = self.ctx.backend();
-        let statement = VALIDATE.built(backend, values, || {
+        let statement = VALIDATE.built(tokens::Entity, backend, values, || {
             let mut update = tokens::Entity::update_many()
                 .col_expr(
                     tokens::Column::UsageCount,
@@ -227,7 +228,7 @@ impl<'a> McpTokens<'a> {
             .filter(tokens::Column::UserId.eq(user.as_uuid()))
             .order_by_desc(tokens::Column::CreatedAt)
             .order_by_desc(tokens::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(McpToken::try_from)
@@ -240,7 +241,7 @@ impl<'a> McpTokens<'a> {
     pub async fn get(&self, id: Uuid, owner: UserId) -> Result<McpToken> {
         tokens::Entity::find_by_id(id)
             .filter(tokens::Column::UserId.eq(owner.as_uuid()))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .ok_or_else(|| DatabaseError::not_found("mcp token", id))?
             .try_into()
@@ -254,7 +255,7 @@ impl<'a> McpTokens<'a> {
             .col_expr(tokens::Column::IsRevoked, Expr::value(true))
             .filter(tokens::Column::Id.eq(id))
             .filter(tokens::Column::UserId.eq(owner.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         expect_changed(changed, "mcp token", id)
@@ -265,7 +266,7 @@ impl<'a> McpTokens<'a> {
     pub async fn cleanup_expired(&self, now: DateTime<Utc>) -> Result<u64> {
         Ok(tokens::Entity::delete_many()
             .filter(tokens::Column::ExpiresAt.lte(time::stored(now)))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected)
     }

@@ -7,13 +7,13 @@ use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::ApiKeyId;
+use crate::query::Ctx;
 use crate::query::unsigned;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::repositories::credentials::{ApiKeys, CreatedApiKey, NewApiKey};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// The periods a provisioned rate limit may count over.
@@ -107,50 +107,51 @@ impl<'a> ProvisionedKeys<'a> {
     ) -> Result<ProvisionedApiKey> {
         let user_email = crate::validation::email(user_email)?;
         let period = period(rate_limit_period)?;
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                let token = entity::admin_tokens::Entity::find_by_id(admin_token_id)
-                    .one(&tx.conn())
-                    .await?
-                    .ok_or_else(|| DatabaseError::not_found("admin token", admin_token_id))?;
-                if !token.is_active {
-                    return Err(DatabaseError::Rejected {
-                        credential: "admin token",
-                        reason: "inactive",
-                    });
-                }
-                let created = ApiKeys::new(tx).create(key).await?;
-                let row = provisioned::Model {
-                    id: Uuid::now_v7(),
-                    admin_token_id,
-                    api_key_id: created.key.id.as_uuid(),
-                    user_email,
-                    requested_tier: created.key.tier.to_value().value.into_owned(),
-                    provisioned_at: time::stored(time::now()),
-                    provisioned_by_service: token.service_name,
-                    rate_limit_requests: i32::try_from(
-                        created.key.rate_limit_requests.unwrap_or(0),
-                    )
-                    .map_err(|_| {
-                        DatabaseError::invalid("rate_limit_requests", "too large to store")
-                    })?,
-                    rate_limit_period: period,
-                    key_status: "active".into(),
-                    revoked_at: None,
-                    revoked_reason: None,
-                };
-                provisioned::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
-                    provisioned::ActiveModel::from(row.clone()),
-                ))
-                .exec_without_returning(&tx.conn())
-                .await?;
-                Ok(ProvisionedApiKey {
-                    record: row.try_into()?,
-                    key: created,
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let token = entity::admin_tokens::Entity::find_by_id(admin_token_id)
+                        .one_in(&tx)
+                        .await?
+                        .ok_or_else(|| DatabaseError::not_found("admin token", admin_token_id))?;
+                    if !token.is_active {
+                        return Err(DatabaseError::Rejected {
+                            credential: "admin token",
+                            reason: "inactive",
+                        });
+                    }
+                    let created = ApiKeys::new(tx).create(key).await?;
+                    let row = provisioned::Model {
+                        id: Uuid::now_v7(),
+                        admin_token_id,
+                        api_key_id: created.key.id.as_uuid(),
+                        user_email,
+                        requested_tier: created.key.tier.to_value().value.into_owned(),
+                        provisioned_at: time::stored(time::now()),
+                        provisioned_by_service: token.service_name,
+                        rate_limit_requests: i32::try_from(
+                            created.key.rate_limit_requests.unwrap_or(0),
+                        )
+                        .map_err(|_| {
+                            DatabaseError::invalid("rate_limit_requests", "too large to store")
+                        })?,
+                        rate_limit_period: period,
+                        key_status: "active".into(),
+                        revoked_at: None,
+                        revoked_reason: None,
+                    };
+                    provisioned::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+                        provisioned::ActiveModel::from(row.clone()),
+                    ))
+                    .exec_without_returning_in(&tx)
+                    .await?;
+                    Ok(ProvisionedApiKey {
+                        record: row.try_into()?,
+                        key: created,
+                    })
                 })
             })
-        })
-        .await
+            .await
     }
 
     /// What `admin_token_id` provisioned in `[from, to)`, oldest first.
@@ -168,7 +169,7 @@ impl<'a> ProvisionedKeys<'a> {
             .filter(provisioned::Column::ProvisionedAt.lt(time::stored(to)))
             .order_by_asc(provisioned::Column::ProvisionedAt)
             .order_by_asc(provisioned::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(ProvisionedKey::try_from)
@@ -181,33 +182,34 @@ impl<'a> ProvisionedKeys<'a> {
     #[instrument(skip_all, fields(provisioned_key_id = %id), err(Display))]
     pub async fn revoke(&self, id: Uuid, reason: &str) -> Result<bool> {
         let reason = validation::required("reason", reason, MAX_REASON)?;
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                let record = provisioned::Entity::find_by_id(id)
-                    .one(&tx.conn())
-                    .await?
-                    .ok_or_else(|| DatabaseError::not_found("provisioned key", id))?;
-                let changed = provisioned::Entity::update_many()
-                    .col_expr(provisioned::Column::KeyStatus, Expr::value("revoked"))
-                    .col_expr(
-                        provisioned::Column::RevokedAt,
-                        Expr::value(time::stored(time::now())),
-                    )
-                    .col_expr(provisioned::Column::RevokedReason, Expr::value(reason))
-                    .filter(provisioned::Column::Id.eq(id))
-                    .filter(provisioned::Column::KeyStatus.eq("active"))
-                    .exec(&tx.conn())
-                    .await?
-                    .rows_affected;
-                api_keys::Entity::update_many()
-                    .col_expr(api_keys::Column::IsActive, Expr::value(false))
-                    .filter(api_keys::Column::Id.eq(record.api_key_id))
-                    .exec(&tx.conn())
-                    .await?;
-                Ok(changed == 1)
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let record = provisioned::Entity::find_by_id(id)
+                        .one_in(&tx)
+                        .await?
+                        .ok_or_else(|| DatabaseError::not_found("provisioned key", id))?;
+                    let changed = provisioned::Entity::update_many()
+                        .col_expr(provisioned::Column::KeyStatus, Expr::value("revoked"))
+                        .col_expr(
+                            provisioned::Column::RevokedAt,
+                            Expr::value(time::stored(time::now())),
+                        )
+                        .col_expr(provisioned::Column::RevokedReason, Expr::value(reason))
+                        .filter(provisioned::Column::Id.eq(id))
+                        .filter(provisioned::Column::KeyStatus.eq("active"))
+                        .exec_in(&tx)
+                        .await?
+                        .rows_affected;
+                    api_keys::Entity::update_many()
+                        .col_expr(api_keys::Column::IsActive, Expr::value(false))
+                        .filter(api_keys::Column::Id.eq(record.api_key_id))
+                        .exec_in(&tx)
+                        .await?;
+                    Ok(changed == 1)
+                })
             })
-        })
-        .await
+            .await
     }
 }
 

@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use entity::rsa_keypairs as keys;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
-use crate::context::Ctx;
 use crate::crypto::columns::RSA_PRIVATE_KEY;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
+use crate::query::Ctx;
+use crate::query::{Allowed, RunSelect, RunWrite};
 use crate::query::{expect_changed, unsigned};
 use crate::time;
 use crate::transactions::{RetryPolicy, retrying};
@@ -106,6 +107,7 @@ impl<'a> RsaKeys<'a> {
                             ])
                             .to_owned(),
                     )
+                    .checked()
                     .build(self.ctx.backend()))
             })
             .await?;
@@ -118,7 +120,7 @@ impl<'a> RsaKeys<'a> {
         let rows = keys::Entity::find()
             .order_by_asc(keys::Column::CreatedAt)
             .order_by_asc(keys::Column::Kid)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -132,7 +134,7 @@ impl<'a> RsaKeys<'a> {
     pub async fn active(&self) -> Result<Option<RsaKeyPair>> {
         match keys::Entity::find()
             .filter(keys::Column::IsActive.eq(true))
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .pop()
         {
@@ -158,7 +160,7 @@ impl<'a> RsaKeys<'a> {
             Ok(keys::Entity::update_many()
                 .col_expr(keys::Column::IsActive, Expr::col(keys::Column::Kid).eq(kid))
                 .filter(Expr::exists(exists.clone()))
-                .exec(&self.ctx.conn())
+                .exec_in(&self.ctx)
                 .await?
                 .rows_affected)
         })
@@ -173,7 +175,7 @@ impl<'a> RsaKeys<'a> {
         Ok(keys::Entity::delete_many()
             .filter(keys::Column::IsActive.eq(false))
             .filter(keys::Column::CreatedAt.lt(time::stored(before)))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected)
     }

@@ -9,14 +9,15 @@
 use entity::system_secrets as secrets;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, Insert, QueryFilter, QueryTrait};
+use sea_orm::{ColumnTrait, EntityTrait, Insert, QueryFilter};
 use tracing::instrument;
 
-use crate::context::Ctx;
 use crate::crypto::columns::SYSTEM_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store::DATA_KEY_PREFIX;
+use crate::query::Ctx;
+use crate::query::{Allowed, RunSelect};
 use crate::time;
 use crate::validation;
 
@@ -58,7 +59,7 @@ impl<'a> SystemSecrets<'a> {
         let name = checked_name(name)?;
         let row = secrets::Entity::find()
             .filter(secrets::Column::SecretType.eq(&name))
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .pop();
         match row {
@@ -131,7 +132,9 @@ impl<'a> SystemSecrets<'a> {
                     created_at: Set(now),
                     updated_at: Set(now),
                 };
-                Ok(finish(secrets::Entity::insert(row)).build(self.ctx.backend()))
+                Ok(finish(secrets::Entity::insert(row))
+                    .checked()
+                    .build(self.ctx.backend()))
             })
             .await?;
         Ok(())

@@ -13,9 +13,10 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
+use crate::query::Ctx;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{expect_changed, unsigned};
 use crate::time;
 
@@ -149,7 +150,7 @@ impl<'a> PermissionDelegations<'a> {
             ])
             .to_owned(),
         )
-        .exec_without_returning(&self.ctx.conn())
+        .exec_without_returning_in(&self.ctx)
         .await?;
         self.between(grantor, grantee)
             .await?
@@ -169,7 +170,7 @@ impl<'a> PermissionDelegations<'a> {
             .filter(delegations::Column::GrantorId.eq(grantor.as_uuid()))
             .filter(delegations::Column::GranteeId.eq(grantee.as_uuid()))
             .filter(delegations::Column::RevokedAt.is_null())
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         expect_changed(
@@ -185,7 +186,7 @@ impl<'a> PermissionDelegations<'a> {
         delegations::Entity::find()
             .filter(delegations::Column::GrantorId.eq(grantor.as_uuid()))
             .filter(delegations::Column::GranteeId.eq(grantee.as_uuid()))
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(Delegation::try_from)
             .transpose()
@@ -219,8 +220,8 @@ impl<'a> PermissionDelegations<'a> {
             .column(delegations::Column::Permissions)
             .filter(delegations::Column::GranteeId.eq(grantee.as_uuid()))
             .filter(active_now())
-            .into_tuple()
-            .all(&self.ctx.conn())
+            .tuples()
+            .all_in(&self.ctx)
             .await?;
         masks.into_iter().try_fold(0u64, |all, mask| {
             Ok(all | unsigned::<u64>("permission_delegations.permissions", mask)?)
@@ -237,7 +238,7 @@ impl PermissionDelegations<'_> {
         select
             .order_by_asc(delegations::Column::CreatedAt)
             .order_by_asc(delegations::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(Delegation::try_from)

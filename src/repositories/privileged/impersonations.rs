@@ -14,18 +14,18 @@ use entity::impersonation_sessions as sessions;
 use entity::users;
 use sea_orm::sea_query::{Expr, LockType, Order};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    UpdateMany,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
+use crate::query::keyset_page_as;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Longest reason.
@@ -134,31 +134,32 @@ impl<'a> Impersonations<'a> {
             created_at: now,
         };
         let insert = row.clone();
-        in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                // Serializes the starts of one impersonator on PostgreSQL
-                // (NO KEY UPDATE: rows that merely reference the user are
-                // not blocked); SQLite has one writer already.
-                let found = users::Entity::find_by_id(impersonator.as_uuid())
-                    .select_only()
-                    .column(users::Column::Id)
-                    .lock(LockType::NoKeyUpdate)
-                    .into_tuple::<Uuid>()
-                    .one(&tx.conn())
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    // Serializes the starts of one impersonator on PostgreSQL
+                    // (NO KEY UPDATE: rows that merely reference the user are
+                    // not blocked); SQLite has one writer already.
+                    let found = users::Entity::find_by_id(impersonator.as_uuid())
+                        .select_only()
+                        .column(users::Column::Id)
+                        .lock(LockType::NoKeyUpdate)
+                        .tuples::<Uuid>()
+                        .one_in(&tx)
+                        .await?;
+                    if found.is_none() {
+                        return Err(DatabaseError::not_found("user", impersonator));
+                    }
+                    end_active(&tx, impersonator, now).await?;
+                    sessions::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
+                        sessions::ActiveModel::from(insert),
+                    ))
+                    .exec_without_returning_in(&tx)
                     .await?;
-                if found.is_none() {
-                    return Err(DatabaseError::not_found("user", impersonator));
-                }
-                end_active(&tx.conn(), impersonator, now).await?;
-                sessions::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
-                    sessions::ActiveModel::from(insert),
-                ))
-                .exec_without_returning(&tx.conn())
-                .await?;
-                Ok(())
+                    Ok(())
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(row.into())
     }
 
@@ -166,7 +167,7 @@ impl<'a> Impersonations<'a> {
     #[instrument(skip_all, fields(session_id = %id), err(Display))]
     pub async fn get(&self, id: Uuid) -> Result<ImpersonationSession> {
         sessions::Entity::find_by_id(id)
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(ImpersonationSession::from)
             .ok_or_else(|| DatabaseError::not_found("impersonation session", id))
@@ -185,7 +186,7 @@ impl<'a> Impersonations<'a> {
             )
             .order_by_desc(sessions::Column::StartedAt)
             .order_by_desc(sessions::Column::Id)
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(ImpersonationSession::from))
     }
@@ -197,7 +198,7 @@ impl<'a> Impersonations<'a> {
     pub async fn end(&self, id: Uuid) -> Result<bool> {
         let changed = ending(time::stored(time::now()))
             .filter(sessions::Column::Id.eq(id))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         if changed > 0 {
@@ -209,7 +210,7 @@ impl<'a> Impersonations<'a> {
     /// Ends every running session of `impersonator`; how many.
     #[instrument(skip_all, fields(impersonator_id = %impersonator), err(Display))]
     pub async fn end_all_for(&self, impersonator: UserId) -> Result<u64> {
-        end_active(&self.ctx.conn(), impersonator, time::stored(time::now())).await
+        end_active(&self.ctx, impersonator, time::stored(time::now())).await
     }
 
     /// Sessions that pass `filter`, newest first, one keyset page at a
@@ -236,8 +237,7 @@ impl<'a> Impersonations<'a> {
             filter.impersonator, filter.target, filter.active_only
         );
         let page = keyset_page_as(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &scope,
             request,
             select,
@@ -264,14 +264,10 @@ fn ending(at: DateTime<FixedOffset>) -> UpdateMany<sessions::Entity> {
 }
 
 /// Ends `impersonator`'s running sessions at `at`; how many.
-async fn end_active(
-    conn: &impl ConnectionTrait,
-    impersonator: UserId,
-    at: DateTime<FixedOffset>,
-) -> Result<u64> {
+async fn end_active(ctx: &Ctx<'_>, impersonator: UserId, at: DateTime<FixedOffset>) -> Result<u64> {
     Ok(ending(at)
         .filter(sessions::Column::ImpersonatorId.eq(impersonator.as_uuid()))
-        .exec(conn)
+        .exec_in(ctx)
         .await?
         .rows_affected)
 }

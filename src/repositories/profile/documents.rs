@@ -6,13 +6,14 @@
 use chrono::{DateTime, Utc};
 use entity::{user_configurations as configurations, user_profiles as profiles};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
+use crate::query::Ctx;
+use crate::query::{RunInsert, RunSelect, Unowned};
 use crate::time;
 use crate::validation;
 
@@ -33,7 +34,7 @@ pub struct UserDocument {
 }
 
 /// A table of one JSON document per user.
-trait DocumentTable: EntityTrait {
+trait DocumentTable: Unowned {
     /// The key column.
     const USER: Self::Column;
     /// The document column.
@@ -113,7 +114,7 @@ where
     <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<Uuid>,
 {
     Ok(E::find_by_id(user.as_uuid())
-        .one(&ctx.conn())
+        .one_in(ctx)
         .await?
         .map(E::document))
 }
@@ -135,7 +136,7 @@ where
     on_conflict.update_columns([E::DATA, E::UPDATED]);
     E::insert(row)
         .on_conflict(on_conflict)
-        .exec_without_returning(&ctx.conn())
+        .exec_without_returning_in(ctx)
         .await?;
     get::<E>(ctx, user)
         .await?

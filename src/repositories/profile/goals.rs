@@ -15,13 +15,14 @@ use serde_json::{Map, Value};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
 use crate::query::expect_changed;
+use crate::query::keyset_page_as;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
 /// Largest goal, in bytes of JSON.
@@ -104,7 +105,7 @@ impl<'a> Goals<'a> {
         goals::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
             goals::ActiveModel::from(row.clone()),
         ))
-        .exec_without_returning(&self.ctx.conn())
+        .exec_without_returning_in(&self.ctx)
         .await?;
         Ok(row.into())
     }
@@ -113,7 +114,7 @@ impl<'a> Goals<'a> {
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
     pub async fn get(&self, user: UserId, id: Uuid) -> Result<Goal> {
         owned(user, id)
-            .one(&self.ctx.conn())
+            .one_in(&self.ctx)
             .await?
             .map(Goal::from)
             .ok_or_else(|| DatabaseError::not_found("goal", id))
@@ -124,8 +125,7 @@ impl<'a> Goals<'a> {
     #[instrument(skip_all, fields(user_id = %user, limit = request.limit()), err(Display))]
     pub async fn list(&self, user: UserId, request: &PageRequest) -> Result<Page<Goal>> {
         let page = keyset_page_as(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &format!("goals:{user}"),
             request,
             goals::Entity::find().filter(goals::Column::UserId.eq(user.as_uuid())),
@@ -183,7 +183,7 @@ impl<'a> Goals<'a> {
         let deleted = goals::Entity::delete_many()
             .filter(goals::Column::Id.eq(id))
             .filter(goals::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         Ok(deleted > 0)
@@ -197,42 +197,44 @@ impl<'a> Goals<'a> {
         id: Uuid,
         edit: impl FnOnce(&mut Map<String, Value>, DateTime<Utc>) + Send + 'static,
     ) -> Result<Goal> {
-        let goal = in_write_tx(&self.ctx, |tx| {
-            Box::pin(async move {
-                let row = owned(user, id)
-                    .lock_exclusive()
-                    .one(&tx.conn())
-                    .await?
-                    .ok_or_else(|| DatabaseError::not_found("goal", id))?;
-                let mut data = match row.goal_data {
-                    Value::Object(map) => map,
-                    _ => {
-                        return Err(DatabaseError::Decode(format!(
-                            "goals.goal_data of {id} is not a JSON object"
-                        )));
-                    }
-                };
-                let now = time::now();
-                edit(&mut data, now);
-                let data = Value::Object(data);
-                validation::json_document("goal_data", &data, MAX_GOAL_BYTES, true)?;
-                let changed = goals::Entity::update_many()
-                    .col_expr(goals::Column::GoalData, Expr::value(data.clone()))
-                    .col_expr(goals::Column::UpdatedAt, Expr::value(time::stored(now)))
-                    .filter(goals::Column::Id.eq(id))
-                    .filter(goals::Column::UserId.eq(user.as_uuid()))
-                    .exec(&tx.conn())
-                    .await?
-                    .rows_affected;
-                expect_changed(changed, "goal", id)?;
-                Ok(goals::Model {
-                    goal_data: data,
-                    updated_at: time::stored(now),
-                    ..row
+        let goal = self
+            .ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let row = owned(user, id)
+                        .lock_exclusive()
+                        .one_in(&tx)
+                        .await?
+                        .ok_or_else(|| DatabaseError::not_found("goal", id))?;
+                    let mut data = match row.goal_data {
+                        Value::Object(map) => map,
+                        _ => {
+                            return Err(DatabaseError::Decode(format!(
+                                "goals.goal_data of {id} is not a JSON object"
+                            )));
+                        }
+                    };
+                    let now = time::now();
+                    edit(&mut data, now);
+                    let data = Value::Object(data);
+                    validation::json_document("goal_data", &data, MAX_GOAL_BYTES, true)?;
+                    let changed = goals::Entity::update_many()
+                        .col_expr(goals::Column::GoalData, Expr::value(data.clone()))
+                        .col_expr(goals::Column::UpdatedAt, Expr::value(time::stored(now)))
+                        .filter(goals::Column::Id.eq(id))
+                        .filter(goals::Column::UserId.eq(user.as_uuid()))
+                        .exec_in(&tx)
+                        .await?
+                        .rows_affected;
+                    expect_changed(changed, "goal", id)?;
+                    Ok(goals::Model {
+                        goal_data: data,
+                        updated_at: time::stored(now),
+                        ..row
+                    })
                 })
             })
-        })
-        .await?;
+            .await?;
         Ok(goal.into())
     }
 }

@@ -9,10 +9,12 @@ use serde_json::Value;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
+use crate::query::RunInsert;
+use crate::query::keyset_page_as;
 use crate::time;
 use crate::validation;
 
@@ -128,7 +130,7 @@ impl<'a> Insights<'a> {
         insights::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
             insights::ActiveModel::from(row.clone()),
         ))
-        .exec_without_returning(&self.ctx.conn())
+        .exec_without_returning_in(&self.ctx)
         .await?;
         Ok(row.into())
     }
@@ -150,8 +152,7 @@ impl<'a> Insights<'a> {
             select = select.filter(insights::Column::InsightType.eq(kind));
         }
         let page = keyset_page_as(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &format!("insights:{user}:{insight_type:?}"),
             request,
             select,

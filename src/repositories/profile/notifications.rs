@@ -11,10 +11,12 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::Result;
 use crate::ids::UserId;
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Ctx;
+use crate::query::keyset_page_as;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
@@ -131,7 +133,7 @@ impl<'a> OAuthNotifications<'a> {
         notifications::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
             notifications::ActiveModel::from(row.clone()),
         ))
-        .exec_without_returning(&self.ctx.conn())
+        .exec_without_returning_in(&self.ctx)
         .await?;
         Ok(row.into())
     }
@@ -145,7 +147,7 @@ impl<'a> OAuthNotifications<'a> {
             .filter(not_expired())
             .order_by_asc(notifications::Column::CreatedAt)
             .order_by_asc(notifications::Column::Id)
-            .all(&self.ctx.conn())
+            .all_in(&self.ctx)
             .await?
             .into_iter()
             .map(OAuthNotification::from)
@@ -159,7 +161,7 @@ impl<'a> OAuthNotifications<'a> {
         let changed = reading()
             .filter(notifications::Column::Id.eq(id))
             .filter(notifications::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected;
         Ok(changed > 0)
@@ -170,7 +172,7 @@ impl<'a> OAuthNotifications<'a> {
     pub async fn mark_all_read(&self, user: UserId) -> Result<u64> {
         Ok(reading()
             .filter(notifications::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected)
     }
@@ -184,8 +186,7 @@ impl<'a> OAuthNotifications<'a> {
         request: &PageRequest,
     ) -> Result<Page<OAuthNotification>> {
         let page = keyset_page_as(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &format!("oauth_notifications:{user}"),
             request,
             notifications::Entity::find().filter(notifications::Column::UserId.eq(user.as_uuid())),
@@ -207,7 +208,7 @@ impl<'a> OAuthNotifications<'a> {
     pub async fn purge_expired(&self) -> Result<u64> {
         Ok(notifications::Entity::delete_many()
             .filter(notifications::Column::ExpiresAt.lte(time::stored(time::now())))
-            .exec(&self.ctx.conn())
+            .exec_in(&self.ctx)
             .await?
             .rows_affected)
     }

@@ -11,16 +11,15 @@
 use chrono::{DateTime, Utc};
 use entity::{api_key_usage, jwt_usage};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::context::Ctx;
 use crate::error::Result;
 use crate::ids::{ApiKeyId, UserId};
+use crate::query::Ctx;
 use crate::query::{Prepared, unsigned};
+use crate::query::{RunInsert, RunSelect};
 use crate::time;
 use crate::validation;
 pub use crate::validation::request::{
@@ -162,7 +161,7 @@ impl<'a> Usage<'a> {
         let row = api_key_usage_row(id, usage)?;
         static INSERT: Prepared = Prepared::new();
         let statement = INSERT.insert(self.ctx.backend(), row, |insert| insert);
-        self.ctx.conn().execute_raw(statement).await?;
+        statement.execute_in(&self.ctx).await?;
         Ok(id)
     }
 
@@ -171,7 +170,7 @@ impl<'a> Usage<'a> {
     #[instrument(skip_all, fields(api_key_id = %key_id))]
     pub async fn current_usage(&self, key_id: ApiKeyId, since: DateTime<Utc>) -> Result<u64> {
         count(
-            &self.ctx.conn(),
+            &self.ctx,
             api_key_usage::Entity::find()
                 .filter(api_key_usage::Column::ApiKeyId.eq(key_id.as_uuid()))
                 .filter(api_key_usage::Column::Timestamp.gte(time::checked("since", since)?)),
@@ -208,7 +207,7 @@ impl<'a> Usage<'a> {
             user_agent: Set(client.user_agent),
         };
         jwt_usage::Entity::insert(row)
-            .exec_without_returning(&self.ctx.conn())
+            .exec_without_returning_in(&self.ctx)
             .await?;
         Ok(id)
     }
@@ -217,7 +216,7 @@ impl<'a> Usage<'a> {
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn current_jwt_usage(&self, user: UserId, since: DateTime<Utc>) -> Result<u64> {
         count(
-            &self.ctx.conn(),
+            &self.ctx,
             jwt_usage::Entity::find()
                 .filter(jwt_usage::Column::UserId.eq(user.as_uuid()))
                 .filter(jwt_usage::Column::Timestamp.gte(time::checked("since", since)?)),
@@ -268,15 +267,13 @@ fn api_key_usage_row(id: Uuid, usage: NewApiKeyUsage) -> Result<api_key_usage::A
 }
 
 /// `SELECT COUNT(*)` of `select`, without selecting any column.
-pub(crate) async fn count<E: EntityTrait, C: ConnectionTrait>(
-    conn: &C,
-    select: Select<E>,
-) -> Result<u64> {
+pub(crate) async fn count(ctx: &Ctx<'_>, select: impl RunSelect) -> Result<u64> {
     let n: Option<i64> = select
+        .checked_select()
         .select_only()
         .column_as(Expr::col(Asterisk).count(), "n")
-        .into_tuple()
-        .one(conn)
+        .tuples()
+        .one_in(ctx)
         .await?;
     count_of(n.unwrap_or(0))
 }

@@ -8,6 +8,7 @@ pub use api_usage::{NewApiKeyUsage, NewJwtUsage, Usage};
 pub use request_logs::{NewRequestLog, RequestLog, RequestLogFilter};
 pub use stats::{SystemStats, UsageStats};
 
+use crate::query::RunWrite;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 
 /// The HTTP status codes every usage statistic counts as successes: 2xx.
@@ -37,12 +38,13 @@ pub(crate) async fn insert_in_batches<A>(
 ) -> crate::error::Result<u64>
 where
     A: sea_orm::ActiveModelTrait + Send + 'static,
+    A::Entity: crate::query::Unowned,
 {
     use sea_orm::EntityTrait;
     if rows.is_empty() {
         return Ok(0);
     }
-    crate::transactions::in_write_tx(ctx, |tx| {
+    ctx.in_write_tx(|tx| {
         Box::pin(async move {
             let mut written = 0;
             let mut rows = rows.into_iter();
@@ -51,9 +53,7 @@ where
                 if chunk.is_empty() {
                     return Ok(written);
                 }
-                written += A::Entity::insert_many(chunk)
-                    .exec_without_returning(&tx.conn())
-                    .await?;
+                written += A::Entity::insert_many(chunk).exec_in(&tx).await?;
             }
         })
     })

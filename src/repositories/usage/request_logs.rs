@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::api_usage::Usage;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
-use crate::pagination::{Page, PageRequest, Position, keyset_page};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::RunInsert;
+use crate::query::keyset_page;
 use crate::query::{in_period, unsigned, unsigned_opt};
 use crate::time;
 use crate::validation;
@@ -136,7 +138,7 @@ impl<'a> Usage<'a> {
             error_message: Set(error_message(log.error_message.as_deref())?),
         };
         request_logs::Entity::insert(row)
-            .exec_without_returning(&self.ctx.conn())
+            .exec_without_returning_in(&self.ctx)
             .await?;
         Ok(id)
     }
@@ -196,8 +198,7 @@ impl<'a> Usage<'a> {
             micros(filter.to),
         );
         let page = keyset_page(
-            &self.ctx.conn(),
-            self.ctx.cursors(),
+            &self.ctx,
             &scope,
             request,
             select,

@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use entity::{api_key_usage, api_keys, jwt_usage, request_logs, users};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, IntoColumnRef, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use tracing::instrument;
 
 use super::api_usage::{Usage, count_of};
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, TenantId, UserId};
+use crate::query::{Checked, RunSelect};
 use crate::scope::TenantScope;
 use crate::time;
 use crate::validation;
@@ -81,8 +81,8 @@ impl Usage<'_> {
             .filter(api_key_usage::Column::Timestamp.lt(time::checked("to", to)?))
             .group_by(api_key_usage::Column::ToolName)
             .order_by_asc(api_key_usage::Column::ToolName)
-            .into_tuple()
-            .all(&self.ctx.conn())
+            .tuples()
+            .all_in(&self.ctx)
             .await?;
         let mut stats = UsageStats::default();
         let mut timed = 0u64;
@@ -133,8 +133,8 @@ impl Usage<'_> {
             .order_by_desc(requests)
             .order_by_asc(api_key_usage::Column::ToolName)
             .limit(limit)
-            .into_tuple()
-            .all(&self.ctx.conn())
+            .tuples()
+            .all_in(&self.ctx)
             .await?;
         rows.into_iter()
             .map(|(tool, n)| Ok((tool, count_of(n)?)))
@@ -242,10 +242,8 @@ impl Usage<'_> {
             .expr_as(Expr::from(jwt_requests), "jwt_requests")
             .expr_as(Expr::from(logs), "request_logs")
             .to_owned();
-        let row = self
-            .ctx
-            .conn()
-            .query_one(&statement)
+        let row = Checked::declared(users::Entity, self.ctx.backend(), &statement)
+            .row_in(&self.ctx)
             .await?
             .ok_or_else(|| DatabaseError::Decode("system stats returned no row".into()))?;
         let get = |column: &str| -> Result<u64> { count_of(row.try_get::<i64>("", column)?) };

@@ -11,7 +11,7 @@ use crate::validation;
 use super::types::*;
 
 /// A draft checked against every rule of the schema, ready to write.
-pub(super) struct Checked {
+pub(super) struct ValidDraft {
     pub(super) name: String,
     pub(super) description: Option<String>,
     pub(super) servings: i32,
@@ -23,7 +23,7 @@ pub(super) struct Checked {
     pub(super) ingredients: Vec<ingredients::Model>,
 }
 
-impl Checked {
+impl ValidDraft {
     pub(super) fn new(draft: RecipeDraft) -> Result<Self> {
         let minutes = |field, v: Option<u32>| {
             v.map(|m| validation::int_range::<u32, i32>(field, m, 0..=MAX_MINUTES))

@@ -16,23 +16,24 @@ use entity::recipes;
 use entity::sea_orm_active_enums::MealTiming;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
-use crate::pagination::{Page, PageRequest, Position, keyset_page_as};
+use crate::pagination::{Page, PageRequest, Position};
+use crate::query::Scoped;
+use crate::query::keyset_page_as;
 use crate::query::text_search::{json_strings_contain, text_contains};
+use crate::query::{Checked, Ctx, RunInsert, RunSelect, RunWrite};
 use crate::query::{Prepared, expect_changed, unsigned};
-use crate::scope::Scoped;
 use crate::time;
-use crate::transactions::in_write_tx;
 use crate::validation;
 
-use checks::Checked;
+use checks::ValidDraft;
 use rows::{IngredientRow, RecipeRow};
 pub use types::*;
 
@@ -74,7 +75,7 @@ impl<'a> Recipes<'a> {
     /// `ForeignKey` for an unknown user.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, ingredients = draft.ingredients.len()), err(Display))]
     pub async fn create(&self, user: UserId, draft: RecipeDraft) -> Result<RecipeWithIngredients> {
-        let checked = Checked::new(draft)?;
+        let checked = ValidDraft::new(draft)?;
         let id = Uuid::now_v7();
         let now = time::stored(time::now());
         let ingredient_rows = checked.ingredient_rows(id);
@@ -93,13 +94,14 @@ impl<'a> Recipes<'a> {
             updated_at: Set(now),
             ..Default::default()
         })?;
-        in_write_tx(&self.scope, |tx| {
-            Box::pin(async move {
-                insert.exec_without_returning(&tx.conn()).await?;
-                insert_ingredients(&tx.conn(), ingredient_rows).await
+        self.scope
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    insert.exec_without_returning_in(&tx).await?;
+                    insert_ingredients(&tx, ingredient_rows).await
+                })
             })
-        })
-        .await?;
+            .await?;
         self.get(user, id).await
     }
 
@@ -110,14 +112,15 @@ impl<'a> Recipes<'a> {
         static RECIPE: Prepared = Prepared::new();
         static INGREDIENTS: Prepared = Prepared::new();
         let values = [id.into(), user.as_uuid().into()];
-        let recipe = self
-            .scope
-            .prepared(&RECIPE, values, |mine: Select<recipes::Entity>| {
-                mine.filter(recipes::Column::Id.eq(id))
-                    .filter(recipes::Column::UserId.eq(user.as_uuid()))
-            });
-        let recipe = RecipeRow::find_by_statement(recipe)
-            .one(&self.scope.conn())
+        let recipe =
+            self.scope
+                .prepared(&RECIPE, values, |mine: Checked<Select<recipes::Entity>>| {
+                    mine.filter(recipes::Column::Id.eq(id))
+                        .filter(recipes::Column::UserId.eq(user.as_uuid()))
+                });
+        let recipe = recipe
+            .models::<RecipeRow>()
+            .one_in(&self.scope)
             .await?
             .ok_or_else(|| DatabaseError::not_found("recipe", id))?;
         // The recipe is the user's in this tenant: its ingredients may be
@@ -127,8 +130,9 @@ impl<'a> Recipes<'a> {
                 .filter(ingredients::Column::RecipeId.eq(id))
                 .order_by_asc(ingredients::Column::SortOrder)
         });
-        let ingredients = IngredientRow::find_by_statement(statement)
-            .all(&self.scope.conn())
+        let ingredients = statement
+            .models::<IngredientRow>()
+            .all_in(&self.scope)
             .await?;
         Ok(RecipeWithIngredients {
             recipe: recipe.0,
@@ -155,8 +159,7 @@ impl<'a> Recipes<'a> {
             text.as_deref().unwrap_or_default()
         ));
         let page = keyset_page_as(
-            &self.scope.conn(),
-            self.scope.cursors(),
+            &self.scope,
             &scope,
             request,
             self.filtered(user, filter.meal_timing, text.as_deref()),
@@ -178,8 +181,8 @@ impl<'a> Recipes<'a> {
             .filtered(user, filter.meal_timing, text.as_deref())
             .select_only()
             .column_as(Expr::col(Asterisk).count(), "n")
-            .into_tuple()
-            .one(&self.scope.conn())
+            .tuples()
+            .one_in(&self.scope)
             .await?;
         unsigned("count", n.unwrap_or(0))
     }
@@ -196,7 +199,7 @@ impl<'a> Recipes<'a> {
         id: Uuid,
         draft: RecipeDraft,
     ) -> Result<RecipeWithIngredients> {
-        let checked = Checked::new(draft)?;
+        let checked = ValidDraft::new(draft)?;
         let ingredient_rows = checked.ingredient_rows(id);
         let none = Expr::value(Option::<f64>::None);
         let mut replace = self
@@ -238,20 +241,21 @@ impl<'a> Recipes<'a> {
         for column in NUTRITION_COLUMNS {
             replace = replace.col_expr(column, none.clone());
         }
-        in_write_tx(&self.scope, |tx| {
-            Box::pin(async move {
-                let changed = replace.exec(&tx.conn()).await?.rows_affected;
-                expect_changed(changed, "recipe", id)?;
-                // The recipe is this user's in this tenant (just updated,
-                // and locked until commit): its ingredients may go.
-                ingredients::Entity::delete_many()
-                    .filter(ingredients::Column::RecipeId.eq(id))
-                    .exec(&tx.conn())
-                    .await?;
-                insert_ingredients(&tx.conn(), ingredient_rows).await
+        self.scope
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    let changed = replace.exec_in(&tx).await?.rows_affected;
+                    expect_changed(changed, "recipe", id)?;
+                    // The recipe is this user's in this tenant (just updated,
+                    // and locked until commit): its ingredients may go.
+                    ingredients::Entity::delete_many()
+                        .filter(ingredients::Column::RecipeId.eq(id))
+                        .exec_in(&tx)
+                        .await?;
+                    insert_ingredients(&tx, ingredient_rows).await
+                })
             })
-        })
-        .await?;
+            .await?;
         self.get(user, id).await
     }
 
@@ -282,7 +286,7 @@ impl<'a> Recipes<'a> {
         for (column, value) in NUTRITION_COLUMNS.into_iter().zip(values) {
             update = update.col_expr(column, Expr::value(value));
         }
-        let changed = update.exec(&self.scope.conn()).await?.rows_affected;
+        let changed = update.exec_in(&self.scope).await?.rows_affected;
         expect_changed(changed, "recipe", id)
     }
 
@@ -295,7 +299,7 @@ impl<'a> Recipes<'a> {
             .delete::<recipes::Entity>()
             .filter(recipes::Column::Id.eq(id))
             .filter(recipes::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.scope.conn())
+            .exec_in(&self.scope)
             .await?
             .rows_affected;
         Ok(deleted > 0)
@@ -306,8 +310,7 @@ impl<'a> Recipes<'a> {
     #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn page_statements(&self, user: UserId) -> Vec<sea_orm::Statement> {
-        use crate::pagination::in_page;
-        use sea_orm::QueryTrait;
+        use crate::query::in_page;
         let backend = self.scope.backend();
         let cursor = Some(Position {
             at: chrono::Utc::now(),
@@ -324,7 +327,7 @@ impl<'a> Recipes<'a> {
             for after in [None, cursor] {
                 let select = self.filtered(user, timing, text);
                 let page = in_page(select, RECIPE_ORDER, 50, after, Order::Desc);
-                out.push(page.build(backend));
+                out.push(page.build(backend).into_inner());
             }
         }
         out
@@ -336,7 +339,7 @@ impl<'a> Recipes<'a> {
         user: UserId,
         timing: Option<MealTiming>,
         text: Option<&str>,
-    ) -> sea_orm::Select<recipes::Entity> {
+    ) -> Checked<sea_orm::Select<recipes::Entity>> {
         let mut select = self
             .scope
             .find::<recipes::Entity>()
@@ -358,14 +361,9 @@ impl<'a> Recipes<'a> {
 }
 
 /// Inserts a recipe's ingredient rows in one statement (none: nothing).
-async fn insert_ingredients(
-    conn: &impl sea_orm::ConnectionTrait,
-    rows: Vec<ingredients::ActiveModel>,
-) -> Result<()> {
+async fn insert_ingredients(ctx: &Ctx<'_>, rows: Vec<ingredients::ActiveModel>) -> Result<()> {
     if !rows.is_empty() {
-        ingredients::Entity::insert_many(rows)
-            .exec_without_returning(conn)
-            .await?;
+        ingredients::Entity::insert_many(rows).exec_in(ctx).await?;
     }
     Ok(())
 }

@@ -1,0 +1,141 @@
+//! What every repository borrows: one executor (the pool or a transaction)
+//! and the state the database handles share, for cursors and keys.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend,
+};
+
+use crate::crypto::aad::Context;
+use crate::crypto::keyring::Keyring;
+use crate::crypto::secret::Secret;
+use crate::error::Result;
+use crate::pagination::CursorCodec;
+use crate::shared::Shared;
+
+use super::begin::{begin_write, finish};
+
+/// A boxed future borrowing the transaction, as the closures of
+/// [`Database::transaction`](crate::Database::transaction) return.
+pub type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
+
+/// The pool or an open transaction. Repositories are not generic over the
+/// connection: each is compiled once, and no SeaORM type shows in their
+/// public signatures.
+#[derive(Clone, Copy)]
+enum Conn<'a> {
+    Pool(&'a DatabaseConnection),
+    Tx(&'a DatabaseTransaction),
+}
+
+/// A repository's connection and the state the database handles share.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    conn: Conn<'a>,
+    shared: &'a Shared,
+}
+
+impl<'a> Ctx<'a> {
+    /// Queries go through the pool.
+    pub(crate) fn pool(shared: &'a Shared) -> Self {
+        Self {
+            conn: Conn::Pool(shared.pool()),
+            shared,
+        }
+    }
+
+    /// Queries go through `txn`.
+    pub(crate) fn transaction(txn: &'a DatabaseTransaction, shared: &'a Shared) -> Self {
+        Self {
+            conn: Conn::Tx(txn),
+            shared,
+        }
+    }
+
+    /// The executor to run a statement on: for the executor
+    /// ([`super::exec`]) and the infrastructure in this module tree only.
+    pub(in crate::query) fn conn(&self) -> DatabaseExecutor<'a> {
+        match self.conn {
+            Conn::Pool(pool) => DatabaseExecutor::Connection(pool),
+            Conn::Tx(txn) => DatabaseExecutor::Transaction(txn),
+        }
+    }
+
+    /// Whether statements run inside a transaction (whose commit, and its
+    /// error, is explicit).
+    pub(crate) fn in_transaction(&self) -> bool {
+        matches!(self.conn, Conn::Tx(_))
+    }
+
+    /// The backend statements are written for.
+    pub(crate) fn backend(&self) -> DbBackend {
+        match self.conn {
+            Conn::Pool(pool) => pool.get_database_backend(),
+            Conn::Tx(txn) => txn.get_database_backend(),
+        }
+    }
+
+    /// The state the handles share: for this module tree (a repository
+    /// reaches the keys and cursors through the methods here).
+    pub(in crate::query) fn shared(&self) -> &'a Shared {
+        self.shared
+    }
+
+    /// The cursor codec.
+    pub(crate) fn cursors(&self) -> &'a CursorCodec {
+        self.shared.cursors()
+    }
+
+    /// The keys for opening values.
+    pub(crate) async fn keyring(&self) -> Result<Arc<Keyring>> {
+        self.shared.keyring().await
+    }
+
+    /// The keys for sealing, the active version confirmed within the key
+    /// refresh interval through this repository's own connection (see the
+    /// `keys` module).
+    pub(crate) async fn sealing_keyring(&self) -> Result<Arc<Keyring>> {
+        let cached = self.keyring().await?;
+        self.shared
+            .keys()
+            .sealing_keyring(&self.conn(), cached)
+            .await
+    }
+
+    /// Runs `work` in one write transaction on this executor (a savepoint
+    /// when it is already a transaction): committed when `work` succeeds,
+    /// rolled back when it fails. Not retried: a caller inside
+    /// `Database::transaction` is retried as a whole, and a single call on
+    /// the pool waits on the busy timeout at `BEGIN IMMEDIATE` instead.
+    pub(crate) async fn in_write_tx<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
+    {
+        let txn = begin_write(&self.conn()).await?;
+        let outcome = work(Ctx::transaction(&txn, self.shared)).await;
+        finish(txn, outcome).await
+    }
+
+    /// Opens a sealed value with the current keys.
+    pub(crate) async fn open(&self, context: &Context, text: &str) -> Result<Secret> {
+        let mut keyring = self.keyring().await?;
+        self.open_with(&mut keyring, context, text).await
+    }
+
+    /// Opens a sealed value with `keyring`, reloading it (through this
+    /// repository's connection) when the value names a newer key.
+    pub(crate) async fn open_with(
+        &self,
+        keyring: &mut Arc<Keyring>,
+        context: &Context,
+        text: &str,
+    ) -> Result<Secret> {
+        self.shared
+            .keys()
+            .open_with(&self.conn(), keyring, context, text)
+            .await
+    }
+}

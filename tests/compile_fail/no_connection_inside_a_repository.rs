@@ -1,0 +1,16 @@
+// A repository never holds a connection: the context keeps its executor
+// to the query module, and a checked statement is made only by a scope.
+use entity::user_oauth_tokens as tokens;
+use pierre_db::internals::{Checked, Ctx, Scoped};
+use sea_orm::EntityTrait;
+
+fn raw_connection(ctx: Ctx<'_>, scope: Scoped<'_>) {
+    let _ = ctx.conn();
+    let _ = scope.conn();
+}
+
+fn forged_check() {
+    let _ = Checked::new(tokens::Entity::find());
+}
+
+fn main() {}
