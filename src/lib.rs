@@ -88,7 +88,7 @@ mod ids;
 mod keys;
 mod pagination;
 mod query;
-pub mod repositories;
+mod repositories;
 mod scope;
 mod security;
 mod shared;
@@ -98,7 +98,7 @@ pub mod sqlite_planner;
 mod sqlite_planner;
 mod time;
 mod transactions;
-pub mod validation;
+mod validation;
 
 pub use backend::{Backend, SUPPORTED_URLS};
 /// The date and time crate of the API (`DateTime<Utc>` in and out), at the
@@ -151,8 +151,8 @@ pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use query::TxFuture;
 pub use repositories::a2a::{
-    A2A_SCOPES, A2aClient, A2aClients, A2aDailyUsage, A2aSession, A2aSessions, A2aTask, A2aTasks,
-    A2aUsage, A2aUsageStats, NewA2aClient, NewA2aUsage, OpenedA2aSession, RegisteredA2aClient,
+    A2aClient, A2aClients, A2aDailyUsage, A2aSession, A2aSessions, A2aTask, A2aTasks, A2aUsage,
+    A2aUsageStats, NewA2aClient, NewA2aUsage, OpenedA2aSession, RegisteredA2aClient,
 };
 pub use repositories::audit::{
     AuditEvent, AuditEventFilter, AuditEvents, AuditSeverity, NewAuditEvent,
@@ -194,7 +194,6 @@ pub use repositories::profile::{
     Goal, Goals, Insight, Insights, NewInsight, NewOAuthNotification, OAuthNotification,
     OAuthNotifications, UserConfigurations, UserDocument, UserProfiles,
 };
-pub use repositories::usage::SUCCESS_STATUSES;
 pub use repositories::usage::{
     NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,
     UsageStats,
@@ -209,6 +208,12 @@ pub use security::{
 pub use serde_json;
 #[cfg(feature = "internals")]
 pub use time::FrozenClock;
+
+/// Syntax checks the repositories apply to internet names, for an
+/// application that checks input before it calls (a form, say).
+pub mod syntax {
+    pub use crate::validation::{MAX_DOMAIN_LEN, MAX_EMAIL_LEN, domain_name, email, http_url};
+}
 
 /// **Internals** (feature `internals`), for the compile-fail tests: what a
 /// repository inside this crate holds (its context, the tenant scope) and

@@ -25,6 +25,8 @@ pub use exec::{Allowed, Checked, RunInsert, RunSelect, RunWrite, Unowned};
 pub(crate) use keyset::in_page;
 pub(crate) use keyset::{KeysetSql, keyset_page, keyset_page_as, keyset_page_prepared};
 pub(crate) use prepared::Prepared;
-pub use scoped::{AllTenants, NullableTenant, Scoped, TenantColumn};
+#[cfg(feature = "internals")]
+pub use scoped::NullableTenant;
+pub use scoped::{AllTenants, Scoped, TenantColumn};
 pub(crate) use scoped::{GlobalRows, Rows, global_insert, global_rows, global_update};
 pub(crate) use support::{expect_changed, in_period, latest, string_list, unsigned, unsigned_opt};

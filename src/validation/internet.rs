@@ -25,7 +25,7 @@ const MAX_LABEL_LEN: usize = 63;
 /// refused: no account system here needs them.
 ///
 /// ```
-/// use pierre_db::validation::email;
+/// use pierre_db::syntax::email;
 ///
 /// assert_eq!(email("  Ada.Lovelace+runs@Example.ORG ").unwrap(), "ada.lovelace+runs@example.org");
 /// assert!(email("no-at-sign").is_err());
@@ -97,7 +97,7 @@ fn dns_label(label: &str) -> bool {
 /// and lower-cased (internationalized names in their `xn--` form).
 ///
 /// ```
-/// use pierre_db::validation::domain_name;
+/// use pierre_db::syntax::domain_name;
 ///
 /// assert_eq!(domain_name("domain", " Runs.Example.ORG ").unwrap(), "runs.example.org");
 /// assert!(domain_name("domain", "localhost").is_err());
@@ -129,7 +129,7 @@ pub fn domain_name(field: &'static str, input: &str) -> Result<String> {
 /// forbids one in a redirect URI), and any blank or control character.
 ///
 /// ```
-/// use pierre_db::validation::http_url;
+/// use pierre_db::syntax::http_url;
 ///
 /// assert!(http_url("redirect_uri", "https://app.example.org/oauth/callback?x=1", 2048).is_ok());
 /// assert!(http_url("redirect_uri", "http://localhost:8080/cb", 2048).is_ok());

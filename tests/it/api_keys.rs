@@ -9,9 +9,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use entity::api_keys;
 use entity::sea_orm_active_enums::ApiKeyTier;
-use pierre_db::repositories::credentials::api_keys::{
-    ApiKeyFilter, DISPLAY_PREFIX_LEN, KEY_PREFIX, MAX_DESCRIPTION, MAX_NAME, NewApiKey,
-};
+use pierre_db::{ApiKeyFilter, ApiKeys, NewApiKey};
 use pierre_db::{DatabaseError, NewUser, PageRequest, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -71,11 +69,11 @@ async fn create_returns_the_plaintext_once_and_stores_only_its_hash() {
         let created = t.db.api_keys().create(new).await.unwrap();
         let plaintext = created.plaintext.expose().to_owned();
 
-        assert!(plaintext.starts_with(KEY_PREFIX), "{b}");
-        assert_eq!(plaintext.len(), KEY_PREFIX.len() + 43, "{b}");
+        assert!(plaintext.starts_with(ApiKeys::KEY_PREFIX), "{b}");
+        assert_eq!(plaintext.len(), ApiKeys::KEY_PREFIX.len() + 43, "{b}");
         assert_eq!(
             created.key.key_prefix,
-            plaintext[..DISPLAY_PREFIX_LEN],
+            plaintext[..ApiKeys::DISPLAY_PREFIX_LEN],
             "{b}"
         );
         assert_eq!(created.key.name, "CI pipeline", "{b}: trimmed");
@@ -150,7 +148,7 @@ async fn create_rejects_bad_input_and_writes_nothing() {
             ),
             (
                 NewApiKey {
-                    name: "x".repeat(MAX_NAME + 1),
+                    name: "x".repeat(ApiKeys::MAX_NAME + 1),
                     ..base()
                 },
                 "name",
@@ -164,7 +162,7 @@ async fn create_rejects_bad_input_and_writes_nothing() {
             ),
             (
                 NewApiKey {
-                    description: Some("d".repeat(MAX_DESCRIPTION + 1)),
+                    description: Some("d".repeat(ApiKeys::MAX_DESCRIPTION + 1)),
                     ..base()
                 },
                 "description",
@@ -278,7 +276,7 @@ async fn verify_accepts_only_the_exact_live_key() {
         let long = format!("{plaintext}{}", "x".repeat(300));
         for wrong in [
             tampered.as_str(),
-            &plaintext[..DISPLAY_PREFIX_LEN],
+            &plaintext[..ApiKeys::DISPLAY_PREFIX_LEN],
             &plaintext[..plaintext.len() - 1],
             &format!("{plaintext}x"),
             &plaintext.replacen("pk_live_", "pk_test_", 1),

@@ -11,13 +11,8 @@ use std::ops::ControlFlow;
 use entity::sea_orm_active_enums::{OauthAppType, OauthProvider};
 use entity::{oauth_apps, tenant_oauth_credentials, user_oauth_app_credentials};
 use pierre_db::crypto::hashing;
-use pierre_db::repositories::credentials::oauth_apps::{
-    CLIENT_ID_PREFIX, CLIENT_SECRET_PREFIX, NewOAuthApp,
-};
-use pierre_db::repositories::credentials::tenant_oauth_credentials::NewTenantOAuthCredential;
-use pierre_db::repositories::credentials::user_oauth_apps::NewUserOAuthApp;
-use pierre_db::repositories::identity::tenants::NewTenant;
 use pierre_db::{DatabaseError, NewUser, Secret, TenantId, UserId};
+use pierre_db::{NewOAuthApp, NewTenant, NewTenantOAuthCredential, NewUserOAuthApp, OAuthApps};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -685,8 +680,11 @@ async fn register_returns_the_secret_once_and_stores_only_its_hash() {
         let registered = apps.register(app(w.alice, "Training log")).await.unwrap();
         let secret = registered.client_secret.expose().to_owned();
         let created = registered.app;
-        assert!(created.client_id.starts_with(CLIENT_ID_PREFIX), "{b}");
-        assert!(secret.starts_with(CLIENT_SECRET_PREFIX), "{b}");
+        assert!(
+            created.client_id.starts_with(OAuthApps::CLIENT_ID_PREFIX),
+            "{b}"
+        );
+        assert!(secret.starts_with(OAuthApps::CLIENT_SECRET_PREFIX), "{b}");
         assert_eq!(created.owner_user_id, w.alice);
         assert_eq!(created.name, "Training log");
         assert_eq!(created.description.as_deref(), Some("Reads activities"));

@@ -6,7 +6,7 @@ use crate::common;
 
 use entity::sea_orm_active_enums::TenantRole;
 use entity::{tenant_users, tenants};
-use pierre_db::repositories::identity::tenants::NewTenant;
+use pierre_db::NewTenant;
 use pierre_db::{
     DatabaseError, NewUser, PageRequest, SubscriptionTier, TenantId, TenantUpdate, UserId,
 };

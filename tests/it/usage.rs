@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use entity::sea_orm_active_enums::ApiKeyTier;
 use entity::{api_key_usage, api_keys, jwt_usage, request_logs};
-use pierre_db::repositories::credentials::api_keys::NewApiKey;
-use pierre_db::repositories::usage::api_usage::{BATCH_ROWS, NewApiKeyUsage, NewJwtUsage};
 use pierre_db::{DatabaseError, NewUser, PageRequest, UserId};
+use pierre_db::{NewApiKey, NewApiKeyUsage, NewJwtUsage, Usage};
 use pierre_db::{NewRequestLog, RequestLog, RequestLogFilter, TenantRole};
 use pierre_db::{SystemStats, UsageStats};
 use sea_orm::sea_query::Expr;
@@ -283,7 +282,7 @@ async fn a_batch_is_written_in_chunks_and_whole() {
             usage.record_api_key_usage_batch(Vec::new()).await.unwrap(),
             0
         );
-        let n = 2 * BATCH_ROWS + 203;
+        let n = 2 * Usage::BATCH_ROWS + 203;
         let t0 = now() - Duration::hours(1);
         let batch: Vec<_> = (0..n)
             .map(|i| {
@@ -314,7 +313,7 @@ async fn a_batch_with_one_bad_row_writes_nothing() {
     for w in worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
-        let n = 2 * BATCH_ROWS + 203;
+        let n = 2 * Usage::BATCH_ROWS + 203;
         let good = || -> Vec<_> {
             (0..n)
                 .map(|_| NewApiKeyUsage::new(w.key_a.into(), "bulk", 200))
@@ -348,23 +347,24 @@ async fn a_batch_inside_a_transaction_uses_a_savepoint() {
         let key = w.key_a;
         // The batch fails and rolls back to its savepoint; the row written
         // before it survives, and the transaction commits.
-        let outcome =
-            w.t.db
-                .transaction(|tx| {
-                    Box::pin(async move {
-                        tx.usage()
-                            .record_api_key_usage(NewApiKeyUsage::new(key.into(), "single", 200))
-                            .await?;
-                        // The bad row sits in the second chunk, after a whole
-                        // chunk went in.
-                        let mut batch =
-                            vec![NewApiKeyUsage::new(key.into(), "bulk", 200); BATCH_ROWS + 2];
-                        batch[BATCH_ROWS + 1].api_key_id = Uuid::now_v7().into();
-                        Ok(tx.usage().record_api_key_usage_batch(batch).await)
-                    })
+        let outcome = w
+            .t
+            .db
+            .transaction(|tx| {
+                Box::pin(async move {
+                    tx.usage()
+                        .record_api_key_usage(NewApiKeyUsage::new(key.into(), "single", 200))
+                        .await?;
+                    // The bad row sits in the second chunk, after a whole
+                    // chunk went in.
+                    let mut batch =
+                        vec![NewApiKeyUsage::new(key.into(), "bulk", 200); Usage::BATCH_ROWS + 2];
+                    batch[Usage::BATCH_ROWS + 1].api_key_id = Uuid::now_v7().into();
+                    Ok(tx.usage().record_api_key_usage_batch(batch).await)
                 })
-                .await
-                .unwrap();
+            })
+            .await
+            .unwrap();
         assert_foreign_key(outcome.unwrap_err(), b);
         let tools: Vec<String> = api_key_usage::Entity::find()
             .all(w.t.db.unscoped_connection())
@@ -415,7 +415,7 @@ fn expected_stats(
         .filter(|r| r.api_key_id.as_uuid() == key && r.timestamp >= from && r.timestamp < to)
     {
         stats.total_requests += 1;
-        if pierre_db::SUCCESS_STATUSES.contains(&r.status_code) {
+        if pierre_db::Usage::SUCCESS_STATUSES.contains(&r.status_code) {
             stats.successful_requests += 1;
         } else {
             stats.failed_requests += 1;

@@ -27,30 +27,6 @@ use crate::time;
 use crate::validation;
 use crate::validation::oauth::redirect_uri_list;
 
-/// The scopes an A2A client may be granted.
-pub const A2A_SCOPES: [&str; 7] = [
-    "read_activities",
-    "read_athlete",
-    "read_stats",
-    "read_goals",
-    "write_goals",
-    "analytics",
-    "tasks",
-];
-/// How every client secret starts.
-pub const CLIENT_SECRET_PREFIX: &str = "pa2a_";
-/// Longest client name.
-pub const MAX_NAME: usize = 200;
-/// Longest description.
-pub const MAX_DESCRIPTION: usize = 2000;
-/// Longest public key.
-pub const MAX_PUBLIC_KEY: usize = 8192;
-/// Most capabilities and redirect URIs a client lists.
-pub const MAX_LIST: usize = 32;
-/// Most requests a rate-limit window may allow.
-pub const MAX_RATE_LIMIT_REQUESTS: u32 = 10_000_000;
-/// Longest rate-limit window (30 days), in seconds.
-pub const MAX_RATE_LIMIT_WINDOW_SECONDS: u32 = 30 * 24 * 3600;
 /// Longest presented secret looked at.
 const MAX_PRESENTED: usize = 256;
 
@@ -67,7 +43,7 @@ pub struct A2aClient {
     pub description: Option<String>,
     /// The agent's public key (unique).
     pub public_key: String,
-    /// The scopes it may be granted, from [`A2A_SCOPES`].
+    /// The scopes it may be granted, from [`A2aClients::A2A_SCOPES`].
     pub permissions: Vec<String>,
     /// What the agent says it can do.
     pub capabilities: Vec<String>,
@@ -126,7 +102,7 @@ pub struct NewA2aClient {
     pub description: Option<String>,
     /// The agent's public key.
     pub public_key: String,
-    /// Scopes, from [`A2A_SCOPES`].
+    /// Scopes, from [`A2aClients::A2A_SCOPES`].
     pub permissions: Vec<String>,
     /// What the agent can do (identifiers).
     pub capabilities: Vec<String>,
@@ -198,6 +174,34 @@ pub struct A2aClients<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl A2aClients<'_> {
+    /// The scopes an A2A client may be granted.
+    pub const A2A_SCOPES: [&'static str; 7] = [
+        "read_activities",
+        "read_athlete",
+        "read_stats",
+        "read_goals",
+        "write_goals",
+        "analytics",
+        "tasks",
+    ];
+    /// How every client secret starts.
+    pub const CLIENT_SECRET_PREFIX: &'static str = "pa2a_";
+    /// Longest client name.
+    pub const MAX_NAME: usize = 200;
+    /// Longest description.
+    pub const MAX_DESCRIPTION: usize = 2000;
+    /// Longest public key.
+    pub const MAX_PUBLIC_KEY: usize = 8192;
+    /// Most capabilities and redirect URIs a client lists.
+    pub const MAX_LIST: usize = 32;
+    /// Most requests a rate-limit window may allow.
+    pub const MAX_RATE_LIMIT_REQUESTS: u32 = 10_000_000;
+    /// Longest rate-limit window (30 days), in seconds.
+    pub const MAX_RATE_LIMIT_WINDOW_SECONDS: u32 = 30 * 24 * 3600;
+}
+
 impl<'a> A2aClients<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -210,25 +214,26 @@ impl<'a> A2aClients<'a> {
     /// public key registered already.
     #[instrument(skip_all, fields(user_id = %new.owner, a2a_client_id = tracing::field::Empty), err(Display))]
     pub async fn register(&self, new: NewA2aClient) -> Result<RegisteredA2aClient> {
-        let name = validation::required("name", &new.name, MAX_NAME)?;
+        let name = validation::required("name", &new.name, A2aClients::MAX_NAME)?;
         let description = validation::optional_multiline(
             "description",
             new.description.as_deref(),
-            MAX_DESCRIPTION,
+            A2aClients::MAX_DESCRIPTION,
         )?;
-        validation::secret("public_key", &new.public_key, MAX_PUBLIC_KEY)?;
+        validation::secret("public_key", &new.public_key, A2aClients::MAX_PUBLIC_KEY)?;
         let public_key = new.public_key.trim();
-        let permissions = validation::known_values("permissions", &new.permissions, &A2A_SCOPES)?;
+        let permissions =
+            validation::known_values("permissions", &new.permissions, &A2aClients::A2A_SCOPES)?;
         if permissions.is_empty() {
             return Err(DatabaseError::invalid(
                 "permissions",
                 "must grant at least one scope",
             ));
         }
-        if new.capabilities.len() > MAX_LIST {
+        if new.capabilities.len() > A2aClients::MAX_LIST {
             return Err(DatabaseError::invalid(
                 "capabilities",
-                format!("more than {MAX_LIST}"),
+                format!("more than {}", A2aClients::MAX_LIST),
             ));
         }
         let capabilities = new
@@ -239,19 +244,19 @@ impl<'a> A2aClients<'a> {
         // Optional here (the schema's default is []), unlike OAuth clients.
         let redirect_uris = match new.redirect_uris.is_empty() {
             true => Vec::new(),
-            false => redirect_uri_list(&new.redirect_uris, MAX_LIST)?,
+            false => redirect_uri_list(&new.redirect_uris, A2aClients::MAX_LIST)?,
         };
         let rate_limit_requests = validation::int_range(
             "rate_limit_requests",
             new.rate_limit_requests,
-            1..=MAX_RATE_LIMIT_REQUESTS,
+            1..=A2aClients::MAX_RATE_LIMIT_REQUESTS,
         )?;
         let rate_limit_window_seconds = validation::int_range(
             "rate_limit_window_seconds",
             new.rate_limit_window_seconds,
-            1..=MAX_RATE_LIMIT_WINDOW_SECONDS,
+            1..=A2aClients::MAX_RATE_LIMIT_WINDOW_SECONDS,
         )?;
-        let secret = hashing::generate(CLIENT_SECRET_PREFIX)?;
+        let secret = hashing::generate(A2aClients::CLIENT_SECRET_PREFIX)?;
         let now = time::stored(time::now());
         let row = clients::Model {
             id: Uuid::now_v7(),
@@ -326,7 +331,7 @@ impl<'a> A2aClients<'a> {
     /// owner have reused a name).
     #[instrument(skip_all, fields(user_id = %owner))]
     pub async fn get_by_name(&self, owner: UserId, name: &str) -> Result<Option<A2aClient>> {
-        let name = validation::required("name", name, MAX_NAME)?;
+        let name = validation::required("name", name, A2aClients::MAX_NAME)?;
         clients::Entity::find()
             .filter(clients::Column::UserId.eq(owner.as_uuid()))
             .filter(clients::Column::Name.eq(name))
@@ -388,7 +393,7 @@ impl<'a> A2aClients<'a> {
     /// active. The hashes are compared in constant time.
     #[instrument(skip_all, fields(a2a_client_id = %id))]
     pub async fn verify_secret(&self, id: Uuid, secret: &str) -> Result<bool> {
-        if !secret.starts_with(CLIENT_SECRET_PREFIX) || secret.len() > MAX_PRESENTED {
+        if !secret.starts_with(A2aClients::CLIENT_SECRET_PREFIX) || secret.len() > MAX_PRESENTED {
             return Ok(false);
         }
         let stored: Option<(String, bool)> = clients::Entity::find_by_id(id)

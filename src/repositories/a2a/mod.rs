@@ -7,7 +7,7 @@ pub mod sessions;
 pub mod tasks;
 pub mod usage;
 
-pub use clients::{A2A_SCOPES, A2aClient, A2aClients, NewA2aClient, RegisteredA2aClient};
+pub use clients::{A2aClient, A2aClients, NewA2aClient, RegisteredA2aClient};
 pub use sessions::{A2aSession, A2aSessions, OpenedA2aSession};
 pub use tasks::{A2aTask, A2aTasks};
 pub use usage::{A2aDailyUsage, A2aUsage, A2aUsageStats, NewA2aUsage};

@@ -22,8 +22,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// How every session token starts.
-pub const SESSION_TOKEN_PREFIX: &str = "pa2s_";
 /// Longest presented token looked at.
 const MAX_PRESENTED: usize = 256;
 
@@ -76,6 +74,12 @@ pub struct A2aSessions<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl A2aSessions<'_> {
+    /// How every session token starts.
+    pub const SESSION_TOKEN_PREFIX: &'static str = "pa2s_";
+}
+
 impl<'a> A2aSessions<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -100,7 +104,7 @@ impl<'a> A2aSessions<'a> {
             time::checked_utc("expires_at", expires_at)?,
             now,
         )?;
-        let token = hashing::generate(SESSION_TOKEN_PREFIX)?;
+        let token = hashing::generate(A2aSessions::SESSION_TOKEN_PREFIX)?;
         let token_hash = hashing::hash(token.expose());
         let requested: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         // The client's check and the insert share one write transaction, as
@@ -222,6 +226,6 @@ impl<'a> A2aSessions<'a> {
 
 /// The stored key of a presented token, if it could have been issued here.
 fn presented(token: &str) -> Option<String> {
-    (token.starts_with(SESSION_TOKEN_PREFIX) && token.len() <= MAX_PRESENTED)
+    (token.starts_with(A2aSessions::SESSION_TOKEN_PREFIX) && token.len() <= MAX_PRESENTED)
         .then(|| hashing::hash(token))
 }

@@ -24,13 +24,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// Longest task type.
-pub const MAX_TASK_TYPE: usize = 100;
-/// Largest input or output document, in bytes of JSON.
-pub const MAX_DATA_BYTES: usize = 1024 * 1024;
-/// Longest error message.
-pub const MAX_ERROR_MESSAGE: usize = 4000;
-
 /// An A2A task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct A2aTask {
@@ -96,6 +89,16 @@ pub struct A2aTasks<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl A2aTasks<'_> {
+    /// Longest task type.
+    pub const MAX_TASK_TYPE: usize = 100;
+    /// Largest input or output document, in bytes of JSON.
+    pub const MAX_DATA_BYTES: usize = 1024 * 1024;
+    /// Longest error message.
+    pub const MAX_ERROR_MESSAGE: usize = 4000;
+}
+
 impl<'a> A2aTasks<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -103,7 +106,7 @@ impl<'a> A2aTasks<'a> {
 
     /// Submits a `pending` task for `owner`'s client. `NotFound` for a
     /// client `owner` does not own; `Rejected` for an inactive client;
-    /// `InvalidInput` for a blank type or an input over [`MAX_DATA_BYTES`].
+    /// `InvalidInput` for a blank type or an input over [`A2aTasks::MAX_DATA_BYTES`].
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner, a2a_task_id = tracing::field::Empty), err(Display))]
     pub async fn create(
         &self,
@@ -112,8 +115,8 @@ impl<'a> A2aTasks<'a> {
         task_type: &str,
         input: serde_json::Value,
     ) -> Result<A2aTask> {
-        let task_type = validation::identifier("task_type", task_type, MAX_TASK_TYPE)?;
-        validation::json_document("input", &input, MAX_DATA_BYTES, false)?;
+        let task_type = validation::identifier("task_type", task_type, A2aTasks::MAX_TASK_TYPE)?;
+        validation::json_document("input", &input, A2aTasks::MAX_DATA_BYTES, false)?;
         let now = time::stored(time::now());
         let row = tasks::Model {
             id: Uuid::now_v7(),
@@ -207,9 +210,10 @@ impl<'a> A2aTasks<'a> {
         error: Option<&str>,
     ) -> Result<A2aTask> {
         if let Some(output) = &output {
-            validation::json_document("output", output, MAX_DATA_BYTES, false)?;
+            validation::json_document("output", output, A2aTasks::MAX_DATA_BYTES, false)?;
         }
-        let error = validation::optional_multiline("error_message", error, MAX_ERROR_MESSAGE)?;
+        let error =
+            validation::optional_multiline("error_message", error, A2aTasks::MAX_ERROR_MESSAGE)?;
         let now = time::stored(time::now());
         let mut update = tasks::Entity::update_many()
             .col_expr(

@@ -30,9 +30,6 @@ use crate::validation::request::{
 };
 
 /// The limits every request-usage row shares (API key, JWT, A2A).
-pub use crate::validation::request::{MAX_ERROR_MESSAGE, MAX_TOOL_NAME};
-/// Most days of history.
-pub const MAX_HISTORY_DAYS: u32 = 366;
 /// Rows per INSERT of a batch: 500 × 14 columns stays under SQLite's
 /// 32,766 bound parameters.
 const BATCH_ROWS: usize = 500;
@@ -90,7 +87,7 @@ impl NewA2aUsage {
 pub struct A2aUsageStats {
     /// Requests.
     pub total_requests: u64,
-    /// Of those, answered 2xx ([`crate::SUCCESS_STATUSES`]).
+    /// Of those, answered 2xx ([`Usage::SUCCESS_STATUSES`](crate::Usage::SUCCESS_STATUSES)).
     pub successful_requests: u64,
     /// The others.
     pub failed_requests: u64,
@@ -114,6 +111,20 @@ pub struct A2aDailyUsage {
 /// A2A usage: `db.a2a_usage()`.
 pub struct A2aUsage<'a> {
     ctx: Ctx<'a>,
+}
+
+/// Limits of a recorded request (the same for every kind of usage).
+impl A2aUsage<'_> {
+    /// Longest tool name.
+    pub const MAX_TOOL_NAME: usize = crate::validation::request::MAX_TOOL_NAME;
+    /// Longest error message.
+    pub const MAX_ERROR_MESSAGE: usize = crate::validation::request::MAX_ERROR_MESSAGE;
+}
+
+/// Limits and fixed values of this repository's data.
+impl A2aUsage<'_> {
+    /// Most days of history.
+    pub const MAX_HISTORY_DAYS: u32 = 366;
 }
 
 impl<'a> A2aUsage<'a> {
@@ -283,7 +294,7 @@ impl<'a> A2aUsage<'a> {
     /// `owner`'s client's requests per UTC day for the `days` days ending
     /// with `today` (oldest first, days without requests included), in ONE
     /// grouped query. `InvalidInput` for 0 or more than
-    /// [`MAX_HISTORY_DAYS`] days.
+    /// [`A2aUsage::MAX_HISTORY_DAYS`] days.
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner, days), err(Display))]
     pub async fn daily_history(
         &self,
@@ -292,7 +303,7 @@ impl<'a> A2aUsage<'a> {
         today: NaiveDate,
         days: u32,
     ) -> Result<Vec<A2aDailyUsage>> {
-        let days = validation::int_range::<u32, u32>("days", days, 1..=MAX_HISTORY_DAYS)?;
+        let days = validation::int_range::<u32, u32>("days", days, 1..=A2aUsage::MAX_HISTORY_DAYS)?;
         owned_client(&self.ctx, owner, client).await?;
         let first = today - Duration::days(i64::from(days) - 1);
         let from = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();

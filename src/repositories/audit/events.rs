@@ -20,19 +20,6 @@ use crate::query::keyset_page_as;
 use crate::time;
 use crate::validation;
 
-/// Longest event type, source or result.
-pub const MAX_NAME: usize = 100;
-/// Longest message, in characters.
-pub const MAX_MESSAGE: usize = 4000;
-/// Longest IP address.
-pub const MAX_IP: usize = 45;
-/// Longest user agent.
-pub const MAX_USER_AGENT: usize = 512;
-/// Longest request id.
-pub const MAX_REQUEST_ID: usize = 128;
-/// Largest metadata document, in bytes of JSON.
-pub const MAX_METADATA: usize = 16 * 1024;
-
 /// How serious an event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuditSeverity {
@@ -218,6 +205,22 @@ pub struct AuditEvents<'a> {
     rows: Rows<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl AuditEvents<'_> {
+    /// Longest event type, source or result.
+    pub const MAX_NAME: usize = 100;
+    /// Longest message, in characters.
+    pub const MAX_MESSAGE: usize = 4000;
+    /// Longest IP address.
+    pub const MAX_IP: usize = 45;
+    /// Longest user agent.
+    pub const MAX_USER_AGENT: usize = 512;
+    /// Longest request id.
+    pub const MAX_REQUEST_ID: usize = 128;
+    /// Largest metadata document, in bytes of JSON.
+    pub const MAX_METADATA: usize = 16 * 1024;
+}
+
 impl<'a> AuditEvents<'a> {
     pub(crate) fn new(rows: impl Into<Rows<'a>>) -> Self {
         Self { rows: rows.into() }
@@ -230,7 +233,7 @@ impl<'a> AuditEvents<'a> {
     pub async fn record(&self, event: NewAuditEvent) -> Result<AuditEvent> {
         let mut metadata = event.metadata.unwrap_or(serde_json::Value::Null);
         if let Some(id) = event.request_id {
-            let id = validation::required("request_id", &id, MAX_REQUEST_ID)?;
+            let id = validation::required("request_id", &id, AuditEvents::MAX_REQUEST_ID)?;
             if metadata.is_null() {
                 metadata = serde_json::json!({});
             }
@@ -241,27 +244,39 @@ impl<'a> AuditEvents<'a> {
         let metadata = match metadata {
             serde_json::Value::Null => None,
             value => {
-                validation::json_document("metadata", &value, MAX_METADATA, true)?;
+                validation::json_document("metadata", &value, AuditEvents::MAX_METADATA, true)?;
                 Some(value)
             }
         };
         let row = events::Model {
             id: Uuid::now_v7(),
-            event_type: validation::required("event_type", &event.event_type, MAX_NAME)?,
+            event_type: validation::required(
+                "event_type",
+                &event.event_type,
+                AuditEvents::MAX_NAME,
+            )?,
             severity: event.severity.as_str().to_owned(),
-            message: validation::optional_multiline("message", Some(&event.message), MAX_MESSAGE)?
-                .ok_or_else(|| DatabaseError::invalid("message", "must not be empty"))?,
-            source: validation::required("source", &event.source, MAX_NAME)?,
-            result: validation::required("result", &event.result, MAX_NAME)?,
+            message: validation::optional_multiline(
+                "message",
+                Some(&event.message),
+                AuditEvents::MAX_MESSAGE,
+            )?
+            .ok_or_else(|| DatabaseError::invalid("message", "must not be empty"))?,
+            source: validation::required("source", &event.source, AuditEvents::MAX_NAME)?,
+            result: validation::required("result", &event.result, AuditEvents::MAX_NAME)?,
             // What the insert below sets (the scope decides); here for the
             // event returned.
             tenant_id: self.rows.tenant().map(|t| t.as_uuid()),
             user_id: event.user_id.map(|u| u.as_uuid()),
-            ip_address: validation::optional("ip_address", event.ip_address.as_deref(), MAX_IP)?,
+            ip_address: validation::optional(
+                "ip_address",
+                event.ip_address.as_deref(),
+                AuditEvents::MAX_IP,
+            )?,
             user_agent: validation::optional(
                 "user_agent",
                 event.user_agent.as_deref(),
-                MAX_USER_AGENT,
+                AuditEvents::MAX_USER_AGENT,
             )?,
             metadata,
             timestamp: time::stored(time::now()),
@@ -284,7 +299,7 @@ impl<'a> AuditEvents<'a> {
     ) -> Result<Page<AuditEvent>> {
         let mut select = self.rows.find::<events::Entity>();
         if let Some(kind) = &filter.event_type {
-            let kind = validation::required("event_type", kind, MAX_NAME)?;
+            let kind = validation::required("event_type", kind, AuditEvents::MAX_NAME)?;
             select = select.filter(events::Column::EventType.eq(kind));
         }
         if let Some(severity) = filter.severity {

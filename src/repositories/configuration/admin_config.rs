@@ -34,15 +34,6 @@ use crate::query::{Checked, Ctx, RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// Longest category or key name.
-pub const MAX_NAME: usize = 100;
-/// Longest value, in characters.
-pub const MAX_VALUE: usize = 10_000;
-/// Longest reason.
-pub const MAX_REASON: usize = 1000;
-/// Longest admin email, IP address, user agent.
-pub const MAX_ACTOR_FIELD: usize = 512;
-
 /// A configuration category (seeded by the migrations; read-only).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigCategory {
@@ -270,6 +261,18 @@ pub struct AdminConfig<'a> {
     rows: Rows<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl AdminConfig<'_> {
+    /// Longest category or key name.
+    pub const MAX_NAME: usize = 100;
+    /// Longest value, in characters.
+    pub const MAX_VALUE: usize = 10_000;
+    /// Longest reason.
+    pub const MAX_REASON: usize = 1000;
+    /// Longest admin email, IP address, user agent.
+    pub const MAX_ACTOR_FIELD: usize = 512;
+}
+
 impl<'a> AdminConfig<'a> {
     pub(crate) fn new(rows: impl Into<Rows<'a>>) -> Self {
         Self { rows: rows.into() }
@@ -325,7 +328,7 @@ impl<'a> AdminConfig<'a> {
     pub async fn list(&self, category: Option<&str>) -> Result<Vec<ConfigOverride>> {
         let mut select = self.rows.find::<overrides::Entity>();
         if let Some(category) = category {
-            let category = validation::identifier("category", category, MAX_NAME)?;
+            let category = validation::identifier("category", category, AdminConfig::MAX_NAME)?;
             select = select.filter(overrides::Column::Category.eq(category));
         }
         Ok(select
@@ -346,8 +349,11 @@ impl<'a> AdminConfig<'a> {
     pub async fn set(&self, change: ConfigChange, actor: &ConfigActor) -> Result<ConfigOverride> {
         let (category, key) = names(&change.category, &change.key)?;
         let value = typed_value(change.data_type, &change.value)?;
-        let reason =
-            validation::optional_multiline("reason", change.reason.as_deref(), MAX_REASON)?;
+        let reason = validation::optional_multiline(
+            "reason",
+            change.reason.as_deref(),
+            AdminConfig::MAX_REASON,
+        )?;
         let actor = checked_actor(actor)?;
         let (data_type, tenant) = (change.data_type, self.rows.tenant());
         self.rows
@@ -429,7 +435,7 @@ impl<'a> AdminConfig<'a> {
         actor: &ConfigActor,
         reason: Option<&str>,
     ) -> Result<u64> {
-        let category = validation::identifier("category", category, MAX_NAME)?;
+        let category = validation::identifier("category", category, AdminConfig::MAX_NAME)?;
         self.delete_where(&category, None, actor, reason).await
     }
 
@@ -443,11 +449,11 @@ impl<'a> AdminConfig<'a> {
     ) -> Result<Page<ConfigAuditEntry>> {
         let mut select = self.rows.find::<audit::Entity>();
         if let Some(category) = &filter.category {
-            let category = validation::identifier("category", category, MAX_NAME)?;
+            let category = validation::identifier("category", category, AdminConfig::MAX_NAME)?;
             select = select.filter(audit::Column::Category.eq(category));
         }
         if let Some(key) = &filter.key {
-            let key = validation::identifier("key", key, MAX_NAME)?;
+            let key = validation::identifier("key", key, AdminConfig::MAX_NAME)?;
             select = select.filter(audit::Column::ConfigKey.eq(key));
         }
         if let Some(admin) = filter.admin {
@@ -482,7 +488,7 @@ impl<'a> AdminConfig<'a> {
         actor: &ConfigActor,
         reason: Option<&str>,
     ) -> Result<u64> {
-        let reason = validation::optional_multiline("reason", reason, MAX_REASON)?;
+        let reason = validation::optional_multiline("reason", reason, AdminConfig::MAX_REASON)?;
         let actor = checked_actor(actor)?;
         let (category, key) = (category.to_owned(), key.map(str::to_owned));
         let tenant = self.rows.tenant();
@@ -597,8 +603,8 @@ async fn known_category(ctx: &Ctx<'_>, category: &str) -> Result<()> {
 /// The category and key names, checked.
 fn names(category: &str, key: &str) -> Result<(String, String)> {
     Ok((
-        validation::identifier("category", category, MAX_NAME)?,
-        validation::identifier("key", key, MAX_NAME)?,
+        validation::identifier("category", category, AdminConfig::MAX_NAME)?,
+        validation::identifier("key", key, AdminConfig::MAX_NAME)?,
     ))
 }
 
@@ -606,16 +612,16 @@ fn names(category: &str, key: &str) -> Result<(String, String)> {
 fn checked_actor(actor: &ConfigActor) -> Result<ConfigActor> {
     Ok(ConfigActor {
         user_id: actor.user_id,
-        email: validation::required("admin_email", &actor.email, MAX_ACTOR_FIELD)?,
+        email: validation::required("admin_email", &actor.email, AdminConfig::MAX_ACTOR_FIELD)?,
         ip_address: validation::optional(
             "ip_address",
             actor.ip_address.as_deref(),
-            MAX_ACTOR_FIELD,
+            AdminConfig::MAX_ACTOR_FIELD,
         )?,
         user_agent: validation::optional(
             "user_agent",
             actor.user_agent.as_deref(),
-            MAX_ACTOR_FIELD,
+            AdminConfig::MAX_ACTOR_FIELD,
         )?,
     })
 }
@@ -638,8 +644,10 @@ fn typed_value(data_type: ConfigDataType, value: &str) -> Result<String> {
             "true" | "false" => Ok(text.to_owned()),
             _ => Err(refuse("true or false")),
         },
-        ConfigDataType::Enum => validation::required("value", text, MAX_NAME),
-        ConfigDataType::String => validation::optional_multiline("value", Some(value), MAX_VALUE)?
-            .ok_or_else(|| DatabaseError::invalid("value", "must not be empty")),
+        ConfigDataType::Enum => validation::required("value", text, AdminConfig::MAX_NAME),
+        ConfigDataType::String => {
+            validation::optional_multiline("value", Some(value), AdminConfig::MAX_VALUE)?
+                .ok_or_else(|| DatabaseError::invalid("value", "must not be empty"))
+        }
     }
 }

@@ -17,15 +17,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// Longest setting name.
-pub const MAX_KEY: usize = 100;
-/// Longest value, in characters.
-pub const MAX_VALUE: usize = 64 * 1024;
-/// Longest description.
-pub const MAX_DESCRIPTION: usize = 1000;
-/// The setting that says whether new users are approved without an admin.
-pub const AUTO_APPROVAL: &str = "auto_approval_enabled";
-
 /// A stored setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SystemSetting {
@@ -76,6 +67,18 @@ pub struct SystemSettings<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl SystemSettings<'_> {
+    /// Longest setting name.
+    pub const MAX_KEY: usize = 100;
+    /// Longest value, in characters.
+    pub const MAX_VALUE: usize = 64 * 1024;
+    /// Longest description.
+    pub const MAX_DESCRIPTION: usize = 1000;
+    /// The setting that says whether new users are approved without an admin.
+    pub const AUTO_APPROVAL: &'static str = "auto_approval_enabled";
+}
+
 impl<'a> SystemSettings<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -84,7 +87,7 @@ impl<'a> SystemSettings<'a> {
     /// The setting called `key`, if set.
     #[instrument(skip_all, fields(key = %key), err(Display))]
     pub async fn get(&self, key: &str) -> Result<Option<SystemSetting>> {
-        let key = validation::identifier("key", key, MAX_KEY)?;
+        let key = validation::identifier("key", key, SystemSettings::MAX_KEY)?;
         Ok(settings::Entity::find_by_id(key)
             .one_in(&self.ctx)
             .await?
@@ -100,10 +103,12 @@ impl<'a> SystemSettings<'a> {
         value: &str,
         description: Option<&str>,
     ) -> Result<SystemSetting> {
-        let key = validation::identifier("key", key, MAX_KEY)?;
-        let value = validation::optional_multiline("value", Some(value), MAX_VALUE)?
-            .ok_or_else(|| DatabaseError::invalid("value", "must not be empty"))?;
-        let description = validation::optional("description", description, MAX_DESCRIPTION)?;
+        let key = validation::identifier("key", key, SystemSettings::MAX_KEY)?;
+        let value =
+            validation::optional_multiline("value", Some(value), SystemSettings::MAX_VALUE)?
+                .ok_or_else(|| DatabaseError::invalid("value", "must not be empty"))?;
+        let description =
+            validation::optional("description", description, SystemSettings::MAX_DESCRIPTION)?;
         let now = time::stored(time::now());
         let mut update = vec![settings::Column::Value, settings::Column::UpdatedAt];
         if description.is_some() {
@@ -143,7 +148,7 @@ impl<'a> SystemSettings<'a> {
     /// Deletes the setting; whether it existed.
     #[instrument(skip_all, fields(key = %key), err(Display))]
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        let key = validation::identifier("key", key, MAX_KEY)?;
+        let key = validation::identifier("key", key, SystemSettings::MAX_KEY)?;
         let deleted = settings::Entity::delete_many()
             .filter(settings::Column::Key.eq(key))
             .exec_in(&self.ctx)
@@ -157,14 +162,15 @@ impl<'a> SystemSettings<'a> {
     /// `false`.
     #[instrument(skip_all, err(Display))]
     pub async fn auto_approval_enabled(&self) -> Result<Option<bool>> {
-        let Some(setting) = self.get(AUTO_APPROVAL).await? else {
+        let Some(setting) = self.get(SystemSettings::AUTO_APPROVAL).await? else {
             return Ok(None);
         };
         match setting.value.as_str() {
             "true" => Ok(Some(true)),
             "false" => Ok(Some(false)),
             other => Err(DatabaseError::Decode(format!(
-                "system_settings.{AUTO_APPROVAL} is {other:?}, not true or false"
+                "system_settings.{} is {other:?}, not true or false",
+                SystemSettings::AUTO_APPROVAL
             ))),
         }
     }
@@ -172,8 +178,12 @@ impl<'a> SystemSettings<'a> {
     /// Turns auto-approval of new users on or off.
     #[instrument(skip_all, fields(enabled), err(Display))]
     pub async fn set_auto_approval(&self, enabled: bool) -> Result<()> {
-        self.set(AUTO_APPROVAL, if enabled { "true" } else { "false" }, None)
-            .await
-            .map(|_| ())
+        self.set(
+            SystemSettings::AUTO_APPROVAL,
+            if enabled { "true" } else { "false" },
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 }

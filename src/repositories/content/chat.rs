@@ -31,21 +31,6 @@ use crate::query::{Prepared, expect_changed, unsigned, unsigned_opt};
 use crate::time;
 use crate::validation;
 
-/// The model a conversation gets when none is given (the schema default).
-pub const DEFAULT_MODEL: &str = "gemini-2.0-flash-exp";
-/// Longest title.
-pub const MAX_TITLE: usize = 500;
-/// Longest model name.
-pub const MAX_MODEL: usize = 100;
-/// Longest system prompt, in characters.
-pub const MAX_SYSTEM_PROMPT: usize = 32 * 1024;
-/// Longest message, in characters.
-pub const MAX_CONTENT: usize = 256 * 1024;
-/// Longest finish reason.
-pub const MAX_FINISH_REASON: usize = 64;
-/// Most messages [`Chat::recent_messages`] returns.
-pub const MAX_RECENT: u32 = 1000;
-
 /// A chat conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conversation {
@@ -116,7 +101,7 @@ pub struct NewConversation {
     pub user_id: UserId,
     /// Its title.
     pub title: String,
-    /// The model (default [`DEFAULT_MODEL`]).
+    /// The model (default [`Chat::DEFAULT_MODEL`]).
     pub model: String,
     /// The system prompt.
     pub system_prompt: Option<String>,
@@ -128,7 +113,7 @@ impl NewConversation {
         Self {
             user_id,
             title: title.into(),
-            model: DEFAULT_MODEL.to_owned(),
+            model: Chat::DEFAULT_MODEL.to_owned(),
             system_prompt: None,
         }
     }
@@ -240,6 +225,24 @@ pub struct Chat<'a> {
     scope: Scoped<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl Chat<'_> {
+    /// The model a conversation gets when none is given (the schema default).
+    pub const DEFAULT_MODEL: &'static str = "gemini-2.0-flash-exp";
+    /// Longest title.
+    pub const MAX_TITLE: usize = 500;
+    /// Longest model name.
+    pub const MAX_MODEL: usize = 100;
+    /// Longest system prompt, in characters.
+    pub const MAX_SYSTEM_PROMPT: usize = 32 * 1024;
+    /// Longest message, in characters.
+    pub const MAX_CONTENT: usize = 256 * 1024;
+    /// Longest finish reason.
+    pub const MAX_FINISH_REASON: usize = 64;
+    /// Most messages [`Chat::recent_messages`] returns.
+    pub const MAX_RECENT: u32 = 1000;
+}
+
 impl<'a> Chat<'a> {
     pub(crate) fn new(scope: Scoped<'a>) -> Self {
         Self { scope }
@@ -250,12 +253,12 @@ impl<'a> Chat<'a> {
     /// unknown user.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %new.user_id), err(Display))]
     pub async fn create_conversation(&self, new: NewConversation) -> Result<Conversation> {
-        let title = validation::required("title", &new.title, MAX_TITLE)?;
-        let model = validation::required("model", &new.model, MAX_MODEL)?;
+        let title = validation::required("title", &new.title, Chat::MAX_TITLE)?;
+        let model = validation::required("model", &new.model, Chat::MAX_MODEL)?;
         let system_prompt = validation::optional_multiline(
             "system_prompt",
             new.system_prompt.as_deref(),
-            MAX_SYSTEM_PROMPT,
+            Chat::MAX_SYSTEM_PROMPT,
         )?;
         let now = time::stored(time::now());
         let row = conversations::ActiveModel {
@@ -326,7 +329,7 @@ impl<'a> Chat<'a> {
     /// Renames the user's conversation. `NotFound` if it is not theirs.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id), err(Display))]
     pub async fn rename(&self, user: UserId, id: Uuid, title: &str) -> Result<()> {
-        let title = validation::required("title", title, MAX_TITLE)?;
+        let title = validation::required("title", title, Chat::MAX_TITLE)?;
         let changed = self
             .scope
             .update::<conversations::Entity>()
@@ -381,12 +384,13 @@ impl<'a> Chat<'a> {
         conversation: Uuid,
         new: NewChatMessage,
     ) -> Result<ChatMessage> {
-        let content = validation::optional_multiline("content", Some(&new.content), MAX_CONTENT)?
-            .ok_or_else(|| DatabaseError::invalid("content", "must not be empty"))?;
+        let content =
+            validation::optional_multiline("content", Some(&new.content), Chat::MAX_CONTENT)?
+                .ok_or_else(|| DatabaseError::invalid("content", "must not be empty"))?;
         let finish_reason = validation::optional(
             "finish_reason",
             new.finish_reason.as_deref(),
-            MAX_FINISH_REASON,
+            Chat::MAX_FINISH_REASON,
         )?;
         let tokens = new
             .token_count
@@ -472,7 +476,7 @@ impl<'a> Chat<'a> {
     }
 
     /// The `n` most recent messages, in chronological order (at most
-    /// [`MAX_RECENT`]). `NotFound` if the conversation is not the user's.
+    /// [`Chat::MAX_RECENT`]). `NotFound` if the conversation is not the user's.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation, n))]
     pub async fn recent_messages(
         &self,
@@ -485,7 +489,7 @@ impl<'a> Chat<'a> {
             .filter(messages::Column::ConversationId.eq(conversation))
             .order_by_desc(messages::Column::CreatedAt)
             .order_by_desc(messages::Column::Id)
-            .limit(u64::from(std::cmp::min(n, MAX_RECENT)))
+            .limit(u64::from(std::cmp::min(n, Chat::MAX_RECENT)))
             .all_in(&self.scope)
             .await?
             .into_iter()

@@ -22,13 +22,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// The name a configuration has when none is given.
-pub const DEFAULT_NAME: &str = "default";
-/// Longest configuration name.
-pub const MAX_NAME: usize = 100;
-/// Largest configuration, in bytes of JSON.
-pub const MAX_DATA_BYTES: usize = 64 * 1024;
-
 /// A stored fitness configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FitnessConfiguration {
@@ -89,6 +82,16 @@ pub struct FitnessConfigs<'a> {
     scope: Scoped<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl FitnessConfigs<'_> {
+    /// The name a configuration has when none is given.
+    pub const DEFAULT_NAME: &'static str = "default";
+    /// Longest configuration name.
+    pub const MAX_NAME: usize = 100;
+    /// Largest configuration, in bytes of JSON.
+    pub const MAX_DATA_BYTES: usize = 64 * 1024;
+}
+
 impl<'a> FitnessConfigs<'a> {
     pub(crate) fn new(scope: Scoped<'a>) -> Self {
         Self { scope }
@@ -96,7 +99,7 @@ impl<'a> FitnessConfigs<'a> {
 
     /// Saves the tenant's default `name` (one row per name: a second save
     /// replaces the data). `InvalidInput` for a bad name or data that is
-    /// not a JSON object of at most [`MAX_DATA_BYTES`].
+    /// not a JSON object of at most [`FitnessConfigs::MAX_DATA_BYTES`].
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), name), err(Display))]
     pub async fn save_tenant_default(
         &self,
@@ -125,8 +128,8 @@ impl<'a> FitnessConfigs<'a> {
         name: &str,
         data: serde_json::Value,
     ) -> Result<FitnessConfiguration> {
-        let name = validation::identifier("name", name, MAX_NAME)?;
-        validation::json_document("config_data", &data, MAX_DATA_BYTES, true)?;
+        let name = validation::identifier("name", name, FitnessConfigs::MAX_NAME)?;
+        validation::json_document("config_data", &data, FitnessConfigs::MAX_DATA_BYTES, true)?;
         let now = time::stored(time::now());
         let row = configs::ActiveModel {
             id: sea_orm::ActiveValue::Set(Uuid::now_v7()),
@@ -172,7 +175,7 @@ impl<'a> FitnessConfigs<'a> {
     /// The tenant's default `name`, if saved.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), name))]
     pub async fn get_tenant_default(&self, name: &str) -> Result<Option<FitnessConfiguration>> {
-        let name = validation::identifier("name", name, MAX_NAME)?;
+        let name = validation::identifier("name", name, FitnessConfigs::MAX_NAME)?;
         self.find(None, &name).await
     }
 
@@ -184,7 +187,7 @@ impl<'a> FitnessConfigs<'a> {
         user: UserId,
         name: &str,
     ) -> Result<Option<FitnessConfiguration>> {
-        let name = validation::identifier("name", name, MAX_NAME)?;
+        let name = validation::identifier("name", name, FitnessConfigs::MAX_NAME)?;
         Ok(self
             .scope
             .find::<configs::Entity>()
@@ -250,7 +253,7 @@ impl<'a> FitnessConfigs<'a> {
     }
 
     async fn delete(&self, user: Option<UserId>, name: &str) -> Result<bool> {
-        let name = validation::identifier("name", name, MAX_NAME)?;
+        let name = validation::identifier("name", name, FitnessConfigs::MAX_NAME)?;
         let deleted = self
             .scope
             .delete::<configs::Entity>()

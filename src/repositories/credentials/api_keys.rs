@@ -2,7 +2,7 @@
 //!
 //! A key is `pk_live_` followed by 256 random bits in base64url
 //! (`hashing::generate`). Only its SHA-256 is stored, with a *display
-//! prefix*: the first [`DISPLAY_PREFIX_LEN`] characters, unique, shown in
+//! prefix*: the first [`ApiKeys::DISPLAY_PREFIX_LEN`] characters, unique, shown in
 //! lists so that people can tell their keys apart, and used to find the row
 //! when a key is presented. The prefix carries 72 of the 256 random bits:
 //! two keys sharing a prefix is negligible (about 10⁻⁴ after a billion keys)
@@ -36,15 +36,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// What every generated key starts with.
-pub const KEY_PREFIX: &str = "pk_live_";
-/// Characters of a key kept in clear as its display prefix (`pk_live_` and
-/// 12 random characters).
-pub const DISPLAY_PREFIX_LEN: usize = 20;
-/// Longest key name.
-pub const MAX_NAME: usize = 100;
-/// Longest key description.
-pub const MAX_DESCRIPTION: usize = 500;
 /// Longest presented key that is even hashed; anything longer is not ours.
 const MAX_PRESENTED_KEY: usize = 256;
 
@@ -59,7 +50,7 @@ pub struct ApiKey {
     pub name: String,
     /// What it is for.
     pub description: Option<String>,
-    /// The first [`DISPLAY_PREFIX_LEN`] characters of the key, for display.
+    /// The first [`ApiKeys::DISPLAY_PREFIX_LEN`] characters of the key, for display.
     pub key_prefix: String,
     /// The rate-limit tier.
     pub tier: ApiKeyTier,
@@ -163,9 +154,9 @@ fn to_keys(rows: Vec<api_keys::Model>) -> Result<Vec<ApiKey>> {
 pub struct NewApiKey {
     /// The owner (must exist: `ForeignKey` otherwise).
     pub user_id: UserId,
-    /// A name, 1 to [`MAX_NAME`] characters.
+    /// A name, 1 to [`ApiKeys::MAX_NAME`] characters.
     pub name: String,
-    /// An optional description, at most [`MAX_DESCRIPTION`] characters.
+    /// An optional description, at most [`ApiKeys::MAX_DESCRIPTION`] characters.
     pub description: Option<String>,
     /// The rate-limit tier.
     pub tier: ApiKeyTier,
@@ -250,6 +241,19 @@ pub struct ApiKeys<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl ApiKeys<'_> {
+    /// What every generated key starts with.
+    pub const KEY_PREFIX: &'static str = "pk_live_";
+    /// Characters of a key kept in clear as its display prefix (`pk_live_` and
+    /// 12 random characters).
+    pub const DISPLAY_PREFIX_LEN: usize = 20;
+    /// Longest key name.
+    pub const MAX_NAME: usize = 100;
+    /// Longest key description.
+    pub const MAX_DESCRIPTION: usize = 500;
+}
+
 impl<'a> ApiKeys<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -260,9 +264,12 @@ impl<'a> ApiKeys<'a> {
     /// `InvalidInput`; an unknown user is `ForeignKey`.
     #[instrument(skip_all, fields(user_id = %new.user_id, api_key_id = tracing::field::Empty), err(Display))]
     pub async fn create(&self, new: NewApiKey) -> Result<CreatedApiKey> {
-        let name = validation::required("name", &new.name, MAX_NAME)?;
-        let description =
-            validation::optional("description", new.description.as_deref(), MAX_DESCRIPTION)?;
+        let name = validation::required("name", &new.name, ApiKeys::MAX_NAME)?;
+        let description = validation::optional(
+            "description",
+            new.description.as_deref(),
+            ApiKeys::MAX_DESCRIPTION,
+        )?;
         let (requests, window) = match (new.rate_limit_requests, new.rate_limit_window_seconds) {
             (Some(r), Some(w)) => (
                 Some(validation::int_range(
@@ -290,7 +297,7 @@ impl<'a> ApiKeys<'a> {
             .map(|at| validation::expiry("expires_at", time::checked_utc("expires_at", at)?, now))
             .transpose()?;
 
-        let plaintext = hashing::generate(KEY_PREFIX)?;
+        let plaintext = hashing::generate(ApiKeys::KEY_PREFIX)?;
         let key_prefix = display_prefix(plaintext.expose())
             .ok_or_else(|| DatabaseError::invalid("key", "generated key is too short"))?
             .to_owned();
@@ -327,7 +334,7 @@ impl<'a> ApiKeys<'a> {
     /// learns nothing about which check failed.
     #[instrument(skip_all, fields(api_key_id = tracing::field::Empty))]
     pub async fn find_by_prefix_and_verify(&self, plaintext: &str) -> Result<Option<ApiKey>> {
-        if plaintext.len() > MAX_PRESENTED_KEY || !plaintext.starts_with(KEY_PREFIX) {
+        if plaintext.len() > MAX_PRESENTED_KEY || !plaintext.starts_with(ApiKeys::KEY_PREFIX) {
             return Ok(None);
         }
         let Some(prefix) = display_prefix(plaintext) else {
@@ -515,5 +522,5 @@ impl<'a> ApiKeys<'a> {
 
 /// The display prefix of a key, if it is long enough.
 fn display_prefix(key: &str) -> Option<&str> {
-    key.get(..DISPLAY_PREFIX_LEN)
+    key.get(..ApiKeys::DISPLAY_PREFIX_LEN)
 }

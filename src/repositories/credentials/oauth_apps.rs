@@ -25,21 +25,6 @@ use crate::time;
 use crate::validation;
 use crate::validation::oauth;
 
-/// Longest app name accepted.
-pub const MAX_NAME: usize = 200;
-/// Longest description accepted.
-pub const MAX_DESCRIPTION: usize = 2000;
-/// Most redirect URIs per app.
-pub const MAX_REDIRECT_URIS: usize = 20;
-pub use crate::validation::oauth::MAX_REDIRECT_URI;
-/// Most scopes per app.
-pub const MAX_SCOPES: usize = 64;
-/// Longest scope accepted.
-pub const MAX_SCOPE_LEN: usize = 200;
-/// How every generated client id starts.
-pub const CLIENT_ID_PREFIX: &str = "app_";
-/// How every generated client secret starts.
-pub const CLIENT_SECRET_PREFIX: &str = "app_secret_";
 /// Longest client id or secret [`OAuthApps::verify_client_secret`] looks at.
 const MAX_CREDENTIAL_LEN: usize = 256;
 
@@ -136,6 +121,26 @@ pub struct OAuthApps<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl OAuthApps<'_> {
+    /// Longest redirect URI accepted.
+    pub const MAX_REDIRECT_URI: usize = oauth::MAX_REDIRECT_URI;
+    /// Longest app name accepted.
+    pub const MAX_NAME: usize = 200;
+    /// Longest description accepted.
+    pub const MAX_DESCRIPTION: usize = 2000;
+    /// Most redirect URIs per app.
+    pub const MAX_REDIRECT_URIS: usize = 20;
+    /// Most scopes per app.
+    pub const MAX_SCOPES: usize = 64;
+    /// Longest scope accepted.
+    pub const MAX_SCOPE_LEN: usize = 200;
+    /// How every generated client id starts.
+    pub const CLIENT_ID_PREFIX: &'static str = "app_";
+    /// How every generated client secret starts.
+    pub const CLIENT_SECRET_PREFIX: &'static str = "app_secret_";
+}
+
 impl<'a> OAuthApps<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -171,14 +176,25 @@ impl<'a> OAuthApps<'a> {
     /// ```
     #[instrument(skip_all, fields(owner_id = %new.owner, client_id = tracing::field::Empty), err(Display))]
     pub async fn register(&self, new: NewOAuthApp) -> Result<RegisteredOAuthApp> {
-        let name = validation::required("name", &new.name, MAX_NAME)?;
-        let description =
-            validation::optional("description", new.description.as_deref(), MAX_DESCRIPTION)?;
-        let redirect_uris = oauth::redirect_uri_list(&new.redirect_uris, MAX_REDIRECT_URIS)?;
-        let scopes = oauth::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
-        let client_id = hashing::generate(CLIENT_ID_PREFIX)?.expose().to_owned();
+        let name = validation::required("name", &new.name, OAuthApps::MAX_NAME)?;
+        let description = validation::optional(
+            "description",
+            new.description.as_deref(),
+            OAuthApps::MAX_DESCRIPTION,
+        )?;
+        let redirect_uris =
+            oauth::redirect_uri_list(&new.redirect_uris, OAuthApps::MAX_REDIRECT_URIS)?;
+        let scopes = oauth::scope_tokens(
+            "scopes",
+            &new.scopes,
+            OAuthApps::MAX_SCOPES,
+            OAuthApps::MAX_SCOPE_LEN,
+        )?;
+        let client_id = hashing::generate(OAuthApps::CLIENT_ID_PREFIX)?
+            .expose()
+            .to_owned();
         tracing::Span::current().record("client_id", client_id.as_str());
-        let client_secret = hashing::generate(CLIENT_SECRET_PREFIX)?;
+        let client_secret = hashing::generate(OAuthApps::CLIENT_SECRET_PREFIX)?;
         let now = time::stored(time::now());
         let row = apps::Model {
             id: Uuid::now_v7(),

@@ -34,11 +34,6 @@ use crate::time;
 use crate::validation;
 use crate::validation::oauth::provider_name;
 
-/// Longest token accepted, in bytes.
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// Longest scope string.
-pub const MAX_SCOPE: usize = 2000;
-
 /// A stored OAuth token, decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthToken {
@@ -170,6 +165,14 @@ pub struct OAuthTokens<'a> {
     scope: Scoped<'a>,
 }
 
+/// Limits of this repository's data.
+impl OAuthTokens<'_> {
+    /// Longest token accepted, in bytes.
+    pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+    /// Longest scope string.
+    pub const MAX_SCOPE: usize = 2000;
+}
+
 impl<'a> OAuthTokens<'a> {
     pub(crate) fn new(scope: Scoped<'a>) -> Self {
         Self { scope }
@@ -180,13 +183,21 @@ impl<'a> OAuthTokens<'a> {
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %token.user_id, provider = ?token.provider))]
     pub async fn upsert(&self, token: NewOAuthToken) -> Result<()> {
         let provider = provider_name(token.provider);
-        validation::secret("access_token", token.access_token.expose(), MAX_TOKEN_BYTES)?;
+        validation::secret(
+            "access_token",
+            token.access_token.expose(),
+            OAuthTokens::MAX_TOKEN_BYTES,
+        )?;
         if let Some(refresh) = &token.refresh_token {
-            validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
+            validation::secret(
+                "refresh_token",
+                refresh.expose(),
+                OAuthTokens::MAX_TOKEN_BYTES,
+            )?;
         }
         let token_type =
             validation::identifier("token_type", &token.token_type.to_ascii_lowercase(), 32)?;
-        let scope = validation::optional("scope", token.scope.as_deref(), MAX_SCOPE)?;
+        let scope = validation::optional("scope", token.scope.as_deref(), OAuthTokens::MAX_SCOPE)?;
         let expires_at = token
             .expires_at
             .map(|at| time::checked("expires_at", at))
@@ -350,9 +361,17 @@ impl<'a> OAuthTokens<'a> {
     ) -> Result<()> {
         let access_token = access_token.into();
         let provider = provider_name(provider);
-        validation::secret("access_token", access_token.expose(), MAX_TOKEN_BYTES)?;
+        validation::secret(
+            "access_token",
+            access_token.expose(),
+            OAuthTokens::MAX_TOKEN_BYTES,
+        )?;
         if let Some(refresh) = &refresh_token {
-            validation::secret("refresh_token", refresh.expose(), MAX_TOKEN_BYTES)?;
+            validation::secret(
+                "refresh_token",
+                refresh.expose(),
+                OAuthTokens::MAX_TOKEN_BYTES,
+            )?;
         }
         let expires_at = expires_at
             .map(|at| time::checked("expires_at", at))

@@ -28,14 +28,6 @@ use crate::query::{string_list, unsigned_opt};
 use crate::time;
 use crate::validation::oauth::{self, ClientCredentials, provider_name};
 
-pub use crate::validation::oauth::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
-/// Most scopes per credential.
-pub const MAX_SCOPES: usize = 64;
-/// Longest scope accepted.
-pub const MAX_SCOPE_LEN: usize = 200;
-/// The daily rate limit [`NewTenantOAuthCredential::new`] sets.
-pub const DEFAULT_RATE_LIMIT_PER_DAY: u32 = 1000;
-
 /// A tenant's OAuth client credentials for one provider, decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantOAuthCredential {
@@ -120,7 +112,7 @@ impl NewTenantOAuthCredential {
             client_secret: client_secret.into(),
             redirect_uri: redirect_uri.into(),
             scopes: Vec::new(),
-            rate_limit_per_day: Some(DEFAULT_RATE_LIMIT_PER_DAY),
+            rate_limit_per_day: Some(TenantOAuthCredentials::DEFAULT_RATE_LIMIT_PER_DAY),
         }
     }
 }
@@ -144,6 +136,26 @@ struct SummaryRow {
 /// A tenant's OAuth client credentials: `db.tenant(id).oauth_credentials()`.
 pub struct TenantOAuthCredentials<'a> {
     scope: Scoped<'a>,
+}
+
+/// Limits of a provider's client credentials.
+impl TenantOAuthCredentials<'_> {
+    /// Longest OAuth client id accepted.
+    pub const MAX_CLIENT_ID: usize = oauth::MAX_CLIENT_ID;
+    /// Longest OAuth client secret accepted, in bytes.
+    pub const MAX_CLIENT_SECRET_BYTES: usize = oauth::MAX_CLIENT_SECRET_BYTES;
+    /// Longest redirect URI accepted.
+    pub const MAX_REDIRECT_URI: usize = oauth::MAX_REDIRECT_URI;
+}
+
+/// Limits and fixed values of this repository's data.
+impl TenantOAuthCredentials<'_> {
+    /// Most scopes per credential.
+    pub const MAX_SCOPES: usize = 64;
+    /// Longest scope accepted.
+    pub const MAX_SCOPE_LEN: usize = 200;
+    /// The daily rate limit [`NewTenantOAuthCredential::new`] sets.
+    pub const DEFAULT_RATE_LIMIT_PER_DAY: u32 = 1000;
 }
 
 impl<'a> TenantOAuthCredentials<'a> {
@@ -195,7 +207,12 @@ impl<'a> TenantOAuthCredentials<'a> {
             &new.client_secret,
             &new.redirect_uri,
         )?;
-        let scopes = oauth::scope_tokens("scopes", &new.scopes, MAX_SCOPES, MAX_SCOPE_LEN)?;
+        let scopes = oauth::scope_tokens(
+            "scopes",
+            &new.scopes,
+            TenantOAuthCredentials::MAX_SCOPES,
+            TenantOAuthCredentials::MAX_SCOPE_LEN,
+        )?;
         let rate_limit = new
             .rate_limit_per_day
             .map(|limit| {

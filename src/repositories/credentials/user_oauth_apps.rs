@@ -27,8 +27,6 @@ use crate::query::{Allowed, RunSelect, RunWrite};
 use crate::time;
 use crate::validation::oauth::{self, ClientCredentials, provider_name};
 
-pub use crate::validation::oauth::{MAX_CLIENT_ID, MAX_CLIENT_SECRET_BYTES, MAX_REDIRECT_URI};
-
 /// A user's own OAuth app credentials for one provider, decrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserOAuthApp {
@@ -107,6 +105,16 @@ impl NewUserOAuthApp {
 /// Users' own OAuth app credentials: `db.user_oauth_apps()`.
 pub struct UserOAuthApps<'a> {
     ctx: Ctx<'a>,
+}
+
+/// Limits of a provider's client credentials.
+impl UserOAuthApps<'_> {
+    /// Longest OAuth client id accepted.
+    pub const MAX_CLIENT_ID: usize = oauth::MAX_CLIENT_ID;
+    /// Longest OAuth client secret accepted, in bytes.
+    pub const MAX_CLIENT_SECRET_BYTES: usize = oauth::MAX_CLIENT_SECRET_BYTES;
+    /// Longest redirect URI accepted.
+    pub const MAX_REDIRECT_URI: usize = oauth::MAX_REDIRECT_URI;
 }
 
 impl<'a> UserOAuthApps<'a> {

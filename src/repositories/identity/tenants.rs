@@ -26,13 +26,6 @@ use crate::scope::TenantScope;
 use crate::time;
 use crate::validation;
 
-/// Longest tenant name accepted.
-pub const MAX_NAME: usize = 200;
-/// Shortest slug accepted.
-pub const MIN_SLUG: usize = 3;
-/// Longest slug accepted (a DNS label's limit, so a slug can be a subdomain).
-pub const MAX_SLUG: usize = 63;
-
 /// A tenant: an organization whose users, tokens and settings are kept apart
 /// from every other tenant's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +110,16 @@ pub struct Tenants<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl Tenants<'_> {
+    /// Longest tenant name accepted.
+    pub const MAX_NAME: usize = 200;
+    /// Shortest slug accepted.
+    pub const MIN_SLUG: usize = 3;
+    /// Longest slug accepted (a DNS label's limit, so a slug can be a subdomain).
+    pub const MAX_SLUG: usize = 63;
+}
+
 impl<'a> Tenants<'a> {
     /// Creates a tenant and its owner's membership (role
     /// [`TenantRole::Owner`], active, joined now) in one transaction: both
@@ -145,8 +148,8 @@ impl<'a> Tenants<'a> {
     /// ```
     #[instrument(skip_all, fields(tenant_id = tracing::field::Empty, owner_id = %new.owner), err(Display))]
     pub async fn create(&self, new: NewTenant) -> Result<Tenant> {
-        let name = validation::required("name", &new.name, MAX_NAME)?;
-        let slug = validation::slug("slug", &new.slug, MIN_SLUG, MAX_SLUG)?;
+        let name = validation::required("name", &new.name, Tenants::MAX_NAME)?;
+        let slug = validation::slug("slug", &new.slug, Tenants::MIN_SLUG, Tenants::MAX_SLUG)?;
         let domain = match new.domain.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(domain) => Some(validation::domain_name("domain", domain)?),
@@ -205,7 +208,7 @@ impl<'a> Tenants<'a> {
             )
             .filter(tenants::Column::Id.eq(id.as_uuid()));
         if let Some(name) = &change.name {
-            let name = validation::required("name", name, MAX_NAME)?;
+            let name = validation::required("name", name, Tenants::MAX_NAME)?;
             update = update.col_expr(tenants::Column::Name, Expr::value(name));
         }
         if let Some(domain) = &change.domain {
@@ -308,7 +311,7 @@ impl<'a> Tenants<'a> {
     /// `InvalidInput` (no tenant can have it).
     #[instrument(skip_all)]
     pub async fn get_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
-        let slug = validation::slug("slug", slug, MIN_SLUG, MAX_SLUG)?;
+        let slug = validation::slug("slug", slug, Tenants::MIN_SLUG, Tenants::MAX_SLUG)?;
         Ok(tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))
             .one_in(&self.ctx)

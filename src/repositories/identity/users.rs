@@ -22,13 +22,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// Longest display name accepted.
-pub const MAX_DISPLAY_NAME: usize = 200;
-/// Longest password hash accepted, in bytes.
-pub const MAX_PASSWORD_HASH: usize = 1024;
-/// Longest Firebase uid accepted.
-pub const MAX_FIREBASE_UID: usize = 128;
-
 /// A user account (the password hash stays in the database).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -190,6 +183,16 @@ pub struct Users<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl Users<'_> {
+    /// Longest display name accepted.
+    pub const MAX_DISPLAY_NAME: usize = 200;
+    /// Longest password hash accepted, in bytes.
+    pub const MAX_PASSWORD_HASH: usize = 1024;
+    /// Longest Firebase uid accepted.
+    pub const MAX_FIREBASE_UID: usize = 128;
+}
+
 impl<'a> Users<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -203,13 +206,17 @@ impl<'a> Users<'a> {
         let display_name = validation::optional(
             "display_name",
             new.display_name.as_deref(),
-            MAX_DISPLAY_NAME,
+            Users::MAX_DISPLAY_NAME,
         )?;
-        validation::secret("password_hash", &new.password_hash, MAX_PASSWORD_HASH)?;
+        validation::secret(
+            "password_hash",
+            &new.password_hash,
+            Users::MAX_PASSWORD_HASH,
+        )?;
         let firebase_uid = validation::optional(
             "firebase_uid",
             new.firebase_uid.as_deref(),
-            MAX_FIREBASE_UID,
+            Users::MAX_FIREBASE_UID,
         )?;
         let auth_provider = validation::identifier("auth_provider", &new.auth_provider, 32)?;
         let id = UserId::new();
@@ -275,7 +282,7 @@ impl<'a> Users<'a> {
     /// The user who signs in with this Firebase uid, if any.
     #[instrument(skip_all)]
     pub async fn get_by_firebase_uid(&self, firebase_uid: &str) -> Result<Option<User>> {
-        let uid = validation::required("firebase_uid", firebase_uid, MAX_FIREBASE_UID)?;
+        let uid = validation::required("firebase_uid", firebase_uid, Users::MAX_FIREBASE_UID)?;
         static BY_FIREBASE_UID: Prepared = Prepared::new();
         self.one(&BY_FIREBASE_UID, uid.as_str().into(), || {
             select_users().filter(users::Column::FirebaseUid.eq(&uid))
@@ -348,7 +355,7 @@ impl<'a> Users<'a> {
     /// Replaces the password hash (made by the application's hasher).
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_password(&self, id: UserId, password_hash: &str) -> Result<()> {
-        validation::secret("password_hash", password_hash, MAX_PASSWORD_HASH)?;
+        validation::secret("password_hash", password_hash, Users::MAX_PASSWORD_HASH)?;
         self.update_one(id, users::Column::PasswordHash, password_hash)
             .await
     }
@@ -366,7 +373,7 @@ impl<'a> Users<'a> {
     /// Sets or clears the display name.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_display_name(&self, id: UserId, display_name: Option<&str>) -> Result<()> {
-        let name = validation::optional("display_name", display_name, MAX_DISPLAY_NAME)?;
+        let name = validation::optional("display_name", display_name, Users::MAX_DISPLAY_NAME)?;
         self.update_one(id, users::Column::DisplayName, name).await
     }
 

@@ -12,7 +12,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::OAuth2Clients;
-use super::rules::{self, AUTH_CODE_TTL, PKCE_METHOD};
+use super::rules::{self};
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
@@ -22,9 +22,6 @@ use crate::query::RunSelect;
 use crate::query::Scoped;
 use crate::query::cells::Cell;
 use crate::time;
-
-/// How every generated code starts.
-pub const CODE_PREFIX: &str = "mcp_code_";
 
 /// What [`OAuth2AuthCodes::issue`] needs.
 #[derive(Clone, Debug)]
@@ -62,7 +59,7 @@ impl NewAuthCode {
             redirect_uri: redirect_uri.into(),
             scope: None,
             code_challenge: code_challenge.into(),
-            code_challenge_method: PKCE_METHOD.to_owned(),
+            code_challenge_method: OAuth2Clients::PKCE_METHOD.to_owned(),
             state: None,
             ttl: None,
         }
@@ -162,6 +159,14 @@ pub struct OAuth2AuthCodes<'a> {
     scope: Scoped<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl OAuth2AuthCodes<'_> {
+    /// How every generated code starts.
+    pub const CODE_PREFIX: &'static str = "mcp_code_";
+    /// How long an authorization code lives unless the caller says otherwise.
+    pub const AUTH_CODE_TTL: Duration = Duration::minutes(10);
+}
+
 impl<'a> OAuth2AuthCodes<'a> {
     pub(crate) fn new(scope: Scoped<'a>) -> Self {
         Self { scope }
@@ -178,11 +183,11 @@ impl<'a> OAuth2AuthCodes<'a> {
         let scope = rules::scope(new.scope.as_deref())?;
         let state = new.state.as_deref().map(rules::state).transpose()?;
         let now = time::now();
-        let expires_at = rules::expiry(now, new.ttl, AUTH_CODE_TTL)?;
+        let expires_at = rules::expiry(now, new.ttl, OAuth2AuthCodes::AUTH_CODE_TTL)?;
         let redirect_uri = OAuth2Clients::new(*self.scope)
             .usable_with(&new.client_id, &new.redirect_uri)
             .await?;
-        let code = hashing::generate(CODE_PREFIX)?;
+        let code = hashing::generate(OAuth2AuthCodes::CODE_PREFIX)?;
         let row = codes::ActiveModel {
             code: Set(hashing::hash(code.expose())),
             client_id: Set(new.client_id),
@@ -193,7 +198,7 @@ impl<'a> OAuth2AuthCodes<'a> {
             used: Set(false),
             state: Set(state),
             code_challenge: Set(Some(challenge)),
-            code_challenge_method: Set(Some(PKCE_METHOD.to_owned())),
+            code_challenge_method: Set(Some(OAuth2Clients::PKCE_METHOD.to_owned())),
             ..Default::default()
         };
         // Issued on every authorization or token request: the text is

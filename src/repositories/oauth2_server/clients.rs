@@ -14,7 +14,7 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::rules::{self, GRANT_TYPES, RESPONSE_TYPES};
+use super::rules::{self};
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
@@ -25,15 +25,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 use crate::validation::oauth::{MAX_REDIRECT_URI, redirect_uri_list};
-
-/// Most redirect URIs per client.
-pub const MAX_REDIRECT_URIS: usize = 20;
-/// Longest client name or client URI.
-pub const MAX_CLIENT_NAME: usize = 200;
-/// How every generated client id starts.
-pub const CLIENT_ID_PREFIX: &str = "mcp_";
-/// How every generated client secret starts.
-pub const CLIENT_SECRET_PREFIX: &str = "mcp_secret_";
 
 /// A registered client (its secret's hash stays in the database).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,6 +147,31 @@ pub struct OAuth2Clients<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl OAuth2Clients<'_> {
+    /// Most redirect URIs per client.
+    pub const MAX_REDIRECT_URIS: usize = 20;
+    /// Longest client name or client URI.
+    pub const MAX_CLIENT_NAME: usize = 200;
+    /// How every generated client id starts.
+    pub const CLIENT_ID_PREFIX: &'static str = "mcp_";
+    /// How every generated client secret starts.
+    pub const CLIENT_SECRET_PREFIX: &'static str = "mcp_secret_";
+    /// The longest lifetime accepted for anything issued here.
+    pub const MAX_TTL: Duration = Duration::days(365);
+    /// The grant types a client may register.
+    pub const GRANT_TYPES: [&'static str; 3] =
+        ["authorization_code", "refresh_token", "client_credentials"];
+    /// The response types a client may register.
+    pub const RESPONSE_TYPES: [&'static str; 1] = ["code"];
+    /// The only PKCE method accepted (`plain` is refused, RFC 7636 §7.2).
+    pub const PKCE_METHOD: &'static str = "S256";
+    /// Most scopes in one scope string.
+    pub const MAX_SCOPES: usize = 64;
+    /// Longest single scope.
+    pub const MAX_SCOPE_LEN: usize = 200;
+}
+
 impl<'a> OAuth2Clients<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -168,12 +184,20 @@ impl<'a> OAuth2Clients<'a> {
     /// lifetime that is not positive.
     #[instrument(skip_all, fields(client_id = tracing::field::Empty), err(Display))]
     pub async fn register(&self, new: NewOAuth2Client) -> Result<RegisteredOAuth2Client> {
-        let redirect_uris = redirect_uri_list(&new.redirect_uris, MAX_REDIRECT_URIS)?;
-        let grant_types = rules::known_list("grant_types", &new.grant_types, &GRANT_TYPES)?;
-        let response_types =
-            rules::known_list("response_types", &new.response_types, &RESPONSE_TYPES)?;
-        let client_name =
-            validation::optional("client_name", new.client_name.as_deref(), MAX_CLIENT_NAME)?;
+        let redirect_uris =
+            redirect_uri_list(&new.redirect_uris, OAuth2Clients::MAX_REDIRECT_URIS)?;
+        let grant_types =
+            rules::known_list("grant_types", &new.grant_types, &OAuth2Clients::GRANT_TYPES)?;
+        let response_types = rules::known_list(
+            "response_types",
+            &new.response_types,
+            &OAuth2Clients::RESPONSE_TYPES,
+        )?;
+        let client_name = validation::optional(
+            "client_name",
+            new.client_name.as_deref(),
+            OAuth2Clients::MAX_CLIENT_NAME,
+        )?;
         let client_uri = new
             .client_uri
             .as_deref()
@@ -185,9 +209,11 @@ impl<'a> OAuth2Clients<'a> {
             .ttl
             .map(|ttl| rules::expiry(now, Some(ttl), ttl))
             .transpose()?;
-        let client_id = hashing::generate(CLIENT_ID_PREFIX)?.expose().to_owned();
+        let client_id = hashing::generate(OAuth2Clients::CLIENT_ID_PREFIX)?
+            .expose()
+            .to_owned();
         tracing::Span::current().record("client_id", client_id.as_str());
-        let client_secret = hashing::generate(CLIENT_SECRET_PREFIX)?;
+        let client_secret = hashing::generate(OAuth2Clients::CLIENT_SECRET_PREFIX)?;
         let row = clients::Model {
             id: Uuid::now_v7(),
             client_id,

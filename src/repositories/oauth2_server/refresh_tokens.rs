@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use tracing::instrument;
 
 use super::OAuth2Clients;
-use super::rules::{self, REFRESH_TOKEN_TTL};
+use super::rules::{self};
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
@@ -22,9 +22,6 @@ use crate::query::Prepared;
 use crate::query::Scoped;
 use crate::query::{RunSelect, RunWrite};
 use crate::time;
-
-/// How every generated refresh token starts.
-pub const REFRESH_TOKEN_PREFIX: &str = "mcp_refresh_";
 
 /// What [`OAuth2RefreshTokens::issue`] needs.
 #[derive(Clone, Debug)]
@@ -99,6 +96,14 @@ pub struct OAuth2RefreshTokens<'a> {
     scope: Scoped<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl OAuth2RefreshTokens<'_> {
+    /// How every generated refresh token starts.
+    pub const REFRESH_TOKEN_PREFIX: &'static str = "mcp_refresh_";
+    /// How long a refresh token lives unless the caller says otherwise.
+    pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
+}
+
 impl<'a> OAuth2RefreshTokens<'a> {
     pub(crate) fn new(scope: Scoped<'a>) -> Self {
         Self { scope }
@@ -111,11 +116,11 @@ impl<'a> OAuth2RefreshTokens<'a> {
     pub async fn issue(&self, new: NewRefreshToken) -> Result<IssuedRefreshToken> {
         let scope = rules::scope(new.scope.as_deref())?;
         let now = time::now();
-        let expires_at = rules::expiry(now, new.ttl, REFRESH_TOKEN_TTL)?;
+        let expires_at = rules::expiry(now, new.ttl, OAuth2RefreshTokens::REFRESH_TOKEN_TTL)?;
         OAuth2Clients::new(*self.scope)
             .check_active(&new.client_id)
             .await?;
-        let token = hashing::generate(REFRESH_TOKEN_PREFIX)?;
+        let token = hashing::generate(OAuth2RefreshTokens::REFRESH_TOKEN_PREFIX)?;
         let row = tokens::ActiveModel {
             token: Set(hashing::hash(token.expose())),
             client_id: Set(new.client_id),

@@ -7,32 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use ring::digest::{SHA256, digest};
 use subtle::ConstantTimeEq;
 
+use super::{OAuth2Clients, OAuth2States};
 use crate::error::{DatabaseError, Result};
 use crate::validation;
 use crate::validation::oauth::scope_tokens;
 
-/// How long an authorization code lives unless the caller says otherwise.
-pub const AUTH_CODE_TTL: Duration = Duration::minutes(10);
-/// How long a refresh token lives unless the caller says otherwise.
-pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
-/// How long a stored state lives unless the caller says otherwise.
-pub const STATE_TTL: Duration = Duration::minutes(10);
-/// The longest lifetime accepted for anything issued here.
-pub const MAX_TTL: Duration = Duration::days(365);
-
-/// The grant types a client may register.
-pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
-/// The response types a client may register.
-pub const RESPONSE_TYPES: [&str; 1] = ["code"];
-/// The only PKCE method accepted (`plain` is refused, RFC 7636 §7.2).
-pub const PKCE_METHOD: &str = "S256";
-
-/// Most scopes in one scope string.
-pub const MAX_SCOPES: usize = 64;
-/// Longest single scope.
-pub const MAX_SCOPE_LEN: usize = 200;
-/// Longest state value.
-pub const MAX_STATE_LEN: usize = 512;
 /// Longest presented code, token or client id looked at; anything longer
 /// cannot have been issued here and is simply not found.
 pub(crate) const MAX_PRESENTED: usize = 512;
@@ -42,7 +21,12 @@ pub(crate) const MAX_PRESENTED: usize = 512;
 pub(crate) fn scope(input: Option<&str>) -> Result<Option<String>> {
     let Some(input) = input else { return Ok(None) };
     let tokens: Vec<&str> = input.split(' ').filter(|t| !t.is_empty()).collect();
-    let tokens = scope_tokens("scope", &tokens, MAX_SCOPES, MAX_SCOPE_LEN)?;
+    let tokens = scope_tokens(
+        "scope",
+        &tokens,
+        OAuth2Clients::MAX_SCOPES,
+        OAuth2Clients::MAX_SCOPE_LEN,
+    )?;
     Ok((!tokens.is_empty()).then(|| tokens.join(" ")))
 }
 
@@ -63,7 +47,7 @@ pub(crate) fn known_list(
 /// A PKCE code challenge and its method: the method must be `S256`, and
 /// the challenge the base64url SHA-256 of a verifier (43 characters).
 pub(crate) fn code_challenge(challenge: &str, method: &str) -> Result<String> {
-    if method != PKCE_METHOD {
+    if method != OAuth2Clients::PKCE_METHOD {
         return Err(DatabaseError::invalid(
             "code_challenge_method",
             format!("{method:?} is not accepted; use S256 (plain is refused, RFC 7636 §7.2)"),
@@ -105,12 +89,12 @@ pub fn verify_pkce(verifier: &str, challenge: &str) -> bool {
 }
 
 /// A state value chosen by the client (RFC 6749 Appendix A.5: printable
-/// ASCII), 1 to [`MAX_STATE_LEN`] characters.
+/// ASCII), 1 to [`OAuth2States::MAX_STATE_LEN`] characters.
 pub(crate) fn state(input: &str) -> Result<String> {
-    if input.is_empty() || input.len() > MAX_STATE_LEN {
+    if input.is_empty() || input.len() > OAuth2States::MAX_STATE_LEN {
         return Err(DatabaseError::invalid(
             "state",
-            format!("must be 1 to {MAX_STATE_LEN} characters"),
+            format!("must be 1 to {} characters", OAuth2States::MAX_STATE_LEN),
         ));
     }
     if !input.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
@@ -123,14 +107,14 @@ pub(crate) fn state(input: &str) -> Result<String> {
 }
 
 /// When something issued at `now` with lifetime `ttl` (or `default`)
-/// expires; a lifetime must be positive and at most [`MAX_TTL`].
+/// expires; a lifetime must be positive and at most [`OAuth2Clients::MAX_TTL`].
 pub(crate) fn expiry(
     now: DateTime<Utc>,
     ttl: Option<Duration>,
     default: Duration,
 ) -> Result<DateTime<Utc>> {
     let ttl = ttl.unwrap_or(default);
-    if ttl <= Duration::zero() || ttl > MAX_TTL {
+    if ttl <= Duration::zero() || ttl > OAuth2Clients::MAX_TTL {
         return Err(DatabaseError::invalid(
             "ttl",
             "must be positive and at most 365 days",
@@ -182,6 +166,6 @@ mod tests {
         assert!(state("xyz-123_~").is_ok());
         assert!(state("").is_err());
         assert!(state("a\nb").is_err());
-        assert!(state(&"s".repeat(MAX_STATE_LEN + 1)).is_err());
+        assert!(state(&"s".repeat(OAuth2States::MAX_STATE_LEN + 1)).is_err());
     }
 }

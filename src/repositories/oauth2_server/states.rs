@@ -8,7 +8,8 @@ use entity::oauth2_states as states;
 use sea_orm::ActiveValue::Set;
 use tracing::instrument;
 
-use super::rules::{self, STATE_TTL};
+use super::OAuth2Clients;
+use super::rules;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
 use crate::query::Ctx;
@@ -98,6 +99,14 @@ pub struct OAuth2States<'a> {
     scope: Scoped<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl OAuth2States<'_> {
+    /// How long a stored state lives unless the caller says otherwise.
+    pub const STATE_TTL: Duration = Duration::minutes(10);
+    /// Longest state value.
+    pub const MAX_STATE_LEN: usize = 512;
+}
+
 impl<'a> OAuth2States<'a> {
     pub(crate) fn new(scope: Scoped<'a>) -> Self {
         Self { scope }
@@ -123,13 +132,16 @@ pub(super) async fn checked_row(ctx: &Ctx<'_>, new: NewOAuth2State) -> Result<st
     let scope = rules::scope(new.scope.as_deref())?;
     let (challenge, method) = match new.code_challenge.as_deref() {
         Some(challenge) => (
-            Some(rules::code_challenge(challenge, rules::PKCE_METHOD)?),
-            Some(rules::PKCE_METHOD.to_owned()),
+            Some(rules::code_challenge(
+                challenge,
+                OAuth2Clients::PKCE_METHOD,
+            )?),
+            Some(OAuth2Clients::PKCE_METHOD.to_owned()),
         ),
         None => (None, None),
     };
     let now = time::now();
-    let expires_at = rules::expiry(now, new.ttl, STATE_TTL)?;
+    let expires_at = rules::expiry(now, new.ttl, OAuth2States::STATE_TTL)?;
     let redirect_uri = super::OAuth2Clients::new(*ctx)
         .usable_with(&new.client_id, &new.redirect_uri)
         .await?;

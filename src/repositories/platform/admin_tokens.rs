@@ -23,31 +23,6 @@ use crate::time;
 use crate::validation;
 use crate::validation::request::{response_time, size};
 
-/// What an admin token may be allowed to do.
-pub const ADMIN_PERMISSIONS: [&str; 7] = [
-    "provision_keys",
-    "list_keys",
-    "revoke_keys",
-    "update_key_limits",
-    "manage_admin_tokens",
-    "view_audit_logs",
-    "manage_users",
-];
-/// The actions a use of an admin token records.
-pub const ADMIN_ACTIONS: [&str; 8] = [
-    "authenticate",
-    "provision_key",
-    "list_keys",
-    "revoke_key",
-    "update_key_limits",
-    "manage_admin_tokens",
-    "view_audit_logs",
-    "manage_users",
-];
-/// Longest service name or target resource.
-pub const MAX_NAME: usize = 200;
-/// Longest description, user agent or error message kept.
-pub const MAX_TEXT: usize = 2000;
 /// Characters of the token's signature kept as its display prefix.
 const PREFIX_LEN: usize = 12;
 /// Longest token looked at.
@@ -114,7 +89,7 @@ pub struct NewAdminToken {
     pub service_name: String,
     /// What the service is.
     pub service_description: Option<String>,
-    /// From [`ADMIN_PERMISSIONS`]; `["provision_keys"]` by default.
+    /// From [`AdminTokens::ADMIN_PERMISSIONS`]; `["provision_keys"]` by default.
     pub permissions: Vec<String>,
     /// May do everything.
     pub is_super_admin: bool,
@@ -144,7 +119,7 @@ impl NewAdminToken {
 /// One use of an admin token, for [`AdminTokens::record_use`].
 #[derive(Clone, Debug)]
 pub struct AdminTokenUse {
-    /// From [`ADMIN_ACTIONS`].
+    /// From [`AdminTokens::ADMIN_ACTIONS`].
     pub action: String,
     /// What it acted on.
     pub target_resource: Option<String>,
@@ -257,6 +232,35 @@ pub struct AdminTokens<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl AdminTokens<'_> {
+    /// What an admin token may be allowed to do.
+    pub const ADMIN_PERMISSIONS: [&'static str; 7] = [
+        "provision_keys",
+        "list_keys",
+        "revoke_keys",
+        "update_key_limits",
+        "manage_admin_tokens",
+        "view_audit_logs",
+        "manage_users",
+    ];
+    /// The actions a use of an admin token records.
+    pub const ADMIN_ACTIONS: [&'static str; 8] = [
+        "authenticate",
+        "provision_key",
+        "list_keys",
+        "revoke_key",
+        "update_key_limits",
+        "manage_admin_tokens",
+        "view_audit_logs",
+        "manage_users",
+    ];
+    /// Longest service name or target resource.
+    pub const MAX_NAME: usize = 200;
+    /// Longest description, user agent or error message kept.
+    pub const MAX_TEXT: usize = 2000;
+}
+
 impl<'a> AdminTokens<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -269,14 +273,18 @@ impl<'a> AdminTokens<'a> {
     pub async fn create(&self, new: NewAdminToken) -> Result<AdminToken> {
         validation::secret("token", new.token.expose(), MAX_TOKEN)?;
         validation::secret("jwt_secret", new.jwt_secret.expose(), MAX_TOKEN)?;
-        let service_name = validation::required("service_name", &new.service_name, MAX_NAME)?;
+        let service_name =
+            validation::required("service_name", &new.service_name, AdminTokens::MAX_NAME)?;
         let description = validation::optional(
             "service_description",
             new.service_description.as_deref(),
-            MAX_TEXT,
+            AdminTokens::MAX_TEXT,
         )?;
-        let permissions =
-            validation::known_values("permissions", &new.permissions, &ADMIN_PERMISSIONS)?;
+        let permissions = validation::known_values(
+            "permissions",
+            &new.permissions,
+            &AdminTokens::ADMIN_PERMISSIONS,
+        )?;
         let now = time::now();
         let expires_at = new
             .expires_at
@@ -463,10 +471,14 @@ fn rejected(reason: &'static str) -> DatabaseError {
 
 /// The usage row for `used`, checked.
 fn usage_row(id: Uuid, used: AdminTokenUse) -> Result<usage::ActiveModel> {
-    let action =
-        validation::known_values("action", std::slice::from_ref(&used.action), &ADMIN_ACTIONS)?
-            .remove(0);
-    let text = |field, value: Option<&str>| validation::optional(field, value, MAX_TEXT);
+    let action = validation::known_values(
+        "action",
+        std::slice::from_ref(&used.action),
+        &AdminTokens::ADMIN_ACTIONS,
+    )?
+    .remove(0);
+    let text =
+        |field, value: Option<&str>| validation::optional(field, value, AdminTokens::MAX_TEXT);
     Ok(usage::ActiveModel {
         id: Set(Uuid::now_v7()),
         admin_token_id: Set(id),
@@ -475,7 +487,7 @@ fn usage_row(id: Uuid, used: AdminTokenUse) -> Result<usage::ActiveModel> {
         target_resource: Set(validation::optional(
             "target_resource",
             used.target_resource.as_deref(),
-            MAX_NAME,
+            AdminTokens::MAX_NAME,
         )?),
         ip_address: Set(text("ip_address", used.ip_address.as_deref())?),
         user_agent: Set(text("user_agent", used.user_agent.as_deref())?),

@@ -27,12 +27,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// How every token starts.
-pub const TOKEN_PREFIX: &str = "pmcp_";
-/// Characters of the token kept as its display prefix.
-pub const DISPLAY_PREFIX_LEN: usize = 12;
-/// Longest token name.
-pub const MAX_NAME: usize = 200;
 /// Longest presented token looked at.
 const MAX_PRESENTED: usize = 256;
 
@@ -126,6 +120,16 @@ pub struct McpTokens<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl McpTokens<'_> {
+    /// How every token starts.
+    pub const TOKEN_PREFIX: &'static str = "pmcp_";
+    /// Characters of the token kept as its display prefix.
+    pub const DISPLAY_PREFIX_LEN: usize = 12;
+    /// Longest token name.
+    pub const MAX_NAME: usize = 200;
+}
+
 impl<'a> McpTokens<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -140,18 +144,18 @@ impl<'a> McpTokens<'a> {
         name: &str,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<CreatedMcpToken> {
-        let name = validation::required("name", name, MAX_NAME)?;
+        let name = validation::required("name", name, McpTokens::MAX_NAME)?;
         let now = time::now();
         let expires_at = expires_at
             .map(|at| validation::expiry("expires_at", time::checked_utc("expires_at", at)?, now))
             .transpose()?;
-        let plaintext = hashing::generate(TOKEN_PREFIX)?;
+        let plaintext = hashing::generate(McpTokens::TOKEN_PREFIX)?;
         let row = tokens::Model {
             id: Uuid::now_v7(),
             user_id: user.as_uuid(),
             name,
             token_hash: hashing::hash(plaintext.expose()),
-            token_prefix: plaintext.expose()[..DISPLAY_PREFIX_LEN].to_owned(),
+            token_prefix: plaintext.expose()[..McpTokens::DISPLAY_PREFIX_LEN].to_owned(),
             expires_at: expires_at.map(time::stored),
             last_used_at: None,
             usage_count: 0,
@@ -177,7 +181,7 @@ impl<'a> McpTokens<'a> {
     /// counted.
     #[instrument(skip_all, fields(mcp_token_id = tracing::field::Empty))]
     pub async fn validate(&self, plaintext: &str) -> Result<Option<McpTokenUse>> {
-        if !plaintext.starts_with(TOKEN_PREFIX) || plaintext.len() > MAX_PRESENTED {
+        if !plaintext.starts_with(McpTokens::TOKEN_PREFIX) || plaintext.len() > MAX_PRESENTED {
             return Ok(None);
         }
         static VALIDATE: Prepared = Prepared::new();

@@ -16,11 +16,6 @@ use crate::repositories::credentials::{ApiKeys, CreatedApiKey, NewApiKey};
 use crate::time;
 use crate::validation;
 
-/// The periods a provisioned rate limit may count over.
-pub const RATE_LIMIT_PERIODS: [&str; 4] = ["hour", "day", "week", "month"];
-/// Longest revocation reason.
-pub const MAX_REASON: usize = 2000;
-
 /// A provisioning record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProvisionedKey {
@@ -40,7 +35,7 @@ pub struct ProvisionedKey {
     pub provisioned_by_service: String,
     /// Requests allowed per period (0: unlimited).
     pub rate_limit_requests: u32,
-    /// From [`RATE_LIMIT_PERIODS`].
+    /// From [`ProvisionedKeys::RATE_LIMIT_PERIODS`].
     pub rate_limit_period: String,
     /// `active` or `revoked`.
     pub key_status: String,
@@ -86,6 +81,14 @@ pub struct ProvisionedApiKey {
 /// Provisioned keys: `db.provisioned_keys()`.
 pub struct ProvisionedKeys<'a> {
     ctx: Ctx<'a>,
+}
+
+/// Limits and fixed values of this repository's data.
+impl ProvisionedKeys<'_> {
+    /// The periods a provisioned rate limit may count over.
+    pub const RATE_LIMIT_PERIODS: [&'static str; 4] = ["hour", "day", "week", "month"];
+    /// Longest revocation reason.
+    pub const MAX_REASON: usize = 2000;
 }
 
 impl<'a> ProvisionedKeys<'a> {
@@ -181,7 +184,7 @@ impl<'a> ProvisionedKeys<'a> {
     /// Whether it was active; `NotFound` for an unknown record.
     #[instrument(skip_all, fields(provisioned_key_id = %id), err(Display))]
     pub async fn revoke(&self, id: Uuid, reason: &str) -> Result<bool> {
-        let reason = validation::required("reason", reason, MAX_REASON)?;
+        let reason = validation::required("reason", reason, ProvisionedKeys::MAX_REASON)?;
         self.ctx
             .in_write_tx(|tx| {
                 Box::pin(async move {
@@ -214,12 +217,15 @@ impl<'a> ProvisionedKeys<'a> {
 }
 
 fn period(input: &str) -> Result<String> {
-    if RATE_LIMIT_PERIODS.contains(&input) {
+    if ProvisionedKeys::RATE_LIMIT_PERIODS.contains(&input) {
         Ok(input.to_owned())
     } else {
         Err(DatabaseError::invalid(
             "rate_limit_period",
-            format!("not one of: {}", RATE_LIMIT_PERIODS.join(", ")),
+            format!(
+                "not one of: {}",
+                ProvisionedKeys::RATE_LIMIT_PERIODS.join(", ")
+            ),
         ))
     }
 }

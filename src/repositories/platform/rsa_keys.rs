@@ -22,11 +22,6 @@ use crate::time;
 use crate::transactions::{RetryPolicy, retrying};
 use crate::validation;
 
-/// Longest key id.
-pub const MAX_KID: usize = 200;
-/// Longest PEM accepted, in bytes.
-pub const MAX_PEM_BYTES: usize = 64 * 1024;
-
 /// A key pair to save.
 #[derive(Clone, Debug)]
 pub struct NewRsaKeyPair {
@@ -62,6 +57,14 @@ pub struct RsaKeys<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl RsaKeys<'_> {
+    /// Longest key id.
+    pub const MAX_KID: usize = 200;
+    /// Longest PEM accepted, in bytes.
+    pub const MAX_PEM_BYTES: usize = 64 * 1024;
+}
+
 impl<'a> RsaKeys<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -72,13 +75,17 @@ impl<'a> RsaKeys<'a> {
     /// or over-long PEM, or a key size other than 2048, 3072 or 4096.
     #[instrument(skip_all, fields(kid = %new.kid), err(Display))]
     pub async fn save(&self, new: NewRsaKeyPair) -> Result<()> {
-        let kid = validation::required("kid", &new.kid, MAX_KID)?;
+        let kid = validation::required("kid", &new.kid, RsaKeys::MAX_KID)?;
         validation::secret(
             "private_key_pem",
             new.private_key_pem.expose(),
-            MAX_PEM_BYTES,
+            RsaKeys::MAX_PEM_BYTES,
         )?;
-        validation::secret("public_key_pem", &new.public_key_pem, MAX_PEM_BYTES)?;
+        validation::secret(
+            "public_key_pem",
+            &new.public_key_pem,
+            RsaKeys::MAX_PEM_BYTES,
+        )?;
         if ![2048, 3072, 4096].contains(&new.key_size_bits) {
             return Err(DatabaseError::invalid(
                 "key_size_bits",

@@ -21,11 +21,6 @@ use crate::query::{Allowed, RunSelect};
 use crate::time;
 use crate::validation;
 
-/// Longest secret name.
-pub const MAX_NAME: usize = 100;
-/// Longest secret value, in bytes.
-pub const MAX_VALUE_BYTES: usize = 64 * 1024;
-
 /// Named system secrets: `db.system_secrets()`.
 ///
 /// ```
@@ -46,6 +41,14 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// ```
 pub struct SystemSecrets<'a> {
     ctx: Ctx<'a>,
+}
+
+/// Limits and fixed values of this repository's data.
+impl SystemSecrets<'_> {
+    /// Longest secret name.
+    pub const MAX_NAME: usize = 100;
+    /// Longest secret value, in bytes.
+    pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 }
 
 impl<'a> SystemSecrets<'a> {
@@ -121,7 +124,7 @@ impl<'a> SystemSecrets<'a> {
         finish: impl Fn(Insert<secrets::ActiveModel>) -> Insert<secrets::ActiveModel>,
     ) -> Result<()> {
         let name = checked_name(name)?;
-        validation::secret("value", value.expose(), MAX_VALUE_BYTES)?;
+        validation::secret("value", value.expose(), SystemSecrets::MAX_VALUE_BYTES)?;
         let context = SYSTEM_SECRET.context(None, None, &[&name])?;
         let now = time::stored(time::now());
         self.ctx
@@ -151,14 +154,17 @@ fn checked_name(name: &str) -> Result<String> {
     }
     let name = name.trim();
     if name.is_empty()
-        || name.len() > MAX_NAME
+        || name.len() > SystemSecrets::MAX_NAME
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
     {
         return Err(DatabaseError::invalid(
             "name",
-            format!("1 to {MAX_NAME} characters of a-z, 0-9, '.', '_' and '-'"),
+            format!(
+                "1 to {} characters of a-z, 0-9, '.', '_' and '-'",
+                SystemSecrets::MAX_NAME
+            ),
         ));
     }
     Ok(name.to_owned())

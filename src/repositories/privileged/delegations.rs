@@ -20,10 +20,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{expect_changed, unsigned};
 use crate::time;
 
-/// Bits a grant may carry: 0 to 62. Bit 63 is refused so the mask stays a
-/// non-negative `BIGINT` on both backends.
-pub const PERMISSION_BITS: u64 = (1 << 63) - 1;
-
 /// A stored grant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delegation {
@@ -90,6 +86,13 @@ pub struct PermissionDelegations<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl PermissionDelegations<'_> {
+    /// Bits a grant may carry: 0 to 62. Bit 63 is refused so the mask stays a
+    /// non-negative `BIGINT` on both backends.
+    pub const PERMISSION_BITS: u64 = (1 << 63) - 1;
+}
+
 impl<'a> PermissionDelegations<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -120,7 +123,7 @@ impl<'a> PermissionDelegations<'a> {
                 "grants no permission",
             ));
         }
-        if permissions & !PERMISSION_BITS != 0 {
+        if permissions & !PermissionDelegations::PERMISSION_BITS != 0 {
             return Err(DatabaseError::invalid("permissions", "bit 63 is reserved"));
         }
         let now = time::now();

@@ -28,9 +28,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// Longest reason.
-pub const MAX_REASON: usize = 1000;
-
 /// An impersonation session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImpersonationSession {
@@ -99,6 +96,12 @@ pub struct Impersonations<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl Impersonations<'_> {
+    /// Longest reason.
+    pub const MAX_REASON: usize = 1000;
+}
+
 impl<'a> Impersonations<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -121,7 +124,7 @@ impl<'a> Impersonations<'a> {
                 "a user cannot impersonate themselves",
             ));
         }
-        let reason = validation::optional_multiline("reason", reason, MAX_REASON)?;
+        let reason = validation::optional_multiline("reason", reason, Impersonations::MAX_REASON)?;
         let now = time::stored(time::now());
         let row = sessions::Model {
             id: Uuid::now_v7(),

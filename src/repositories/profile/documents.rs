@@ -17,9 +17,6 @@ use crate::query::{RunInsert, RunSelect, Unowned};
 use crate::time;
 use crate::validation;
 
-/// Largest document, in bytes of JSON.
-pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
-
 /// A user's stored document.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UserDocument {
@@ -127,7 +124,7 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
     <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<Uuid>,
 {
-    validation::json_document(E::FIELD, &data, MAX_DOCUMENT_BYTES, true)?;
+    validation::json_document(E::FIELD, &data, UserProfiles::MAX_DOCUMENT_BYTES, true)?;
     let now = time::stored(time::now());
     let row = E::row(user.as_uuid(), data, now)
         .into_active_model()
@@ -164,6 +161,12 @@ pub struct UserProfiles<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl UserProfiles<'_> {
+    /// Largest document, in bytes of JSON.
+    pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+}
+
 impl<'a> UserProfiles<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -176,7 +179,7 @@ impl<'a> UserProfiles<'a> {
     }
 
     /// Saves the user's profile (a JSON object of at most
-    /// [`MAX_DOCUMENT_BYTES`]), replacing the stored one. `ForeignKey` for
+    /// [`UserProfiles::MAX_DOCUMENT_BYTES`]), replacing the stored one. `ForeignKey` for
     /// an unknown user.
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn upsert(&self, user: UserId, data: serde_json::Value) -> Result<UserDocument> {
@@ -217,7 +220,7 @@ impl<'a> UserConfigurations<'a> {
     }
 
     /// Saves the user's configuration (a JSON object of at most
-    /// [`MAX_DOCUMENT_BYTES`]), replacing the stored one. `ForeignKey` for
+    /// [`UserProfiles::MAX_DOCUMENT_BYTES`]), replacing the stored one. `ForeignKey` for
     /// an unknown user.
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn save(&self, user: UserId, data: serde_json::Value) -> Result<UserDocument> {

@@ -25,9 +25,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// Largest goal, in bytes of JSON.
-pub const MAX_GOAL_BYTES: usize = 16 * 1024;
-
 /// A stored goal.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Goal {
@@ -77,17 +74,23 @@ pub struct Goals<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl Goals<'_> {
+    /// Largest goal, in bytes of JSON.
+    pub const MAX_GOAL_BYTES: usize = 16 * 1024;
+}
+
 impl<'a> Goals<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
     }
 
     /// Sets a goal of `user`. `InvalidInput` unless `data` is a JSON
-    /// object of at most [`MAX_GOAL_BYTES`] whose `target_value`, if any,
+    /// object of at most [`Goals::MAX_GOAL_BYTES`] whose `target_value`, if any,
     /// is a finite number; `ForeignKey` for an unknown user.
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn create(&self, user: UserId, data: Value) -> Result<Goal> {
-        validation::json_document("goal_data", &data, MAX_GOAL_BYTES, true)?;
+        validation::json_document("goal_data", &data, Goals::MAX_GOAL_BYTES, true)?;
         if let Some(target) = data.get("target_value") {
             target
                 .as_f64()
@@ -217,7 +220,7 @@ impl<'a> Goals<'a> {
                     let now = time::now();
                     edit(&mut data, now);
                     let data = Value::Object(data);
-                    validation::json_document("goal_data", &data, MAX_GOAL_BYTES, true)?;
+                    validation::json_document("goal_data", &data, Goals::MAX_GOAL_BYTES, true)?;
                     let changed = goals::Entity::update_many()
                         .col_expr(goals::Column::GoalData, Expr::value(data.clone()))
                         .col_expr(goals::Column::UpdatedAt, Expr::value(time::stored(now)))

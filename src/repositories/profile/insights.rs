@@ -18,11 +18,6 @@ use crate::query::keyset_page_as;
 use crate::time;
 use crate::validation;
 
-/// Largest insight, in bytes of JSON.
-pub const MAX_INSIGHT_BYTES: usize = 64 * 1024;
-/// Longest insight type or activity id.
-pub const MAX_NAME: usize = 100;
-
 /// A stored insight.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Insight {
@@ -61,7 +56,7 @@ pub struct NewInsight {
     /// Its type; `None` takes the data's own `insight_type` (or `type`)
     /// field.
     pub insight_type: Option<String>,
-    /// The insight (any JSON of at most [`MAX_INSIGHT_BYTES`]).
+    /// The insight (any JSON of at most [`Insights::MAX_INSIGHT_BYTES`]).
     pub data: Value,
 }
 
@@ -98,6 +93,14 @@ pub struct Insights<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl Insights<'_> {
+    /// Largest insight, in bytes of JSON.
+    pub const MAX_INSIGHT_BYTES: usize = 64 * 1024;
+    /// Longest insight type or activity id.
+    pub const MAX_NAME: usize = 100;
+}
+
 impl<'a> Insights<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -108,7 +111,12 @@ impl<'a> Insights<'a> {
     /// for an unknown user.
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn store(&self, user: UserId, new: NewInsight) -> Result<Insight> {
-        validation::json_document("insight_data", &new.data, MAX_INSIGHT_BYTES, false)?;
+        validation::json_document(
+            "insight_data",
+            &new.data,
+            Insights::MAX_INSIGHT_BYTES,
+            false,
+        )?;
         let from_data = ["insight_type", "type"]
             .iter()
             .find_map(|field| new.data.get(field).and_then(Value::as_str))
@@ -122,8 +130,12 @@ impl<'a> Insights<'a> {
         let row = insights::Model {
             id: Uuid::now_v7(),
             user_id: user.as_uuid(),
-            activity_id: validation::optional("activity_id", new.activity_id.as_deref(), MAX_NAME)?,
-            insight_type: validation::required("insight_type", &insight_type, MAX_NAME)?,
+            activity_id: validation::optional(
+                "activity_id",
+                new.activity_id.as_deref(),
+                Insights::MAX_NAME,
+            )?,
+            insight_type: validation::required("insight_type", &insight_type, Insights::MAX_NAME)?,
             insight_data: new.data,
             created_at: time::stored(time::now()),
         };
@@ -147,7 +159,7 @@ impl<'a> Insights<'a> {
     ) -> Result<Page<Insight>> {
         let mut select =
             insights::Entity::find().filter(insights::Column::UserId.eq(user.as_uuid()));
-        let insight_type = validation::optional("insight_type", insight_type, MAX_NAME)?;
+        let insight_type = validation::optional("insight_type", insight_type, Insights::MAX_NAME)?;
         if let Some(kind) = &insight_type {
             select = select.filter(insights::Column::InsightType.eq(kind));
         }

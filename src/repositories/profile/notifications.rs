@@ -20,11 +20,6 @@ use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;
 
-/// Longest provider name.
-pub const MAX_PROVIDER: usize = 50;
-/// Longest message.
-pub const MAX_MESSAGE: usize = 2000;
-
 /// A stored notification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthNotification {
@@ -105,6 +100,14 @@ pub struct OAuthNotifications<'a> {
     ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl OAuthNotifications<'_> {
+    /// Longest provider name.
+    pub const MAX_PROVIDER: usize = 50;
+    /// Longest message.
+    pub const MAX_MESSAGE: usize = 2000;
+}
+
 impl<'a> OAuthNotifications<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -123,9 +126,17 @@ impl<'a> OAuthNotifications<'a> {
         let row = notifications::Model {
             id: Uuid::now_v7(),
             user_id: new.user_id.as_uuid(),
-            provider: validation::identifier("provider", &new.provider, MAX_PROVIDER)?,
+            provider: validation::identifier(
+                "provider",
+                &new.provider,
+                OAuthNotifications::MAX_PROVIDER,
+            )?,
             success: new.success,
-            message: validation::required("message", &new.message, MAX_MESSAGE)?,
+            message: validation::required(
+                "message",
+                &new.message,
+                OAuthNotifications::MAX_MESSAGE,
+            )?,
             expires_at: expires_at.map(time::stored),
             created_at: time::stored(now),
             read_at: None,

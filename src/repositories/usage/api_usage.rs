@@ -22,17 +22,12 @@ use crate::query::{Prepared, unsigned};
 use crate::query::{RunInsert, RunSelect};
 use crate::time;
 use crate::validation;
-pub use crate::validation::request::{
-    MAX_ENDPOINT, MAX_ERROR_MESSAGE, MAX_IP_ADDRESS, MAX_METHOD, MAX_TOOL_NAME, MAX_USER_AGENT,
-};
+use crate::validation::request;
 use crate::validation::request::{
     at_row, client_details, error_message, method, response_time, status_code, tool_name,
 };
 
-/// Rows per INSERT statement in a batch: 500 rows × 11 columns stays far
-/// below SQLite's 32,766 bound values per statement.
-pub const BATCH_ROWS: usize = 500;
-const _: () = assert!(BATCH_ROWS * 11 <= 32_766);
+const _: () = assert!(Usage::BATCH_ROWS * 11 <= 32_766);
 
 /// One request made with an API key, for [`Usage::record_api_key_usage`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +143,27 @@ pub struct Usage<'a> {
     pub(super) ctx: Ctx<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl Usage<'_> {
+    /// Rows per INSERT statement in a batch: 500 rows × 11 columns stays far
+    /// below SQLite's 32,766 bound values per statement.
+    pub const BATCH_ROWS: usize = 500;
+    /// The HTTP status codes every usage statistic counts as successes: 2xx.
+    pub const SUCCESS_STATUSES: std::ops::RangeInclusive<u16> = 200..=299;
+    /// Longest endpoint path.
+    pub const MAX_ENDPOINT: usize = request::MAX_ENDPOINT;
+    /// Longest HTTP method.
+    pub const MAX_METHOD: usize = request::MAX_METHOD;
+    /// Longest client IP address.
+    pub const MAX_IP_ADDRESS: usize = request::MAX_IP_ADDRESS;
+    /// Longest user agent.
+    pub const MAX_USER_AGENT: usize = request::MAX_USER_AGENT;
+    /// Longest tool name.
+    pub const MAX_TOOL_NAME: usize = request::MAX_TOOL_NAME;
+    /// Longest error message.
+    pub const MAX_ERROR_MESSAGE: usize = request::MAX_ERROR_MESSAGE;
+}
+
 impl<'a> Usage<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
@@ -196,7 +212,7 @@ impl<'a> Usage<'a> {
             endpoint: Set(validation::required(
                 "endpoint",
                 &usage.endpoint,
-                MAX_ENDPOINT,
+                request::MAX_ENDPOINT,
             )?),
             method: Set(method(&usage.method)?),
             status_code: Set(status_code(usage.status_code)?),
@@ -227,7 +243,7 @@ impl<'a> Usage<'a> {
 
 impl<'a> Usage<'a> {
     /// Records many API-key requests (a buffer flushed by the server) in
-    /// multi-row statements of [`BATCH_ROWS`] rows, all inside one
+    /// multi-row statements of [`Usage::BATCH_ROWS`] rows, all inside one
     /// transaction (a savepoint when already in one): either every row is
     /// written or none is. Every row is checked before anything is sent; a
     /// bad one is `InvalidInput` naming its index, an unknown key is
@@ -239,7 +255,7 @@ impl<'a> Usage<'a> {
             .enumerate()
             .map(|(i, u)| api_key_usage_row(Uuid::now_v7(), u).map_err(|err| at_row(i, err)))
             .collect::<Result<Vec<_>>>()?;
-        super::insert_in_batches(&self.ctx, rows, BATCH_ROWS).await
+        super::insert_in_batches(&self.ctx, rows, Usage::BATCH_ROWS).await
     }
 }
 

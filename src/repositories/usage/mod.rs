@@ -11,17 +11,14 @@ pub use stats::{SystemStats, UsageStats};
 use crate::query::RunWrite;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 
-/// The HTTP status codes every usage statistic counts as successes: 2xx.
-pub const SUCCESS_STATUSES: std::ops::RangeInclusive<u16> = 200..=299;
-
-/// `1` for a successful status in `status` (see [`SUCCESS_STATUSES`]),
+/// `1` for a successful status in `status` (see [`Usage::SUCCESS_STATUSES`]),
 /// NULL otherwise: `COUNT` of it counts successes. The one definition of
 /// success, for every usage table.
 pub(crate) fn successes(status: impl sea_orm::sea_query::IntoColumnRef) -> SimpleExpr {
     Expr::case(
         Expr::col(status).between(
-            i32::from(*SUCCESS_STATUSES.start()),
-            i32::from(*SUCCESS_STATUSES.end()),
+            i32::from(*Usage::SUCCESS_STATUSES.start()),
+            i32::from(*Usage::SUCCESS_STATUSES.end()),
         ),
         1,
     )

@@ -25,7 +25,7 @@ use crate::validation;
 pub struct UsageStats {
     /// Requests in the range.
     pub total_requests: u64,
-    /// Requests answered 2xx ([`crate::SUCCESS_STATUSES`]).
+    /// Requests answered 2xx ([`Usage::SUCCESS_STATUSES`](crate::Usage::SUCCESS_STATUSES)).
     pub successful_requests: u64,
     /// The other requests.
     pub failed_requests: u64,

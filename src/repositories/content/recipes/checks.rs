@@ -1,6 +1,7 @@
 //! A draft checked against every rule of the schema before anything is
 //! written.
 
+use super::Recipes;
 use entity::recipe_ingredients as ingredients;
 use entity::sea_orm_active_enums::MealTiming;
 use uuid::Uuid;
@@ -26,31 +27,35 @@ pub(super) struct ValidDraft {
 impl ValidDraft {
     pub(super) fn new(draft: RecipeDraft) -> Result<Self> {
         let minutes = |field, v: Option<u32>| {
-            v.map(|m| validation::int_range::<u32, i32>(field, m, 0..=MAX_MINUTES))
+            v.map(|m| validation::int_range::<u32, i32>(field, m, 0..=Recipes::MAX_MINUTES))
                 .transpose()
         };
-        let instructions =
-            validation::list_of("instructions", &draft.instructions, MAX_STEPS, |s| {
-                validation::optional_multiline("instructions", Some(s), MAX_STEP)?
+        let instructions = validation::list_of(
+            "instructions",
+            &draft.instructions,
+            Recipes::MAX_STEPS,
+            |s| {
+                validation::optional_multiline("instructions", Some(s), Recipes::MAX_STEP)?
                     .ok_or_else(|| DatabaseError::invalid("instructions", "must not be empty"))
-            })?;
-        let tags = validation::list_of("tags", &draft.tags, MAX_TAGS, |t| {
-            validation::required("tags", t, MAX_TAG)
+            },
+        )?;
+        let tags = validation::list_of("tags", &draft.tags, Recipes::MAX_TAGS, |t| {
+            validation::required("tags", t, Recipes::MAX_TAG)
         })?;
         let ingredients = validation::list_of(
             "ingredients",
             &draft.ingredients,
-            MAX_INGREDIENTS,
+            Recipes::MAX_INGREDIENTS,
             ingredient_row,
         )?;
         Ok(Self {
-            name: validation::required("name", &draft.name, MAX_NAME)?,
+            name: validation::required("name", &draft.name, Recipes::MAX_NAME)?,
             description: validation::optional_multiline(
                 "description",
                 draft.description.as_deref(),
-                MAX_DESCRIPTION,
+                Recipes::MAX_DESCRIPTION,
             )?,
-            servings: validation::int_range("servings", draft.servings, 1..=MAX_SERVINGS)?,
+            servings: validation::int_range("servings", draft.servings, 1..=Recipes::MAX_SERVINGS)?,
             prep_time_mins: minutes("prep_time_mins", draft.prep_time_mins)?,
             cook_time_mins: minutes("cook_time_mins", draft.cook_time_mins)?,
             instructions: serde_json::json!(instructions),
@@ -83,14 +88,14 @@ fn ingredient_row(new: &NewIngredient) -> Result<ingredients::Model> {
             .fdc_id
             .map(|id| validation::int_range("fdc_id", id, 0..=i32::MAX as u32))
             .transpose()?,
-        name: validation::required("name", &new.name, MAX_INGREDIENT_TEXT)?,
+        name: validation::required("name", &new.name, Recipes::MAX_INGREDIENT_TEXT)?,
         amount: validation::quantity("amount", new.amount, true)?,
         unit: new.unit,
         grams: validation::quantity("grams", new.grams, false)?,
         preparation: validation::optional(
             "preparation",
             new.preparation.as_deref(),
-            MAX_INGREDIENT_TEXT,
+            Recipes::MAX_INGREDIENT_TEXT,
         )?,
         sort_order: 0,
     })

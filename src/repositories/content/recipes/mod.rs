@@ -65,6 +65,32 @@ pub struct Recipes<'a> {
     scope: Scoped<'a>,
 }
 
+/// Limits and fixed values of this repository's data.
+impl Recipes<'_> {
+    /// Longest recipe name.
+    pub const MAX_NAME: usize = 200;
+    /// Longest description, in characters.
+    pub const MAX_DESCRIPTION: usize = 4000;
+    /// Most instruction steps.
+    pub const MAX_STEPS: usize = 100;
+    /// Longest instruction step, in characters.
+    pub const MAX_STEP: usize = 4000;
+    /// Most tags.
+    pub const MAX_TAGS: usize = 32;
+    /// Longest tag.
+    pub const MAX_TAG: usize = 50;
+    /// Most ingredients of one recipe.
+    pub const MAX_INGREDIENTS: usize = 200;
+    /// Longest ingredient name or preparation note.
+    pub const MAX_INGREDIENT_TEXT: usize = 200;
+    /// Most servings.
+    pub const MAX_SERVINGS: u32 = 1000;
+    /// Longest preparation or cooking time, in minutes (a week).
+    pub const MAX_MINUTES: u32 = 7 * 24 * 60;
+    /// Longest search text.
+    pub const MAX_SEARCH: usize = 200;
+}
+
 impl<'a> Recipes<'a> {
     pub(crate) fn new(scope: Scoped<'a>) -> Self {
         Self { scope }
@@ -151,7 +177,7 @@ impl<'a> Recipes<'a> {
         filter: &RecipeFilter,
         request: &PageRequest,
     ) -> Result<Page<Recipe>> {
-        let text = validation::optional("text", filter.text.as_deref(), MAX_SEARCH)?;
+        let text = validation::optional("text", filter.text.as_deref(), Recipes::MAX_SEARCH)?;
         let timing = filter.meal_timing.map(|t| format!("{t:?}"));
         let scope = self.scope.cursor_scope(&format!(
             "recipes:{user}:{}:{}",
@@ -176,7 +202,7 @@ impl<'a> Recipes<'a> {
     /// How many of the user's recipes pass `filter`.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn count(&self, user: UserId, filter: &RecipeFilter) -> Result<u64> {
-        let text = validation::optional("text", filter.text.as_deref(), MAX_SEARCH)?;
+        let text = validation::optional("text", filter.text.as_deref(), Recipes::MAX_SEARCH)?;
         let n: Option<i64> = self
             .filtered(user, filter.meal_timing, text.as_deref())
             .select_only()

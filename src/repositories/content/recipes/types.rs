@@ -11,29 +11,6 @@ use crate::ids::{TenantId, UserId};
 use crate::query::{string_list, unsigned, unsigned_opt};
 use crate::validation;
 
-/// Longest recipe name.
-pub const MAX_NAME: usize = 200;
-/// Longest description, in characters.
-pub const MAX_DESCRIPTION: usize = 4000;
-/// Most instruction steps.
-pub const MAX_STEPS: usize = 100;
-/// Longest instruction step, in characters.
-pub const MAX_STEP: usize = 4000;
-/// Most tags.
-pub const MAX_TAGS: usize = 32;
-/// Longest tag.
-pub const MAX_TAG: usize = 50;
-/// Most ingredients of one recipe.
-pub const MAX_INGREDIENTS: usize = 200;
-/// Longest ingredient name or preparation note.
-pub const MAX_INGREDIENT_TEXT: usize = 200;
-/// Most servings.
-pub const MAX_SERVINGS: u32 = 1000;
-/// Longest preparation or cooking time, in minutes (a week).
-pub const MAX_MINUTES: u32 = 7 * 24 * 60;
-/// Longest search text.
-pub const MAX_SEARCH: usize = 200;
-
 /// A recipe's nutrition, as last computed for it (each value may be
 /// unknown). Values are finite and never negative.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -206,11 +183,11 @@ pub struct RecipeDraft {
     pub name: String,
     /// Its description.
     pub description: Option<String>,
-    /// How many it serves: 1 to [`MAX_SERVINGS`].
+    /// How many it serves: 1 to [`Recipes::MAX_SERVINGS`](super::Recipes::MAX_SERVINGS).
     pub servings: u32,
-    /// Preparation time, minutes (at most [`MAX_MINUTES`]).
+    /// Preparation time, minutes (at most [`Recipes::MAX_MINUTES`](super::Recipes::MAX_MINUTES)).
     pub prep_time_mins: Option<u32>,
-    /// Cooking time, minutes (at most [`MAX_MINUTES`]).
+    /// Cooking time, minutes (at most [`Recipes::MAX_MINUTES`](super::Recipes::MAX_MINUTES)).
     pub cook_time_mins: Option<u32>,
     /// The steps, in order.
     pub instructions: Vec<String>,
