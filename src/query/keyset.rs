@@ -2,69 +2,196 @@
 //! why pages are keyset pages): the list's select, ordered by its
 //! `(time, id)` columns, continued after the cursor's position, read with
 //! one row more than the page.
+//!
+//! A list says three things, each once: its row type's order ([`Keyset`],
+//! implemented by the row), which list it is ([`ListKey`], made by the
+//! handle that runs it, so a tenant's list names its tenant), and its rows
+//! (a select, or a [`PreparedPage`] whose text is built once).
 
 use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef};
 use sea_orm::{
-    EntityTrait, FromQueryResult, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    DbBackend, FromQueryResult, Order, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 
 use super::context::Ctx;
 use super::exec::{Checked, RunSelect};
 use super::prepared::Prepared;
 use crate::error::Result;
-use crate::pagination::{CursorCodec, Page, PageRequest, Position};
+use crate::pagination::{Page, PageRequest, Position};
 
-/// Reads one page of `select`, ordered by `(time_col, id_col)` ascending.
-///
-/// `scope` names the list and its filters (and tenant): a cursor is only
-/// accepted by the list that issued it. `position_of` gives a row's position.
-pub(crate) async fn keyset_page<S, Col>(
-    ctx: &Ctx<'_>,
-    scope: &str,
-    request: &PageRequest,
-    select: S,
-    columns: (Col, Col),
-    position_of: impl Fn(&<S::Entity as EntityTrait>::Model) -> Position,
-) -> Result<Page<<S::Entity as EntityTrait>::Model>>
-where
-    S: RunSelect,
-    Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
-{
-    keyset_page_as(
-        ctx,
-        scope,
-        request,
-        select,
-        (columns, Order::Asc),
-        position_of,
-    )
-    .await
+/// Which way a list runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Direction {
+    /// Oldest first.
+    Ascending,
+    /// Newest first.
+    Descending,
 }
 
-/// [`keyset_page`] in either order, each row read into `M`: for lists
-/// newest first, or whose select adds computed columns.
-pub(crate) async fn keyset_page_as<S, M, Col>(
-    ctx: &Ctx<'_>,
-    scope: &str,
-    request: &PageRequest,
-    select: S,
-    (columns, order): ((Col, Col), Order),
-    position_of: impl Fn(&M) -> Position,
-) -> Result<Page<M>>
+/// A row a list pages over: the `(time, id)` columns it is ordered by and
+/// which way, and the row's position on them. Said once per row type.
+pub(crate) trait Keyset: FromQueryResult + Send {
+    /// The columns' type.
+    type Column: sea_orm::ColumnTrait + IntoColumnRef + Copy;
+    /// The time column, then the id column.
+    const COLUMNS: (Self::Column, Self::Column);
+    /// Which way the list runs.
+    const DIRECTION: Direction;
+    /// This row's position on [`Self::COLUMNS`].
+    fn position(&self) -> Position;
+}
+
+/// Which list a cursor belongs to: a cursor is accepted only by the list,
+/// with the same filters and tenant, that issued it. Made by the handle
+/// that runs the list (`Ctx::list`, `Scoped::list`, …), so a tenant-owned
+/// list always names its tenant; filters are added with [`ListKey::by`].
+#[derive(Clone, Debug)]
+pub(crate) struct ListKey(String);
+
+impl ListKey {
+    /// The list `name` of `owner` (a tenant id, `global`, or nothing).
+    pub(in crate::query) fn new(name: &'static str, owner: Option<&dyn std::fmt::Display>) -> Self {
+        let mut key = Self(String::new());
+        key.push(name);
+        if let Some(owner) = owner {
+            key.push(&owner.to_string());
+        }
+        key
+    }
+
+    /// The list narrowed by a filter's value (`None` included, as such).
+    pub(crate) fn by(mut self, value: impl std::fmt::Debug) -> Self {
+        self.push(&format!("{value:?}"));
+        self
+    }
+
+    /// Appends `part`, length-prefixed, so that no two lists share a key.
+    fn push(&mut self, part: &str) {
+        self.0.push_str(&part.len().to_string());
+        self.0.push(':');
+        self.0.push_str(part);
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Ctx<'_> {
+    /// The list `name` of rows without a tenant (add its filters with
+    /// [`ListKey::by`]).
+    pub(crate) fn list(&self, name: &'static str) -> ListKey {
+        ListKey::new(name, None)
+    }
+}
+
+/// Implements [`Keyset`] for a list's row type, its order said once:
+/// `keyset_order!(Row, Column, (time, id), Descending, |row| position)`.
+macro_rules! keyset_order {
+    ($row:ty, $column:ty, ($time:expr, $id:expr $(,)?), $direction:ident, |$pat:pat_param| $position:expr) => {
+        impl $crate::query::Keyset for $row {
+            type Column = $column;
+            const COLUMNS: ($column, $column) = ($time, $id);
+            const DIRECTION: $crate::query::Direction = $crate::query::Direction::$direction;
+            fn position(&self) -> $crate::pagination::Position {
+                let $pat = self;
+                $position
+            }
+        }
+    };
+}
+pub(crate) use keyset_order;
+
+/// A hot list's rows: its two statements' text built once (the first
+/// page, and a page after a cursor), `values` bound in the builder's order
+/// before the page's own.
+pub(crate) struct PreparedPage<'s, F> {
+    /// The statements' slots.
+    pub sql: &'s KeysetSql,
+    /// The values the select's filters bind, in its order.
+    pub values: Vec<Value>,
+    /// The select.
+    pub select: F,
+}
+
+/// Where a page's rows come from: a select (built on every call) or a
+/// [`PreparedPage`].
+pub(crate) trait PageSource {
+    /// The statement of the page of `limit` rows (plus one) after `after`.
+    fn statement<M: Keyset>(
+        self,
+        backend: DbBackend,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Checked<Statement>;
+}
+
+impl<S: RunSelect> PageSource for S {
+    fn statement<M: Keyset>(
+        self,
+        backend: DbBackend,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Checked<Statement> {
+        in_page::<M, _>(self, limit, after).build(backend)
+    }
+}
+
+impl<F, S> PageSource for PreparedPage<'_, F>
 where
+    F: Fn() -> S,
     S: RunSelect,
-    M: FromQueryResult + Send,
-    Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
 {
+    fn statement<M: Keyset>(
+        self,
+        backend: DbBackend,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Checked<Statement> {
+        let mut values = self.values;
+        let slot = match after {
+            Some(position) => {
+                values.push(position.at.fixed_offset().into());
+                values.push(position.id.into());
+                &self.sql.after
+            }
+            None => &self.sql.first,
+        };
+        values.push((u64::from(limit) + 1).into());
+        slot.statement(backend, values, || {
+            in_page::<M, _>((self.select)(), limit, after)
+        })
+    }
+}
+
+/// The page `request` asks for of the list `list`, its rows from `rows`,
+/// read as `M` in `M`'s keyset order.
+pub(crate) async fn keyset_page<M: Keyset>(
+    ctx: &Ctx<'_>,
+    list: &ListKey,
+    request: &PageRequest,
+    rows: impl PageSource,
+) -> Result<Page<M>> {
     let codec = ctx.cursors();
-    let (limit, after) = (request.limit(), after(codec, scope, request)?);
-    let items = in_page(select, columns, limit, after, order)
-        .models::<M>()
-        .all_in(ctx)
-        .await?;
-    Ok(finish(items, limit, |last| {
-        codec.encode(scope, position_of(last))
-    }))
+    let limit = request.limit();
+    let after = request
+        .cursor
+        .as_ref()
+        .map(|c| codec.decode(list.as_str(), c))
+        .transpose()?;
+    let statement = rows.statement::<M>(ctx.backend(), after, limit);
+    let mut items = statement.models::<M>().all_in(ctx).await?;
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = match (has_more, items.last()) {
+        (true, Some(last)) => Some(codec.encode(list.as_str(), last.position())),
+        _ => None,
+    };
+    Ok(Page {
+        items,
+        next_cursor,
+        has_more,
+    })
 }
 
 /// A hot list's two statements, built once (see [`Prepared`]): the first
@@ -84,92 +211,30 @@ impl KeysetSql {
     }
 }
 
-/// [`keyset_page`] read into `M` (a row type that reads the columns it
-/// selects by position), with the statement's text built once in `sql`.
-/// `values` are the values `select`'s filters bind, in their order.
-pub(crate) async fn keyset_page_prepared<S, M, Col>(
-    ctx: &Ctx<'_>,
-    (sql, scope): (&KeysetSql, &str),
-    request: &PageRequest,
-    (mut values, select): (Vec<Value>, impl Fn() -> S),
-    columns: (Col, Col),
-    position_of: impl Fn(&M) -> Position,
-) -> Result<Page<M>>
-where
-    S: RunSelect,
-    M: FromQueryResult + Send,
-    Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
-{
-    let codec = ctx.cursors();
-    let (limit, after) = (request.limit(), after(codec, scope, request)?);
-    let slot = match after {
-        Some(position) => {
-            values.push(position.at.fixed_offset().into());
-            values.push(position.id.into());
-            &sql.after
-        }
-        None => &sql.first,
-    };
-    values.push((u64::from(limit) + 1).into());
-    let statement = slot.statement(ctx.backend(), values, || {
-        in_page(select(), columns, limit, after, Order::Asc)
-    });
-    let items = statement.models::<M>().all_in(ctx).await?;
-    Ok(finish(items, limit, |last| {
-        codec.encode(scope, position_of(last))
-    }))
-}
-
-/// The position `request`'s cursor points after, if it has one; a cursor
-/// not issued for `scope` is `InvalidInput`.
-fn after(codec: &CursorCodec, scope: &str, request: &PageRequest) -> Result<Option<Position>> {
-    request
-        .cursor
-        .as_ref()
-        .map(|c| codec.decode(scope, c))
-        .transpose()
-}
-
-/// `select` ordered by `(time_col, id_col)` in `order`, past `after`, one
-/// row past `limit` (which tells whether there is a next page).
-pub(crate) fn in_page<S, Col>(
+/// `select` in `M`'s order, past `after`, one row past `limit` (which
+/// tells whether there is a next page).
+pub(crate) fn in_page<M: Keyset, S: RunSelect>(
     select: S,
-    (time_col, id_col): (Col, Col),
     limit: u32,
     after: Option<Position>,
-    order: Order,
-) -> Checked<Select<S::Entity>>
-where
-    S: RunSelect,
-    Col: sea_orm::ColumnTrait + IntoColumnRef + Copy,
-{
+) -> Checked<sea_orm::Select<S::Entity>> {
+    let (time_col, id_col) = M::COLUMNS;
+    let order = match M::DIRECTION {
+        Direction::Ascending => Order::Asc,
+        Direction::Descending => Order::Desc,
+    };
     let mut select = select
         .checked_select()
         .order_by(time_col, order.clone())
-        .order_by(id_col, order.clone())
+        .order_by(id_col, order)
         .limit(u64::from(limit) + 1);
     if let Some(after) = after {
         let key = Expr::tuple([Expr::col(time_col), Expr::col(id_col)]);
         let cursor = Expr::tuple([Expr::val(after.at.fixed_offset()), Expr::val(after.id)]);
-        select = select.filter(match order {
-            Order::Desc => key.lt(cursor),
-            _ => key.gt(cursor),
+        select = select.filter(match M::DIRECTION {
+            Direction::Descending => key.lt(cursor),
+            Direction::Ascending => key.gt(cursor),
         });
     }
     select
-}
-
-/// The page of `items` (read with one extra row), its cursor made by `cursor_of`.
-fn finish<M>(mut items: Vec<M>, limit: u32, cursor_of: impl Fn(&M) -> String) -> Page<M> {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = match (has_more, items.last()) {
-        (true, Some(last)) => Some(cursor_of(last)),
-        _ => None,
-    };
-    Page {
-        items,
-        next_cursor,
-        has_more,
-    }
 }

@@ -23,7 +23,7 @@ pub use context::TxFuture;
 pub use exec::{Allowed, Checked, RunInsert, RunSelect, RunWrite, Unowned};
 #[cfg(feature = "internals")]
 pub(crate) use keyset::in_page;
-pub(crate) use keyset::{KeysetSql, keyset_page, keyset_page_as, keyset_page_prepared};
+pub(crate) use keyset::{Direction, Keyset, KeysetSql, PreparedPage, keyset_order, keyset_page};
 pub(crate) use prepared::Prepared;
 #[cfg(feature = "internals")]
 pub use scoped::NullableTenant;

@@ -27,6 +27,7 @@ use sea_orm::{
 
 use super::context::Ctx;
 use super::exec::Checked;
+use super::keyset::ListKey;
 use super::prepared::Prepared;
 use crate::error::Result;
 use crate::ids::TenantId;
@@ -200,10 +201,10 @@ impl<'a> Scoped<'a> {
         Ok(row)
     }
 
-    /// The scope of a keyset cursor for `list`: a cursor is accepted only by
+    /// The list `name` of this tenant: its cursors are accepted only by
     /// the same list of the same tenant.
-    pub fn cursor_scope(&self, list: &str) -> String {
-        format!("{list}:{}", self.tenant)
+    pub(crate) fn list(&self, name: &'static str) -> ListKey {
+        ListKey::new(name, Some(&self.tenant))
     }
 
     /// `SELECT` of this tenant's rows and the global ones (NULL tenant).
@@ -286,9 +287,9 @@ impl<'a> GlobalRows<'a> {
         global_insert(row)
     }
 
-    /// The scope of a keyset cursor for `list` of global rows.
-    pub fn cursor_scope(&self, list: &str) -> String {
-        format!("{list}:global")
+    /// The list `name` of the global rows.
+    pub(crate) fn list(&self, name: &'static str) -> ListKey {
+        ListKey::new(name, Some(&"global"))
     }
 }
 
@@ -399,11 +400,11 @@ impl<'a> Rows<'a> {
         on_conflict
     }
 
-    /// The scope of a keyset cursor for `list` among these rows.
-    pub fn cursor_scope(&self, list: &str) -> String {
+    /// The list `name` among these rows.
+    pub(crate) fn list(&self, name: &'static str) -> ListKey {
         match self {
-            Rows::Tenant(scoped) => scoped.cursor_scope(list),
-            Rows::Global(global) => global.cursor_scope(list),
+            Rows::Tenant(scoped) => scoped.list(name),
+            Rows::Global(global) => global.list(name),
         }
     }
 }

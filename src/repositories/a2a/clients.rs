@@ -20,9 +20,9 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::keyset_page;
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{expect_changed, string_list, unsigned};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 use crate::validation::oauth::redirect_uri_list;
@@ -374,16 +374,11 @@ impl<'a> A2aClients<'a> {
         owner: UserId,
         request: &PageRequest,
     ) -> Result<Page<A2aClient>> {
-        let page = keyset_page(
+        let page = keyset_page::<clients::Model>(
             &self.ctx,
-            &format!("a2a_clients:{owner}"),
+            &self.ctx.list("a2a_clients").by(owner),
             request,
             clients::Entity::find().filter(clients::Column::UserId.eq(owner.as_uuid())),
-            (clients::Column::CreatedAt, clients::Column::Id),
-            |row| Position {
-                at: row.created_at.to_utc(),
-                id: row.id,
-            },
         )
         .await?;
         page.try_map(A2aClient::try_from)
@@ -488,3 +483,14 @@ pub(super) async fn owned_client(ctx: &Ctx<'_>, owner: UserId, id: Uuid) -> Resu
         .map(|_| ())
         .ok_or_else(|| DatabaseError::not_found("a2a client", id))
 }
+
+keyset_order!(
+    clients::Model,
+    clients::Column,
+    (clients::Column::CreatedAt, clients::Column::Id),
+    Ascending,
+    |row| Position {
+        at: row.created_at.to_utc(),
+        id: row.id,
+    }
+);

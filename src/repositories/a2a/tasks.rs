@@ -19,8 +19,8 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::keyset_page;
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -175,24 +175,8 @@ impl<'a> A2aTasks<'a> {
         if let Some(status) = status {
             select = select.filter(tasks::Column::Status.eq(status));
         }
-        let scope = format!(
-            "a2a_tasks:{client}:{}",
-            status
-                .map(|s| s.to_value().value.into_owned())
-                .unwrap_or_default()
-        );
-        let page = keyset_page(
-            &self.ctx,
-            &scope,
-            request,
-            select,
-            (tasks::Column::CreatedAt, tasks::Column::Id),
-            |row| Position {
-                at: row.created_at.to_utc(),
-                id: row.id,
-            },
-        )
-        .await?;
+        let list = self.ctx.list("a2a_tasks").by(client).by(status);
+        let page = keyset_page::<tasks::Model>(&self.ctx, &list, request, select).await?;
         Ok(page.map(A2aTask::from))
     }
 
@@ -258,3 +242,14 @@ fn owned_by(owner: UserId) -> sea_orm::sea_query::SelectStatement {
         .and_where(Expr::col(clients::Column::UserId).eq(owner.as_uuid()))
         .to_owned()
 }
+
+keyset_order!(
+    tasks::Model,
+    tasks::Column,
+    (tasks::Column::CreatedAt, tasks::Column::Id),
+    Ascending,
+    |row| Position {
+        at: row.created_at.to_utc(),
+        id: row.id,
+    }
+);

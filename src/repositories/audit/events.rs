@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use entity::audit_events as events;
-use sea_orm::sea_query::Order;
 use sea_orm::{ColumnTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
@@ -16,7 +15,7 @@ use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Rows;
 use crate::query::RunInsert;
 use crate::query::in_period;
-use crate::query::keyset_page_as;
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -306,22 +305,25 @@ impl<'a> AuditEvents<'a> {
             select = select.filter(events::Column::Severity.eq(severity.as_str()));
         }
         let select = in_period(select, events::Column::Timestamp, filter.from, filter.to)?;
-        let scope = self.rows.cursor_scope(&format!(
-            "audit_events:{:?}:{:?}:{:?}:{:?}",
-            filter.event_type, filter.severity, filter.from, filter.to
-        ));
-        let page = keyset_page_as(
-            &self.rows,
-            &scope,
-            request,
-            select,
-            ((events::Column::Timestamp, events::Column::Id), Order::Desc),
-            |row: &events::Model| Position {
-                at: row.timestamp.to_utc(),
-                id: row.id,
-            },
-        )
-        .await?;
+        let list = self
+            .rows
+            .list("audit_events")
+            .by(&filter.event_type)
+            .by(filter.severity)
+            .by(filter.from)
+            .by(filter.to);
+        let page = keyset_page::<events::Model>(&self.rows, &list, request, select).await?;
         page.try_map(AuditEvent::try_from)
     }
 }
+
+keyset_order!(
+    events::Model,
+    events::Column,
+    (events::Column::Timestamp, events::Column::Id),
+    Descending,
+    |row| Position {
+        at: row.timestamp.to_utc(),
+        id: row.id,
+    }
+);

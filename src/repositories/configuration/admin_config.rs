@@ -29,8 +29,8 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Rows;
 use crate::query::in_period;
-use crate::query::keyset_page_as;
 use crate::query::{Checked, Ctx, RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -460,22 +460,15 @@ impl<'a> AdminConfig<'a> {
             select = select.filter(audit::Column::AdminUserId.eq(admin.as_uuid()));
         }
         let select = in_period(select, audit::Column::Timestamp, filter.from, filter.to)?;
-        let scope = self.rows.cursor_scope(&format!(
-            "admin_config_audit:{:?}:{:?}:{:?}:{:?}:{:?}",
-            filter.category, filter.key, filter.admin, filter.from, filter.to
-        ));
-        let page = keyset_page_as(
-            &self.rows,
-            &scope,
-            request,
-            select,
-            ((audit::Column::Timestamp, audit::Column::Id), Order::Desc),
-            |row: &audit::Model| Position {
-                at: row.timestamp.to_utc(),
-                id: row.id,
-            },
-        )
-        .await?;
+        let list = self
+            .rows
+            .list("admin_config_audit")
+            .by(&filter.category)
+            .by(&filter.key)
+            .by(filter.admin)
+            .by(filter.from)
+            .by(filter.to);
+        let page = keyset_page::<audit::Model>(&self.rows, &list, request, select).await?;
         Ok(page.map(ConfigAuditEntry::from))
     }
 
@@ -651,3 +644,14 @@ fn typed_value(data_type: ConfigDataType, value: &str) -> Result<String> {
         }
     }
 }
+
+keyset_order!(
+    audit::Model,
+    audit::Column,
+    (audit::Column::Timestamp, audit::Column::Id),
+    Descending,
+    |row| Position {
+        at: row.timestamp.to_utc(),
+        id: row.id,
+    }
+);

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use entity::chat_conversations as conversations;
 use entity::chat_messages as messages;
 use entity::sea_orm_active_enums::ChatRole;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QueryResult, QuerySelect, Select,
@@ -26,7 +26,7 @@ use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
 use crate::query::cells::{Cell, checked, read_enum};
 use crate::query::{Checked, RunInsert, RunSelect, RunWrite};
-use crate::query::{KeysetSql, keyset_page_as, keyset_page_prepared};
+use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page};
 use crate::query::{Prepared, expect_changed, unsigned, unsigned_opt};
 use crate::time;
 use crate::validation;
@@ -303,21 +303,9 @@ impl<'a> Chat<'a> {
         user: UserId,
         request: &PageRequest,
     ) -> Result<Page<ConversationSummary>> {
-        let scope = self
-            .scope
-            .cursor_scope(&format!("chat_conversations:{user}"));
-        let page = keyset_page_as(
-            &self.scope,
-            &scope,
-            request,
-            self.conversations(user),
-            (CONVERSATION_ORDER, Order::Desc),
-            |SummaryRow(last, _)| Position {
-                at: last.updated_at.to_utc(),
-                id: last.id,
-            },
-        )
-        .await?;
+        let list = self.scope.list("chat_conversations").by(user);
+        let page = keyset_page::<SummaryRow>(&self.scope, &list, request, self.conversations(user))
+            .await?;
         page.try_map(|SummaryRow(conversation, count)| {
             Ok(ConversationSummary {
                 conversation: conversation.try_into()?,
@@ -457,18 +445,15 @@ impl<'a> Chat<'a> {
     ) -> Result<Page<ChatMessage>> {
         self.ensure_owned(user, conversation).await?;
         static PAGE: KeysetSql = KeysetSql::new();
-        let scope = self
-            .scope
-            .cursor_scope(&format!("chat_messages:{conversation}"));
-        let page = keyset_page_prepared(
+        let list = self.scope.list("chat_messages").by(conversation);
+        let page = keyset_page::<MessageRow>(
             &self.scope,
-            (&PAGE, &scope),
+            &list,
             request,
-            (vec![conversation.into()], || messages_of(conversation)),
-            MESSAGE_ORDER,
-            |row: &MessageRow| Position {
-                at: row.0.created_at,
-                id: row.0.id,
+            PreparedPage {
+                sql: &PAGE,
+                values: vec![conversation.into()],
+                select: || messages_of(conversation),
             },
         )
         .await?;
@@ -552,19 +537,12 @@ impl<'a> Chat<'a> {
         });
         let mut out = Vec::new();
         for after in [None, cursor] {
-            let (columns, order) = (CONVERSATION_ORDER, Order::Desc);
             out.push(
-                in_page(self.conversations(user), columns, 50, after, order)
+                in_page::<SummaryRow, _>(self.conversations(user), 50, after)
                     .build(backend)
                     .into_inner(),
             );
-            let messages = in_page(
-                messages_of(conversation),
-                MESSAGE_ORDER,
-                50,
-                after,
-                Order::Asc,
-            );
+            let messages = in_page::<MessageRow, _>(messages_of(conversation), 50, after);
             out.push(messages.build(backend).into_inner());
         }
         out
@@ -591,11 +569,26 @@ fn messages_of(conversation: Uuid) -> sea_orm::Select<messages::Entity> {
     messages::Entity::find().filter(messages::Column::ConversationId.eq(conversation))
 }
 
-/// Conversations page newest activity first on
-/// `(tenant_id, user_id, updated_at, id)`.
-const CONVERSATION_ORDER: (conversations::Column, conversations::Column) =
-    (conversations::Column::UpdatedAt, conversations::Column::Id);
-
-/// Messages page oldest first on `(conversation_id, created_at, id)`.
-const MESSAGE_ORDER: (messages::Column, messages::Column) =
-    (messages::Column::CreatedAt, messages::Column::Id);
+// Conversations page newest activity first on
+// `(tenant_id, user_id, updated_at, id)`; messages oldest first on
+// `(conversation_id, created_at, id)`.
+keyset_order!(
+    SummaryRow,
+    conversations::Column,
+    (conversations::Column::UpdatedAt, conversations::Column::Id),
+    Descending,
+    |SummaryRow(last, _)| Position {
+        at: last.updated_at.to_utc(),
+        id: last.id,
+    }
+);
+keyset_order!(
+    MessageRow,
+    messages::Column,
+    (messages::Column::CreatedAt, messages::Column::Id),
+    Ascending,
+    |row| Position {
+        at: row.0.created_at,
+        id: row.0.id,
+    }
+);

@@ -30,9 +30,9 @@ use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::cells::{Cell, read_enum};
-use crate::query::keyset_page;
 use crate::query::{Prepared, expect_changed, latest, unsigned_opt};
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -437,24 +437,13 @@ impl<'a> ApiKeys<'a> {
         if let Some(tier) = filter.tier {
             select = select.filter(api_keys::Column::Tier.eq(tier));
         }
-        let scope = format!(
-            "api_keys.filtered:user={};active={:?};tier={:?}",
-            filter.user_id.map(|u| u.to_string()).unwrap_or_default(),
-            filter.active,
-            filter.tier,
-        );
-        let page = keyset_page(
-            &self.ctx,
-            &scope,
-            request,
-            select,
-            (api_keys::Column::CreatedAt, api_keys::Column::Id),
-            |m| Position {
-                at: m.created_at.to_utc(),
-                id: m.id,
-            },
-        )
-        .await?;
+        let list = self
+            .ctx
+            .list("api_keys.filtered")
+            .by(filter.user_id)
+            .by(filter.active)
+            .by(filter.tier);
+        let page = keyset_page::<api_keys::Model>(&self.ctx, &list, request, select).await?;
         page.try_map(ApiKey::try_from)
     }
 
@@ -524,3 +513,14 @@ impl<'a> ApiKeys<'a> {
 fn display_prefix(key: &str) -> Option<&str> {
     key.get(..ApiKeys::DISPLAY_PREFIX_LEN)
 }
+
+keyset_order!(
+    api_keys::Model,
+    api_keys::Column,
+    (api_keys::Column::CreatedAt, api_keys::Column::Id),
+    Ascending,
+    |m| Position {
+        at: m.created_at.to_utc(),
+        id: m.id,
+    }
+);

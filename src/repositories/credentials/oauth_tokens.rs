@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_tokens as tokens;
-use sea_orm::sea_query::{OnConflict, Order};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DbErr, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
     QuerySelect, Select, UpdateMany,
@@ -27,9 +27,9 @@ use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::Scoped;
 use crate::query::cells::read_named;
-use crate::query::keyset_page_as;
 use crate::query::{AllTenants, Checked, RunSelect, RunWrite};
 use crate::query::{Prepared, expect_changed};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 use crate::validation::oauth::provider_name;
@@ -317,27 +317,14 @@ impl<'a> OAuthTokens<'a> {
         request: &PageRequest,
     ) -> Result<Page<OAuthToken>> {
         let name = provider_name(provider);
-        let scope = self
-            .scope
-            .cursor_scope(&format!("user_oauth_tokens:{name}"));
+        let list = self.scope.list("user_oauth_tokens").by(&name);
         let select = self
             .scope
             .find::<tokens::Entity>()
             .select_only()
             .columns(TOKEN_COLUMNS)
             .filter(tokens::Column::Provider.eq(name));
-        let page = keyset_page_as(
-            &self.scope,
-            &scope,
-            request,
-            select,
-            ((tokens::Column::CreatedAt, tokens::Column::Id), Order::Asc),
-            |row: &StoredToken| Position {
-                at: row.0.created_at.to_utc(),
-                id: row.0.id,
-            },
-        )
-        .await?;
+        let page = keyset_page::<StoredToken>(&self.scope, &list, request, select).await?;
         let rows: Vec<tokens::Model> = page.items.into_iter().map(|row| row.0).collect();
         Ok(Page {
             items: decrypt_all(&self.scope, rows).await?,
@@ -611,3 +598,14 @@ impl<'a> CrossTenantOAuthTokens<'a> {
             .rows_affected)
     }
 }
+
+keyset_order!(
+    StoredToken,
+    tokens::Column,
+    (tokens::Column::CreatedAt, tokens::Column::Id),
+    Ascending,
+    |row| Position {
+        at: row.0.created_at.to_utc(),
+        id: row.0.id,
+    }
+);

@@ -22,8 +22,8 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
 use crate::query::expect_changed;
-use crate::query::keyset_page;
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 
 /// A user's membership in a tenant.
@@ -217,17 +217,12 @@ impl<'a> TenantMembers<'a> {
     /// tenant's list is `InvalidInput`.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), limit = request.limit()))]
     pub async fn list(&self, request: &PageRequest) -> Result<Page<TenantMember>> {
-        let scope = self.scope.cursor_scope("tenant_members");
-        let page = keyset_page(
+        let list = self.scope.list("tenant_members");
+        let page = keyset_page::<members::Model>(
             &self.scope,
-            &scope,
+            &list,
             request,
             self.scope.find::<members::Entity>(),
-            (members::Column::InvitedAt, members::Column::Id),
-            |m| Position {
-                at: m.invited_at.to_utc(),
-                id: m.id,
-            },
         )
         .await?;
         Ok(page.map(TenantMember::from))
@@ -242,3 +237,14 @@ fn owner_guard() -> DatabaseError {
         "is the tenant's owner: transfer ownership before removing or demoting them",
     )
 }
+
+keyset_order!(
+    members::Model,
+    members::Column,
+    (members::Column::InvitedAt, members::Column::Id),
+    Ascending,
+    |m| Position {
+        at: m.invited_at.to_utc(),
+        id: m.id,
+    }
+);

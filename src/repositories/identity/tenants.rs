@@ -20,8 +20,8 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::expect_changed;
-use crate::query::keyset_page;
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::scope::TenantScope;
 use crate::time;
 use crate::validation;
@@ -323,16 +323,11 @@ impl<'a> Tenants<'a> {
     /// another list is `InvalidInput`).
     #[instrument(skip_all, fields(limit = request.limit()))]
     pub async fn list(&self, request: &PageRequest) -> Result<Page<Tenant>> {
-        let page = keyset_page(
+        let page = keyset_page::<tenants::Model>(
             &self.ctx,
-            "tenants.all",
+            &self.ctx.list("tenants.all"),
             request,
             tenants::Entity::find(),
-            (tenants::Column::CreatedAt, tenants::Column::Id),
-            |m| Position {
-                at: m.created_at.to_utc(),
-                id: m.id,
-            },
         )
         .await?;
         Ok(page.map(Tenant::from))
@@ -357,3 +352,14 @@ impl<'a> Tenants<'a> {
             .collect())
     }
 }
+
+keyset_order!(
+    tenants::Model,
+    tenants::Column,
+    (tenants::Column::CreatedAt, tenants::Column::Id),
+    Ascending,
+    |m| Position {
+        at: m.created_at.to_utc(),
+        id: m.id,
+    }
+);

@@ -16,7 +16,7 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::cells::{Cell, read_enum};
-use crate::query::{KeysetSql, keyset_page_prepared};
+use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page};
 use crate::query::{Prepared, expect_changed, latest};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
@@ -449,21 +449,29 @@ impl<'a> Users<'a> {
         request: &PageRequest,
     ) -> Result<Page<User>> {
         static BY_STATUS: KeysetSql = KeysetSql::new();
-        let scope = format!("users.by_status:{status:?}");
-        let page = keyset_page_prepared(
+        let list = self.ctx.list("users.by_status").by(status);
+        let page = keyset_page::<UserRow>(
             &self.ctx,
-            (&BY_STATUS, &scope),
+            &list,
             request,
-            (vec![status.into()], || {
-                select_users().filter(users::Column::UserStatus.eq(status))
-            }),
-            (users::Column::CreatedAt, users::Column::Id),
-            |row: &UserRow| Position {
-                at: row.0.created_at,
-                id: row.0.id.as_uuid(),
+            PreparedPage {
+                sql: &BY_STATUS,
+                values: vec![status.into()],
+                select: || select_users().filter(users::Column::UserStatus.eq(status)),
             },
         )
         .await?;
         Ok(page.map(|row| row.0))
     }
 }
+
+keyset_order!(
+    UserRow,
+    users::Column,
+    (users::Column::CreatedAt, users::Column::Id),
+    Ascending,
+    |row| Position {
+        at: row.0.created_at,
+        id: row.0.id.as_uuid(),
+    }
+);

@@ -16,9 +16,9 @@ use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::keyset_page;
 use crate::query::{Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt};
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 use crate::validation::request::{response_time, size};
@@ -442,20 +442,15 @@ impl<'a> AdminTokens<'a> {
             time::checked_utc("from", from)?,
             time::checked_utc("to", to)?,
         );
-        let scope = format!("admin_token_usage:{id}:{from}:{to}");
-        let page = keyset_page(
+        let list = self.ctx.list("admin_token_usage").by(id).by(from).by(to);
+        let page = keyset_page::<usage::Model>(
             &self.ctx,
-            &scope,
+            &list,
             request,
             usage::Entity::find()
                 .filter(usage::Column::AdminTokenId.eq(id))
                 .filter(usage::Column::Timestamp.gte(time::stored(from)))
                 .filter(usage::Column::Timestamp.lt(time::stored(to))),
-            (usage::Column::Timestamp, usage::Column::Id),
-            |row| Position {
-                at: row.timestamp.to_utc(),
-                id: row.id,
-            },
         )
         .await?;
         page.try_map(AdminTokenUsage::try_from)
@@ -505,6 +500,17 @@ fn display_prefix(token: &str) -> String {
     let random = token.rsplit('.').next().unwrap_or(token);
     random.chars().take(PREFIX_LEN).collect()
 }
+
+keyset_order!(
+    usage::Model,
+    usage::Column,
+    (usage::Column::Timestamp, usage::Column::Id),
+    Ascending,
+    |row| Position {
+        at: row.timestamp.to_utc(),
+        id: row.id,
+    }
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use entity::impersonation_sessions as sessions;
 use entity::users;
-use sea_orm::sea_query::{Expr, LockType, Order};
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
 };
@@ -23,8 +23,8 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::keyset_page_as;
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -235,25 +235,13 @@ impl<'a> Impersonations<'a> {
         if filter.active_only {
             select = select.filter(sessions::Column::IsActive.eq(true));
         }
-        let scope = format!(
-            "impersonation_sessions:{:?}:{:?}:{}",
-            filter.impersonator, filter.target, filter.active_only
-        );
-        let page = keyset_page_as(
-            &self.ctx,
-            &scope,
-            request,
-            select,
-            (
-                (sessions::Column::StartedAt, sessions::Column::Id),
-                Order::Desc,
-            ),
-            |row: &sessions::Model| Position {
-                at: row.started_at.to_utc(),
-                id: row.id,
-            },
-        )
-        .await?;
+        let list = self
+            .ctx
+            .list("impersonation_sessions")
+            .by(filter.impersonator)
+            .by(filter.target)
+            .by(filter.active_only);
+        let page = keyset_page::<sessions::Model>(&self.ctx, &list, request, select).await?;
         Ok(page.map(ImpersonationSession::from))
     }
 }
@@ -274,3 +262,14 @@ async fn end_active(ctx: &Ctx<'_>, impersonator: UserId, at: DateTime<FixedOffse
         .await?
         .rows_affected)
 }
+
+keyset_order!(
+    sessions::Model,
+    sessions::Column,
+    (sessions::Column::StartedAt, sessions::Column::Id),
+    Descending,
+    |row| Position {
+        at: row.started_at.to_utc(),
+        id: row.id,
+    }
+);

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use entity::goals;
 
-use sea_orm::sea_query::{Expr, Order};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Map, Value};
 use tracing::instrument;
@@ -20,8 +20,8 @@ use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::expect_changed;
-use crate::query::keyset_page_as;
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -127,16 +127,11 @@ impl<'a> Goals<'a> {
     /// `(user_id, created_at, id)`).
     #[instrument(skip_all, fields(user_id = %user, limit = request.limit()), err(Display))]
     pub async fn list(&self, user: UserId, request: &PageRequest) -> Result<Page<Goal>> {
-        let page = keyset_page_as(
+        let page = keyset_page::<goals::Model>(
             &self.ctx,
-            &format!("goals:{user}"),
+            &self.ctx.list("goals").by(user),
             request,
             goals::Entity::find().filter(goals::Column::UserId.eq(user.as_uuid())),
-            ((goals::Column::CreatedAt, goals::Column::Id), Order::Desc),
-            |row: &goals::Model| Position {
-                at: row.created_at.to_utc(),
-                id: row.id,
-            },
         )
         .await?;
         Ok(page.map(Goal::from))
@@ -248,3 +243,14 @@ fn owned(user: UserId, id: Uuid) -> sea_orm::Select<goals::Entity> {
         .filter(goals::Column::Id.eq(id))
         .filter(goals::Column::UserId.eq(user.as_uuid()))
 }
+
+keyset_order!(
+    goals::Model,
+    goals::Column,
+    (goals::Column::CreatedAt, goals::Column::Id),
+    Descending,
+    |row| Position {
+        at: row.created_at.to_utc(),
+        id: row.id,
+    }
+);

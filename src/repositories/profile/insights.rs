@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use entity::insights;
-use sea_orm::sea_query::Order;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 use tracing::instrument;
@@ -14,7 +13,7 @@ use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::RunInsert;
-use crate::query::keyset_page_as;
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -163,21 +162,24 @@ impl<'a> Insights<'a> {
         if let Some(kind) = &insight_type {
             select = select.filter(insights::Column::InsightType.eq(kind));
         }
-        let page = keyset_page_as(
+        let page = keyset_page::<insights::Model>(
             &self.ctx,
-            &format!("insights:{user}:{insight_type:?}"),
+            &self.ctx.list("insights").by(user).by(&insight_type),
             request,
             select,
-            (
-                (insights::Column::CreatedAt, insights::Column::Id),
-                Order::Desc,
-            ),
-            |row: &insights::Model| Position {
-                at: row.created_at.to_utc(),
-                id: row.id,
-            },
         )
         .await?;
         Ok(page.map(Insight::from))
     }
 }
+
+keyset_order!(
+    insights::Model,
+    insights::Column,
+    (insights::Column::CreatedAt, insights::Column::Id),
+    Descending,
+    |row| Position {
+        at: row.created_at.to_utc(),
+        id: row.id,
+    }
+);

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::oauth_notifications as notifications;
-use sea_orm::sea_query::{Expr, Order};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 use uuid::Uuid;
@@ -15,8 +15,8 @@ use crate::error::Result;
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::keyset_page_as;
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -196,19 +196,11 @@ impl<'a> OAuthNotifications<'a> {
         user: UserId,
         request: &PageRequest,
     ) -> Result<Page<OAuthNotification>> {
-        let page = keyset_page_as(
+        let page = keyset_page::<notifications::Model>(
             &self.ctx,
-            &format!("oauth_notifications:{user}"),
+            &self.ctx.list("oauth_notifications").by(user),
             request,
             notifications::Entity::find().filter(notifications::Column::UserId.eq(user.as_uuid())),
-            (
-                (notifications::Column::CreatedAt, notifications::Column::Id),
-                Order::Desc,
-            ),
-            |row: &notifications::Model| Position {
-                at: row.created_at.to_utc(),
-                id: row.id,
-            },
         )
         .await?;
         Ok(page.map(OAuthNotification::from))
@@ -241,3 +233,14 @@ fn not_expired() -> Condition {
         .add(notifications::Column::ExpiresAt.is_null())
         .add(notifications::Column::ExpiresAt.gt(time::stored(time::now())))
 }
+
+keyset_order!(
+    notifications::Model,
+    notifications::Column,
+    (notifications::Column::CreatedAt, notifications::Column::Id),
+    Descending,
+    |row| Position {
+        at: row.created_at.to_utc(),
+        id: row.id,
+    }
+);

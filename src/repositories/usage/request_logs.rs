@@ -13,8 +13,8 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::RunInsert;
-use crate::query::keyset_page;
 use crate::query::{in_period, unsigned, unsigned_opt};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 use crate::validation::request::{MAX_ENDPOINT, error_message, method, response_time, status_code};
@@ -187,28 +187,28 @@ impl<'a> Usage<'a> {
             filter.to,
         )?;
         let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
-        let scope = format!(
-            "request_logs:user={};key={:?};endpoint={:?};status={:?}..{:?};time={:?}..{:?}",
-            filter.user_id.map(|u| u.to_string()).unwrap_or_default(),
-            filter.api_key_id.map(|k| k.to_string()),
-            endpoint,
-            filter.min_status,
-            filter.max_status,
-            micros(filter.from),
-            micros(filter.to),
-        );
-        let page = keyset_page(
-            &self.ctx,
-            &scope,
-            request,
-            select,
-            (request_logs::Column::Timestamp, request_logs::Column::Id),
-            |m| Position {
-                at: m.timestamp.to_utc(),
-                id: m.id,
-            },
-        )
-        .await?;
+        let list = self
+            .ctx
+            .list("request_logs")
+            .by(filter.user_id)
+            .by(filter.api_key_id)
+            .by(&endpoint)
+            .by(filter.min_status)
+            .by(filter.max_status)
+            .by(micros(filter.from))
+            .by(micros(filter.to));
+        let page = keyset_page::<request_logs::Model>(&self.ctx, &list, request, select).await?;
         page.try_map(RequestLog::try_from)
     }
 }
+
+keyset_order!(
+    request_logs::Model,
+    request_logs::Column,
+    (request_logs::Column::Timestamp, request_logs::Column::Id),
+    Ascending,
+    |m| Position {
+        at: m.timestamp.to_utc(),
+        id: m.id,
+    }
+);

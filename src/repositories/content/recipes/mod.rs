@@ -14,7 +14,7 @@ mod types;
 use entity::recipe_ingredients as ingredients;
 use entity::recipes;
 use entity::sea_orm_active_enums::MealTiming;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Select,
@@ -26,10 +26,10 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
-use crate::query::keyset_page_as;
 use crate::query::text_search::{json_strings_contain, text_contains};
 use crate::query::{Checked, Ctx, RunInsert, RunSelect, RunWrite};
 use crate::query::{Prepared, expect_changed, unsigned};
+use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 
@@ -178,22 +178,17 @@ impl<'a> Recipes<'a> {
         request: &PageRequest,
     ) -> Result<Page<Recipe>> {
         let text = validation::optional("text", filter.text.as_deref(), Recipes::MAX_SEARCH)?;
-        let timing = filter.meal_timing.map(|t| format!("{t:?}"));
-        let scope = self.scope.cursor_scope(&format!(
-            "recipes:{user}:{}:{}",
-            timing.unwrap_or_default(),
-            text.as_deref().unwrap_or_default()
-        ));
-        let page = keyset_page_as(
+        let list = self
+            .scope
+            .list("recipes")
+            .by(user)
+            .by(filter.meal_timing)
+            .by(&text);
+        let page = keyset_page::<recipes::Model>(
             &self.scope,
-            &scope,
+            &list,
             request,
             self.filtered(user, filter.meal_timing, text.as_deref()),
-            (RECIPE_ORDER, Order::Desc),
-            |last: &recipes::Model| Position {
-                at: last.created_at.to_utc(),
-                id: last.id,
-            },
         )
         .await?;
         page.try_map(Recipe::try_from)
@@ -352,7 +347,7 @@ impl<'a> Recipes<'a> {
         for (timing, text) in filters {
             for after in [None, cursor] {
                 let select = self.filtered(user, timing, text);
-                let page = in_page(select, RECIPE_ORDER, 50, after, Order::Desc);
+                let page = in_page::<recipes::Model, _>(select, 50, after);
                 out.push(page.build(backend).into_inner());
             }
         }
@@ -394,10 +389,6 @@ async fn insert_ingredients(ctx: &Ctx<'_>, rows: Vec<ingredients::ActiveModel>) 
     Ok(())
 }
 
-/// Recipes page newest first on `(…, created_at, id)`.
-const RECIPE_ORDER: (recipes::Column, recipes::Column) =
-    (recipes::Column::CreatedAt, recipes::Column::Id);
-
 /// The cached nutrition columns, in [`Nutrition`]'s order.
 const NUTRITION_COLUMNS: [recipes::Column; 7] = [
     recipes::Column::CachedCalories,
@@ -408,3 +399,15 @@ const NUTRITION_COLUMNS: [recipes::Column; 7] = [
     recipes::Column::CachedSodiumMg,
     recipes::Column::CachedSugarG,
 ];
+
+// Recipes page newest first on `(…, created_at, id)`.
+keyset_order!(
+    recipes::Model,
+    recipes::Column,
+    (recipes::Column::CreatedAt, recipes::Column::Id),
+    Descending,
+    |last| Position {
+        at: last.created_at.to_utc(),
+        id: last.id,
+    }
+);
