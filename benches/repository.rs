@@ -560,7 +560,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
             };
             db.admin_tokens().record_use(admin, used).await.unwrap();
         },
-        async |raw, _| raw.record_admin_use(admin).await,
+        async |raw, _| raw.record_admin_use(admin.as_uuid()).await,
     )
     .await;
     report.compare("admin token record_use", &line, 0.9, Kind::Write);
@@ -619,7 +619,7 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         async |i| {
             db.a2a_usage().record(a2a_row(i)).await.unwrap();
         },
-        async |raw, i| raw.record_a2a_usage(a2a, i).await,
+        async |raw, i| raw.record_a2a_usage(a2a.as_uuid(), i).await,
     )
     .await;
     let batch = batches(async |b| {
@@ -811,7 +811,7 @@ async fn recipes(
             let got = recipes.get(user, id).await.unwrap();
             assert_eq!(got.ingredients.len(), 10);
         },
-        async |raw, _| assert_eq!(raw.get_recipe(tenant, user, id).await, 10),
+        async |raw, _| assert_eq!(raw.get_recipe(tenant, user, id.as_uuid()).await, 10),
     )
     .await;
     report.compare("recipe get with 10 ingredients", &line, 0.9, Kind::Read);
@@ -842,7 +842,7 @@ async fn chat(
             message.token_count = Some(7);
             chat.add_message(user, repo_talk, message).await.unwrap();
         },
-        async |raw, _| raw.add_chat_message(tenant, user, raw_talk).await,
+        async |raw, _| raw.add_chat_message(tenant, user, raw_talk.as_uuid()).await,
     )
     .await;
     report.compare("chat add message (transaction)", &line, 0.9, Kind::Write);
@@ -850,7 +850,7 @@ async fn chat(
     const DEPTH: usize = 10_000;
     sides
         .raw
-        .insert_chat_messages(deep_talk, DEPTH + 1_000)
+        .insert_chat_messages(deep_talk.as_uuid(), DEPTH + 1_000)
         .await;
     let (mut request, mut seen) = (PageRequest::first(500), 0);
     let deep_position = loop {
@@ -872,7 +872,7 @@ async fn chat(
             },
             async |raw, _| {
                 let rows = raw
-                    .chat_messages_page(tenant, user, deep_talk, after, 50)
+                    .chat_messages_page(tenant, user, deep_talk.as_uuid(), after, 50)
                     .await;
                 assert_eq!(rows.len(), 50);
             },
@@ -916,7 +916,10 @@ async fn point_reads(
     // file on its own, and the first touch of a page through a new map
     // costs a page fault that a long-running process pays once.
     for i in 0..800 {
-        db.users().get_by_id(UserId::from(pick(i))).await.unwrap();
+        db.users()
+            .get_by_id(UserId::from_uuid(pick(i)))
+            .await
+            .unwrap();
         sides.raw.get_user(pick(i)).await;
         if let Some(peer) = sides.peer {
             peer.get_user(pick(i)).await;
@@ -926,7 +929,11 @@ async fn point_reads(
         200,
         sides,
         async |i| {
-            let user = db.users().get_by_id(UserId::from(pick(i))).await.unwrap();
+            let user = db
+                .users()
+                .get_by_id(UserId::from_uuid(pick(i)))
+                .await
+                .unwrap();
             assert!(user.is_some());
         },
         async |raw, i| assert!(raw.get_user(pick(i)).await.is_some()),

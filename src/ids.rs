@@ -15,7 +15,10 @@ macro_rules! typed_id {
                 Self(Uuid::now_v7())
             }
 
-            /// Wraps an existing UUID.
+            /// Wraps an existing UUID: the one way to make an id from a
+            /// uuid, so that it is written out where it happens (there is
+            /// no `From<Uuid>`: an `.into()` cannot turn one kind of id
+            /// into another).
             pub const fn from_uuid(id: Uuid) -> Self {
                 Self(id)
             }
@@ -32,9 +35,9 @@ macro_rules! typed_id {
             }
         }
 
-        impl From<Uuid> for $name {
-            fn from(id: Uuid) -> Self {
-                Self(id)
+        impl From<$name> for sea_orm::Value {
+            fn from(id: $name) -> sea_orm::Value {
+                id.0.into()
             }
         }
 
@@ -73,4 +76,49 @@ typed_id!(
 typed_id!(
     /// The id of an API key.
     ApiKeyId
+);
+typed_id!(
+    /// The id of an A2A client.
+    A2aClientId
+);
+typed_id!(
+    /// The id of an A2A task.
+    A2aTaskId
+);
+typed_id!(
+    /// The id of an admin token.
+    AdminTokenId
+);
+typed_id!(
+    /// The id of an API key provisioned by an admin token.
+    ProvisionedKeyId
+);
+typed_id!(
+    /// The id of an MCP token.
+    McpTokenId
+);
+typed_id!(
+    /// The id of a chat conversation.
+    ConversationId
+);
+typed_id!(
+    /// The id of a recipe.
+    RecipeId
+);
+typed_id!(
+    /// The id of a goal.
+    GoalId
+);
+typed_id!(
+    /// The id of an OAuth notification.
+    NotificationId
+);
+typed_id!(
+    /// The id of an impersonation session.
+    ImpersonationId
+);
+typed_id!(
+    /// The id of a recorded request: a row of API-key usage, JWT usage, the
+    /// request log or A2A usage.
+    UsageId
 );

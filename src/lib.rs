@@ -146,7 +146,10 @@ pub use entity::sea_orm_active_enums::UserRole;
 /// `Suspended`.
 pub use entity::sea_orm_active_enums::UserStatus;
 pub use error::{ConnectProblem, DatabaseError, Result};
-pub use ids::{ApiKeyId, TenantId, UserId};
+pub use ids::{
+    A2aClientId, A2aTaskId, AdminTokenId, ApiKeyId, ConversationId, GoalId, ImpersonationId,
+    McpTokenId, NotificationId, ProvisionedKeyId, RecipeId, TenantId, UsageId, UserId,
+};
 pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use query::TxFuture;

@@ -5,6 +5,7 @@ use pierre_db::{
     A2aClient, ApiKeyTier, CreatedApiKey, Database, DatabaseError, NewA2aClient, NewA2aUsage,
     NewApiKey, NewUser, PageRequest, TaskStatus, UserId,
 };
+use pierre_db::{A2aClientId, A2aTaskId};
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::common;
@@ -331,7 +332,7 @@ async fn expired_sessions_are_invisible_and_concurrent_touches_all_count() {
 }
 
 /// Drives a new task to `state` along legal moves.
-async fn task_in(db: &Database, a: &Agent, state: TaskStatus) -> uuid::Uuid {
+async fn task_in(db: &Database, a: &Agent, state: TaskStatus) -> A2aTaskId {
     let tasks = db.a2a_tasks();
     let task = tasks
         .create(a.owner, a.client.id, "analyze", serde_json::json!({"n": 1}))
@@ -716,7 +717,11 @@ async fn a_deactivated_client_records_no_usage_and_an_unknown_one_is_not_found()
         assert!(
             matches!(
                 usage
-                    .record(NewA2aUsage::new(unknown, "get_stats", 200))
+                    .record(NewA2aUsage::new(
+                        A2aClientId::from_uuid(unknown),
+                        "get_stats",
+                        200
+                    ))
                     .await,
                 Err(DatabaseError::NotFound { .. })
             ),

@@ -3,6 +3,7 @@
 //! page and filter; expiry is cleaned up by deactivation.
 
 use crate::common;
+use pierre_db::ApiKeyId;
 
 use std::collections::HashSet;
 
@@ -341,7 +342,7 @@ async fn get_by_id_for_owner_hides_other_users_keys() {
         );
         for (id, owner) in [
             (created.key.id, bob),
-            (Uuid::now_v7().into(), alice),
+            (ApiKeyId::new(), alice),
             (created.key.id, UserId::new()),
         ] {
             let err = keys.get_by_id_for_owner(id, owner).await.unwrap_err();
@@ -488,10 +489,7 @@ async fn update_last_used_records_the_time_or_reports_not_found() {
             .last_used_at
             .expect("recorded");
         assert!(used >= before && used <= now(), "{b}: {used}");
-        let err = keys
-            .update_last_used(Uuid::now_v7().into())
-            .await
-            .unwrap_err();
+        let err = keys.update_last_used(ApiKeyId::new()).await.unwrap_err();
         assert!(
             matches!(err, DatabaseError::NotFound { .. }),
             "{b}: {err:?}"
@@ -511,7 +509,7 @@ async fn deactivate_is_owner_checked() {
             .await
             .unwrap();
 
-        for (id, owner) in [(created.key.id, bob), (Uuid::now_v7().into(), alice)] {
+        for (id, owner) in [(created.key.id, bob), (ApiKeyId::new(), alice)] {
             let err = keys.deactivate(id, owner).await.unwrap_err();
             assert!(
                 matches!(err, DatabaseError::NotFound { .. }),

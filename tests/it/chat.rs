@@ -1,5 +1,6 @@
 //! Chat conversations and messages.
 
+use pierre_db::ConversationId;
 use pierre_db::{ChatRole, DatabaseError, NewChatMessage, NewConversation, PageRequest};
 
 use crate::common;
@@ -229,7 +230,7 @@ async fn conversation_and_message_pages_use_their_index_without_sorting() {
             w.t.db
                 .tenant(w.acme)
                 .chat()
-                .page_statements(w.ada, uuid::Uuid::now_v7());
+                .page_statements(w.ada, ConversationId::new());
         common::assert_plans_use_indexes(&w.t, statements).await;
     }
 }

@@ -7,12 +7,12 @@
 //! in-memory model as it goes; afterwards every scoped read must return exactly that tenant's rows.
 
 use crate::common;
+use pierre_db::{ConversationId, RecipeId};
 
 use std::collections::BTreeMap;
 
 use crate::common::rng::Rng;
 use pierre_db::OauthProvider;
-use pierre_db::uuid::Uuid;
 use pierre_db::{
     AuditEventFilter, AuditSeverity, ChatRole, ConfigActor, ConfigAuditFilter, ConfigChange,
     ConfigDataType, DatabaseError, IngredientUnit, NewAuditEvent, NewAuthCode, NewChatMessage,
@@ -75,9 +75,9 @@ async fn random_interleaved_operations_never_cross_tenants() {
         let mut configs: BTreeMap<(TenantId, Option<UserId>, &str), i64> = BTreeMap::new();
         let (mut codes, mut refresh): (Issued, Issued) = (Vec::new(), Vec::new());
         // Conversations: (id, tenant, user, messages).
-        let mut talks: Vec<(Uuid, TenantId, UserId, u64)> = Vec::new();
+        let mut talks: Vec<(ConversationId, TenantId, UserId, u64)> = Vec::new();
         // Recipes: (id, tenant, user, ingredients).
-        let mut recipes: Vec<(Uuid, TenantId, UserId, usize)> = Vec::new();
+        let mut recipes: Vec<(RecipeId, TenantId, UserId, usize)> = Vec::new();
         // Config overrides: (tenant, key) → value; changes and events per tenant.
         let mut overrides: BTreeMap<(TenantId, &str), usize> = BTreeMap::new();
         let mut config_changes: BTreeMap<TenantId, usize> = BTreeMap::new();
@@ -470,7 +470,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                     .list(user, &RecipeFilter::default(), &PageRequest::first(500))
                     .await
                     .unwrap();
-                let mut got: Vec<Uuid> = listed
+                let mut got: Vec<RecipeId> = listed
                     .items
                     .iter()
                     .map(|r| {
@@ -482,7 +482,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                         r.id
                     })
                     .collect();
-                let mut want: Vec<Uuid> = recipes
+                let mut want: Vec<RecipeId> = recipes
                     .iter()
                     .filter(|(_, rt, ru, _)| (*rt, *ru) == (tenant, user))
                     .map(|(id, ..)| *id)
@@ -499,7 +499,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                     .list_conversations(user, &PageRequest::first(500))
                     .await
                     .unwrap();
-                let mut got: Vec<(Uuid, u64)> = listed
+                let mut got: Vec<(ConversationId, u64)> = listed
                     .items
                     .iter()
                     .map(|s| {
@@ -512,7 +512,7 @@ async fn random_interleaved_operations_never_cross_tenants() {
                         (c.id, s.message_count)
                     })
                     .collect();
-                let mut want: Vec<(Uuid, u64)> = talks
+                let mut want: Vec<(ConversationId, u64)> = talks
                     .iter()
                     .filter(|(_, ct, cu, _)| (*ct, *cu) == (tenant, user))
                     .map(|(id, _, _, n)| (*id, *n))

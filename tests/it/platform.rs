@@ -1,6 +1,7 @@
 //! Platform credentials and secrets: admin tokens and their use, provisioned
 //! keys, MCP tokens, named system secrets, RSA signing keys.
 
+use pierre_db::AdminTokenId;
 use std::ops::ControlFlow;
 
 use chrono::{Duration, Utc};
@@ -159,7 +160,7 @@ async fn a_use_is_recorded_with_its_error_and_paged_in_history() {
             })
         ));
         let unknown = tokens
-            .record_use(uuid::Uuid::now_v7(), AdminTokenUse::new("provision_key"))
+            .record_use(AdminTokenId::new(), AdminTokenUse::new("provision_key"))
             .await;
         assert!(matches!(unknown, Err(DatabaseError::NotFound { .. })));
         assert_eq!(
@@ -208,7 +209,7 @@ async fn provisioning_creates_key_and_record_together_and_revokes_both() {
         let bad =
             t.db.provisioned_keys()
                 .provision(
-                    uuid::Uuid::now_v7(),
+                    AdminTokenId::new(),
                     "client@example.org",
                     NewApiKey::new(owner, "orphan", ApiKeyTier::Starter),
                     "month",

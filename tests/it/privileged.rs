@@ -1,5 +1,6 @@
 //! Impersonation sessions and permission delegations.
 
+use pierre_db::ImpersonationId;
 use pierre_db::chrono::{Duration, Utc};
 use pierre_db::{DatabaseError, ImpersonationFilter, PageRequest};
 
@@ -55,7 +56,7 @@ async fn impersonation_keeps_one_active_session_per_impersonator() {
         let at = sessions.get(second.id).await.unwrap().ended_at;
         assert!(!sessions.end(second.id).await.unwrap(), "{b}");
         assert_eq!(sessions.get(second.id).await.unwrap().ended_at, at, "{b}");
-        let err = sessions.end(uuid::Uuid::now_v7()).await.unwrap_err();
+        let err = sessions.end(ImpersonationId::new()).await.unwrap_err();
         assert!(matches!(err, DatabaseError::NotFound { .. }), "{b}");
 
         // Bob impersonates too; end_all counts only the impersonator's.

@@ -1,6 +1,6 @@
 //! Recipes and their ingredients.
 
-use pierre_db::uuid::Uuid;
+use pierre_db::RecipeId;
 use pierre_db::{
     DatabaseError, IngredientUnit, MealTiming, NewIngredient, Nutrition, PageRequest, RecipeDraft,
     RecipeFilter,
@@ -146,7 +146,7 @@ async fn lists_page_newest_first_filter_by_timing_and_count() {
                 None => break,
             }
         }
-        let newest_first: Vec<Uuid> = ids.iter().rev().copied().collect();
+        let newest_first: Vec<RecipeId> = ids.iter().rev().copied().collect();
         assert_eq!(seen, newest_first, "{b}");
         assert_eq!(recipes.count(w.ada, &all).await.unwrap(), 7, "{b}");
 
@@ -368,7 +368,7 @@ async fn search_takes_wildcards_literally_in_names_descriptions_and_tags() {
                 .list(w.ada, &filter, &PageRequest::first(50))
                 .await
                 .unwrap();
-            let mut ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+            let mut ids: Vec<RecipeId> = page.items.iter().map(|r| r.id).collect();
             ids.sort();
             let n = recipes.count(w.ada, &filter).await.unwrap();
             assert_eq!(
@@ -378,7 +378,7 @@ async fn search_takes_wildcards_literally_in_names_descriptions_and_tags() {
             );
             ids
         };
-        let sorted = |mut ids: Vec<Uuid>| {
+        let sorted = |mut ids: Vec<RecipeId>| {
             ids.sort();
             ids
         };
@@ -388,7 +388,7 @@ async fn search_takes_wildcards_literally_in_names_descriptions_and_tags() {
         assert_eq!(search("a_b").await, [snake], "{b}: _ is not a wildcard");
         assert_eq!(
             search("!").await,
-            Vec::<Uuid>::new(),
+            Vec::<RecipeId>::new(),
             "{b}: the escape is literal"
         );
         assert_eq!(search("PROTEIN").await, [shake], "{b}: case-insensitive");

@@ -448,7 +448,7 @@ async fn check_after_crash(url: &str, key: &MasterKey) {
         let token = db
             .tenant(tenant)
             .oauth_tokens()
-            .get(user.into(), OauthProvider::Strava)
+            .get(UserId::from_uuid(user), OauthProvider::Strava)
             .await
             .unwrap_or_else(|err| panic!("token of {user}: {err}"))
             .unwrap();

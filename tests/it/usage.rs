@@ -3,6 +3,7 @@
 //! keyset with filters, and platform counts.
 
 use crate::common;
+use pierre_db::ApiKeyId;
 
 use std::collections::BTreeMap;
 
@@ -96,7 +97,7 @@ async fn log_rows(t: &common::TestDb) -> u64 {
 }
 
 fn usage_at(key: Uuid, at: DateTime<Utc>, tool: &str, status: u16) -> NewApiKeyUsage {
-    let mut usage = NewApiKeyUsage::new(key.into(), tool, status);
+    let mut usage = NewApiKeyUsage::new(ApiKeyId::from_uuid(key), tool, status);
     usage.timestamp = at;
     usage
 }
@@ -123,7 +124,7 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
     for w in worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
-        let mut full = NewApiKeyUsage::new(w.key_a.into(), "get_activities", 502);
+        let mut full = NewApiKeyUsage::new(ApiKeyId::from_uuid(w.key_a), "get_activities", 502);
         full.response_time_ms = Some(1234);
         full.error_message = Some("upstream failed\nretry later".into());
         full.request_size_bytes = Some(10);
@@ -180,14 +181,17 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
                 expected - 1
             };
             assert_eq!(
-                usage.current_usage(w.key_a.into(), since).await.unwrap(),
+                usage
+                    .current_usage(ApiKeyId::from_uuid(w.key_a), since)
+                    .await
+                    .unwrap(),
                 expected,
                 "{b}: window {window} min"
             );
         }
         assert_eq!(
             usage
-                .current_usage(Uuid::now_v7().into(), t0 - Duration::days(1))
+                .current_usage(ApiKeyId::new(), t0 - Duration::days(1))
                 .await
                 .unwrap(),
             0,
@@ -201,7 +205,7 @@ async fn api_key_usage_rejects_bad_input_and_unknown_keys_writing_nothing() {
     for w in worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
-        let base = || NewApiKeyUsage::new(w.key_a.into(), "search", 200);
+        let base = || NewApiKeyUsage::new(ApiKeyId::from_uuid(w.key_a), "search", 200);
         let cases: Vec<(NewApiKeyUsage, &str)> = vec![
             (
                 NewApiKeyUsage {
@@ -265,7 +269,7 @@ async fn api_key_usage_rejects_bad_input_and_unknown_keys_writing_nothing() {
             assert_invalid(err, field, b);
         }
         let err = usage
-            .record_api_key_usage(NewApiKeyUsage::new(Uuid::now_v7().into(), "search", 200))
+            .record_api_key_usage(NewApiKeyUsage::new(ApiKeyId::new(), "search", 200))
             .await
             .unwrap_err();
         assert_foreign_key(err, b);
@@ -301,7 +305,10 @@ async fn a_batch_is_written_in_chunks_and_whole() {
         );
         assert_eq!(usage_rows(&w.t).await, n as u64, "{b}");
         assert_eq!(
-            usage.current_usage(w.key_a.into(), t0).await.unwrap(),
+            usage
+                .current_usage(ApiKeyId::from_uuid(w.key_a), t0)
+                .await
+                .unwrap(),
             for_a,
             "{b}"
         );
@@ -316,7 +323,7 @@ async fn a_batch_with_one_bad_row_writes_nothing() {
         let n = 2 * Usage::BATCH_ROWS + 203;
         let good = || -> Vec<_> {
             (0..n)
-                .map(|_| NewApiKeyUsage::new(w.key_a.into(), "bulk", 200))
+                .map(|_| NewApiKeyUsage::new(ApiKeyId::from_uuid(w.key_a), "bulk", 200))
                 .collect()
         };
 
@@ -333,7 +340,7 @@ async fn a_batch_with_one_bad_row_writes_nothing() {
         // Refused by the database in the last chunk, after two chunks went
         // in: the transaction takes them back.
         let mut orphan = good();
-        orphan[n - 3].api_key_id = Uuid::now_v7().into();
+        orphan[n - 3].api_key_id = ApiKeyId::new();
         let err = usage.record_api_key_usage_batch(orphan).await.unwrap_err();
         assert_foreign_key(err, b);
         assert_eq!(usage_rows(&w.t).await, 0, "{b}: nothing half written");
@@ -353,13 +360,19 @@ async fn a_batch_inside_a_transaction_uses_a_savepoint() {
             .transaction(|tx| {
                 Box::pin(async move {
                     tx.usage()
-                        .record_api_key_usage(NewApiKeyUsage::new(key.into(), "single", 200))
+                        .record_api_key_usage(NewApiKeyUsage::new(
+                            ApiKeyId::from_uuid(key),
+                            "single",
+                            200,
+                        ))
                         .await?;
                     // The bad row sits in the second chunk, after a whole
                     // chunk went in.
-                    let mut batch =
-                        vec![NewApiKeyUsage::new(key.into(), "bulk", 200); Usage::BATCH_ROWS + 2];
-                    batch[Usage::BATCH_ROWS + 1].api_key_id = Uuid::now_v7().into();
+                    let mut batch = vec![
+                        NewApiKeyUsage::new(ApiKeyId::from_uuid(key), "bulk", 200);
+                        Usage::BATCH_ROWS + 2
+                    ];
+                    batch[Usage::BATCH_ROWS + 1].api_key_id = ApiKeyId::new();
                     Ok(tx.usage().record_api_key_usage_batch(batch).await)
                 })
             })
@@ -384,7 +397,7 @@ async fn a_batch_inside_a_transaction_uses_a_savepoint() {
                         tx.usage()
                             .record_api_key_usage_batch(vec![
                                 NewApiKeyUsage::new(
-                                    key.into(),
+                                    ApiKeyId::from_uuid(key),
                                     "bulk",
                                     200
                                 );
@@ -463,7 +476,10 @@ async fn usage_stats_aggregate_the_range_per_tool() {
             .await
             .unwrap();
 
-        let stats = usage.usage_stats(w.key_a.into(), from, to).await.unwrap();
+        let stats = usage
+            .usage_stats(ApiKeyId::from_uuid(w.key_a), from, to)
+            .await
+            .unwrap();
         let expected = expected_stats(&rows, w.key_a, from, to);
         assert!(expected.total_requests > 0 && expected.failed_requests > 0);
         assert_eq!(stats, expected, "{b}");
@@ -472,23 +488,20 @@ async fn usage_stats_aggregate_the_range_per_tool() {
         let narrow_to = from + Duration::seconds(150);
         assert_eq!(
             usage
-                .usage_stats(w.key_a.into(), from, narrow_to)
+                .usage_stats(ApiKeyId::from_uuid(w.key_a), from, narrow_to)
                 .await
                 .unwrap(),
             expected_stats(&rows, w.key_a, from, narrow_to),
             "{b}"
         );
         assert_eq!(
-            usage
-                .usage_stats(Uuid::now_v7().into(), from, to)
-                .await
-                .unwrap(),
+            usage.usage_stats(ApiKeyId::new(), from, to).await.unwrap(),
             UsageStats::default(),
             "{b}"
         );
 
         let err = usage
-            .usage_stats(w.key_a.into(), to, from)
+            .usage_stats(ApiKeyId::from_uuid(w.key_a), to, from)
             .await
             .unwrap_err();
         assert_invalid(err, "to", b);
@@ -615,7 +628,7 @@ async fn request_logs_are_recorded_and_checked() {
         let usage = w.t.db.usage();
         let mut log = NewRequestLog::new("delete", "/api/keys/1", 500);
         log.user_id = Some(w.alice);
-        log.api_key_id = Some(w.key_a.into());
+        log.api_key_id = Some(ApiKeyId::from_uuid(w.key_a));
         log.response_time_ms = Some(8);
         log.error_message = Some("boom\n  at line 3".into());
         let id = usage.record_request_log(log.clone()).await.unwrap();
@@ -679,7 +692,7 @@ async fn request_logs_are_recorded_and_checked() {
                 ..base()
             },
             NewRequestLog {
-                api_key_id: Some(Uuid::now_v7().into()),
+                api_key_id: Some(ApiKeyId::new()),
                 ..base()
             },
         ] {
@@ -910,9 +923,33 @@ async fn top_tools_rank_by_count_then_name_with_a_limit() {
         let w = common::World::new(t).await;
         let b = w.t.backend;
         let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Starter);
-        let first = w.t.db.api_keys().create(key(w.ada)).await.unwrap().key.id;
-        let second = w.t.db.api_keys().create(key(w.ada)).await.unwrap().key.id;
-        let others = w.t.db.api_keys().create(key(w.bob)).await.unwrap().key.id;
+        let first =
+            w.t.db
+                .api_keys()
+                .create(key(w.ada))
+                .await
+                .unwrap()
+                .key
+                .id
+                .as_uuid();
+        let second =
+            w.t.db
+                .api_keys()
+                .create(key(w.ada))
+                .await
+                .unwrap()
+                .key
+                .id
+                .as_uuid();
+        let others =
+            w.t.db
+                .api_keys()
+                .create(key(w.bob))
+                .await
+                .unwrap()
+                .key
+                .id
+                .as_uuid();
         let usage = w.t.db.usage();
         let now = Utc::now();
         // Ada: search 3 (over two keys), stats 2, activities 2, zones 1;
@@ -931,7 +968,7 @@ async fn top_tools_rank_by_count_then_name_with_a_limit() {
             (others, "zones", 0),
         ];
         for (key, tool, minutes_ago) in rows {
-            let mut u = NewApiKeyUsage::new(key, tool, 200);
+            let mut u = NewApiKeyUsage::new(ApiKeyId::from_uuid(key), tool, 200);
             u.timestamp = now - Duration::minutes(minutes_ago);
             usage.record_api_key_usage(u).await.unwrap();
         }
@@ -969,7 +1006,15 @@ async fn request_logs_filter_by_key_and_endpoint_and_stats_by_tenant() {
             .unwrap();
         let outsider = common::user(&w.t, "out@example.org").await;
         let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Starter);
-        let bob_key = w.t.db.api_keys().create(key(w.bob)).await.unwrap().key.id;
+        let bob_key =
+            w.t.db
+                .api_keys()
+                .create(key(w.bob))
+                .await
+                .unwrap()
+                .key
+                .id
+                .as_uuid();
         let out_key =
             w.t.db
                 .api_keys()
@@ -977,7 +1022,8 @@ async fn request_logs_filter_by_key_and_endpoint_and_stats_by_tenant() {
                 .await
                 .unwrap()
                 .key
-                .id;
+                .id
+                .as_uuid();
         let usage = w.t.db.usage();
         for (user, api_key, endpoint) in [
             (w.bob, Some(bob_key), "/tools/search"),
@@ -987,7 +1033,7 @@ async fn request_logs_filter_by_key_and_endpoint_and_stats_by_tenant() {
         ] {
             let mut log = NewRequestLog::new("POST", endpoint, 200);
             log.user_id = Some(user);
-            log.api_key_id = api_key;
+            log.api_key_id = api_key.map(ApiKeyId::from_uuid);
             usage.record_request_log(log).await.unwrap();
         }
         let count = async |filter: RequestLogFilter| {
@@ -997,7 +1043,7 @@ async fn request_logs_filter_by_key_and_endpoint_and_stats_by_tenant() {
             page.unwrap().items.len()
         };
         let by_key = RequestLogFilter {
-            api_key_id: Some(bob_key),
+            api_key_id: Some(ApiKeyId::from_uuid(bob_key)),
             ..Default::default()
         };
         assert_eq!(count(by_key.clone()).await, 2, "{b}");
@@ -1014,11 +1060,11 @@ async fn request_logs_filter_by_key_and_endpoint_and_stats_by_tenant() {
 
         let usage_row = |key| NewApiKeyUsage::new(key, "search", 200);
         usage
-            .record_api_key_usage(usage_row(bob_key))
+            .record_api_key_usage(usage_row(ApiKeyId::from_uuid(bob_key)))
             .await
             .unwrap();
         usage
-            .record_api_key_usage(usage_row(out_key))
+            .record_api_key_usage(usage_row(ApiKeyId::from_uuid(out_key)))
             .await
             .unwrap();
         let since = Utc::now() - Duration::hours(1);

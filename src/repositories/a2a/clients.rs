@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{A2aClientId, ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -34,7 +34,7 @@ const MAX_PRESENTED: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct A2aClient {
     /// The row id.
-    pub id: Uuid,
+    pub id: A2aClientId,
     /// The user who owns it.
     pub owner: UserId,
     /// Its name, unique per owner by convention (see [`A2aClients::get_by_name`]).
@@ -66,8 +66,8 @@ impl TryFrom<clients::Model> for A2aClient {
 
     fn try_from(m: clients::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
-            owner: m.user_id.into(),
+            id: A2aClientId::from_uuid(m.id),
+            owner: UserId::from_uuid(m.user_id),
             name: m.name,
             description: m.description,
             public_key: m.public_key,
@@ -318,7 +318,7 @@ impl<'a> A2aClients<'a> {
 
     /// The client if `owner` owns it; `NotFound` otherwise.
     #[instrument(skip_all, fields(a2a_client_id = %id, user_id = %owner))]
-    pub async fn get(&self, owner: UserId, id: Uuid) -> Result<A2aClient> {
+    pub async fn get(&self, owner: UserId, id: A2aClientId) -> Result<A2aClient> {
         clients::Entity::find_by_id(id)
             .filter(clients::Column::UserId.eq(owner.as_uuid()))
             .one_in(&self.ctx)
@@ -387,7 +387,7 @@ impl<'a> A2aClients<'a> {
     /// Whether `secret` is the secret of client `id` and the client is
     /// active. The hashes are compared in constant time.
     #[instrument(skip_all, fields(a2a_client_id = %id))]
-    pub async fn verify_secret(&self, id: Uuid, secret: &str) -> Result<bool> {
+    pub async fn verify_secret(&self, id: A2aClientId, secret: &str) -> Result<bool> {
         if !secret.starts_with(A2aClients::CLIENT_SECRET_PREFIX) || secret.len() > MAX_PRESENTED {
             return Ok(false);
         }
@@ -406,7 +406,7 @@ impl<'a> A2aClients<'a> {
     /// all three as they were. `NotFound` if `owner` does not own it.
     /// Deactivating twice is a no-op.
     #[instrument(skip_all, fields(a2a_client_id = %id, user_id = %owner), err(Display))]
-    pub async fn deactivate(&self, owner: UserId, id: Uuid) -> Result<()> {
+    pub async fn deactivate(&self, owner: UserId, id: A2aClientId) -> Result<()> {
         let now = time::stored(time::now());
         self.ctx
             .in_write_tx(|tx| {

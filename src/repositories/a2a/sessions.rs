@@ -9,13 +9,12 @@ use entity::a2a_sessions as sessions;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
-use uuid::Uuid;
 
 use super::clients::active_client;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{A2aClientId, UserId};
 use crate::query::Ctx;
 use crate::query::{Prepared, latest, string_list, unsigned};
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -29,7 +28,7 @@ const MAX_PRESENTED: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct A2aSession {
     /// The client it belongs to.
-    pub client_id: Uuid,
+    pub client_id: A2aClientId,
     /// The user it acts for, if any.
     pub user_id: Option<UserId>,
     /// The scopes granted, a subset of the client's permissions.
@@ -49,8 +48,8 @@ impl TryFrom<sessions::Model> for A2aSession {
 
     fn try_from(m: sessions::Model) -> Result<Self> {
         Ok(Self {
-            client_id: m.client_id,
-            user_id: m.user_id.map(Into::into),
+            client_id: A2aClientId::from_uuid(m.client_id),
+            user_id: m.user_id.map(UserId::from_uuid),
             granted_scopes: string_list("a2a_sessions.granted_scopes", m.granted_scopes)?,
             expires_at: m.expires_at.to_utc(),
             last_activity: m.last_activity.to_utc(),
@@ -93,7 +92,7 @@ impl<'a> A2aSessions<'a> {
     pub async fn create(
         &self,
         owner: UserId,
-        client: Uuid,
+        client: A2aClientId,
         user: Option<UserId>,
         scopes: &[&str],
         expires_at: DateTime<Utc>,
@@ -114,12 +113,12 @@ impl<'a> A2aSessions<'a> {
             .ctx
             .in_write_tx(|tx| {
                 Box::pin(async move {
-                    let permissions = active_client(&tx, owner, client).await?;
+                    let permissions = active_client(&tx, owner, client.as_uuid()).await?;
                     let known: Vec<&str> = permissions.iter().map(String::as_str).collect();
                     let granted = validation::known_values("scopes", &requested, &known)?;
                     let row = sessions::Model {
                         session_token: token_hash,
-                        client_id: client,
+                        client_id: client.as_uuid(),
                         user_id: user.map(|u| u.as_uuid()),
                         granted_scopes: serde_json::json!(granted),
                         expires_at: time::stored(expires_at),
@@ -193,8 +192,8 @@ impl<'a> A2aSessions<'a> {
 
     /// The unexpired sessions of `owner`'s client, newest first.
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner))]
-    pub async fn list_active(&self, owner: UserId, client: Uuid) -> Result<Vec<A2aSession>> {
-        super::clients::owned_client(&self.ctx, owner, client).await?;
+    pub async fn list_active(&self, owner: UserId, client: A2aClientId) -> Result<Vec<A2aSession>> {
+        super::clients::owned_client(&self.ctx, owner, client.as_uuid()).await?;
         sessions::Entity::find()
             .filter(sessions::Column::ClientId.eq(client))
             .filter(sessions::Column::ExpiresAt.gt(time::stored(time::now())))

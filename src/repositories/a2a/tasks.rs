@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::clients::{active_client, owned_client};
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{A2aClientId, A2aTaskId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -28,9 +28,9 @@ use crate::validation;
 #[derive(Clone, Debug, PartialEq)]
 pub struct A2aTask {
     /// The row id.
-    pub id: Uuid,
+    pub id: A2aTaskId,
     /// The client that submitted it.
-    pub client_id: Uuid,
+    pub client_id: A2aClientId,
     /// What kind of task.
     pub task_type: String,
     /// Its input.
@@ -52,8 +52,8 @@ pub struct A2aTask {
 impl From<tasks::Model> for A2aTask {
     fn from(m: tasks::Model) -> Self {
         Self {
-            id: m.id,
-            client_id: m.client_id,
+            id: A2aTaskId::from_uuid(m.id),
+            client_id: A2aClientId::from_uuid(m.client_id),
             task_type: m.task_type,
             input: m.input_data,
             output: m.output_data,
@@ -111,7 +111,7 @@ impl<'a> A2aTasks<'a> {
     pub async fn create(
         &self,
         owner: UserId,
-        client: Uuid,
+        client: A2aClientId,
         task_type: &str,
         input: serde_json::Value,
     ) -> Result<A2aTask> {
@@ -120,7 +120,7 @@ impl<'a> A2aTasks<'a> {
         let now = time::stored(time::now());
         let row = tasks::Model {
             id: Uuid::now_v7(),
-            client_id: client,
+            client_id: client.as_uuid(),
             task_type,
             input_data: input,
             output_data: None,
@@ -135,7 +135,7 @@ impl<'a> A2aTasks<'a> {
         self.ctx
             .in_write_tx(|tx| {
                 Box::pin(async move {
-                    active_client(&tx, owner, client).await?;
+                    active_client(&tx, owner, client.as_uuid()).await?;
                     tasks::Entity::insert(sea_orm::ActiveModelTrait::reset_all(
                         tasks::ActiveModel::from(insert),
                     ))
@@ -151,7 +151,7 @@ impl<'a> A2aTasks<'a> {
     /// The task if one of `owner`'s clients submitted it; `NotFound`
     /// otherwise.
     #[instrument(skip_all, fields(a2a_task_id = %id, user_id = %owner))]
-    pub async fn get(&self, owner: UserId, id: Uuid) -> Result<A2aTask> {
+    pub async fn get(&self, owner: UserId, id: A2aTaskId) -> Result<A2aTask> {
         tasks::Entity::find_by_id(id)
             .filter(tasks::Column::ClientId.in_subquery(owned_by(owner)))
             .one_in(&self.ctx)
@@ -166,11 +166,11 @@ impl<'a> A2aTasks<'a> {
     pub async fn list(
         &self,
         owner: UserId,
-        client: Uuid,
+        client: A2aClientId,
         status: Option<TaskStatus>,
         request: &PageRequest,
     ) -> Result<Page<A2aTask>> {
-        owned_client(&self.ctx, owner, client).await?;
+        owned_client(&self.ctx, owner, client.as_uuid()).await?;
         let mut select = tasks::Entity::find().filter(tasks::Column::ClientId.eq(client));
         if let Some(status) = status {
             select = select.filter(tasks::Column::Status.eq(status));
@@ -188,7 +188,7 @@ impl<'a> A2aTasks<'a> {
     pub async fn update_status(
         &self,
         owner: UserId,
-        id: Uuid,
+        id: A2aTaskId,
         to: TaskStatus,
         output: Option<serde_json::Value>,
         error: Option<&str>,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::clients::owned_client;
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{A2aClientId, UsageId, UserId};
 use crate::query::Ctx;
 use crate::query::RunSelect;
 use crate::query::{Prepared, unsigned};
@@ -39,7 +39,7 @@ const _: () = assert!(BATCH_ROWS * 14 <= 32_766);
 #[derive(Clone, Debug)]
 pub struct NewA2aUsage {
     /// The client.
-    pub client_id: Uuid,
+    pub client_id: A2aClientId,
     /// The session it came through, if any (the stored hash is looked up
     /// from the presented token by the caller; `None` when unknown).
     pub session_token_hash: Option<String>,
@@ -65,7 +65,7 @@ pub struct NewA2aUsage {
 
 impl NewA2aUsage {
     /// A request of `client` to `tool_name`, answered with `status_code`, now.
-    pub fn new(client_id: Uuid, tool_name: impl Into<String>, status_code: u16) -> Self {
+    pub fn new(client_id: A2aClientId, tool_name: impl Into<String>, status_code: u16) -> Self {
         Self {
             client_id,
             session_token_hash: None,
@@ -144,7 +144,7 @@ impl<'a> A2aUsage<'a> {
     /// an active client, locked FOR SHARE on PostgreSQL): one statement, so
     /// a deactivation cannot fall between the check and the write.
     #[instrument(skip_all, fields(a2a_client_id = %used.client_id, status_code = used.status_code), err(Display))]
-    pub async fn record(&self, used: NewA2aUsage) -> Result<Uuid> {
+    pub async fn record(&self, used: NewA2aUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
         let client = used.client_id;
         let row = usage_row(id, used)?;
@@ -182,9 +182,9 @@ impl<'a> A2aUsage<'a> {
         });
         let written = statement.execute_in(&self.ctx).await?;
         if written == 0 {
-            return Err(inactive_or_unknown(&self.ctx, client).await);
+            return Err(inactive_or_unknown(&self.ctx, client.as_uuid()).await);
         }
-        Ok(id)
+        Ok(UsageId::from_uuid(id))
     }
 
     /// Records many requests, 500 per INSERT statement, in one
@@ -195,7 +195,7 @@ impl<'a> A2aUsage<'a> {
     /// written.
     #[instrument(skip_all, fields(rows = used.len()), err(Display))]
     pub async fn record_batch(&self, used: Vec<NewA2aUsage>) -> Result<u64> {
-        let mut clients: Vec<Uuid> = used.iter().map(|u| u.client_id).collect();
+        let mut clients: Vec<Uuid> = used.iter().map(|u| u.client_id.as_uuid()).collect();
         clients.sort_unstable();
         clients.dedup();
         let rows = used
@@ -232,7 +232,7 @@ impl<'a> A2aUsage<'a> {
     /// rate limiting): the window is the client's own
     /// `rate_limit_window_seconds`. `NotFound` for an unknown client.
     #[instrument(skip_all, fields(a2a_client_id = %client))]
-    pub async fn current_usage(&self, client: Uuid) -> Result<u64> {
+    pub async fn current_usage(&self, client: A2aClientId) -> Result<u64> {
         let window: Option<i32> = clients::Entity::find_by_id(client)
             .select_only()
             .column(clients::Column::RateLimitWindowSeconds)
@@ -257,12 +257,12 @@ impl<'a> A2aUsage<'a> {
     pub async fn stats(
         &self,
         owner: UserId,
-        client: Uuid,
+        client: A2aClientId,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<A2aUsageStats> {
         validation::ordered("to", from, to)?;
-        owned_client(&self.ctx, owner, client).await?;
+        owned_client(&self.ctx, owner, client.as_uuid()).await?;
         let response_ms = || Expr::col(usage::Column::ResponseTimeMs);
         let row: Option<(i64, i64, Option<i64>, i64)> = usage::Entity::find()
             .select_only()
@@ -299,12 +299,12 @@ impl<'a> A2aUsage<'a> {
     pub async fn daily_history(
         &self,
         owner: UserId,
-        client: Uuid,
+        client: A2aClientId,
         today: NaiveDate,
         days: u32,
     ) -> Result<Vec<A2aDailyUsage>> {
         let days = validation::int_range::<u32, u32>("days", days, 1..=A2aUsage::MAX_HISTORY_DAYS)?;
-        owned_client(&self.ctx, owner, client).await?;
+        owned_client(&self.ctx, owner, client.as_uuid()).await?;
         let first = today - Duration::days(i64::from(days) - 1);
         let from = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let to = (today + Duration::days(1))
@@ -396,7 +396,7 @@ fn usage_row(id: Uuid, used: NewA2aUsage) -> Result<usage::ActiveModel> {
     )?;
     Ok(usage::ActiveModel {
         id: Set(id),
-        client_id: Set(used.client_id),
+        client_id: Set(used.client_id.as_uuid()),
         session_token: Set(used.session_token_hash),
         timestamp: Set(time::checked("timestamp", used.timestamp)?),
         tool_name: Set(tool_name(&used.tool_name)?),

@@ -100,8 +100,8 @@ impl From<overrides::Model> for ConfigOverride {
             config_key: m.config_key,
             config_value: m.config_value,
             data_type: m.data_type,
-            tenant_id: m.tenant_id.map(Into::into),
-            created_by: m.created_by.into(),
+            tenant_id: m.tenant_id.map(TenantId::from_uuid),
+            created_by: UserId::from_uuid(m.created_by),
             reason: m.reason,
             created_at: m.created_at.to_utc(),
             updated_at: m.updated_at.to_utc(),
@@ -203,7 +203,7 @@ impl From<audit::Model> for ConfigAuditEntry {
         Self {
             id: m.id,
             timestamp: m.timestamp.to_utc(),
-            admin_user_id: m.admin_user_id.into(),
+            admin_user_id: UserId::from_uuid(m.admin_user_id),
             admin_email: m.admin_email,
             category: m.category,
             config_key: m.config_key,
@@ -211,7 +211,7 @@ impl From<audit::Model> for ConfigAuditEntry {
             new_value: m.new_value,
             data_type: m.data_type,
             reason: m.reason,
-            tenant_id: m.tenant_id.map(Into::into),
+            tenant_id: m.tenant_id.map(TenantId::from_uuid),
             ip_address: m.ip_address,
             user_agent: m.user_agent,
         }

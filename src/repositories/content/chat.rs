@@ -21,7 +21,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::{TenantId, UserId};
+use crate::ids::{ConversationId, TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
 use crate::query::cells::{Cell, checked, read_enum};
@@ -35,7 +35,7 @@ use crate::validation;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conversation {
     /// The row id.
-    pub id: Uuid,
+    pub id: ConversationId,
     /// Whose it is.
     pub user_id: UserId,
     /// Its tenant.
@@ -59,9 +59,9 @@ impl TryFrom<conversations::Model> for Conversation {
 
     fn try_from(m: conversations::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
-            user_id: m.user_id.into(),
-            tenant_id: m.tenant_id.into(),
+            id: ConversationId::from_uuid(m.id),
+            user_id: UserId::from_uuid(m.user_id),
+            tenant_id: TenantId::from_uuid(m.tenant_id),
             title: m.title,
             model: m.model,
             system_prompt: m.system_prompt,
@@ -125,7 +125,7 @@ pub struct ChatMessage {
     /// The row id.
     pub id: Uuid,
     /// Its conversation.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// Who spoke.
     pub role: ChatRole,
     /// What was said.
@@ -144,7 +144,7 @@ impl TryFrom<messages::Model> for ChatMessage {
     fn try_from(m: messages::Model) -> Result<Self> {
         Ok(Self {
             id: m.id,
-            conversation_id: m.conversation_id,
+            conversation_id: ConversationId::from_uuid(m.conversation_id),
             role: m.role,
             content: m.content,
             token_count: unsigned_opt("chat_messages.token_count", m.token_count)?,
@@ -163,7 +163,7 @@ impl FromQueryResult for MessageRow {
         let tokens = Option::<i32>::read(row, 4)?;
         Ok(Self(ChatMessage {
             id: Uuid::read(row, 0)?,
-            conversation_id: Uuid::read(row, 1)?,
+            conversation_id: ConversationId::from_uuid(Uuid::read(row, 1)?),
             role: read_enum(row, 2)?,
             content: String::read(row, 3)?,
             token_count: checked(unsigned_opt("chat_messages.token_count", tokens))?,
@@ -277,13 +277,14 @@ impl<'a> Chat<'a> {
             .insert(row)?
             .exec_without_returning_in(&self.scope)
             .await?;
-        self.get_conversation(new.user_id, id).await
+        self.get_conversation(new.user_id, ConversationId::from_uuid(id))
+            .await
     }
 
     /// The user's conversation; `NotFound` if it is not theirs in this
     /// tenant.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id))]
-    pub async fn get_conversation(&self, user: UserId, id: Uuid) -> Result<Conversation> {
+    pub async fn get_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
         self.scope
             .find::<conversations::Entity>()
             .filter(conversations::Column::Id.eq(id))
@@ -316,7 +317,7 @@ impl<'a> Chat<'a> {
 
     /// Renames the user's conversation. `NotFound` if it is not theirs.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id), err(Display))]
-    pub async fn rename(&self, user: UserId, id: Uuid, title: &str) -> Result<()> {
+    pub async fn rename(&self, user: UserId, id: ConversationId, title: &str) -> Result<()> {
         let title = validation::required("title", title, Chat::MAX_TITLE)?;
         let changed = self
             .scope
@@ -337,7 +338,7 @@ impl<'a> Chat<'a> {
     /// Deletes the user's conversation and (by the foreign key's cascade)
     /// its messages; whether it existed.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id), err(Display))]
-    pub async fn delete_conversation(&self, user: UserId, id: Uuid) -> Result<bool> {
+    pub async fn delete_conversation(&self, user: UserId, id: ConversationId) -> Result<bool> {
         let deleted = self
             .scope
             .delete::<conversations::Entity>()
@@ -369,7 +370,7 @@ impl<'a> Chat<'a> {
     pub async fn add_message(
         &self,
         user: UserId,
-        conversation: Uuid,
+        conversation: ConversationId,
         new: NewChatMessage,
     ) -> Result<ChatMessage> {
         let content =
@@ -387,7 +388,7 @@ impl<'a> Chat<'a> {
         let now = time::stored(time::now());
         let row = messages::Model {
             id: Uuid::now_v7(),
-            conversation_id: conversation,
+            conversation_id: conversation.as_uuid(),
             role: new.role,
             content,
             token_count: tokens,
@@ -440,10 +441,10 @@ impl<'a> Chat<'a> {
     pub async fn messages(
         &self,
         user: UserId,
-        conversation: Uuid,
+        conversation: ConversationId,
         request: &PageRequest,
     ) -> Result<Page<ChatMessage>> {
-        self.ensure_owned(user, conversation).await?;
+        self.ensure_owned(user, conversation.as_uuid()).await?;
         static PAGE: KeysetSql = KeysetSql::new();
         let list = self.scope.list("chat_messages").by(conversation);
         let page = keyset_page::<MessageRow>(
@@ -453,7 +454,7 @@ impl<'a> Chat<'a> {
             PreparedPage {
                 sql: &PAGE,
                 values: vec![conversation.into()],
-                select: || messages_of(conversation),
+                select: || messages_of(conversation.as_uuid()),
             },
         )
         .await?;
@@ -466,10 +467,10 @@ impl<'a> Chat<'a> {
     pub async fn recent_messages(
         &self,
         user: UserId,
-        conversation: Uuid,
+        conversation: ConversationId,
         n: u32,
     ) -> Result<Vec<ChatMessage>> {
-        self.ensure_owned(user, conversation).await?;
+        self.ensure_owned(user, conversation.as_uuid()).await?;
         let mut newest: Vec<ChatMessage> = messages::Entity::find()
             .filter(messages::Column::ConversationId.eq(conversation))
             .order_by_desc(messages::Column::CreatedAt)
@@ -528,7 +529,11 @@ impl<'a> Chat<'a> {
     /// page after a cursor), for tests that check their query plans.
     #[cfg(feature = "internals")]
     #[doc(hidden)]
-    pub fn page_statements(&self, user: UserId, conversation: Uuid) -> Vec<sea_orm::Statement> {
+    pub fn page_statements(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> Vec<sea_orm::Statement> {
         use crate::query::in_page;
         let backend = self.scope.backend();
         let cursor = Some(Position {
@@ -542,7 +547,7 @@ impl<'a> Chat<'a> {
                     .build(backend)
                     .into_inner(),
             );
-            let messages = in_page::<MessageRow, _>(messages_of(conversation), 50, after);
+            let messages = in_page::<MessageRow, _>(messages_of(conversation.as_uuid()), 50, after);
             out.push(messages.build(backend).into_inner());
         }
         out
@@ -551,8 +556,8 @@ impl<'a> Chat<'a> {
     /// How many messages the user's conversation holds. `NotFound` if it
     /// is not theirs.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation))]
-    pub async fn count_messages(&self, user: UserId, conversation: Uuid) -> Result<u64> {
-        self.ensure_owned(user, conversation).await?;
+    pub async fn count_messages(&self, user: UserId, conversation: ConversationId) -> Result<u64> {
+        self.ensure_owned(user, conversation.as_uuid()).await?;
         let n: Option<i64> = messages::Entity::find()
             .select_only()
             .column_as(Expr::col(Asterisk).count(), "n")

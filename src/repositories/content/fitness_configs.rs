@@ -45,8 +45,8 @@ impl From<configs::Model> for FitnessConfiguration {
     fn from(m: configs::Model) -> Self {
         Self {
             id: m.id,
-            tenant_id: m.tenant_id.into(),
-            user_id: m.user_id.map(Into::into),
+            tenant_id: TenantId::from_uuid(m.tenant_id),
+            user_id: m.user_id.map(UserId::from_uuid),
             name: m.configuration_name,
             data: m.config_data,
             created_at: m.created_at.to_utc(),

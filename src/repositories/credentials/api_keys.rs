@@ -123,8 +123,8 @@ impl TryFrom<api_keys::Model> for ApiKey {
 
     fn try_from(m: api_keys::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id.into(),
-            user_id: m.user_id.into(),
+            id: ApiKeyId::from_uuid(m.id),
+            user_id: UserId::from_uuid(m.user_id),
             name: m.name,
             description: m.description,
             key_prefix: m.key_prefix,

@@ -67,7 +67,7 @@ impl TryFrom<apps::Model> for OAuthApp {
             redirect_uris: string_list("oauth_apps.redirect_uris", m.redirect_uris)?,
             scopes: string_list("oauth_apps.scopes", m.scopes)?,
             app_type: m.app_type,
-            owner_user_id: m.owner_user_id.into(),
+            owner_user_id: UserId::from_uuid(m.owner_user_id),
             is_active: m.is_active,
             created_at: m.created_at.to_utc(),
             updated_at: m.updated_at.to_utc(),

@@ -539,8 +539,8 @@ async fn decrypt(
     };
     Ok(OAuthToken {
         id: row.id,
-        user_id: row.user_id.into(),
-        tenant_id: row.tenant_id.into(),
+        user_id: UserId::from_uuid(row.user_id),
+        tenant_id: TenantId::from_uuid(row.tenant_id),
         provider: known,
         access_token,
         refresh_token,

@@ -292,7 +292,7 @@ impl<'a> TenantOAuthCredentials<'a> {
             .await?;
         Ok(Some(TenantOAuthCredential {
             id: row.id,
-            tenant_id: row.tenant_id.into(),
+            tenant_id: TenantId::from_uuid(row.tenant_id),
             provider: row.provider,
             client_id: row.client_id,
             client_secret,
@@ -327,7 +327,7 @@ impl<'a> TenantOAuthCredentials<'a> {
             .map(|row| {
                 Ok(TenantOAuthCredentialSummary {
                     id: row.id,
-                    tenant_id: row.tenant_id.into(),
+                    tenant_id: TenantId::from_uuid(row.tenant_id),
                     provider: row.provider,
                     client_id: row.client_id,
                     redirect_uri: row.redirect_uri,

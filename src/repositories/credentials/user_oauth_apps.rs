@@ -228,7 +228,7 @@ impl<'a> UserOAuthApps<'a> {
             .await?;
         Ok(Some(UserOAuthApp {
             id: row.id,
-            user_id: row.user_id.into(),
+            user_id: UserId::from_uuid(row.user_id),
             provider: row.provider,
             client_id: row.client_id,
             client_secret,
@@ -256,7 +256,7 @@ impl<'a> UserOAuthApps<'a> {
             .into_iter()
             .map(|row| UserOAuthAppSummary {
                 id: row.id,
-                user_id: row.user_id.into(),
+                user_id: UserId::from_uuid(row.user_id),
                 provider: row.provider,
                 client_id: row.client_id,
                 redirect_uri: row.redirect_uri,

@@ -53,11 +53,11 @@ impl From<members::Model> for TenantMember {
     fn from(m: members::Model) -> Self {
         Self {
             id: m.id,
-            tenant_id: m.tenant_id.into(),
-            user_id: m.user_id.into(),
+            tenant_id: TenantId::from_uuid(m.tenant_id),
+            user_id: UserId::from_uuid(m.user_id),
             role: m.role,
             permissions: m.permissions,
-            invited_by: m.invited_by.map(Into::into),
+            invited_by: m.invited_by.map(UserId::from_uuid),
             invited_at: m.invited_at.to_utc(),
             joined_at: m.joined_at.map(|t| t.to_utc()),
             is_active: m.is_active,

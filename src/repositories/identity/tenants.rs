@@ -64,12 +64,12 @@ pub struct TenantUpdate {
 impl From<tenants::Model> for Tenant {
     fn from(m: tenants::Model) -> Self {
         Self {
-            id: m.id.into(),
+            id: TenantId::from_uuid(m.id),
             name: m.name,
             slug: m.slug,
             domain: m.domain,
             plan: m.plan,
-            owner_user_id: m.owner_user_id.into(),
+            owner_user_id: UserId::from_uuid(m.owner_user_id),
             is_active: m.is_active,
             created_at: m.created_at.to_utc(),
             updated_at: m.updated_at.to_utc(),
@@ -287,7 +287,9 @@ impl<'a> Tenants<'a> {
                         .await?;
                     members.change_role(new_owner, TenantRole::Owner).await?;
                     if old != new_owner.as_uuid() {
-                        members.change_role(old.into(), TenantRole::Admin).await?;
+                        members
+                            .change_role(UserId::from_uuid(old), TenantRole::Admin)
+                            .await?;
                     }
                     Ok(())
                 })

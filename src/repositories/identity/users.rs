@@ -89,16 +89,16 @@ struct UserRow(User);
 impl FromQueryResult for UserRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         Ok(Self(User {
-            id: Uuid::read(row, 0)?.into(),
+            id: UserId::from_uuid(Uuid::read(row, 0)?),
             email: String::read(row, 1)?,
             display_name: Cell::read(row, 2)?,
             tier: read_enum(row, 3)?,
-            tenant_id: Option::<Uuid>::read(row, 4)?.map(Into::into),
+            tenant_id: Option::<Uuid>::read(row, 4)?.map(TenantId::from_uuid),
             is_active: bool::read(row, 5)?,
             status: read_enum(row, 6)?,
             role: read_enum(row, 7)?,
             is_admin: bool::read(row, 8)?,
-            approved_by: Option::<Uuid>::read(row, 9)?.map(Into::into),
+            approved_by: Option::<Uuid>::read(row, 9)?.map(UserId::from_uuid),
             approved_at: Cell::read(row, 10)?,
             firebase_uid: Cell::read(row, 11)?,
             auth_provider: String::read(row, 12)?,
@@ -111,16 +111,16 @@ impl FromQueryResult for UserRow {
 impl From<users::Model> for User {
     fn from(m: users::Model) -> Self {
         Self {
-            id: m.id.into(),
+            id: UserId::from_uuid(m.id),
             email: m.email,
             display_name: m.display_name,
             tier: m.tier,
-            tenant_id: m.tenant_id.map(Into::into),
+            tenant_id: m.tenant_id.map(TenantId::from_uuid),
             is_active: m.is_active,
             status: m.user_status,
             role: m.role,
             is_admin: m.is_admin,
-            approved_by: m.approved_by.map(Into::into),
+            approved_by: m.approved_by.map(UserId::from_uuid),
             approved_at: m.approved_at.map(|t| t.to_utc()),
             firebase_uid: m.firebase_uid,
             auth_provider: m.auth_provider,

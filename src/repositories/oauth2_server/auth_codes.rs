@@ -104,8 +104,8 @@ pub struct AuthCode {
 impl From<codes::Model> for AuthCode {
     fn from(m: codes::Model) -> Self {
         Self {
-            tenant_id: m.tenant_id.into(),
-            user_id: m.user_id.into(),
+            tenant_id: TenantId::from_uuid(m.tenant_id),
+            user_id: UserId::from_uuid(m.user_id),
             client_id: m.client_id,
             redirect_uri: m.redirect_uri,
             scope: m.scope,
@@ -140,8 +140,8 @@ pub(super) struct CodeRow(pub AuthCode);
 impl FromQueryResult for CodeRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         Ok(Self(AuthCode {
-            tenant_id: Uuid::read(row, 0)?.into(),
-            user_id: Uuid::read(row, 1)?.into(),
+            tenant_id: TenantId::from_uuid(Uuid::read(row, 0)?),
+            user_id: UserId::from_uuid(Uuid::read(row, 1)?),
             client_id: String::read(row, 2)?,
             redirect_uri: String::read(row, 3)?,
             scope: Cell::read(row, 4)?,

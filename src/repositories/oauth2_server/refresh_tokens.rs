@@ -80,8 +80,8 @@ pub struct RefreshToken {
 impl From<tokens::Model> for RefreshToken {
     fn from(m: tokens::Model) -> Self {
         Self {
-            tenant_id: m.tenant_id.into(),
-            user_id: m.user_id.into(),
+            tenant_id: TenantId::from_uuid(m.tenant_id),
+            user_id: UserId::from_uuid(m.user_id),
             client_id: m.client_id,
             scope: m.scope,
             created_at: m.created_at.to_utc(),

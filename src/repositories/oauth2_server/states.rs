@@ -83,8 +83,8 @@ impl From<states::Model> for OAuth2State {
         Self {
             state: m.state,
             client_id: m.client_id,
-            tenant_id: m.tenant_id.map(Into::into),
-            user_id: m.user_id.map(Into::into),
+            tenant_id: m.tenant_id.map(TenantId::from_uuid),
+            user_id: m.user_id.map(UserId::from_uuid),
             redirect_uri: m.redirect_uri,
             scope: m.scope,
             code_challenge: m.code_challenge,

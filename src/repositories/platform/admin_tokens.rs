@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
+use crate::ids::AdminTokenId;
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::{Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt};
@@ -32,7 +33,7 @@ const MAX_TOKEN: usize = 8192;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminToken {
     /// The row id.
-    pub id: Uuid,
+    pub id: AdminTokenId,
     /// The service the token was minted for.
     pub service_name: String,
     /// What the service is.
@@ -62,7 +63,7 @@ impl TryFrom<tokens::Model> for AdminToken {
 
     fn try_from(m: tokens::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
+            id: AdminTokenId::from_uuid(m.id),
             service_name: m.service_name,
             service_description: m.service_description,
             token_prefix: m.token_prefix,
@@ -159,7 +160,7 @@ pub struct AdminTokenUsage {
     /// The row id.
     pub id: Uuid,
     /// The token used.
-    pub admin_token_id: Uuid,
+    pub admin_token_id: AdminTokenId,
     /// When.
     pub timestamp: DateTime<Utc>,
     /// What.
@@ -186,7 +187,7 @@ impl TryFrom<usage::Model> for AdminTokenUsage {
     fn try_from(m: usage::Model) -> Result<Self> {
         Ok(Self {
             id: m.id,
-            admin_token_id: m.admin_token_id,
+            admin_token_id: AdminTokenId::from_uuid(m.admin_token_id),
             timestamp: m.timestamp.to_utc(),
             action: m.action,
             target_resource: m.target_resource,
@@ -317,7 +318,7 @@ impl<'a> AdminTokens<'a> {
 
     /// The token with this id; `NotFound` if none.
     #[instrument(skip_all, fields(admin_token_id = %id))]
-    pub async fn get(&self, id: Uuid) -> Result<AdminToken> {
+    pub async fn get(&self, id: AdminTokenId) -> Result<AdminToken> {
         tokens::Entity::find_by_id(id)
             .one_in(&self.ctx)
             .await?
@@ -371,7 +372,7 @@ impl<'a> AdminTokens<'a> {
 
     /// Deactivates the token; `NotFound` if none.
     #[instrument(skip_all, fields(admin_token_id = %id), err(Display))]
-    pub async fn deactivate(&self, id: Uuid) -> Result<()> {
+    pub async fn deactivate(&self, id: AdminTokenId) -> Result<()> {
         let changed = tokens::Entity::update_many()
             .col_expr(tokens::Column::IsActive, Expr::value(false))
             .filter(tokens::Column::Id.eq(id))
@@ -388,8 +389,8 @@ impl<'a> AdminTokens<'a> {
     /// unknown token; `InvalidInput` for an unknown action or over-long
     /// text.
     #[instrument(skip_all, fields(admin_token_id = %id, action = %used.action), err(Display))]
-    pub async fn record_use(&self, id: Uuid, used: AdminTokenUse) -> Result<()> {
-        let row = usage_row(id, used)?;
+    pub async fn record_use(&self, id: AdminTokenId, used: AdminTokenUse) -> Result<()> {
+        let row = usage_row(id.as_uuid(), used)?;
         let (at, ip) = (row.timestamp.clone(), row.ip_address.clone());
         self.ctx
             .in_write_tx(|tx| {
@@ -432,7 +433,7 @@ impl<'a> AdminTokens<'a> {
     #[instrument(skip_all, fields(admin_token_id = %id, limit = request.limit()), err(Display))]
     pub async fn usage_history(
         &self,
-        id: Uuid,
+        id: AdminTokenId,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         request: &PageRequest,

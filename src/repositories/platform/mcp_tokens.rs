@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{McpTokenId, UserId};
 use crate::query::Ctx;
 use crate::query::cells::Cell;
 use crate::query::{Prepared, expect_changed, latest, unsigned};
@@ -34,7 +34,7 @@ const MAX_PRESENTED: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct McpToken {
     /// The row id.
-    pub id: Uuid,
+    pub id: McpTokenId,
     /// Whose it is.
     pub user_id: UserId,
     /// What the user called it.
@@ -58,8 +58,8 @@ impl TryFrom<tokens::Model> for McpToken {
 
     fn try_from(m: tokens::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
-            user_id: m.user_id.into(),
+            id: McpTokenId::from_uuid(m.id),
+            user_id: UserId::from_uuid(m.user_id),
             name: m.name,
             token_prefix: m.token_prefix,
             expires_at: m.expires_at.map(|at| at.to_utc()),
@@ -84,7 +84,7 @@ pub struct CreatedMcpToken {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct McpTokenUse {
     /// The token.
-    pub token_id: Uuid,
+    pub token_id: McpTokenId,
     /// Its user.
     pub user_id: UserId,
 }
@@ -92,8 +92,8 @@ pub struct McpTokenUse {
 impl FromQueryResult for McpTokenUse {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         Ok(Self {
-            token_id: Uuid::read(row, 0)?,
-            user_id: Uuid::read(row, 1)?.into(),
+            token_id: McpTokenId::from_uuid(Uuid::read(row, 0)?),
+            user_id: UserId::from_uuid(Uuid::read(row, 1)?),
         })
     }
 }
@@ -242,7 +242,7 @@ impl<'a> McpTokens<'a> {
     /// The token if `owner` owns it; `NotFound` otherwise (the same answer
     /// for another user's token).
     #[instrument(skip_all, fields(mcp_token_id = %id, user_id = %owner))]
-    pub async fn get(&self, id: Uuid, owner: UserId) -> Result<McpToken> {
+    pub async fn get(&self, id: McpTokenId, owner: UserId) -> Result<McpToken> {
         tokens::Entity::find_by_id(id)
             .filter(tokens::Column::UserId.eq(owner.as_uuid()))
             .one_in(&self.ctx)
@@ -254,7 +254,7 @@ impl<'a> McpTokens<'a> {
     /// Revokes the token if `owner` owns it (revoking twice is a no-op);
     /// `NotFound` otherwise.
     #[instrument(skip_all, fields(mcp_token_id = %id, user_id = %owner), err(Display))]
-    pub async fn revoke(&self, id: Uuid, owner: UserId) -> Result<()> {
+    pub async fn revoke(&self, id: McpTokenId, owner: UserId) -> Result<()> {
         let changed = tokens::Entity::update_many()
             .col_expr(tokens::Column::IsRevoked, Expr::value(true))
             .filter(tokens::Column::Id.eq(id))

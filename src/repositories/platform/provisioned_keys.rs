@@ -8,7 +8,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::ApiKeyId;
+use crate::ids::{AdminTokenId, ApiKeyId, ProvisionedKeyId};
 use crate::query::Ctx;
 use crate::query::unsigned;
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -20,9 +20,9 @@ use crate::validation;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProvisionedKey {
     /// The row id.
-    pub id: Uuid,
+    pub id: ProvisionedKeyId,
     /// The admin token that provisioned the key.
-    pub admin_token_id: Uuid,
+    pub admin_token_id: AdminTokenId,
     /// The key provisioned.
     pub api_key_id: ApiKeyId,
     /// For whom.
@@ -50,9 +50,9 @@ impl TryFrom<provisioned::Model> for ProvisionedKey {
 
     fn try_from(m: provisioned::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
-            admin_token_id: m.admin_token_id,
-            api_key_id: m.api_key_id.into(),
+            id: ProvisionedKeyId::from_uuid(m.id),
+            admin_token_id: AdminTokenId::from_uuid(m.admin_token_id),
+            api_key_id: ApiKeyId::from_uuid(m.api_key_id),
             user_email: m.user_email,
             requested_tier: m.requested_tier,
             provisioned_at: m.provisioned_at.to_utc(),
@@ -103,7 +103,7 @@ impl<'a> ProvisionedKeys<'a> {
     #[instrument(skip_all, fields(admin_token_id = %admin_token_id), err(Display))]
     pub async fn provision(
         &self,
-        admin_token_id: Uuid,
+        admin_token_id: AdminTokenId,
         user_email: &str,
         key: NewApiKey,
         rate_limit_period: &str,
@@ -126,7 +126,7 @@ impl<'a> ProvisionedKeys<'a> {
                     let created = ApiKeys::new(tx).create(key).await?;
                     let row = provisioned::Model {
                         id: Uuid::now_v7(),
-                        admin_token_id,
+                        admin_token_id: admin_token_id.as_uuid(),
                         api_key_id: created.key.id.as_uuid(),
                         user_email,
                         requested_tier: created.key.tier.to_value().value.into_owned(),
@@ -161,7 +161,7 @@ impl<'a> ProvisionedKeys<'a> {
     #[instrument(skip_all, fields(admin_token_id = %admin_token_id), err(Display))]
     pub async fn list_for_token(
         &self,
-        admin_token_id: Uuid,
+        admin_token_id: AdminTokenId,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<ProvisionedKey>> {
@@ -183,7 +183,7 @@ impl<'a> ProvisionedKeys<'a> {
     /// `revoked` with the time and reason, and the API key is deactivated.
     /// Whether it was active; `NotFound` for an unknown record.
     #[instrument(skip_all, fields(provisioned_key_id = %id), err(Display))]
-    pub async fn revoke(&self, id: Uuid, reason: &str) -> Result<bool> {
+    pub async fn revoke(&self, id: ProvisionedKeyId, reason: &str) -> Result<bool> {
         let reason = validation::required("reason", reason, ProvisionedKeys::MAX_REASON)?;
         self.ctx
             .in_write_tx(|tx| {

@@ -52,8 +52,8 @@ impl TryFrom<delegations::Model> for Delegation {
     fn try_from(m: delegations::Model) -> Result<Self> {
         Ok(Self {
             id: m.id,
-            grantor_id: m.grantor_id.into(),
-            grantee_id: m.grantee_id.into(),
+            grantor_id: UserId::from_uuid(m.grantor_id),
+            grantee_id: UserId::from_uuid(m.grantee_id),
             permissions: unsigned("permission_delegations.permissions", m.permissions)?,
             expires_at: m.expires_at.map(|t| t.to_utc()),
             revoked_at: m.revoked_at.map(|t| t.to_utc()),

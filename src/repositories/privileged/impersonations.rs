@@ -20,7 +20,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{ImpersonationId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -32,7 +32,7 @@ use crate::validation;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImpersonationSession {
     /// The row id.
-    pub id: Uuid,
+    pub id: ImpersonationId,
     /// Who acts.
     pub impersonator_id: UserId,
     /// As whom.
@@ -50,9 +50,9 @@ pub struct ImpersonationSession {
 impl From<sessions::Model> for ImpersonationSession {
     fn from(m: sessions::Model) -> Self {
         Self {
-            id: m.id,
-            impersonator_id: m.impersonator_id.into(),
-            target_user_id: m.target_user_id.into(),
+            id: ImpersonationId::from_uuid(m.id),
+            impersonator_id: UserId::from_uuid(m.impersonator_id),
+            target_user_id: UserId::from_uuid(m.target_user_id),
             reason: m.reason,
             started_at: m.started_at.to_utc(),
             ended_at: m.ended_at.map(|t| t.to_utc()),
@@ -168,7 +168,7 @@ impl<'a> Impersonations<'a> {
 
     /// The session with this id.
     #[instrument(skip_all, fields(session_id = %id), err(Display))]
-    pub async fn get(&self, id: Uuid) -> Result<ImpersonationSession> {
+    pub async fn get(&self, id: ImpersonationId) -> Result<ImpersonationSession> {
         sessions::Entity::find_by_id(id)
             .one_in(&self.ctx)
             .await?
@@ -198,7 +198,7 @@ impl<'a> Impersonations<'a> {
     /// `false` if it had ended already (its first `ended_at` is kept).
     /// `NotFound` for an unknown id.
     #[instrument(skip_all, fields(session_id = %id), err(Display))]
-    pub async fn end(&self, id: Uuid) -> Result<bool> {
+    pub async fn end(&self, id: ImpersonationId) -> Result<bool> {
         let changed = ending(time::stored(time::now()))
             .filter(sessions::Column::Id.eq(id))
             .exec_in(&self.ctx)

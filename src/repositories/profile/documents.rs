@@ -67,7 +67,7 @@ impl DocumentTable for profiles::Entity {
 
     fn document(m: profiles::Model) -> UserDocument {
         UserDocument {
-            user_id: m.user_id.into(),
+            user_id: UserId::from_uuid(m.user_id),
             data: m.profile_data,
             created_at: m.created_at.to_utc(),
             updated_at: m.updated_at.to_utc(),
@@ -96,7 +96,7 @@ impl DocumentTable for configurations::Entity {
 
     fn document(m: configurations::Model) -> UserDocument {
         UserDocument {
-            user_id: m.user_id.into(),
+            user_id: UserId::from_uuid(m.user_id),
             data: m.config_data,
             created_at: m.created_at.to_utc(),
             updated_at: m.updated_at.to_utc(),

@@ -16,7 +16,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{GoalId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::expect_changed;
@@ -29,7 +29,7 @@ use crate::validation;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Goal {
     /// The row id.
-    pub id: Uuid,
+    pub id: GoalId,
     /// Whose it is.
     pub user_id: UserId,
     /// The goal (a JSON object).
@@ -43,8 +43,8 @@ pub struct Goal {
 impl From<goals::Model> for Goal {
     fn from(m: goals::Model) -> Self {
         Self {
-            id: m.id,
-            user_id: m.user_id.into(),
+            id: GoalId::from_uuid(m.id),
+            user_id: UserId::from_uuid(m.user_id),
             data: m.goal_data,
             created_at: m.created_at.to_utc(),
             updated_at: m.updated_at.to_utc(),
@@ -115,8 +115,8 @@ impl<'a> Goals<'a> {
 
     /// The user's goal. `NotFound` if it is not theirs.
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
-    pub async fn get(&self, user: UserId, id: Uuid) -> Result<Goal> {
-        owned(user, id)
+    pub async fn get(&self, user: UserId, id: GoalId) -> Result<Goal> {
+        owned(user, id.as_uuid())
             .one_in(&self.ctx)
             .await?
             .map(Goal::from)
@@ -143,14 +143,14 @@ impl<'a> Goals<'a> {
     /// kept. `InvalidInput` for NaN or an infinity; `NotFound` if the goal
     /// is not the user's.
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
-    pub async fn update_progress(&self, user: UserId, id: Uuid, current: f64) -> Result<Goal> {
+    pub async fn update_progress(&self, user: UserId, id: GoalId, current: f64) -> Result<Goal> {
         if !current.is_finite() {
             return Err(DatabaseError::invalid(
                 "current_value",
                 "must be a finite number",
             ));
         }
-        self.change(user, id, move |goal, _| {
+        self.change(user, id.as_uuid(), move |goal, _| {
             goal.insert("current_value".into(), current.into());
             let target = goal.get("target_value").and_then(Value::as_f64);
             if let Some(target) = target.filter(|t| *t > 0.0 && t.is_finite()) {
@@ -165,8 +165,8 @@ impl<'a> Goals<'a> {
     /// now, `progress_percentage` 100. Every other field is kept.
     /// `NotFound` if the goal is not the user's.
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
-    pub async fn complete(&self, user: UserId, id: Uuid) -> Result<Goal> {
-        self.change(user, id, |goal, now| {
+    pub async fn complete(&self, user: UserId, id: GoalId) -> Result<Goal> {
+        self.change(user, id.as_uuid(), |goal, now| {
             goal.insert("status".into(), "completed".into());
             goal.insert("completed_at".into(), now.to_rfc3339().into());
             goal.insert("progress_percentage".into(), 100.0.into());
@@ -177,7 +177,7 @@ impl<'a> Goals<'a> {
     /// Deletes the user's goal; whether it existed (another user's goal
     /// is left alone: `false`).
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
-    pub async fn delete(&self, user: UserId, id: Uuid) -> Result<bool> {
+    pub async fn delete(&self, user: UserId, id: GoalId) -> Result<bool> {
         let deleted = goals::Entity::delete_many()
             .filter(goals::Column::Id.eq(id))
             .filter(goals::Column::UserId.eq(user.as_uuid()))

@@ -38,7 +38,7 @@ impl From<insights::Model> for Insight {
     fn from(m: insights::Model) -> Self {
         Self {
             id: m.id,
-            user_id: m.user_id.into(),
+            user_id: UserId::from_uuid(m.user_id),
             activity_id: m.activity_id,
             insight_type: m.insight_type,
             data: m.insight_data,

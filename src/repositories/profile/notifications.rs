@@ -12,7 +12,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::ids::UserId;
+use crate::ids::{NotificationId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -24,7 +24,7 @@ use crate::validation;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthNotification {
     /// The row id.
-    pub id: Uuid,
+    pub id: NotificationId,
     /// Whose it is.
     pub user_id: UserId,
     /// The provider connected (`strava`, …).
@@ -44,8 +44,8 @@ pub struct OAuthNotification {
 impl From<notifications::Model> for OAuthNotification {
     fn from(m: notifications::Model) -> Self {
         Self {
-            id: m.id,
-            user_id: m.user_id.into(),
+            id: NotificationId::from_uuid(m.id),
+            user_id: UserId::from_uuid(m.user_id),
             provider: m.provider,
             success: m.success,
             message: m.message,
@@ -168,7 +168,7 @@ impl<'a> OAuthNotifications<'a> {
     /// Marks the user's notification read, if it is theirs and unread:
     /// whether this call changed it.
     #[instrument(skip_all, fields(user_id = %user, notification_id = %id), err(Display))]
-    pub async fn mark_read(&self, user: UserId, id: Uuid) -> Result<bool> {
+    pub async fn mark_read(&self, user: UserId, id: NotificationId) -> Result<bool> {
         let changed = reading()
             .filter(notifications::Column::Id.eq(id))
             .filter(notifications::Column::UserId.eq(user.as_uuid()))

@@ -16,7 +16,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{ApiKeyId, UsageId, UserId};
 use crate::query::Ctx;
 use crate::query::{Prepared, unsigned};
 use crate::query::{RunInsert, RunSelect};
@@ -172,13 +172,13 @@ impl<'a> Usage<'a> {
     /// Records one API-key request and returns the row id. Bad input is
     /// `InvalidInput`; an unknown key is `ForeignKey`.
     #[instrument(skip_all, fields(api_key_id = %usage.api_key_id, status_code = usage.status_code), err(Display))]
-    pub async fn record_api_key_usage(&self, usage: NewApiKeyUsage) -> Result<Uuid> {
+    pub async fn record_api_key_usage(&self, usage: NewApiKeyUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
         let row = api_key_usage_row(id, usage)?;
         static INSERT: Prepared = Prepared::new();
         let statement = INSERT.insert(self.ctx.backend(), row, |insert| insert);
         statement.execute_in(&self.ctx).await?;
-        Ok(id)
+        Ok(UsageId::from_uuid(id))
     }
 
     /// How many requests the key made at or after `since` (for rate
@@ -197,7 +197,7 @@ impl<'a> Usage<'a> {
     /// Records one JWT-authenticated request and returns the row id. Bad
     /// input is `InvalidInput`; an unknown user is `ForeignKey`.
     #[instrument(skip_all, fields(user_id = %usage.user_id, status_code = usage.status_code), err(Display))]
-    pub async fn record_jwt_usage(&self, usage: NewJwtUsage) -> Result<Uuid> {
+    pub async fn record_jwt_usage(&self, usage: NewJwtUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
         let client = client_details(
             usage.request_size_bytes,
@@ -225,7 +225,7 @@ impl<'a> Usage<'a> {
         jwt_usage::Entity::insert(row)
             .exec_without_returning_in(&self.ctx)
             .await?;
-        Ok(id)
+        Ok(UsageId::from_uuid(id))
     }
 
     /// How many JWT requests the user made at or after `since`.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::api_usage::Usage;
 use crate::error::{DatabaseError, Result};
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::{ApiKeyId, UsageId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::RunInsert;
 use crate::query::{in_period, unsigned, unsigned_opt};
@@ -60,7 +60,7 @@ impl NewRequestLog {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestLog {
     /// The row id.
-    pub id: Uuid,
+    pub id: UsageId,
     /// The user, when known.
     pub user_id: Option<UserId>,
     /// The API key, when one was used (cleared if the key is deleted).
@@ -84,9 +84,9 @@ impl TryFrom<request_logs::Model> for RequestLog {
 
     fn try_from(m: request_logs::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
-            user_id: m.user_id.map(Into::into),
-            api_key_id: m.api_key_id.map(Into::into),
+            id: UsageId::from_uuid(m.id),
+            user_id: m.user_id.map(UserId::from_uuid),
+            api_key_id: m.api_key_id.map(ApiKeyId::from_uuid),
             timestamp: m.timestamp.to_utc(),
             method: m.method,
             endpoint: m.endpoint,
@@ -120,7 +120,7 @@ impl<'a> Usage<'a> {
     /// Logs one request and returns the row id. Bad input is
     /// `InvalidInput`; an unknown user or key is `ForeignKey`.
     #[instrument(skip_all, fields(user_id = ?log.user_id, api_key_id = ?log.api_key_id, status_code = log.status_code), err(Display))]
-    pub async fn record_request_log(&self, log: NewRequestLog) -> Result<Uuid> {
+    pub async fn record_request_log(&self, log: NewRequestLog) -> Result<UsageId> {
         let id = Uuid::now_v7();
         let row = request_logs::ActiveModel {
             id: Set(id),
@@ -140,7 +140,7 @@ impl<'a> Usage<'a> {
         request_logs::Entity::insert(row)
             .exec_without_returning_in(&self.ctx)
             .await?;
-        Ok(id)
+        Ok(UsageId::from_uuid(id))
     }
 
     /// Logged requests matching `filter`, oldest first, one keyset page at

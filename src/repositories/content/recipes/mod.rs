@@ -23,7 +23,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{RecipeId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
 use crate::query::text_search::{json_strings_contain, text_contains};
@@ -128,13 +128,13 @@ impl<'a> Recipes<'a> {
                 })
             })
             .await?;
-        self.get(user, id).await
+        self.get(user, RecipeId::from_uuid(id)).await
     }
 
     /// The user's recipe with its ingredients, in two queries. `NotFound`
     /// if it is not theirs in this tenant.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, recipe_id = %id))]
-    pub async fn get(&self, user: UserId, id: Uuid) -> Result<RecipeWithIngredients> {
+    pub async fn get(&self, user: UserId, id: RecipeId) -> Result<RecipeWithIngredients> {
         static RECIPE: Prepared = Prepared::new();
         static INGREDIENTS: Prepared = Prepared::new();
         let values = [id.into(), user.as_uuid().into()];
@@ -217,11 +217,11 @@ impl<'a> Recipes<'a> {
     pub async fn update(
         &self,
         user: UserId,
-        id: Uuid,
+        id: RecipeId,
         draft: RecipeDraft,
     ) -> Result<RecipeWithIngredients> {
         let checked = ValidDraft::new(draft)?;
-        let ingredient_rows = checked.ingredient_rows(id);
+        let ingredient_rows = checked.ingredient_rows(id.as_uuid());
         let none = Expr::value(Option::<f64>::None);
         let mut replace = self
             .scope
@@ -284,7 +284,12 @@ impl<'a> Recipes<'a> {
     /// `InvalidInput` for a negative or non-finite value; `NotFound` if
     /// the recipe is not theirs.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, recipe_id = %id), err(Display))]
-    pub async fn set_nutrition(&self, user: UserId, id: Uuid, nutrition: Nutrition) -> Result<()> {
+    pub async fn set_nutrition(
+        &self,
+        user: UserId,
+        id: RecipeId,
+        nutrition: Nutrition,
+    ) -> Result<()> {
         let n = nutrition.checked()?;
         let values = [
             n.calories,
@@ -314,7 +319,7 @@ impl<'a> Recipes<'a> {
     /// Deletes the user's recipe and (by the foreign key's cascade) its
     /// ingredients; whether it existed.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, recipe_id = %id), err(Display))]
-    pub async fn delete(&self, user: UserId, id: Uuid) -> Result<bool> {
+    pub async fn delete(&self, user: UserId, id: RecipeId) -> Result<bool> {
         let deleted = self
             .scope
             .delete::<recipes::Entity>()

@@ -4,6 +4,7 @@
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
 use uuid::Uuid;
 
+use crate::ids::{RecipeId, TenantId, UserId};
 use crate::query::cells::{Cell, checked, read_enum};
 use crate::query::{string_list, unsigned, unsigned_opt};
 
@@ -17,9 +18,9 @@ impl FromQueryResult for RecipeRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         let real = |i| Option::<f64>::read(row, i);
         Ok(Self(Recipe {
-            id: Uuid::read(row, 0)?,
-            user_id: Uuid::read(row, 1)?.into(),
-            tenant_id: Uuid::read(row, 2)?.into(),
+            id: RecipeId::from_uuid(Uuid::read(row, 0)?),
+            user_id: UserId::from_uuid(Uuid::read(row, 1)?),
+            tenant_id: TenantId::from_uuid(Uuid::read(row, 2)?),
             name: String::read(row, 3)?,
             description: Cell::read(row, 4)?,
             servings: checked(unsigned("recipes.servings", i32::read(row, 5)?))?,

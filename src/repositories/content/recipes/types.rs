@@ -7,7 +7,7 @@ use entity::sea_orm_active_enums::{IngredientUnit, MealTiming};
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::{TenantId, UserId};
+use crate::ids::{RecipeId, TenantId, UserId};
 use crate::query::{string_list, unsigned, unsigned_opt};
 use crate::validation;
 
@@ -52,7 +52,7 @@ impl Nutrition {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recipe {
     /// The row id.
-    pub id: Uuid,
+    pub id: RecipeId,
     /// Whose it is.
     pub user_id: UserId,
     /// Its tenant.
@@ -89,9 +89,9 @@ impl TryFrom<recipes::Model> for Recipe {
 
     fn try_from(m: recipes::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
-            user_id: m.user_id.into(),
-            tenant_id: m.tenant_id.into(),
+            id: RecipeId::from_uuid(m.id),
+            user_id: UserId::from_uuid(m.user_id),
+            tenant_id: TenantId::from_uuid(m.tenant_id),
             name: m.name,
             description: m.description,
             servings: unsigned("recipes.servings", m.servings)?,
