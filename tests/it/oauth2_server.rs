@@ -5,8 +5,8 @@
 use chrono::{Duration, Utc};
 use pierre_db::crypto::hashing;
 use pierre_db::{
-    Database, DatabaseError, NewAuthCode, NewOAuth2Client, NewOAuth2State, NewRefreshToken,
-    NewUser, TenantId, UserId, verify_pkce,
+    Database, DatabaseError, NewAuthCode, NewOAuth2Client, NewOAuth2State, NewRefreshToken, UserId,
+    verify_pkce,
 };
 use sea_orm::EntityTrait;
 
@@ -19,42 +19,42 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 /// Concurrent callers in race tests.
 const RACERS: usize = 16;
 
-struct World {
-    user: UserId,
-    tenant: TenantId,
-    other_tenant: TenantId,
+/// Two registered clients (the first with a second callback), beside the
+/// common cast.
+struct Clients {
     client: String,
     other_client: String,
 }
 
-async fn world(t: &common::TestDb) -> World {
-    let user =
-        t.db.users()
-            .create(NewUser::new("athlete@example.org", "h"))
-            .await
-            .unwrap()
-            .id;
+/// The common cast on `t`, and two clients registered there.
+async fn cast(t: common::TestDb) -> (common::World, Clients) {
+    let w = common::World::new(t).await;
     let mut registration = NewOAuth2Client::new(CALLBACK);
     registration.redirect_uris.push(OTHER_CALLBACK.into());
-    let client = t.db.oauth2_clients().register(registration).await.unwrap();
+    let client =
+        w.t.db
+            .oauth2_clients()
+            .register(registration)
+            .await
+            .unwrap();
     let other =
-        t.db.oauth2_clients()
+        w.t.db
+            .oauth2_clients()
             .register(NewOAuth2Client::new(CALLBACK))
             .await
             .unwrap();
-    World {
-        user,
-        tenant: common::tenant(t, user).await,
-        other_tenant: common::tenant(t, user).await,
+    let clients = Clients {
         client: client.client.client_id,
         other_client: other.client.client_id,
-    }
+    };
+    (w, clients)
 }
 
-async fn issue_code(db: &Database, w: &World) -> String {
-    db.tenant(w.tenant)
+async fn issue_code(w: &common::World, c: &Clients) -> String {
+    w.t.db
+        .tenant(w.acme)
         .oauth2_auth_codes()
-        .issue(NewAuthCode::new(&w.client, w.user, CALLBACK, CHALLENGE))
+        .issue(NewAuthCode::new(&c.client, w.ada, CALLBACK, CHALLENGE))
         .await
         .unwrap()
         .code
@@ -62,10 +62,11 @@ async fn issue_code(db: &Database, w: &World) -> String {
         .to_owned()
 }
 
-async fn issue_refresh(db: &Database, w: &World) -> String {
-    db.tenant(w.tenant)
+async fn issue_refresh(w: &common::World, c: &Clients) -> String {
+    w.t.db
+        .tenant(w.acme)
         .oauth2_refresh_tokens()
-        .issue(NewRefreshToken::new(&w.client, w.user))
+        .issue(NewRefreshToken::new(&c.client, w.ada))
         .await
         .unwrap()
         .token
@@ -190,37 +191,37 @@ async fn bad_client_registrations_are_refused_and_store_nothing() {
 async fn codes_are_stored_hashed_and_consumed_once_by_their_client_and_redirect() {
     for t in common::databases().await {
         let b = t.backend;
-        let w = world(&t).await;
-        let code = issue_code(&t.db, &w).await;
+        let (w, c) = cast(t).await;
+        let code = issue_code(&w, &c).await;
         assert_eq!(
-            stored_column(&t.db, "oauth2_auth_codes", "code").await,
+            stored_column(&w.t.db, "oauth2_auth_codes", "code").await,
             [hashing::hash(&code)],
             "{b}: the code is stored as its SHA-256"
         );
-        let exchange = t.db.oauth2_exchange();
+        let exchange = w.t.db.oauth2_exchange();
         let now = Utc::now();
         // Wrong client, wrong redirect, unknown code: None, nothing burned.
         for (c, client, redirect) in [
-            (code.as_str(), w.other_client.as_str(), CALLBACK),
-            (code.as_str(), w.client.as_str(), OTHER_CALLBACK),
-            ("mcp_code_unknown", w.client.as_str(), CALLBACK),
-            ("", w.client.as_str(), CALLBACK),
+            (code.as_str(), c.other_client.as_str(), CALLBACK),
+            (code.as_str(), c.client.as_str(), OTHER_CALLBACK),
+            ("mcp_code_unknown", c.client.as_str(), CALLBACK),
+            ("", c.client.as_str(), CALLBACK),
         ] {
             let got = exchange.consume_auth_code(c, client, redirect, now).await;
             assert!(got.unwrap().is_none(), "{b}: {client} {redirect}");
         }
-        let scoped = t.db.tenant(w.tenant).oauth2_auth_codes();
+        let scoped = w.t.db.tenant(w.acme).oauth2_auth_codes();
         assert!(
             !scoped.get(&code).await.unwrap().unwrap().used,
             "{b}: not burned"
         );
 
         let consumed = exchange
-            .consume_auth_code(&code, &w.client, CALLBACK, now)
+            .consume_auth_code(&code, &c.client, CALLBACK, now)
             .await
             .unwrap()
             .expect("first consumption");
-        assert_eq!((consumed.tenant_id, consumed.user_id), (w.tenant, w.user));
+        assert_eq!((consumed.tenant_id, consumed.user_id), (w.acme, w.ada));
         assert!(consumed.used);
         assert!(verify_pkce(
             VERIFIER,
@@ -229,7 +230,7 @@ async fn codes_are_stored_hashed_and_consumed_once_by_their_client_and_redirect(
         assert!(!verify_pkce("x".repeat(43).as_str(), CHALLENGE));
         assert!(
             exchange
-                .consume_auth_code(&code, &w.client, CALLBACK, now)
+                .consume_auth_code(&code, &c.client, CALLBACK, now)
                 .await
                 .unwrap()
                 .is_none(),
@@ -237,7 +238,8 @@ async fn codes_are_stored_hashed_and_consumed_once_by_their_client_and_redirect(
         );
         assert!(scoped.get(&code).await.unwrap().unwrap().used);
         assert!(
-            t.db.tenant(w.other_tenant)
+            w.t.db
+                .tenant(w.globex)
                 .oauth2_auth_codes()
                 .get(&code)
                 .await
@@ -251,34 +253,35 @@ async fn codes_are_stored_hashed_and_consumed_once_by_their_client_and_redirect(
 #[tokio::test]
 async fn a_code_expires_at_its_expiry_instant() {
     for t in common::databases().await {
-        let w = world(&t).await;
+        let (w, c) = cast(t).await;
         let issued =
-            t.db.tenant(w.tenant)
+            w.t.db
+                .tenant(w.acme)
                 .oauth2_auth_codes()
-                .issue(NewAuthCode::new(&w.client, w.user, CALLBACK, CHALLENGE))
+                .issue(NewAuthCode::new(&c.client, w.ada, CALLBACK, CHALLENGE))
                 .await
                 .unwrap();
-        let exchange = t.db.oauth2_exchange();
+        let exchange = w.t.db.oauth2_exchange();
         let code = issued.code.expose();
         let at = issued.expires_at;
         assert!(
             exchange
-                .consume_auth_code(code, &w.client, CALLBACK, at)
+                .consume_auth_code(code, &c.client, CALLBACK, at)
                 .await
                 .unwrap()
                 .is_none(),
             "{}: expires_at == now is expired",
-            t.backend
+            w.t.backend
         );
         let before = at - Duration::microseconds(1);
         assert!(
             exchange
-                .consume_auth_code(code, &w.client, CALLBACK, before)
+                .consume_auth_code(code, &c.client, CALLBACK, before)
                 .await
                 .unwrap()
                 .is_some(),
             "{}: one microsecond before, still valid",
-            t.backend
+            w.t.backend
         );
     }
 }
@@ -286,40 +289,40 @@ async fn a_code_expires_at_its_expiry_instant() {
 #[tokio::test]
 async fn bad_codes_requests_are_refused_and_store_nothing() {
     for t in common::databases().await {
-        let w = world(&t).await;
-        let codes = t.db.tenant(w.tenant).oauth2_auth_codes();
+        let (w, c) = cast(t).await;
+        let codes = w.t.db.tenant(w.acme).oauth2_auth_codes();
         let plain = NewAuthCode {
             code_challenge_method: "plain".into(),
-            ..NewAuthCode::new(&w.client, w.user, CALLBACK, CHALLENGE)
+            ..NewAuthCode::new(&c.client, w.ada, CALLBACK, CHALLENGE)
         };
         let cases = [
             ("code_challenge_method", plain),
             (
                 "code_challenge",
-                NewAuthCode::new(&w.client, w.user, CALLBACK, "short"),
+                NewAuthCode::new(&c.client, w.ada, CALLBACK, "short"),
             ),
             (
                 "redirect_uri",
-                NewAuthCode::new(&w.client, w.user, "https://evil.example/cb", CHALLENGE),
+                NewAuthCode::new(&c.client, w.ada, "https://evil.example/cb", CHALLENGE),
             ),
             (
                 "client_id",
-                NewAuthCode::new("mcp_nobody", w.user, CALLBACK, CHALLENGE),
+                NewAuthCode::new("mcp_nobody", w.ada, CALLBACK, CHALLENGE),
             ),
         ];
         for (field, new) in cases {
             match codes.issue(new).await {
                 Err(DatabaseError::InvalidInput { field: f, .. }) => assert_eq!(f, field),
-                other => panic!("{}: {field}: {other:?}", t.backend),
+                other => panic!("{}: {field}: {other:?}", w.t.backend),
             }
         }
-        let unknown_user = NewAuthCode::new(&w.client, UserId::new(), CALLBACK, CHALLENGE);
+        let unknown_user = NewAuthCode::new(&c.client, UserId::new(), CALLBACK, CHALLENGE);
         assert!(matches!(
             codes.issue(unknown_user).await,
             Err(DatabaseError::ForeignKey { .. })
         ));
         assert!(
-            stored_column(&t.db, "oauth2_auth_codes", "code")
+            stored_column(&w.t.db, "oauth2_auth_codes", "code")
                 .await
                 .is_empty()
         );
@@ -330,35 +333,35 @@ async fn bad_codes_requests_are_refused_and_store_nothing() {
 async fn refresh_tokens_consume_rotate_and_revoke() {
     for t in common::databases().await {
         let b = t.backend;
-        let w = world(&t).await;
-        let token = issue_refresh(&t.db, &w).await;
+        let (w, c) = cast(t).await;
+        let token = issue_refresh(&w, &c).await;
         assert_eq!(
-            stored_column(&t.db, "oauth2_refresh_tokens", "token").await,
+            stored_column(&w.t.db, "oauth2_refresh_tokens", "token").await,
             [hashing::hash(&token)],
             "{b}"
         );
-        let exchange = t.db.oauth2_exchange();
+        let exchange = w.t.db.oauth2_exchange();
         let now = Utc::now();
         assert!(
             exchange
-                .consume_refresh_token(&token, &w.other_client, now)
+                .consume_refresh_token(&token, &c.other_client, now)
                 .await
                 .unwrap()
                 .is_none()
         );
         let rotated = exchange
-            .rotate_refresh_token(&token, &w.client, now)
+            .rotate_refresh_token(&token, &c.client, now)
             .await
             .unwrap()
             .expect("rotation");
-        assert_eq!(rotated.previous.tenant_id, w.tenant, "{b}");
+        assert_eq!(rotated.previous.tenant_id, w.acme, "{b}");
         let next = rotated.issued.token.expose().to_owned();
-        let scoped = t.db.tenant(w.tenant).oauth2_refresh_tokens();
+        let scoped = w.t.db.tenant(w.acme).oauth2_refresh_tokens();
         assert!(scoped.get(&token).await.unwrap().unwrap().revoked, "{b}");
         assert!(!scoped.get(&next).await.unwrap().unwrap().revoked, "{b}");
         assert!(
             exchange
-                .rotate_refresh_token(&token, &w.client, now)
+                .rotate_refresh_token(&token, &c.client, now)
                 .await
                 .unwrap()
                 .is_none(),
@@ -368,7 +371,7 @@ async fn refresh_tokens_consume_rotate_and_revoke() {
         let expires = scoped.get(&next).await.unwrap().unwrap().expires_at;
         assert!(
             exchange
-                .consume_refresh_token(&next, &w.client, expires)
+                .consume_refresh_token(&next, &c.client, expires)
                 .await
                 .unwrap()
                 .is_none(),
@@ -378,14 +381,14 @@ async fn refresh_tokens_consume_rotate_and_revoke() {
         assert!(scoped.revoke(&next).await.unwrap(), "{b}");
         assert!(!scoped.revoke(&next).await.unwrap(), "{b}: already revoked");
         for _ in 0..3 {
-            issue_refresh(&t.db, &w).await;
+            issue_refresh(&w, &c).await;
         }
         assert_eq!(
-            scoped.revoke_all_for_client(&w.other_client).await.unwrap(),
+            scoped.revoke_all_for_client(&c.other_client).await.unwrap(),
             0
         );
-        assert_eq!(scoped.revoke_all_for_user(w.user).await.unwrap(), 3, "{b}");
-        let other = t.db.tenant(w.other_tenant).oauth2_refresh_tokens();
+        assert_eq!(scoped.revoke_all_for_user(w.ada).await.unwrap(), 3, "{b}");
+        let other = w.t.db.tenant(w.globex).oauth2_refresh_tokens();
         assert!(
             other.get(&token).await.unwrap().is_none(),
             "{b}: other tenant"
@@ -396,13 +399,14 @@ async fn refresh_tokens_consume_rotate_and_revoke() {
 #[tokio::test]
 async fn a_failed_rotation_leaves_the_old_token_usable() {
     for t in common::databases().await {
-        let w = world(&t).await;
-        let token = issue_refresh(&t.db, &w).await;
+        let (w, c) = cast(t).await;
+        let token = issue_refresh(&w, &c).await;
         // The successor cannot be issued to a deactivated client.
-        t.db.oauth2_clients().deactivate(&w.client).await.unwrap();
+        w.t.db.oauth2_clients().deactivate(&c.client).await.unwrap();
         let err =
-            t.db.oauth2_exchange()
-                .rotate_refresh_token(&token, &w.client, Utc::now())
+            w.t.db
+                .oauth2_exchange()
+                .rotate_refresh_token(&token, &c.client, Utc::now())
                 .await
                 .unwrap_err();
         assert!(matches!(
@@ -413,17 +417,18 @@ async fn a_failed_rotation_leaves_the_old_token_usable() {
             }
         ));
         let stored =
-            t.db.tenant(w.tenant)
+            w.t.db
+                .tenant(w.acme)
                 .oauth2_refresh_tokens()
                 .get(&token)
                 .await;
         assert!(
             !stored.unwrap().unwrap().revoked,
             "{}: rolled back",
-            t.backend
+            w.t.backend
         );
         assert_eq!(
-            stored_column(&t.db, "oauth2_refresh_tokens", "token")
+            stored_column(&w.t.db, "oauth2_refresh_tokens", "token")
                 .await
                 .len(),
             1
@@ -435,24 +440,24 @@ async fn a_failed_rotation_leaves_the_old_token_usable() {
 async fn states_are_stored_once_and_consumed_once() {
     for t in common::databases().await {
         let b = t.backend;
-        let w = world(&t).await;
-        let exchange = t.db.oauth2_exchange();
-        let scoped = t.db.tenant(w.tenant).oauth2_states();
+        let (w, c) = cast(t).await;
+        let exchange = w.t.db.oauth2_exchange();
+        let scoped = w.t.db.tenant(w.acme).oauth2_states();
         scoped
-            .store(NewOAuth2State::new("state-1", &w.client, CALLBACK))
+            .store(NewOAuth2State::new("state-1", &c.client, CALLBACK))
             .await
             .unwrap();
         exchange
-            .store_state(NewOAuth2State::new("state-2", &w.client, CALLBACK))
+            .store_state(NewOAuth2State::new("state-2", &c.client, CALLBACK))
             .await
             .unwrap();
         assert!(matches!(
             exchange
-                .store_state(NewOAuth2State::new("state-1", &w.client, CALLBACK))
+                .store_state(NewOAuth2State::new("state-1", &c.client, CALLBACK))
                 .await,
             Err(DatabaseError::Conflict { .. })
         ));
-        let bad = NewOAuth2State::new("a\nb", &w.client, CALLBACK);
+        let bad = NewOAuth2State::new("a\nb", &c.client, CALLBACK);
         assert!(matches!(
             scoped.store(bad).await,
             Err(DatabaseError::InvalidInput { field: "state", .. })
@@ -460,30 +465,30 @@ async fn states_are_stored_once_and_consumed_once() {
         let now = Utc::now();
         assert!(
             exchange
-                .consume_state("state-1", &w.other_client, now)
+                .consume_state("state-1", &c.other_client, now)
                 .await
                 .unwrap()
                 .is_none()
         );
-        let one = exchange.consume_state("state-1", &w.client, now).await;
-        assert_eq!(one.unwrap().unwrap().tenant_id, Some(w.tenant), "{b}");
-        let two = exchange.consume_state("state-2", &w.client, now).await;
+        let one = exchange.consume_state("state-1", &c.client, now).await;
+        assert_eq!(one.unwrap().unwrap().tenant_id, Some(w.acme), "{b}");
+        let two = exchange.consume_state("state-2", &c.client, now).await;
         let two = two.unwrap().unwrap();
         assert_eq!(two.tenant_id, None, "{b}");
         assert!(
             exchange
-                .consume_state("state-1", &w.client, now)
+                .consume_state("state-1", &c.client, now)
                 .await
                 .unwrap()
                 .is_none()
         );
         exchange
-            .store_state(NewOAuth2State::new("state-3", &w.client, CALLBACK))
+            .store_state(NewOAuth2State::new("state-3", &c.client, CALLBACK))
             .await
             .unwrap();
         assert!(
             exchange
-                .consume_state("state-3", &w.client, two.expires_at + Duration::minutes(1))
+                .consume_state("state-3", &c.client, two.expires_at + Duration::minutes(1))
                 .await
                 .unwrap()
                 .is_none(),
@@ -496,35 +501,38 @@ async fn states_are_stored_once_and_consumed_once() {
 async fn purge_deletes_only_expired_rows_in_batches() {
     for t in common::databases().await {
         let b = t.backend;
-        let w = world(&t).await;
+        let (w, c) = cast(t).await;
         let short = Some(Duration::seconds(1));
         for _ in 0..3 {
-            t.db.tenant(w.tenant)
+            w.t.db
+                .tenant(w.acme)
                 .oauth2_auth_codes()
                 .issue(NewAuthCode {
                     ttl: short,
-                    ..NewAuthCode::new(&w.client, w.user, CALLBACK, CHALLENGE)
+                    ..NewAuthCode::new(&c.client, w.ada, CALLBACK, CHALLENGE)
                 })
                 .await
                 .unwrap();
         }
-        let kept_code = issue_code(&t.db, &w).await;
-        t.db.tenant(w.tenant)
+        let kept_code = issue_code(&w, &c).await;
+        w.t.db
+            .tenant(w.acme)
             .oauth2_refresh_tokens()
             .issue(NewRefreshToken {
                 ttl: short,
-                ..NewRefreshToken::new(&w.client, w.user)
+                ..NewRefreshToken::new(&c.client, w.ada)
             })
             .await
             .unwrap();
-        t.db.oauth2_exchange()
+        w.t.db
+            .oauth2_exchange()
             .store_state(NewOAuth2State {
                 ttl: short,
-                ..NewOAuth2State::new("old", &w.client, CALLBACK)
+                ..NewOAuth2State::new("old", &c.client, CALLBACK)
             })
             .await
             .unwrap();
-        let exchange = t.db.oauth2_exchange();
+        let exchange = w.t.db.oauth2_exchange();
         assert!(matches!(
             exchange.purge_expired(Utc::now(), 0).await,
             Err(DatabaseError::InvalidInput { field: "batch", .. })
@@ -537,7 +545,7 @@ async fn purge_deletes_only_expired_rows_in_batches() {
             "{b}"
         );
         assert_eq!(
-            stored_column(&t.db, "oauth2_auth_codes", "code").await,
+            stored_column(&w.t.db, "oauth2_auth_codes", "code").await,
             [hashing::hash(&kept_code)],
             "{b}: the live code stays"
         );
@@ -567,12 +575,12 @@ async fn concurrent_consumers_of_one_value_have_exactly_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     for t in common::racing(&dir).await {
         let b = t.backend;
-        let w = world(&t).await;
+        let (w, c) = cast(t).await;
         let now = Utc::now();
 
-        let code = issue_code(&t.db, &w).await;
+        let code = issue_code(&w, &c).await;
         let winners = race(|| {
-            let (db, code, client) = (t.db.clone(), code.clone(), w.client.clone());
+            let (db, code, client) = (w.t.db.clone(), code.clone(), c.client.clone());
             async move {
                 db.oauth2_exchange()
                     .consume_auth_code(&code, &client, CALLBACK, now)
@@ -582,9 +590,9 @@ async fn concurrent_consumers_of_one_value_have_exactly_one_winner() {
         .await;
         assert_eq!(winners, 1, "{b}: code");
 
-        let token = issue_refresh(&t.db, &w).await;
+        let token = issue_refresh(&w, &c).await;
         let winners = race(|| {
-            let (db, token, client) = (t.db.clone(), token.clone(), w.client.clone());
+            let (db, token, client) = (w.t.db.clone(), token.clone(), c.client.clone());
             async move {
                 db.oauth2_exchange()
                     .consume_refresh_token(&token, &client, now)
@@ -594,12 +602,13 @@ async fn concurrent_consumers_of_one_value_have_exactly_one_winner() {
         .await;
         assert_eq!(winners, 1, "{b}: refresh token");
 
-        t.db.oauth2_exchange()
-            .store_state(NewOAuth2State::new("raced", &w.client, CALLBACK))
+        w.t.db
+            .oauth2_exchange()
+            .store_state(NewOAuth2State::new("raced", &c.client, CALLBACK))
             .await
             .unwrap();
         let winners = race(|| {
-            let (db, client) = (t.db.clone(), w.client.clone());
+            let (db, client) = (w.t.db.clone(), c.client.clone());
             async move {
                 db.oauth2_exchange()
                     .consume_state("raced", &client, now)
@@ -615,11 +624,11 @@ async fn concurrent_consumers_of_one_value_have_exactly_one_winner() {
 async fn concurrent_rotations_issue_exactly_one_successor() {
     let dir = tempfile::tempdir().unwrap();
     for t in common::racing(&dir).await {
-        let w = world(&t).await;
-        let token = issue_refresh(&t.db, &w).await;
+        let (w, c) = cast(t).await;
+        let token = issue_refresh(&w, &c).await;
         let now = Utc::now();
         let winners = race(|| {
-            let (db, token, client) = (t.db.clone(), token.clone(), w.client.clone());
+            let (db, token, client) = (w.t.db.clone(), token.clone(), c.client.clone());
             async move {
                 db.oauth2_exchange()
                     .rotate_refresh_token(&token, &client, now)
@@ -627,16 +636,16 @@ async fn concurrent_rotations_issue_exactly_one_successor() {
             }
         })
         .await;
-        assert_eq!(winners, 1, "{}: one rotation wins", t.backend);
+        assert_eq!(winners, 1, "{}: one rotation wins", w.t.backend);
         let rows = entity::oauth2_refresh_tokens::Entity::find()
-            .all(t.db.unscoped_connection())
+            .all(w.t.db.unscoped_connection())
             .await
             .unwrap();
         assert_eq!(
             rows.len(),
             2,
             "{}: the old token and one successor",
-            t.backend
+            w.t.backend
         );
         assert_eq!(rows.iter().filter(|r| !r.revoked).count(), 1);
     }

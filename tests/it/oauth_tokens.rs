@@ -5,50 +5,8 @@ use crate::common;
 
 use chrono::{Duration, Utc};
 use pierre_db::OauthProvider;
-use pierre_db::{DatabaseError, NewOAuthToken, NewUser, PageRequest, Secret, TenantId, UserId};
+use pierre_db::{DatabaseError, NewOAuthToken, PageRequest, Secret, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-
-struct World {
-    t: common::TestDb,
-    owner: UserId,
-    alice: UserId,
-    bob: UserId,
-    acme: TenantId,
-    globex: TenantId,
-}
-
-async fn worlds() -> Vec<World> {
-    let mut out = Vec::new();
-    for t in common::databases().await {
-        let users = t.db.users();
-        let owner = users
-            .create(NewUser::new("owner@example.org", "h"))
-            .await
-            .unwrap()
-            .id;
-        let alice = users
-            .create(NewUser::new("alice@example.org", "h"))
-            .await
-            .unwrap()
-            .id;
-        let bob = users
-            .create(NewUser::new("bob@example.org", "h"))
-            .await
-            .unwrap()
-            .id;
-        let acme = common::tenant(&t, owner).await;
-        let globex = common::tenant(&t, owner).await;
-        out.push(World {
-            t,
-            owner,
-            alice,
-            bob,
-            acme,
-            globex,
-        });
-    }
-    out
-}
 
 fn full(user: UserId, provider: OauthProvider, access: &str, refresh: &str) -> NewOAuthToken {
     let mut token = NewOAuthToken::new(user, provider, access);
@@ -60,24 +18,19 @@ fn full(user: UserId, provider: OauthProvider, access: &str, refresh: &str) -> N
 
 #[tokio::test]
 async fn upsert_get_and_replace() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
         assert_eq!(
-            tokens.get(w.alice, OauthProvider::Strava).await.unwrap(),
+            tokens.get(w.ada, OauthProvider::Strava).await.unwrap(),
             None
         );
         tokens
-            .upsert(full(
-                w.alice,
-                OauthProvider::Strava,
-                "access-1",
-                "refresh-1",
-            ))
+            .upsert(full(w.ada, OauthProvider::Strava, "access-1", "refresh-1"))
             .await
             .unwrap();
         let first = tokens
-            .get(w.alice, OauthProvider::Strava)
+            .get(w.ada, OauthProvider::Strava)
             .await
             .unwrap()
             .expect("stored");
@@ -87,7 +40,7 @@ async fn upsert_get_and_replace() {
             Some("refresh-1")
         );
         assert_eq!(first.tenant_id, w.acme);
-        assert_eq!(first.user_id, w.alice);
+        assert_eq!(first.user_id, w.ada);
         assert_eq!(first.token_type, "bearer");
         assert_eq!(first.scope.as_deref(), Some("read,activity:read_all"));
         assert!(first.expires_at.is_some());
@@ -95,19 +48,15 @@ async fn upsert_get_and_replace() {
         w.t.db
             .tenant(w.acme)
             .oauth_tokens()
-            .update_last_sync(w.alice, OauthProvider::Strava, Utc::now())
+            .update_last_sync(w.ada, OauthProvider::Strava, Utc::now())
             .await
             .unwrap();
         tokens
-            .upsert(NewOAuthToken::new(
-                w.alice,
-                OauthProvider::Strava,
-                "access-2",
-            ))
+            .upsert(NewOAuthToken::new(w.ada, OauthProvider::Strava, "access-2"))
             .await
             .unwrap();
         let second = tokens
-            .get(w.alice, OauthProvider::Strava)
+            .get(w.ada, OauthProvider::Strava)
             .await
             .unwrap()
             .unwrap();
@@ -127,7 +76,7 @@ async fn upsert_get_and_replace() {
 
 #[tokio::test]
 async fn lists_refresh_sync_and_deletes() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
         for provider in [
@@ -137,7 +86,7 @@ async fn lists_refresh_sync_and_deletes() {
         ] {
             tokens
                 .upsert(full(
-                    w.alice,
+                    w.ada,
                     provider,
                     &format!("a-{}", pierre_db::provider_name(provider)),
                     "r",
@@ -151,7 +100,7 @@ async fn lists_refresh_sync_and_deletes() {
             .unwrap();
 
         let alice: Vec<OauthProvider> = tokens
-            .list_for_user(w.alice)
+            .list_for_user(w.ada)
             .await
             .unwrap()
             .into_iter()
@@ -176,7 +125,7 @@ async fn lists_refresh_sync_and_deletes() {
         assert_eq!(
             strava,
             [
-                (w.alice, "a-strava".to_owned()),
+                (w.ada, "a-strava".to_owned()),
                 (w.bob, "b-strava".to_owned())
             ],
             "{b}"
@@ -185,7 +134,7 @@ async fn lists_refresh_sync_and_deletes() {
         let expires = Utc::now() + Duration::hours(6);
         tokens
             .refresh(
-                w.alice,
+                w.ada,
                 OauthProvider::Strava,
                 &Secret::new("a-strava-2"),
                 Some(Secret::new("r-2")),
@@ -194,7 +143,7 @@ async fn lists_refresh_sync_and_deletes() {
             .await
             .unwrap();
         let refreshed = tokens
-            .get(w.alice, OauthProvider::Strava)
+            .get(w.ada, OauthProvider::Strava)
             .await
             .unwrap()
             .unwrap();
@@ -207,26 +156,26 @@ async fn lists_refresh_sync_and_deletes() {
         );
         assert!(matches!(
             tokens
-                .refresh(w.alice, OauthProvider::Whoop, &Secret::new("x"), None, None)
+                .refresh(w.ada, OauthProvider::Whoop, &Secret::new("x"), None, None)
                 .await,
             Err(DatabaseError::NotFound { .. })
         ));
 
         assert_eq!(
             tokens
-                .last_sync(w.alice, OauthProvider::Garmin)
+                .last_sync(w.ada, OauthProvider::Garmin)
                 .await
                 .unwrap(),
             None
         );
         let at = Utc::now();
         tokens
-            .update_last_sync(w.alice, OauthProvider::Garmin, at)
+            .update_last_sync(w.ada, OauthProvider::Garmin, at)
             .await
             .unwrap();
         assert_eq!(
             tokens
-                .last_sync(w.alice, OauthProvider::Garmin)
+                .last_sync(w.ada, OauthProvider::Garmin)
                 .await
                 .unwrap()
                 .map(|t| t.timestamp_micros()),
@@ -243,10 +192,10 @@ async fn lists_refresh_sync_and_deletes() {
             Err(DatabaseError::NotFound { .. })
         ));
 
-        assert!(tokens.delete(w.alice, OauthProvider::Fitbit).await.unwrap());
-        assert!(!tokens.delete(w.alice, OauthProvider::Fitbit).await.unwrap());
-        assert_eq!(tokens.delete_all_for_user(w.alice).await.unwrap(), 2);
-        assert!(tokens.list_for_user(w.alice).await.unwrap().is_empty());
+        assert!(tokens.delete(w.ada, OauthProvider::Fitbit).await.unwrap());
+        assert!(!tokens.delete(w.ada, OauthProvider::Fitbit).await.unwrap());
+        assert_eq!(tokens.delete_all_for_user(w.ada).await.unwrap(), 2);
+        assert!(tokens.list_for_user(w.ada).await.unwrap().is_empty());
         assert_eq!(
             tokens
                 .list_for_provider(OauthProvider::Strava)
@@ -261,15 +210,15 @@ async fn lists_refresh_sync_and_deletes() {
 
 #[tokio::test]
 async fn bad_input_is_refused_and_writes_nothing() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
         let cases = [
             (
-                NewOAuthToken::new(w.alice, OauthProvider::Strava, ""),
+                NewOAuthToken::new(w.ada, OauthProvider::Strava, ""),
                 "access_token",
             ),
             (
-                NewOAuthToken::new(w.alice, OauthProvider::Strava, "x".repeat(16 * 1024 + 1)),
+                NewOAuthToken::new(w.ada, OauthProvider::Strava, "x".repeat(16 * 1024 + 1)),
                 "access_token",
             ),
         ];
@@ -291,7 +240,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
                 })
             ));
         }
-        let mut bad_scope = NewOAuthToken::new(w.alice, OauthProvider::Strava, "a");
+        let mut bad_scope = NewOAuthToken::new(w.ada, OauthProvider::Strava, "a");
         bad_scope.scope = Some("a\u{0}b".into());
         assert!(tokens.upsert(bad_scope).await.is_err());
         // A user that does not exist, and a tenant that does not exist.
@@ -309,7 +258,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
             w.t.db
                 .tenant(TenantId::new())
                 .oauth_tokens()
-                .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "a"))
+                .upsert(NewOAuthToken::new(w.ada, OauthProvider::Strava, "a"))
                 .await,
             Err(DatabaseError::ForeignKey { .. })
         ));
@@ -317,7 +266,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
             w.t.db
                 .across_tenants()
                 .oauth_tokens()
-                .list_for_user(w.alice)
+                .list_for_user(w.ada)
                 .await
                 .unwrap()
                 .is_empty()
@@ -327,20 +276,20 @@ async fn bad_input_is_refused_and_writes_nothing() {
 
 #[tokio::test]
 async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let acme = w.t.db.tenant(w.acme).oauth_tokens();
         let globex = w.t.db.tenant(w.globex).oauth_tokens();
-        acme.upsert(full(w.alice, OauthProvider::Strava, "acme-token", "r"))
+        acme.upsert(full(w.ada, OauthProvider::Strava, "acme-token", "r"))
             .await
             .unwrap();
         globex
-            .upsert(full(w.alice, OauthProvider::Strava, "globex-token", "r"))
+            .upsert(full(w.ada, OauthProvider::Strava, "globex-token", "r"))
             .await
             .unwrap();
 
         assert_eq!(
-            acme.get(w.alice, OauthProvider::Strava)
+            acme.get(w.ada, OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap()
@@ -350,7 +299,7 @@ async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
         );
         assert_eq!(
             globex
-                .get(w.alice, OauthProvider::Strava)
+                .get(w.ada, OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap()
@@ -367,22 +316,22 @@ async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
             1,
             "{b}"
         );
-        assert!(acme.delete(w.alice, OauthProvider::Strava).await.unwrap());
+        assert!(acme.delete(w.ada, OauthProvider::Strava).await.unwrap());
         assert!(
             globex
-                .get(w.alice, OauthProvider::Strava)
+                .get(w.ada, OauthProvider::Strava)
                 .await
                 .unwrap()
                 .is_some(),
             "{b}: other tenant untouched"
         );
 
-        acme.upsert(full(w.alice, OauthProvider::Garmin, "acme-garmin", "r"))
+        acme.upsert(full(w.ada, OauthProvider::Garmin, "acme-garmin", "r"))
             .await
             .unwrap();
         let everywhere = w.t.db.across_tenants().oauth_tokens();
         let all: Vec<TenantId> = everywhere
-            .list_for_user(w.alice)
+            .list_for_user(w.ada)
             .await
             .unwrap()
             .into_iter()
@@ -390,9 +339,8 @@ async fn a_scope_sees_only_its_tenant_and_cross_tenant_calls_are_explicit() {
             .collect();
         assert_eq!(all.len(), 2, "{b}");
         assert!(all.contains(&w.acme) && all.contains(&w.globex));
-        assert_eq!(everywhere.delete_all_for_user(w.alice).await.unwrap(), 2);
-        assert!(everywhere.list_for_user(w.alice).await.unwrap().is_empty());
-        let _ = w.owner;
+        assert_eq!(everywhere.delete_all_for_user(w.ada).await.unwrap(), 2);
+        assert!(everywhere.list_for_user(w.ada).await.unwrap().is_empty());
     }
 }
 
@@ -447,7 +395,7 @@ async fn swap(
 
 #[tokio::test]
 async fn ciphertexts_moved_to_another_row_or_column_fail_to_open() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let seed = |tenant: TenantId, user: UserId, provider: OauthProvider| {
             let db = w.t.db.clone();
@@ -464,18 +412,18 @@ async fn ciphertexts_moved_to_another_row_or_column_fail_to_open() {
                     .unwrap()
             }
         };
-        seed(w.acme, w.alice, OauthProvider::Strava).await;
-        seed(w.globex, w.alice, OauthProvider::Strava).await;
+        seed(w.acme, w.ada, OauthProvider::Strava).await;
+        seed(w.globex, w.ada, OauthProvider::Strava).await;
         seed(w.acme, w.bob, OauthProvider::Strava).await;
-        seed(w.acme, w.alice, OauthProvider::Garmin).await;
+        seed(w.acme, w.ada, OauthProvider::Garmin).await;
 
-        let victim = (w.alice, w.acme, OauthProvider::Strava);
+        let victim = (w.ada, w.acme, OauthProvider::Strava);
         for (label, column, to_column, target) in [
             (
                 "other tenant",
                 "access_token",
                 "access_token",
-                (w.alice, w.globex, OauthProvider::Strava),
+                (w.ada, w.globex, OauthProvider::Strava),
             ),
             (
                 "other user",
@@ -487,7 +435,7 @@ async fn ciphertexts_moved_to_another_row_or_column_fail_to_open() {
                 "other provider",
                 "access_token",
                 "access_token",
-                (w.alice, w.acme, OauthProvider::Garmin),
+                (w.ada, w.acme, OauthProvider::Garmin),
             ),
             ("other column", "access_token", "refresh_token", victim),
         ] {
@@ -510,19 +458,19 @@ async fn ciphertexts_moved_to_another_row_or_column_fail_to_open() {
 
 #[tokio::test]
 async fn a_refresh_without_new_refresh_token_or_expiry_keeps_the_stored_ones() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
-        let first = full(w.alice, OauthProvider::Strava, "a-1", "r-1");
+        let first = full(w.ada, OauthProvider::Strava, "a-1", "r-1");
         let expires = first.expires_at.unwrap();
         tokens.upsert(first).await.unwrap();
 
         tokens
-            .refresh(w.alice, OauthProvider::Strava, "a-2", None, None)
+            .refresh(w.ada, OauthProvider::Strava, "a-2", None, None)
             .await
             .unwrap();
         let kept = tokens
-            .get(w.alice, OauthProvider::Strava)
+            .get(w.ada, OauthProvider::Strava)
             .await
             .unwrap()
             .unwrap();
@@ -541,7 +489,7 @@ async fn a_refresh_without_new_refresh_token_or_expiry_keeps_the_stored_ones() {
         let later = Utc::now() + Duration::hours(3);
         tokens
             .refresh(
-                w.alice,
+                w.ada,
                 OauthProvider::Strava,
                 Secret::new("a-3"),
                 Some(Secret::new("r-3")),
@@ -550,7 +498,7 @@ async fn a_refresh_without_new_refresh_token_or_expiry_keeps_the_stored_ones() {
             .await
             .unwrap();
         let replaced = tokens
-            .get(w.alice, OauthProvider::Strava)
+            .get(w.ada, OauthProvider::Strava)
             .await
             .unwrap()
             .unwrap();
@@ -582,19 +530,16 @@ async fn set_column_sql(t: &common::TestDb, column: &str, value: &str) {
 
 #[tokio::test]
 async fn an_envelope_header_spelled_another_way_does_not_open() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
         tokens
-            .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "secret"))
+            .upsert(NewOAuthToken::new(w.ada, OauthProvider::Strava, "secret"))
             .await
             .unwrap();
         for (from, to) in [("pdb1:k1:", "pdb1:k01:"), ("pdb1:k1:", "pdb1:k+1:")] {
             set_access_token_sql(&w.t, &format!("REPLACE(access_token, '{from}', '{to}')")).await;
-            let err = tokens
-                .get(w.alice, OauthProvider::Strava)
-                .await
-                .unwrap_err();
+            let err = tokens.get(w.ada, OauthProvider::Strava).await.unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -605,7 +550,7 @@ async fn an_envelope_header_spelled_another_way_does_not_open() {
             set_access_token_sql(&w.t, &format!("REPLACE(access_token, '{to}', '{from}')")).await;
             assert_eq!(
                 tokens
-                    .get(w.alice, OauthProvider::Strava)
+                    .get(w.ada, OauthProvider::Strava)
                     .await
                     .unwrap()
                     .unwrap()
@@ -621,17 +566,17 @@ async fn an_envelope_header_spelled_another_way_does_not_open() {
 async fn a_secret_cell_that_is_not_text_is_a_decode_error_naming_the_column() {
     // PostgreSQL's text columns hold only valid UTF-8 text: SQLite alone can
     // store a BLOB or broken UTF-8 there.
-    let w = worlds().await.remove(0);
+    let w = common::worlds().await.remove(0);
     let tokens = w.t.db.tenant(w.acme).oauth_tokens();
     tokens
-        .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "secret"))
+        .upsert(NewOAuthToken::new(w.ada, OauthProvider::Strava, "secret"))
         .await
         .unwrap();
     for bad in ["X'00FF10'", "CAST(X'C328' AS TEXT)"] {
         set_access_token_sql(&w.t, bad).await;
         for result in [
-            tokens.get(w.alice, OauthProvider::Strava).await.map(|_| ()),
-            tokens.list_for_user(w.alice).await.map(|_| ()),
+            tokens.get(w.ada, OauthProvider::Strava).await.map(|_| ()),
+            tokens.list_for_user(w.ada).await.map(|_| ()),
         ] {
             match result {
                 Err(DatabaseError::Decode(message)) => assert!(
@@ -647,7 +592,7 @@ async fn a_secret_cell_that_is_not_text_is_a_decode_error_naming_the_column() {
 #[tokio::test]
 async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
     use chrono::TimeZone;
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
         let far = [
@@ -655,7 +600,7 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
             Utc.with_ymd_and_hms(-1, 12, 31, 0, 0, 0).unwrap(),
         ];
         for at in far {
-            let mut token = NewOAuthToken::new(w.alice, OauthProvider::Strava, "a");
+            let mut token = NewOAuthToken::new(w.ada, OauthProvider::Strava, "a");
             token.expires_at = Some(at);
             let err = tokens.upsert(token).await.unwrap_err();
             assert!(
@@ -670,21 +615,21 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
             );
             assert!(
                 tokens
-                    .get(w.alice, OauthProvider::Strava)
+                    .get(w.ada, OauthProvider::Strava)
                     .await
                     .unwrap()
                     .is_none(),
                 "{b}"
             );
 
-            let mut key = pierre_db::NewApiKey::new(w.alice, "k", pierre_db::ApiKeyTier::Starter);
+            let mut key = pierre_db::NewApiKey::new(w.ada, "k", pierre_db::ApiKeyTier::Starter);
             key.expires_at = Some(at);
             assert!(matches!(
                 w.t.db.api_keys().create(key).await,
                 Err(DatabaseError::InvalidInput { .. })
             ));
             assert!(matches!(
-                w.t.db.usage().current_jwt_usage(w.alice, at).await,
+                w.t.db.usage().current_jwt_usage(w.ada, at).await,
                 Err(DatabaseError::InvalidInput { field: "since", .. })
             ));
             assert!(matches!(
@@ -695,7 +640,7 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
         assert!(
             w.t.db
                 .api_keys()
-                .list_for_user(w.alice)
+                .list_for_user(w.ada)
                 .await
                 .unwrap()
                 .is_empty()
@@ -705,11 +650,11 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
             Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
             Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
         ] {
-            let mut token = NewOAuthToken::new(w.alice, OauthProvider::Strava, "a");
+            let mut token = NewOAuthToken::new(w.ada, OauthProvider::Strava, "a");
             token.expires_at = Some(at);
             tokens.upsert(token).await.unwrap();
             let stored = tokens
-                .get(w.alice, OauthProvider::Strava)
+                .get(w.ada, OauthProvider::Strava)
                 .await
                 .unwrap()
                 .unwrap();
@@ -720,17 +665,17 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
 
 #[tokio::test]
 async fn a_stored_provider_outside_the_schema_set_is_a_decode_error() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let tokens = w.t.db.tenant(w.acme).oauth_tokens();
         tokens
-            .upsert(NewOAuthToken::new(w.alice, OauthProvider::Strava, "secret"))
+            .upsert(NewOAuthToken::new(w.ada, OauthProvider::Strava, "secret"))
             .await
             .unwrap();
         // Written around the API, as an older deployment or a hand edit
         // could have; the row is not read as some other provider.
         set_column_sql(&w.t, "provider", "'myspace'").await;
-        match tokens.list_for_user(w.alice).await {
+        match tokens.list_for_user(w.ada).await {
             Err(DatabaseError::Decode(message)) => {
                 assert!(message.contains("\"myspace\""), "{b}: {message}")
             }

@@ -11,55 +11,10 @@ use std::ops::ControlFlow;
 use entity::sea_orm_active_enums::{OauthAppType, OauthProvider};
 use entity::{oauth_apps, tenant_oauth_credentials, user_oauth_app_credentials};
 use pierre_db::crypto::hashing;
-use pierre_db::{DatabaseError, NewUser, Secret, TenantId, UserId};
-use pierre_db::{NewOAuthApp, NewTenant, NewTenantOAuthCredential, NewUserOAuthApp, OAuthApps};
+use pierre_db::{DatabaseError, Secret, TenantId, UserId};
+use pierre_db::{NewOAuthApp, NewTenantOAuthCredential, NewUserOAuthApp, OAuthApps};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-
-struct World {
-    t: common::TestDb,
-    alice: UserId,
-    bob: UserId,
-    acme: TenantId,
-    globex: TenantId,
-}
-
-async fn worlds() -> Vec<World> {
-    let mut out = Vec::new();
-    for t in common::databases().await {
-        let users = t.db.users();
-        let alice = users
-            .create(NewUser::new("alice@example.org", "h"))
-            .await
-            .unwrap()
-            .id;
-        let bob = users
-            .create(NewUser::new("bob@example.org", "h"))
-            .await
-            .unwrap()
-            .id;
-        let acme =
-            t.db.tenants()
-                .create(NewTenant::new("Acme", "acme", alice))
-                .await
-                .unwrap()
-                .id;
-        let globex =
-            t.db.tenants()
-                .create(NewTenant::new("Globex", "globex", bob))
-                .await
-                .unwrap()
-                .id;
-        out.push(World {
-            t,
-            alice,
-            bob,
-            acme,
-            globex,
-        });
-    }
-    out
-}
 
 fn field_of(err: &DatabaseError) -> Option<&'static str> {
     match err {
@@ -105,7 +60,7 @@ async fn app_count(t: &common::TestDb) -> u64 {
 
 #[tokio::test]
 async fn tenant_credentials_round_trip_with_the_secret_encrypted_at_rest() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
         assert_eq!(creds.get(OauthProvider::Strava).await.unwrap(), None, "{b}");
@@ -148,7 +103,7 @@ async fn tenant_credentials_round_trip_with_the_secret_encrypted_at_rest() {
 
 #[tokio::test]
 async fn tenant_credentials_upsert_replaces_in_place() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
         creds.upsert(strava("old-secret")).await.unwrap();
@@ -177,7 +132,7 @@ async fn tenant_credentials_upsert_replaces_in_place() {
 
 #[tokio::test]
 async fn tenant_credentials_with_invalid_input_write_nothing() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
         let with = |edit: fn(&mut NewTenantOAuthCredential)| {
@@ -231,7 +186,7 @@ async fn tenant_credentials_with_invalid_input_write_nothing() {
 
 #[tokio::test]
 async fn tenant_credentials_for_an_unknown_tenant_are_a_foreign_key_error() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let err =
             w.t.db
@@ -250,7 +205,7 @@ async fn tenant_credentials_for_an_unknown_tenant_are_a_foreign_key_error() {
 
 #[tokio::test]
 async fn tenant_credentials_are_invisible_through_another_tenants_scope() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let acme = w.t.db.tenant(w.acme).oauth_credentials();
         let globex = w.t.db.tenant(w.globex).oauth_credentials();
@@ -302,7 +257,7 @@ async fn tenant_credentials_are_invisible_through_another_tenants_scope() {
 
 #[tokio::test]
 async fn a_tenant_secret_copied_into_another_tenants_row_fails_to_open() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let acme = w.t.db.tenant(w.acme).oauth_credentials();
         let globex = w.t.db.tenant(w.globex).oauth_credentials();
@@ -331,7 +286,7 @@ async fn a_tenant_secret_copied_into_another_tenants_row_fails_to_open() {
 
 #[tokio::test]
 async fn tenant_credentials_list_returns_no_secrets_and_decrypts_nothing() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
         for provider in [
@@ -382,7 +337,7 @@ async fn tenant_credentials_list_returns_no_secrets_and_decrypts_nothing() {
 
 #[tokio::test]
 async fn tenant_credentials_delete_reports_whether_a_row_existed() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
         creds.upsert(strava("secret")).await.unwrap();
@@ -408,23 +363,23 @@ fn fitbit_app(user: UserId, secret: &str) -> NewUserOAuthApp {
 
 #[tokio::test]
 async fn user_app_credentials_round_trip_and_replace_in_place() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.user_oauth_apps();
         assert_eq!(
-            apps.get(w.alice, OauthProvider::Fitbit).await.unwrap(),
+            apps.get(w.ada, OauthProvider::Fitbit).await.unwrap(),
             None,
             "{b}"
         );
-        apps.store(fitbit_app(w.alice, "fitbit-secret"))
+        apps.store(fitbit_app(w.ada, "fitbit-secret"))
             .await
             .unwrap();
         let first = apps
-            .get(w.alice, OauthProvider::Fitbit)
+            .get(w.ada, OauthProvider::Fitbit)
             .await
             .unwrap()
             .expect("stored");
-        assert_eq!(first.user_id, w.alice, "{b}");
+        assert_eq!(first.user_id, w.ada, "{b}");
         assert_eq!(first.provider, OauthProvider::Fitbit);
         assert_eq!(first.client_id, "23ABCD");
         assert_eq!(first.client_secret.expose(), "fitbit-secret", "{b}");
@@ -436,11 +391,11 @@ async fn user_app_credentials_round_trip_and_replace_in_place() {
         assert_eq!(rows.len(), 1);
         assert!(!rows[0].client_secret.contains("fitbit-secret"), "{b}");
 
-        let mut again = fitbit_app(w.alice, "rotated-secret");
+        let mut again = fitbit_app(w.ada, "rotated-secret");
         again.client_id = "99ZZZZ".into();
         apps.store(again).await.unwrap();
         let second = apps
-            .get(w.alice, OauthProvider::Fitbit)
+            .get(w.ada, OauthProvider::Fitbit)
             .await
             .unwrap()
             .unwrap();
@@ -459,7 +414,7 @@ async fn user_app_credentials_round_trip_and_replace_in_place() {
 
 #[tokio::test]
 async fn user_app_credentials_with_invalid_input_or_unknown_user_write_nothing() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.user_oauth_apps();
         let with = |edit: fn(&mut NewUserOAuthApp)| {
@@ -467,7 +422,7 @@ async fn user_app_credentials_with_invalid_input_or_unknown_user_write_nothing()
             edit(&mut new);
             new
         };
-        let alice = w.alice;
+        let alice = w.ada;
         let cases = [
             (with(|n| n.client_id = String::new()), "client_id"),
             (with(|n| n.client_secret = Secret::new("")), "client_secret"),
@@ -505,7 +460,7 @@ async fn user_app_credentials_with_invalid_input_or_unknown_user_write_nothing()
 
 #[tokio::test]
 async fn user_app_credentials_list_is_per_user_without_secrets_and_remove_reports() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.user_oauth_apps();
         for provider in [
@@ -514,7 +469,7 @@ async fn user_app_credentials_list_is_per_user_without_secrets_and_remove_report
             OauthProvider::Strava,
         ] {
             let name = pierre_db::provider_name(provider);
-            let mut new = fitbit_app(w.alice, &format!("{name}-secret"));
+            let mut new = fitbit_app(w.ada, &format!("{name}-secret"));
             new.provider = provider;
             apps.store(new).await.unwrap();
         }
@@ -530,7 +485,7 @@ async fn user_app_credentials_list_is_per_user_without_secrets_and_remove_report
             .await
             .unwrap();
         let listed: Vec<(UserId, OauthProvider)> = apps
-            .list(w.alice)
+            .list(w.ada)
             .await
             .unwrap()
             .into_iter()
@@ -539,9 +494,9 @@ async fn user_app_credentials_list_is_per_user_without_secrets_and_remove_report
         assert_eq!(
             listed,
             [
-                (w.alice, OauthProvider::Garmin),
-                (w.alice, OauthProvider::Strava),
-                (w.alice, OauthProvider::Terra),
+                (w.ada, OauthProvider::Garmin),
+                (w.ada, OauthProvider::Strava),
+                (w.ada, OauthProvider::Terra),
             ],
             "{b}: by provider name on every backend"
         );
@@ -549,15 +504,15 @@ async fn user_app_credentials_list_is_per_user_without_secrets_and_remove_report
         assert!(apps.list(UserId::new()).await.unwrap().is_empty());
 
         assert!(
-            apps.remove(w.alice, OauthProvider::Terra).await.unwrap(),
+            apps.remove(w.ada, OauthProvider::Terra).await.unwrap(),
             "{b}"
         );
         assert!(
-            !apps.remove(w.alice, OauthProvider::Terra).await.unwrap(),
+            !apps.remove(w.ada, OauthProvider::Terra).await.unwrap(),
             "{b}"
         );
         assert!(
-            !apps.remove(w.alice, OauthProvider::Fitbit).await.unwrap(),
+            !apps.remove(w.ada, OauthProvider::Fitbit).await.unwrap(),
             "{b}: bob's"
         );
         assert!(
@@ -567,23 +522,21 @@ async fn user_app_credentials_list_is_per_user_without_secrets_and_remove_report
                 .is_some(),
             "{b}"
         );
-        assert_eq!(apps.list(w.alice).await.unwrap().len(), 2, "{b}");
+        assert_eq!(apps.list(w.ada).await.unwrap().len(), 2, "{b}");
     }
 }
 
 #[tokio::test]
 async fn a_user_app_secret_copied_into_another_users_row_fails_to_open() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.user_oauth_apps();
-        apps.store(fitbit_app(w.alice, "alice-secret"))
-            .await
-            .unwrap();
+        apps.store(fitbit_app(w.ada, "alice-secret")).await.unwrap();
         apps.store(fitbit_app(w.bob, "bob-secret")).await.unwrap();
         let alice_sealed = user_app_rows(&w.t)
             .await
             .into_iter()
-            .find(|r| r.user_id == w.alice.as_uuid())
+            .find(|r| r.user_id == w.ada.as_uuid())
             .unwrap()
             .client_secret;
         user_oauth_app_credentials::Entity::update_many()
@@ -602,14 +555,12 @@ async fn a_user_app_secret_copied_into_another_users_row_fails_to_open() {
 
 #[tokio::test]
 async fn rotation_reencrypts_tenant_and_user_app_secrets() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let creds = w.t.db.tenant(w.acme).oauth_credentials();
         let apps = w.t.db.user_oauth_apps();
         creds.upsert(strava("tenant-secret")).await.unwrap();
-        apps.store(fitbit_app(w.alice, "user-secret"))
-            .await
-            .unwrap();
+        apps.store(fitbit_app(w.ada, "user-secret")).await.unwrap();
         let before = (
             tenant_rows(&w.t).await[0].client_secret_encrypted.clone(),
             user_app_rows(&w.t).await[0].client_secret.clone(),
@@ -647,7 +598,7 @@ async fn rotation_reencrypts_tenant_and_user_app_secrets() {
             "{b}: readable under the new key alone"
         );
         assert_eq!(
-            apps.get(w.alice, OauthProvider::Fitbit)
+            apps.get(w.ada, OauthProvider::Fitbit)
                 .await
                 .unwrap()
                 .unwrap()
@@ -674,10 +625,10 @@ fn app(owner: UserId, name: &str) -> NewOAuthApp {
 
 #[tokio::test]
 async fn register_returns_the_secret_once_and_stores_only_its_hash() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.oauth_apps();
-        let registered = apps.register(app(w.alice, "Training log")).await.unwrap();
+        let registered = apps.register(app(w.ada, "Training log")).await.unwrap();
         let secret = registered.client_secret.expose().to_owned();
         let created = registered.app;
         assert!(
@@ -685,7 +636,7 @@ async fn register_returns_the_secret_once_and_stores_only_its_hash() {
             "{b}"
         );
         assert!(secret.starts_with(OAuthApps::CLIENT_SECRET_PREFIX), "{b}");
-        assert_eq!(created.owner_user_id, w.alice);
+        assert_eq!(created.owner_user_id, w.ada);
         assert_eq!(created.name, "Training log");
         assert_eq!(created.description.as_deref(), Some("Reads activities"));
         assert_eq!(
@@ -720,7 +671,7 @@ async fn register_returns_the_secret_once_and_stores_only_its_hash() {
             "{b}"
         );
 
-        let other = apps.register(app(w.alice, "Second")).await.unwrap();
+        let other = apps.register(app(w.ada, "Second")).await.unwrap();
         assert_ne!(other.app.client_id, created.client_id, "{b}");
         assert_ne!(other.client_secret.expose(), secret);
     }
@@ -728,7 +679,7 @@ async fn register_returns_the_secret_once_and_stores_only_its_hash() {
 
 #[tokio::test]
 async fn register_with_invalid_input_or_unknown_owner_writes_nothing() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.oauth_apps();
         let with = |edit: fn(&mut NewOAuthApp)| {
@@ -774,7 +725,7 @@ async fn register_with_invalid_input_or_unknown_owner_writes_nothing() {
             (with(|n| n.scopes = vec!["a\"b".into()]), "scopes"),
         ];
         for (mut new, field) in cases {
-            new.owner = w.alice;
+            new.owner = w.ada;
             let err = apps.register(new).await.unwrap_err();
             assert_eq!(field_of(&err), Some(field), "{b}: {err}");
         }
@@ -792,10 +743,10 @@ async fn register_with_invalid_input_or_unknown_owner_writes_nothing() {
 
 #[tokio::test]
 async fn verify_client_secret_is_false_for_every_wrong_credential() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.oauth_apps();
-        let one = apps.register(app(w.alice, "One")).await.unwrap();
+        let one = apps.register(app(w.ada, "One")).await.unwrap();
         let two = apps.register(app(w.bob, "Two")).await.unwrap();
         let (id1, secret1) = (one.app.client_id.as_str(), one.client_secret.expose());
         let secret2 = two.client_secret.expose();
@@ -821,7 +772,7 @@ async fn verify_client_secret_is_false_for_every_wrong_credential() {
                 "{b}: {client_id:?} must not verify"
             );
         }
-        apps.deactivate(id1, w.alice).await.unwrap();
+        apps.deactivate(id1, w.ada).await.unwrap();
         assert!(
             !apps.verify_client_secret(id1, secret1).await.unwrap(),
             "{b}: a deactivated app does not authenticate"
@@ -831,10 +782,10 @@ async fn verify_client_secret_is_false_for_every_wrong_credential() {
 
 #[tokio::test]
 async fn get_by_client_id_finds_apps_active_or_not() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.oauth_apps();
-        let one = apps.register(app(w.alice, "One")).await.unwrap().app;
+        let one = apps.register(app(w.ada, "One")).await.unwrap().app;
         assert_eq!(
             apps.get_by_client_id("app_missing").await.unwrap(),
             None,
@@ -844,7 +795,7 @@ async fn get_by_client_id_finds_apps_active_or_not() {
             field_of(&apps.get_by_client_id("  ").await.unwrap_err()),
             Some("client_id")
         );
-        apps.deactivate(&one.client_id, w.alice).await.unwrap();
+        apps.deactivate(&one.client_id, w.ada).await.unwrap();
         let read = apps
             .get_by_client_id(&one.client_id)
             .await
@@ -857,23 +808,17 @@ async fn get_by_client_id_finds_apps_active_or_not() {
 
 #[tokio::test]
 async fn list_for_owner_returns_only_the_owners_apps_oldest_first() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.oauth_apps();
         let mut mine = Vec::new();
         for name in ["First", "Second", "Third"] {
-            mine.push(
-                apps.register(app(w.alice, name))
-                    .await
-                    .unwrap()
-                    .app
-                    .client_id,
-            );
+            mine.push(apps.register(app(w.ada, name)).await.unwrap().app.client_id);
         }
         apps.register(app(w.bob, "Bob's")).await.unwrap();
-        apps.deactivate(&mine[1], w.alice).await.unwrap();
+        apps.deactivate(&mine[1], w.ada).await.unwrap();
         let listed: Vec<String> = apps
-            .list_for_owner(w.alice)
+            .list_for_owner(w.ada)
             .await
             .unwrap()
             .into_iter()
@@ -887,10 +832,10 @@ async fn list_for_owner_returns_only_the_owners_apps_oldest_first() {
 
 #[tokio::test]
 async fn deactivate_is_owner_checked() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let apps = w.t.db.oauth_apps();
-        let registered = apps.register(app(w.alice, "Mine")).await.unwrap();
+        let registered = apps.register(app(w.ada, "Mine")).await.unwrap();
         let client_id = registered.app.client_id.as_str();
         let secret = registered.client_secret.expose();
 
@@ -900,15 +845,15 @@ async fn deactivate_is_owner_checked() {
             apps.verify_client_secret(client_id, secret).await.unwrap(),
             "{b}: still active after another user's attempt"
         );
-        let err = apps.deactivate("app_missing", w.alice).await.unwrap_err();
+        let err = apps.deactivate("app_missing", w.ada).await.unwrap_err();
         assert!(matches!(err, DatabaseError::NotFound { .. }), "{b}: {err}");
         assert_eq!(
-            field_of(&apps.deactivate("", w.alice).await.unwrap_err()),
+            field_of(&apps.deactivate("", w.ada).await.unwrap_err()),
             Some("client_id")
         );
 
-        apps.deactivate(client_id, w.alice).await.unwrap();
-        apps.deactivate(client_id, w.alice).await.unwrap();
+        apps.deactivate(client_id, w.ada).await.unwrap();
+        apps.deactivate(client_id, w.ada).await.unwrap();
         let read = apps.get_by_client_id(client_id).await.unwrap().unwrap();
         assert!(!read.is_active, "{b}");
         assert_eq!(app_count(&w.t).await, 1, "{b}");

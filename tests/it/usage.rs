@@ -23,58 +23,6 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap()
 }
 
-struct World {
-    t: common::TestDb,
-    alice: UserId,
-    bob: UserId,
-    /// Alice's key.
-    key_a: Uuid,
-    /// Bob's key.
-    key_b: Uuid,
-}
-
-async fn worlds() -> Vec<World> {
-    let mut out = Vec::new();
-    for t in common::databases().await {
-        let alice =
-            t.db.users()
-                .create(NewUser::new("alice@example.org", "h"))
-                .await
-                .unwrap()
-                .id;
-        let bob =
-            t.db.users()
-                .create(NewUser::new("bob@example.org", "h"))
-                .await
-                .unwrap()
-                .id;
-        let key_a =
-            t.db.api_keys()
-                .create(NewApiKey::new(alice, "a", ApiKeyTier::Trial))
-                .await
-                .unwrap()
-                .key
-                .id
-                .as_uuid();
-        let key_b =
-            t.db.api_keys()
-                .create(NewApiKey::new(bob, "b", ApiKeyTier::Trial))
-                .await
-                .unwrap()
-                .key
-                .id
-                .as_uuid();
-        out.push(World {
-            t,
-            alice,
-            bob,
-            key_a,
-            key_b,
-        });
-    }
-    out
-}
-
 async fn usage_rows(t: &common::TestDb) -> u64 {
     api_key_usage::Entity::find()
         .count(t.db.unscoped_connection())
@@ -119,12 +67,25 @@ fn assert_foreign_key(err: DatabaseError, backend: &str) {
     );
 }
 
+/// The common cast on each configured database, with an API key of Ada's
+/// and one of Bob's.
+async fn keyed_worlds() -> Vec<(common::World, Uuid, Uuid)> {
+    let mut out = Vec::new();
+    for w in common::worlds().await {
+        let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Trial);
+        let key_a = w.t.db.api_keys().create(key(w.ada)).await.unwrap().key.id;
+        let key_b = w.t.db.api_keys().create(key(w.bob)).await.unwrap().key.id;
+        out.push((w, key_a.as_uuid(), key_b.as_uuid()));
+    }
+    out
+}
+
 #[tokio::test]
 async fn api_key_usage_round_trips_and_counts_within_the_window() {
-    for w in worlds().await {
+    for (w, key_a, key_b) in keyed_worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
-        let mut full = NewApiKeyUsage::new(ApiKeyId::from_uuid(w.key_a), "get_activities", 502);
+        let mut full = NewApiKeyUsage::new(ApiKeyId::from_uuid(key_a), "get_activities", 502);
         full.response_time_ms = Some(1234);
         full.error_message = Some("upstream failed\nretry later".into());
         full.request_size_bytes = Some(10);
@@ -138,7 +99,7 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
             .await
             .unwrap()
             .expect("written");
-        assert_eq!(row.api_key_id, w.key_a, "{b}");
+        assert_eq!(row.api_key_id, key_a, "{b}");
         assert_eq!(row.timestamp.to_utc(), full.timestamp, "{b}");
         assert_eq!(row.tool_name, full.tool_name);
         assert_eq!(row.status_code, i32::from(full.status_code));
@@ -156,7 +117,7 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
         for minutes in [1, 2, 30, 90, 180] {
             usage
                 .record_api_key_usage(usage_at(
-                    w.key_a,
+                    key_a,
                     t0 - Duration::minutes(minutes),
                     "search",
                     200,
@@ -165,7 +126,7 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
                 .unwrap();
         }
         usage
-            .record_api_key_usage(usage_at(w.key_b, t0, "search", 200))
+            .record_api_key_usage(usage_at(key_b, t0, "search", 200))
             .await
             .unwrap();
         for window in [0, 1, 2, 45, 100, 200] {
@@ -182,7 +143,7 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
             };
             assert_eq!(
                 usage
-                    .current_usage(ApiKeyId::from_uuid(w.key_a), since)
+                    .current_usage(ApiKeyId::from_uuid(key_a), since)
                     .await
                     .unwrap(),
                 expected,
@@ -202,10 +163,10 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
 
 #[tokio::test]
 async fn api_key_usage_rejects_bad_input_and_unknown_keys_writing_nothing() {
-    for w in worlds().await {
+    for (w, key_a, _) in keyed_worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
-        let base = || NewApiKeyUsage::new(ApiKeyId::from_uuid(w.key_a), "search", 200);
+        let base = || NewApiKeyUsage::new(ApiKeyId::from_uuid(key_a), "search", 200);
         let cases: Vec<(NewApiKeyUsage, &str)> = vec![
             (
                 NewApiKeyUsage {
@@ -279,7 +240,7 @@ async fn api_key_usage_rejects_bad_input_and_unknown_keys_writing_nothing() {
 
 #[tokio::test]
 async fn a_batch_is_written_in_chunks_and_whole() {
-    for w in worlds().await {
+    for (w, key_a, key_b) in keyed_worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
         assert_eq!(
@@ -290,13 +251,13 @@ async fn a_batch_is_written_in_chunks_and_whole() {
         let t0 = now() - Duration::hours(1);
         let batch: Vec<_> = (0..n)
             .map(|i| {
-                let key = if i % 4 == 0 { w.key_b } else { w.key_a };
+                let key = if i % 4 == 0 { key_b } else { key_a };
                 usage_at(key, t0 + Duration::milliseconds(i as i64), "bulk", 200)
             })
             .collect();
         let for_a = batch
             .iter()
-            .filter(|u| u.api_key_id.as_uuid() == w.key_a)
+            .filter(|u| u.api_key_id.as_uuid() == key_a)
             .count() as u64;
         assert_eq!(
             usage.record_api_key_usage_batch(batch).await.unwrap(),
@@ -306,7 +267,7 @@ async fn a_batch_is_written_in_chunks_and_whole() {
         assert_eq!(usage_rows(&w.t).await, n as u64, "{b}");
         assert_eq!(
             usage
-                .current_usage(ApiKeyId::from_uuid(w.key_a), t0)
+                .current_usage(ApiKeyId::from_uuid(key_a), t0)
                 .await
                 .unwrap(),
             for_a,
@@ -317,13 +278,13 @@ async fn a_batch_is_written_in_chunks_and_whole() {
 
 #[tokio::test]
 async fn a_batch_with_one_bad_row_writes_nothing() {
-    for w in worlds().await {
+    for (w, key_a, _) in keyed_worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
         let n = 2 * Usage::BATCH_ROWS + 203;
         let good = || -> Vec<_> {
             (0..n)
-                .map(|_| NewApiKeyUsage::new(ApiKeyId::from_uuid(w.key_a), "bulk", 200))
+                .map(|_| NewApiKeyUsage::new(ApiKeyId::from_uuid(key_a), "bulk", 200))
                 .collect()
         };
 
@@ -349,9 +310,9 @@ async fn a_batch_with_one_bad_row_writes_nothing() {
 
 #[tokio::test]
 async fn a_batch_inside_a_transaction_uses_a_savepoint() {
-    for w in worlds().await {
+    for (w, key_a, _) in keyed_worlds().await {
         let b = w.t.backend;
-        let key = w.key_a;
+        let key = key_a;
         // The batch fails and rolls back to its savepoint; the row written
         // before it survives, and the transaction commits.
         let outcome = w
@@ -447,21 +408,21 @@ fn expected_stats(
 
 #[tokio::test]
 async fn usage_stats_aggregate_the_range_per_tool() {
-    for w in worlds().await {
+    for (w, key_a, key_b) in keyed_worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
         let from = now() - Duration::days(1);
         let to = from + Duration::hours(1);
         let spec: [(Uuid, i64, &str, u16, Option<u32>); 9] = [
-            (w.key_a, -1, "search", 200, Some(10)), // before the range
-            (w.key_a, 0, "search", 200, Some(100)), // at `from`: included
-            (w.key_a, 60, "search", 404, Some(50)),
-            (w.key_a, 120, "fetch", 500, None),
-            (w.key_a, 180, "fetch", 201, Some(30)),
-            (w.key_a, 240, "plan", 399, Some(21)),
-            (w.key_a, 300, "plan", 400, Some(4)),
-            (w.key_a, 3600, "search", 200, Some(999)), // at `to`: excluded
-            (w.key_b, 60, "search", 200, Some(7)),     // another key
+            (key_a, -1, "search", 200, Some(10)), // before the range
+            (key_a, 0, "search", 200, Some(100)), // at `from`: included
+            (key_a, 60, "search", 404, Some(50)),
+            (key_a, 120, "fetch", 500, None),
+            (key_a, 180, "fetch", 201, Some(30)),
+            (key_a, 240, "plan", 399, Some(21)),
+            (key_a, 300, "plan", 400, Some(4)),
+            (key_a, 3600, "search", 200, Some(999)), // at `to`: excluded
+            (key_b, 60, "search", 200, Some(7)),     // another key
         ];
         let rows: Vec<_> = spec
             .iter()
@@ -477,10 +438,10 @@ async fn usage_stats_aggregate_the_range_per_tool() {
             .unwrap();
 
         let stats = usage
-            .usage_stats(ApiKeyId::from_uuid(w.key_a), from, to)
+            .usage_stats(ApiKeyId::from_uuid(key_a), from, to)
             .await
             .unwrap();
-        let expected = expected_stats(&rows, w.key_a, from, to);
+        let expected = expected_stats(&rows, key_a, from, to);
         assert!(expected.total_requests > 0 && expected.failed_requests > 0);
         assert_eq!(stats, expected, "{b}");
 
@@ -488,10 +449,10 @@ async fn usage_stats_aggregate_the_range_per_tool() {
         let narrow_to = from + Duration::seconds(150);
         assert_eq!(
             usage
-                .usage_stats(ApiKeyId::from_uuid(w.key_a), from, narrow_to)
+                .usage_stats(ApiKeyId::from_uuid(key_a), from, narrow_to)
                 .await
                 .unwrap(),
-            expected_stats(&rows, w.key_a, from, narrow_to),
+            expected_stats(&rows, key_a, from, narrow_to),
             "{b}"
         );
         assert_eq!(
@@ -501,7 +462,7 @@ async fn usage_stats_aggregate_the_range_per_tool() {
         );
 
         let err = usage
-            .usage_stats(ApiKeyId::from_uuid(w.key_a), to, from)
+            .usage_stats(ApiKeyId::from_uuid(key_a), to, from)
             .await
             .unwrap_err();
         assert_invalid(err, "to", b);
@@ -510,11 +471,11 @@ async fn usage_stats_aggregate_the_range_per_tool() {
 
 #[tokio::test]
 async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
         let t0 = now();
-        let mut full = NewJwtUsage::new(w.alice, "post", "/api/goals", 201);
+        let mut full = NewJwtUsage::new(w.ada, "post", "/api/goals", 201);
         full.timestamp = t0 - Duration::minutes(5);
         full.response_time_ms = Some(12);
         full.request_size_bytes = Some(300);
@@ -527,7 +488,7 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
             .await
             .unwrap()
             .expect("written");
-        assert_eq!(row.user_id, w.alice.as_uuid());
+        assert_eq!(row.user_id, w.ada.as_uuid());
         assert_eq!(row.method, "POST", "{b}: upper-cased");
         assert_eq!(row.endpoint, full.endpoint);
         assert_eq!(row.status_code, 201);
@@ -538,7 +499,7 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
         assert_eq!(row.ip_address, full.ip_address);
         assert_eq!(row.user_agent, full.user_agent);
 
-        let mut old = NewJwtUsage::new(w.alice, "GET", "/api/goals", 200);
+        let mut old = NewJwtUsage::new(w.ada, "GET", "/api/goals", 200);
         old.timestamp = t0 - Duration::hours(3);
         usage.record_jwt_usage(old).await.unwrap();
         usage
@@ -547,7 +508,7 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
             .unwrap();
         assert_eq!(
             usage
-                .current_jwt_usage(w.alice, t0 - Duration::hours(1))
+                .current_jwt_usage(w.ada, t0 - Duration::hours(1))
                 .await
                 .unwrap(),
             1,
@@ -555,7 +516,7 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
         );
         assert_eq!(
             usage
-                .current_jwt_usage(w.alice, t0 - Duration::hours(4))
+                .current_jwt_usage(w.ada, t0 - Duration::hours(4))
                 .await
                 .unwrap(),
             2,
@@ -570,7 +531,7 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
         );
 
         let before = jwt_rows(&w.t).await;
-        let base = || NewJwtUsage::new(w.alice, "GET", "/x", 200);
+        let base = || NewJwtUsage::new(w.ada, "GET", "/x", 200);
         for (bad, field) in [
             (
                 NewJwtUsage {
@@ -623,12 +584,12 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
 
 #[tokio::test]
 async fn request_logs_are_recorded_and_checked() {
-    for w in worlds().await {
+    for (w, key_a, _) in keyed_worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
         let mut log = NewRequestLog::new("delete", "/api/keys/1", 500);
-        log.user_id = Some(w.alice);
-        log.api_key_id = Some(ApiKeyId::from_uuid(w.key_a));
+        log.user_id = Some(w.ada);
+        log.api_key_id = Some(ApiKeyId::from_uuid(key_a));
         log.response_time_ms = Some(8);
         log.error_message = Some("boom\n  at line 3".into());
         let id = usage.record_request_log(log.clone()).await.unwrap();
@@ -704,7 +665,7 @@ async fn request_logs_are_recorded_and_checked() {
 
 #[tokio::test]
 async fn request_logs_page_through_exactly_the_matching_rows() {
-    for w in worlds().await {
+    for w in common::worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
         let t0 = now() - Duration::days(2);
@@ -714,7 +675,7 @@ async fn request_logs_page_through_exactly_the_matching_rows() {
             let mut log =
                 NewRequestLog::new("GET", format!("/r/{i}"), statuses[usize::from(i) % 5]);
             log.user_id = match i % 3 {
-                0 => Some(w.alice),
+                0 => Some(w.ada),
                 1 => Some(w.bob),
                 _ => None,
             };
@@ -737,7 +698,7 @@ async fn request_logs_page_through_exactly_the_matching_rows() {
         let filters = [
             RequestLogFilter::default(),
             RequestLogFilter {
-                user_id: Some(w.alice),
+                user_id: Some(w.ada),
                 ..Default::default()
             },
             RequestLogFilter {
@@ -823,7 +784,7 @@ async fn request_logs_page_through_exactly_the_matching_rows() {
         let err = usage
             .list_request_logs(
                 &RequestLogFilter {
-                    user_id: Some(w.alice),
+                    user_id: Some(w.ada),
                     ..Default::default()
                 },
                 &PageRequest::after(cursor, 4),
@@ -836,7 +797,7 @@ async fn request_logs_page_through_exactly_the_matching_rows() {
 
 #[tokio::test]
 async fn system_stats_count_users_live_keys_and_recent_rows() {
-    for w in worlds().await {
+    for (w, key_a, key_b) in keyed_worlds().await {
         let b = w.t.backend;
         let usage = w.t.db.usage();
         let keys = w.t.db.api_keys();
@@ -875,8 +836,8 @@ async fn system_stats_count_users_live_keys_and_recent_rows() {
         let mut batch = Vec::new();
         for minutes in ages {
             let at = now() - Duration::minutes(minutes);
-            batch.push(usage_at(w.key_a, at, "t", 200));
-            batch.push(usage_at(w.key_b, at, "t", 500));
+            batch.push(usage_at(key_a, at, "t", 200));
+            batch.push(usage_at(key_b, at, "t", 500));
             let mut jwt = NewJwtUsage::new(w.bob, "GET", "/x", 200);
             jwt.timestamp = at;
             usage.record_jwt_usage(jwt).await.unwrap();
@@ -886,7 +847,7 @@ async fn system_stats_count_users_live_keys_and_recent_rows() {
         }
         usage.record_api_key_usage_batch(batch).await.unwrap();
 
-        let all_keys = [w.alice, w.bob, carol];
+        let all_keys = [w.ada, w.bob, carol];
         let mut live = 0;
         for user in all_keys {
             live += keys

@@ -111,6 +111,15 @@ impl World {
     }
 }
 
+/// The cast on each configured database (SQLite, and PostgreSQL when set).
+pub async fn worlds() -> Vec<World> {
+    let mut out = Vec::new();
+    for t in databases().await {
+        out.push(World::new(t).await);
+    }
+    out
+}
+
 /// A tenant owned by `owner`, written directly (the tenants repository has
 /// its own tests); returns its id.
 pub async fn tenant(t: &TestDb, owner: pierre_db::UserId) -> pierre_db::TenantId {
