@@ -8,6 +8,36 @@
 
 use sea_orm::{ActiveEnum, DbErr, QueryResult};
 
+/// The position of a column in the row a reader decodes, from the same
+/// list the `SELECT` was built from, so no index is kept in step by hand:
+///
+/// - `at!(LIST, Column::Email)`: the select listed `LIST` (a const array of
+///   a generated `Column` enum); the position is found at compile time,
+///   and a column the list lacks is a compile error;
+/// - `at!(Column::Email)`: the select is the entity's own
+///   (`Entity::find()`), which lists every column in declaration order.
+macro_rules! at {
+    ($list:expr, $column:expr) => {{
+        const AT: usize = {
+            let list = &$list;
+            let mut i = 0;
+            loop {
+                assert!(i < list.len(), "the column is not in the SELECT's list");
+                if list[i] as usize == $column as usize {
+                    break i;
+                }
+                i += 1;
+            }
+        };
+        AT
+    }};
+    ($column:expr) => {{
+        const AT: usize = $column as usize;
+        AT
+    }};
+}
+pub(crate) use at;
+
 /// A type sqlx decodes on every backend this build has.
 pub(crate) trait Cell: Sized {
     /// The cell at `index` of `row`; a decode error names the column

@@ -24,7 +24,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ConversationId, TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
-use crate::query::cells::{Cell, checked, read_enum};
+use crate::query::cells::{Cell, at, checked, read_enum};
 use crate::query::{Checked, RunInsert, RunSelect, RunWrite};
 use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page};
 use crate::query::{Prepared, expect_changed, unsigned, unsigned_opt};
@@ -160,15 +160,18 @@ struct MessageRow(ChatMessage);
 
 impl FromQueryResult for MessageRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
-        let tokens = Option::<i32>::read(row, 4)?;
+        let tokens = Option::<i32>::read(row, at!(messages::Column::TokenCount))?;
         Ok(Self(ChatMessage {
-            id: Uuid::read(row, 0)?,
-            conversation_id: ConversationId::from_uuid(Uuid::read(row, 1)?),
-            role: read_enum(row, 2)?,
-            content: String::read(row, 3)?,
+            id: Uuid::read(row, at!(messages::Column::Id))?,
+            conversation_id: ConversationId::from_uuid(Uuid::read(
+                row,
+                at!(messages::Column::ConversationId),
+            )?),
+            role: read_enum(row, at!(messages::Column::Role))?,
+            content: String::read(row, at!(messages::Column::Content))?,
             token_count: checked(unsigned_opt("chat_messages.token_count", tokens))?,
-            finish_reason: Cell::read(row, 5)?,
-            created_at: Cell::read(row, 6)?,
+            finish_reason: Cell::read(row, at!(messages::Column::FinishReason))?,
+            created_at: Cell::read(row, at!(messages::Column::CreatedAt))?,
         }))
     }
 }

@@ -29,7 +29,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::cells::{Cell, read_enum};
+use crate::query::cells::{Cell, at, read_enum};
 use crate::query::{Prepared, expect_changed, latest, unsigned_opt};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{keyset_order, keyset_page};
@@ -101,19 +101,36 @@ impl FromQueryResult for KeyRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         let at = |t: chrono::DateTime<Utc>| t.fixed_offset();
         Ok(Self(api_keys::Model {
-            id: Uuid::read(row, 0)?,
-            user_id: Uuid::read(row, 1)?,
-            name: String::read(row, 2)?,
-            description: Cell::read(row, 3)?,
-            key_prefix: String::read(row, 4)?,
-            tier: read_enum(row, 5)?,
-            rate_limit_requests: Cell::read(row, 6)?,
-            rate_limit_window_seconds: Cell::read(row, 7)?,
-            is_active: bool::read(row, 8)?,
-            expires_at: Option::<chrono::DateTime<Utc>>::read(row, 9)?.map(at),
-            last_used_at: Option::<chrono::DateTime<Utc>>::read(row, 10)?.map(at),
-            created_at: at(Cell::read(row, 11)?),
-            key_hash: String::read(row, 12)?,
+            id: Uuid::read(row, at!(LOOKUP_COLUMNS, api_keys::Column::Id))?,
+            user_id: Uuid::read(row, at!(LOOKUP_COLUMNS, api_keys::Column::UserId))?,
+            name: String::read(row, at!(LOOKUP_COLUMNS, api_keys::Column::Name))?,
+            description: Cell::read(row, at!(LOOKUP_COLUMNS, api_keys::Column::Description))?,
+            key_prefix: String::read(row, at!(LOOKUP_COLUMNS, api_keys::Column::KeyPrefix))?,
+            tier: read_enum(row, at!(LOOKUP_COLUMNS, api_keys::Column::Tier))?,
+            rate_limit_requests: Cell::read(
+                row,
+                at!(LOOKUP_COLUMNS, api_keys::Column::RateLimitRequests),
+            )?,
+            rate_limit_window_seconds: Cell::read(
+                row,
+                at!(LOOKUP_COLUMNS, api_keys::Column::RateLimitWindowSeconds),
+            )?,
+            is_active: bool::read(row, at!(LOOKUP_COLUMNS, api_keys::Column::IsActive))?,
+            expires_at: Option::<chrono::DateTime<Utc>>::read(
+                row,
+                at!(LOOKUP_COLUMNS, api_keys::Column::ExpiresAt),
+            )?
+            .map(at),
+            last_used_at: Option::<chrono::DateTime<Utc>>::read(
+                row,
+                at!(LOOKUP_COLUMNS, api_keys::Column::LastUsedAt),
+            )?
+            .map(at),
+            created_at: at(Cell::read(
+                row,
+                at!(LOOKUP_COLUMNS, api_keys::Column::CreatedAt),
+            )?),
+            key_hash: String::read(row, at!(LOOKUP_COLUMNS, api_keys::Column::KeyHash))?,
         }))
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::cells::{Cell, read_enum};
+use crate::query::cells::{Cell, at, read_enum};
 use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page};
 use crate::query::{Prepared, expect_changed, latest};
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -89,21 +89,23 @@ struct UserRow(User);
 impl FromQueryResult for UserRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         Ok(Self(User {
-            id: UserId::from_uuid(Uuid::read(row, 0)?),
-            email: String::read(row, 1)?,
-            display_name: Cell::read(row, 2)?,
-            tier: read_enum(row, 3)?,
-            tenant_id: Option::<Uuid>::read(row, 4)?.map(TenantId::from_uuid),
-            is_active: bool::read(row, 5)?,
-            status: read_enum(row, 6)?,
-            role: read_enum(row, 7)?,
-            is_admin: bool::read(row, 8)?,
-            approved_by: Option::<Uuid>::read(row, 9)?.map(UserId::from_uuid),
-            approved_at: Cell::read(row, 10)?,
-            firebase_uid: Cell::read(row, 11)?,
-            auth_provider: String::read(row, 12)?,
-            created_at: Cell::read(row, 13)?,
-            last_active: Cell::read(row, 14)?,
+            id: UserId::from_uuid(Uuid::read(row, at!(USER_COLUMNS, users::Column::Id))?),
+            email: String::read(row, at!(USER_COLUMNS, users::Column::Email))?,
+            display_name: Cell::read(row, at!(USER_COLUMNS, users::Column::DisplayName))?,
+            tier: read_enum(row, at!(USER_COLUMNS, users::Column::Tier))?,
+            tenant_id: Option::<Uuid>::read(row, at!(USER_COLUMNS, users::Column::TenantId))?
+                .map(TenantId::from_uuid),
+            is_active: bool::read(row, at!(USER_COLUMNS, users::Column::IsActive))?,
+            status: read_enum(row, at!(USER_COLUMNS, users::Column::UserStatus))?,
+            role: read_enum(row, at!(USER_COLUMNS, users::Column::Role))?,
+            is_admin: bool::read(row, at!(USER_COLUMNS, users::Column::IsAdmin))?,
+            approved_by: Option::<Uuid>::read(row, at!(USER_COLUMNS, users::Column::ApprovedBy))?
+                .map(UserId::from_uuid),
+            approved_at: Cell::read(row, at!(USER_COLUMNS, users::Column::ApprovedAt))?,
+            firebase_uid: Cell::read(row, at!(USER_COLUMNS, users::Column::FirebaseUid))?,
+            auth_provider: String::read(row, at!(USER_COLUMNS, users::Column::AuthProvider))?,
+            created_at: Cell::read(row, at!(USER_COLUMNS, users::Column::CreatedAt))?,
+            last_active: Cell::read(row, at!(USER_COLUMNS, users::Column::LastActive))?,
         }))
     }
 }

@@ -20,7 +20,7 @@ use crate::ids::{TenantId, UserId};
 use crate::query::Prepared;
 use crate::query::RunSelect;
 use crate::query::Scoped;
-use crate::query::cells::Cell;
+use crate::query::cells::{Cell, at};
 use crate::time;
 
 /// What [`OAuth2AuthCodes::issue`] needs.
@@ -140,16 +140,22 @@ pub(super) struct CodeRow(pub AuthCode);
 impl FromQueryResult for CodeRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         Ok(Self(AuthCode {
-            tenant_id: TenantId::from_uuid(Uuid::read(row, 0)?),
-            user_id: UserId::from_uuid(Uuid::read(row, 1)?),
-            client_id: String::read(row, 2)?,
-            redirect_uri: String::read(row, 3)?,
-            scope: Cell::read(row, 4)?,
-            state: Cell::read(row, 5)?,
-            code_challenge: Cell::read(row, 6)?,
-            code_challenge_method: Cell::read(row, 7)?,
-            expires_at: DateTime::<Utc>::read(row, 8)?,
-            used: bool::read(row, 9)?,
+            tenant_id: TenantId::from_uuid(Uuid::read(
+                row,
+                at!(CODE_COLUMNS, codes::Column::TenantId),
+            )?),
+            user_id: UserId::from_uuid(Uuid::read(row, at!(CODE_COLUMNS, codes::Column::UserId))?),
+            client_id: String::read(row, at!(CODE_COLUMNS, codes::Column::ClientId))?,
+            redirect_uri: String::read(row, at!(CODE_COLUMNS, codes::Column::RedirectUri))?,
+            scope: Cell::read(row, at!(CODE_COLUMNS, codes::Column::Scope))?,
+            state: Cell::read(row, at!(CODE_COLUMNS, codes::Column::State))?,
+            code_challenge: Cell::read(row, at!(CODE_COLUMNS, codes::Column::CodeChallenge))?,
+            code_challenge_method: Cell::read(
+                row,
+                at!(CODE_COLUMNS, codes::Column::CodeChallengeMethod),
+            )?,
+            expires_at: DateTime::<Utc>::read(row, at!(CODE_COLUMNS, codes::Column::ExpiresAt))?,
+            used: bool::read(row, at!(CODE_COLUMNS, codes::Column::Used))?,
         }))
     }
 }

@@ -4,8 +4,11 @@
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
 use uuid::Uuid;
 
+use entity::recipe_ingredients as ingredients;
+use entity::recipes;
+
 use crate::ids::{RecipeId, TenantId, UserId};
-use crate::query::cells::{Cell, checked, read_enum};
+use crate::query::cells::{Cell, at, checked, read_enum};
 use crate::query::{string_list, unsigned, unsigned_opt};
 
 use super::types::*;
@@ -18,35 +21,44 @@ impl FromQueryResult for RecipeRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         let real = |i| Option::<f64>::read(row, i);
         Ok(Self(Recipe {
-            id: RecipeId::from_uuid(Uuid::read(row, 0)?),
-            user_id: UserId::from_uuid(Uuid::read(row, 1)?),
-            tenant_id: TenantId::from_uuid(Uuid::read(row, 2)?),
-            name: String::read(row, 3)?,
-            description: Cell::read(row, 4)?,
-            servings: checked(unsigned("recipes.servings", i32::read(row, 5)?))?,
+            id: RecipeId::from_uuid(Uuid::read(row, at!(recipes::Column::Id))?),
+            user_id: UserId::from_uuid(Uuid::read(row, at!(recipes::Column::UserId))?),
+            tenant_id: TenantId::from_uuid(Uuid::read(row, at!(recipes::Column::TenantId))?),
+            name: String::read(row, at!(recipes::Column::Name))?,
+            description: Cell::read(row, at!(recipes::Column::Description))?,
+            servings: checked(unsigned(
+                "recipes.servings",
+                i32::read(row, at!(recipes::Column::Servings))?,
+            ))?,
             prep_time_mins: checked(unsigned_opt(
                 "recipes.prep_time_mins",
-                Option::<i32>::read(row, 6)?,
+                Option::<i32>::read(row, at!(recipes::Column::PrepTimeMins))?,
             ))?,
             cook_time_mins: checked(unsigned_opt(
                 "recipes.cook_time_mins",
-                Option::<i32>::read(row, 7)?,
+                Option::<i32>::read(row, at!(recipes::Column::CookTimeMins))?,
             ))?,
-            instructions: checked(string_list("recipes.instructions", Cell::read(row, 8)?))?,
-            tags: checked(string_list("recipes.tags", Cell::read(row, 9)?))?,
-            meal_timing: read_enum(row, 10)?,
+            instructions: checked(string_list(
+                "recipes.instructions",
+                Cell::read(row, at!(recipes::Column::Instructions))?,
+            ))?,
+            tags: checked(string_list(
+                "recipes.tags",
+                Cell::read(row, at!(recipes::Column::Tags))?,
+            ))?,
+            meal_timing: read_enum(row, at!(recipes::Column::MealTiming))?,
             nutrition: Nutrition {
-                calories: real(11)?,
-                protein_g: real(12)?,
-                carbs_g: real(13)?,
-                fat_g: real(14)?,
-                fiber_g: real(15)?,
-                sodium_mg: real(16)?,
-                sugar_g: real(17)?,
+                calories: real(at!(recipes::Column::CachedCalories))?,
+                protein_g: real(at!(recipes::Column::CachedProteinG))?,
+                carbs_g: real(at!(recipes::Column::CachedCarbsG))?,
+                fat_g: real(at!(recipes::Column::CachedFatG))?,
+                fiber_g: real(at!(recipes::Column::CachedFiberG))?,
+                sodium_mg: real(at!(recipes::Column::CachedSodiumMg))?,
+                sugar_g: real(at!(recipes::Column::CachedSugarG))?,
             },
-            nutrition_validated_at: Cell::read(row, 18)?,
-            created_at: Cell::read(row, 19)?,
-            updated_at: Cell::read(row, 20)?,
+            nutrition_validated_at: Cell::read(row, at!(recipes::Column::NutritionValidatedAt))?,
+            created_at: Cell::read(row, at!(recipes::Column::CreatedAt))?,
+            updated_at: Cell::read(row, at!(recipes::Column::UpdatedAt))?,
         }))
     }
 }
@@ -59,16 +71,16 @@ impl FromQueryResult for IngredientRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         let fdc_id = checked(unsigned_opt(
             "recipe_ingredients.fdc_id",
-            Option::<i32>::read(row, 2)?,
+            Option::<i32>::read(row, at!(ingredients::Column::FdcId))?,
         ))?;
         Ok(Self(Ingredient {
-            id: Uuid::read(row, 0)?,
+            id: Uuid::read(row, at!(ingredients::Column::Id))?,
             fdc_id,
-            name: String::read(row, 3)?,
-            amount: f64::read(row, 4)?,
-            unit: read_enum(row, 5)?,
-            grams: f64::read(row, 6)?,
-            preparation: Cell::read(row, 7)?,
+            name: String::read(row, at!(ingredients::Column::Name))?,
+            amount: f64::read(row, at!(ingredients::Column::Amount))?,
+            unit: read_enum(row, at!(ingredients::Column::Unit))?,
+            grams: f64::read(row, at!(ingredients::Column::Grams))?,
+            preparation: Cell::read(row, at!(ingredients::Column::Preparation))?,
         }))
     }
 }
