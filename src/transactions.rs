@@ -26,7 +26,7 @@ use tracing::{instrument, warn};
 use crate::database::Database;
 use crate::error::{DatabaseError, Result};
 use crate::keys::store;
-use crate::query::{Ctx, TxFuture, begin_write, finish};
+use crate::query::{AllTenants, Ctx, TxFuture, begin_write, finish};
 
 /// An open transaction, as [`Database::transaction`] hands it to its
 /// closure: the same repositories as [`Database`], bound to the transaction.
@@ -40,6 +40,12 @@ impl<'c> Tx<'c> {
     /// What this transaction's repositories borrow.
     pub(crate) fn ctx(&self) -> Ctx<'c> {
         Ctx::transaction(self.txn, self.db.shared())
+    }
+
+    /// Every tenant's rows inside this transaction, for the handles named
+    /// for it.
+    pub(crate) fn all_tenants(&self) -> AllTenants<'c> {
+        AllTenants::in_transaction(self.txn, self.db.shared())
     }
 
     /// **Escape hatch** (feature `internals`): the transaction itself,

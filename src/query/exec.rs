@@ -9,19 +9,25 @@
 //!   as the builder made it: `users::Entity::find().one_in(&ctx)`;
 //! - a statement over a tenant-owned entity runs only as a [`Checked`]
 //!   value, and only the scope handles (`Scoped`, `GlobalRows`, `Rows`,
-//!   `AcrossTenants`) make those, with the tenant filter (or the tenant
+//!   `AllTenants`) make those, with the tenant filter (or the tenant
 //!   value of an insert) already in them.
 //!
 //! So `user_oauth_tokens::Entity::find().all_in(&ctx)` does not compile:
 //! `user_oauth_tokens::Entity` is not `Unowned`, and a bare `Select` is not
 //! `Checked`. Which entities are which is said by two lists, this module's
-//! and `scoped`'s; an entity in neither list cannot be queried at all, and
-//! a test checks that the two lists together are the schema's tables.
+//! and `scoped`'s; an entity in neither list has no typed statement that
+//! runs, and a test checks that the two lists together are the schema's
+//! tables.
 //!
-//! What types cannot see is named instead: a join or a sub-select onto a
-//! tenant-owned table inside an `Unowned` statement, and a statement
-//! written by hand with sea-query ([`Prepared::built`](super::Prepared)),
-//! which declares its entity.
+//! What types cannot see is named instead, and counted by a census test
+//! (`tests/it/scoping.rs`): a join or a sub-select onto a tenant-owned
+//! table inside an `Unowned` statement; a statement written by hand with
+//! sea-query (`Prepared::built`, `Checked::declared`, which declare their
+//! entity, and `AllTenants::statement`); child tables (chat messages,
+//! recipe ingredients), which are `Unowned` and safe only behind their
+//! scoped parent's check; and the builder traits' `query()`, which hands
+//! out the statement inside a `Checked` mutably (adding to it is what
+//! they are for; replacing it would be deliberate).
 
 // The traits are public only for the compile-fail tests (feature
 // `internals`); they are implemented in this module alone, for concrete
@@ -219,12 +225,20 @@ impl<E: EntityTrait> Checked<Select<E>> {
 }
 
 impl<E: EntityTrait> Checked<UpdateMany<E>> {
-    /// `UpdateMany::col_expr`.
+    /// `UpdateMany::col_expr`. Never of the tenant column: a checked
+    /// update keeps its rows in their tenant (refused in debug builds, so
+    /// in every test).
     pub(crate) fn col_expr<T: sea_orm::sea_query::IntoIden>(
         self,
         column: T,
         expr: SimpleExpr,
     ) -> Self {
+        let column = column.into_iden();
+        debug_assert_ne!(
+            column.to_string(),
+            "tenant_id",
+            "a checked update may not move rows to another tenant"
+        );
         self.map(|update| update.col_expr(column, expr))
     }
 }

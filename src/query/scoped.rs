@@ -21,16 +21,17 @@ use std::ops::Deref;
 
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DeleteMany, EntityTrait, Insert, QueryFilter, Select,
-    Statement, UpdateMany, Value,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, DeleteMany, EntityTrait, Insert,
+    QueryFilter, Select, Statement, UpdateMany, Value,
 };
 
-use super::context::Ctx;
+use super::context::{Ctx, TxFuture};
 use super::exec::Checked;
 use super::keyset::ListKey;
 use super::prepared::Prepared;
 use crate::error::Result;
 use crate::ids::TenantId;
+use crate::shared::Shared;
 
 /// An entity with a tenant column, named by `TENANT`: every row belongs
 /// to one tenant, or (for a [`NullableTenant`]) to one tenant or all.
@@ -311,9 +312,9 @@ impl<'a> From<Scoped<'a>> for Rows<'a> {
     }
 }
 
-impl<'a> From<Ctx<'a>> for Rows<'a> {
-    fn from(ctx: Ctx<'a>) -> Self {
-        Rows::Global(GlobalRows::new(ctx))
+impl<'a> From<GlobalRows<'a>> for Rows<'a> {
+    fn from(global: GlobalRows<'a>) -> Self {
+        Rows::Global(global)
     }
 }
 
@@ -426,9 +427,34 @@ impl<'a> Deref for AllTenants<'a> {
 }
 
 impl<'a> AllTenants<'a> {
-    /// Every tenant's rows, reached through `ctx`.
-    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+    /// Every tenant's rows, reached through `ctx`. Private to the query
+    /// module: a repository holds a `Ctx` or a scope, and must not turn
+    /// either into every tenant's rows.
+    pub(in crate::query) fn new(ctx: Ctx<'a>) -> Self {
         Self { ctx }
+    }
+
+    /// Every tenant's rows through the pool of `shared`: for the public
+    /// handles (`db.across_tenants()`, `db.oauth2_exchange()`), which no
+    /// repository holds.
+    pub(crate) fn on_pool(shared: &'a Shared) -> Self {
+        Self::new(Ctx::pool(shared))
+    }
+
+    /// Every tenant's rows inside `txn`: for `tx.across_tenants()` and
+    /// `tx.oauth2_exchange()`.
+    pub(crate) fn in_transaction(txn: &'a DatabaseTransaction, shared: &'a Shared) -> Self {
+        Self::new(Ctx::transaction(txn, shared))
+    }
+
+    /// [`Ctx::in_write_tx`] handing the work every tenant's rows inside
+    /// the transaction (a bare `Ctx` there could not be turned back into
+    /// them).
+    pub(crate) async fn in_write_tx<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'t> FnOnce(AllTenants<'t>) -> TxFuture<'t, T>,
+    {
+        self.ctx.in_write_tx(|tx| work(AllTenants::new(tx))).await
     }
 
     /// `SELECT` of every tenant's rows.

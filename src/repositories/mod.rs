@@ -33,7 +33,7 @@ pub mod privileged;
 pub mod profile;
 pub mod usage;
 
-use crate::query::{AllTenants, Ctx};
+use crate::query::{AllTenants, Ctx, GlobalRows};
 
 use a2a::{A2aClients, A2aSessions, A2aTasks, A2aUsage};
 use audit::AuditEvents;
@@ -78,7 +78,7 @@ macro_rules! accessors {
 
             /// The few operations that span tenants.
             pub fn across_tenants(&self) -> AcrossTenants<'_> {
-                AcrossTenants { rows: AllTenants::new(Ctx::pool(self.shared())) }
+                AcrossTenants { rows: AllTenants::on_pool(self.shared()) }
             }
         }
 
@@ -99,7 +99,7 @@ macro_rules! accessors {
 
             /// The operations that span tenants, inside this transaction.
             pub fn across_tenants(&self) -> AcrossTenants<'c> {
-                AcrossTenants { rows: AllTenants::new(self.ctx()) }
+                AcrossTenants { rows: self.all_tenants() }
             }
         }
 
@@ -139,9 +139,6 @@ accessors! {
         usage: Usage,
         /// The OAuth 2.0 authorization server's clients (secrets hashed).
         oauth2_clients: OAuth2Clients,
-        /// The token endpoint: consumes codes, refresh tokens and states
-        /// of every tenant, each exactly once.
-        oauth2_exchange: OAuth2Exchange,
         /// Admin tokens (hashed), their use and its history.
         admin_tokens: AdminTokens,
         /// API keys provisioned by admin tokens.
@@ -166,11 +163,6 @@ accessors! {
         permission_delegations: PermissionDelegations,
         /// Platform settings (plain values, not secrets).
         system_settings: SystemSettings,
-        /// The global admin configuration overrides (no tenant), the
-        /// categories, and the global audit log of changes.
-        global_admin_config: AdminConfig,
-        /// The platform's own audit events (no tenant).
-        global_audit_events: AuditEvents,
         /// Users' profiles (one JSON document each).
         user_profiles: UserProfiles,
         /// Users' configurations (one JSON document each).
@@ -211,5 +203,47 @@ accessors! {
     across_tenants {
         /// A user's OAuth tokens in every tenant.
         oauth_tokens: CrossTenantOAuthTokens,
+    }
+}
+
+impl crate::Database {
+    /// The token endpoint: consumes codes, refresh tokens and states of
+    /// every tenant, each exactly once.
+    pub fn oauth2_exchange(&self) -> OAuth2Exchange<'_> {
+        OAuth2Exchange::new(AllTenants::on_pool(self.shared()))
+    }
+}
+
+impl<'c> crate::Tx<'c> {
+    /// The token endpoint, inside this transaction.
+    pub fn oauth2_exchange(&self) -> OAuth2Exchange<'c> {
+        OAuth2Exchange::new(self.all_tenants())
+    }
+}
+
+/// The handles of global rows (NULL tenant) of the tables that also hold
+/// tenant rows: named for it, and made from the global rows explicitly.
+impl crate::Database {
+    /// The global admin configuration overrides (no tenant), the
+    /// categories, and the global audit log of changes.
+    pub fn global_admin_config(&self) -> AdminConfig<'_> {
+        AdminConfig::new(GlobalRows::new(Ctx::pool(self.shared())))
+    }
+
+    /// The platform's own audit events (no tenant).
+    pub fn global_audit_events(&self) -> AuditEvents<'_> {
+        AuditEvents::new(GlobalRows::new(Ctx::pool(self.shared())))
+    }
+}
+
+impl<'c> crate::Tx<'c> {
+    /// The global admin configuration, inside this transaction.
+    pub fn global_admin_config(&self) -> AdminConfig<'c> {
+        AdminConfig::new(GlobalRows::new(self.ctx()))
+    }
+
+    /// The platform's own audit events, inside this transaction.
+    pub fn global_audit_events(&self) -> AuditEvents<'c> {
+        AuditEvents::new(GlobalRows::new(self.ctx()))
     }
 }

@@ -1,7 +1,7 @@
 // A repository inside the crate holds a context (`Ctx`) or a scope
 // (`Scoped`) and runs statements with the executor traits. These are the
-// same types, reached through `pierre_db::internals`: with everything a
-// repository has, a statement on a tenant-owned table that no scope built
+// same types, reached through `pierre_db::internals`: with the handles a
+// repository holds, a statement on a tenant-owned table that no scope built
 // does not compile, whichever handle runs it.
 use entity::{recipes, user_oauth_tokens as tokens, users};
 use pierre_db::internals::{Ctx, RunInsert, RunSelect, RunWrite, Scoped};

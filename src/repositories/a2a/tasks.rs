@@ -66,27 +66,30 @@ impl From<tasks::Model> for A2aTask {
     }
 }
 
-/// The states a task may move to `to` from.
-pub fn legal_sources(to: TaskStatus) -> &'static [TaskStatus] {
-    match to {
-        TaskStatus::Pending => &[],
-        TaskStatus::Running => &[TaskStatus::Pending],
-        TaskStatus::Completed | TaskStatus::Failed => &[TaskStatus::Running],
-        TaskStatus::Cancelled => &[TaskStatus::Pending, TaskStatus::Running],
-    }
-}
-
-/// Whether `status` is final.
-pub fn is_terminal(status: TaskStatus) -> bool {
-    matches!(
-        status,
-        TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
-    )
-}
-
 /// A2A tasks: `db.a2a_tasks()`.
 pub struct A2aTasks<'a> {
     ctx: Ctx<'a>,
+}
+
+/// The task life cycle.
+impl A2aTasks<'_> {
+    /// The states a task may move to `to` from.
+    pub fn legal_sources(to: TaskStatus) -> &'static [TaskStatus] {
+        match to {
+            TaskStatus::Pending => &[],
+            TaskStatus::Running => &[TaskStatus::Pending],
+            TaskStatus::Completed | TaskStatus::Failed => &[TaskStatus::Running],
+            TaskStatus::Cancelled => &[TaskStatus::Pending, TaskStatus::Running],
+        }
+    }
+
+    /// Whether `status` is final.
+    pub fn is_terminal(status: TaskStatus) -> bool {
+        matches!(
+            status,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
 }
 
 /// Limits and fixed values of this repository's data.
@@ -207,8 +210,8 @@ impl<'a> A2aTasks<'a> {
             .col_expr(tasks::Column::UpdatedAt, Expr::value(now))
             .filter(tasks::Column::Id.eq(id))
             .filter(tasks::Column::ClientId.in_subquery(owned_by(owner)))
-            .filter(tasks::Column::Status.is_in(legal_sources(to).iter().copied()));
-        if is_terminal(to) {
+            .filter(tasks::Column::Status.is_in(A2aTasks::legal_sources(to).iter().copied()));
+        if A2aTasks::is_terminal(to) {
             update = update.col_expr(tasks::Column::CompletedAt, Expr::value(Some(now)));
         }
         if let Some(output) = output {
@@ -217,7 +220,7 @@ impl<'a> A2aTasks<'a> {
         if let Some(error) = error {
             update = update.col_expr(tasks::Column::ErrorMessage, Expr::value(Some(error)));
         }
-        let changed = if legal_sources(to).is_empty() {
+        let changed = if A2aTasks::legal_sources(to).is_empty() {
             0
         } else {
             update.exec_in(&self.ctx).await?.rows_affected

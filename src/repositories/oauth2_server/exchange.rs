@@ -24,7 +24,6 @@ use super::{
 };
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
-use crate::query::Ctx;
 use crate::query::Prepared;
 use crate::query::{AllTenants, Checked, GlobalRows, RunInsert, RunWrite, TenantColumn};
 use crate::scope::TenantScope;
@@ -97,12 +96,11 @@ pub struct OAuth2Exchange<'a> {
 }
 
 impl<'a> OAuth2Exchange<'a> {
-    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
-        // Codes, tokens and states are found by their hash, whatever their
-        // tenant: the exchange is where a request's tenant is learnt.
-        Self {
-            rows: AllTenants::new(ctx),
-        }
+    /// Codes, tokens and states are found by their hash, whatever their
+    /// tenant: the exchange is where a request's tenant is learnt, so it
+    /// holds every tenant's rows, handed over by the public handles only.
+    pub(crate) fn new(rows: AllTenants<'a>) -> Self {
+        Self { rows }
     }
 
     /// Marks the code used and returns its record, if it exists, is unused,
@@ -214,7 +212,7 @@ impl<'a> OAuth2Exchange<'a> {
                         scope: previous.scope.clone(),
                         ..NewRefreshToken::new(previous.client_id.clone(), previous.user_id)
                     };
-                    let issued = TenantScope::new(tx, previous.tenant_id)
+                    let issued = TenantScope::new(*tx, previous.tenant_id)
                         .oauth2_refresh_tokens()
                         .issue(successor)
                         .await?;
