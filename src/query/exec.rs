@@ -42,8 +42,8 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DeleteMany, DeleteResult, EntityTrait, FromQueryResult,
-    Insert, InsertResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    SelectModel, Selector, SelectorRaw, Statement, TryGetableMany, UpdateMany, UpdateResult,
+    Insert, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, SelectModel,
+    Selector, SelectorRaw, Statement, TryGetableMany, UpdateMany, UpdateResult,
 };
 
 use super::context::Ctx;
@@ -391,15 +391,6 @@ pub trait RunInsert: Sized {
 
     /// The insert inside, checked.
     fn checked_insert(self) -> Checked<Insert<Self::Row>>;
-
-    /// Inserts; the last inserted id.
-    #[allow(
-        dead_code,
-        reason = "the insert with a returned id is kept beside the one without"
-    )]
-    async fn exec_in(self, ctx: &Ctx<'_>) -> Result<InsertResult<Self::Row>> {
-        Ok(self.checked_insert().0.exec(&ctx.conn()).await?)
-    }
 
     /// Inserts; how many rows (an `ON CONFLICT DO NOTHING` may insert none).
     async fn exec_without_returning_in(self, ctx: &Ctx<'_>) -> Result<u64> {

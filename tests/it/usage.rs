@@ -3,14 +3,13 @@
 //! keyset with filters, and platform counts.
 
 use crate::common;
-use pierre_db::ApiKeyId;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::sea_orm_active_enums::ApiKeyTier;
 use entity::{api_key_usage, api_keys, jwt_usage, request_logs};
-use pierre_db::{DatabaseError, NewUser, PageRequest, UserId};
+use pierre_db::{ApiKeyId, DatabaseError, NewUser, PageRequest, UserId};
 use pierre_db::{NewApiKey, NewApiKeyUsage, NewJwtUsage, Usage};
 use pierre_db::{NewRequestLog, RequestLog, RequestLogFilter, TenantRole};
 use pierre_db::{SystemStats, UsageStats};
@@ -67,15 +66,20 @@ fn assert_foreign_key(err: DatabaseError, backend: &str) {
     );
 }
 
+/// A new API key of `owner`'s, of `tier`; its id.
+async fn api_key(t: &common::TestDb, owner: UserId, tier: ApiKeyTier) -> Uuid {
+    let new = NewApiKey::new(owner, "k", tier);
+    t.db.api_keys().create(new).await.unwrap().key.id.as_uuid()
+}
+
 /// The common cast on each configured database, with an API key of Ada's
 /// and one of Bob's.
 async fn keyed_worlds() -> Vec<(common::World, Uuid, Uuid)> {
     let mut out = Vec::new();
     for w in common::worlds().await {
-        let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Trial);
-        let key_a = w.t.db.api_keys().create(key(w.ada)).await.unwrap().key.id;
-        let key_b = w.t.db.api_keys().create(key(w.bob)).await.unwrap().key.id;
-        out.push((w, key_a.as_uuid(), key_b.as_uuid()));
+        let key_a = api_key(&w.t, w.ada, ApiKeyTier::Trial).await;
+        let key_b = api_key(&w.t, w.bob, ApiKeyTier::Trial).await;
+        out.push((w, key_a, key_b));
     }
     out
 }
@@ -883,34 +887,9 @@ async fn top_tools_rank_by_count_then_name_with_a_limit() {
     for t in common::databases().await {
         let w = common::World::new(t).await;
         let b = w.t.backend;
-        let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Starter);
-        let first =
-            w.t.db
-                .api_keys()
-                .create(key(w.ada))
-                .await
-                .unwrap()
-                .key
-                .id
-                .as_uuid();
-        let second =
-            w.t.db
-                .api_keys()
-                .create(key(w.ada))
-                .await
-                .unwrap()
-                .key
-                .id
-                .as_uuid();
-        let others =
-            w.t.db
-                .api_keys()
-                .create(key(w.bob))
-                .await
-                .unwrap()
-                .key
-                .id
-                .as_uuid();
+        let first = api_key(&w.t, w.ada, ApiKeyTier::Starter).await;
+        let second = api_key(&w.t, w.ada, ApiKeyTier::Starter).await;
+        let others = api_key(&w.t, w.bob, ApiKeyTier::Starter).await;
         let usage = w.t.db.usage();
         let now = Utc::now();
         // Ada: search 3 (over two keys), stats 2, activities 2, zones 1;
@@ -966,25 +945,8 @@ async fn request_logs_filter_by_key_and_endpoint_and_stats_by_tenant() {
             .await
             .unwrap();
         let outsider = common::user(&w.t, "out@example.org").await;
-        let key = |owner| NewApiKey::new(owner, "k", ApiKeyTier::Starter);
-        let bob_key =
-            w.t.db
-                .api_keys()
-                .create(key(w.bob))
-                .await
-                .unwrap()
-                .key
-                .id
-                .as_uuid();
-        let out_key =
-            w.t.db
-                .api_keys()
-                .create(key(outsider))
-                .await
-                .unwrap()
-                .key
-                .id
-                .as_uuid();
+        let bob_key = api_key(&w.t, w.bob, ApiKeyTier::Starter).await;
+        let out_key = api_key(&w.t, outsider, ApiKeyTier::Starter).await;
         let usage = w.t.db.usage();
         for (user, api_key, endpoint) in [
             (w.bob, Some(bob_key), "/tools/search"),
