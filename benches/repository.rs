@@ -414,11 +414,11 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     let key_id = keys[0].key.id;
     let usage_row = |i: usize| {
         let mut u = NewApiKeyUsage::new(key_id, "get_activities", 200);
-        u.response_time_ms = Some((i % 300) as u32);
-        u.request_size_bytes = Some(512);
-        u.response_size_bytes = Some(2048);
-        u.ip_address = Some("127.0.0.1".into());
-        u.user_agent = Some("bench".into());
+        u.request.response_time_ms = Some((i % 300) as u32);
+        u.request.request_size_bytes = Some(512);
+        u.request.response_size_bytes = Some(2048);
+        u.request.ip_address = Some("127.0.0.1".into());
+        u.request.user_agent = Some("bench".into());
         u
     };
     let line = measure(
@@ -606,11 +606,11 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     report.compare("A2A session touch", &line, 0.9, Kind::Write);
     let a2a_row = |i: usize| {
         let mut u = NewA2aUsage::new(a2a, "get_stats", 200);
-        u.response_time_ms = Some((i % 300) as u32);
-        u.request_size_bytes = Some(512);
-        u.response_size_bytes = Some(2048);
-        u.ip_address = Some("127.0.0.1".into());
-        u.user_agent = Some("bench".into());
+        u.request.response_time_ms = Some((i % 300) as u32);
+        u.request.request_size_bytes = Some(512);
+        u.request.response_size_bytes = Some(2048);
+        u.request.ip_address = Some("127.0.0.1".into());
+        u.request.user_agent = Some("bench".into());
         u
     };
     let line = measure(

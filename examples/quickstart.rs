@@ -164,7 +164,7 @@ async fn run() -> Result<(), DatabaseError> {
             };
             let status = if i % 7 == 0 { 500 } else { 200 };
             let mut usage = NewApiKeyUsage::new(created.key.id, tool, status);
-            usage.response_time_ms = Some(40 + u32::from(i));
+            usage.request.response_time_ms = Some(40 + u32::from(i));
             usage
         })
         .collect();

@@ -211,6 +211,7 @@ pub use security::{
 pub use serde_json;
 #[cfg(feature = "internals")]
 pub use time::FrozenClock;
+pub use validation::request::ServedRequest;
 
 /// Syntax checks the repositories apply to internet names, for an
 /// application that checks input before it calls (a form, say).

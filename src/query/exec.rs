@@ -38,12 +38,13 @@
 )]
 
 use sea_orm::sea_query::{
-    DeleteStatement, OnConflict, SelectStatement, SimpleExpr, UpdateStatement,
+    Asterisk, DeleteStatement, Expr, ExprTrait, OnConflict, SelectStatement, SimpleExpr,
+    UpdateStatement,
 };
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DeleteMany, DeleteResult, EntityTrait, FromQueryResult,
-    Insert, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, SelectModel,
-    Selector, SelectorRaw, Statement, TryGetableMany, UpdateMany, UpdateResult,
+    Insert, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, SelectModel, Selector,
+    SelectorRaw, Statement, TryGetableMany, UpdateMany, UpdateResult,
 };
 
 use super::context::Ctx;
@@ -288,12 +289,18 @@ pub trait RunSelect: Sized {
         Ok(self.checked_select().0.one(&ctx.conn()).await?)
     }
 
-    /// How many rows.
-    async fn count_in(self, ctx: &Ctx<'_>) -> Result<u64>
-    where
-        <Self::Entity as EntityTrait>::Model: Sync,
-    {
-        Ok(self.checked_select().0.count(&ctx.conn()).await?)
+    /// How many rows: `SELECT COUNT(*)` with the select's own filters and
+    /// no column, the one way this crate counts. Not for a select with a
+    /// `GROUP BY` or `LIMIT` (it would count groups, or ignore the limit).
+    async fn count_in(self, ctx: &Ctx<'_>) -> Result<u64> {
+        let n: Option<i64> = self
+            .checked_select()
+            .select_only()
+            .column_as(Expr::col(Asterisk).count(), "n")
+            .tuples()
+            .one_in(ctx)
+            .await?;
+        super::unsigned("count", n.unwrap_or(0))
     }
 
     /// The rows read as tuples of the selected columns.

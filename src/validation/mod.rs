@@ -6,8 +6,8 @@
 //!   [`domain_name`], [`http_url`];
 //! - field rules (crate-private): text lengths, identifiers, slugs,
 //!   ranges, expiries;
-//! - request-usage fields (crate-private): status, response time, sizes,
-//!   client details, shared by every table that records a request;
+//! - the request every usage table records ([`ServedRequest`](crate::ServedRequest), public, with
+//!   its checks) and the fields around it: tool, endpoint, method;
 //! - OAuth rules (crate-private): providers, client credentials, redirect
 //!   URIs and scope lists, shared by the credential repositories, the
 //!   OAuth 2.0 server and A2A clients.

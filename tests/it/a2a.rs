@@ -463,8 +463,8 @@ async fn stats_and_daily_history_agree_on_both_backends() {
             (day(4, 0), 200, Some(1000)), // after the period
         ] {
             let mut row = NewA2aUsage::new(a.client.id, "get_stats", status);
-            row.timestamp = at;
-            row.response_time_ms = ms;
+            row.request.timestamp = at;
+            row.request.response_time_ms = ms;
             rows.push(row);
         }
         let (first, rest) = rows.split_at(1);

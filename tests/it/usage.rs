@@ -12,7 +12,7 @@ use entity::{api_key_usage, api_keys, jwt_usage, request_logs};
 use pierre_db::{ApiKeyId, DatabaseError, NewUser, PageRequest, UserId};
 use pierre_db::{NewApiKey, NewApiKeyUsage, NewJwtUsage, Usage};
 use pierre_db::{NewRequestLog, RequestLog, RequestLogFilter, TenantRole};
-use pierre_db::{SystemStats, UsageStats};
+use pierre_db::{ServedRequest, SystemStats, UsageStats};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
@@ -45,7 +45,7 @@ async fn log_rows(t: &common::TestDb) -> u64 {
 
 fn usage_at(key: Uuid, at: DateTime<Utc>, tool: &str, status: u16) -> NewApiKeyUsage {
     let mut usage = NewApiKeyUsage::new(ApiKeyId::from_uuid(key), tool, status);
-    usage.timestamp = at;
+    usage.request.timestamp = at;
     usage
 }
 
@@ -90,12 +90,12 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
         let b = w.t.backend;
         let usage = w.t.db.usage();
         let mut full = NewApiKeyUsage::new(ApiKeyId::from_uuid(key_a), "get_activities", 502);
-        full.response_time_ms = Some(1234);
-        full.error_message = Some("upstream failed\nretry later".into());
-        full.request_size_bytes = Some(10);
-        full.response_size_bytes = Some(5_000_000_000);
-        full.ip_address = Some("2001:db8::1".into());
-        full.user_agent = Some("agent/1.0".into());
+        full.request.response_time_ms = Some(1234);
+        full.request.error_message = Some("upstream failed\nretry later".into());
+        full.request.request_size_bytes = Some(10);
+        full.request.response_size_bytes = Some(5_000_000_000);
+        full.request.ip_address = Some("2001:db8::1".into());
+        full.request.user_agent = Some("agent/1.0".into());
         let id = usage.record_api_key_usage(full.clone()).await.unwrap();
 
         let row = api_key_usage::Entity::find_by_id(id)
@@ -104,18 +104,18 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
             .unwrap()
             .expect("written");
         assert_eq!(row.api_key_id, key_a, "{b}");
-        assert_eq!(row.timestamp.to_utc(), full.timestamp, "{b}");
+        assert_eq!(row.timestamp.to_utc(), full.request.timestamp, "{b}");
         assert_eq!(row.tool_name, full.tool_name);
-        assert_eq!(row.status_code, i32::from(full.status_code));
+        assert_eq!(row.status_code, i32::from(full.request.status_code));
         assert_eq!(row.response_time_ms, Some(1234));
         assert_eq!(
-            row.error_message, full.error_message,
+            row.error_message, full.request.error_message,
             "{b}: line break kept"
         );
         assert_eq!(row.request_size_bytes, Some(10));
         assert_eq!(row.response_size_bytes, Some(5_000_000_000), "{b}: i64");
-        assert_eq!(row.ip_address, full.ip_address);
-        assert_eq!(row.user_agent, full.user_agent);
+        assert_eq!(row.ip_address, full.request.ip_address);
+        assert_eq!(row.user_agent, full.request.user_agent);
 
         let t0 = now();
         for minutes in [1, 2, 30, 90, 180] {
@@ -140,7 +140,7 @@ async fn api_key_usage_round_trips_and_counts_within_the_window() {
                 .filter(|m| t0 - Duration::minutes(**m) >= since)
                 .count() as u64;
             // `full` was recorded before t0, so only the wider windows see it.
-            let expected = if full.timestamp >= since {
+            let expected = if full.request.timestamp >= since {
                 expected
             } else {
                 expected - 1
@@ -174,14 +174,20 @@ async fn api_key_usage_rejects_bad_input_and_unknown_keys_writing_nothing() {
         let cases: Vec<(NewApiKeyUsage, &str)> = vec![
             (
                 NewApiKeyUsage {
-                    status_code: 99,
+                    request: ServedRequest {
+                        status_code: 99,
+                        ..base().request
+                    },
                     ..base()
                 },
                 "status_code",
             ),
             (
                 NewApiKeyUsage {
-                    status_code: 600,
+                    request: ServedRequest {
+                        status_code: 600,
+                        ..base().request
+                    },
                     ..base()
                 },
                 "status_code",
@@ -202,28 +208,40 @@ async fn api_key_usage_rejects_bad_input_and_unknown_keys_writing_nothing() {
             ),
             (
                 NewApiKeyUsage {
-                    response_time_ms: Some(u32::MAX),
+                    request: ServedRequest {
+                        response_time_ms: Some(u32::MAX),
+                        ..base().request
+                    },
                     ..base()
                 },
                 "response_time_ms",
             ),
             (
                 NewApiKeyUsage {
-                    request_size_bytes: Some(u64::MAX),
+                    request: ServedRequest {
+                        request_size_bytes: Some(u64::MAX),
+                        ..base().request
+                    },
                     ..base()
                 },
                 "request_size_bytes",
             ),
             (
                 NewApiKeyUsage {
-                    error_message: Some("bell\u{7}".into()),
+                    request: ServedRequest {
+                        error_message: Some("bell\u{7}".into()),
+                        ..base().request
+                    },
                     ..base()
                 },
                 "error_message",
             ),
             (
                 NewApiKeyUsage {
-                    user_agent: Some("a\nb".into()),
+                    request: ServedRequest {
+                        user_agent: Some("a\nb".into()),
+                        ..base().request
+                    },
                     ..base()
                 },
                 "user_agent",
@@ -294,7 +312,7 @@ async fn a_batch_with_one_bad_row_writes_nothing() {
 
         // Refused before anything is sent, naming the row.
         let mut invalid = good();
-        invalid[700].status_code = 42;
+        invalid[700].request.status_code = 42;
         let reason = assert_invalid(
             usage.record_api_key_usage_batch(invalid).await.unwrap_err(),
             "status_code",
@@ -388,17 +406,16 @@ fn expected_stats(
     let mut stats = UsageStats::default();
     let mut timed = 0u64;
     let mut by_tool = BTreeMap::new();
-    for r in rows
-        .iter()
-        .filter(|r| r.api_key_id.as_uuid() == key && r.timestamp >= from && r.timestamp < to)
-    {
+    for r in rows.iter().filter(|r| {
+        r.api_key_id.as_uuid() == key && r.request.timestamp >= from && r.request.timestamp < to
+    }) {
         stats.total_requests += 1;
-        if pierre_db::Usage::SUCCESS_STATUSES.contains(&r.status_code) {
+        if pierre_db::Usage::SUCCESS_STATUSES.contains(&r.request.status_code) {
             stats.successful_requests += 1;
         } else {
             stats.failed_requests += 1;
         }
-        if let Some(ms) = r.response_time_ms {
+        if let Some(ms) = r.request.response_time_ms {
             stats.total_response_time_ms += u64::from(ms);
             timed += 1;
         }
@@ -432,7 +449,7 @@ async fn usage_stats_aggregate_the_range_per_tool() {
             .iter()
             .map(|(key, secs, tool, status, ms)| {
                 let mut u = usage_at(*key, from + Duration::seconds(*secs), tool, *status);
-                u.response_time_ms = *ms;
+                u.request.response_time_ms = *ms;
                 u
             })
             .collect();
@@ -480,12 +497,12 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
         let usage = w.t.db.usage();
         let t0 = now();
         let mut full = NewJwtUsage::new(w.ada, "post", "/api/goals", 201);
-        full.timestamp = t0 - Duration::minutes(5);
-        full.response_time_ms = Some(12);
-        full.request_size_bytes = Some(300);
-        full.response_size_bytes = Some(40);
-        full.ip_address = Some("192.0.2.1".into());
-        full.user_agent = Some("app/2".into());
+        full.request.timestamp = t0 - Duration::minutes(5);
+        full.request.response_time_ms = Some(12);
+        full.request.request_size_bytes = Some(300);
+        full.request.response_size_bytes = Some(40);
+        full.request.ip_address = Some("192.0.2.1".into());
+        full.request.user_agent = Some("app/2".into());
         let id = usage.record_jwt_usage(full.clone()).await.unwrap();
         let row = jwt_usage::Entity::find_by_id(id)
             .one(w.t.db.unscoped_connection())
@@ -496,15 +513,15 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
         assert_eq!(row.method, "POST", "{b}: upper-cased");
         assert_eq!(row.endpoint, full.endpoint);
         assert_eq!(row.status_code, 201);
-        assert_eq!(row.timestamp.to_utc(), full.timestamp, "{b}");
+        assert_eq!(row.timestamp.to_utc(), full.request.timestamp, "{b}");
         assert_eq!(row.response_time_ms, Some(12));
         assert_eq!(row.request_size_bytes, Some(300));
         assert_eq!(row.response_size_bytes, Some(40));
-        assert_eq!(row.ip_address, full.ip_address);
-        assert_eq!(row.user_agent, full.user_agent);
+        assert_eq!(row.ip_address, full.request.ip_address);
+        assert_eq!(row.user_agent, full.request.user_agent);
 
         let mut old = NewJwtUsage::new(w.ada, "GET", "/api/goals", 200);
-        old.timestamp = t0 - Duration::hours(3);
+        old.request.timestamp = t0 - Duration::hours(3);
         usage.record_jwt_usage(old).await.unwrap();
         usage
             .record_jwt_usage(NewJwtUsage::new(w.bob, "GET", "/x", 200))
@@ -553,24 +570,44 @@ async fn jwt_usage_round_trips_counts_and_rejects_bad_input() {
             ),
             (
                 NewJwtUsage {
-                    status_code: 1000,
+                    request: ServedRequest {
+                        status_code: 1000,
+                        ..base().request
+                    },
                     ..base()
                 },
                 "status_code",
             ),
             (
                 NewJwtUsage {
-                    response_size_bytes: Some(u64::MAX),
+                    request: ServedRequest {
+                        response_size_bytes: Some(u64::MAX),
+                        ..base().request
+                    },
                     ..base()
                 },
                 "response_size_bytes",
             ),
             (
                 NewJwtUsage {
-                    ip_address: Some("x".repeat(65)),
+                    request: ServedRequest {
+                        ip_address: Some("x".repeat(65)),
+                        ..base().request
+                    },
                     ..base()
                 },
                 "ip_address",
+            ),
+            (
+                // JWT usage has no error column: refused, not dropped.
+                NewJwtUsage {
+                    request: ServedRequest {
+                        error_message: Some("lost?".into()),
+                        ..base().request
+                    },
+                    ..base()
+                },
+                "error_message",
             ),
         ] {
             assert_invalid(usage.record_jwt_usage(bad).await.unwrap_err(), field, b);
@@ -594,8 +631,8 @@ async fn request_logs_are_recorded_and_checked() {
         let mut log = NewRequestLog::new("delete", "/api/keys/1", 500);
         log.user_id = Some(w.ada);
         log.api_key_id = Some(ApiKeyId::from_uuid(key_a));
-        log.response_time_ms = Some(8);
-        log.error_message = Some("boom\n  at line 3".into());
+        log.request.response_time_ms = Some(8);
+        log.request.error_message = Some("boom\n  at line 3".into());
         let id = usage.record_request_log(log.clone()).await.unwrap();
         let page = usage
             .list_request_logs(&RequestLogFilter::default(), &PageRequest::first(10))
@@ -607,12 +644,12 @@ async fn request_logs_are_recorded_and_checked() {
                 id,
                 user_id: log.user_id,
                 api_key_id: log.api_key_id,
-                timestamp: log.timestamp,
+                timestamp: log.request.timestamp,
                 method: "DELETE".into(),
                 endpoint: log.endpoint.clone(),
                 status_code: 500,
                 response_time_ms: Some(8),
-                error_message: log.error_message.clone(),
+                error_message: log.request.error_message.clone(),
             }],
             "{b}"
         );
@@ -622,7 +659,10 @@ async fn request_logs_are_recorded_and_checked() {
         for (bad, field) in [
             (
                 NewRequestLog {
-                    status_code: 0,
+                    request: ServedRequest {
+                        status_code: 0,
+                        ..base().request
+                    },
                     ..base()
                 },
                 "status_code",
@@ -643,13 +683,43 @@ async fn request_logs_are_recorded_and_checked() {
             ),
             (
                 NewRequestLog {
-                    response_time_ms: Some(u32::MAX),
+                    request: ServedRequest {
+                        response_time_ms: Some(u32::MAX),
+                        ..base().request
+                    },
                     ..base()
                 },
                 "response_time_ms",
             ),
+            (
+                // Request logs keep no client details: refused, not dropped.
+                NewRequestLog {
+                    request: ServedRequest {
+                        user_agent: Some("agent/1.0".into()),
+                        ..base().request
+                    },
+                    ..base()
+                },
+                "user_agent",
+            ),
+            (
+                NewRequestLog {
+                    request: ServedRequest {
+                        request_size_bytes: Some(1),
+                        ..base().request
+                    },
+                    ..base()
+                },
+                "request_size_bytes",
+            ),
         ] {
-            assert_invalid(usage.record_request_log(bad).await.unwrap_err(), field, b);
+            let reason = assert_invalid(usage.record_request_log(bad).await.unwrap_err(), field, b);
+            if matches!(field, "user_agent" | "request_size_bytes") {
+                assert!(
+                    reason.contains("request_logs has no column"),
+                    "{b}: {reason}"
+                );
+            }
         }
         for bad in [
             NewRequestLog {
@@ -684,16 +754,16 @@ async fn request_logs_page_through_exactly_the_matching_rows() {
                 _ => None,
             };
             // Pairs share a timestamp, so the id breaks ties.
-            log.timestamp = t0 + Duration::seconds(i64::from(i / 2) * 10);
+            log.request.timestamp = t0 + Duration::seconds(i64::from(i / 2) * 10);
             let id = usage.record_request_log(log.clone()).await.unwrap();
             all.push(RequestLog {
                 id,
                 user_id: log.user_id,
                 api_key_id: None,
-                timestamp: log.timestamp,
+                timestamp: log.request.timestamp,
                 method: log.method,
                 endpoint: log.endpoint,
-                status_code: log.status_code,
+                status_code: log.request.status_code,
                 response_time_ms: None,
                 error_message: None,
             });
@@ -843,10 +913,10 @@ async fn system_stats_count_users_live_keys_and_recent_rows() {
             batch.push(usage_at(key_a, at, "t", 200));
             batch.push(usage_at(key_b, at, "t", 500));
             let mut jwt = NewJwtUsage::new(w.bob, "GET", "/x", 200);
-            jwt.timestamp = at;
+            jwt.request.timestamp = at;
             usage.record_jwt_usage(jwt).await.unwrap();
             let mut log = NewRequestLog::new("GET", "/x", 200);
-            log.timestamp = at;
+            log.request.timestamp = at;
             usage.record_request_log(log).await.unwrap();
         }
         usage.record_api_key_usage_batch(batch).await.unwrap();
@@ -909,7 +979,7 @@ async fn top_tools_rank_by_count_then_name_with_a_limit() {
         ];
         for (key, tool, minutes_ago) in rows {
             let mut u = NewApiKeyUsage::new(ApiKeyId::from_uuid(key), tool, 200);
-            u.timestamp = now - Duration::minutes(minutes_ago);
+            u.request.timestamp = now - Duration::minutes(minutes_ago);
             usage.record_api_key_usage(u).await.unwrap();
         }
         let (from, to) = (now - Duration::minutes(30), now + Duration::minutes(1));

@@ -27,8 +27,8 @@ use pierre_db::{
     NewAuditEvent, NewAuthCode, NewChatMessage, NewConversation, NewIngredient, NewInsight,
     NewJwtUsage, NewOAuth2Client, NewOAuth2State, NewOAuthApp, NewOAuthNotification, NewOAuthToken,
     NewRefreshToken, NewRsaKeyPair, NewTenant, NewTenantOAuthCredential, NewUser, NewUserOAuthApp,
-    OauthAppType, OauthProvider, RecipeDraft, Secret, SubscriptionTier, TaskStatus, TenantId,
-    TenantRole, UserId, UserRole, UserStatus,
+    OauthAppType, OauthProvider, RecipeDraft, Secret, ServedRequest, SubscriptionTier, TaskStatus,
+    TenantId, TenantRole, UserId, UserRole, UserStatus,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, TransactionTrait};
@@ -436,7 +436,10 @@ async fn a2a(db: &Database, owner: UserId, key: pierre_db::ApiKeyId) {
         .record(NewA2aUsage {
             // The stored session key is the token's hash (src/repositories/a2a/sessions.rs:107).
             session_token_hash: Some(hashing::hash(opened.token.expose())),
-            response_time_ms: Some(42),
+            request: ServedRequest {
+                response_time_ms: Some(42),
+                ..ServedRequest::now(200)
+            },
             ..NewA2aUsage::new(client.id, "get_activities", 200)
         })
         .await
@@ -556,8 +559,11 @@ async fn platform(db: &Database, owner: UserId, admin: UserId) {
         .expect("grant a delegation");
     db.usage()
         .record_jwt_usage(NewJwtUsage {
-            response_time_ms: Some(35),
-            ip_address: Some("192.0.2.10".into()),
+            request: ServedRequest {
+                response_time_ms: Some(35),
+                ip_address: Some("192.0.2.10".into()),
+                ..ServedRequest::now(200)
+            },
             ..NewJwtUsage::new(owner, "GET", "/api/activities", 200)
         })
         .await

@@ -21,13 +21,10 @@ use crate::ids::{A2aClientId, UsageId, UserId};
 use crate::query::Ctx;
 use crate::query::RunSelect;
 use crate::query::{Prepared, unsigned};
-use crate::repositories::usage::api_usage::count;
 use crate::repositories::usage::{insert_in_batches, successes};
 use crate::time;
 use crate::validation;
-use crate::validation::request::{
-    at_row, client_details, error_message, response_time, status_code, tool_name,
-};
+use crate::validation::request::{Kept, ServedRequest, at_row, tool_name};
 
 /// The limits every request-usage row shares (API key, JWT, A2A).
 /// Rows per INSERT of a batch: 500 × 14 columns stays under SQLite's
@@ -35,32 +32,19 @@ use crate::validation::request::{
 const BATCH_ROWS: usize = 500;
 const _: () = assert!(BATCH_ROWS * 14 <= 32_766);
 
-/// One request of an A2A client, for [`A2aUsage::record`].
-#[derive(Clone, Debug)]
+/// One request of an A2A client, for [`A2aUsage::record`]. Every field of
+/// its [`ServedRequest`] is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewA2aUsage {
     /// The client.
     pub client_id: A2aClientId,
     /// The session it came through, if any (the stored hash is looked up
     /// from the presented token by the caller; `None` when unknown).
     pub session_token_hash: Option<String>,
-    /// When (default now).
-    pub timestamp: DateTime<Utc>,
     /// The tool called.
     pub tool_name: String,
-    /// The HTTP status answered.
-    pub status_code: u16,
-    /// How long it took.
-    pub response_time_ms: Option<u32>,
-    /// Why it failed.
-    pub error_message: Option<String>,
-    /// Request size.
-    pub request_size_bytes: Option<u64>,
-    /// Response size.
-    pub response_size_bytes: Option<u64>,
-    /// From where.
-    pub ip_address: Option<String>,
-    /// With what client software.
-    pub user_agent: Option<String>,
+    /// When, how it was answered, and who asked.
+    pub request: ServedRequest,
 }
 
 impl NewA2aUsage {
@@ -69,15 +53,8 @@ impl NewA2aUsage {
         Self {
             client_id,
             session_token_hash: None,
-            timestamp: Utc::now(),
             tool_name: tool_name.into(),
-            status_code,
-            response_time_ms: None,
-            error_message: None,
-            request_size_bytes: None,
-            response_size_bytes: None,
-            ip_address: None,
-            user_agent: None,
+            request: ServedRequest::now(status_code),
         }
     }
 }
@@ -113,16 +90,10 @@ pub struct A2aUsage<'a> {
     ctx: Ctx<'a>,
 }
 
-/// Limits of a recorded request (the same for every kind of usage).
-impl A2aUsage<'_> {
-    /// Longest tool name.
-    pub const MAX_TOOL_NAME: usize = crate::validation::request::MAX_TOOL_NAME;
-    /// Longest error message.
-    pub const MAX_ERROR_MESSAGE: usize = crate::validation::request::MAX_ERROR_MESSAGE;
-}
-
 /// Limits and fixed values of this repository's data.
 impl A2aUsage<'_> {
+    /// Longest tool name (the same for every kind of usage).
+    pub const MAX_TOOL_NAME: usize = crate::validation::request::MAX_TOOL_NAME;
     /// Most days of history.
     pub const MAX_HISTORY_DAYS: u32 = 366;
 }
@@ -143,7 +114,7 @@ impl<'a> A2aUsage<'a> {
     /// The check is part of the INSERT (`INSERT … SELECT … WHERE EXISTS`
     /// an active client, locked FOR SHARE on PostgreSQL): one statement, so
     /// a deactivation cannot fall between the check and the write.
-    #[instrument(skip_all, fields(a2a_client_id = %used.client_id, status_code = used.status_code), err(Display))]
+    #[instrument(skip_all, fields(a2a_client_id = %used.client_id, status_code = used.request.status_code), err(Display))]
     pub async fn record(&self, used: NewA2aUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
         let client = used.client_id;
@@ -241,13 +212,11 @@ impl<'a> A2aUsage<'a> {
             .await?;
         let window = window.ok_or_else(|| DatabaseError::not_found("a2a client", client))?;
         let since = time::now() - Duration::seconds(i64::from(window));
-        count(
-            &self.ctx,
-            usage::Entity::find()
-                .filter(usage::Column::ClientId.eq(client))
-                .filter(usage::Column::Timestamp.gte(time::stored(since))),
-        )
-        .await
+        usage::Entity::find()
+            .filter(usage::Column::ClientId.eq(client))
+            .filter(usage::Column::Timestamp.gte(time::stored(since)))
+            .count_in(&self.ctx)
+            .await
     }
 
     /// `owner`'s client's usage in `[from, to)`, in ONE aggregate query.
@@ -388,25 +357,24 @@ async fn inactive_or_unknown(ctx: &Ctx<'_>, id: Uuid) -> DatabaseError {
 
 /// Checks a usage row and makes it ready to insert.
 fn usage_row(id: Uuid, used: NewA2aUsage) -> Result<usage::ActiveModel> {
-    let client = client_details(
-        used.request_size_bytes,
-        used.response_size_bytes,
-        used.ip_address.as_deref(),
-        used.user_agent.as_deref(),
-    )?;
+    let served = used.request.checked(Kept {
+        table: "a2a_usage",
+        error: true,
+        client: true,
+    })?;
     Ok(usage::ActiveModel {
         id: Set(id),
         client_id: Set(used.client_id.as_uuid()),
         session_token: Set(used.session_token_hash),
-        timestamp: Set(time::checked("timestamp", used.timestamp)?),
+        timestamp: Set(served.timestamp),
         tool_name: Set(tool_name(&used.tool_name)?),
-        response_time_ms: Set(response_time(used.response_time_ms)?),
-        status_code: Set(status_code(used.status_code)?),
-        error_message: Set(error_message(used.error_message.as_deref())?),
-        request_size_bytes: Set(client.request_size_bytes),
-        response_size_bytes: Set(client.response_size_bytes),
-        ip_address: Set(client.ip_address),
-        user_agent: Set(client.user_agent),
+        response_time_ms: Set(served.response_time_ms),
+        status_code: Set(served.status_code),
+        error_message: Set(served.error_message),
+        request_size_bytes: Set(served.request_size_bytes),
+        response_size_bytes: Set(served.response_size_bytes),
+        ip_address: Set(served.ip_address),
+        user_agent: Set(served.user_agent),
         protocol_version: Set("1.0".to_owned()),
         client_capabilities: Set(serde_json::json!([])),
         granted_scopes: Set(serde_json::json!([])),

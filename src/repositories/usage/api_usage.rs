@@ -10,8 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{api_key_usage, jwt_usage};
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -21,37 +20,21 @@ use crate::query::Ctx;
 use crate::query::{Prepared, unsigned};
 use crate::query::{RunInsert, RunSelect};
 use crate::time;
-use crate::validation;
 use crate::validation::request;
-use crate::validation::request::{
-    at_row, client_details, error_message, method, response_time, status_code, tool_name,
-};
+use crate::validation::request::{Kept, ServedRequest, at_row, endpoint, method, tool_name};
 
 const _: () = assert!(Usage::BATCH_ROWS * 11 <= 32_766);
 
 /// One request made with an API key, for [`Usage::record_api_key_usage`].
+/// Every field of its [`ServedRequest`] is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewApiKeyUsage {
     /// The key used (must exist: `ForeignKey` otherwise).
     pub api_key_id: ApiKeyId,
-    /// When the request happened.
-    pub timestamp: DateTime<Utc>,
     /// The tool or operation called.
     pub tool_name: String,
-    /// The HTTP status answered (100–599).
-    pub status_code: u16,
-    /// How long the answer took.
-    pub response_time_ms: Option<u32>,
-    /// The error, for failed requests.
-    pub error_message: Option<String>,
-    /// Request body size.
-    pub request_size_bytes: Option<u64>,
-    /// Response body size.
-    pub response_size_bytes: Option<u64>,
-    /// The client's address.
-    pub ip_address: Option<String>,
-    /// The client's user agent.
-    pub user_agent: Option<String>,
+    /// When, how it was answered, and who asked.
+    pub request: ServedRequest,
 }
 
 impl NewApiKeyUsage {
@@ -59,42 +42,25 @@ impl NewApiKeyUsage {
     pub fn new(api_key_id: ApiKeyId, tool_name: impl Into<String>, status_code: u16) -> Self {
         Self {
             api_key_id,
-            timestamp: time::now(),
             tool_name: tool_name.into(),
-            status_code,
-            response_time_ms: None,
-            error_message: None,
-            request_size_bytes: None,
-            response_size_bytes: None,
-            ip_address: None,
-            user_agent: None,
+            request: ServedRequest::now(status_code),
         }
     }
 }
 
 /// One request authenticated with a JWT, for [`Usage::record_jwt_usage`].
+/// Its [`ServedRequest`]'s `error_message` is not kept (the table has no
+/// column for it): setting one is `InvalidInput`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewJwtUsage {
     /// The user (must exist: `ForeignKey` otherwise).
     pub user_id: UserId,
-    /// When the request happened.
-    pub timestamp: DateTime<Utc>,
     /// The path called.
     pub endpoint: String,
     /// The HTTP method (stored upper-case).
     pub method: String,
-    /// The HTTP status answered (100–599).
-    pub status_code: u16,
-    /// How long the answer took.
-    pub response_time_ms: Option<u32>,
-    /// Request body size.
-    pub request_size_bytes: Option<u64>,
-    /// Response body size.
-    pub response_size_bytes: Option<u64>,
-    /// The client's address.
-    pub ip_address: Option<String>,
-    /// The client's user agent.
-    pub user_agent: Option<String>,
+    /// When, how it was answered, and who asked.
+    pub request: ServedRequest,
 }
 
 impl NewJwtUsage {
@@ -107,15 +73,9 @@ impl NewJwtUsage {
     ) -> Self {
         Self {
             user_id,
-            timestamp: time::now(),
             endpoint: endpoint.into(),
             method: method.into(),
-            status_code,
-            response_time_ms: None,
-            request_size_bytes: None,
-            response_size_bytes: None,
-            ip_address: None,
-            user_agent: None,
+            request: ServedRequest::now(status_code),
         }
     }
 }
@@ -154,14 +114,8 @@ impl Usage<'_> {
     pub const MAX_ENDPOINT: usize = request::MAX_ENDPOINT;
     /// Longest HTTP method.
     pub const MAX_METHOD: usize = request::MAX_METHOD;
-    /// Longest client IP address.
-    pub const MAX_IP_ADDRESS: usize = request::MAX_IP_ADDRESS;
-    /// Longest user agent.
-    pub const MAX_USER_AGENT: usize = request::MAX_USER_AGENT;
     /// Longest tool name.
     pub const MAX_TOOL_NAME: usize = request::MAX_TOOL_NAME;
-    /// Longest error message.
-    pub const MAX_ERROR_MESSAGE: usize = request::MAX_ERROR_MESSAGE;
 }
 
 impl<'a> Usage<'a> {
@@ -171,7 +125,7 @@ impl<'a> Usage<'a> {
 
     /// Records one API-key request and returns the row id. Bad input is
     /// `InvalidInput`; an unknown key is `ForeignKey`.
-    #[instrument(skip_all, fields(api_key_id = %usage.api_key_id, status_code = usage.status_code), err(Display))]
+    #[instrument(skip_all, fields(api_key_id = %usage.api_key_id, status_code = usage.request.status_code), err(Display))]
     pub async fn record_api_key_usage(&self, usage: NewApiKeyUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
         let row = api_key_usage_row(id, usage)?;
@@ -185,42 +139,35 @@ impl<'a> Usage<'a> {
     /// limiting over a window).
     #[instrument(skip_all, fields(api_key_id = %key_id))]
     pub async fn current_usage(&self, key_id: ApiKeyId, since: DateTime<Utc>) -> Result<u64> {
-        count(
-            &self.ctx,
-            api_key_usage::Entity::find()
-                .filter(api_key_usage::Column::ApiKeyId.eq(key_id.as_uuid()))
-                .filter(api_key_usage::Column::Timestamp.gte(time::checked("since", since)?)),
-        )
-        .await
+        api_key_usage::Entity::find()
+            .filter(api_key_usage::Column::ApiKeyId.eq(key_id.as_uuid()))
+            .filter(api_key_usage::Column::Timestamp.gte(time::checked("since", since)?))
+            .count_in(&self.ctx)
+            .await
     }
 
     /// Records one JWT-authenticated request and returns the row id. Bad
     /// input is `InvalidInput`; an unknown user is `ForeignKey`.
-    #[instrument(skip_all, fields(user_id = %usage.user_id, status_code = usage.status_code), err(Display))]
+    #[instrument(skip_all, fields(user_id = %usage.user_id, status_code = usage.request.status_code), err(Display))]
     pub async fn record_jwt_usage(&self, usage: NewJwtUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
-        let client = client_details(
-            usage.request_size_bytes,
-            usage.response_size_bytes,
-            usage.ip_address.as_deref(),
-            usage.user_agent.as_deref(),
-        )?;
+        let served = usage.request.checked(Kept {
+            table: "jwt_usage",
+            error: false,
+            client: true,
+        })?;
         let row = jwt_usage::ActiveModel {
             id: Set(id),
             user_id: Set(usage.user_id.as_uuid()),
-            timestamp: Set(time::checked("timestamp", usage.timestamp)?),
-            endpoint: Set(validation::required(
-                "endpoint",
-                &usage.endpoint,
-                request::MAX_ENDPOINT,
-            )?),
+            timestamp: Set(served.timestamp),
+            endpoint: Set(endpoint(&usage.endpoint)?),
             method: Set(method(&usage.method)?),
-            status_code: Set(status_code(usage.status_code)?),
-            response_time_ms: Set(response_time(usage.response_time_ms)?),
-            request_size_bytes: Set(client.request_size_bytes),
-            response_size_bytes: Set(client.response_size_bytes),
-            ip_address: Set(client.ip_address),
-            user_agent: Set(client.user_agent),
+            status_code: Set(served.status_code),
+            response_time_ms: Set(served.response_time_ms),
+            request_size_bytes: Set(served.request_size_bytes),
+            response_size_bytes: Set(served.response_size_bytes),
+            ip_address: Set(served.ip_address),
+            user_agent: Set(served.user_agent),
         };
         jwt_usage::Entity::insert(row)
             .exec_without_returning_in(&self.ctx)
@@ -231,13 +178,11 @@ impl<'a> Usage<'a> {
     /// How many JWT requests the user made at or after `since`.
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn current_jwt_usage(&self, user: UserId, since: DateTime<Utc>) -> Result<u64> {
-        count(
-            &self.ctx,
-            jwt_usage::Entity::find()
-                .filter(jwt_usage::Column::UserId.eq(user.as_uuid()))
-                .filter(jwt_usage::Column::Timestamp.gte(time::checked("since", since)?)),
-        )
-        .await
+        jwt_usage::Entity::find()
+            .filter(jwt_usage::Column::UserId.eq(user.as_uuid()))
+            .filter(jwt_usage::Column::Timestamp.gte(time::checked("since", since)?))
+            .count_in(&self.ctx)
+            .await
     }
 }
 
@@ -261,37 +206,24 @@ impl<'a> Usage<'a> {
 
 /// Checks a usage row and makes it ready to insert.
 fn api_key_usage_row(id: Uuid, usage: NewApiKeyUsage) -> Result<api_key_usage::ActiveModel> {
-    let client = client_details(
-        usage.request_size_bytes,
-        usage.response_size_bytes,
-        usage.ip_address.as_deref(),
-        usage.user_agent.as_deref(),
-    )?;
+    let served = usage.request.checked(Kept {
+        table: "api_key_usage",
+        error: true,
+        client: true,
+    })?;
     Ok(api_key_usage::ActiveModel {
         id: Set(id),
         api_key_id: Set(usage.api_key_id.as_uuid()),
-        timestamp: Set(time::checked("timestamp", usage.timestamp)?),
+        timestamp: Set(served.timestamp),
         tool_name: Set(tool_name(&usage.tool_name)?),
-        status_code: Set(status_code(usage.status_code)?),
-        response_time_ms: Set(response_time(usage.response_time_ms)?),
-        error_message: Set(error_message(usage.error_message.as_deref())?),
-        request_size_bytes: Set(client.request_size_bytes),
-        response_size_bytes: Set(client.response_size_bytes),
-        ip_address: Set(client.ip_address),
-        user_agent: Set(client.user_agent),
+        status_code: Set(served.status_code),
+        response_time_ms: Set(served.response_time_ms),
+        error_message: Set(served.error_message),
+        request_size_bytes: Set(served.request_size_bytes),
+        response_size_bytes: Set(served.response_size_bytes),
+        ip_address: Set(served.ip_address),
+        user_agent: Set(served.user_agent),
     })
-}
-
-/// `SELECT COUNT(*)` of `select`, without selecting any column.
-pub(crate) async fn count(ctx: &Ctx<'_>, select: impl RunSelect) -> Result<u64> {
-    let n: Option<i64> = select
-        .checked_select()
-        .select_only()
-        .column_as(Expr::col(Asterisk).count(), "n")
-        .tuples()
-        .one_in(ctx)
-        .await?;
-    count_of(n.unwrap_or(0))
 }
 
 /// A count the database computed.

@@ -15,29 +15,24 @@ use crate::pagination::{Page, PageRequest, Position};
 use crate::query::RunInsert;
 use crate::query::{in_period, unsigned, unsigned_opt};
 use crate::query::{keyset_order, keyset_page};
-use crate::time;
 use crate::validation;
-use crate::validation::request::{MAX_ENDPOINT, error_message, method, response_time, status_code};
+use crate::validation::request::{Kept, ServedRequest, endpoint, method};
 
-/// One request to log, for [`Usage::record_request_log`].
+/// One request to log, for [`Usage::record_request_log`]. Its
+/// [`ServedRequest`]'s sizes and client details are not kept (the table has
+/// no columns for them): setting one is `InvalidInput`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRequestLog {
     /// The user, when known (must exist).
     pub user_id: Option<UserId>,
     /// The API key, when one was used (must exist).
     pub api_key_id: Option<ApiKeyId>,
-    /// When the request happened.
-    pub timestamp: DateTime<Utc>,
     /// The HTTP method (stored upper-case).
     pub method: String,
     /// The path called.
     pub endpoint: String,
-    /// The HTTP status answered (100–599).
-    pub status_code: u16,
-    /// How long the answer took.
-    pub response_time_ms: Option<u32>,
-    /// The error, for failed requests.
-    pub error_message: Option<String>,
+    /// When, and how it was answered.
+    pub request: ServedRequest,
 }
 
 impl NewRequestLog {
@@ -46,12 +41,9 @@ impl NewRequestLog {
         Self {
             user_id: None,
             api_key_id: None,
-            timestamp: time::now(),
             method: method.into(),
             endpoint: endpoint.into(),
-            status_code,
-            response_time_ms: None,
-            error_message: None,
+            request: ServedRequest::now(status_code),
         }
     }
 }
@@ -119,23 +111,24 @@ pub struct RequestLogFilter {
 impl<'a> Usage<'a> {
     /// Logs one request and returns the row id. Bad input is
     /// `InvalidInput`; an unknown user or key is `ForeignKey`.
-    #[instrument(skip_all, fields(user_id = ?log.user_id, api_key_id = ?log.api_key_id, status_code = log.status_code), err(Display))]
+    #[instrument(skip_all, fields(user_id = ?log.user_id, api_key_id = ?log.api_key_id, status_code = log.request.status_code), err(Display))]
     pub async fn record_request_log(&self, log: NewRequestLog) -> Result<UsageId> {
         let id = Uuid::now_v7();
+        let served = log.request.checked(Kept {
+            table: "request_logs",
+            error: true,
+            client: false,
+        })?;
         let row = request_logs::ActiveModel {
             id: Set(id),
             user_id: Set(log.user_id.map(|u| u.as_uuid())),
             api_key_id: Set(log.api_key_id.map(|k| k.as_uuid())),
-            timestamp: Set(time::checked("timestamp", log.timestamp)?),
+            timestamp: Set(served.timestamp),
             method: Set(method(&log.method)?),
-            endpoint: Set(validation::required(
-                "endpoint",
-                &log.endpoint,
-                MAX_ENDPOINT,
-            )?),
-            status_code: Set(status_code(log.status_code)?),
-            response_time_ms: Set(response_time(log.response_time_ms)?),
-            error_message: Set(error_message(log.error_message.as_deref())?),
+            endpoint: Set(endpoint(&log.endpoint)?),
+            status_code: Set(served.status_code),
+            response_time_ms: Set(served.response_time_ms),
+            error_message: Set(served.error_message),
         };
         request_logs::Entity::insert(row)
             .exec_without_returning_in(&self.ctx)
@@ -160,11 +153,7 @@ impl<'a> Usage<'a> {
         if let Some(key) = filter.api_key_id {
             select = select.filter(request_logs::Column::ApiKeyId.eq(key.as_uuid()));
         }
-        let endpoint = filter
-            .endpoint
-            .as_deref()
-            .map(|e| validation::required("endpoint", e, MAX_ENDPOINT))
-            .transpose()?;
+        let endpoint = filter.endpoint.as_deref().map(endpoint).transpose()?;
         if let Some(endpoint) = &endpoint {
             select = select.filter(request_logs::Column::Endpoint.eq(endpoint));
         }

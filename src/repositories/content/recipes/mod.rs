@@ -14,10 +14,9 @@ mod types;
 use entity::recipe_ingredients as ingredients;
 use entity::recipes;
 use entity::sea_orm_active_enums::MealTiming;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Select,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -28,7 +27,7 @@ use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
 use crate::query::text_search::{json_strings_contain, text_contains};
 use crate::query::{Checked, Ctx, RunInsert, RunSelect, RunWrite};
-use crate::query::{Prepared, expect_changed, unsigned};
+use crate::query::{Prepared, expect_changed};
 use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
@@ -198,14 +197,9 @@ impl<'a> Recipes<'a> {
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn count(&self, user: UserId, filter: &RecipeFilter) -> Result<u64> {
         let text = validation::optional("text", filter.text.as_deref(), Recipes::MAX_SEARCH)?;
-        let n: Option<i64> = self
-            .filtered(user, filter.meal_timing, text.as_deref())
-            .select_only()
-            .column_as(Expr::col(Asterisk).count(), "n")
-            .tuples()
-            .one_in(&self.scope)
-            .await?;
-        unsigned("count", n.unwrap_or(0))
+        self.filtered(user, filter.meal_timing, text.as_deref())
+            .count_in(&self.scope)
+            .await
     }
 
     /// Replaces the user's recipe and all its ingredients with `draft`, in
