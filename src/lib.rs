@@ -228,6 +228,10 @@ pub mod syntax {
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
+    /// Which prepared statements checked their values against their
+    /// builder on this thread (debug builds).
+    #[cfg(debug_assertions)]
+    pub use crate::query::prepared_checks;
     pub use crate::query::{
         AllTenants, Allowed, Checked, Ctx, NullableTenant, RunInsert, RunSelect, RunWrite, Scoped,
         TenantColumn, Unowned,

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::crypto::keyring::{DataKey, Keyring};
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
+use crate::query::prepared;
 use crate::query::{Prepared, begin_write, global_insert, global_rows, global_update};
 use crate::time;
 
@@ -114,7 +115,7 @@ pub(crate) async fn check_keys_stored<C: ConnectionTrait>(
 /// [`check_keys_stored`] for the one key a write seals with, its SQL built
 /// once: every sealing write runs it (see `Ctx::write_sealed`).
 pub(crate) async fn check_key_stored<C: ConnectionTrait>(conn: &C, version: u32) -> Result<()> {
-    static CHECK: Prepared = Prepared::new();
+    static CHECK: Prepared = prepared!();
     let name = secret_type(version);
     let statement = CHECK.statement(
         conn.get_database_backend(),

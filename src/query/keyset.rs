@@ -202,14 +202,23 @@ pub(crate) struct KeysetSql {
 }
 
 impl KeysetSql {
-    /// Empty slots, for a `static`.
-    pub const fn new() -> Self {
+    /// Empty slots declared at `site`. Declare with [`keyset_sql!`].
+    pub const fn at(site: &'static str) -> Self {
         Self {
-            first: Prepared::new(),
-            after: Prepared::new(),
+            first: Prepared::at(site, " first"),
+            after: Prepared::at(site, " after"),
         }
     }
 }
+
+/// Empty [`KeysetSql`] slots for a `static`, named by where they are
+/// declared (as [`prepared!`](super::prepared::prepared)).
+macro_rules! keyset_sql {
+    () => {
+        $crate::query::KeysetSql::at(concat!(file!(), ":", line!()))
+    };
+}
+pub(crate) use keyset_sql;
 
 /// `select` in `M`'s order, past `after`, one row past `limit` (which
 /// tells whether there is a next page).

@@ -23,8 +23,12 @@ pub use context::TxFuture;
 pub use exec::{Allowed, Checked, RunInsert, RunSelect, RunWrite, Unowned};
 #[cfg(feature = "internals")]
 pub(crate) use keyset::in_page;
-pub(crate) use keyset::{Direction, Keyset, KeysetSql, PreparedPage, keyset_order, keyset_page};
-pub(crate) use prepared::Prepared;
+pub(crate) use keyset::{
+    Direction, Keyset, KeysetSql, PreparedPage, keyset_order, keyset_page, keyset_sql,
+};
+#[cfg(all(feature = "internals", debug_assertions))]
+pub use prepared::checks as prepared_checks;
+pub(crate) use prepared::{Prepared, prepared};
 #[cfg(feature = "internals")]
 pub use scoped::NullableTenant;
 pub use scoped::{AllTenants, Scoped, TenantColumn};

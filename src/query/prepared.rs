@@ -10,7 +10,11 @@
 //! caller lists the values it binds in the builder's order. Debug builds
 //! (every test) build the query on every call and check that list against
 //! the builder's, so a value out of order fails the first test that runs
-//! the path; release builds build it once.
+//! the path; release builds build it once. Each slot is declared with
+//! [`prepared!`] (or `keyset_sql!`), which names it by where it is
+//! declared, and debug builds note each check by that name on the calling
+//! thread: the integration suite's census of prepared statements runs every
+//! declared one and proves that each was checked, on each backend.
 //!
 //! A prepared point read runs with `.one()` on the raw selector: it adds no
 //! `LIMIT`, and the driver stops at the first row, one hand-off to SQLite's
@@ -29,13 +33,36 @@ use super::exec::{Allowed, Checked, Unowned};
 /// One statement's SQL per backend, built on first use.
 pub(crate) struct Prepared {
     sql: [OnceLock<String>; 3],
+    /// Where the slot is declared (`file:line`), and which of the site's
+    /// statements it is: the name its checks are noted under.
+    #[cfg_attr(
+        not(debug_assertions),
+        expect(dead_code, reason = "only debug builds check and note")
+    )]
+    site: &'static str,
+    #[cfg_attr(
+        not(debug_assertions),
+        expect(dead_code, reason = "only debug builds check and note")
+    )]
+    part: &'static str,
 }
 
+/// An empty [`Prepared`] slot for a `static`, named by where it is declared.
+macro_rules! prepared {
+    () => {
+        $crate::query::Prepared::at(concat!(file!(), ":", line!()), "")
+    };
+}
+pub(crate) use prepared;
+
 impl Prepared {
-    /// An empty slot, for a `static`.
-    pub const fn new() -> Self {
+    /// An empty slot declared at `site`; `part` tells the statements of one
+    /// site apart. Declare with [`prepared!`].
+    pub const fn at(site: &'static str, part: &'static str) -> Self {
         Self {
             sql: [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+            site,
+            part,
         }
     }
 
@@ -91,6 +118,7 @@ impl Prepared {
                 "values out of the builder's order for: {}",
                 built.sql
             );
+            checks::note(self.site, self.part, backend);
         }
         let sql = slot.get_or_init(|| build().sql);
         Statement::from_sql_and_values(backend, sql.as_str(), values)
@@ -136,6 +164,37 @@ impl Prepared {
     }
 }
 
+/// Which prepared statements checked their values on this thread (debug
+/// builds only: release builds do not check).
+#[cfg(debug_assertions)]
+pub mod checks {
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    use sea_orm::DbBackend;
+
+    thread_local! {
+        static CHECKED: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    }
+
+    /// Notes that the statement `site` + `part` was checked on `backend`.
+    pub(super) fn note(site: &str, part: &str, backend: DbBackend) {
+        CHECKED.with(|checked| checked.borrow_mut().insert(name(site, part, backend)));
+    }
+
+    /// The statements checked on this thread so far, each as
+    /// `file:line[ part] Backend`.
+    #[cfg(feature = "internals")]
+    pub fn on_this_thread() -> BTreeSet<String> {
+        CHECKED.with(|checked| checked.borrow().clone())
+    }
+
+    /// How a check is named.
+    pub fn name(site: &str, part: &str, backend: DbBackend) -> String {
+        format!("{site}{part} {backend:?}")
+    }
+}
+
 /// `value` as the driver binds it: PostgreSQL's builder marks the value of
 /// an enum column as `Enum` (the cast is in the SQL text), and the driver
 /// binds it as the text an `ActiveEnum` converts to.
@@ -153,7 +212,7 @@ mod tests {
 
     use super::*;
 
-    static BY_EMAIL: Prepared = Prepared::new();
+    static BY_EMAIL: Prepared = prepared!();
 
     #[test]
     fn reuses_the_text_with_new_values() {
@@ -172,7 +231,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "values out of the builder's order")]
     fn values_out_of_order_fail_in_debug_builds() {
-        static TWO: Prepared = Prepared::new();
+        static TWO: Prepared = prepared!();
         TWO.statement(
             DbBackend::Sqlite,
             vec![Value::from("b"), Value::from("a")],

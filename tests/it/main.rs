@@ -24,6 +24,7 @@ mod oauth2_server;
 mod oauth_tokens;
 mod pagination;
 mod platform;
+mod prepared;
 mod privileged;
 mod profile;
 mod recipes;

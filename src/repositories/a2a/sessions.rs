@@ -16,6 +16,7 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{A2aClientId, UserId};
 use crate::query::Ctx;
+use crate::query::prepared;
 use crate::query::{Prepared, latest, string_list, unsigned};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
@@ -164,7 +165,7 @@ impl<'a> A2aSessions<'a> {
         let Some(hash) = presented(token) else {
             return Ok(false);
         };
-        static TOUCH: Prepared = Prepared::new();
+        static TOUCH: Prepared = prepared!();
         let now = time::stored(time::now());
         let values = vec![
             now.into(),

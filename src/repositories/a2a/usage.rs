@@ -20,6 +20,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{A2aClientId, UsageId, UserId};
 use crate::query::Ctx;
 use crate::query::RunSelect;
+use crate::query::prepared;
 use crate::query::{Prepared, unsigned};
 use crate::repositories::usage::{insert_in_batches, successes};
 use crate::time;
@@ -119,7 +120,7 @@ impl<'a> A2aUsage<'a> {
         let id = Uuid::now_v7();
         let client = used.client_id;
         let row = usage_row(id, used)?;
-        static INSERT: Prepared = Prepared::new();
+        static INSERT: Prepared = prepared!();
         let columns: Vec<usage::Column> = usage::Column::iter().collect();
         let mut values: Vec<Value> = columns
             .iter()

@@ -25,6 +25,8 @@ use crate::ids::{ConversationId, TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
 use crate::query::cells::{Cell, at, checked, read_enum};
+use crate::query::keyset_sql;
+use crate::query::prepared;
 use crate::query::{Checked, RunInsert, RunSelect, RunWrite};
 use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page};
 use crate::query::{Prepared, expect_changed, unsigned, unsigned_opt};
@@ -399,8 +401,8 @@ impl<'a> Chat<'a> {
             created_at: now,
         };
         // Both texts built once: this is the chat's hot write.
-        static BUMP: Prepared = Prepared::new();
-        static INSERT: Prepared = Prepared::new();
+        static BUMP: Prepared = prepared!();
+        static INSERT: Prepared = prepared!();
         let added = i64::from(tokens.unwrap_or(0));
         // Built by the scope (this tenant's rows only), run in the
         // transaction below.
@@ -448,7 +450,7 @@ impl<'a> Chat<'a> {
         request: &PageRequest,
     ) -> Result<Page<ChatMessage>> {
         self.ensure_owned(user, conversation.as_uuid()).await?;
-        static PAGE: KeysetSql = KeysetSql::new();
+        static PAGE: KeysetSql = keyset_sql!();
         let list = self.scope.list("chat_messages").by(conversation);
         let page = keyset_page::<MessageRow>(
             &self.scope,
@@ -491,7 +493,7 @@ impl<'a> Chat<'a> {
     /// `NotFound` unless the conversation is the user's in this tenant:
     /// one indexed lookup of its id, its SQL built once.
     async fn ensure_owned(&self, user: UserId, conversation: Uuid) -> Result<()> {
-        static OWNED: Prepared = Prepared::new();
+        static OWNED: Prepared = prepared!();
         let values = [conversation.into(), user.as_uuid().into()];
         let statement = self.scope.prepared(
             &OWNED,

@@ -30,6 +30,7 @@ use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::cells::{Cell, at, read_enum};
+use crate::query::prepared;
 use crate::query::{Prepared, expect_changed, latest, unsigned_opt};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{keyset_order, keyset_page};
@@ -359,7 +360,7 @@ impl<'a> ApiKeys<'a> {
         };
         // No LIMIT: `key_prefix` is unique, and a bound `LIMIT ?` makes
         // SQLite re-prepare the statement on every call.
-        static LOOKUP: Prepared = Prepared::new();
+        static LOOKUP: Prepared = prepared!();
         let statement = LOOKUP.statement(self.ctx.backend(), vec![prefix.into()], || {
             api_keys::Entity::find()
                 .select_only()

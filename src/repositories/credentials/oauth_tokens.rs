@@ -27,6 +27,7 @@ use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::Scoped;
 use crate::query::cells::read_named;
+use crate::query::prepared;
 use crate::query::{AllTenants, Checked, RunSelect, RunWrite};
 use crate::query::{Prepared, expect_changed};
 use crate::query::{keyset_order, keyset_page};
@@ -203,7 +204,7 @@ impl<'a> OAuthTokens<'a> {
             .map(|at| time::checked("expires_at", at))
             .transpose()?;
         let now = time::stored(time::now());
-        static UPSERT: Prepared = Prepared::new();
+        static UPSERT: Prepared = prepared!();
         self.scope
             .write_sealed(|keyring| {
                 let (access, refresh) = self.seal_pair(
@@ -256,7 +257,7 @@ impl<'a> OAuthTokens<'a> {
         let provider = provider_name(provider);
         // No LIMIT: (user, tenant, provider) is unique, and a bound
         // `LIMIT ?` makes SQLite re-prepare the statement on every call.
-        static GET: Prepared = Prepared::new();
+        static GET: Prepared = prepared!();
         let values = [user.as_uuid().into(), provider.as_str().into()];
         let statement =
             self.scope

@@ -16,6 +16,8 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::cells::{Cell, at, read_enum};
+use crate::query::keyset_sql;
+use crate::query::prepared;
 use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page};
 use crate::query::{Prepared, expect_changed, latest};
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -254,7 +256,7 @@ impl<'a> Users<'a> {
     /// The user with this id, if any.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn get_by_id(&self, id: UserId) -> Result<Option<User>> {
-        static BY_ID: Prepared = Prepared::new();
+        static BY_ID: Prepared = prepared!();
         self.one(&BY_ID, id.as_uuid().into(), || {
             select_users().filter(users::Column::Id.eq(id.as_uuid()))
         })
@@ -266,7 +268,7 @@ impl<'a> Users<'a> {
     #[instrument(skip_all)]
     pub async fn get_by_email(&self, email: &str) -> Result<Option<User>> {
         let email = validation::email(email)?;
-        static BY_EMAIL: Prepared = Prepared::new();
+        static BY_EMAIL: Prepared = prepared!();
         self.one(&BY_EMAIL, email.as_str().into(), || {
             select_users().filter(users::Column::Email.eq(&email))
         })
@@ -285,7 +287,7 @@ impl<'a> Users<'a> {
     #[instrument(skip_all)]
     pub async fn get_by_firebase_uid(&self, firebase_uid: &str) -> Result<Option<User>> {
         let uid = validation::required("firebase_uid", firebase_uid, Users::MAX_FIREBASE_UID)?;
-        static BY_FIREBASE_UID: Prepared = Prepared::new();
+        static BY_FIREBASE_UID: Prepared = prepared!();
         self.one(&BY_FIREBASE_UID, uid.as_str().into(), || {
             select_users().filter(users::Column::FirebaseUid.eq(&uid))
         })
@@ -450,7 +452,7 @@ impl<'a> Users<'a> {
         status: UserStatus,
         request: &PageRequest,
     ) -> Result<Page<User>> {
-        static BY_STATUS: KeysetSql = KeysetSql::new();
+        static BY_STATUS: KeysetSql = keyset_sql!();
         let list = self.ctx.list("users.by_status").by(status);
         let page = keyset_page::<UserRow>(
             &self.ctx,

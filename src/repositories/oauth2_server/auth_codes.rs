@@ -21,6 +21,7 @@ use crate::query::Prepared;
 use crate::query::RunSelect;
 use crate::query::Scoped;
 use crate::query::cells::{Cell, at};
+use crate::query::prepared;
 use crate::time;
 
 /// What [`OAuth2AuthCodes::issue`] needs.
@@ -209,7 +210,7 @@ impl<'a> OAuth2AuthCodes<'a> {
         };
         // Issued on every authorization or token request: the text is
         // built once.
-        static ISSUE: Prepared = Prepared::new();
+        static ISSUE: Prepared = prepared!();
         let statement = self.scope.prepared_insert(&ISSUE, row, |insert| insert)?;
         statement.execute_in(&self.scope).await?;
         Ok(IssuedAuthCode {

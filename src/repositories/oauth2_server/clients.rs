@@ -20,6 +20,7 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::query::Ctx;
 use crate::query::cells::Cell;
+use crate::query::prepared;
 use crate::query::{Prepared, string_list};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
@@ -283,7 +284,7 @@ impl<'a> OAuth2Clients<'a> {
     /// The row of `client_id`: every token request reads it, so its text
     /// is built once (and without `LIMIT`: `client_id` is unique).
     async fn row(&self, client_id: &str) -> Result<Option<clients::Model>> {
-        static BY_CLIENT_ID: Prepared = Prepared::new();
+        static BY_CLIENT_ID: Prepared = prepared!();
         let statement = BY_CLIENT_ID.statement(self.ctx.backend(), vec![client_id.into()], || {
             clients::Entity::find().filter(clients::Column::ClientId.eq(client_id))
         });
@@ -360,7 +361,7 @@ impl<'a> OAuth2Clients<'a> {
     /// Every token refresh asks, so it reads one column with a statement
     /// built once.
     pub(crate) async fn check_active(&self, client_id: &str) -> Result<()> {
-        static EXPIRY: Prepared = Prepared::new();
+        static EXPIRY: Prepared = prepared!();
         let statement = EXPIRY.statement(self.ctx.backend(), vec![client_id.into()], || {
             clients::Entity::find()
                 .select_only()

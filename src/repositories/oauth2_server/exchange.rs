@@ -25,6 +25,7 @@ use super::{
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::query::Prepared;
+use crate::query::prepared;
 use crate::query::{AllTenants, Checked, GlobalRows, RunInsert, RunWrite, TenantColumn};
 use crate::scope::TenantScope;
 use crate::time;
@@ -123,7 +124,7 @@ impl<'a> OAuth2Exchange<'a> {
         ) else {
             return Ok(None);
         };
-        static CONSUME: Prepared = Prepared::new();
+        static CONSUME: Prepared = prepared!();
         let (hash, now) = (hashing::hash(code), time::stored(now));
         let values = vec![
             true.into(),
@@ -162,7 +163,7 @@ impl<'a> OAuth2Exchange<'a> {
         if !rules::presentable(token) || !rules::presentable(client_id) {
             return Ok(None);
         }
-        static CONSUME: Prepared = Prepared::new();
+        static CONSUME: Prepared = prepared!();
         let (hash, now) = (hashing::hash(token), time::stored(now));
         let values = vec![
             true.into(),
@@ -248,7 +249,7 @@ impl<'a> OAuth2Exchange<'a> {
         if !rules::presentable(state) || !rules::presentable(client_id) {
             return Ok(None);
         }
-        static CONSUME: Prepared = Prepared::new();
+        static CONSUME: Prepared = prepared!();
         let now = time::stored(now);
         let values = vec![
             true.into(),

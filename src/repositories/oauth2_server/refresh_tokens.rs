@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::ids::{TenantId, UserId};
 use crate::query::Prepared;
 use crate::query::Scoped;
+use crate::query::prepared;
 use crate::query::{RunSelect, RunWrite};
 use crate::time;
 
@@ -133,7 +134,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
         };
         // Issued on every authorization or token request: the text is
         // built once.
-        static ISSUE: Prepared = Prepared::new();
+        static ISSUE: Prepared = prepared!();
         let statement = self.scope.prepared_insert(&ISSUE, row, |insert| insert)?;
         statement.execute_in(&self.scope).await?;
         Ok(IssuedRefreshToken {

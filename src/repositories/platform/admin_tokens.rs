@@ -17,6 +17,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::AdminTokenId;
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
+use crate::query::prepared;
 use crate::query::{Prepared, expect_changed, latest, string_list, unsigned, unsigned_opt};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{keyset_order, keyset_page};
@@ -395,7 +396,7 @@ impl<'a> AdminTokens<'a> {
         self.ctx
             .in_write_tx(|tx| {
                 Box::pin(async move {
-                    static BUMP: Prepared = Prepared::new();
+                    static BUMP: Prepared = prepared!();
                     let (at, ip) = (at.unwrap(), ip.unwrap());
                     let values = vec![
                         1i32.into(),
@@ -419,7 +420,7 @@ impl<'a> AdminTokens<'a> {
                     });
                     let changed = bump.execute_in(&tx).await?;
                     expect_changed(changed, "admin token", id)?;
-                    static INSERT: Prepared = Prepared::new();
+                    static INSERT: Prepared = prepared!();
                     let insert = INSERT.insert(tx.backend(), row, |insert| insert);
                     insert.execute_in(&tx).await?;
                     Ok(())

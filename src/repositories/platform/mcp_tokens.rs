@@ -22,6 +22,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{McpTokenId, UserId};
 use crate::query::Ctx;
 use crate::query::cells::Cell;
+use crate::query::prepared;
 use crate::query::{Prepared, expect_changed, latest, unsigned};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
@@ -184,7 +185,7 @@ impl<'a> McpTokens<'a> {
         if !plaintext.starts_with(McpTokens::TOKEN_PREFIX) || plaintext.len() > MAX_PRESENTED {
             return Ok(None);
         }
-        static VALIDATE: Prepared = Prepared::new();
+        static VALIDATE: Prepared = prepared!();
         let (hash, now) = (hashing::hash(plaintext), time::stored(time::now()));
         let values = vec![
             1i32.into(),

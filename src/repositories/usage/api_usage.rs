@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::ids::{ApiKeyId, UsageId, UserId};
 use crate::query::Ctx;
+use crate::query::prepared;
 use crate::query::{Prepared, unsigned};
 use crate::query::{RunInsert, RunSelect};
 use crate::time;
@@ -129,7 +130,7 @@ impl<'a> Usage<'a> {
     pub async fn record_api_key_usage(&self, usage: NewApiKeyUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
         let row = api_key_usage_row(id, usage)?;
-        static INSERT: Prepared = Prepared::new();
+        static INSERT: Prepared = prepared!();
         let statement = INSERT.insert(self.ctx.backend(), row, |insert| insert);
         statement.execute_in(&self.ctx).await?;
         Ok(UsageId::from_uuid(id))

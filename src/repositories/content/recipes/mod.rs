@@ -25,6 +25,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{RecipeId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
+use crate::query::prepared;
 use crate::query::text_search::{json_strings_contain, text_contains};
 use crate::query::{Checked, Ctx, RunInsert, RunSelect, RunWrite};
 use crate::query::{Prepared, expect_changed};
@@ -134,8 +135,8 @@ impl<'a> Recipes<'a> {
     /// if it is not theirs in this tenant.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, recipe_id = %id))]
     pub async fn get(&self, user: UserId, id: RecipeId) -> Result<RecipeWithIngredients> {
-        static RECIPE: Prepared = Prepared::new();
-        static INGREDIENTS: Prepared = Prepared::new();
+        static RECIPE: Prepared = prepared!();
+        static INGREDIENTS: Prepared = prepared!();
         let values = [id.into(), user.as_uuid().into()];
         let recipe =
             self.scope
