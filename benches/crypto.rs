@@ -4,6 +4,11 @@
 //!
 //! `cargo bench --bench crypto`
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark that cannot go on stops by panicking"
+)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -16,6 +16,11 @@
 //! 1,000,000 rows ≤ 1.3× the time at 10,000; on SQLite, point reads ≥ 2×
 //! the peer and no write slower than the peer.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark that cannot go on stops by panicking"
+)]
+
 mod raw;
 
 use std::cell::Cell;

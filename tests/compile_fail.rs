@@ -2,6 +2,11 @@
 //! a tenant-owned repository without a scope, nor hand a tenant id to a
 //! scoped method.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that cannot go on fails by panicking"
+)]
+
 #[test]
 fn tenant_scoping_is_enforced_by_the_compiler() {
     let cases = trybuild::TestCases::new();

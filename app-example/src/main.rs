@@ -6,6 +6,8 @@
 //! cargo run -p app-example -- sqlite:data/app.db
 //! ```
 
+#![cfg_attr(test, allow(clippy::unwrap_used, reason = "a failed unit test panics"))]
+
 use std::process::ExitCode;
 
 use pierre_db::chrono::{Duration, Utc};

@@ -8,7 +8,7 @@ use super::{Pool, Raw, sql};
 use pierre_db::{TenantId, UserId};
 
 /// A message's columns, as the page reads them.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "read only through Debug, when a check fails")]
 #[derive(Debug)]
 pub struct MessageRow {
     id: Uuid,

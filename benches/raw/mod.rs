@@ -23,7 +23,7 @@ pub struct Raw {
 }
 
 /// Decoded token row (what the repository returns).
-#[allow(dead_code)]
+#[allow(dead_code, reason = "read only through Debug, when a check fails")]
 #[derive(Debug)]
 pub struct TokenRow {
     id: Uuid,
@@ -41,7 +41,7 @@ pub struct TokenRow {
 }
 
 /// A consumed authorization code (what the repository returns).
-#[allow(dead_code)]
+#[allow(dead_code, reason = "read only through Debug, when a check fails")]
 #[derive(Debug)]
 pub struct CodeRow {
     tenant_id: Uuid,
@@ -484,7 +484,7 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
 
 /// A decoded API key row (what the repository returns, hash included for
 /// the check).
-#[allow(dead_code)]
+#[allow(dead_code, reason = "read only through Debug, when a check fails")]
 #[derive(Debug)]
 pub struct KeyRow {
     id: Uuid,

@@ -15,6 +15,11 @@
 //! value opened); pgloader creates its own tables and indexes as part of
 //! its run, so the migration time is shown too.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark that cannot go on stops by panicking"
+)]
+
 #[path = "../tests/it/counts.rs"]
 mod counts;
 #[path = "../../tests/support/postgres_db.rs"]

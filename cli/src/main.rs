@@ -4,6 +4,8 @@
 //! `{"ok": false, "error": …}` document on stdout) and an exit status:
 //! see [`exit`].
 
+#![cfg_attr(test, allow(clippy::unwrap_used, reason = "a failed unit test panics"))]
+
 mod args;
 mod commands;
 mod connect;

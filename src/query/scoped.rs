@@ -112,6 +112,19 @@ impl<'a> Scoped<'a> {
         self.tenant
     }
 
+    /// [`Ctx::in_write_tx`] handing the work this tenant's rows inside the
+    /// transaction: the tenant travels with the handle, so the work cannot
+    /// rebuild a scope for another one.
+    pub(crate) async fn in_write_tx<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'t> FnOnce(Scoped<'t>) -> TxFuture<'t, T>,
+    {
+        let tenant = self.tenant;
+        self.ctx
+            .in_write_tx(|ctx| work(Scoped { ctx, tenant }))
+            .await
+    }
+
     fn is_mine<C: ColumnTrait>(&self, column: C) -> impl IntoCondition {
         column.eq(self.tenant.as_uuid())
     }
@@ -330,12 +343,20 @@ impl<'a> Deref for Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    /// The rows of `tenant` (or the global ones) reached through `ctx`:
-    /// the same rows inside a transaction.
-    pub fn at(tenant: Option<TenantId>, ctx: Ctx<'a>) -> Self {
-        match tenant {
-            Some(tenant) => Rows::Tenant(Scoped { ctx, tenant }),
-            None => Rows::Global(GlobalRows::new(ctx)),
+    /// [`Ctx::in_write_tx`] handing the work the same rows (the same
+    /// tenant's, or the global ones) inside the transaction.
+    pub(crate) async fn in_write_tx<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'t> FnOnce(Rows<'t>) -> TxFuture<'t, T>,
+    {
+        match *self {
+            Rows::Tenant(scoped) => scoped.in_write_tx(|tx| work(Rows::Tenant(tx))).await,
+            Rows::Global(global) => {
+                global
+                    .ctx
+                    .in_write_tx(|ctx| work(Rows::Global(GlobalRows::new(ctx))))
+                    .await
+            }
         }
     }
 

@@ -4,6 +4,11 @@
 //! and on PostgreSQL too when `PIERRE_TEST_POSTGRES_URL` is set (see
 //! [`common`]).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that cannot go on fails by panicking"
+)]
+
 mod common;
 
 mod a2a;

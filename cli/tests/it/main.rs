@@ -1,6 +1,11 @@
 //! The `pierre-db` binary, run as an operator runs it (one test binary, a
 //! module per area).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that cannot go on fails by panicking"
+)]
+
 mod commands;
 mod common;
 mod copy;

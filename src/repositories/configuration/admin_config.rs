@@ -355,11 +355,11 @@ impl<'a> AdminConfig<'a> {
             AdminConfig::MAX_REASON,
         )?;
         let actor = checked_actor(actor)?;
-        let (data_type, tenant) = (change.data_type, self.rows.tenant());
+        let data_type = change.data_type;
         self.rows
-            .in_write_tx(|tx| {
+            .in_write_tx(|rows| {
                 Box::pin(async move {
-                    let rows = Rows::at(tenant, tx);
+                    let tx = *rows;
                     // Locks the category first, so that changes to it are
                     // logged in the order they are applied.
                     known_category(&tx, &category).await?;
@@ -484,11 +484,10 @@ impl<'a> AdminConfig<'a> {
         let reason = validation::optional_multiline("reason", reason, AdminConfig::MAX_REASON)?;
         let actor = checked_actor(actor)?;
         let (category, key) = (category.to_owned(), key.map(str::to_owned));
-        let tenant = self.rows.tenant();
         self.rows
-            .in_write_tx(|tx| {
+            .in_write_tx(|rows| {
                 Box::pin(async move {
-                    let rows = Rows::at(tenant, tx);
+                    let tx = *rows;
                     known_category(&tx, &category).await?;
                     let mut select = rows
                         .find::<overrides::Entity>()

@@ -563,14 +563,9 @@ impl<'a> Chat<'a> {
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation))]
     pub async fn count_messages(&self, user: UserId, conversation: ConversationId) -> Result<u64> {
         self.ensure_owned(user, conversation.as_uuid()).await?;
-        let n: Option<i64> = messages::Entity::find()
-            .select_only()
-            .column_as(Expr::col(Asterisk).count(), "n")
-            .filter(messages::Column::ConversationId.eq(conversation))
-            .tuples()
-            .one_in(&self.scope)
-            .await?;
-        unsigned("count", n.unwrap_or(0))
+        messages_of(conversation.as_uuid())
+            .count_in(&self.scope)
+            .await
     }
 }
 

@@ -3,7 +3,10 @@
 //! `PIERRE_TEST_POSTGRES_URL` is set, in a database of its own so tests run
 //! in parallel. A set URL whose server cannot be reached FAILS the test:
 //! nothing is skipped silently.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared helpers: not every test module uses each one"
+)]
 
 #[path = "../../support/postgres_db.rs"]
 mod postgres_db;

@@ -1,6 +1,9 @@
 //! xorshift64*: a tiny seeded generator, so a randomized test makes the same
 //! inputs on every run and backend and a failure reproduces.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared helpers: not every test module uses each one"
+)]
 
 use uuid::Uuid;
 

@@ -1,7 +1,10 @@
 //! Fresh databases for the migration tests: SQLite in memory always, and
 //! PostgreSQL when `PIERRE_TEST_POSTGRES_URL` is set (each test in a database
 //! of its own). A set URL whose server cannot be reached fails the test.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared helpers: not every test module uses each one"
+)]
 
 #[path = "../../../../tests/support/postgres_db.rs"]
 mod postgres_db;

@@ -1,6 +1,9 @@
 //! Minimal rows for the migration tests, bound the way the entities bind
 //! them (uuid values, UTC timestamps, enum casts on PostgreSQL).
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared helpers: not every test module uses each one"
+)]
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
