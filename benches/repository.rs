@@ -864,7 +864,7 @@ async fn chat(
         request = PageRequest::after(page.next_cursor.unwrap(), 50);
         if seen >= DEPTH {
             let last = page.items.last().unwrap();
-            break (last.created_at.fixed_offset(), last.id);
+            break (last.created_at.fixed_offset(), last.id.as_uuid());
         }
     };
     let page_at = async |request: &PageRequest, after| {

@@ -119,6 +119,63 @@ typed_id!(
 );
 typed_id!(
     /// The id of a recorded request: a row of API-key usage, JWT usage, the
-    /// request log or A2A usage.
+    /// request log, A2A usage or admin token usage.
     UsageId
+);
+typed_id!(
+    /// The id of a user's membership of a tenant.
+    MembershipId
+);
+typed_id!(
+    /// The id of a user's own OAuth app credentials.
+    UserOAuthAppId
+);
+typed_id!(
+    /// The id of a tenant's OAuth credentials for a provider.
+    TenantOAuthCredentialId
+);
+typed_id!(
+    /// The id of a stored OAuth token.
+    OAuthTokenId
+);
+typed_id!(
+    /// The id of a registered OAuth app.
+    OAuthAppId
+);
+typed_id!(
+    /// The id of an insight.
+    InsightId
+);
+typed_id!(
+    /// The id of an audit event.
+    AuditEventId
+);
+typed_id!(
+    /// The id of a fitness configuration.
+    FitnessConfigId
+);
+typed_id!(
+    /// The id of a recipe's ingredient.
+    IngredientId
+);
+typed_id!(
+    /// The id of a chat message.
+    MessageId
+);
+typed_id!(
+    /// The row id of an OAuth 2.0 client (its public name is the
+    /// `client_id` text).
+    OAuth2ClientId
+);
+typed_id!(
+    /// The id of an admin configuration override.
+    ConfigOverrideId
+);
+typed_id!(
+    /// The id of an entry in the admin configuration's audit log.
+    ConfigAuditId
+);
+typed_id!(
+    /// The id of a permission delegation.
+    DelegationId
 );

@@ -146,8 +146,11 @@ pub use entity::sea_orm_active_enums::UserRole;
 pub use entity::sea_orm_active_enums::UserStatus;
 pub use error::{ConnectProblem, DatabaseError, Result};
 pub use ids::{
-    A2aClientId, A2aTaskId, AdminTokenId, ApiKeyId, ConversationId, GoalId, ImpersonationId,
-    McpTokenId, NotificationId, ProvisionedKeyId, RecipeId, TenantId, UsageId, UserId,
+    A2aClientId, A2aTaskId, AdminTokenId, ApiKeyId, AuditEventId, ConfigAuditId, ConfigOverrideId,
+    ConversationId, DelegationId, FitnessConfigId, GoalId, ImpersonationId, IngredientId,
+    InsightId, McpTokenId, MembershipId, MessageId, NotificationId, OAuth2ClientId, OAuthAppId,
+    OAuthTokenId, ProvisionedKeyId, RecipeId, TenantId, TenantOAuthCredentialId, UsageId, UserId,
+    UserOAuthAppId,
 };
 pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};

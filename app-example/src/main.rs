@@ -57,7 +57,7 @@ async fn run(url: &str) -> Result<String, DatabaseError> {
         .get(user.id, OauthProvider::Strava)
         .await?
         .ok_or_else(|| DatabaseError::not_found("token", "strava"))?;
-    let id: pierre_db::uuid::Uuid = stored.id;
+    let id = stored.id;
     Ok(format!(
         "user {} in tenant {} holds token {id} for {}",
         user.email,

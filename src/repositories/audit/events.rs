@@ -3,6 +3,7 @@
 //!
 //! Append-only: events are recorded and listed, never changed.
 
+use crate::ids::AuditEventId;
 use chrono::{DateTime, Utc};
 use entity::audit_events as events;
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -112,7 +113,7 @@ impl NewAuditEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEvent {
     /// The row id.
-    pub id: Uuid,
+    pub id: AuditEventId,
     /// What happened.
     pub event_type: String,
     /// How serious.
@@ -150,7 +151,7 @@ impl TryFrom<events::Model> for AuditEvent {
             .and_then(|id| id.as_str())
             .map(str::to_owned);
         Ok(Self {
-            id: m.id,
+            id: AuditEventId::from_uuid(m.id),
             severity: AuditSeverity::stored(&m.severity)?,
             event_type: m.event_type,
             message: m.message,

@@ -13,6 +13,8 @@
 //! logged in clear. Secrets belong in [`SystemSecrets`](crate::SystemSecrets),
 //! which are encrypted.
 
+use crate::ids::ConfigAuditId;
+use crate::ids::ConfigOverrideId;
 use chrono::{DateTime, Utc};
 use entity::admin_config_audit as audit;
 use entity::admin_config_categories as categories;
@@ -71,7 +73,7 @@ impl From<categories::Model> for ConfigCategory {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigOverride {
     /// The row id.
-    pub id: Uuid,
+    pub id: ConfigOverrideId,
     /// Its category's name.
     pub category: String,
     /// The key it sets.
@@ -95,7 +97,7 @@ pub struct ConfigOverride {
 impl From<overrides::Model> for ConfigOverride {
     fn from(m: overrides::Model) -> Self {
         Self {
-            id: m.id,
+            id: ConfigOverrideId::from_uuid(m.id),
             category: m.category,
             config_key: m.config_key,
             config_value: m.config_value,
@@ -171,7 +173,7 @@ impl ConfigActor {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigAuditEntry {
     /// The row id.
-    pub id: Uuid,
+    pub id: ConfigAuditId,
     /// When.
     pub timestamp: DateTime<Utc>,
     /// Who.
@@ -201,7 +203,7 @@ pub struct ConfigAuditEntry {
 impl From<audit::Model> for ConfigAuditEntry {
     fn from(m: audit::Model) -> Self {
         Self {
-            id: m.id,
+            id: ConfigAuditId::from_uuid(m.id),
             timestamp: m.timestamp.to_utc(),
             admin_user_id: UserId::from_uuid(m.admin_user_id),
             admin_email: m.admin_email,

@@ -8,6 +8,7 @@
 //! is inserted. The original did this in two statements and checked only
 //! the user.
 
+use crate::ids::MessageId;
 use chrono::{DateTime, Utc};
 use entity::chat_conversations as conversations;
 use entity::chat_messages as messages;
@@ -125,7 +126,7 @@ impl NewConversation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatMessage {
     /// The row id.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Its conversation.
     pub conversation_id: ConversationId,
     /// Who spoke.
@@ -145,7 +146,7 @@ impl TryFrom<messages::Model> for ChatMessage {
 
     fn try_from(m: messages::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
+            id: MessageId::from_uuid(m.id),
             conversation_id: ConversationId::from_uuid(m.conversation_id),
             role: m.role,
             content: m.content,
@@ -164,7 +165,7 @@ impl FromQueryResult for MessageRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
         let tokens = Option::<i32>::read(row, at!(messages::Column::TokenCount))?;
         Ok(Self(ChatMessage {
-            id: Uuid::read(row, at!(messages::Column::Id))?,
+            id: MessageId::from_uuid(Uuid::read(row, at!(messages::Column::Id))?),
             conversation_id: ConversationId::from_uuid(Uuid::read(
                 row,
                 at!(messages::Column::ConversationId),
@@ -594,6 +595,6 @@ keyset_order!(
     Ascending,
     |row| Position {
         at: row.0.created_at,
-        id: row.0.id,
+        id: row.0.id.as_uuid(),
     }
 );

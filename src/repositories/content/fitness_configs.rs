@@ -8,6 +8,7 @@
 //! defaults: with a NULL user, a plain `ON CONFLICT (tenant_id, user_id,
 //! configuration_name)` never fires).
 
+use crate::ids::FitnessConfigId;
 use chrono::{DateTime, Utc};
 use entity::fitness_configurations as configs;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -26,7 +27,7 @@ use crate::validation;
 #[derive(Clone, Debug, PartialEq)]
 pub struct FitnessConfiguration {
     /// The row id.
-    pub id: Uuid,
+    pub id: FitnessConfigId,
     /// Its tenant.
     pub tenant_id: TenantId,
     /// The user it is an override of; `None` for the tenant default.
@@ -44,7 +45,7 @@ pub struct FitnessConfiguration {
 impl From<configs::Model> for FitnessConfiguration {
     fn from(m: configs::Model) -> Self {
         Self {
-            id: m.id,
+            id: FitnessConfigId::from_uuid(m.id),
             tenant_id: TenantId::from_uuid(m.tenant_id),
             user_id: m.user_id.map(UserId::from_uuid),
             name: m.configuration_name,

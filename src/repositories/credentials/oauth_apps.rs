@@ -6,6 +6,7 @@
 //! (`crypto::hashing`); [`OAuthApps::verify_client_secret`]
 //! compares hashes in constant time.
 
+use crate::ids::OAuthAppId;
 use chrono::{DateTime, Utc};
 use entity::oauth_apps as apps;
 use entity::sea_orm_active_enums::OauthAppType;
@@ -32,7 +33,7 @@ const MAX_CREDENTIAL_LEN: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthApp {
     /// The row id.
-    pub id: Uuid,
+    pub id: OAuthAppId,
     /// The public client id.
     pub client_id: String,
     /// The name shown to people.
@@ -60,7 +61,7 @@ impl TryFrom<apps::Model> for OAuthApp {
 
     fn try_from(m: apps::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
+            id: OAuthAppId::from_uuid(m.id),
             client_id: m.client_id,
             name: m.name,
             description: m.description,

@@ -5,6 +5,7 @@
 //! another tenant's, user's or provider's row, or into the other column,
 //! fails to open instead of leaking.
 
+use crate::ids::OAuthTokenId;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -39,7 +40,7 @@ use crate::validation::oauth::provider_name;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthToken {
     /// The row id.
-    pub id: Uuid,
+    pub id: OAuthTokenId,
     /// Whose token it is.
     pub user_id: UserId,
     /// The tenant it belongs to.
@@ -539,7 +540,7 @@ async fn decrypt(
         None => None,
     };
     Ok(OAuthToken {
-        id: row.id,
+        id: OAuthTokenId::from_uuid(row.id),
         user_id: UserId::from_uuid(row.user_id),
         tenant_id: TenantId::from_uuid(row.tenant_id),
         provider: known,

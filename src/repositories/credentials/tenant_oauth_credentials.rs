@@ -10,6 +10,7 @@
 //! returns [`TenantOAuthCredentialSummary`] rows without the secret and
 //! neither reads nor decrypts it.
 
+use crate::ids::TenantOAuthCredentialId;
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::tenant_oauth_credentials as creds;
@@ -32,7 +33,7 @@ use crate::validation::oauth::{self, ClientCredentials, provider_name};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantOAuthCredential {
     /// The row id.
-    pub id: Uuid,
+    pub id: TenantOAuthCredentialId,
     /// The tenant.
     pub tenant_id: TenantId,
     /// The provider.
@@ -60,7 +61,7 @@ pub struct TenantOAuthCredential {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantOAuthCredentialSummary {
     /// The row id.
-    pub id: Uuid,
+    pub id: TenantOAuthCredentialId,
     /// The tenant.
     pub tenant_id: TenantId,
     /// The provider.
@@ -291,7 +292,7 @@ impl<'a> TenantOAuthCredentials<'a> {
             )
             .await?;
         Ok(Some(TenantOAuthCredential {
-            id: row.id,
+            id: TenantOAuthCredentialId::from_uuid(row.id),
             tenant_id: TenantId::from_uuid(row.tenant_id),
             provider: row.provider,
             client_id: row.client_id,
@@ -326,7 +327,7 @@ impl<'a> TenantOAuthCredentials<'a> {
         rows.into_iter()
             .map(|row| {
                 Ok(TenantOAuthCredentialSummary {
-                    id: row.id,
+                    id: TenantOAuthCredentialId::from_uuid(row.id),
                     tenant_id: TenantId::from_uuid(row.tenant_id),
                     provider: row.provider,
                     client_id: row.client_id,

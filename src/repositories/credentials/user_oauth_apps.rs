@@ -10,6 +10,7 @@
 //! [`UserOAuthAppSummary`] rows without the secret and neither reads nor
 //! decrypts it.
 
+use crate::ids::UserOAuthAppId;
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_app_credentials as creds;
@@ -31,7 +32,7 @@ use crate::validation::oauth::{self, ClientCredentials, provider_name};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserOAuthApp {
     /// The row id.
-    pub id: Uuid,
+    pub id: UserOAuthAppId,
     /// Whose credentials they are.
     pub user_id: UserId,
     /// The provider.
@@ -53,7 +54,7 @@ pub struct UserOAuthApp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserOAuthAppSummary {
     /// The row id.
-    pub id: Uuid,
+    pub id: UserOAuthAppId,
     /// Whose credentials they are.
     pub user_id: UserId,
     /// The provider.
@@ -227,7 +228,7 @@ impl<'a> UserOAuthApps<'a> {
             )
             .await?;
         Ok(Some(UserOAuthApp {
-            id: row.id,
+            id: UserOAuthAppId::from_uuid(row.id),
             user_id: UserId::from_uuid(row.user_id),
             provider: row.provider,
             client_id: row.client_id,
@@ -255,7 +256,7 @@ impl<'a> UserOAuthApps<'a> {
         Ok(rows
             .into_iter()
             .map(|row| UserOAuthAppSummary {
-                id: row.id,
+                id: UserOAuthAppId::from_uuid(row.id),
                 user_id: UserId::from_uuid(row.user_id),
                 provider: row.provider,
                 client_id: row.client_id,

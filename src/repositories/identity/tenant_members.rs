@@ -9,6 +9,7 @@
 //! statement itself, so a concurrent transfer cannot slip between a check
 //! and the write.
 
+use crate::ids::MembershipId;
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::TenantRole;
 use entity::{tenant_users as members, tenants};
@@ -30,7 +31,7 @@ use crate::time;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantMember {
     /// The row id.
-    pub id: Uuid,
+    pub id: MembershipId,
     /// The tenant.
     pub tenant_id: TenantId,
     /// The member.
@@ -52,7 +53,7 @@ pub struct TenantMember {
 impl From<members::Model> for TenantMember {
     fn from(m: members::Model) -> Self {
         Self {
-            id: m.id,
+            id: MembershipId::from_uuid(m.id),
             tenant_id: TenantId::from_uuid(m.tenant_id),
             user_id: UserId::from_uuid(m.user_id),
             role: m.role,
@@ -106,7 +107,7 @@ impl<'a> TenantMembers<'a> {
             .exec_without_returning_in(&self.scope)
             .await?;
         Ok(TenantMember {
-            id,
+            id: MembershipId::from_uuid(id),
             tenant_id: self.scope.tenant(),
             user_id: user,
             role,

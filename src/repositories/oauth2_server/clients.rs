@@ -4,6 +4,7 @@
 //! and a 256-bit client secret are generated here; the secret is returned
 //! once by [`OAuth2Clients::register`] and stored only as its SHA-256.
 
+use crate::ids::OAuth2ClientId;
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_clients as clients;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -31,7 +32,7 @@ use crate::validation::oauth::{MAX_REDIRECT_URI, redirect_uri_list};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuth2Client {
     /// The row id.
-    pub id: Uuid,
+    pub id: OAuth2ClientId,
     /// The public client id.
     pub client_id: String,
     /// Where authorization responses may be sent.
@@ -65,7 +66,7 @@ impl TryFrom<clients::Model> for OAuth2Client {
 
     fn try_from(m: clients::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
+            id: OAuth2ClientId::from_uuid(m.id),
             client_id: m.client_id,
             redirect_uris: string_list("oauth2_clients.redirect_uris", m.redirect_uris)?,
             grant_types: string_list("oauth2_clients.grant_types", m.grant_types)?,

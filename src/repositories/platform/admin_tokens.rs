@@ -4,6 +4,7 @@
 //! stores the SHA-256 of the token it is given (and of the JWT secret),
 //! never the token, and checks presented tokens in constant time.
 
+use crate::ids::UsageId;
 use chrono::{DateTime, Utc};
 use entity::{admin_token_usage as usage, admin_tokens as tokens};
 use sea_orm::ActiveValue::Set;
@@ -159,7 +160,7 @@ impl AdminTokenUse {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminTokenUsage {
     /// The row id.
-    pub id: Uuid,
+    pub id: UsageId,
     /// The token used.
     pub admin_token_id: AdminTokenId,
     /// When.
@@ -187,7 +188,7 @@ impl TryFrom<usage::Model> for AdminTokenUsage {
 
     fn try_from(m: usage::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
+            id: UsageId::from_uuid(m.id),
             admin_token_id: AdminTokenId::from_uuid(m.admin_token_id),
             timestamp: m.timestamp.to_utc(),
             action: m.action,

@@ -5,6 +5,7 @@
 //! bits and expiry and reactivates a revoked grant. A grant counts while it
 //! is neither revoked nor expired.
 
+use crate::ids::DelegationId;
 use chrono::{DateTime, Utc};
 use entity::permission_delegations as delegations;
 use sea_orm::ActiveValue::Set;
@@ -24,7 +25,7 @@ use crate::time;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delegation {
     /// The row id.
-    pub id: Uuid,
+    pub id: DelegationId,
     /// Who granted.
     pub grantor_id: UserId,
     /// Who received.
@@ -51,7 +52,7 @@ impl TryFrom<delegations::Model> for Delegation {
 
     fn try_from(m: delegations::Model) -> Result<Self> {
         Ok(Self {
-            id: m.id,
+            id: DelegationId::from_uuid(m.id),
             grantor_id: UserId::from_uuid(m.grantor_id),
             grantee_id: UserId::from_uuid(m.grantee_id),
             permissions: unsigned("permission_delegations.permissions", m.permissions)?,

@@ -1,6 +1,7 @@
 //! Insights computed for users (about an activity, or in general):
 //! `db.insights()`.
 
+use crate::ids::InsightId;
 use chrono::{DateTime, Utc};
 use entity::insights;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -21,7 +22,7 @@ use crate::validation;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Insight {
     /// The row id.
-    pub id: Uuid,
+    pub id: InsightId,
     /// Whose it is.
     pub user_id: UserId,
     /// The activity it is about, if one.
@@ -37,7 +38,7 @@ pub struct Insight {
 impl From<insights::Model> for Insight {
     fn from(m: insights::Model) -> Self {
         Self {
-            id: m.id,
+            id: InsightId::from_uuid(m.id),
             user_id: UserId::from_uuid(m.user_id),
             activity_id: m.activity_id,
             insight_type: m.insight_type,

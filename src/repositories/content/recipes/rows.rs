@@ -1,6 +1,7 @@
 //! Recipes and ingredients read by column position (`get` is a hot path;
 //! see `query::cells`).
 
+use crate::ids::IngredientId;
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
 use uuid::Uuid;
 
@@ -74,7 +75,7 @@ impl FromQueryResult for IngredientRow {
             Option::<i32>::read(row, at!(ingredients::Column::FdcId))?,
         ))?;
         Ok(Self(Ingredient {
-            id: Uuid::read(row, at!(ingredients::Column::Id))?,
+            id: IngredientId::from_uuid(Uuid::read(row, at!(ingredients::Column::Id))?),
             fdc_id,
             name: String::read(row, at!(ingredients::Column::Name))?,
             amount: f64::read(row, at!(ingredients::Column::Amount))?,

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use entity::recipes;
 use entity::sea_orm_active_enums::{IngredientUnit, MealTiming};
-use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{RecipeId, TenantId, UserId};
@@ -120,7 +119,7 @@ impl TryFrom<recipes::Model> for Recipe {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ingredient {
     /// The row id.
-    pub id: Uuid,
+    pub id: crate::ids::IngredientId,
     /// Its food in USDA FoodData Central, if known.
     pub fdc_id: Option<u32>,
     /// Its name.
