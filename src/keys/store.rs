@@ -18,8 +18,7 @@ use uuid::Uuid;
 use crate::crypto::keyring::{DataKey, Keyring};
 use crate::error::{DatabaseError, Result};
 use crate::keys::MasterKey;
-use crate::query::prepared;
-use crate::query::{Prepared, begin_write, global_insert, global_rows, global_update};
+use crate::query::{Prepared, begin_write, global_insert, global_rows, global_update, prepared};
 use crate::time;
 
 pub(crate) const DATA_KEY_PREFIX: &str = "data_key.v";

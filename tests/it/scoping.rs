@@ -48,11 +48,11 @@ const REVIEWED: [(&str, usize, &str); 11] = [
     ("a2a/tasks.rs", 3, "a2a_clients of the owner (no tenant)"),
     ("a2a/usage.rs", 3, "a2a_clients, a2a_usage (no tenant)"),
     (
-        "content/chat.rs",
+        "content/chat/mod.rs",
         1,
         "chat_messages of the scoped conversation",
     ),
-    ("credentials/api_keys.rs", 2, "users (no tenant)"),
+    ("credentials/api_keys/mod.rs", 2, "users (no tenant)"),
     ("identity/tenant_members.rs", 2, "tenants (no tenant)"),
     (
         "identity/tenants.rs",

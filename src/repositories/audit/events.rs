@@ -3,7 +3,6 @@
 //!
 //! Append-only: events are recorded and listed, never changed.
 
-use crate::ids::AuditEventId;
 use chrono::{DateTime, Utc};
 use entity::audit_events as events;
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -11,7 +10,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::{TenantId, UserId};
+use crate::ids::{AuditEventId, TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Rows;
 use crate::query::RunInsert;

@@ -8,7 +8,6 @@
 //! defaults: with a NULL user, a plain `ON CONFLICT (tenant_id, user_id,
 //! configuration_name)` never fires).
 
-use crate::ids::FitnessConfigId;
 use chrono::{DateTime, Utc};
 use entity::fitness_configurations as configs;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -17,7 +16,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::{TenantId, UserId};
+use crate::ids::{FitnessConfigId, TenantId, UserId};
 use crate::query::Scoped;
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;

@@ -6,7 +6,6 @@
 //! (`crypto::hashing`); [`OAuthApps::verify_client_secret`]
 //! compares hashes in constant time.
 
-use crate::ids::OAuthAppId;
 use chrono::{DateTime, Utc};
 use entity::oauth_apps as apps;
 use entity::sea_orm_active_enums::OauthAppType;
@@ -18,7 +17,7 @@ use uuid::Uuid;
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{OAuthAppId, UserId};
 use crate::query::Ctx;
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{expect_changed, string_list};

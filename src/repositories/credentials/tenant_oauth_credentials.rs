@@ -10,7 +10,6 @@
 //! returns [`TenantOAuthCredentialSummary`] rows without the secret and
 //! neither reads nor decrypts it.
 
-use crate::ids::TenantOAuthCredentialId;
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::tenant_oauth_credentials as creds;
@@ -22,7 +21,7 @@ use uuid::Uuid;
 use crate::crypto::columns::TENANT_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
-use crate::ids::TenantId;
+use crate::ids::{TenantId, TenantOAuthCredentialId};
 use crate::query::Scoped;
 use crate::query::{RunSelect, RunWrite};
 use crate::query::{string_list, unsigned_opt};

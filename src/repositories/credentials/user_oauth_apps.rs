@@ -10,7 +10,6 @@
 //! [`UserOAuthAppSummary`] rows without the secret and neither reads nor
 //! decrypts it.
 
-use crate::ids::UserOAuthAppId;
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_app_credentials as creds;
@@ -22,7 +21,7 @@ use uuid::Uuid;
 use crate::crypto::columns::USER_APP_CLIENT_SECRET;
 use crate::crypto::secret::Secret;
 use crate::error::{Result, on_table};
-use crate::ids::UserId;
+use crate::ids::{UserId, UserOAuthAppId};
 use crate::query::Ctx;
 use crate::query::{Allowed, RunSelect, RunWrite};
 use crate::time;

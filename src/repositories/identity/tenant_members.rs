@@ -9,7 +9,6 @@
 //! statement itself, so a concurrent transfer cannot slip between a check
 //! and the write.
 
-use crate::ids::MembershipId;
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::TenantRole;
 use entity::{tenant_users as members, tenants};
@@ -19,7 +18,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::{TenantId, UserId};
+use crate::ids::{MembershipId, TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
 use crate::query::expect_changed;

@@ -17,11 +17,10 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
-use crate::query::Prepared;
 use crate::query::RunSelect;
 use crate::query::Scoped;
 use crate::query::cells::{Cell, at};
-use crate::query::prepared;
+use crate::query::{Prepared, prepared};
 use crate::time;
 
 /// What [`OAuth2AuthCodes::issue`] needs.

@@ -4,7 +4,6 @@
 //! and a 256-bit client secret are generated here; the secret is returned
 //! once by [`OAuth2Clients::register`] and stored only as its SHA-256.
 
-use crate::ids::OAuth2ClientId;
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_clients as clients;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -19,10 +18,10 @@ use super::rules::{self};
 use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
+use crate::ids::OAuth2ClientId;
 use crate::query::Ctx;
 use crate::query::cells::Cell;
-use crate::query::prepared;
-use crate::query::{Prepared, string_list};
+use crate::query::{Prepared, prepared, string_list};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
 use crate::validation;

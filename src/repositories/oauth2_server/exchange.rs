@@ -24,9 +24,8 @@ use super::{
 };
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
-use crate::query::Prepared;
-use crate::query::prepared;
 use crate::query::{AllTenants, Checked, GlobalRows, RunInsert, RunWrite, TenantColumn};
+use crate::query::{Prepared, prepared};
 use crate::scope::TenantScope;
 use crate::time;
 use crate::validation;

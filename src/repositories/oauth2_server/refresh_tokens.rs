@@ -18,9 +18,8 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
-use crate::query::Prepared;
 use crate::query::Scoped;
-use crate::query::prepared;
+use crate::query::{Prepared, prepared};
 use crate::query::{RunSelect, RunWrite};
 use crate::time;
 

@@ -5,7 +5,6 @@
 //! bits and expiry and reactivates a revoked grant. A grant counts while it
 //! is neither revoked nor expired.
 
-use crate::ids::DelegationId;
 use chrono::{DateTime, Utc};
 use entity::permission_delegations as delegations;
 use sea_orm::ActiveValue::Set;
@@ -15,7 +14,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{DelegationId, UserId};
 use crate::query::Ctx;
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{expect_changed, unsigned};

@@ -1,7 +1,6 @@
 //! Insights computed for users (about an activity, or in general):
 //! `db.insights()`.
 
-use crate::ids::InsightId;
 use chrono::{DateTime, Utc};
 use entity::insights;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -10,7 +9,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::UserId;
+use crate::ids::{InsightId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
 use crate::query::RunInsert;

@@ -1,14 +1,13 @@
 //! Recipes and ingredients read by column position (`get` is a hot path;
 //! see `query::cells`).
 
-use crate::ids::IngredientId;
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
 use uuid::Uuid;
 
 use entity::recipe_ingredients as ingredients;
 use entity::recipes;
 
-use crate::ids::{RecipeId, TenantId, UserId};
+use crate::ids::{IngredientId, RecipeId, TenantId, UserId};
 use crate::query::cells::{Cell, at, checked, read_enum};
 use crate::query::{string_list, unsigned, unsigned_opt};
 

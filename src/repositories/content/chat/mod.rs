@@ -8,11 +8,8 @@
 //! is inserted. The original did this in two statements and checked only
 //! the user.
 
-use crate::ids::MessageId;
-use chrono::{DateTime, Utc};
 use entity::chat_conversations as conversations;
 use entity::chat_messages as messages;
-use entity::sea_orm_active_enums::ChatRole;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -22,68 +19,18 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::{ConversationId, TenantId, UserId};
+use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Scoped;
 use crate::query::cells::{Cell, at, checked, read_enum};
-use crate::query::keyset_sql;
-use crate::query::prepared;
 use crate::query::{Checked, RunInsert, RunSelect, RunWrite};
-use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page};
-use crate::query::{Prepared, expect_changed, unsigned, unsigned_opt};
+use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page, keyset_sql};
+use crate::query::{Prepared, expect_changed, prepared, unsigned, unsigned_opt};
 use crate::time;
 use crate::validation;
 
-/// A chat conversation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Conversation {
-    /// The row id.
-    pub id: ConversationId,
-    /// Whose it is.
-    pub user_id: UserId,
-    /// Its tenant.
-    pub tenant_id: TenantId,
-    /// Its title.
-    pub title: String,
-    /// The model it talks to.
-    pub model: String,
-    /// The system prompt, if any.
-    pub system_prompt: Option<String>,
-    /// Tokens of all its messages.
-    pub total_tokens: u64,
-    /// When it started.
-    pub created_at: DateTime<Utc>,
-    /// Its last activity.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<conversations::Model> for Conversation {
-    type Error = DatabaseError;
-
-    fn try_from(m: conversations::Model) -> Result<Self> {
-        Ok(Self {
-            id: ConversationId::from_uuid(m.id),
-            user_id: UserId::from_uuid(m.user_id),
-            tenant_id: TenantId::from_uuid(m.tenant_id),
-            title: m.title,
-            model: m.model,
-            system_prompt: m.system_prompt,
-            total_tokens: unsigned("chat_conversations.total_tokens", m.total_tokens)?,
-            created_at: m.created_at.to_utc(),
-            updated_at: m.updated_at.to_utc(),
-        })
-    }
-}
-
-/// A conversation with its message count, as [`Chat::list_conversations`]
-/// gives it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConversationSummary {
-    /// The conversation.
-    pub conversation: Conversation,
-    /// How many messages it holds.
-    pub message_count: u64,
-}
+mod types;
+pub use types::*;
 
 /// A conversation row and its count, read in one query.
 struct SummaryRow(conversations::Model, i64);
@@ -94,66 +41,6 @@ impl FromQueryResult for SummaryRow {
             conversations::Model::from_query_result(row, prefix)?,
             row.try_get(prefix, "message_count")?,
         ))
-    }
-}
-
-/// A conversation to start with [`Chat::create_conversation`].
-#[derive(Clone, Debug)]
-pub struct NewConversation {
-    /// Whose it is.
-    pub user_id: UserId,
-    /// Its title.
-    pub title: String,
-    /// The model (default [`Chat::DEFAULT_MODEL`]).
-    pub model: String,
-    /// The system prompt.
-    pub system_prompt: Option<String>,
-}
-
-impl NewConversation {
-    /// A conversation of `user` with the default model and no system prompt.
-    pub fn new(user_id: UserId, title: impl Into<String>) -> Self {
-        Self {
-            user_id,
-            title: title.into(),
-            model: Chat::DEFAULT_MODEL.to_owned(),
-            system_prompt: None,
-        }
-    }
-}
-
-/// A message of a conversation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChatMessage {
-    /// The row id.
-    pub id: MessageId,
-    /// Its conversation.
-    pub conversation_id: ConversationId,
-    /// Who spoke.
-    pub role: ChatRole,
-    /// What was said.
-    pub content: String,
-    /// Its tokens, if counted.
-    pub token_count: Option<u32>,
-    /// Why the model stopped, for an assistant message.
-    pub finish_reason: Option<String>,
-    /// When.
-    pub created_at: DateTime<Utc>,
-}
-
-impl TryFrom<messages::Model> for ChatMessage {
-    type Error = DatabaseError;
-
-    fn try_from(m: messages::Model) -> Result<Self> {
-        Ok(Self {
-            id: MessageId::from_uuid(m.id),
-            conversation_id: ConversationId::from_uuid(m.conversation_id),
-            role: m.role,
-            content: m.content,
-            token_count: unsigned_opt("chat_messages.token_count", m.token_count)?,
-            finish_reason: m.finish_reason,
-            created_at: m.created_at.to_utc(),
-        })
     }
 }
 
@@ -176,31 +63,6 @@ impl FromQueryResult for MessageRow {
             finish_reason: Cell::read(row, at!(messages::Column::FinishReason))?,
             created_at: Cell::read(row, at!(messages::Column::CreatedAt))?,
         }))
-    }
-}
-
-/// A message to add with [`Chat::add_message`].
-#[derive(Clone, Debug)]
-pub struct NewChatMessage {
-    /// Who speaks.
-    pub role: ChatRole,
-    /// What is said.
-    pub content: String,
-    /// Its tokens, if counted (added to the conversation's total).
-    pub token_count: Option<u32>,
-    /// Why the model stopped.
-    pub finish_reason: Option<String>,
-}
-
-impl NewChatMessage {
-    /// A message of `role` without token count.
-    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
-        Self {
-            role,
-            content: content.into(),
-            token_count: None,
-            finish_reason: None,
-        }
     }
 }
 
@@ -543,7 +405,7 @@ impl<'a> Chat<'a> {
         use crate::query::in_page;
         let backend = self.scope.backend();
         let cursor = Some(Position {
-            at: Utc::now(),
+            at: chrono::Utc::now(),
             id: Uuid::now_v7(),
         });
         let mut out = Vec::new();

@@ -5,16 +5,12 @@
 //! another tenant's, user's or provider's row, or into the other column,
 //! fails to open instead of leaking.
 
-use crate::ids::OAuthTokenId;
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_tokens as tokens;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, Select, UpdateMany,
+    ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Select, UpdateMany,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -23,144 +19,24 @@ use crate::crypto::columns::{OAUTH_ACCESS_TOKEN, OAUTH_REFRESH_TOKEN};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result, on_table};
-use crate::ids::{TenantId, UserId};
+use crate::ids::UserId;
 use crate::pagination::{Page, PageRequest, Position};
-use crate::query::Ctx;
 use crate::query::Scoped;
-use crate::query::cells::read_named;
-use crate::query::prepared;
-use crate::query::{AllTenants, Checked, RunSelect, RunWrite};
-use crate::query::{Prepared, expect_changed};
+use crate::query::{Checked, RunSelect, RunWrite};
+use crate::query::{Prepared, expect_changed, prepared};
 use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
 use crate::validation::oauth::provider_name;
 
-/// A stored OAuth token, decrypted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OAuthToken {
-    /// The row id.
-    pub id: OAuthTokenId,
-    /// Whose token it is.
-    pub user_id: UserId,
-    /// The tenant it belongs to.
-    pub tenant_id: TenantId,
-    /// The provider.
-    pub provider: OauthProvider,
-    /// The access token.
-    pub access_token: Secret,
-    /// The refresh token, if the provider issued one.
-    pub refresh_token: Option<Secret>,
-    /// Usually `bearer`.
-    pub token_type: String,
-    /// When the access token expires.
-    pub expires_at: Option<DateTime<Utc>>,
-    /// The granted scopes, as the provider wrote them.
-    pub scope: Option<String>,
-    /// When the provider's data was last synchronized.
-    pub last_sync: Option<DateTime<Utc>>,
-    /// When the row was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-}
+mod across_tenants;
+pub use across_tenants::*;
 
-/// The columns a token row is read from, in the order [`StoredToken`]
-/// reads them.
-const TOKEN_COLUMNS: [tokens::Column; 12] = [
-    tokens::Column::Id,
-    tokens::Column::UserId,
-    tokens::Column::TenantId,
-    tokens::Column::Provider,
-    tokens::Column::AccessToken,
-    tokens::Column::RefreshToken,
-    tokens::Column::TokenType,
-    tokens::Column::ExpiresAt,
-    tokens::Column::Scope,
-    tokens::Column::CreatedAt,
-    tokens::Column::UpdatedAt,
-    tokens::Column::LastSync,
-];
+mod stored;
+use stored::{StoredToken, TOKEN_COLUMNS, decrypt, decrypt_all, stored};
 
-/// A stored token row, read by position through the driver (see the
-/// `cells` module); decode errors name the column.
-struct StoredToken(tokens::Model);
-
-impl FromQueryResult for StoredToken {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
-        let at = |i: usize, name: &str| -> std::result::Result<_, DbErr> {
-            Ok(read_named::<DateTime<Utc>>(row, i, name)?.fixed_offset())
-        };
-        let at_opt = |i: usize, name: &str| -> std::result::Result<_, DbErr> {
-            Ok(read_named::<Option<DateTime<Utc>>>(row, i, name)?.map(|t| t.fixed_offset()))
-        };
-        Ok(Self(tokens::Model {
-            id: read_named(row, 0, "id")?,
-            user_id: read_named(row, 1, "user_id")?,
-            tenant_id: read_named(row, 2, "tenant_id")?,
-            provider: read_named(row, 3, "provider")?,
-            access_token: read_named(row, 4, "access_token")?,
-            refresh_token: read_named(row, 5, "refresh_token")?,
-            token_type: read_named(row, 6, "token_type")?,
-            expires_at: at_opt(7, "expires_at")?,
-            scope: read_named(row, 8, "scope")?,
-            created_at: at(9, "created_at")?,
-            updated_at: at(10, "updated_at")?,
-            last_sync: at_opt(11, "last_sync")?,
-        }))
-    }
-}
-
-/// The token rows `select` finds.
-async fn stored(
-    ctx: &Ctx<'_>,
-    select: Checked<Select<tokens::Entity>>,
-) -> Result<Vec<tokens::Model>> {
-    Ok(select
-        .select_only()
-        .columns(TOKEN_COLUMNS)
-        .models::<StoredToken>()
-        .all_in(ctx)
-        .await
-        .map_err(on_table("user_oauth_tokens"))?
-        .into_iter()
-        .map(|row| row.0)
-        .collect())
-}
-
-/// A token to store with [`OAuthTokens::upsert`].
-#[derive(Clone, Debug)]
-pub struct NewOAuthToken {
-    /// Whose token it is.
-    pub user_id: UserId,
-    /// The provider.
-    pub provider: OauthProvider,
-    /// The access token.
-    pub access_token: Secret,
-    /// The refresh token.
-    pub refresh_token: Option<Secret>,
-    /// The token type (`bearer` if unsure).
-    pub token_type: String,
-    /// When the access token expires.
-    pub expires_at: Option<DateTime<Utc>>,
-    /// The granted scopes.
-    pub scope: Option<String>,
-}
-
-impl NewOAuthToken {
-    /// A bearer token without refresh token, expiry or scope.
-    pub fn new(user_id: UserId, provider: OauthProvider, access_token: impl Into<Secret>) -> Self {
-        Self {
-            user_id,
-            provider,
-            access_token: access_token.into(),
-            refresh_token: None,
-            token_type: "bearer".to_owned(),
-            expires_at: None,
-            scope: None,
-        }
-    }
-}
+mod types;
+pub use types::*;
 
 /// A tenant's OAuth tokens: `db.tenant(id).oauth_tokens()`.
 pub struct OAuthTokens<'a> {
@@ -502,102 +378,6 @@ impl<'a> OAuthTokens<'a> {
             None => None,
         };
         Ok((access, refresh))
-    }
-}
-
-async fn decrypt(
-    ctx: &Ctx<'_>,
-    keyring: &mut Arc<Keyring>,
-    row: tokens::Model,
-) -> Result<OAuthToken> {
-    let tenant = Some(row.tenant_id);
-    let user = Some(row.user_id);
-    // Before opening: the provider is part of the encryption context, so
-    // an unknown one would otherwise surface as a failed authentication.
-    let known = OauthProvider::try_from(row.provider.as_str()).map_err(|_| {
-        DatabaseError::Decode(format!(
-            "user_oauth_tokens.provider: unknown provider {:?}",
-            row.provider
-        ))
-    })?;
-    let provider = row.provider.as_str();
-    let access_token = ctx
-        .open_with(
-            keyring,
-            &OAUTH_ACCESS_TOKEN.context(tenant, user, &[provider])?,
-            &row.access_token,
-        )
-        .await?;
-    let refresh_token = match &row.refresh_token {
-        Some(sealed) => Some(
-            ctx.open_with(
-                keyring,
-                &OAUTH_REFRESH_TOKEN.context(tenant, user, &[provider])?,
-                sealed,
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    Ok(OAuthToken {
-        id: OAuthTokenId::from_uuid(row.id),
-        user_id: UserId::from_uuid(row.user_id),
-        tenant_id: TenantId::from_uuid(row.tenant_id),
-        provider: known,
-        access_token,
-        refresh_token,
-        token_type: row.token_type,
-        expires_at: row.expires_at.map(|t| t.to_utc()),
-        scope: row.scope,
-        last_sync: row.last_sync.map(|t| t.to_utc()),
-        created_at: row.created_at.to_utc(),
-        updated_at: row.updated_at.to_utc(),
-    })
-}
-
-async fn decrypt_all(ctx: &Ctx<'_>, rows: Vec<tokens::Model>) -> Result<Vec<OAuthToken>> {
-    // One keyring for the whole list, not one lookup per value.
-    let mut keyring = ctx.keyring().await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(decrypt(ctx, &mut keyring, row).await?);
-    }
-    Ok(out)
-}
-
-/// A user's OAuth tokens in every tenant: `db.across_tenants().oauth_tokens()`.
-pub struct CrossTenantOAuthTokens<'a> {
-    rows: AllTenants<'a>,
-}
-
-impl<'a> CrossTenantOAuthTokens<'a> {
-    pub(crate) fn new(rows: AllTenants<'a>) -> Self {
-        Self { rows }
-    }
-
-    /// Every token of the user, in every tenant (by tenant, then provider).
-    #[instrument(skip_all, fields(user_id = %user))]
-    pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
-        let select = self
-            .rows
-            .find::<tokens::Entity>()
-            .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .order_by_asc(tokens::Column::TenantId)
-            .order_by_asc(tokens::Column::Provider);
-        let rows = stored(&self.rows, select).await?;
-        decrypt_all(&self.rows, rows).await
-    }
-
-    /// Deletes every token of the user in every tenant; how many.
-    #[instrument(skip_all, fields(user_id = %user))]
-    pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
-        Ok(self
-            .rows
-            .delete::<tokens::Entity>()
-            .filter(tokens::Column::UserId.eq(user.as_uuid()))
-            .exec_in(&self.rows)
-            .await?
-            .rows_affected)
     }
 }
 
