@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::crypto::master::MasterKey;
 use crate::error::{DatabaseError, Result};
-use crate::keys::MasterKey;
 
 /// Environment variable with the database URL.
 pub const ENV_DATABASE_URL: &str = "DATABASE_URL";

@@ -10,8 +10,9 @@ use tracing::{info, instrument};
 use crate::backend::Backend;
 use crate::config::DatabaseConfig;
 use crate::crypto::keyring::Keyring;
+use crate::crypto::master::MasterKey;
 use crate::error::{DatabaseError, Result};
-use crate::keys::{KeyCache, MasterKey};
+use crate::keys::KeyCache;
 use crate::pagination::CursorCodec;
 use crate::shared::Shared;
 
@@ -300,7 +301,7 @@ async fn open(
         if !create && !path.exists() {
             return Err(DatabaseError::Connect {
                 backend: "sqlite",
-                problem: crate::ConnectProblem::MissingFile,
+                problem: crate::error::ConnectProblem::MissingFile,
                 detail: format!("no such file: {}", path.display()),
             });
         }
@@ -348,7 +349,7 @@ async fn probe_postgres(url: &str, timeout: std::time::Duration) -> Result<()> {
         .map_err(|err| DatabaseError::Config(format!("malformed PostgreSQL URL: {err}")))?;
     match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
         Err(_) => Err(failed(
-            crate::ConnectProblem::Unreachable,
+            crate::error::ConnectProblem::Unreachable,
             format!("no answer within {} ms", timeout.as_millis()),
         )),
         Ok(Err(err)) => Err(failed(crate::error::connect_problem(&err), err.to_string())),

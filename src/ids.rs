@@ -54,12 +54,12 @@ macro_rules! typed_id {
         }
 
         impl std::str::FromStr for $name {
-            type Err = crate::DatabaseError;
+            type Err = crate::error::DatabaseError;
 
             fn from_str(text: &str) -> Result<Self, Self::Err> {
                 Uuid::parse_str(text)
                     .map(Self)
-                    .map_err(|_| crate::DatabaseError::invalid(stringify!($name), "not a UUID"))
+                    .map_err(|_| crate::error::DatabaseError::invalid(stringify!($name), "not a UUID"))
             }
         }
     };

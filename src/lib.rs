@@ -109,6 +109,7 @@ pub use config::{
     ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS,
 };
 pub use crypto::CryptoError;
+pub use crypto::master::{MASTER_KEY_LEN, MasterKey};
 pub use crypto::secret::Secret;
 pub use database::{Database, Health};
 /// The tier of an API key, which sets its rate limit: `Trial`, `Starter`,
@@ -152,7 +153,6 @@ pub use ids::{
     OAuthTokenId, ProvisionedKeyId, RecipeId, TenantId, TenantOAuthCredentialId, UsageId, UserId,
     UserOAuthAppId,
 };
-pub use keys::{MASTER_KEY_LEN, MasterKey};
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use query::TxFuture;
 pub use repositories::a2a::{

@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use ring::hmac;
 use uuid::Uuid;
 
+use crate::crypto::master::MasterKey;
 use crate::error::{DatabaseError, Result};
-use crate::keys::MasterKey;
 
 /// Rows per page when the request names no limit.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;

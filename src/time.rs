@@ -75,20 +75,23 @@ const LAST_YEAR: i32 = 9999;
 
 /// Checks a time the API was given and returns it as stored (UTC, whole
 /// microseconds). A year outside 0000–9999 is
-/// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+/// [`DatabaseError::InvalidInput`](crate::error::DatabaseError::InvalidInput)
 /// naming `field`.
 pub(crate) fn checked(
     field: &'static str,
     at: DateTime<Utc>,
-) -> crate::Result<DateTime<FixedOffset>> {
+) -> crate::error::Result<DateTime<FixedOffset>> {
     checked_utc(field, at).map(stored)
 }
 
 /// [`checked`], kept in UTC.
-pub(crate) fn checked_utc(field: &'static str, at: DateTime<Utc>) -> crate::Result<DateTime<Utc>> {
+pub(crate) fn checked_utc(
+    field: &'static str,
+    at: DateTime<Utc>,
+) -> crate::error::Result<DateTime<Utc>> {
     use chrono::Datelike;
     if !(FIRST_YEAR..=LAST_YEAR).contains(&at.year()) {
-        return Err(crate::DatabaseError::invalid(
+        return Err(crate::error::DatabaseError::invalid(
             field,
             format!(
                 "year {} is outside 0000-9999, the range stored times sort correctly in",

@@ -18,7 +18,7 @@ use super::CryptoError;
 use super::aad::Context;
 use super::envelope::{self, SealingKey};
 use super::secret::Secret;
-use crate::keys::MasterKey;
+use crate::crypto::master::MasterKey;
 
 /// Key version 0 is the master key; data keys start at 1.
 pub const MASTER_KEY_VERSION: u32 = 0;

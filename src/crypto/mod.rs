@@ -9,6 +9,8 @@
 //! - [`hashing`]: credentials that only need checking (API keys, tokens,
 //!   client secrets), stored as SHA-256 and compared in constant time.
 //! - [`secret`]: a string type whose `Debug` and `Display` redact.
+//! - `master`: the master key (MEK) that wraps the data keys, from the
+//!   environment or a file (`pierre_db::MasterKey`).
 //!
 //! Nothing here is hand-rolled cryptography: ring provides AES-GCM, SHA-256,
 //! HMAC and the random generator; `subtle` the constant-time comparison.
@@ -18,6 +20,7 @@ pub mod columns;
 pub mod envelope;
 pub mod hashing;
 pub mod keyring;
+pub(crate) mod master;
 pub mod secret;
 
 use thiserror::Error;

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use sea_orm::ConnectionTrait;
 use tracing::info;
 
-use super::MasterKey;
 use super::store;
 use crate::crypto::CryptoError;
 use crate::crypto::aad::Context;
 use crate::crypto::keyring::Keyring;
+use crate::crypto::master::MasterKey;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 

@@ -1,7 +1,7 @@
-//! Keys: the master key, the data keys it wraps, and the one cache of them
-//! a database handle keeps.
+//! Keys: the data keys the master key wraps (the master key itself is key
+//! material, in `crypto::master`), and the one cache of them a database
+//! handle keeps.
 //!
-//! - [`master`]: the master key (MEK), from the environment or a file.
 //! - `store`: data keys (DEKs) as rows in the database: one global
 //!   `key_versions` row per version, and the wrapped key in
 //!   `system_secrets` under `data_key.v<N>` (named secrets there are
@@ -60,8 +60,6 @@
 //! within seconds of each other (NTP).
 
 mod cache;
-pub mod master;
 pub(crate) mod store;
 
 pub(crate) use cache::KeyCache;
-pub use master::{MASTER_KEY_LEN, MasterKey};

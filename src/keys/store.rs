@@ -16,8 +16,8 @@ use tracing::info;
 use uuid::Uuid;
 
 use crate::crypto::keyring::{DataKey, Keyring};
+use crate::crypto::master::MasterKey;
 use crate::error::{DatabaseError, Result};
-use crate::keys::MasterKey;
 use crate::query::{Prepared, begin_write, global_insert, global_rows, global_update, prepared};
 use crate::time;
 

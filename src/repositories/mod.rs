@@ -63,7 +63,7 @@ macro_rules! accessors {
         tenant { $( $(#[$tdoc:meta])* $tname:ident: $tty:ident, )* }
         across_tenants { $( $(#[$adoc:meta])* $aname:ident: $aty:ident, )* }
     ) => {
-        impl crate::Database {
+        impl crate::database::Database {
             $(
                 $(#[$gdoc])*
                 pub fn $gname(&self) -> $gty<'_> {
@@ -82,7 +82,7 @@ macro_rules! accessors {
             }
         }
 
-        impl<'c> crate::Tx<'c> {
+        impl<'c> crate::transactions::Tx<'c> {
             $(
                 $(#[$gdoc])*
                 ///
@@ -206,7 +206,7 @@ accessors! {
     }
 }
 
-impl crate::Database {
+impl crate::database::Database {
     /// The token endpoint: consumes codes, refresh tokens and states of
     /// every tenant, each exactly once.
     pub fn oauth2_exchange(&self) -> OAuth2Exchange<'_> {
@@ -214,7 +214,7 @@ impl crate::Database {
     }
 }
 
-impl<'c> crate::Tx<'c> {
+impl<'c> crate::transactions::Tx<'c> {
     /// The token endpoint, inside this transaction.
     pub fn oauth2_exchange(&self) -> OAuth2Exchange<'c> {
         OAuth2Exchange::new(self.all_tenants())
@@ -223,7 +223,7 @@ impl<'c> crate::Tx<'c> {
 
 /// The handles of global rows (NULL tenant) of the tables that also hold
 /// tenant rows: named for it, and made from the global rows explicitly.
-impl crate::Database {
+impl crate::database::Database {
     /// The global admin configuration overrides (no tenant), the
     /// categories, and the global audit log of changes.
     pub fn global_admin_config(&self) -> AdminConfig<'_> {
@@ -236,7 +236,7 @@ impl crate::Database {
     }
 }
 
-impl<'c> crate::Tx<'c> {
+impl<'c> crate::transactions::Tx<'c> {
     /// The global admin configuration, inside this transaction.
     pub fn global_admin_config(&self) -> AdminConfig<'c> {
         AdminConfig::new(GlobalRows::new(self.ctx()))

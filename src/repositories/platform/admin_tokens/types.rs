@@ -62,9 +62,9 @@ impl TryFrom<tokens::Model> for AdminToken {
 #[derive(Clone, Debug)]
 pub struct NewAdminToken {
     /// The JWT the application minted (only its SHA-256 is stored).
-    pub token: crate::Secret,
+    pub token: crate::crypto::secret::Secret,
     /// The secret the JWT was signed with (only its SHA-256 is stored).
-    pub jwt_secret: crate::Secret,
+    pub jwt_secret: crate::crypto::secret::Secret,
     /// The service it is for (required).
     pub service_name: String,
     /// What the service is.
@@ -80,8 +80,8 @@ pub struct NewAdminToken {
 impl NewAdminToken {
     /// A token allowed to provision keys, not expiring.
     pub fn new(
-        token: impl Into<crate::Secret>,
-        jwt_secret: impl Into<crate::Secret>,
+        token: impl Into<crate::crypto::secret::Secret>,
+        jwt_secret: impl Into<crate::crypto::secret::Secret>,
         service_name: impl Into<String>,
     ) -> Self {
         Self {
