@@ -290,11 +290,14 @@ pub trait RunSelect: Sized {
     }
 
     /// How many rows: `SELECT COUNT(*)` with the select's own filters and
-    /// no column, the one way this crate counts. Not for a select with a
-    /// `GROUP BY` or `LIMIT` (it would count groups, or ignore the limit).
+    /// no column, the one way this crate counts. Its order is dropped
+    /// (PostgreSQL refuses an `ORDER BY` beside an aggregate). Not for a
+    /// select with `DISTINCT`, `GROUP BY` or `LIMIT`: it would count every
+    /// row, count groups, or ignore the limit.
     async fn count_in(self, ctx: &Ctx<'_>) -> Result<u64> {
-        let n: Option<i64> = self
-            .checked_select()
+        let mut select = self.checked_select();
+        QueryTrait::query(&mut select.0).clear_order_by();
+        let n: Option<i64> = select
             .select_only()
             .column_as(Expr::col(Asterisk).count(), "n")
             .tuples()

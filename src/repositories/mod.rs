@@ -12,9 +12,11 @@
 //! docs.
 //!
 //! A hot path (a call every request makes: a key lookup, a token read, a
-//! usage row) keeps its statement's text in a `static` `Prepared` instead
-//! of building the query on every call; the query is still written with the
-//! builder (see `query::prepared` for what that saves).
+//! usage row) keeps its statement's text in a `static` slot declared with
+//! `prepared!()` instead of building the query on every call; the query is
+//! still written with the builder (see `query::prepared` for what that
+//! saves). The integration suite's census (`tests/it/prepared.rs`) fails
+//! until the new path runs in its `run_every_hot_path`.
 //!
 //! Adding a repository: its file in its domain folder (with its `pub mod`
 //! and type re-exports in the folder's `mod.rs`), and one line in the

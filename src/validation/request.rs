@@ -21,7 +21,9 @@ const MAX_I64: u64 = i64::MAX as u64;
 /// ([`NewApiKeyUsage`](crate::NewApiKeyUsage),
 /// [`NewJwtUsage`](crate::NewJwtUsage), [`NewA2aUsage`](crate::NewA2aUsage),
 /// [`NewRequestLog`](crate::NewRequestLog)), and one set of rules checks
-/// it wherever it is recorded.
+/// it wherever it is recorded. (An admin token's use is not an HTTP
+/// request answered with a status: [`AdminTokenUse`](crate::AdminTokenUse)
+/// records an action and whether it succeeded, under its own limits.)
 ///
 /// Not every table keeps every field: JWT usage has no error column, and
 /// request logs keep neither sizes nor client details. Recording a field

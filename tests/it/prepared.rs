@@ -16,6 +16,7 @@ use pierre_db::{
     NewIngredient, NewOAuth2Client, NewOAuthToken, NewRefreshToken, OauthProvider, PageRequest,
     RecipeDraft, Secret, TenantId, UserId,
 };
+use sea_orm::DbBackend;
 
 use crate::common;
 
@@ -26,7 +27,7 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 /// names a keyset list's two statements are noted under. The unit tests of
 /// `query/prepared.rs` declare slots of their own, which the library this
 /// binary links does not contain.
-fn declared() -> BTreeSet<String> {
+fn declared() -> BTreeSet<(String, &'static str)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut found = BTreeSet::new();
     let mut files = vec![root.join("src")];
@@ -46,17 +47,29 @@ fn declared() -> BTreeSet<String> {
         let text = std::fs::read_to_string(&path).unwrap();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
-            let is_slot = line.starts_with("static ")
-                && (line.contains(": Prepared ") || line.contains(": KeysetSql "));
+            // Any `static` whose type names either slot, however qualified
+            // (`pub(crate) static X: query::Prepared`), whether or not the
+            // macro declares it.
+            let is_slot = !line.starts_with("//")
+                && line.contains("static ")
+                && ["Prepared", "KeysetSql"].iter().any(|slot| {
+                    line.split_once(':').is_some_and(|(_, ty)| {
+                        ty.split('=')
+                            .next()
+                            .unwrap_or_default()
+                            .trim()
+                            .ends_with(slot)
+                    })
+                });
             if !is_slot {
                 continue;
             }
             let site = format!("{relative}:{}", i + 1);
             if line.ends_with("= prepared!();") {
-                found.insert(site);
+                found.insert((site, ""));
             } else if line.ends_with("= keyset_sql!();") {
-                found.insert(format!("{site} first"));
-                found.insert(format!("{site} after"));
+                found.insert((site.clone(), " first"));
+                found.insert((site, " after"));
             } else {
                 panic!(
                     "{site}: a slot is declared with prepared!() or keyset_sql!(), which name it: {line}"
@@ -79,12 +92,13 @@ async fn every_prepared_statement_is_checked_against_its_builder_on_every_backen
         run_every_hot_path(&w.t.db, w.acme, w.ada, w.bob).await;
         let checked = prepared_checks::on_this_thread();
         let backend = match w.t.backend {
-            "postgres" => "Postgres",
-            _ => "Sqlite",
+            "postgres" => DbBackend::Postgres,
+            _ => DbBackend::Sqlite,
         };
-        let missed: Vec<&String> = declared
+        let missed: Vec<String> = declared
             .iter()
-            .filter(|site| !checked.contains(&format!("{site} {backend}")))
+            .map(|(site, part)| prepared_checks::name(site, part, backend))
+            .filter(|name| !checked.contains(name))
             .collect();
         assert!(
             missed.is_empty(),

@@ -26,7 +26,6 @@ use crate::time;
 use crate::validation;
 use crate::validation::request::{Kept, ServedRequest, at_row, tool_name};
 
-/// The limits every request-usage row shares (API key, JWT, A2A).
 /// Rows per INSERT of a batch: 500 × 14 columns stays under SQLite's
 /// 32,766 bound parameters.
 const BATCH_ROWS: usize = 500;

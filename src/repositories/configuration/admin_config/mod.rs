@@ -161,12 +161,11 @@ impl<'a> AdminConfig<'a> {
         self.rows
             .in_write_tx(|rows| {
                 Box::pin(async move {
-                    let tx = *rows;
                     // Locks the category first, so that changes to it are
                     // logged in the order they are applied.
-                    known_category(&tx, &category).await?;
+                    known_category(&rows, &category).await?;
                     let now = time::stored(time::now());
-                    let old = own(&rows, &category, &key).one_in(&tx).await?;
+                    let old = own(&rows, &category, &key).one_in(&rows).await?;
                     let on_conflict = rows
                         .on_conflict::<overrides::Entity>(vec![
                             overrides::Column::Category,
@@ -192,7 +191,7 @@ impl<'a> AdminConfig<'a> {
                         ..Default::default()
                     })?
                     .on_conflict(on_conflict)
-                    .exec_without_returning_in(&tx)
+                    .exec_without_returning_in(&rows)
                     .await?;
                     let entry = Entry {
                         category: &category,
@@ -202,7 +201,7 @@ impl<'a> AdminConfig<'a> {
                         data_type,
                         reason,
                     };
-                    log(&rows, &tx, &actor, entry, now).await
+                    log(&rows, &actor, entry, now).await
                 })
             })
             .await?;
@@ -289,15 +288,14 @@ impl<'a> AdminConfig<'a> {
         self.rows
             .in_write_tx(|rows| {
                 Box::pin(async move {
-                    let tx = *rows;
-                    known_category(&tx, &category).await?;
+                    known_category(&rows, &category).await?;
                     let mut select = rows
                         .find::<overrides::Entity>()
                         .filter(overrides::Column::Category.eq(&category));
                     if let Some(key) = &key {
                         select = select.filter(overrides::Column::ConfigKey.eq(key));
                     }
-                    let doomed = select.all_in(&tx).await?;
+                    let doomed = select.all_in(&rows).await?;
                     let ids: Vec<Uuid> = doomed.iter().map(|o| o.id).collect();
                     if ids.is_empty() {
                         return Ok(0);
@@ -305,7 +303,7 @@ impl<'a> AdminConfig<'a> {
                     let deleted = rows
                         .delete::<overrides::Entity>()
                         .filter(overrides::Column::Id.is_in(ids))
-                        .exec_in(&tx)
+                        .exec_in(&rows)
                         .await?
                         .rows_affected;
                     let now = time::stored(time::now());
@@ -318,7 +316,7 @@ impl<'a> AdminConfig<'a> {
                             data_type: old.data_type,
                             reason: reason.clone(),
                         };
-                        log(&rows, &tx, &actor, entry, now).await?;
+                        log(&rows, &actor, entry, now).await?;
                     }
                     Ok(deleted)
                 })
@@ -337,10 +335,9 @@ struct Entry<'e> {
     reason: Option<String>,
 }
 
-/// Writes the audit row of `entry` among `rows`.
+/// Writes the audit row of `entry` among `rows` (on their connection).
 async fn log(
     rows: &Rows<'_>,
-    ctx: &Ctx<'_>,
     actor: &ConfigActor,
     entry: Entry<'_>,
     at: chrono::DateTime<chrono::FixedOffset>,
@@ -360,7 +357,7 @@ async fn log(
         user_agent: Set(actor.user_agent.clone()),
         ..Default::default()
     })?
-    .exec_without_returning_in(ctx)
+    .exec_without_returning_in(rows)
     .await?;
     Ok(())
 }

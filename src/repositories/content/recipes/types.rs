@@ -6,7 +6,7 @@ use entity::recipes;
 use entity::sea_orm_active_enums::{IngredientUnit, MealTiming};
 
 use crate::error::{DatabaseError, Result};
-use crate::ids::{RecipeId, TenantId, UserId};
+use crate::ids::{IngredientId, RecipeId, TenantId, UserId};
 use crate::query::{string_list, unsigned, unsigned_opt};
 use crate::validation;
 
@@ -119,7 +119,7 @@ impl TryFrom<recipes::Model> for Recipe {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ingredient {
     /// The row id.
-    pub id: crate::ids::IngredientId,
+    pub id: IngredientId,
     /// Its food in USDA FoodData Central, if known.
     pub fdc_id: Option<u32>,
     /// Its name.
