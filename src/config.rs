@@ -145,7 +145,8 @@ impl DatabaseConfig {
             }
             _ => MasterKey::from_base64(required(ENV_MASTER_KEY).map_err(|_| {
                 DatabaseError::Config(format!(
-                    "{ENV_MASTER_KEY} is not set (nor {ENV_MASTER_KEY_FILE})"
+                    "{ENV_MASTER_KEY} is not set (nor {ENV_MASTER_KEY_FILE}); a new key is \
+                     32 random bytes in base64: `openssl rand -base64 32`"
                 ))
             })?)
             .map_err(|err| in_variable(ENV_MASTER_KEY, err))?,

@@ -329,6 +329,36 @@ async fn open(
         })
 }
 
+impl Database {
+    /// Checks that the PostgreSQL server `url` names answers within
+    /// `timeout`, accepts the URL's credentials and holds its database, by
+    /// opening and closing one connection; nothing is created. A failure is
+    /// [`DatabaseError::Connect`], its problem classified and its message
+    /// saying what to fix (a malformed URL is `Config`). For tools that
+    /// open connections of their own and want the same answer
+    /// [`Database::connect`] gives. Without the `postgres` feature, or for
+    /// a SQLite URL, there is nothing to probe: `Ok`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use pierre_db::Database;
+    ///
+    /// assert!(Database::probe("sqlite::memory:", Duration::from_secs(1)).await.is_ok());
+    /// # }
+    /// ```
+    pub async fn probe(url: &str, timeout: std::time::Duration) -> Result<()> {
+        let backend = Backend::from_url(url)?;
+        #[cfg(feature = "postgres")]
+        if matches!(backend, Backend::Postgres) {
+            return probe_postgres(url, timeout).await;
+        }
+        let _ = (backend, timeout);
+        Ok(())
+    }
+}
+
 /// Opens and closes one connection, so that an unreachable server, a
 /// refused login or a missing database fails within `timeout` with the
 /// driver's cause (the pool would retry until its acquire timeout, then
@@ -352,7 +382,10 @@ async fn probe_postgres(url: &str, timeout: std::time::Duration) -> Result<()> {
             crate::error::ConnectProblem::Unreachable,
             format!("no answer within {} ms", timeout.as_millis()),
         )),
-        Ok(Err(err)) => Err(failed(crate::error::connect_problem(&err), err.to_string())),
+        Ok(Err(err)) => Err(failed(
+            crate::error::connect_problem(&err),
+            crate::error::connect_detail(&err),
+        )),
         Ok(Ok(conn)) => {
             conn.close().await.ok();
             Ok(())

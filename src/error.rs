@@ -232,6 +232,17 @@ pub(crate) fn connect_problem(err: &sea_orm::sqlx::Error) -> ConnectProblem {
     }
 }
 
+/// The driver's words for a failed connection: for an error the server
+/// returned, its message alone (sqlx appends the line of the server's own
+/// source file, which tells an operator nothing).
+#[cfg(feature = "postgres")]
+pub(crate) fn connect_detail(err: &sea_orm::sqlx::Error) -> String {
+    match err {
+        sea_orm::sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// `table(c1, c2)`, or what is known of it.
 fn key_text(table: Option<&str>, columns: &[String]) -> String {
     match (table, columns.is_empty()) {

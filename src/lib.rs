@@ -185,7 +185,7 @@ pub use repositories::oauth2_server::{
     AuthCode, IssuedAuthCode, IssuedRefreshToken, NewAuthCode, NewOAuth2Client, NewOAuth2State,
     NewRefreshToken, OAuth2AuthCodes, OAuth2Client, OAuth2Clients, OAuth2Exchange,
     OAuth2RefreshTokens, OAuth2State, OAuth2States, PurgedCounts, RefreshToken,
-    RegisteredOAuth2Client, RotatedRefreshToken, verify_pkce,
+    RegisteredOAuth2Client, RotatedRefreshToken, pkce_s256_challenge, verify_pkce,
 };
 pub use repositories::platform::{
     AdminToken, AdminTokenUsage, AdminTokenUse, AdminTokens, CreatedMcpToken, McpToken,

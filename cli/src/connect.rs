@@ -36,11 +36,17 @@ impl Global {
         let mut vars: HashMap<String, String> = std::env::vars().collect();
         vars.insert(pierre_db::ENV_DATABASE_URL.to_owned(), url.to_owned());
         if let Some(file) = &self.master_key_file {
-            vars.remove(pierre_db::ENV_MASTER_KEY);
-            vars.insert(
-                pierre_db::ENV_MASTER_KEY_FILE.to_owned(),
-                file.display().to_string(),
-            );
+            // Read here, so that a problem names the flag the operator
+            // typed, not the variable it would otherwise go through.
+            let key = MasterKey::from_file(file).map_err(|err| {
+                let reason = match err {
+                    pierre_db::DatabaseError::Config(reason) => reason,
+                    other => other.to_string(),
+                };
+                Failure::usage(format!("--master-key-file: {reason}"))
+            })?;
+            vars.remove(pierre_db::ENV_MASTER_KEY_FILE);
+            vars.insert(pierre_db::ENV_MASTER_KEY.to_owned(), key.to_base64());
         }
         DatabaseConfig::from_vars(&vars).map_err(|err| {
             let mut failure = Failure::from(err);
@@ -149,30 +155,12 @@ pub async fn single_connection(url: &str, open: Open) -> Result<DatabaseConnecti
             }
         });
     } else {
-        probe_postgres(url).await?;
+        // The library's answer: the problem classified, with its fix.
+        Database::probe(url, CONNECT_TIMEOUT).await?;
     }
     sea_orm::Database::connect(options)
         .await
         .map_err(|err| Failure::failed(format!("cannot connect: {err}")))
-}
-
-/// One direct connection first: the pool would retry a refused connection
-/// until its timeout and then report only that it timed out.
-async fn probe_postgres(url: &str) -> Result<()> {
-    use sea_orm::sqlx::Connection;
-    use sea_orm::sqlx::postgres::PgConnection;
-
-    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url)).await {
-        Err(_) => Err(Failure::failed(format!(
-            "cannot connect: no answer within {} s",
-            CONNECT_TIMEOUT.as_secs()
-        ))),
-        Ok(Err(err)) => Err(Failure::failed(format!("cannot connect: {err}"))),
-        Ok(Ok(conn)) => {
-            conn.close().await.ok();
-            Ok(())
-        }
-    }
 }
 
 /// `SELECT COUNT(*) FROM table`.

@@ -16,12 +16,15 @@ mod output;
 use clap::Parser;
 
 use crate::args::{Cli, Command};
-use crate::exit::Failure;
+use crate::exit::{Code, Failure};
 use crate::output::Output;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return command_line_refused(&err),
+    };
     let out = Output::new(cli.global.json, cli.global.quiet);
     let outcome = match &cli.command {
         Command::Migrate(action) => commands::migrate::run(&cli.global, &out, action).await,
@@ -38,4 +41,41 @@ async fn main() -> std::process::ExitCode {
             code.into()
         }
     }
+}
+
+/// A command line clap refused, reported like every other failure: one
+/// line on stderr (clap's first line, which names the problem), the
+/// `--json` document, and the usage exit status. Help and version are
+/// printed as clap prints them.
+fn command_line_refused(err: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let message = match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            // Printing to a closed pipe is not worth an error of its own.
+            let _ = err.print();
+            return Code::Ok.into();
+        }
+        // clap would print the command's whole help here.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "a subcommand is missing (see --help)".to_owned()
+        }
+        _ => one_line(err),
+    };
+    // Parsing failed, so `--json` is looked for in the raw arguments.
+    let json = std::env::args_os().skip(1).any(|arg| arg == "--json");
+    Output::new(json, false).error(&message);
+    Code::Usage.into()
+}
+
+/// clap's message on one line, without its own `error:` prefix, its tips
+/// and its usage block.
+fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let first = rendered
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("the command line was not understood");
+    let first = first.strip_prefix("error:").unwrap_or(first).trim();
+    format!("{first} (see --help)")
 }

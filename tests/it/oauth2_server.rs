@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use pierre_db::crypto::hashing;
 use pierre_db::{
     Database, DatabaseError, NewAuthCode, NewOAuth2Client, NewOAuth2State, NewRefreshToken, UserId,
-    verify_pkce,
+    pkce_s256_challenge, verify_pkce,
 };
 use sea_orm::EntityTrait;
 
@@ -18,6 +18,36 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 /// Concurrent callers in race tests.
 const RACERS: usize = 16;
+
+#[test]
+fn the_s256_challenge_of_a_verifier_is_the_one_verify_pkce_accepts() {
+    // RFC 7636, appendix B.
+    assert_eq!(pkce_s256_challenge(VERIFIER).unwrap(), CHALLENGE);
+    for verifier in [
+        "x".repeat(43),
+        "A".repeat(128),
+        format!("{}-._~", "0".repeat(40)),
+    ] {
+        let challenge = pkce_s256_challenge(&verifier).unwrap();
+        assert_eq!(challenge.len(), 43, "{verifier}");
+        assert!(verify_pkce(&verifier, &challenge), "{verifier}");
+        assert!(!verify_pkce(&verifier, CHALLENGE), "{verifier}");
+    }
+    for bad in [
+        "x".repeat(42),
+        "x".repeat(129),
+        format!("{} ", "x".repeat(42)),
+        "é".repeat(43),
+        String::new(),
+    ] {
+        match pkce_s256_challenge(&bad) {
+            Err(DatabaseError::InvalidInput { field, .. }) => {
+                assert_eq!(field, "code_verifier", "{bad:?}")
+            }
+            other => panic!("{bad:?}: expected InvalidInput, got {other:?}"),
+        }
+    }
+}
 
 /// Two registered clients (the first with a second callback), beside the
 /// common cast.

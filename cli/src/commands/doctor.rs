@@ -263,7 +263,12 @@ async fn keys(global: &Global) -> Check {
     let opened = match global.url().and_then(|url| global.config_for(&url)) {
         Ok(config) => Database::connect_with(config).await,
         Err(failure) => {
-            return Check::problem("keys", Status::Fail, failure.message, "see the message");
+            return Check::problem(
+                "keys",
+                Status::Fail,
+                failure.message,
+                "set the database URL and the master key as the message says",
+            );
         }
     };
     let db = match opened {
@@ -277,7 +282,7 @@ async fn keys(global: &Global) -> Check {
             );
         }
         Err(err) => {
-            return Check::problem("keys", Status::Fail, err.to_string(), "see the message");
+            return Check::problem("keys", Status::Fail, err.to_string(), fix_for(&err));
         }
     };
     let security = db.security();
@@ -291,7 +296,7 @@ async fn keys(global: &Global) -> Check {
     let (keys, counts) = match outcome {
         Ok(found) => found,
         Err(err) => {
-            return Check::problem("keys", Status::Fail, err.to_string(), "see the message");
+            return Check::problem("keys", Status::Fail, err.to_string(), fix_for(&err));
         }
     };
     let Some(active) = keys.iter().filter(|k| k.active).map(|k| k.version).max() else {
@@ -361,7 +366,10 @@ async fn row_counts(conn: &DatabaseConnection, sqlite: bool) -> Check {
             }
             Check::ok("rows", detail)
         }
-        Err(err) => Check::problem("rows", Status::Fail, err.to_string(), "see the message"),
+        Err(err) => {
+            let err = DatabaseError::from(err);
+            Check::problem("rows", Status::Fail, err.to_string(), fix_for(&err))
+        }
     }
 }
 
@@ -411,4 +419,30 @@ async fn all_text(
         .iter()
         .map(|row| row.try_get_by_index::<String>(0))
         .collect()
+}
+
+/// What to do about a failed check, by the kind of failure the library
+/// reports (its message says what happened; this says what to run).
+fn fix_for(err: &DatabaseError) -> &'static str {
+    match err {
+        DatabaseError::NotMigrated { .. } | DatabaseError::Migration(_) => "pierre-db migrate up",
+        DatabaseError::Connect { .. } => {
+            "check that the server runs and accepts this user from this host, and that the \
+             database exists (createdb)"
+        }
+        DatabaseError::Crypto(_) | DatabaseError::StaleKey { .. } => {
+            "use the master key this database was created with; `pierre-db keys status` lists \
+             its data keys"
+        }
+        DatabaseError::Contention { .. } => {
+            "the database was busy: run the doctor again when the writers are done"
+        }
+        DatabaseError::Decode(_) | DatabaseError::Constraint(_) => {
+            "pierre-db verify (it names each row that does not read back)"
+        }
+        DatabaseError::Config(_) | DatabaseError::Unsupported(_) => {
+            "correct the URL or setting the message names"
+        }
+        _ => "pierre-db verify, then report the message if it persists",
+    }
 }

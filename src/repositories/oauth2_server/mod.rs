@@ -21,5 +21,5 @@ pub use auth_codes::{AuthCode, IssuedAuthCode, NewAuthCode, OAuth2AuthCodes};
 pub use clients::{NewOAuth2Client, OAuth2Client, OAuth2Clients, RegisteredOAuth2Client};
 pub use exchange::{OAuth2Exchange, PurgedCounts, RotatedRefreshToken};
 pub use refresh_tokens::{IssuedRefreshToken, NewRefreshToken, OAuth2RefreshTokens, RefreshToken};
-pub use rules::verify_pkce;
+pub use rules::{pkce_s256_challenge, verify_pkce};
 pub use states::{NewOAuth2State, OAuth2State, OAuth2States};

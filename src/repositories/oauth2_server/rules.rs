@@ -79,13 +79,49 @@ pub(crate) fn code_challenge(challenge: &str, method: &str) -> Result<String> {
 /// assert!(!verify_pkce("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", challenge));
 /// ```
 pub fn verify_pkce(verifier: &str, challenge: &str) -> bool {
-    let well_formed = (43..=128).contains(&verifier.len())
+    let computed = s256(verifier);
+    let equal: bool = computed.as_bytes().ct_eq(challenge.as_bytes()).into();
+    well_formed_verifier(verifier) && equal
+}
+
+/// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2): the base64url
+/// SHA-256 of the verifier, without padding, as a client sends it with its
+/// authorization request and [`verify_pkce`] checks it at the exchange.
+/// `InvalidInput` (field `code_verifier`) unless the verifier is 43 to 128
+/// unreserved characters (§4.1).
+///
+/// ```
+/// use pierre_db::{pkce_s256_challenge, verify_pkce};
+///
+/// let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+/// let challenge = pkce_s256_challenge(verifier)?;
+/// assert_eq!(challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+/// assert!(verify_pkce(verifier, &challenge));
+/// assert!(pkce_s256_challenge("too short").is_err());
+/// # Ok::<(), pierre_db::DatabaseError>(())
+/// ```
+pub fn pkce_s256_challenge(verifier: &str) -> Result<String> {
+    if !well_formed_verifier(verifier) {
+        return Err(DatabaseError::invalid(
+            "code_verifier",
+            "must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~' \
+             (RFC 7636 section 4.1)",
+        ));
+    }
+    Ok(s256(verifier))
+}
+
+/// A verifier as RFC 7636 §4.1 allows it.
+fn well_formed_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
         && verifier
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    let computed = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()));
-    let equal: bool = computed.as_bytes().ct_eq(challenge.as_bytes()).into();
-    well_formed && equal
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// The base64url SHA-256 of `verifier`, without padding.
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()))
 }
 
 /// A state value chosen by the client (RFC 6749 Appendix A.5: printable
