@@ -144,6 +144,25 @@ pub enum DatabaseError {
         version: u32,
     },
 
+    /// A data key cannot be retired yet: it stopped sealing less than
+    /// twice the key refresh interval ago, and a handle of another process
+    /// may still seal under it. Retry after `wait`; a deployment of one
+    /// process (or a test) may shorten the interval
+    /// (`DatabaseConfig::key_refresh_interval`,
+    /// `PIERRE_KEY_REFRESH_INTERVAL`).
+    #[error(
+        "data key v{version} stopped sealing {since_secs:.1} s ago; until twice the key refresh \
+         interval has passed, another process may still seal under it: retry in {wait_secs:.1} s"
+    )]
+    KeyInGrace {
+        /// The key version.
+        version: u32,
+        /// Seconds since it stopped sealing.
+        since_secs: f64,
+        /// Seconds left to wait.
+        wait_secs: f64,
+    },
+
     /// A presented credential is known but may not be used now (it is
     /// deactivated, revoked or expired). Unknown credentials are
     /// `NotFound`.

@@ -287,7 +287,10 @@ async fn retire_in(
     if versions[position].1.is_active {
         return Err(DatabaseError::invalid(
             "version",
-            "the active data key cannot be retired",
+            format!(
+                "data key v{version} is the active one: rotate first (a new key becomes \
+                 active), re-encrypt, then retire v{version}"
+            ),
         ));
     }
     // The key stopped sealing when the next version was created.
@@ -323,15 +326,11 @@ async fn retire_in(
     }
     let since = (time::now() - stopped).to_std().unwrap_or_default();
     if since < grace {
-        return Err(DatabaseError::invalid(
-            "version",
-            format!(
-                "data key v{version} stopped sealing {:.1} s ago; handles of other processes may \
-                 seal under it until twice the key refresh interval ({:.1} s) has passed: retry then",
-                since.as_secs_f64(),
-                grace.as_secs_f64()
-            ),
-        ));
+        return Err(DatabaseError::KeyInGrace {
+            version,
+            since_secs: since.as_secs_f64(),
+            wait_secs: (grace - since).as_secs_f64(),
+        });
     }
     global_update::<key_versions::Entity>()
         .into_inner()

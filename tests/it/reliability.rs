@@ -516,13 +516,25 @@ async fn retire_waits_until_no_handle_can_still_seal_under_the_key() {
             .await
             .unwrap();
         match security.retire(old).await {
+            Err(
+                err @ DatabaseError::KeyInGrace {
+                    version, wait_secs, ..
+                },
+            ) => {
+                assert_eq!(version, old, "{b}");
+                assert!(wait_secs > 0.0, "{b}: {err}");
+                let message = err.to_string();
+                assert!(message.contains("key refresh interval"), "{b}: {message}");
+                assert!(!message.starts_with("invalid"), "{b}: {message}");
+            }
+            other => panic!("{b}: retire right after rotating: {other:?}"),
+        }
+        match security.retire(old + 1).await {
             Err(DatabaseError::InvalidInput {
                 field: "version",
                 reason,
-            }) => {
-                assert!(reason.contains("key refresh interval"), "{b}: {reason}")
-            }
-            other => panic!("{b}: retire right after rotating: {other:?}"),
+            }) => assert!(reason.contains("rotate first"), "{b}: {reason}"),
+            other => panic!("{b}: retiring the active key: {other:?}"),
         }
         let versions = security.key_versions().await.unwrap();
         assert!(versions.iter().all(|k| !k.retired), "{b}: nothing deleted");
