@@ -52,7 +52,7 @@ impl Output {
         }
     }
 
-    /// A progress display for `len` units of `unit`: a bar on a terminal,
+    /// A progress display for `len` units of `unit` (singular: `row`): a bar on a terminal,
     /// a plain line every few seconds when stderr is piped, nothing with
     /// `--json` or `-q`.
     pub fn progress(&self, label: &str, len: u64, unit: &'static str) -> Progress {
@@ -61,7 +61,7 @@ impl Output {
             let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(&format!(
-                    "{{prefix:>28}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} \
+                    "{{prefix:>28}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit}s \
                      {{per_sec}} ETA {{eta}} {{msg}}"
                 ))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -114,7 +114,7 @@ impl Progress {
             }
         {
             self.last_line = Some(Instant::now());
-            eprintln!("{}: {}/{} {}", self.label, position, self.len, self.unit);
+            eprintln!("{}: {}/{} {}s", self.label, position, self.len, self.unit);
         }
     }
 
@@ -148,8 +148,10 @@ impl Progress {
             bar.finish();
         } else if self.plain {
             eprintln!(
-                "{}: {} {} in {:.1} s",
-                self.label, self.position, self.unit, elapsed
+                "{}: {} in {:.1} s",
+                self.label,
+                counted(self.position, self.unit),
+                elapsed
             );
         }
     }
@@ -159,4 +161,24 @@ impl Progress {
 pub fn rate(n: u64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 { n as f64 / secs } else { 0.0 }
+}
+
+/// `n` and the noun, singular for one: "1 value", "2 values".
+pub fn counted(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn one_is_singular_and_the_rest_plural() {
+        assert_eq!(counted(1u64, "row"), "1 row");
+        assert_eq!(counted(0u64, "row"), "0 rows");
+        assert_eq!(counted(2u32, "value"), "2 values");
+    }
 }

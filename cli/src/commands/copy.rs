@@ -38,6 +38,7 @@ use crate::commands::{migrate, verify};
 use crate::connect::{Open, count_rows, count_rows_where, open_database, single_connection};
 use crate::exit::{Code, Failure, Result};
 use crate::interrupt::Interrupt;
+use crate::output::counted;
 use crate::output::{Output, rate};
 
 /// Bind parameters per statement: under PostgreSQL's 65,535 and SQLite's
@@ -213,8 +214,9 @@ async fn copy(
         let dangling = dangling_references(&*snapshot).await?;
         if dangling > 0 {
             return Err(Failure::failed(format!(
-                "the source has {dangling} rows whose references do not resolve \
-                 (`PRAGMA foreign_key_check` lists them): repair them first"
+                "the source has {} whose references do not resolve \
+                 (`PRAGMA foreign_key_check` lists them): repair them first",
+                counted(dangling, "row")
             )));
         }
     }
@@ -248,15 +250,17 @@ async fn copy(
     drop(interrupt);
     if !finished {
         out.line(format!(
-            "interrupted after {copied} rows (each batch committed); run the same command with \
-             --resume to continue"
+            "interrupted after {} (each batch committed); run the same command with \
+             --resume to continue",
+            counted(copied, "row")
         ));
         out.document(json!({ "ok": false, "interrupted": true, "rows": copied }));
         return Ok(Code::Interrupted);
     }
     let per_second = rate(copied, elapsed);
     out.line(format!(
-        "copied {copied} rows in {} tables in {:.1} s ({per_second:.0} rows/s)",
+        "copied {} in {} tables in {:.1} s ({per_second:.0} rows/s)",
+        counted(copied, "row"),
         TABLES.len(),
         elapsed.as_secs_f64()
     ));
@@ -280,7 +284,8 @@ async fn copy(
     };
     if dangling > 0 {
         out.line(format!(
-            "{dangling} rows on the target reference missing rows (PRAGMA foreign_key_check)"
+            "{} on the target reference missing rows (PRAGMA foreign_key_check)",
+            counted(dangling, "row")
         ));
     }
     if mismatched.is_empty() {
@@ -357,7 +362,7 @@ impl Job<'_> {
         let columns = <A::Entity as EntityTrait>::Column::iter().count();
         let per_insert = self.batch.min(MAX_PARAMETERS / columns).max(1);
         let conflict = upsert::<A::Entity>();
-        let mut bar = self.out.progress(table, total, "rows");
+        let mut bar = self.out.progress(table, total, "row");
         // Reading the next batch overlaps writing this one: the source
         // decodes on one core while the target's driver encodes on the other.
         let (batches, mut arriving) = mpsc::channel(2);

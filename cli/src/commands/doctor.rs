@@ -11,6 +11,7 @@ use crate::commands::migrate;
 use crate::connect::{Open, count_rows, single_connection};
 use crate::exit::{Code, Result};
 use crate::output::Output;
+use crate::output::counted;
 
 /// How a check came out.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,9 @@ struct Check {
     status: Status,
     detail: String,
     fix: Option<String>,
+    /// Figures a program reads (the row counts: table -> rows), beside
+    /// the prose of `detail`.
+    data: Option<Value>,
 }
 
 impl Check {
@@ -45,6 +49,7 @@ impl Check {
             status: Status::Ok,
             detail: detail.into(),
             fix: None,
+            data: None,
         }
     }
 
@@ -59,16 +64,21 @@ impl Check {
             status,
             detail: detail.into(),
             fix: Some(fix.into()),
+            data: None,
         }
     }
 
     fn json(&self) -> Value {
-        json!({
+        let mut check = json!({
             "name": self.name,
             "status": self.status.as_str().to_lowercase(),
             "detail": self.detail,
             "fix": self.fix,
-        })
+        });
+        if let (Some(data), Some(object)) = (&self.data, check.as_object_mut()) {
+            object.insert("counts".to_owned(), data.clone());
+        }
+        check
     }
 }
 
@@ -135,8 +145,9 @@ pub async fn run(global: &Global, out: &Output) -> Result<Code> {
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     let warned = checks.iter().filter(|c| c.status == Status::Warn).count();
     out.line(format!(
-        "{failed} failed, {warned} warnings, {} checks",
-        checks.len()
+        "{failed} failed, {}, {}",
+        counted(warned as u64, "warning"),
+        counted(checks.len() as u64, "check")
     ));
     out.document(json!({
         "ok": failed == 0,
@@ -228,8 +239,8 @@ async fn pragmas(conn: &DatabaseConnection, backend: &Backend, checks: &mut Vec<
                 "foreign_keys",
                 Status::Fail,
                 format!(
-                    "{} rows reference missing rows, in {}",
-                    rows.len(),
+                    "{} reference missing rows, in {}",
+                    counted(rows.len() as u64, "row"),
                     tables.into_iter().collect::<Vec<_>>().join(", ")
                 ),
                 "run `PRAGMA foreign_key_check` in sqlite3 to list them, then delete or repair them",
@@ -311,14 +322,15 @@ async fn keys(global: &Global) -> Check {
     let stale = crate::commands::keys::stale_values(&keys, &counts);
     let sealed: u64 = counts.iter().map(|c| c.total).sum();
     let detail = format!(
-        "data key v{active} active, {} versions, {sealed} sealed values",
-        keys.len()
+        "data key v{active} active, {}, {} sealed",
+        counted(keys.len() as u64, "version"),
+        counted(sealed, "value")
     );
     if unknown > 0 {
         Check::problem(
             "keys",
             Status::Fail,
-            format!("{detail}; {unknown} values under no known key"),
+            format!("{detail}; {} under no known key", counted(unknown, "value")),
             "pierre-db verify lists them by table and row",
         )
     } else if stale > 0 {
@@ -364,7 +376,14 @@ async fn row_counts(conn: &DatabaseConnection, sqlite: bool) -> Check {
                     counts.len() - filled.len()
                 ));
             }
-            Check::ok("rows", detail)
+            let by_table: serde_json::Map<String, Value> = counts
+                .iter()
+                .map(|(table, n)| (table.to_string(), json!(n)))
+                .collect();
+            Check {
+                data: Some(Value::Object(by_table)),
+                ..Check::ok("rows", detail)
+            }
         }
         Err(err) => {
             let err = DatabaseError::from(err);

@@ -9,6 +9,7 @@ use crate::args::{Global, Keys};
 use crate::connect::master_key_from;
 use crate::exit::{Code, Result};
 use crate::interrupt::Interrupt;
+use crate::output::counted;
 use crate::output::{Output, rate};
 
 pub async fn run(global: &Global, out: &Output, action: &Keys) -> Result<Code> {
@@ -87,7 +88,8 @@ async fn status(db: &Database, out: &Output) -> Result<Code> {
     if stale > 0 {
         out.line("");
         out.line(format!(
-            "{stale} values are sealed under inactive keys: `pierre-db keys reencrypt` moves them"
+            "{} sealed under inactive keys: `pierre-db keys reencrypt` moves them",
+            counted(stale, "value")
         ));
     }
     out.document(json!({
@@ -146,7 +148,7 @@ async fn reencrypt(db: &Database, out: &Output, batch: u32) -> Result<Code> {
     let interrupt = Interrupt::listen();
 
     let started = Instant::now();
-    let mut bar = out.progress("re-encrypting", total, "values");
+    let mut bar = out.progress("re-encrypting", total, "value");
     let report = security
         .reencrypt_all(batch, |step| {
             bar.step(step.reencrypted, &step.column, &interrupt)
@@ -165,16 +167,17 @@ async fn reencrypt(db: &Database, out: &Output, batch: u32) -> Result<Code> {
     }));
     if report.stopped {
         out.line(format!(
-            "interrupted after {} values (each batch committed); run `pierre-db keys reencrypt` \
+            "interrupted after {} (each batch committed); run `pierre-db keys reencrypt` \
              again to resume",
-            report.reencrypted
+            counted(report.reencrypted, "value")
         ));
         return Ok(Code::Interrupted);
     }
     out.line(format!(
-        "{} values moved to data key v{} ({per_second:.0} values/s); older keys can now be \
+        "{} moved to data key v{} ({per_second:.0} values/s); older keys can now be \
          retired with `pierre-db keys retire VERSION`",
-        report.reencrypted, report.target_version
+        counted(report.reencrypted, "value"),
+        report.target_version
     ));
     Ok(Code::Ok)
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::args::{Global, Verify};
 use crate::exit::{Code, Result};
 use crate::interrupt::Interrupt;
+use crate::output::counted;
 use crate::output::{Output, rate};
 
 pub async fn run(global: &Global, out: &Output, options: &Verify) -> Result<Code> {
@@ -31,7 +32,7 @@ pub async fn check(db: &Database, out: &Output, batch: u32) -> Result<VerifyRepo
 
     let interrupt = Interrupt::listen();
     let started = Instant::now();
-    let mut bar = out.progress("verifying", total, "values");
+    let mut bar = out.progress("verifying", total, "value");
     let report = security
         .verify(batch, |step| {
             bar.step(step.checked, &step.column, &interrupt)
@@ -68,7 +69,10 @@ pub async fn check(db: &Database, out: &Output, batch: u32) -> Result<VerifyRepo
         ));
     }
     if report.stopped {
-        out.line(format!("interrupted after {} values", report.checked));
+        out.line(format!(
+            "interrupted after {}",
+            counted(report.checked, "value")
+        ));
     } else if report.is_clean() {
         out.line(format!(
             "all {} values open ({per_second:.0} values/s)",

@@ -309,6 +309,10 @@ async fn backup_writes_a_copy_that_doctor_passes() {
         rows["detail"].as_str().unwrap().contains("users 6"),
         "{rows}"
     );
+    // The counts as data too: every table, by name.
+    let counts = rows["counts"].as_object().expect("counts object");
+    assert_eq!(counts["users"], 6, "{rows}");
+    assert_eq!(counts.len(), 44, "{rows}");
 
     let pg = fx.run(&[
         "-u",
