@@ -57,6 +57,37 @@
 //! Tenant-owned tables are reached only through `db.tenant(t)`; see
 //! [`TenantScope`].
 //!
+//! # Errors in `main`
+//!
+//! A [`DatabaseError`]'s `Display` is written for the person who must act
+//! on it, fix included. A `main` that returns `Result<(), DatabaseError>`
+//! prints the `Debug` form instead (`Error: NotMigrated { pending: 23 }`),
+//! so print the error yourself:
+//!
+//! ```
+//! use std::process::ExitCode;
+//!
+//! async fn run() -> Result<(), pierre_db::DatabaseError> {
+//!     let key = pierre_db::MasterKey::generate()?;
+//!     let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", key);
+//!     config.migrate_on_connect = true; // without it: the error below
+//!     let _db = pierre_db::Database::connect_with(config).await?;
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> ExitCode {
+//!     match run().await {
+//!         Ok(()) => ExitCode::SUCCESS,
+//!         Err(err) => {
+//!             // "the database is not migrated (23 migration(s) pending): run …"
+//!             eprintln!("error: {err}");
+//!             ExitCode::FAILURE
+//!         }
+//!     }
+//! }
+//! ```
+//!
 //! ```
 //! use pierre_db::{Database, MasterKey};
 //!

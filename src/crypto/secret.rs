@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 /// A secret string (a token, a client secret, a private key).
 ///
 /// ```
-/// use pierre_db::crypto::secret::Secret;
+/// use pierre_db::Secret;
 ///
 /// let token = Secret::new("ya29.very-secret");
 /// assert_eq!(format!("{token:?}"), "Secret(<redacted>)");

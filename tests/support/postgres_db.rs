@@ -16,7 +16,10 @@ use sea_orm::ConnectionTrait;
 /// Creates an empty database on the server `var` names and returns its
 /// URL; `None` when `var` is unset.
 pub async fn create(var: &str) -> Option<String> {
-    let admin_url = std::env::var(var).ok()?;
+    let Ok(admin_url) = std::env::var(var) else {
+        say_once_that_postgres_did_not_run(var);
+        return None;
+    };
     let mut options = sea_orm::ConnectOptions::new(admin_url.clone());
     options.max_connections(1).sqlx_logging(false);
     let admin = sea_orm::Database::connect(options).await.unwrap_or_else(|err| {
@@ -30,6 +33,21 @@ pub async fn create(var: &str) -> Option<String> {
     admin.close().await.ok();
     CREATED.with(|created| created.add(&admin_url, &name));
     Some(with_database(&admin_url, &name))
+}
+
+/// Says once per test binary, where the person running the tests sees it,
+/// that the PostgreSQL half did not run: written to stderr directly,
+/// because the test harness captures `eprintln!` of passing tests.
+fn say_once_that_postgres_did_not_run(var: &str) {
+    use std::io::Write;
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nnote: {var} is unset: the PostgreSQL half of these tests did not run \
+             (set it to a server's URL to run it)\n"
+        );
+    });
 }
 
 thread_local! {
