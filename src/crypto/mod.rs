@@ -51,7 +51,7 @@ pub enum CryptoError {
     Authentication,
     /// The master key cannot unwrap the stored data keys.
     #[error(
-        "the master key does not unwrap the stored data keys: PIERRE_MASTER_ENCRYPTION_KEY (or the key file) is not the key this database was created with"
+        "the master key does not unwrap the stored data keys: PIERRE_MASTER_ENCRYPTION_KEY (or the key file) is not this database's master key (the key it was created with, or the one its last `keys rewrap` moved it to)"
     )]
     WrongMasterKey,
     /// The system random generator failed.

@@ -46,7 +46,7 @@ fn the_quickstart_reports_a_wrong_master_key_in_words() {
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("error: ") && stderr.contains("not the key this database was created with"),
+        stderr.contains("error: ") && stderr.contains("is not this database's master key"),
         "{stderr}"
     );
     assert!(

@@ -289,7 +289,7 @@ async fn keys(global: &Global) -> Check {
                 "keys",
                 Status::Fail,
                 format!("the master key does not open this database's data keys ({err})"),
-                "use the master key this database was created with",
+                "use this database's master key (after a `pierre-db keys rewrap`, the new one)",
             );
         }
         Err(err) => {
@@ -450,8 +450,8 @@ fn fix_for(err: &DatabaseError) -> &'static str {
              database exists (createdb)"
         }
         DatabaseError::Crypto(_) | DatabaseError::StaleKey { .. } => {
-            "use the master key this database was created with; `pierre-db keys status` lists \
-             its data keys"
+            "use this database's master key (after a `pierre-db keys rewrap`, the new one); \
+             `pierre-db keys status` lists its data keys"
         }
         DatabaseError::Contention { .. } => {
             "the database was busy: run the doctor again when the writers are done"

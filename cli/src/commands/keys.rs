@@ -38,7 +38,8 @@ pub async fn run(global: &Global, out: &Output, action: &Keys) -> Result<Code> {
             let new_master = master_key_from(new_master_key_file)?;
             let n = db.security().rewrap_data_keys(new_master).await?;
             out.line(format!(
-                "{n} data key(s) rewrapped under the key in {}; restart every process with it",
+                "{} rewrapped under the key in {}; restart every process with it",
+                counted(n as u64, "data key"),
                 new_master_key_file.display()
             ));
             out.document(json!({ "ok": true, "rewrapped": n }));
