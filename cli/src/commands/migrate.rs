@@ -63,7 +63,7 @@ pub async fn run(global: &Global, out: &Output, action: &Migrate) -> Result<Code
             out.line(format!("reverted {name}"));
         }
         for name in &added {
-            out.line(format!("applied  {name}"));
+            out.line(format!("applied {name}"));
         }
         if added.is_empty() && removed.is_empty() {
             out.line("nothing to do");

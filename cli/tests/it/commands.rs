@@ -41,7 +41,7 @@ fn migrate_up_status_down_and_refusals() {
     assert!(!fx.dir.path().join("pierre.db").exists());
 
     let up = fx.run(&["migrate", "up"]).ok();
-    assert_eq!(up.stdout.matches("applied  m").count(), all, "{up:?}");
+    assert_eq!(up.stdout.matches("applied m").count(), all, "{up:?}");
     assert!(
         up.stdout
             .contains(&format!("{all} of {all} migrations applied"))
