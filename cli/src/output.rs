@@ -59,12 +59,20 @@ impl Output {
         let shown = !self.json && !self.quiet;
         let bar = (shown && self.terminal).then(|| {
             let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+            // `wide_bar` takes what the line leaves of the terminal's width,
+            // so the line never wraps; the rate is whole units per second.
             bar.set_style(
                 ProgressStyle::with_template(&format!(
-                    "{{prefix:>28}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit}s \
-                     {{per_sec}} ETA {{eta}} {{msg}}"
+                    "{{prefix}} [{{wide_bar}}] {{human_pos}}/{{human_len}} {unit}s \
+                     {{rate}} ETA {{eta}} {{msg}}"
                 ))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}/s", state.per_sec());
+                    },
+                )
                 .progress_chars("=> "),
             );
             bar.set_prefix(label.to_owned());
@@ -141,12 +149,14 @@ impl Progress {
         }
     }
 
-    /// Ends the display with a summary line (on a terminal the bar stays).
+    /// Ends the display with a summary line, which replaces the bar on a
+    /// terminal (so what is printed next starts on a line of its own).
     pub fn finish(self) {
         let elapsed = self.started.elapsed().as_secs_f64();
         if let Some(bar) = &self.bar {
-            bar.finish();
-        } else if self.plain {
+            bar.finish_and_clear();
+        }
+        if self.bar.is_some() || self.plain {
             eprintln!(
                 "{}: {} in {:.1} s",
                 self.label,
