@@ -24,24 +24,7 @@ use uuid::Uuid;
 const DOMAIN: &[u8] = b"pierre-db/aad/v1";
 
 /// Where an encrypted value lives. Build one per value; sealing and
-/// opening both require it.
-///
-/// ```
-/// use pierre_db::crypto::aad::Context;
-/// use pierre_db::uuid::Uuid;
-///
-/// let tenant = Uuid::new_v4();
-/// let user = Uuid::new_v4();
-/// let access = Context::new("user_oauth_tokens", "access_token")
-///     .tenant(tenant)
-///     .user(user)
-///     .part("strava");
-/// let refresh = Context::new("user_oauth_tokens", "refresh_token")
-///     .tenant(tenant)
-///     .user(user)
-///     .part("strava");
-/// assert_ne!(access.encode(), refresh.encode());
-/// ```
+/// opening both require it (two columns of one row never share one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
     table: &'static str,
@@ -126,6 +109,21 @@ fn put_id(out: &mut Vec<u8>, id: Option<Uuid>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn two_columns_of_one_row_have_different_contexts() {
+        let tenant = uuid::Uuid::new_v4();
+        let user = uuid::Uuid::new_v4();
+        let access = super::Context::new("user_oauth_tokens", "access_token")
+            .tenant(tenant)
+            .user(user)
+            .part("strava");
+        let refresh = super::Context::new("user_oauth_tokens", "refresh_token")
+            .tenant(tenant)
+            .user(user)
+            .part("strava");
+        assert_ne!(access.encode(), refresh.encode());
+    }
+
     use super::*;
 
     #[test]
