@@ -152,7 +152,7 @@ async fn rotation_by_one_process_while_two_write_loses_nothing() {
                     }
                     // Too soon after the rotation, or a value sealed under
                     // the old key before every handle knew: wait, go again.
-                    Err(DatabaseError::InvalidInput { .. } | DatabaseError::KeyInUse { .. }) => {
+                    Err(DatabaseError::KeyInGrace { .. } | DatabaseError::KeyInUse { .. }) => {
                         tokio::time::sleep(REFRESH / 2).await;
                     }
                     Err(err) => panic!("{backend}: round {round}: retire: {err}"),
