@@ -2,7 +2,7 @@
 //! encryption in an encrypted token write on SQLite in memory, both writes
 //! done with raw sqlx in the same run (target: encryption < 5% of the write).
 //!
-//! `cargo bench --bench crypto`
+//! `cargo bench --features internals --bench crypto`
 
 #![allow(
     clippy::unwrap_used,

@@ -336,8 +336,9 @@ impl Database {
     /// [`DatabaseError::Connect`], its problem classified and its message
     /// saying what to fix (a malformed URL is `Config`). For tools that
     /// open connections of their own and want the same answer
-    /// [`Database::connect`] gives. Without the `postgres` feature, or for
-    /// a SQLite URL, there is nothing to probe: `Ok`.
+    /// [`Database::connect`] gives. A SQLite URL has no server to probe:
+    /// `Ok`. Without the `postgres` feature a PostgreSQL URL is `Config`
+    /// (this build cannot reach one).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

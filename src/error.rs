@@ -146,7 +146,7 @@ pub enum DatabaseError {
 
     /// A data key cannot be retired yet: it stopped sealing less than
     /// twice the key refresh interval ago, and a handle of another process
-    /// may still seal under it. Retry after `wait`; a deployment of one
+    /// may still seal under it. Retry after `wait_secs`; a deployment of one
     /// process (or a test) may shorten the interval
     /// (`DatabaseConfig::key_refresh_interval`,
     /// `PIERRE_KEY_REFRESH_INTERVAL`).

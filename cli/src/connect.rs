@@ -50,7 +50,12 @@ impl Global {
         }
         DatabaseConfig::from_vars(&vars).map_err(|err| {
             let mut failure = Failure::from(err);
-            if failure.message.contains("is not set") {
+            let named = "(nor PIERRE_MASTER_KEY_FILE)";
+            if failure.message.contains(named) {
+                failure.message = failure
+                    .message
+                    .replace(named, "(nor PIERRE_MASTER_KEY_FILE, nor --master-key-file)");
+            } else if failure.message.contains("is not set") {
                 failure
                     .message
                     .push_str(" (or pass --master-key-file FILE)");

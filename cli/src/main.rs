@@ -67,15 +67,21 @@ fn command_line_refused(err: &clap::Error) -> std::process::ExitCode {
     Code::Usage.into()
 }
 
-/// clap's message on one line, without its own `error:` prefix, its tips
-/// and its usage block.
+/// clap's message on one line: its first paragraph (which, for a missing
+/// argument, lists the arguments on the lines below the first), joined,
+/// without its own `error:` prefix, its tips and its usage block.
 fn one_line(err: &clap::Error) -> String {
     let rendered = err.render().to_string();
-    let first = rendered
+    let paragraph: Vec<&str> = rendered
         .lines()
         .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or("the command line was not understood");
-    let first = first.strip_prefix("error:").unwrap_or(first).trim();
-    format!("{first} (see --help)")
+        .skip_while(|line| line.is_empty())
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let joined = paragraph.join(" ");
+    let message = joined.strip_prefix("error:").unwrap_or(&joined).trim();
+    if message.is_empty() {
+        return "the command line was not understood (see --help)".to_owned();
+    }
+    format!("{message} (see --help)")
 }

@@ -213,13 +213,14 @@ impl<'a> Security<'a> {
         })
     }
 
-    /// Deletes data key `version`. Refused for the active key, while any
-    /// value is still sealed under it (run [`Security::reencrypt_all`]
-    /// first: [`DatabaseError::Conflict`]), and until twice the key refresh
+    /// Deletes data key `version`. Refused for the active key
+    /// ([`DatabaseError::InvalidInput`]: rotate first), while any value is
+    /// still sealed under it ([`DatabaseError::KeyInUse`]: run
+    /// [`Security::reencrypt_all`] first), and until twice the key refresh
     /// interval has passed since it stopped being active, so that no handle
     /// of another process can still be sealing under it
-    /// ([`DatabaseError::InvalidInput`]; see the module docs). The check and
-    /// the deletion are one transaction.
+    /// ([`DatabaseError::KeyInGrace`], which says how long to wait). The
+    /// check and the deletion are one transaction.
     #[instrument(skip_all, fields(version))]
     pub async fn retire(&self, version: u32) -> Result<()> {
         let grace = self.db.keys().refresh_interval().saturating_mul(2);

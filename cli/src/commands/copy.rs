@@ -284,7 +284,7 @@ async fn copy(
     };
     if dangling > 0 {
         out.line(format!(
-            "{} on the target reference missing rows (PRAGMA foreign_key_check)",
+            "{} on the target with a reference to a missing row (PRAGMA foreign_key_check)",
             counted(dangling, "row")
         ));
     }

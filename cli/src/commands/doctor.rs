@@ -239,7 +239,7 @@ async fn pragmas(conn: &DatabaseConnection, backend: &Backend, checks: &mut Vec<
                 "foreign_keys",
                 Status::Fail,
                 format!(
-                    "{} reference missing rows, in {}",
+                    "{} with a reference to a missing row, in {}",
                     counted(rows.len() as u64, "row"),
                     tables.into_iter().collect::<Vec<_>>().join(", ")
                 ),

@@ -89,7 +89,8 @@ async fn status(db: &Database, out: &Output) -> Result<Code> {
     if stale > 0 {
         out.line("");
         out.line(format!(
-            "{} sealed under inactive keys: `pierre-db keys reencrypt` moves them",
+            "{} sealed under inactive keys (`pierre-db keys reencrypt` moves values to the \
+             active key)",
             counted(stale, "value")
         ));
     }
@@ -175,8 +176,9 @@ async fn reencrypt(db: &Database, out: &Output, batch: u32) -> Result<Code> {
         return Ok(Code::Interrupted);
     }
     out.line(format!(
-        "{} moved to data key v{} ({per_second:.0} values/s); older keys can now be \
-         retired with `pierre-db keys retire VERSION`",
+        "{} moved to data key v{} ({per_second:.0} values/s); older keys can be retired with \
+         `pierre-db keys retire VERSION` once twice the key refresh interval has passed since \
+         the rotation",
         counted(report.reencrypted, "value"),
         report.target_version
     ));

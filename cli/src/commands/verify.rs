@@ -75,8 +75,8 @@ pub async fn check(db: &Database, out: &Output, batch: u32) -> Result<VerifyRepo
         ));
     } else if report.is_clean() {
         out.line(format!(
-            "all {} values open ({per_second:.0} values/s)",
-            report.checked
+            "every value opens: {} ({per_second:.0} values/s)",
+            counted(report.checked, "value")
         ));
     } else {
         out.line(format!(

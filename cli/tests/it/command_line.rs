@@ -41,6 +41,14 @@ fn a_refused_command_line_is_one_line_and_a_json_document() {
         batch.stderr.contains("--batch"),
         "names the option: {batch:?}"
     );
+    // A missing argument is named on the same line.
+    let retire = fx.run(&["keys", "retire"]);
+    assert_eq!(retire.code, 2, "{retire:?}");
+    assert_eq!(retire.stderr.lines().count(), 1, "{retire:?}");
+    assert!(
+        retire.stderr.contains("<VERSION>"),
+        "names the argument: {retire:?}"
+    );
 }
 
 #[test]

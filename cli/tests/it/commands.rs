@@ -184,7 +184,7 @@ async fn keys_rotate_reencrypt_interrupted_and_resumed_then_retire() {
     assert!(
         verify
             .stdout
-            .contains(&format!("all {} values open", sealed + 1)),
+            .contains(&format!("every value opens: {} values", sealed + 1)),
         "{verify:?}"
     );
 
@@ -206,7 +206,10 @@ async fn keys_rotate_reencrypt_interrupted_and_resumed_then_retire() {
 async fn verify_reports_a_tampered_row_by_table_and_id_and_exits_1() {
     let (fx, _, ids) = Fixture::seeded(12).await;
     let clean = fx.run(&["verify", "--batch", "5"]).ok();
-    assert!(clean.stdout.contains("all 25 values open"), "{clean:?}");
+    assert!(
+        clean.stdout.contains("every value opens: 25 values"),
+        "{clean:?}"
+    );
 
     // Swap two rows' access tokens: each is a valid ciphertext, bound to
     // the other row.
@@ -409,7 +412,10 @@ async fn keys_rewrap_moves_the_data_keys_to_a_new_master_key() {
     let new = fx
         .run(&["--master-key-file", new_file.to_str().unwrap(), "verify"])
         .ok();
-    assert!(new.stdout.contains("all 7 values open"), "{new:?}");
+    assert!(
+        new.stdout.contains("every value opens: 7 values"),
+        "{new:?}"
+    );
 
     let db = Database::connect_with(DatabaseConfig::new(&fx.url, new_key))
         .await

@@ -76,7 +76,7 @@ async fn copy_between_sqlite_files_checks_its_target_and_verifies() {
         resumed.stdout.contains("row counts match in all 44 tables"),
         "{resumed:?}"
     );
-    assert!(resumed.stdout.contains("values open"), "{resumed:?}");
+    assert!(resumed.stdout.contains("every value opens"), "{resumed:?}");
     assert_eq!(row_counts(&target).await, row_counts(&fx.url).await);
 
     // Another master key does not open the source: refused before any write.
@@ -218,7 +218,10 @@ async fn copy_to_postgres_killed_and_resumed_then_back_to_sqlite() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(row_counts(&back).await, expected);
     let verified = fx.run(&["-u", &back, "verify"]).ok();
-    assert!(verified.stdout.contains("values open"), "{verified:?}");
+    assert!(
+        verified.stdout.contains("every value opens"),
+        "{verified:?}"
+    );
     assert_same_rows(&fx.url, &back).await;
 }
 
