@@ -38,13 +38,7 @@ impl Global {
         if let Some(file) = &self.master_key_file {
             // Read here, so that a problem names the flag the operator
             // typed, not the variable it would otherwise go through.
-            let key = MasterKey::from_file(file).map_err(|err| {
-                let reason = match err {
-                    pierre_db::DatabaseError::Config(reason) => reason,
-                    other => other.to_string(),
-                };
-                Failure::usage(format!("--master-key-file: {reason}"))
-            })?;
+            let key = master_key_from("--master-key-file", file)?;
             vars.remove(pierre_db::ENV_MASTER_KEY_FILE);
             vars.insert(pierre_db::ENV_MASTER_KEY.to_owned(), key.to_base64());
         }
@@ -84,9 +78,17 @@ pub async fn open_database(config: DatabaseConfig) -> Result<Database> {
     Ok(Database::connect_with(config).await?)
 }
 
-/// The master key in `path`.
-pub fn master_key_from(path: &std::path::Path) -> Result<MasterKey> {
-    MasterKey::from_file(path).map_err(|err| Failure::usage(format!("{}: {err}", path.display())))
+/// The master key in `path`, which the operator named with `flag`; a
+/// problem is a usage error naming the flag (the library's message names
+/// the file).
+pub fn master_key_from(flag: &str, path: &std::path::Path) -> Result<MasterKey> {
+    MasterKey::from_file(path).map_err(|err| {
+        let reason = match err {
+            pierre_db::DatabaseError::Config(reason) => reason,
+            other => other.to_string(),
+        };
+        Failure::usage(format!("{flag}: {reason}"))
+    })
 }
 
 /// How [`single_connection`] opens a database.

@@ -30,18 +30,13 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 fn declared() -> BTreeSet<(String, &'static str)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut found = BTreeSet::new();
-    let mut files = vec![root.join("src")];
-    while let Some(path) = files.pop() {
-        if path.is_dir() {
-            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
+    for path in crate::common::rust_files(&root.join("src")) {
         let relative = path
             .strip_prefix(root)
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        if !relative.ends_with(".rs") || relative == "src/query/prepared.rs" {
+        if relative == "src/query/prepared.rs" {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();

@@ -15,7 +15,7 @@
 //! `query()` would be deliberate; the census counts it too.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Constructs whose tables the executor's types cannot check.
 const UNCHECKED: [&str; 16] = [
@@ -81,17 +81,6 @@ const REVIEWED: [(&str, usize, &str); 12] = [
     ),
 ];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// How many unchecked constructs `text` holds, outside comments and
 /// string literals' `join(", ")`-style uses on text.
 fn unchecked(text: &str) -> usize {
@@ -111,8 +100,7 @@ fn unchecked(text: &str) -> usize {
 #[test]
 fn what_types_cannot_check_was_reviewed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/repositories");
-    let mut files = Vec::new();
-    rust_files(&root, &mut files);
+    let files = crate::common::rust_files(&root);
     assert!(files.len() >= 10, "found {} repository files", files.len());
     let mut found = BTreeMap::new();
     for file in &files {

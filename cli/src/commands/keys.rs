@@ -35,7 +35,7 @@ pub async fn run(global: &Global, out: &Output, action: &Keys) -> Result<Code> {
         Keys::Rewrap {
             new_master_key_file,
         } => {
-            let new_master = master_key_from(new_master_key_file)?;
+            let new_master = master_key_from("--new-master-key-file", new_master_key_file)?;
             let n = db.security().rewrap_data_keys(new_master).await?;
             out.line(format!(
                 "{} rewrapped under the key in {}; restart every process with it",

@@ -373,3 +373,20 @@ pub async fn refuse_boom(t: &TestDb, table: &str, column: &str) {
         conn.execute_unprepared(&sql).await.unwrap();
     }
 }
+
+/// Every `.rs` file under `dir`, recursively: what the census tests read.
+pub fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
