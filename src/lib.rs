@@ -109,6 +109,7 @@
 mod backend;
 mod config;
 #[cfg(feature = "internals")]
+#[doc(hidden)]
 pub mod crypto;
 #[cfg(not(feature = "internals"))]
 mod crypto;
@@ -123,6 +124,7 @@ mod scope;
 mod security;
 mod shared;
 #[cfg(all(feature = "sqlite", feature = "internals"))]
+#[doc(hidden)]
 pub mod sqlite_planner;
 #[cfg(all(feature = "sqlite", not(feature = "internals")))]
 mod sqlite_planner;
@@ -269,6 +271,15 @@ pub mod internals {
         AllTenants, Allowed, Checked, Ctx, NullableTenant, RunInsert, RunSelect, RunWrite, Scoped,
         TenantColumn, Unowned,
     };
+    /// The entities and the ORM a repository is written with. The
+    /// compile-fail harness links this crate alone (by file, so that
+    /// nothing is built twice), and reaches them through here.
+    pub use {entity, sea_orm};
+
+    /// The backend features this build was compiled with, `[sqlite,
+    /// postgres]`: the compile-fail harness checks it to pick, among the
+    /// builds side by side in a target folder, the one its binary linked.
+    pub const FEATURES: [bool; 2] = [cfg!(feature = "sqlite"), cfg!(feature = "postgres")];
 }
 pub use transactions::{RetryPolicy, Tx};
 /// The UUID crate of the API (row ids), at the version this crate uses.

@@ -3,6 +3,10 @@
 // same types, reached through `pierre_db::internals`: with the handles a
 // repository holds, a statement on a tenant-owned table that no scope built
 // does not compile, whichever handle runs it.
+// The harness links pierre_db alone: the crates a repository uses come
+// through it.
+use pierre_db::internals::{entity, sea_orm};
+use pierre_db::uuid;
 use entity::{recipes, user_oauth_tokens as tokens, users};
 use pierre_db::internals::{Ctx, RunInsert, RunSelect, RunWrite, Scoped};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};

@@ -1,6 +1,6 @@
 //! The integration suite: one test binary, a module per area, so the
-//! library and its drivers are linked once (trybuild's compile-fail tests
-//! are a binary of their own). Every database test runs on SQLite in memory,
+//! library and its drivers are linked once (the compile-fail cases are a
+//! binary of their own). Every database test runs on SQLite in memory,
 //! and on PostgreSQL too when `PIERRE_TEST_POSTGRES_URL` is set (see
 //! [`common`]).
 
