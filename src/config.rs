@@ -69,7 +69,7 @@ pub struct DatabaseConfig {
     /// (default 256 MiB; 0 turns it off). Beyond SQLite's small page cache
     /// (2 MiB per connection), a read served from the map costs no system
     /// call: on a 1,000,000-row table, point reads ran 1.5x slower than on
-    /// 10,000 rows without it (issue 19). The map is shared by all
+    /// 10,000 rows without it. The map is shared by all
     /// connections through the OS page cache; it is address space, not
     /// memory the process owns.
     pub sqlite_mmap_size: u64,
@@ -93,7 +93,8 @@ pub struct DatabaseConfig {
     /// active version first, so a rotation made by another process is seen
     /// within this time. `retire` waits twice this long after a key stopped
     /// sealing: every process on one database must use the same value (or
-    /// the rotating process the largest).
+    /// the rotating process the largest), and keep its clock within seconds
+    /// of the others (NTP).
     pub key_refresh_interval: Duration,
 }
 

@@ -106,11 +106,12 @@ impl Database {
 
     /// Applies every pending migration.
     ///
-    /// On a SQLite file the migrations run on a dedicated single connection,
-    /// because the table rebuilds switch foreign-key enforcement off for
-    /// their transaction (see the `migration` crate).
+    /// On a SQLite file the migrations run on a connection of their own.
     #[instrument(skip_all, fields(backend = self.inner.backend.name()))]
     pub async fn migrate(&self) -> Result<()> {
+        // A dedicated connection, because the table rebuilds switch
+        // foreign-key enforcement off for their transaction (see the
+        // `migration` crate).
         let run = async |conn: &DatabaseConnection| {
             Migrator::up(conn, None)
                 .await

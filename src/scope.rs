@@ -1,26 +1,26 @@
-//! Tenant scoping, in one place.
-//!
-//! Every table with a `tenant_id` is reached through a [`TenantScope`]:
-//! `db.tenant(tenant_id)` (or `tx.tenant(tenant_id)` inside a transaction).
-//! Its repositories take no tenant argument, and their constructors are
-//! private to this crate, so code outside it cannot reach a tenant-owned
-//! table without naming the tenant once, up front.
-//!
-//! Inside the crate, those repositories hold a scope handle
-//! (`query::Scoped`), and the type system holds the line: a statement on a
-//! tenant-owned table runs only if a scope handle built it, with the
-//! tenant in it (see the `query` module's `exec` and `scoped`).
-//!
-//! - Tables with a nullable tenant (tenant rows beside global rows) are
-//!   reached, for their global rows, through the handles named for them
-//!   (`db.global_admin_config()`, `db.global_audit_events()`).
-//! - The few operations that truly span tenants live in [`AcrossTenants`],
-//!   whose name says so at the call site.
+//! Tenant scoping, in one place: the public scopes.
+
+// Inside the crate, the repositories a scope hands out hold a scope handle
+// (`query::Scoped`), and the type system holds the line: a statement on a
+// tenant-owned table runs only if a scope handle built it, with the tenant
+// in it (see the `query` module's `exec` and `scoped`).
 
 use crate::ids::TenantId;
 use crate::query::{AllTenants, Ctx, Scoped};
 
 /// The data of one tenant: `db.tenant(id)`, `tx.tenant(id)`.
+///
+/// Every table with a `tenant_id` is reached through a `TenantScope`. Its
+/// repositories take no tenant argument and cannot be built outside this
+/// crate, so code cannot reach a tenant's rows without naming the tenant
+/// once, up front; every statement they run is filtered by it, and every
+/// row they insert carries it.
+///
+/// - Tables with a nullable tenant (tenant rows beside global rows) are
+///   reached, for their global rows, through the handles named for them
+///   (`db.global_admin_config()`, `db.global_audit_events()`).
+/// - The few operations that truly span tenants live in [`AcrossTenants`],
+///   whose name says so at the call site.
 ///
 /// ```
 /// use pierre_db::{Database, MasterKey, TenantId};

@@ -43,7 +43,9 @@ pub struct FrozenClock {
 #[cfg(feature = "internals")]
 impl FrozenClock {
     /// Stops the clock at `at` (truncated to whole microseconds, as every
-    /// stored time is).
+    /// stored time is). Nothing is checked: the crate stores the times it
+    /// reads from this clock as they are, so keep `at` within the years
+    /// 0000–9999, where stored times sort correctly.
     pub fn at(at: DateTime<Utc>) -> Self {
         let previous = FROZEN.with(|cell| cell.replace(Some(truncate(at))));
         Self { previous }

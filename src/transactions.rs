@@ -99,8 +99,9 @@ impl Database {
     ///
     /// `work` may run more than once: keep side effects outside the database
     /// out of it. On SQLite the transaction takes the write lock at `BEGIN`
-    /// (see the module docs): transactions on one database run one at a
-    /// time, while reads outside them go on; keep them short.
+    /// (`BEGIN IMMEDIATE`, so that concurrent writers wait out the busy
+    /// timeout instead of failing at once): transactions on one database
+    /// run one at a time, while reads outside them go on; keep them short.
     ///
     /// ```
     /// use pierre_db::{Database, DatabaseConfig, MasterKey, NewUser};

@@ -223,8 +223,9 @@ impl<'c> crate::transactions::Tx<'c> {
     }
 }
 
-/// The handles of global rows (NULL tenant) of the tables that also hold
-/// tenant rows: named for it, and made from the global rows explicitly.
+/// Handles for the global rows (no tenant) of tables that also hold tenant
+/// rows.
+// Named for it, and made from the global rows explicitly.
 impl crate::database::Database {
     /// The global admin configuration overrides (no tenant), the
     /// categories, and the global audit log of changes.

@@ -1,12 +1,7 @@
 //! The operations that change the data keys: `db.security()`.
-//!
-//! The newest active data key seals new values; every stored version opens
-//! old ones. Rotation adds a version, re-encryption
-//! moves values to it in batches, retirement deletes a version nobody uses,
-//! and rewrapping changes the master key without touching a single row.
-//!
-//! Why `retire` waits and what keeps several processes safe is in the
-//! `keys` module docs.
+
+// Why `retire` waits and what keeps several processes safe is in the
+// `keys` module comment.
 
 use std::ops::ControlFlow;
 
@@ -64,6 +59,11 @@ pub struct ReencryptReport {
 }
 
 /// Key management: `db.security()`.
+///
+/// The newest active data key seals new values; every stored version opens
+/// old ones. Rotation adds a version, re-encryption moves values to it in
+/// batches, retirement deletes a version nobody uses, and rewrapping changes
+/// the master key without touching a single row.
 pub struct Security<'a> {
     db: &'a Database,
 }

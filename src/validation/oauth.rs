@@ -132,7 +132,7 @@ pub fn parse_provider(input: &str) -> Result<OauthProvider> {
     })
 }
 
-/// The provider's name as stored (and as bound into encryption contexts):
+/// The provider's name as stored:
 /// `strava`, …; the inverse of [`parse_provider`].
 ///
 /// ```

@@ -40,7 +40,9 @@ const MAX_I64: u64 = i64::MAX as u64;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServedRequest {
-    /// When the request happened.
+    /// When the request happened. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub timestamp: DateTime<Utc>,
     /// The HTTP status answered (100–599).
     pub status_code: u16,
@@ -77,7 +79,10 @@ impl ServedRequest {
     }
 
     /// A request answered at `timestamp` with `status_code`, without the
-    /// optional details.
+    /// optional details. Nothing is checked here: recording the request
+    /// refuses a time outside the years 0000–9999 with
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming `timestamp`.
     pub fn at(timestamp: DateTime<Utc>, status_code: u16) -> Self {
         Self {
             timestamp,

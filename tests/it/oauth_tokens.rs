@@ -636,6 +636,96 @@ async fn times_outside_years_0000_to_9999_are_refused_and_write_nothing() {
                 w.t.db.usage().system_stats(at).await,
                 Err(DatabaseError::InvalidInput { .. })
             ));
+            // Times only compared with stored ones are refused too: text
+            // comparison on SQLite would get them wrong.
+            let exchange = w.t.db.oauth2_exchange();
+            let refusals = [
+                exchange
+                    .consume_auth_code("code", "client", "https://a.example/cb", at)
+                    .await
+                    .map(drop),
+                exchange
+                    .consume_refresh_token("t", "client", at)
+                    .await
+                    .map(drop),
+                exchange
+                    .rotate_refresh_token("t", "client", at)
+                    .await
+                    .map(drop),
+                exchange.consume_state("s", "client", at).await.map(drop),
+                exchange.purge_expired(at, 10).await.map(drop),
+                w.t.db.mcp_tokens().cleanup_expired(at).await.map(drop),
+            ];
+            for (i, refused) in refusals.into_iter().enumerate() {
+                assert!(
+                    matches!(
+                        refused,
+                        Err(DatabaseError::InvalidInput { field: "now", .. })
+                    ),
+                    "{b}: call {i}: {refused:?}"
+                );
+            }
+            assert!(
+                matches!(
+                    w.t.db.rsa_keys().delete_retired(at).await,
+                    Err(DatabaseError::InvalidInput {
+                        field: "before",
+                        ..
+                    })
+                ),
+                "{b}"
+            );
+            let unknown = pierre_db::uuid::Uuid::now_v7();
+            assert!(
+                matches!(
+                    w.t.db
+                        .provisioned_keys()
+                        .list_for_token(
+                            pierre_db::AdminTokenId::from_uuid(unknown),
+                            at.min(Utc::now()),
+                            at.max(Utc::now())
+                        )
+                        .await,
+                    Err(DatabaseError::InvalidInput { .. })
+                ),
+                "{b}"
+            );
+            assert!(
+                matches!(
+                    w.t.db
+                        .a2a_usage()
+                        .stats(
+                            w.ada,
+                            pierre_db::A2aClientId::from_uuid(unknown),
+                            at.min(Utc::now()),
+                            at.max(Utc::now())
+                        )
+                        .await,
+                    Err(DatabaseError::InvalidInput { .. })
+                ),
+                "{b}"
+            );
+        }
+        // A day at the end of the calendar is refused, not a panic in the
+        // date arithmetic.
+        for today in [chrono::NaiveDate::MAX, chrono::NaiveDate::MIN] {
+            let history =
+                w.t.db
+                    .a2a_usage()
+                    .daily_history(
+                        w.ada,
+                        pierre_db::A2aClientId::from_uuid(pierre_db::uuid::Uuid::now_v7()),
+                        today,
+                        7,
+                    )
+                    .await;
+            assert!(
+                matches!(
+                    history,
+                    Err(DatabaseError::InvalidInput { field: "today", .. })
+                ),
+                "{b}: {today}: {history:?}"
+            );
         }
         assert!(
             w.t.db

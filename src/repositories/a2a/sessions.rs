@@ -87,7 +87,9 @@ impl<'a> A2aSessions<'a> {
     /// Opens a session of `owner`'s client, acting for `user` if given.
     /// `NotFound` for a client `owner` does not own; `Rejected` for an
     /// inactive client; `InvalidInput` for a scope the client may not be
-    /// granted or an expiry in the past.
+    /// granted or an expiry in the past. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner), err(Display))]
     pub async fn create(
         &self,

@@ -108,13 +108,17 @@ impl<'a> A2aUsage<'a> {
     /// [`A2aClients::deactivate`](crate::A2aClients::deactivate) has
     /// returned, no request of the client is served, so none is counted
     /// either (usage is what a client did, and a rate-limit window must not
-    /// fill with requests that were refused).
+    /// fill with requests that were refused). A time outside the years
+    /// 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     ///
-    /// The check is part of the INSERT (`INSERT … SELECT … WHERE EXISTS`
-    /// an active client, locked FOR SHARE on PostgreSQL): one statement, so
-    /// a deactivation cannot fall between the check and the write.
+    /// The check and the write are one statement: a deactivation cannot
+    /// fall between them.
     #[instrument(skip_all, fields(a2a_client_id = %used.client_id, status_code = used.request.status_code), err(Display))]
     pub async fn record(&self, used: NewA2aUsage) -> Result<UsageId> {
+        // `INSERT … SELECT … WHERE EXISTS` an active client, locked FOR
+        // SHARE on PostgreSQL.
         let id = Uuid::now_v7();
         let client = used.client_id;
         let row = usage_row(id, used)?;
@@ -162,7 +166,9 @@ impl<'a> A2aUsage<'a> {
     /// its index, before anything is written; a row of an unknown or
     /// deactivated client is `NotFound` or `Rejected`, as in
     /// [`Self::record`], and nothing is written. Returns how many were
-    /// written.
+    /// written. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(rows = used.len()), err(Display))]
     pub async fn record_batch(&self, used: Vec<NewA2aUsage>) -> Result<u64> {
         let mut clients: Vec<Uuid> = used.iter().map(|u| u.client_id.as_uuid()).collect();
@@ -220,7 +226,9 @@ impl<'a> A2aUsage<'a> {
 
     /// `owner`'s client's usage in `[from, to)`, in ONE aggregate query.
     /// `NotFound` for a client `owner` does not own; `from` after `to` is
-    /// `InvalidInput`.
+    /// `InvalidInput`. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner), err(Display))]
     pub async fn stats(
         &self,
@@ -230,6 +238,7 @@ impl<'a> A2aUsage<'a> {
         to: DateTime<Utc>,
     ) -> Result<A2aUsageStats> {
         validation::ordered("to", from, to)?;
+        let (from, to) = (time::checked("from", from)?, time::checked("to", to)?);
         owned_client(&self.ctx, owner, client.as_uuid()).await?;
         let response_ms = || Expr::col(usage::Column::ResponseTimeMs);
         let row: Option<(i64, i64, Option<i64>, i64)> = usage::Entity::find()
@@ -242,8 +251,8 @@ impl<'a> A2aUsage<'a> {
             .column_as(response_ms().sum().cast_as("BIGINT"), "total_ms")
             .column_as(response_ms().count(), "timed")
             .filter(usage::Column::ClientId.eq(client))
-            .filter(usage::Column::Timestamp.gte(time::checked("from", from)?))
-            .filter(usage::Column::Timestamp.lt(time::checked("to", to)?))
+            .filter(usage::Column::Timestamp.gte(from))
+            .filter(usage::Column::Timestamp.lt(to))
             .tuples()
             .one_in(&self.ctx)
             .await?;
@@ -262,7 +271,10 @@ impl<'a> A2aUsage<'a> {
     /// `owner`'s client's requests per UTC day for the `days` days ending
     /// with `today` (oldest first, days without requests included), in ONE
     /// grouped query. `InvalidInput` for 0 or more than
-    /// [`A2aUsage::MAX_HISTORY_DAYS`] days.
+    /// [`A2aUsage::MAX_HISTORY_DAYS`] days. Days reaching outside the years
+    /// 0000–9999 are
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter (`today`).
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner, days), err(Display))]
     pub async fn daily_history(
         &self,
@@ -272,13 +284,14 @@ impl<'a> A2aUsage<'a> {
         days: u32,
     ) -> Result<Vec<A2aDailyUsage>> {
         let days = validation::int_range::<u32, u32>("days", days, 1..=A2aUsage::MAX_HISTORY_DAYS)?;
-        owned_client(&self.ctx, owner, client.as_uuid()).await?;
+        let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        // `today` first: the days around it then exist (date arithmetic
+        // at chrono's limits panics).
+        time::checked("today", midnight(today))?;
         let first = today - Duration::days(i64::from(days) - 1);
-        let from = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let to = (today + Duration::days(1))
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc();
+        let from = time::checked("today", midnight(first))?;
+        let to = time::checked("today", midnight(today + Duration::days(1)))?;
+        owned_client(&self.ctx, owner, client.as_uuid()).await?;
         let rows: Vec<(String, i64, i64)> = usage::Entity::find()
             .select_only()
             .column_as(utc_day(self.ctx.backend()), "day")
@@ -288,8 +301,8 @@ impl<'a> A2aUsage<'a> {
                 "successes",
             )
             .filter(usage::Column::ClientId.eq(client))
-            .filter(usage::Column::Timestamp.gte(time::checked("today", from)?))
-            .filter(usage::Column::Timestamp.lt(time::checked("today", to)?))
+            .filter(usage::Column::Timestamp.gte(from))
+            .filter(usage::Column::Timestamp.lt(to))
             .group_by(Expr::cust("1"))
             .tuples()
             .all_in(&self.ctx)

@@ -174,9 +174,13 @@ pub struct AuditEventFilter {
     pub event_type: Option<String>,
     /// Only this severity.
     pub severity: Option<AuditSeverity>,
-    /// At or after this time.
+    /// At or after this time. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub from: Option<DateTime<Utc>>,
-    /// Before this time.
+    /// Before this time. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub to: Option<DateTime<Utc>>,
 }
 
@@ -289,7 +293,10 @@ impl<'a> AuditEvents<'a> {
     }
 
     /// The events that pass `filter`, newest first, one keyset page at a
-    /// time (on `(tenant_id, timestamp, id)`).
+    /// time (on `(tenant_id, timestamp, id)`). A time outside the years
+    /// 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), limit = request.limit()), err(Display))]
     pub async fn list(
         &self,

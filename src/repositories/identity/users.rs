@@ -27,7 +27,7 @@ use crate::validation;
 pub struct User {
     /// The id.
     pub id: UserId,
-    /// The email address, lower-cased (see [`crate::validation::email`]).
+    /// The email address, lower-cased (see [`syntax::email`](crate::syntax::email)).
     pub email: String,
     /// The name shown to people.
     pub display_name: Option<String>,

@@ -54,7 +54,8 @@ pub struct OAuth2Client {
 }
 
 impl OAuth2Client {
-    /// Whether the client may be used at `now`.
+    /// Whether the client may be used at `now`. Any time is accepted, outside
+    /// the years 0000–9999 too: nothing is stored or queried.
     pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_none_or(|at| at > now)
     }

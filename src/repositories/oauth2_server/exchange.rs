@@ -106,7 +106,10 @@ impl<'a> OAuth2Exchange<'a> {
     /// Marks the code used and returns its record, if it exists, is unused,
     /// expires after `now`, and was issued to `client_id` for
     /// `redirect_uri`; otherwise `None`, and a code presented with the
-    /// wrong client or redirect stays usable.
+    /// wrong client or redirect stays usable. A time outside the years
+    /// 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(client_id = %client_id, tenant_id = tracing::field::Empty))]
     pub async fn consume_auth_code(
         &self,
@@ -115,6 +118,7 @@ impl<'a> OAuth2Exchange<'a> {
         redirect_uri: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AuthCode>> {
+        let now = time::checked("now", now)?;
         let redirect_uri = validation::http_url("redirect_uri", redirect_uri, MAX_REDIRECT_URI);
         let (true, true, Ok(redirect_uri)) = (
             rules::presentable(code),
@@ -124,7 +128,7 @@ impl<'a> OAuth2Exchange<'a> {
             return Ok(None);
         };
         static CONSUME: Prepared = prepared!();
-        let (hash, now) = (hashing::hash(code), time::stored(now));
+        let hash = hashing::hash(code);
         let values = vec![
             true.into(),
             hash.as_str().into(),
@@ -151,7 +155,10 @@ impl<'a> OAuth2Exchange<'a> {
 
     /// Revokes the refresh token and returns its record, if it exists, is
     /// live, expires after `now` and was issued to `client_id`; otherwise
-    /// `None`, and a token presented by another client stays usable.
+    /// `None`, and a token presented by another client stays usable. A time
+    /// outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(client_id = %client_id, tenant_id = tracing::field::Empty))]
     pub async fn consume_refresh_token(
         &self,
@@ -159,11 +166,12 @@ impl<'a> OAuth2Exchange<'a> {
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<RefreshToken>> {
+        let now = time::checked("now", now)?;
         if !rules::presentable(token) || !rules::presentable(client_id) {
             return Ok(None);
         }
         static CONSUME: Prepared = prepared!();
-        let (hash, now) = (hashing::hash(token), time::stored(now));
+        let hash = hashing::hash(token);
         let values = vec![
             true.into(),
             hash.as_str().into(),
@@ -189,7 +197,10 @@ impl<'a> OAuth2Exchange<'a> {
     /// Consumes the refresh token and issues its successor (same tenant,
     /// user, client and scope, a fresh 30-day lifetime) in ONE transaction:
     /// if issuing fails, the old token stays usable. `None` when the token
-    /// cannot be consumed (see [`Self::consume_refresh_token`]).
+    /// cannot be consumed (see [`Self::consume_refresh_token`]). A time
+    /// outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter, before the transaction begins.
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn rotate_refresh_token(
         &self,
@@ -197,6 +208,7 @@ impl<'a> OAuth2Exchange<'a> {
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<RotatedRefreshToken>> {
+        let now = time::checked_utc("now", now)?;
         let (token, client_id) = (token.to_owned(), client_id.to_owned());
         self.rows
             .in_write_tx(|tx| {
@@ -237,7 +249,10 @@ impl<'a> OAuth2Exchange<'a> {
 
     /// Marks the state used and returns it, if it exists, is unused,
     /// expires after `now` and was stored for `client_id`; otherwise
-    /// `None`, and a state presented by another client stays usable.
+    /// `None`, and a state presented by another client stays usable. A time
+    /// outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn consume_state(
         &self,
@@ -245,11 +260,11 @@ impl<'a> OAuth2Exchange<'a> {
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<OAuth2State>> {
+        let now = time::checked("now", now)?;
         if !rules::presentable(state) || !rules::presentable(client_id) {
             return Ok(None);
         }
         static CONSUME: Prepared = prepared!();
-        let now = time::stored(now);
         let values = vec![
             true.into(),
             state.into(),
@@ -273,13 +288,15 @@ impl<'a> OAuth2Exchange<'a> {
     /// Deletes codes, states and refresh tokens that expired at or before
     /// `now`, `batch` rows per statement so that no statement holds the
     /// write lock for long; returns how many of each. `InvalidInput` for a
-    /// batch of 0.
+    /// batch of 0. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(batch), err(Display))]
     pub async fn purge_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<PurgedCounts> {
         if batch == 0 {
             return Err(DatabaseError::invalid("batch", "must be at least 1"));
         }
-        let now = time::stored(now);
+        let now = time::checked("now", now)?;
         Ok(PurgedCounts {
             auth_codes: self
                 .purge::<codes::Entity>(codes::Column::Code, codes::Column::ExpiresAt, now, batch)

@@ -136,7 +136,10 @@ impl<'a> McpTokens<'a> {
     }
 
     /// Creates a token for `user`. `InvalidInput` for a blank or over-long
-    /// name or an expiry in the past; `ForeignKey` for an unknown user.
+    /// name or an expiry in the past; `ForeignKey` for an unknown user. A
+    /// time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(user_id = %user, mcp_token_id = tracing::field::Empty), err(Display))]
     pub async fn create(
         &self,
@@ -265,11 +268,15 @@ impl<'a> McpTokens<'a> {
         expect_changed(changed, "mcp token", id)
     }
 
-    /// Deletes tokens that expired at or before `now`; how many.
+    /// Deletes tokens that expired at or before `now`; how many. A time
+    /// outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, err(Display))]
     pub async fn cleanup_expired(&self, now: DateTime<Utc>) -> Result<u64> {
+        let now = time::checked("now", now)?;
         Ok(tokens::Entity::delete_many()
-            .filter(tokens::Column::ExpiresAt.lte(time::stored(now)))
+            .filter(tokens::Column::ExpiresAt.lte(now))
             .exec_in(&self.ctx)
             .await?
             .rows_affected)

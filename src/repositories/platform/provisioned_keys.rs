@@ -99,7 +99,10 @@ impl<'a> ProvisionedKeys<'a> {
     /// Creates the API key and records that `admin_token_id` provisioned it
     /// for `user_email`, in ONE transaction: no key without its record, no
     /// record without its key. `NotFound` for an unknown admin token;
-    /// `Rejected` for an inactive one; the key's own errors otherwise.
+    /// `Rejected` for an inactive one; the key's own errors otherwise. A time
+    /// outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(admin_token_id = %admin_token_id), err(Display))]
     pub async fn provision(
         &self,
@@ -110,6 +113,11 @@ impl<'a> ProvisionedKeys<'a> {
     ) -> Result<ProvisionedApiKey> {
         let user_email = crate::validation::email(user_email)?;
         let period = period(rate_limit_period)?;
+        // Checked again by `ApiKeys::create`, but only after the admin
+        // token is read: an expiry out of range is refused before that.
+        if let Some(at) = key.expires_at {
+            time::checked_utc("expires_at", at)?;
+        }
         self.ctx
             .in_write_tx(|tx| {
                 Box::pin(async move {
@@ -158,6 +166,10 @@ impl<'a> ProvisionedKeys<'a> {
     }
 
     /// What `admin_token_id` provisioned in `[from, to)`, oldest first.
+    /// `from` after `to` is `InvalidInput`. A time outside the years
+    /// 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(admin_token_id = %admin_token_id), err(Display))]
     pub async fn list_for_token(
         &self,
@@ -168,8 +180,8 @@ impl<'a> ProvisionedKeys<'a> {
         validation::ordered("to", from, to)?;
         provisioned::Entity::find()
             .filter(provisioned::Column::AdminTokenId.eq(admin_token_id))
-            .filter(provisioned::Column::ProvisionedAt.gte(time::stored(from)))
-            .filter(provisioned::Column::ProvisionedAt.lt(time::stored(to)))
+            .filter(provisioned::Column::ProvisionedAt.gte(time::checked("from", from)?))
+            .filter(provisioned::Column::ProvisionedAt.lt(time::checked("to", to)?))
             .order_by_asc(provisioned::Column::ProvisionedAt)
             .order_by_asc(provisioned::Column::Id)
             .all_in(&self.ctx)

@@ -176,12 +176,16 @@ impl<'a> RsaKeys<'a> {
     }
 
     /// Deletes inactive key pairs created before `before` (retired signing
-    /// keys whose tokens have expired); how many.
+    /// keys whose tokens have expired); how many. A time outside the years
+    /// 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, err(Display))]
     pub async fn delete_retired(&self, before: DateTime<Utc>) -> Result<u64> {
+        let before = time::checked("before", before)?;
         Ok(keys::Entity::delete_many()
             .filter(keys::Column::IsActive.eq(false))
-            .filter(keys::Column::CreatedAt.lt(time::stored(before)))
+            .filter(keys::Column::CreatedAt.lt(before))
             .exec_in(&self.ctx)
             .await?
             .rows_affected)

@@ -40,7 +40,8 @@ pub struct Delegation {
 }
 
 impl Delegation {
-    /// Whether the grant counts at `now`: not revoked, not expired.
+    /// Whether the grant counts at `now`: not revoked, not expired. Any time is
+    /// accepted, outside the years 0000–9999 too: nothing is stored or queried.
     pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
     }
@@ -102,7 +103,9 @@ impl<'a> PermissionDelegations<'a> {
     /// (or for good): one row per pair, so granting again replaces the bits
     /// and the expiry and reactivates a revoked grant. `InvalidInput` for a
     /// self-grant, no bits, bit 63, or an expiry in the past; `ForeignKey`
-    /// for an unknown user.
+    /// for an unknown user. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(grantor_id = %grantor, grantee_id = %grantee), err(Display))]
     pub async fn grant(
         &self,
@@ -214,10 +217,10 @@ impl<'a> PermissionDelegations<'a> {
     }
 
     /// The permissions `grantee` holds by delegation now: the OR of the
-    /// bits of its active grants, read in one query (SQLite has no bitwise
-    /// OR aggregate, so the bits are combined here).
+    /// bits of its active grants, read in one query.
     #[instrument(skip_all, fields(grantee_id = %grantee), err(Display))]
     pub async fn effective_permissions(&self, grantee: UserId) -> Result<u64> {
+        // SQLite has no bitwise OR aggregate: the bits are combined here.
         let masks: Vec<i64> = delegations::Entity::find()
             .select_only()
             .column(delegations::Column::Permissions)

@@ -67,7 +67,9 @@ pub struct NewOAuthNotification {
     pub success: bool,
     /// What to tell the user.
     pub message: String,
-    /// When it stops being worth showing.
+    /// When it stops being worth showing. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -115,7 +117,9 @@ impl<'a> OAuthNotifications<'a> {
 
     /// Stores a notification. `InvalidInput` for a blank or over-long
     /// provider or message, or an expiry in the past; `ForeignKey` for an
-    /// unknown user.
+    /// unknown user. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(user_id = %new.user_id), err(Display))]
     pub async fn store(&self, new: NewOAuthNotification) -> Result<OAuthNotification> {
         let now = time::now();

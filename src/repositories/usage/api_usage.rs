@@ -105,8 +105,9 @@ pub struct Usage<'a> {
 
 /// Limits and fixed values of this repository's data.
 impl Usage<'_> {
-    /// Rows per INSERT statement in a batch: 500 rows × 11 columns stays far
-    /// below SQLite's 32,766 bound values per statement.
+    /// Rows per INSERT statement in a batch.
+    // 500 rows × 11 columns stays far below SQLite's 32,766 bound values
+    // per statement.
     pub const BATCH_ROWS: usize = 500;
     /// The HTTP status codes every usage statistic counts as successes: 2xx.
     pub const SUCCESS_STATUSES: std::ops::RangeInclusive<u16> = 200..=299;
@@ -124,7 +125,10 @@ impl<'a> Usage<'a> {
     }
 
     /// Records one API-key request and returns the row id. Bad input is
-    /// `InvalidInput`; an unknown key is `ForeignKey`.
+    /// `InvalidInput`; an unknown key is `ForeignKey`. A time outside the years
+    /// 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(api_key_id = %usage.api_key_id, status_code = usage.request.status_code), err(Display))]
     pub async fn record_api_key_usage(&self, usage: NewApiKeyUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
@@ -136,7 +140,9 @@ impl<'a> Usage<'a> {
     }
 
     /// How many requests the key made at or after `since` (for rate
-    /// limiting over a window).
+    /// limiting over a window). A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(api_key_id = %key_id))]
     pub async fn current_usage(&self, key_id: ApiKeyId, since: DateTime<Utc>) -> Result<u64> {
         api_key_usage::Entity::find()
@@ -147,7 +153,10 @@ impl<'a> Usage<'a> {
     }
 
     /// Records one JWT-authenticated request and returns the row id. Bad
-    /// input is `InvalidInput`; an unknown user is `ForeignKey`.
+    /// input is `InvalidInput`; an unknown user is `ForeignKey`. A time outside
+    /// the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(user_id = %usage.user_id, status_code = usage.request.status_code), err(Display))]
     pub async fn record_jwt_usage(&self, usage: NewJwtUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
@@ -175,7 +184,10 @@ impl<'a> Usage<'a> {
         Ok(UsageId::from_uuid(id))
     }
 
-    /// How many JWT requests the user made at or after `since`.
+    /// How many JWT requests the user made at or after `since`. A time outside
+    /// the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn current_jwt_usage(&self, user: UserId, since: DateTime<Utc>) -> Result<u64> {
         jwt_usage::Entity::find()
@@ -192,7 +204,10 @@ impl<'a> Usage<'a> {
     /// transaction (a savepoint when already in one): either every row is
     /// written or none is. Every row is checked before anything is sent; a
     /// bad one is `InvalidInput` naming its index, an unknown key is
-    /// `ForeignKey`. Returns how many rows were written.
+    /// `ForeignKey`. Returns how many rows were written. A time outside the
+    /// years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(rows = usage.len()), err(Display))]
     pub async fn record_api_key_usage_batch(&self, usage: Vec<NewApiKeyUsage>) -> Result<u64> {
         let rows = usage

@@ -102,15 +102,22 @@ pub struct RequestLogFilter {
     pub min_status: Option<u16>,
     /// Only statuses at most this.
     pub max_status: Option<u16>,
-    /// Only requests at or after this time.
+    /// Only requests at or after this time. A time outside the years 0000–9999
+    /// is [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub from: Option<DateTime<Utc>>,
-    /// Only requests before this time.
+    /// Only requests before this time. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub to: Option<DateTime<Utc>>,
 }
 
 impl<'a> Usage<'a> {
     /// Logs one request and returns the row id. Bad input is
-    /// `InvalidInput`; an unknown user or key is `ForeignKey`.
+    /// `InvalidInput`; an unknown user or key is `ForeignKey`. A time outside
+    /// the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(user_id = ?log.user_id, api_key_id = ?log.api_key_id, status_code = log.request.status_code), err(Display))]
     pub async fn record_request_log(&self, log: NewRequestLog) -> Result<UsageId> {
         let id = Uuid::now_v7();
@@ -139,7 +146,9 @@ impl<'a> Usage<'a> {
     /// Logged requests matching `filter`, oldest first, one keyset page at
     /// a time (ordered by `(timestamp, id)`). A status or time range whose
     /// ends are out of order is `InvalidInput`; a cursor is accepted only
-    /// with the filter it was issued for.
+    /// with the filter it was issued for. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(user_id = ?filter.user_id, limit = request.limit()), err(Display))]
     pub async fn list_request_logs(
         &self,

@@ -55,8 +55,10 @@ pub struct SystemStats {
 
 impl Usage<'_> {
     /// The key's usage in `[from, to)`, aggregated by the database in one
-    /// query (one row per tool, folded here). An unknown key has no usage;
-    /// `from` after `to` is `InvalidInput`.
+    /// query. An unknown key has no usage;
+    /// `from` after `to` is `InvalidInput`. A time outside the years 0000–9999
+    /// is [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(api_key_id = %key_id), err(Display))]
     pub async fn usage_stats(
         &self,
@@ -105,7 +107,10 @@ impl Usage<'_> {
 
     /// The user's `limit` most used tools in `[from, to)`, over all their
     /// API keys: (tool, requests), most requests first, ties by tool name;
-    /// grouped, ordered and cut by the database in one query.
+    /// grouped, ordered and cut by the database in one query. A time outside
+    /// the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(user_id = %user, limit), err(Display))]
     pub async fn top_tools(
         &self,
@@ -143,7 +148,9 @@ impl Usage<'_> {
 
     /// Counts across the platform in one query: users, keys usable now,
     /// and API-key requests, JWT requests and logged requests at or after
-    /// `since`.
+    /// `since`. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all)]
     pub async fn system_stats(&self, since: DateTime<Utc>) -> Result<SystemStats> {
         self.stats(since, None).await
@@ -151,7 +158,9 @@ impl Usage<'_> {
 
     /// [`Self::system_stats`] for one tenant: its members, their keys and
     /// their requests (a user who belongs to several tenants counts in
-    /// each).
+    /// each). A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn tenant_stats(
         &self,

@@ -241,7 +241,9 @@ impl<'a> AdminConfig<'a> {
     }
 
     /// This handle's audit log, newest first, one keyset page at a time
-    /// (on `(tenant_id, timestamp, id)`).
+    /// (on `(tenant_id, timestamp, id)`). A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), limit = request.limit()), err(Display))]
     pub async fn audit_log(
         &self,

@@ -202,8 +202,12 @@ pub struct ConfigAuditFilter {
     pub key: Option<String>,
     /// Only this admin's changes.
     pub admin: Option<UserId>,
-    /// At or after this time.
+    /// At or after this time. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub from: Option<DateTime<Utc>>,
-    /// Before this time.
+    /// Before this time. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub to: Option<DateTime<Utc>>,
 }

@@ -151,7 +151,10 @@ impl<'a> ApiKeys<'a> {
 
     /// Creates a key and returns it with its plaintext, which is not stored
     /// and cannot be recovered. A bad name, description, limit or expiry is
-    /// `InvalidInput`; an unknown user is `ForeignKey`.
+    /// `InvalidInput`; an unknown user is `ForeignKey`. A time outside the
+    /// years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(user_id = %new.user_id, api_key_id = tracing::field::Empty), err(Display))]
     pub async fn create(&self, new: NewApiKey) -> Result<CreatedApiKey> {
         let name = validation::required("name", &new.name, ApiKeys::MAX_NAME)?;

@@ -40,7 +40,8 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
-    /// Whether the key is active and not expired at `at`.
+    /// Whether the key is active and not expired at `at`. Any time is accepted,
+    /// outside the years 0000–9999 too: nothing is stored or queried.
     pub fn is_usable_at(&self, at: DateTime<Utc>) -> bool {
         self.is_active && self.expires_at.is_none_or(|expiry| expiry > at)
     }
@@ -88,7 +89,10 @@ pub struct NewApiKey {
     pub rate_limit_requests: Option<u32>,
     /// The window in seconds (at least 1); set together with the requests.
     pub rate_limit_window_seconds: Option<u32>,
-    /// When the key stops working; must lie in the future.
+    /// When the key stops working; must lie in the future. A time outside the
+    /// years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub expires_at: Option<DateTime<Utc>>,
 }
 

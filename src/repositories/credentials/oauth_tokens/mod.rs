@@ -57,7 +57,10 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// Stores the user's token for the provider, replacing any earlier one
-    /// (one row per user, tenant and provider; `last_sync` is kept).
+    /// (one row per user, tenant and provider; `last_sync` is kept). A time
+    /// outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %token.user_id, provider = ?token.provider))]
     pub async fn upsert(&self, token: NewOAuthToken) -> Result<()> {
         let provider = provider_name(token.provider);
@@ -187,7 +190,7 @@ impl<'a> OAuthTokens<'a> {
 
     /// [`Self::list_for_provider`] one keyset page at a time, oldest first
     /// (on `(tenant_id, provider, created_at, id)`), for sync jobs over
-    /// many users; each page decrypted with one keyring.
+    /// many users; all of a page's tokens are decrypted with the same keys.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider, limit = request.limit()))]
     pub async fn list_for_provider_paged(
         &self,
@@ -214,7 +217,10 @@ impl<'a> OAuthTokens<'a> {
     /// Replaces the access token after a refresh. The refresh token and the
     /// expiry are replaced when given and kept when `None`: many providers
     /// return no new refresh token on a refresh, and the stored one must
-    /// survive it. `NotFound` if the user has no token for the provider here.
+    /// survive it. `NotFound` if the user has no token for the provider here. A
+    /// time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn refresh(
         &self,
@@ -296,7 +302,10 @@ impl<'a> OAuthTokens<'a> {
         }
     }
 
-    /// Records a synchronization. `NotFound` without a token.
+    /// Records a synchronization. `NotFound` without a token. A time outside
+    /// the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn update_last_sync(
         &self,

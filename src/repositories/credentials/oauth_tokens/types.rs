@@ -49,7 +49,9 @@ pub struct NewOAuthToken {
     pub refresh_token: Option<Secret>,
     /// The token type (`bearer` if unsure).
     pub token_type: String,
-    /// When the access token expires.
+    /// When the access token expires. A time outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub expires_at: Option<DateTime<Utc>>,
     /// The granted scopes.
     pub scope: Option<String>,

@@ -94,7 +94,10 @@ impl<'a> AdminTokens<'a> {
 
     /// Stores a token's hashes. `InvalidInput` for a blank token or
     /// secret, a blank or over-long name, an unknown permission, or an
-    /// expiry in the past; `Conflict` for a token stored already.
+    /// expiry in the past; `Conflict` for a token stored already. A time
+    /// outside the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the field.
     #[instrument(skip_all, fields(service = %new.service_name, admin_token_id = tracing::field::Empty), err(Display))]
     pub async fn create(&self, new: NewAdminToken) -> Result<AdminToken> {
         validation::secret("token", new.token.expose(), MAX_TOKEN)?;
@@ -254,7 +257,10 @@ impl<'a> AdminTokens<'a> {
     }
 
     /// The token's uses in `[from, to)`, oldest first, one keyset page at a
-    /// time (on the index `(admin_token_id, timestamp)`).
+    /// time (on the index `(admin_token_id, timestamp)`). A time outside the
+    /// years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter.
     #[instrument(skip_all, fields(admin_token_id = %id, limit = request.limit()), err(Display))]
     pub async fn usage_history(
         &self,

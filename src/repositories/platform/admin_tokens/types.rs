@@ -73,7 +73,10 @@ pub struct NewAdminToken {
     pub permissions: Vec<String>,
     /// May do everything.
     pub is_super_admin: bool,
-    /// When it stops being accepted (in the future), if ever.
+    /// When it stops being accepted (in the future), if ever. A time outside
+    /// the years 0000–9999 is
+    /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming this field.
     pub expires_at: Option<DateTime<Utc>>,
 }
 
