@@ -35,19 +35,53 @@ pub async fn create(var: &str) -> Option<String> {
     Some(with_database(&admin_url, &name))
 }
 
-/// Says once per test binary, where the person running the tests sees it,
-/// that the PostgreSQL half did not run: written to stderr directly,
-/// because the test harness captures `eprintln!` of passing tests.
+/// Says once per run, where the person running the tests sees it, that the
+/// PostgreSQL half did not run: written to stderr directly, because the
+/// test harness captures `eprintln!` of passing tests.
 fn say_once_that_postgres_did_not_run(var: &str) {
     use std::io::Write;
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {
+        if another_binary_of_this_run_said_it() {
+            return;
+        }
         let _ = writeln!(
             std::io::stderr(),
-            "\nnote: {var} is unset: the PostgreSQL half of these tests did not run \
+            "\nnote: {var} is unset: the PostgreSQL half of the tests did not run \
              (set it to a server's URL to run it)\n"
         );
     });
+}
+
+/// `cargo test` runs each test binary as its child, one after another: the
+/// first binary of a run leaves a mark named for that cargo process (its
+/// pid and start time, so a reused pid is another run), and the others see
+/// it. Anywhere else (another runner, another system) each binary says it.
+fn another_binary_of_this_run_said_it() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let parent = std::os::unix::process::parent_id();
+        let proc = std::path::PathBuf::from(format!("/proc/{parent}"));
+        let is_cargo =
+            std::fs::read_to_string(proc.join("comm")).is_ok_and(|name| name.trim() == "cargo");
+        // Field 22 of `stat`, after the command name in parentheses.
+        let started = std::fs::read_to_string(proc.join("stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(19).map(str::to_owned))
+            });
+        if let (true, Some(started)) = (is_cargo, started) {
+            let mark =
+                std::env::temp_dir().join(format!("pierre-db-postgres-note-{parent}-{started}"));
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(mark)
+                .is_err();
+        }
+    }
+    false
 }
 
 thread_local! {

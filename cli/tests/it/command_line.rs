@@ -80,6 +80,14 @@ async fn a_missing_postgres_database_is_named_with_its_fix() {
     assert_eq!(lines.len(), 1, "one line: {run:?}");
     assert!(lines[0].contains(said), "{run:?}");
     assert!(!lines[0].contains(" at line "), "{run:?}");
+    let (code, document) = fx.json(&["-u", &missing, "migrate", "up"]);
+    assert_eq!(code, 1, "--json");
+    assert_eq!(document["ok"], false, "{document}");
+    assert_eq!(
+        document["error"].as_str(),
+        lines[0].strip_prefix("error: "),
+        "the document carries the same message"
+    );
     // The doctor reports it among its checks, on stdout, in the same words.
     let doctor = fx.run(&["-u", &missing, "doctor"]);
     assert_eq!(doctor.code, 1, "{doctor:?}");
@@ -105,6 +113,14 @@ fn master_key_problems_name_the_flag_or_say_how_to_make_a_key() {
             "{run:?}"
         );
         assert!(!lines[0].contains("PIERRE_MASTER_KEY_FILE"), "{run:?}");
+        let (code, document) = fx.json(&["--master-key-file", file, "keys", "status"]);
+        assert_eq!(code, 2, "--json");
+        assert_eq!(document["ok"], false, "{document}");
+        assert_eq!(
+            document["error"].as_str(),
+            lines[0].strip_prefix("error: "),
+            "the document carries the same message"
+        );
     }
     let output = fx
         .command(&["keys", "status"])
