@@ -91,6 +91,12 @@ pub enum DatabaseError {
     #[error("unsupported: {0}")]
     Unsupported(String),
 
+    /// The source of an adoption is not a database the original Pierre
+    /// server wrote, or holds something this version cannot take over as
+    /// it is; the message names each migration, table or column at fault.
+    #[error("cannot adopt this database: {0}")]
+    NotAdoptable(String),
+
     /// The schema is behind this build: `pending` migrations are not
     /// applied. Returned by [`crate::Database::connect`] unless
     /// [`crate::DatabaseConfig::migrate_on_connect`] or

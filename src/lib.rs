@@ -106,6 +106,8 @@
 // `DatabaseError` the caller can act on. Unit tests may.
 #![cfg_attr(test, allow(clippy::unwrap_used, reason = "a failed unit test panics"))]
 
+#[cfg(feature = "adopt")]
+mod adopt;
 mod backend;
 mod config;
 #[cfg(feature = "internals")]
@@ -132,6 +134,8 @@ mod time;
 mod transactions;
 mod validation;
 
+#[cfg(feature = "adopt")]
+pub use adopt::{AdoptOptions, LegacyInventory, LegacySecrets, LegacySource, TableRows};
 pub use backend::{Backend, SUPPORTED_URLS};
 /// The date and time crate of the API (`DateTime<Utc>` in and out), at the
 /// version this crate uses: `pierre_db::chrono::Utc::now()`.

@@ -20,6 +20,8 @@ pub mod columns;
 pub mod envelope;
 pub mod hashing;
 pub mod keyring;
+#[cfg(feature = "adopt")]
+pub(crate) mod legacy;
 pub(crate) mod master;
 pub mod secret;
 

@@ -12,6 +12,8 @@
 mod common;
 
 mod a2a;
+#[cfg(feature = "adopt")]
+mod adopt;
 mod api_keys;
 mod chat;
 mod config;

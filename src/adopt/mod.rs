@@ -1,0 +1,284 @@
+//! Adopting a database the original Pierre server wrote.
+//!
+//! The first half of adoption: recognising the source and unlocking it.
+//! [`LegacySource`] opens the original's SQLite file read-only, checks its
+//! `_sqlx_migrations` ledger and its tables against what the original's 20
+//! migrations create, counts the rows, checks that a master key opens the
+//! source's data key and that every ciphertext opens under its row's
+//! context, all before anything is written anywhere.
+
+mod ledger;
+mod schema;
+mod secrets;
+
+pub use secrets::LegacySecrets;
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection};
+
+use crate::backend::Backend;
+use crate::crypto::legacy;
+use crate::crypto::{CryptoError, master::MasterKey};
+use crate::error::{DatabaseError, Result};
+
+/// What adoption may leave behind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdoptOptions {
+    /// Accept a source whose ledger holds the original's later migrations,
+    /// whose tables pierre-db does not manage: those tables are named in
+    /// the inventory, with their rows, and left where they are (the CLI's
+    /// `--skip-unmanaged-tables`). Without it such a source is refused.
+    pub skip_unmanaged_tables: bool,
+}
+
+impl AdoptOptions {
+    /// The strict default: a source with tables pierre-db does not manage
+    /// is refused.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// A table and how many rows it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableRows {
+    /// The table's name.
+    pub table: String,
+    /// Its rows.
+    pub rows: u64,
+}
+
+/// What a source holds, as [`LegacySource::inspect`] found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LegacyInventory {
+    /// The original's migrations after the 20 this version mirrors, by
+    /// version (accepted only with
+    /// [`AdoptOptions::skip_unmanaged_tables`]).
+    pub later_migrations: Vec<i64>,
+    /// The tables adoption moves, with their rows, by name. The original
+    /// creates `user_oauth_apps` at run time: a source may lack it.
+    pub tables: Vec<TableRows>,
+    /// The source's tables pierre-db does not manage, with their rows:
+    /// adoption leaves them behind.
+    pub unmanaged_tables: Vec<TableRows>,
+}
+
+/// A database written by the original Pierre server (its SQLite file),
+/// opened read-only: nothing here writes to it.
+///
+/// ```no_run
+/// use pierre_db::{AdoptOptions, LegacySource, MasterKey};
+///
+/// # async fn run() -> Result<(), pierre_db::DatabaseError> {
+/// let source = LegacySource::open("sqlite:/var/lib/pierre/pierre.db").await?;
+/// let inventory = source.inspect(&AdoptOptions::new()).await?;
+/// for table in &inventory.tables {
+///     println!("{}: {} rows", table.table, table.rows);
+/// }
+/// let legacy_key = MasterKey::from_file("/etc/pierre/master.key".as_ref())?;
+/// source.check_master_key(&legacy_key).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct LegacySource {
+    conn: DatabaseConnection,
+}
+
+impl LegacySource {
+    /// Opens the original's SQLite file at `url` (`sqlite:PATH`,
+    /// `sqlite://PATH`) read-only. A missing file is
+    /// [`DatabaseError::Connect`], never created; a PostgreSQL URL or an
+    /// in-memory database is [`DatabaseError::NotAdoptable`]: the original's
+    /// PostgreSQL layer writes no ledger, and its layout is not documented.
+    pub async fn open(url: &str) -> Result<Self> {
+        let path = match Backend::from_url(url)? {
+            Backend::SqliteFile(path) => path,
+            Backend::SqliteMemory => {
+                return Err(DatabaseError::NotAdoptable(
+                    "an in-memory database holds nothing to adopt; name the original's \
+                     SQLite file"
+                        .into(),
+                ));
+            }
+            Backend::Postgres => {
+                return Err(DatabaseError::NotAdoptable(
+                    "the original server's PostgreSQL layer writes no migration ledger and its \
+                     layout is not documented; adopt its SQLite file"
+                        .into(),
+                ));
+            }
+        };
+        if !path.is_file() {
+            return Err(DatabaseError::Connect {
+                backend: "sqlite",
+                problem: crate::error::ConnectProblem::MissingFile,
+                detail: format!("no such file: {}", path.display()),
+            });
+        }
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.max_connections(1).sqlx_logging(false);
+        options.map_sqlx_sqlite_opts(|o| o.read_only(true).create_if_missing(false));
+        let conn = sea_orm::Database::connect(options).await?;
+        Ok(Self { conn })
+    }
+
+    /// Checks that this is a database the original wrote and that this
+    /// version can take it over, and counts its rows.
+    ///
+    /// [`DatabaseError::NotAdoptable`], with every problem named, when:
+    /// there is no `_sqlx_migrations` ledger; one of the original's 20
+    /// migrations (`20250120000001` … `20250120000021`) is missing or failed,
+    /// or an unknown one is among them; a table is missing, lacks a column
+    /// or has a column the original does not create; or the source has
+    /// later migrations or tables pierre-db does not manage and
+    /// [`AdoptOptions::skip_unmanaged_tables`] is off.
+    pub async fn inspect(&self, options: &AdoptOptions) -> Result<LegacyInventory> {
+        let source = schema::tables_of(&self.conn).await?;
+        if !source.contains_key(schema::LEDGER) {
+            let why = if source.contains_key("seaql_migrations") {
+                "it is a pierre-db database already (it has seaql_migrations): move it with \
+                 `pierre-db copy`"
+            } else {
+                "it has no _sqlx_migrations ledger, so it is not a database the original Pierre \
+                 server wrote"
+            };
+            return Err(DatabaseError::NotAdoptable(why.into()));
+        }
+        let verdict = ledger::judge(&self.ledger().await?).map_err(refused)?;
+        let expected = schema::expected().await?;
+        let mut problems = schema::differences(&expected, &source);
+        let unmanaged = schema::unmanaged(&expected, &source);
+        if !options.skip_unmanaged_tables {
+            if !verdict.later.is_empty() {
+                problems.push(format!(
+                    "its ledger holds {} later migration(s) of the original ({}), which add \
+                     tables pierre-db does not manage",
+                    verdict.later.len(),
+                    list(&verdict.later)
+                ));
+            }
+            if !unmanaged.is_empty() {
+                problems.push(format!(
+                    "it has tables pierre-db does not manage ({})",
+                    unmanaged.join(", ")
+                ));
+            }
+            if !verdict.later.is_empty() || !unmanaged.is_empty() {
+                problems.push(
+                    "to adopt the tables pierre-db manages and leave those, skip unmanaged \
+                     tables (--skip-unmanaged-tables)"
+                        .into(),
+                );
+            }
+        }
+        if !problems.is_empty() {
+            return Err(refused(problems));
+        }
+        let mut tables = Vec::new();
+        for table in expected.keys().filter(|t| source.contains_key(*t)) {
+            tables.push(self.rows(table).await?);
+        }
+        let mut unmanaged_tables = Vec::new();
+        for table in &unmanaged {
+            unmanaged_tables.push(self.rows(table).await?);
+        }
+        Ok(LegacyInventory {
+            later_migrations: verdict.later,
+            tables,
+            unmanaged_tables,
+        })
+    }
+
+    /// Checks that `master` is the key the original wrapped this database's
+    /// data key with (`PIERRE_MASTER_ENCRYPTION_KEY` of the original
+    /// server). A wrong key is [`DatabaseError::NotAdoptable`] saying so,
+    /// found before anything is written.
+    pub async fn check_master_key(&self, master: &MasterKey) -> Result<()> {
+        self.data_key(master).await.map(drop)
+    }
+
+    /// Opens every encrypted value of the source (OAuth tokens, tenant
+    /// OAuth client secrets) with its data key, unwrapped by `master`,
+    /// under the original's associated data for its row: a value altered,
+    /// moved from another row or sealed under another key is listed by
+    /// table, column and row. A wrong `master` is
+    /// [`DatabaseError::NotAdoptable`], as for [`Self::check_master_key`].
+    pub async fn check_secrets(&self, master: &MasterKey) -> Result<LegacySecrets> {
+        secrets::check(&self.conn, &self.data_key(master).await?).await
+    }
+
+    /// The source's data key, unwrapped with `master`.
+    async fn data_key(&self, master: &MasterKey) -> Result<legacy::LegacyDataKey> {
+        let select = Query::select()
+            .column(Alias::new("secret_value"))
+            .from(Alias::new("system_secrets"))
+            .and_where(Expr::col(Alias::new("secret_type")).eq(legacy::DATA_KEY_SECRET_TYPE))
+            .to_owned();
+        let row = self.conn.query_one(&select).await?.ok_or_else(|| {
+            DatabaseError::NotAdoptable(format!(
+                "system_secrets has no '{}' row: the original's data key is missing",
+                legacy::DATA_KEY_SECRET_TYPE
+            ))
+        })?;
+        let wrapped: String = row.try_get_by_index(0)?;
+        legacy::unwrap_data_key(master, &wrapped).map_err(|err| match err {
+            CryptoError::WrongMasterKey => DatabaseError::NotAdoptable(
+                "the legacy master key does not open the source's data key: give the original \
+                 server's PIERRE_MASTER_ENCRYPTION_KEY (--legacy-master-key-file)"
+                    .into(),
+            ),
+            other => DatabaseError::NotAdoptable(format!(
+                "the source's data key (system_secrets '{}') is damaged: {other}",
+                legacy::DATA_KEY_SECRET_TYPE
+            )),
+        })
+    }
+
+    async fn ledger(&self) -> Result<Vec<ledger::Entry>> {
+        let select = Query::select()
+            .columns([Alias::new("version"), Alias::new("success")])
+            .from(Alias::new(schema::LEDGER))
+            .to_owned();
+        self.conn
+            .query_all(&select)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(ledger::Entry {
+                    version: row.try_get_by_index(0)?,
+                    success: row.try_get_by_index(1)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rows(&self, table: &str) -> Result<TableRows> {
+        let select = Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from(Alias::new(table))
+            .to_owned();
+        let rows: i64 = match self.conn.query_one(&select).await? {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        Ok(TableRows {
+            table: table.to_owned(),
+            rows: u64::try_from(rows).unwrap_or_default(),
+        })
+    }
+}
+
+fn refused(problems: Vec<String>) -> DatabaseError {
+    DatabaseError::NotAdoptable(problems.join("; "))
+}
+
+fn list(versions: &[i64]) -> String {
+    versions
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
