@@ -22,6 +22,7 @@ pub mod hashing;
 pub mod keyring;
 #[cfg(feature = "adopt")]
 pub(crate) mod legacy;
+pub(crate) mod legacy_hash;
 pub(crate) mod master;
 pub mod secret;
 

@@ -15,8 +15,8 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::rules::{self};
-use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
+use crate::crypto::{hashing, legacy_hash};
 use crate::error::{DatabaseError, Result};
 use crate::ids::OAuth2ClientId;
 use crate::query::Ctx;
@@ -254,6 +254,12 @@ impl<'a> OAuth2Clients<'a> {
     /// `client_id`, compared in constant time. Unknown, expired or
     /// deactivated clients and wrong secrets are all `None`; the hash is
     /// computed in every case.
+    ///
+    /// A secret still stored in the original server's Argon2id form (an
+    /// adopted database) is checked in that form and, when it matches,
+    /// replaced by this crate's form in the same call. That check needs the
+    /// `adopt` feature: without it such a client is
+    /// [`DatabaseError::Unsupported`], never a silent `None`.
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn verify_secret(
         &self,
@@ -276,10 +282,33 @@ impl<'a> OAuth2Clients<'a> {
         // Without a stored hash, compare against one no input can match, so
         // the work done does not tell whether the client exists.
         let hash = stored.as_ref().map_or("-", |row| &row.client_secret_hash);
-        if !hashing::verify(candidate, hash) {
-            return Ok(None);
+        match legacy_hash::Form::of(hash) {
+            None if !hashing::verify(candidate, hash) => return Ok(None),
+            None => {}
+            Some(form) => {
+                if !legacy_hash::verify(form, candidate, hash)? {
+                    return Ok(None);
+                }
+                self.upgrade_secret(client_id, hash, candidate).await?;
+            }
         }
         stored.map(OAuth2Client::try_from).transpose()
+    }
+
+    /// Replaces a legacy hash that just verified with this crate's form,
+    /// only if it is still the stored one: of several callers verifying
+    /// at once, one writes, and none overwrites a secret changed meanwhile.
+    async fn upgrade_secret(&self, client_id: &str, legacy: &str, secret: &str) -> Result<()> {
+        clients::Entity::update_many()
+            .col_expr(
+                clients::Column::ClientSecretHash,
+                Expr::value(hashing::hash(secret)),
+            )
+            .filter(clients::Column::ClientId.eq(client_id))
+            .filter(clients::Column::ClientSecretHash.eq(legacy))
+            .exec_in(&self.ctx)
+            .await?;
+        Ok(())
     }
 
     /// The row of `client_id`: every token request reads it, so its text

@@ -4,6 +4,7 @@
 //! backend), so these tests need no PostgreSQL.
 
 mod fixture;
+mod hashes;
 
 use pierre_db::{AdoptOptions, ConnectProblem, DatabaseError, LegacySource, MasterKey};
 

@@ -1,0 +1,121 @@
+//! Credentials the original stored in hash forms of its own keep working
+//! after adoption: the first successful check replaces the hash with this
+//! crate's form.
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use pierre_db::NewOAuth2Client;
+
+use crate::common;
+
+/// The original's Argon2id PHC string of `secret` (its parameters:
+/// m=19456, t=2, p=1).
+fn argon2id(secret: &str) -> String {
+    let salt = SaltString::encode_b64(b"pierre legacy salt").unwrap();
+    let params = argon2::Params::new(19_456, 2, 1, None).unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(secret.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+async fn stored_secret_hash(db: &pierre_db::Database, client_id: &str) -> String {
+    common::text_column(
+        db,
+        &format!("SELECT client_secret_hash FROM oauth2_clients WHERE client_id = '{client_id}'"),
+    )
+    .await
+    .pop()
+    .unwrap()
+}
+
+async fn set_legacy_hash(db: &pierre_db::Database, client_id: &str, hash: &str) {
+    let conn = db.unscoped_connection();
+    sea_orm::ConnectionTrait::execute_raw(
+        conn,
+        sea_orm::Statement::from_sql_and_values(
+            sea_orm::ConnectionTrait::get_database_backend(conn),
+            if sea_orm::ConnectionTrait::get_database_backend(conn) == sea_orm::DbBackend::Postgres
+            {
+                "UPDATE oauth2_clients SET client_secret_hash = $1 WHERE client_id = $2"
+            } else {
+                "UPDATE oauth2_clients SET client_secret_hash = ? WHERE client_id = ?"
+            },
+            [hash.into(), client_id.into()],
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_oauth2_client_secret_in_argon2id_verifies_and_is_upgraded_once() {
+    for t in common::databases().await {
+        let b = t.backend;
+        let clients = t.db.oauth2_clients();
+        let client = clients
+            .register(NewOAuth2Client::new("https://app.example/cb"))
+            .await
+            .unwrap();
+        let id = client.client.client_id.clone();
+        let legacy = argon2id("legacy-secret");
+        set_legacy_hash(&t.db, &id, &legacy).await;
+
+        // A wrong secret is refused and changes nothing.
+        assert!(
+            clients.verify_secret(&id, "wrong").await.unwrap().is_none(),
+            "{b}"
+        );
+        assert_eq!(stored_secret_hash(&t.db, &id).await, legacy, "{b}");
+
+        // The right one verifies, and the hash is now this crate's form.
+        let verified = clients.verify_secret(&id, "legacy-secret").await.unwrap();
+        assert_eq!(verified.map(|c| c.client_id), Some(id.clone()), "{b}");
+        let upgraded = stored_secret_hash(&t.db, &id).await;
+        assert_ne!(upgraded, legacy, "{b}");
+        assert!(!upgraded.starts_with('$'), "{b}: {upgraded}");
+        assert!(
+            clients
+                .verify_secret(&id, "legacy-secret")
+                .await
+                .unwrap()
+                .is_some(),
+            "{b}"
+        );
+        assert!(
+            clients.verify_secret(&id, "wrong").await.unwrap().is_none(),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn callers_verifying_a_legacy_secret_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in common::racing(&dir).await {
+        let b = t.backend;
+        let client =
+            t.db.oauth2_clients()
+                .register(NewOAuth2Client::new("https://app.example/cb"))
+                .await
+                .unwrap();
+        let id = client.client.client_id.clone();
+        set_legacy_hash(&t.db, &id, &argon2id("legacy-secret")).await;
+        let db = std::sync::Arc::new(t.db.clone());
+        let results = common::all_at_once(16, |_| {
+            let (db, id) = (db.clone(), id.clone());
+            async move {
+                db.oauth2_clients()
+                    .verify_secret(&id, "legacy-secret")
+                    .await
+            }
+        })
+        .await;
+        for result in results {
+            assert!(result.unwrap().is_some(), "{b}");
+        }
+        assert!(
+            !stored_secret_hash(&t.db, &id).await.starts_with('$'),
+            "{b}"
+        );
+    }
+}
