@@ -135,7 +135,9 @@ mod transactions;
 mod validation;
 
 #[cfg(feature = "adopt")]
-pub use adopt::{AdoptOptions, LegacyInventory, LegacySecrets, LegacySource, TableRows};
+pub use adopt::{
+    AdoptOptions, LegacyCell, LegacyInventory, LegacyRows, LegacySecrets, LegacySource, TableRows,
+};
 pub use backend::{Backend, SUPPORTED_URLS};
 /// The date and time crate of the API (`DateTime<Utc>` in and out), at the
 /// version this crate uses: `pierre_db::chrono::Utc::now()`.

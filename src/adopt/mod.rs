@@ -7,10 +7,13 @@
 //! source's data key and that every ciphertext opens under its row's
 //! context, all before anything is written anywhere.
 
+mod cells;
 mod ledger;
+mod rows;
 mod schema;
 mod secrets;
 
+pub use rows::{LegacyCell, LegacyRows};
 pub use secrets::LegacySecrets;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
@@ -198,6 +201,19 @@ impl LegacySource {
     /// found before anything is written.
     pub async fn check_master_key(&self, master: &MasterKey) -> Result<()> {
         self.data_key(master).await.map(drop)
+    }
+
+    /// Reads every row of every table pierre-db manages and judges each
+    /// cell against the column it will fill: ids (UUIDs, the original's
+    /// prefixed ids, which adoption maps, and NULL ids, which it fills),
+    /// both of the original's time forms within the years 0000–9999,
+    /// booleans, JSON (or the comma-joined lists the original wrote),
+    /// enum values pierre-db knows, and NULL only where the column takes
+    /// it. Nothing is written; what does not convert is listed by table,
+    /// column and row.
+    pub async fn check_rows(&self) -> Result<LegacyRows> {
+        let present: Vec<String> = schema::tables_of(&self.conn).await?.into_keys().collect();
+        rows::check(&self.conn, &present).await
     }
 
     /// Opens every encrypted value of the source (OAuth tokens, tenant

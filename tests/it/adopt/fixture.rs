@@ -183,7 +183,7 @@ impl Legacy {
         self.exec(
             "INSERT INTO tenant_oauth_credentials (id, tenant_id, provider, client_id, \
              client_secret_encrypted, redirect_uri, scopes, created_at, updated_at) \
-             VALUES (NULL, ?, ?, 'client', ?, 'https://app.example/cb', 'read', \
+             VALUES (NULL, ?, ?, 'client', ?, 'https://app.example/cb', '[\"read\"]', \
              '2025-04-01 09:30:00', '2025-04-01 09:30:00')",
             vec![
                 tenant.into(),

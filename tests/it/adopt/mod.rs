@@ -309,3 +309,74 @@ async fn every_legacy_ciphertext_opens_and_a_damaged_one_is_named_by_row() {
     );
     assert!(message.contains("legacy master key"), "{message}");
 }
+
+#[tokio::test]
+async fn every_cell_is_judged_and_what_does_not_convert_is_named_by_row() {
+    let legacy = Legacy::new().await;
+    legacy.users(2).await;
+    let acme = legacy.tenant("acme").await;
+    let ada = "8d2b7f0e-5a51-4c1e-9a1b-6f0c2d3e4f50";
+    legacy
+        .oauth_token(&acme, ada, "strava", "a", Some("r"))
+        .await;
+    // NULL ids, as the original wrote them.
+    legacy.tenant_credentials(&acme, "strava", "s", true).await;
+    legacy.tenant_credentials(&acme, "fitbit", "s", true).await;
+    let source = LegacySource::open(&legacy.url()).await.unwrap();
+    let clean = source.check_rows().await.unwrap();
+    assert!(clean.unconvertible.is_empty(), "{clean:?}");
+    // Three users (one the tenant's owner), the tenant, the token, two
+    // credentials and the data key row.
+    assert_eq!(clean.rows, 8, "{clean:?}");
+    assert_eq!(clean.new_ids, 2, "{clean:?}");
+    assert_eq!(clean.mapped_ids, 0, "{clean:?}");
+
+    // An A2A client with the original's prefixed id is mapped, not refused.
+    legacy
+        .sql(&format!(
+            "INSERT INTO a2a_clients (id, user_id, name, public_key, client_secret, permissions, \
+             created_at, updated_at) VALUES ('a2a_client_{ada}', \
+             (SELECT id FROM users WHERE email = 'user0@example.org'), 'bot', 'pk', \
+             'a2a_secret_x', '[\"read\"]', '2025-01-01 00:00:00', '2025-01-01 00:00:00')"
+        ))
+        .await;
+    // A malformed UUID, an unknown enum value (past the original's CHECK,
+    // as a hand edit would be) and a time that is no time.
+    legacy
+        .sql(&format!(
+            "UPDATE users SET id = 'user-7' WHERE email = 'user1@example.org'; \
+             PRAGMA ignore_check_constraints = ON; \
+             UPDATE users SET tier = 'gold' WHERE email = 'user0@example.org'; \
+             UPDATE user_oauth_tokens SET expires_at = 'soon' WHERE user_id = '{ada}'"
+        ))
+        .await;
+    let found = source.check_rows().await.unwrap();
+    assert_eq!(found.mapped_ids, 1, "{found:?}");
+    let mut named: Vec<(&str, &str)> = found
+        .unconvertible
+        .iter()
+        .map(|c| (c.table.as_str(), c.column.as_str()))
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            ("user_oauth_tokens", "expires_at"),
+            ("users", "id"),
+            ("users", "tier")
+        ],
+        "{found:?}"
+    );
+    let bad_id = found
+        .unconvertible
+        .iter()
+        .find(|c| c.column == "id")
+        .unwrap();
+    assert_eq!(bad_id.row, "user-7");
+    let tier = found
+        .unconvertible
+        .iter()
+        .find(|c| c.column == "tier")
+        .unwrap();
+    assert!(tier.reason.contains("\"gold\" is none of"), "{tier:?}");
+}

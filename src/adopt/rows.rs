@@ -1,0 +1,197 @@
+//! Every row of the source, cell by cell, against the column of
+//! pierre-db's schema it will fill.
+
+use sea_orm::sea_query::Iden;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, IdenStatic, Iterable, Statement};
+
+use super::cells::{self, Cell, Kind, Verdict};
+use crate::error::Result;
+
+/// Rows read per statement: a source can be large.
+const BATCH: i64 = 5_000;
+
+/// JSON lists the original stored comma-joined: `table.column`.
+const COMMA_LISTS: [(&str, &str); 1] = [("a2a_sessions", "granted_scopes")];
+
+/// A target column: its name, what it holds, whether it takes NULL.
+struct Target {
+    name: &'static str,
+    kind: Kind,
+    nullable: bool,
+}
+
+fn targets<C: ColumnTrait + IdenStatic + Iterable>() -> Vec<Target> {
+    C::iter()
+        .map(|column| Target {
+            name: column.as_str(),
+            kind: Kind::of(column.def().get_column_type()),
+            nullable: column.def().is_null(),
+        })
+        .collect()
+}
+
+macro_rules! managed {
+    ($($table:ident),+ $(,)?) => {
+        /// Each table pierre-db manages, with its columns.
+        fn managed() -> Vec<(&'static str, Vec<Target>)> {
+            vec![$((stringify!($table), targets::<entity::$table::Column>())),+]
+        }
+    };
+}
+
+managed!(
+    users,
+    tenants,
+    tenant_users,
+    system_secrets,
+    key_versions,
+    system_settings,
+    rsa_keypairs,
+    admin_config_categories,
+    admin_tokens,
+    oauth2_clients,
+    user_oauth_tokens,
+    tenant_oauth_credentials,
+    user_oauth_app_credentials,
+    user_profiles,
+    user_configurations,
+    user_mcp_tokens,
+    api_keys,
+    api_key_usage,
+    request_logs,
+    jwt_usage,
+    a2a_clients,
+    a2a_client_api_keys,
+    a2a_sessions,
+    a2a_tasks,
+    a2a_usage,
+    admin_provisioned_keys,
+    admin_token_usage,
+    admin_config_overrides,
+    admin_config_audit,
+    audit_events,
+    oauth2_auth_codes,
+    oauth2_refresh_tokens,
+    oauth2_states,
+    oauth_apps,
+    oauth_notifications,
+    permission_delegations,
+    impersonation_sessions,
+    fitness_configurations,
+    goals,
+    insights,
+    chat_conversations,
+    chat_messages,
+    recipes,
+    recipe_ingredients,
+);
+
+/// A cell that does not convert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyCell {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The row: its id, or `rowid N` when it has none (the id is NULL, or
+    /// the table's key is a secret such as a session token).
+    pub row: String,
+    /// Why it does not convert (the value is quoted only where it is not
+    /// a secret: ids, times, enum values).
+    pub reason: String,
+}
+
+/// What [`LegacySource::check_rows`](super::LegacySource::check_rows)
+/// found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LegacyRows {
+    /// Rows read, in every table pierre-db manages.
+    pub rows: u64,
+    /// Ids in one of the original's prefixed forms (`a2a_client_<uuid>`,
+    /// `admin_<hex>`, …), which adoption replaces with UUIDs, rewriting
+    /// every reference.
+    pub mapped_ids: u64,
+    /// NULL ids (the original wrote some), which adoption fills in.
+    pub new_ids: u64,
+    /// Cells that do not convert: adoption refuses them, or leaves their
+    /// rows out when asked to.
+    pub unconvertible: Vec<LegacyCell>,
+}
+
+/// Reads every row of every managed table the source has.
+pub(crate) async fn check(conn: &DatabaseConnection, present: &[String]) -> Result<LegacyRows> {
+    let mut found = LegacyRows::default();
+    for (table, columns) in managed() {
+        if present.iter().any(|t| t == table) {
+            check_table(conn, table, &columns, &mut found).await?;
+        }
+    }
+    Ok(found)
+}
+
+async fn check_table(
+    conn: &DatabaseConnection,
+    table: &'static str,
+    columns: &[Target],
+    found: &mut LegacyRows,
+) -> Result<()> {
+    // SQLite types each cell on its own: `typeof` says how, and `hex`
+    // reads a blob as text. Neither exists in the query builder.
+    let cells: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let name = sea_orm::sea_query::Alias::new(c.name).quoted();
+            format!("typeof({name}), CASE WHEN typeof({name}) = 'blob' THEN hex({name}) ELSE CAST({name} AS TEXT) END")
+        })
+        .collect();
+    let has_id = columns.iter().any(|c| c.name == "id");
+    let sql = format!(
+        "SELECT rowid, {} FROM \"{table}\" WHERE rowid > ? ORDER BY rowid LIMIT {BATCH}",
+        cells.join(", ")
+    );
+    let mut after = i64::MIN;
+    loop {
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                conn.get_database_backend(),
+                sql.clone(),
+                [after.into()],
+            ))
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get_by_index(0)?;
+        for row in &rows {
+            found.rows += 1;
+            let rowid: i64 = row.try_get_by_index(0)?;
+            let cell = |i: usize| -> Result<Cell> {
+                Ok(Cell {
+                    class: row.try_get_by_index(1 + 2 * i)?,
+                    text: row.try_get_by_index(2 + 2 * i)?,
+                })
+            };
+            let id = match columns.iter().position(|c| c.name == "id") {
+                Some(i) if has_id => cell(i)?.text,
+                _ => None,
+            };
+            for (i, column) in columns.iter().enumerate() {
+                let comma_list = COMMA_LISTS.contains(&(table, column.name));
+                let is_id = column.name == "id";
+                match cells::judge(&column.kind, column.nullable, is_id, comma_list, &cell(i)?) {
+                    Verdict::Converts => {}
+                    Verdict::MappedId if is_id => found.mapped_ids += 1,
+                    Verdict::MappedId => {}
+                    Verdict::NewId => found.new_ids += 1,
+                    Verdict::Refused(reason) => found.unconvertible.push(LegacyCell {
+                        table: table.to_owned(),
+                        column: column.name.to_owned(),
+                        row: id.clone().unwrap_or_else(|| format!("rowid {rowid}")),
+                        reason,
+                    }),
+                }
+            }
+        }
+    }
+}
