@@ -130,6 +130,7 @@ mod shared;
 pub mod sqlite_planner;
 #[cfg(all(feature = "sqlite", not(feature = "internals")))]
 mod sqlite_planner;
+mod tables;
 mod time;
 mod transactions;
 mod validation;

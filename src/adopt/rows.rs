@@ -39,52 +39,7 @@ macro_rules! managed {
     };
 }
 
-managed!(
-    users,
-    tenants,
-    tenant_users,
-    system_secrets,
-    key_versions,
-    system_settings,
-    rsa_keypairs,
-    admin_config_categories,
-    admin_tokens,
-    oauth2_clients,
-    user_oauth_tokens,
-    tenant_oauth_credentials,
-    user_oauth_app_credentials,
-    user_profiles,
-    user_configurations,
-    user_mcp_tokens,
-    api_keys,
-    api_key_usage,
-    request_logs,
-    jwt_usage,
-    a2a_clients,
-    a2a_client_api_keys,
-    a2a_sessions,
-    a2a_tasks,
-    a2a_usage,
-    admin_provisioned_keys,
-    admin_token_usage,
-    admin_config_overrides,
-    admin_config_audit,
-    audit_events,
-    oauth2_auth_codes,
-    oauth2_refresh_tokens,
-    oauth2_states,
-    oauth_apps,
-    oauth_notifications,
-    permission_delegations,
-    impersonation_sessions,
-    fitness_configurations,
-    goals,
-    insights,
-    chat_conversations,
-    chat_messages,
-    recipes,
-    recipe_ingredients,
-);
+crate::every_table!(managed);
 
 /// A cell that does not convert.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -49,10 +49,8 @@ const MAX_PARAMETERS: usize = 30_000;
 /// their rows, which the copy overwrites with the source's.
 const SEEDED_BY_MIGRATIONS: [&str; 2] = ["admin_config_categories", "system_settings"];
 
-/// The tables, parents before children: `users` before `tenants` although
-/// each references the other (a user's home tenant is optional, a tenant's
-/// owner is not), then by foreign key. [`copy_every_table`] copies them in
-/// this order with each table's entity.
+/// The tables in the library's loading order (`pierre_db::every_table!`):
+/// [`copy_every_table`] copies them in this order with each table's entity.
 macro_rules! tables {
     ($($table:ident),* $(,)?) => {
         /// Every table, in copy order.
@@ -70,52 +68,7 @@ macro_rules! tables {
     };
 }
 
-tables!(
-    users,
-    tenants,
-    tenant_users,
-    system_secrets,
-    key_versions,
-    system_settings,
-    rsa_keypairs,
-    admin_config_categories,
-    admin_tokens,
-    oauth2_clients,
-    user_oauth_tokens,
-    tenant_oauth_credentials,
-    user_oauth_app_credentials,
-    user_profiles,
-    user_configurations,
-    user_mcp_tokens,
-    api_keys,
-    api_key_usage,
-    request_logs,
-    jwt_usage,
-    a2a_clients,
-    a2a_client_api_keys,
-    a2a_sessions,
-    a2a_tasks,
-    a2a_usage,
-    admin_provisioned_keys,
-    admin_token_usage,
-    admin_config_overrides,
-    admin_config_audit,
-    audit_events,
-    oauth2_auth_codes,
-    oauth2_refresh_tokens,
-    oauth2_states,
-    oauth_apps,
-    oauth_notifications,
-    permission_delegations,
-    impersonation_sessions,
-    fitness_configurations,
-    goals,
-    insights,
-    chat_conversations,
-    chat_messages,
-    recipes,
-    recipe_ingredients,
-);
+pierre_db::every_table!(tables);
 
 pub async fn run(global: &Global, out: &Output, options: &Copy) -> Result<Code> {
     let (from, to) = (options.from.trim(), options.to.trim());
