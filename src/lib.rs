@@ -283,10 +283,15 @@ pub mod internals {
     /// nothing is built twice), and reaches them through here.
     pub use {entity, sea_orm};
 
-    /// The backend features this build was compiled with, `[sqlite,
-    /// postgres]`: the compile-fail harness checks it to pick, among the
-    /// builds side by side in a target folder, the one its binary linked.
-    pub const FEATURES: [bool; 2] = [cfg!(feature = "sqlite"), cfg!(feature = "postgres")];
+    /// The features this build was compiled with, `[sqlite, postgres,
+    /// adopt]` (`internals` is on, or this module would not exist): the
+    /// compile-fail harness checks it to pick, among the builds side by
+    /// side in a target folder, the one its binary linked.
+    pub const FEATURES: [bool; 3] = [
+        cfg!(feature = "sqlite"),
+        cfg!(feature = "postgres"),
+        cfg!(feature = "adopt"),
+    ];
 }
 pub use transactions::{RetryPolicy, Tx};
 /// The UUID crate of the API (row ids), at the version this crate uses.

@@ -103,7 +103,9 @@ impl Harness {
             });
         let exe = std::env::current_exe().unwrap();
         let deps = exe.parent().unwrap().to_path_buf();
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compile_fail");
+        // A folder per run, so that two runs at once do not share outputs.
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("compile_fail-{}", std::process::id()));
         std::fs::create_dir_all(&out).unwrap();
         let mut harness = Self {
             rustc,
@@ -137,9 +139,10 @@ impl Harness {
         std::fs::write(
             &probe,
             format!(
-                "const _: () = assert!(matches!(pierre_db::internals::FEATURES, [{}, {}]));\nfn main() {{}}\n",
+                "const _: () = assert!(matches!(pierre_db::internals::FEATURES, [{}, {}, {}]));\nfn main() {{}}\n",
                 cfg!(feature = "sqlite"),
                 cfg!(feature = "postgres"),
+                cfg!(feature = "adopt"),
             ),
         )
         .unwrap();

@@ -12,7 +12,10 @@ pub(crate) enum Kind {
     Uuid,
     Time,
     Bool,
-    Integer,
+    /// An integer within these bounds.
+    Integer(i64, i64),
+    /// A floating-point number (an integer converts too).
+    Real,
     Json,
     /// One of these values.
     Enum(Vec<String>),
@@ -28,14 +31,15 @@ impl Kind {
                 Self::Time
             }
             ColumnType::Boolean => Self::Bool,
-            ColumnType::TinyInteger
-            | ColumnType::SmallInteger
-            | ColumnType::Integer
-            | ColumnType::BigInteger
-            | ColumnType::TinyUnsigned
-            | ColumnType::SmallUnsigned
-            | ColumnType::Unsigned
-            | ColumnType::BigUnsigned => Self::Integer,
+            ColumnType::TinyInteger => Self::Integer(i8::MIN.into(), i8::MAX.into()),
+            ColumnType::SmallInteger => Self::Integer(i16::MIN.into(), i16::MAX.into()),
+            ColumnType::Integer => Self::Integer(i32::MIN.into(), i32::MAX.into()),
+            ColumnType::BigInteger => Self::Integer(i64::MIN, i64::MAX),
+            ColumnType::TinyUnsigned => Self::Integer(0, u8::MAX.into()),
+            ColumnType::SmallUnsigned => Self::Integer(0, u16::MAX.into()),
+            ColumnType::Unsigned => Self::Integer(0, u32::MAX.into()),
+            ColumnType::BigUnsigned => Self::Integer(0, i64::MAX),
+            ColumnType::Float | ColumnType::Double | ColumnType::Decimal(_) => Self::Real,
             ColumnType::Json | ColumnType::JsonBinary => Self::Json,
             ColumnType::Enum { variants, .. } => {
                 Self::Enum(variants.iter().map(|v| v.to_string()).collect())
@@ -100,8 +104,13 @@ pub(crate) fn judge(
             ("integer", "0" | "1") => Verdict::Converts,
             _ => Verdict::Refused(format!("{text:?} is not a boolean (0 or 1)")),
         },
-        Kind::Integer if cell.class == "integer" => Verdict::Converts,
-        Kind::Integer => Verdict::Refused(format!("a {} is not an integer", cell.class)),
+        Kind::Integer(min, max) if cell.class == "integer" => match text.parse::<i64>() {
+            Ok(n) if (*min..=*max).contains(&n) => Verdict::Converts,
+            _ => Verdict::Refused(format!("{text} is outside {min}..={max}")),
+        },
+        Kind::Integer(..) => Verdict::Refused(format!("a {} is not an integer", cell.class)),
+        Kind::Real if matches!(cell.class.as_str(), "integer" | "real") => Verdict::Converts,
+        Kind::Real => Verdict::Refused(format!("a {} is not a number", cell.class)),
         Kind::Json if serde_json::from_str::<serde_json::Value>(text).is_ok() => Verdict::Converts,
         Kind::Json if comma_list => Verdict::Converts,
         Kind::Json => Verdict::Refused("not JSON".into()),
@@ -173,19 +182,24 @@ mod tests {
             timestamp("2025-03-01T08:00:00+00:00").unwrap()
         );
         assert!(timestamp("yesterday").unwrap_err().contains("not a time"));
-        assert!(timestamp("+10000-01-01T00:00:00+00:00").is_err());
+        // `%Y` reads a five-digit year: the range check refuses it.
+        assert!(
+            timestamp("+10000-01-01 00:00:00")
+                .unwrap_err()
+                .contains("outside the years")
+        );
     }
 
     #[test]
     fn ids_the_original_wrote_convert_map_or_are_refused() {
-        let nil = Uuid::new_v4().to_string();
+        let some = Uuid::new_v4().to_string();
         assert_eq!(
-            judge(&Kind::Uuid, false, true, false, &text(&nil)),
+            judge(&Kind::Uuid, false, true, false, &text(&some)),
             Verdict::Converts
         );
         for mapped in [
-            format!("a2a_client_{nil}"),
-            format!("task_{nil}"),
+            format!("a2a_client_{some}"),
+            format!("task_{some}"),
             format!("admin_{}", "ab".repeat(16)),
             format!("mcp_client_{}", "0f".repeat(16)),
             format!("app_{}", "12".repeat(16)),
@@ -264,5 +278,32 @@ mod tests {
             judge(&Kind::Json, false, false, false, &text("read,write")),
             Verdict::Refused(_)
         ));
+    }
+
+    #[test]
+    fn numbers_must_fit_their_column() {
+        let big = Cell {
+            class: "integer".into(),
+            text: Some("3000000000".into()),
+        };
+        let int = Kind::Integer(i32::MIN.into(), i32::MAX.into());
+        assert!(matches!(
+            judge(&int, false, false, false, &big),
+            Verdict::Refused(_)
+        ));
+        let bigint = Kind::Integer(i64::MIN, i64::MAX);
+        assert_eq!(judge(&bigint, false, false, false, &big), Verdict::Converts);
+        assert!(matches!(
+            judge(&Kind::Real, false, false, false, &text("abc")),
+            Verdict::Refused(_)
+        ));
+        let real = Cell {
+            class: "real".into(),
+            text: Some("2.5".into()),
+        };
+        assert_eq!(
+            judge(&Kind::Real, false, false, false, &real),
+            Verdict::Converts
+        );
     }
 }

@@ -4,10 +4,10 @@
 -- it to learn which tables and columns a source must have (run on an
 -- in-memory database and read back); the tests write their sources with it.
 --
--- This is the original's layout, not this project's: the schema rules of
--- SCHEMA.md are deliberately not applied. Written from SCHEMA.md and
--- LEGACY-FORMATS.md, with the FOREIGN KEY / UNIQUE / CHECK clauses as the
--- original's published migrations have them.
+-- This is the original's layout, not this project's: the schema rules this
+-- project applies are deliberately not applied. Written from the design's
+-- schema and legacy-format notes, with the FOREIGN KEY / UNIQUE / CHECK
+-- clauses as the original's published migrations have them.
 --
 -- Conventions of the original: ids, timestamps and enums are TEXT, booleans
 -- INTEGER 0/1, JSON documents and lists TEXT. Every `id TEXT PRIMARY KEY` is
@@ -318,7 +318,7 @@ CREATE INDEX idx_admin_usage_token_id ON admin_token_usage(admin_token_id);
 CREATE INDEX idx_admin_usage_timestamp ON admin_token_usage(timestamp);
 
 -- id is NULL in real rows. api_key_id has NO foreign key in the original
--- (SCHEMA.md's "->api_keys" is this project's rule); key_status has no CHECK.
+-- (a foreign key to api_keys is this project's rule); key_status has no CHECK.
 CREATE TABLE admin_provisioned_keys (
     id TEXT PRIMARY KEY,
     admin_token_id TEXT NOT NULL REFERENCES admin_tokens(id) ON DELETE CASCADE,
@@ -452,7 +452,7 @@ CREATE INDEX idx_oauth2_refresh_tokens_tenant_user ON oauth2_refresh_tokens(tena
 CREATE INDEX idx_oauth2_refresh_tokens_user_id ON oauth2_refresh_tokens(user_id);
 
 -- user_id: the original's migration declares it TEXT, but the rows hold a
--- 16-byte BLOB (LEGACY-FORMATS.md); declared BLOB here so the column's
+-- 16-byte BLOB; declared BLOB here so the column's
 -- affinity matches the stored values. No foreign key either way.
 CREATE TABLE oauth2_states (
     state TEXT PRIMARY KEY,
@@ -509,7 +509,7 @@ CREATE INDEX idx_tenant_oauth_tenant ON tenant_oauth_credentials(tenant_id);
 CREATE INDEX idx_tenant_oauth_provider ON tenant_oauth_credentials(provider);
 
 -- Non-UUID ids ('app_<32 hex>', 'mcp_client_<32 hex>', …) occur in legacy
--- databases (LEGACY-FORMATS.md does not say in which columns); ids here are
+-- databases (the legacy-format notes do not say in which columns); ids here are
 -- free TEXT. client_secret_hash is the plaintext secret in 20-migration-era rows.
 CREATE TABLE oauth_apps (
     id TEXT PRIMARY KEY,

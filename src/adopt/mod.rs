@@ -30,8 +30,8 @@ use crate::error::{DatabaseError, Result};
 pub struct AdoptOptions {
     /// Accept a source whose ledger holds the original's later migrations,
     /// whose tables pierre-db does not manage: those tables are named in
-    /// the inventory, with their rows, and left where they are (the CLI's
-    /// `--skip-unmanaged-tables`). Without it such a source is refused.
+    /// the inventory, with their rows, and left where they are. Without it
+    /// such a source is refused.
     pub skip_unmanaged_tables: bool,
 }
 
@@ -45,6 +45,7 @@ impl AdoptOptions {
 
 /// A table and how many rows it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableRows {
     /// The table's name.
     pub table: String,
@@ -60,8 +61,9 @@ pub struct LegacyInventory {
     /// version (accepted only with
     /// [`AdoptOptions::skip_unmanaged_tables`]).
     pub later_migrations: Vec<i64>,
-    /// The tables adoption moves, with their rows, by name. The original
-    /// creates `user_oauth_apps` at run time: a source may lack it.
+    /// The tables adoption moves, with their rows, by name: pierre-db's 44
+    /// and the original's run-time `user_oauth_apps`, whose rows become
+    /// `user_oauth_app_credentials` (a source may lack it).
     pub tables: Vec<TableRows>,
     /// The source's tables pierre-db does not manage, with their rows:
     /// adoption leaves them behind.
@@ -134,7 +136,8 @@ impl LegacySource {
     /// [`DatabaseError::NotAdoptable`], with every problem named, when:
     /// there is no `_sqlx_migrations` ledger; one of the original's 20
     /// migrations (`20250120000001` … `20250120000021`) is missing or failed,
-    /// or an unknown one is among them; a table is missing, lacks a column
+    /// or an unknown one is among them; a later migration failed (even with
+    /// [`AdoptOptions::skip_unmanaged_tables`]); a table is missing, lacks a column
     /// or has a column the original does not create; or the source has
     /// later migrations or tables pierre-db does not manage and
     /// [`AdoptOptions::skip_unmanaged_tables`] is off.
@@ -150,9 +153,12 @@ impl LegacySource {
             };
             return Err(DatabaseError::NotAdoptable(why.into()));
         }
-        let verdict = ledger::judge(&self.ledger().await?).map_err(refused)?;
+        let (verdict, mut problems) = match ledger::judge(&self.ledger().await?) {
+            Ok(verdict) => (verdict, Vec::new()),
+            Err(problems) => (ledger::Verdict { later: Vec::new() }, problems),
+        };
         let expected = schema::expected().await?;
-        let mut problems = schema::differences(&expected, &source);
+        problems.extend(schema::differences(&expected, &source));
         let unmanaged = schema::unmanaged(&expected, &source);
         if !options.skip_unmanaged_tables {
             if !verdict.later.is_empty() {
@@ -171,8 +177,8 @@ impl LegacySource {
             }
             if !verdict.later.is_empty() || !unmanaged.is_empty() {
                 problems.push(
-                    "to adopt the tables pierre-db manages and leave those, skip unmanaged \
-                     tables (--skip-unmanaged-tables)"
+                    "to adopt the tables pierre-db manages and leave those, set \
+                     AdoptOptions::skip_unmanaged_tables"
                         .into(),
                 );
             }
@@ -212,15 +218,16 @@ impl LegacySource {
     /// it. Nothing is written; what does not convert is listed by table,
     /// column and row.
     pub async fn check_rows(&self) -> Result<LegacyRows> {
-        let present: Vec<String> = schema::tables_of(&self.conn).await?.into_keys().collect();
-        rows::check(&self.conn, &present).await
+        rows::check(&self.conn, &schema::tables_of(&self.conn).await?).await
     }
 
     /// Opens every encrypted value of the source (OAuth tokens, tenant
     /// OAuth client secrets) with its data key, unwrapped by `master`,
     /// under the original's associated data for its row: a value altered,
     /// moved from another row or sealed under another key is listed by
-    /// table, column and row. A wrong `master` is
+    /// table, column and row. The original also sealed some values without
+    /// any context (its `encrypt_data`): those open in any row, so a move
+    /// cannot be seen for them; they are counted apart. A wrong `master` is
     /// [`DatabaseError::NotAdoptable`], as for [`Self::check_master_key`].
     pub async fn check_secrets(&self, master: &MasterKey) -> Result<LegacySecrets> {
         secrets::check(&self.conn, &self.data_key(master).await?).await
@@ -242,8 +249,8 @@ impl LegacySource {
         let wrapped: String = row.try_get_by_index(0)?;
         legacy::unwrap_data_key(master, &wrapped).map_err(|err| match err {
             CryptoError::WrongMasterKey => DatabaseError::NotAdoptable(
-                "the legacy master key does not open the source's data key: give the original \
-                 server's PIERRE_MASTER_ENCRYPTION_KEY (--legacy-master-key-file)"
+                "the legacy master key does not open the source's data key: use the original \
+                 server's master key (its PIERRE_MASTER_ENCRYPTION_KEY)"
                     .into(),
             ),
             other => DatabaseError::NotAdoptable(format!(

@@ -5,6 +5,7 @@ use sea_orm::sea_query::Iden;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, IdenStatic, Iterable, Statement};
 
 use super::cells::{self, Cell, Kind, Verdict};
+use super::schema::Tables;
 use crate::error::Result;
 
 /// Rows read per statement: a source can be large.
@@ -43,6 +44,7 @@ crate::every_table!(managed);
 
 /// A cell that does not convert.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LegacyCell {
     /// The table.
     pub table: String,
@@ -74,11 +76,29 @@ pub struct LegacyRows {
     pub unconvertible: Vec<LegacyCell>,
 }
 
-/// Reads every row of every managed table the source has.
-pub(crate) async fn check(conn: &DatabaseConnection, present: &[String]) -> Result<LegacyRows> {
+/// Reads every row of every managed table the source has, and of the
+/// original's run-time `user_oauth_apps`, whose rows become
+/// `user_oauth_app_credentials`. A column the source lacks is not read
+/// (inspection names it).
+pub(crate) async fn check(conn: &DatabaseConnection, source: &Tables) -> Result<LegacyRows> {
     let mut found = LegacyRows::default();
-    for (table, columns) in managed() {
-        if present.iter().any(|t| t == table) {
+    let managed = managed();
+    let credentials = managed
+        .iter()
+        .find(|(table, _)| *table == "user_oauth_app_credentials")
+        .map(|(_, columns)| columns.as_slice())
+        .unwrap_or_default();
+    let run_time = ("user_oauth_apps", credentials);
+    for (table, columns) in managed
+        .iter()
+        .map(|(t, c)| (*t, c.as_slice()))
+        .chain([run_time])
+    {
+        if let Some(present) = source.get(table) {
+            let columns: Vec<&Target> = columns
+                .iter()
+                .filter(|c| present.contains(c.name))
+                .collect();
             check_table(conn, table, &columns, &mut found).await?;
         }
     }
@@ -88,7 +108,7 @@ pub(crate) async fn check(conn: &DatabaseConnection, present: &[String]) -> Resu
 async fn check_table(
     conn: &DatabaseConnection,
     table: &'static str,
-    columns: &[Target],
+    columns: &[&Target],
     found: &mut LegacyRows,
 ) -> Result<()> {
     // SQLite types each cell on its own: `typeof` says how, and `hex`
@@ -100,7 +120,6 @@ async fn check_table(
             format!("typeof({name}), CASE WHEN typeof({name}) = 'blob' THEN hex({name}) ELSE CAST({name} AS TEXT) END")
         })
         .collect();
-    let has_id = columns.iter().any(|c| c.name == "id");
     let sql = format!(
         "SELECT rowid, {} FROM \"{table}\" WHERE rowid > ? ORDER BY rowid LIMIT {BATCH}",
         cells.join(", ")
@@ -128,8 +147,8 @@ async fn check_table(
                 })
             };
             let id = match columns.iter().position(|c| c.name == "id") {
-                Some(i) if has_id => cell(i)?.text,
-                _ => None,
+                Some(i) => cell(i)?.text,
+                None => None,
             };
             for (i, column) in columns.iter().enumerate() {
                 let comma_list = COMMA_LISTS.contains(&(table, column.name));

@@ -13,8 +13,12 @@ use crate::security::UnreadableValue;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LegacySecrets {
-    /// Values that opened.
+    /// Values that opened under their row's context.
     pub opened: u64,
+    /// Values that opened only without context (the original's
+    /// `encrypt_data`): they open in any row, so they are bound to theirs
+    /// only from adoption on.
+    pub without_context: u64,
     /// Values that did not, by table, column and row (adoption refuses
     /// them, or leaves their rows out when asked to).
     pub unreadable: Vec<UnreadableValue>,
@@ -23,69 +27,62 @@ pub struct LegacySecrets {
 /// Opens every ciphertext of the source; none is written anywhere.
 pub(crate) async fn check(conn: &DatabaseConnection, key: &LegacyDataKey) -> Result<LegacySecrets> {
     let mut found = LegacySecrets::default();
-    let tokens = select(
-        conn,
-        "user_oauth_tokens",
-        &[
-            "id",
-            "tenant_id",
-            "user_id",
-            "provider",
-            "access_token",
-            "refresh_token",
-        ],
-    )
-    .await?;
-    for row in tokens {
-        let (id, tenant, user, provider): (Option<String>, String, String, String) = (
-            row.try_get_by_index(0)?,
-            row.try_get_by_index(1)?,
-            row.try_get_by_index(2)?,
-            row.try_get_by_index(3)?,
-        );
+    let columns = [
+        "id",
+        "tenant_id",
+        "user_id",
+        "provider",
+        "access_token",
+        "refresh_token",
+    ];
+    for row in select(conn, "user_oauth_tokens", &columns).await? {
+        // Every cell optional: a NULL where the original required a value
+        // is this row's problem, not the end of the check.
+        let text = |i: usize| row.try_get_by_index::<Option<String>>(i).ok().flatten();
+        let id = text(0);
+        let (Some(tenant), Some(user), Some(provider)) = (text(1), text(2), text(3)) else {
+            let row_key = id.unwrap_or_else(|| "(no id)".to_owned());
+            let reason = "its tenant, user or provider is missing";
+            found.unreadable("user_oauth_tokens", "access_token", row_key, reason);
+            continue;
+        };
         let aad = legacy::token_aad(&tenant, &user, &provider);
         let row_key = || {
             id.clone()
                 .unwrap_or_else(|| format!("{tenant}/{user}/{provider}"))
         };
         for (index, column) in [(4, "access_token"), (5, "refresh_token")] {
-            let value: Option<String> = row.try_get_by_index(index)?;
-            if let Some(value) = value {
+            if let Some(value) = text(index) {
                 found.open(key, "user_oauth_tokens", column, &aad, &value, row_key);
             }
         }
     }
-    let credentials = select(
-        conn,
-        "tenant_oauth_credentials",
-        &["id", "tenant_id", "provider", "client_secret_encrypted"],
-    )
-    .await?;
-    for row in credentials {
-        let (id, tenant, provider, value): (Option<String>, String, String, String) = (
-            row.try_get_by_index(0)?,
-            row.try_get_by_index(1)?,
-            row.try_get_by_index(2)?,
-            row.try_get_by_index(3)?,
-        );
+    let columns = ["id", "tenant_id", "provider", "client_secret_encrypted"];
+    for row in select(conn, "tenant_oauth_credentials", &columns).await? {
+        let text = |i: usize| row.try_get_by_index::<Option<String>>(i).ok().flatten();
+        let (table, column) = ("tenant_oauth_credentials", "client_secret_encrypted");
+        let id = text(0);
+        let (Some(tenant), Some(provider), Some(value)) = (text(1), text(2), text(3)) else {
+            let row_key = id.unwrap_or_else(|| "(no id)".to_owned());
+            found.unreadable(
+                table,
+                column,
+                row_key,
+                "its tenant, provider or secret is missing",
+            );
+            continue;
+        };
         let aad = legacy::credential_aad(&tenant, &provider);
         // The original inserted these rows with NULL ids: the tenant and
         // provider name the row instead.
         let row_key = || id.clone().unwrap_or_else(|| format!("{tenant}/{provider}"));
-        found.open(
-            key,
-            "tenant_oauth_credentials",
-            "client_secret_encrypted",
-            &aad,
-            &value,
-            row_key,
-        );
+        found.open(key, table, column, &aad, &value, row_key);
     }
     Ok(found)
 }
 
 impl LegacySecrets {
-    /// Opens one value under its row's context, or, failing that, under no
+    /// Opens one value under its row's context or, failing that, under no
     /// context (the original's `encrypt_data` wrote some values without).
     fn open(
         &mut self,
@@ -96,15 +93,23 @@ impl LegacySecrets {
         value: &str,
         row_key: impl Fn() -> String,
     ) {
-        match legacy::open(key, aad, value).or_else(|_| legacy::open(key, "", value)) {
-            Ok(_) => self.opened += 1,
-            Err(err) => self.unreadable.push(UnreadableValue {
-                table,
-                column,
-                key: row_key(),
-                reason: err.to_string(),
-            }),
+        if legacy::open(key, aad, value).is_ok() {
+            self.opened += 1;
+            return;
         }
+        match legacy::open(key, "", value) {
+            Ok(_) => self.without_context += 1,
+            Err(err) => self.unreadable(table, column, row_key(), &err.to_string()),
+        }
+    }
+
+    fn unreadable(&mut self, table: &'static str, column: &'static str, key: String, reason: &str) {
+        self.unreadable.push(UnreadableValue {
+            table,
+            column,
+            key,
+            reason: reason.to_owned(),
+        });
     }
 }
 

@@ -30,10 +30,26 @@ impl std::fmt::Display for Form {
     }
 }
 
-/// Whether `credential` matches `stored`, a hash in `form`. Without the
-/// `adopt` feature this build cannot tell: [`DatabaseError::Unsupported`]
-/// says so, rather than refusing a credential that may be right.
-pub(crate) fn verify(form: Form, credential: &str, stored: &str) -> Result<bool> {
+/// Whether `credential` matches `stored`, a hash in `form`, computed on a
+/// blocking thread: the original's Argon2id costs tens of milliseconds and
+/// 19 MiB, which must not stall the async workers. Without the `adopt`
+/// feature this build cannot tell: [`DatabaseError::Unsupported`] says so,
+/// rather than refusing a credential that may be right.
+pub(crate) async fn verify(form: Form, credential: &str, stored: &str) -> Result<bool> {
+    #[cfg(feature = "adopt")]
+    {
+        let (credential, stored) = (credential.to_owned(), stored.to_owned());
+        tokio::task::spawn_blocking(move || verify_now(form, &credential, &stored))
+            .await
+            .map_err(|err| {
+                crate::error::DatabaseError::Config(format!("hash check failed: {err}"))
+            })?
+    }
+    #[cfg(not(feature = "adopt"))]
+    verify_now(form, credential, stored)
+}
+
+fn verify_now(form: Form, credential: &str, stored: &str) -> Result<bool> {
     #[cfg(feature = "adopt")]
     match form {
         Form::Argon2id => {
@@ -41,6 +57,7 @@ pub(crate) fn verify(form: Form, credential: &str, stored: &str) -> Result<bool>
             // A stored string that does not parse matches nothing; the
             // parameters come from the string itself.
             let Ok(parsed) = PasswordHash::new(stored) else {
+                tracing::warn!("a stored {form} hash does not parse: it matches no credential");
                 return Ok(false);
             };
             Ok(argon2::Argon2::default()
@@ -80,9 +97,9 @@ mod tests {
             "{stored}"
         );
         assert_eq!(Form::of(&stored), Some(Form::Argon2id));
-        assert!(verify(Form::Argon2id, "s3cret", &stored).unwrap());
-        assert!(!verify(Form::Argon2id, "s3cret ", &stored).unwrap());
-        assert!(!verify(Form::Argon2id, "s3cret", "$argon2id$garbage").unwrap());
+        assert!(verify_now(Form::Argon2id, "s3cret", &stored).unwrap());
+        assert!(!verify_now(Form::Argon2id, "s3cret ", &stored).unwrap());
+        assert!(!verify_now(Form::Argon2id, "s3cret", "$argon2id$garbage").unwrap());
         // This crate's own form is never taken for the original's.
         assert_eq!(Form::of(&crate::crypto::hashing::hash("s3cret")), None);
     }

@@ -57,6 +57,8 @@ fn say_once_that_postgres_did_not_run(var: &str) {
 /// first binary of a run leaves a mark named for that cargo process (its
 /// pid and start time, so a reused pid is another run), and the others see
 /// it. Anywhere else (another runner, another system) each binary says it.
+/// The marks are empty files, one per run, left for the system to clear
+/// with the rest of its temp folder.
 fn another_binary_of_this_run_said_it() -> bool {
     #[cfg(target_os = "linux")]
     {

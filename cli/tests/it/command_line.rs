@@ -84,8 +84,8 @@ async fn a_missing_postgres_database_is_named_with_its_fix() {
     assert_eq!(code, 1, "--json");
     assert_eq!(document["ok"], false, "{document}");
     assert_eq!(
-        document["error"].as_str(),
-        lines[0].strip_prefix("error: "),
+        document["error"].as_str().unwrap(),
+        lines[0].strip_prefix("error: ").unwrap(),
         "the document carries the same message"
     );
     // The doctor reports it among its checks, on stdout, in the same words.
@@ -117,8 +117,8 @@ fn master_key_problems_name_the_flag_or_say_how_to_make_a_key() {
         assert_eq!(code, 2, "--json");
         assert_eq!(document["ok"], false, "{document}");
         assert_eq!(
-            document["error"].as_str(),
-            lines[0].strip_prefix("error: "),
+            document["error"].as_str().unwrap(),
+            lines[0].strip_prefix("error: ").unwrap(),
             "the document carries the same message"
         );
     }

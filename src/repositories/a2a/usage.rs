@@ -272,7 +272,8 @@ impl<'a> A2aUsage<'a> {
     /// with `today` (oldest first, days without requests included), in ONE
     /// grouped query. `InvalidInput` for 0 or more than
     /// [`A2aUsage::MAX_HISTORY_DAYS`] days. Days reaching outside the years
-    /// 0000–9999 are
+    /// 0000–9999 (the period ends at the midnight after `today`, so the
+    /// last `today` that can be asked for is 9999-12-30) are
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter (`today`).
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner, days), err(Display))]

@@ -3,7 +3,7 @@
 //! (ring directly, as the original does, not the library's legacy reader),
 //! and rows in its conventions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -215,21 +215,12 @@ impl Legacy {
         std::fs::read(&self.path).unwrap()
     }
 
-    /// The names of its tables.
-    pub async fn tables(&self) -> BTreeSet<String> {
+    /// Its tables and their columns.
+    pub async fn columns(&self) -> BTreeMap<String, BTreeSet<String>> {
         let conn = self.open(false).await;
-        let names = conn
-            .query_all_raw(Statement::from_string(
-                conn.get_database_backend(),
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'",
-            ))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|row| row.try_get_by_index::<String>(0).unwrap())
-            .collect();
+        let columns = columns_of(&conn).await;
         conn.close().await.unwrap();
-        names
+        columns
     }
 
     async fn open(&self, create: bool) -> DatabaseConnection {
@@ -238,6 +229,29 @@ impl Legacy {
             .await
             .unwrap()
     }
+}
+
+/// The tables of a SQLite database (its own and the migration ledgers
+/// excepted) and their columns.
+pub async fn columns_of(conn: &impl ConnectionTrait) -> BTreeMap<String, BTreeSet<String>> {
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%' \
+             AND m.name NOT IN ('_sqlx_migrations', 'seaql_migrations')",
+        ))
+        .await
+        .unwrap();
+    let mut tables: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for row in rows {
+        let (table, column): (String, String) = (
+            row.try_get_by_index(0).unwrap(),
+            row.try_get_by_index(1).unwrap(),
+        );
+        tables.entry(table).or_default().insert(column);
+    }
+    tables
 }
 
 async fn ledger_insert(conn: &DatabaseConnection, version: i64, success: bool) {

@@ -61,6 +61,7 @@ async fn the_ledger_must_hold_the_originals_twenty_migrations_all_successful() {
     legacy
         .sql("UPDATE _sqlx_migrations SET success = 0 WHERE version = 20250120000012")
         .await;
+    legacy.sql("ALTER TABLE goals DROP COLUMN goal_data").await;
     let message = refused(&legacy, &AdoptOptions::new()).await;
     assert!(
         message.contains("lacks the original's migration 20250120000007"),
@@ -68,6 +69,11 @@ async fn the_ledger_must_hold_the_originals_twenty_migrations_all_successful() {
     );
     assert!(
         message.contains("migration 20250120000012 failed"),
+        "{message}"
+    );
+    // The ledger's problems do not hide the tables'.
+    assert!(
+        message.contains("table goals has no column goal_data"),
         "{message}"
     );
 }
@@ -86,7 +92,7 @@ async fn later_migrations_need_the_flag_and_their_tables_are_reported() {
     let message = refused(&legacy, &AdoptOptions::new()).await;
     assert!(message.contains("20260206000001"), "{message}");
     assert!(message.contains("coaches"), "{message}");
-    assert!(message.contains("--skip-unmanaged-tables"), "{message}");
+    assert!(message.contains("skip_unmanaged_tables"), "{message}");
 
     let mut options = AdoptOptions::new();
     options.skip_unmanaged_tables = true;
@@ -212,7 +218,10 @@ async fn a_wrong_legacy_master_key_is_refused_before_anything_is_written() {
         message.contains("legacy master key does not open"),
         "{message}"
     );
-    assert!(message.contains("--legacy-master-key-file"), "{message}");
+    assert!(
+        message.contains("PIERRE_MASTER_ENCRYPTION_KEY"),
+        "{message}"
+    );
     source.check_master_key(&legacy.master).await.unwrap();
 
     legacy.sql("DELETE FROM system_secrets").await;
@@ -223,27 +232,17 @@ async fn a_wrong_legacy_master_key_is_refused_before_anything_is_written() {
 #[tokio::test]
 async fn the_originals_tables_are_the_ones_pierre_db_manages() {
     // The DDL the fixture and the library share, against the schema this
-    // crate migrates: the same 44 tables, plus the original's run-time one.
+    // crate migrates: the same 44 tables with the same columns, plus the
+    // original's run-time table, whose rows become
+    // `user_oauth_app_credentials` (same columns).
     let legacy = Legacy::new().await;
-    let mut theirs = legacy.tables().await;
-    assert!(theirs.remove("user_oauth_apps"));
-    assert!(theirs.remove("_sqlx_migrations"));
+    let mut theirs = legacy.columns().await;
+    let run_time = theirs.remove("user_oauth_apps").unwrap();
     let db = crate::common::sqlite().await;
-    let ours: std::collections::BTreeSet<String> = sea_orm::ConnectionTrait::query_all_raw(
-        db.db.unscoped_connection(),
-        sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Sqlite,
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite%' AND name <> 'seaql_migrations'",
-        ),
-    )
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|row| row.try_get_by_index::<String>(0).unwrap())
-    .collect();
+    let ours = fixture::columns_of(db.db.unscoped_connection()).await;
     assert_eq!(ours.len(), 44);
     assert_eq!(theirs, ours);
+    assert_eq!(run_time, ours["user_oauth_app_credentials"]);
 }
 
 #[tokio::test]
@@ -269,7 +268,8 @@ async fn every_legacy_ciphertext_opens_and_a_damaged_one_is_named_by_row() {
 
     let source = LegacySource::open(&legacy.url()).await.unwrap();
     let secrets = source.check_secrets(&legacy.master).await.unwrap();
-    assert_eq!(secrets.opened, 5, "{secrets:?}");
+    assert_eq!(secrets.opened, 4, "{secrets:?}");
+    assert_eq!(secrets.without_context, 1, "{secrets:?}");
     assert!(secrets.unreadable.is_empty(), "{secrets:?}");
 
     // One value altered, and Ada's access token copied into Bob's row:
@@ -297,7 +297,7 @@ async fn every_legacy_ciphertext_opens_and_a_damaged_one_is_named_by_row() {
     ];
     expected.sort();
     assert_eq!(named, expected, "{secrets:?}");
-    assert_eq!(secrets.opened, 3);
+    assert_eq!(secrets.opened + secrets.without_context, 3);
     assert!(secrets.unreadable.iter().all(|u| !u.reason.contains("ada")));
 
     // A wrong master key opens nothing and says so.
@@ -347,7 +347,10 @@ async fn every_cell_is_judged_and_what_does_not_convert_is_named_by_row() {
             "UPDATE users SET id = 'user-7' WHERE email = 'user1@example.org'; \
              PRAGMA ignore_check_constraints = ON; \
              UPDATE users SET tier = 'gold' WHERE email = 'user0@example.org'; \
-             UPDATE user_oauth_tokens SET expires_at = 'soon' WHERE user_id = '{ada}'"
+             UPDATE user_oauth_tokens SET expires_at = 'soon' WHERE user_id = '{ada}'; \
+             INSERT INTO user_oauth_apps (id, user_id, provider, client_id, client_secret, \
+             redirect_uri, created_at) SELECT '{ada}', id, 'strava', 'c', 's', \
+             'https://app.example/cb', 'later' FROM users WHERE email = 'user0@example.org'"
         ))
         .await;
     let found = source.check_rows().await.unwrap();
@@ -361,6 +364,7 @@ async fn every_cell_is_judged_and_what_does_not_convert_is_named_by_row() {
     assert_eq!(
         named,
         [
+            ("user_oauth_apps", "created_at"),
             ("user_oauth_tokens", "expires_at"),
             ("users", "id"),
             ("users", "tier")
