@@ -136,6 +136,20 @@ pub(crate) fn timestamp(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("{text:?} is outside the years 0000-9999"))
 }
 
+/// The UUID that replaces the original's prefixed id `old`: derived from
+/// it (SHA-256, as a version 8 UUID), so the same id maps to the same UUID
+/// wherever it appears (its row and every reference to it) and in every
+/// run (a resumed adoption agrees with the first).
+pub(crate) fn mapped_id(old: &str) -> Uuid {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("pierre-db adopt id\0{old}").as_bytes(),
+    );
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
 /// Whether `text` is an id in one of the original's prefixed forms.
 fn prefixed_id(text: &str) -> bool {
     let hex32 = |rest: &str| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit());
@@ -278,6 +292,15 @@ mod tests {
             judge(&Kind::Json, false, false, false, &text("read,write")),
             Verdict::Refused(_)
         ));
+    }
+
+    #[test]
+    fn a_prefixed_id_maps_to_the_same_uuid_every_time() {
+        let old = format!("admin_{}", "ab".repeat(16));
+        let new = mapped_id(&old);
+        assert_eq!(new, mapped_id(&old));
+        assert_eq!(new.get_version_num(), 8);
+        assert_ne!(new, mapped_id(&format!("admin_{}", "ac".repeat(16))));
     }
 
     #[test]

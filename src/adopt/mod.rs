@@ -13,7 +13,7 @@ mod rows;
 mod schema;
 mod secrets;
 
-pub use rows::{LegacyCell, LegacyRows};
+pub use rows::{LegacyCell, LegacyRows, MappedId};
 pub use secrets::LegacySecrets;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};

@@ -58,6 +58,18 @@ pub struct LegacyCell {
     pub reason: String,
 }
 
+/// A row id of the original's that adoption replaces with a UUID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MappedId {
+    /// The table.
+    pub table: String,
+    /// The id as the original wrote it.
+    pub old: String,
+    /// The UUID it becomes.
+    pub new: uuid::Uuid,
+}
+
 /// What [`LegacySource::check_rows`](super::LegacySource::check_rows)
 /// found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,10 +77,11 @@ pub struct LegacyCell {
 pub struct LegacyRows {
     /// Rows read, in every table pierre-db manages.
     pub rows: u64,
-    /// Ids in one of the original's prefixed forms (`a2a_client_<uuid>`,
-    /// `admin_<hex>`, …), which adoption replaces with UUIDs, rewriting
-    /// every reference.
-    pub mapped_ids: u64,
+    /// Row ids in one of the original's prefixed forms (`a2a_client_<uuid>`,
+    /// `admin_<hex>`, …) and the UUIDs adoption gives them. Each is derived
+    /// from the old id, so every reference to it maps the same way, and so
+    /// does a resumed run.
+    pub mapped_ids: Vec<MappedId>,
     /// NULL ids (the original wrote some), which adoption fills in.
     pub new_ids: u64,
     /// Cells that do not convert: adoption refuses them, or leaves their
@@ -155,7 +168,14 @@ async fn check_table(
                 let is_id = column.name == "id";
                 match cells::judge(&column.kind, column.nullable, is_id, comma_list, &cell(i)?) {
                     Verdict::Converts => {}
-                    Verdict::MappedId if is_id => found.mapped_ids += 1,
+                    Verdict::MappedId if is_id => {
+                        let old = id.clone().unwrap_or_default();
+                        found.mapped_ids.push(MappedId {
+                            table: table.to_owned(),
+                            new: cells::mapped_id(&old),
+                            old,
+                        });
+                    }
                     Verdict::MappedId => {}
                     Verdict::NewId => found.new_ids += 1,
                     Verdict::Refused(reason) => found.unconvertible.push(LegacyCell {
