@@ -137,8 +137,8 @@ mod validation;
 
 #[cfg(feature = "adopt")]
 pub use adopt::{
-    AdoptOptions, LegacyCell, LegacyInventory, LegacyRows, LegacySecrets, LegacySource, MappedId,
-    TableRows,
+    AdoptOptions, CredentialCount, CredentialForm, LegacyCell, LegacyCredentials, LegacyInventory,
+    LegacyRows, LegacySecrets, LegacySource, MappedId, TableRows,
 };
 pub use backend::{Backend, SUPPORTED_URLS};
 /// The date and time crate of the API (`DateTime<Utc>` in and out), at the

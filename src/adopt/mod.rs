@@ -8,11 +8,13 @@
 //! context, all before anything is written anywhere.
 
 mod cells;
+mod credentials;
 mod ledger;
 mod rows;
 mod schema;
 mod secrets;
 
+pub use credentials::{CredentialCount, CredentialForm, LegacyCredentials};
 pub use rows::{LegacyCell, LegacyRows, MappedId};
 pub use secrets::LegacySecrets;
 
@@ -219,6 +221,17 @@ impl LegacySource {
     /// column and row.
     pub async fn check_rows(&self) -> Result<LegacyRows> {
         rows::check(&self.conn, &schema::tables_of(&self.conn).await?).await
+    }
+
+    /// Classifies every credential the original stored only to verify (API
+    /// keys, MCP tokens, A2A, admin, OAuth app and OAuth 2.0 client
+    /// secrets, refresh tokens, authorization codes, session tokens) by the
+    /// form it is in: this crate's SHA-256 (kept), in clear (hashed by
+    /// adoption), or bcrypt, Argon2id or HMAC (verified and upgraded on
+    /// first use). A value in no form its column holds is named, never
+    /// guessed at; no value is ever printed.
+    pub async fn check_credentials(&self) -> Result<LegacyCredentials> {
+        credentials::check(&self.conn, &schema::tables_of(&self.conn).await?).await
     }
 
     /// Opens every encrypted value of the source (OAuth tokens, tenant

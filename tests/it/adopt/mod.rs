@@ -395,3 +395,51 @@ async fn every_cell_is_judged_and_what_does_not_convert_is_named_by_row() {
         .unwrap();
     assert!(tier.reason.contains("\"gold\" is none of"), "{tier:?}");
 }
+
+#[tokio::test]
+async fn every_credential_is_classified_by_form_and_an_unknown_one_is_named() {
+    use pierre_db::CredentialForm::{HmacSha256, Plaintext, Sha256Hex};
+    let legacy = Legacy::new().await;
+    legacy.users(1).await;
+    let owner = "(SELECT id FROM users WHERE email = 'user0@example.org')";
+    let hmac = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32])
+    };
+    legacy
+        .sql(&format!(
+            "INSERT INTO api_keys (id, user_id, name, key_hash, key_prefix, tier, created_at) VALUES \
+             ('k1', {owner}, 'a', '{hex}', 'pk_live_aaaa', 'starter', '2025-01-01 00:00:00'), \
+             ('k2', {owner}, 'b', 'NOT-A-HASH', 'pk_live_bbbb', 'starter', '2025-01-01 00:00:00'); \
+             INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uris, \
+             scopes, owner_user_id, created_at, updated_at) VALUES \
+             ('a1', 'c1', '{hmac}', 'new era', '[]', '[]', {owner}, '2025-01-01 00:00:00', \
+             '2025-01-01 00:00:00'), \
+             ('a2', 'c2', 'plain-old-secret', 'old era', '[]', '[]', {owner}, \
+             '2025-01-01 00:00:00', '2025-01-01 00:00:00')",
+            hex = "0f".repeat(32),
+        ))
+        .await;
+    let source = LegacySource::open(&legacy.url()).await.unwrap();
+    let found = source.check_credentials().await.unwrap();
+    let counts: Vec<(&str, pierre_db::CredentialForm, u64)> = found
+        .counts
+        .iter()
+        .map(|c| (c.column.as_str(), c.form, c.rows))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("api_keys.key_hash", Sha256Hex, 1),
+            ("oauth_apps.client_secret_hash", Plaintext, 1),
+            ("oauth_apps.client_secret_hash", HmacSha256, 1),
+        ],
+        "{found:?}"
+    );
+    assert_eq!(found.unknown.len(), 1, "{found:?}");
+    assert_eq!(found.unknown[0].row, "k2");
+    assert_eq!(found.unknown[0].column, "key_hash");
+    // The value itself is never in the report.
+    assert!(!format!("{found:?}").contains("NOT-A-HASH"));
+    assert!(!format!("{found:?}").contains("plain-old-secret"));
+}
