@@ -4,8 +4,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::DatabaseConnection;
 
+use super::read;
 use super::rows::LegacyCell;
 use super::schema::Tables;
 use crate::error::Result;
@@ -153,15 +154,9 @@ pub(crate) async fn check(conn: &DatabaseConnection, source: &Tables) -> Result<
         // Names from the fixed list above, not from input. The values are
         // secrets or their hashes: they are classified here and never
         // printed.
-        let sql = format!(
-            "SELECT rowid, CAST({id} AS TEXT), CAST(\"{}\" AS TEXT) FROM \"{}\"",
-            spec.column, spec.table
-        );
-        let rows = conn
-            .query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
-            .await?;
+        let select = format!("CAST({id} AS TEXT), CAST(\"{}\" AS TEXT)", spec.column);
         let mut counts: Vec<(CredentialForm, u64)> = Vec::new();
-        for row in rows {
+        read::every_row(conn, spec.table, &select, |row| {
             let rowid: i64 = row.try_get_by_index(0)?;
             let id: Option<String> = row.try_get_by_index(1)?;
             let value: Option<String> = row.try_get_by_index(2)?;
@@ -184,7 +179,9 @@ pub(crate) async fn check(conn: &DatabaseConnection, source: &Tables) -> Result<
                     ),
                 }),
             }
-        }
+            Ok(())
+        })
+        .await?;
         counts.sort();
         found
             .counts

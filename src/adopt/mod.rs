@@ -10,6 +10,7 @@
 mod cells;
 mod credentials;
 mod ledger;
+mod read;
 mod rows;
 mod schema;
 mod secrets;

@@ -2,14 +2,12 @@
 //! pierre-db's schema it will fill.
 
 use sea_orm::sea_query::Iden;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, IdenStatic, Iterable, Statement};
+use sea_orm::{ColumnTrait, DatabaseConnection, IdenStatic, Iterable};
 
 use super::cells::{self, Cell, Kind, Verdict};
+use super::read;
 use super::schema::Tables;
 use crate::error::Result;
-
-/// Rows read per statement: a source can be large.
-const BATCH: i64 = 5_000;
 
 /// JSON lists the original stored comma-joined: `table.column`.
 const COMMA_LISTS: [(&str, &str); 1] = [("a2a_sessions", "granted_scopes")];
@@ -124,6 +122,10 @@ async fn check_table(
     columns: &[&Target],
     found: &mut LegacyRows,
 ) -> Result<()> {
+    if columns.is_empty() {
+        // A table with none of its columns: inspection names each one.
+        return Ok(());
+    }
     // SQLite types each cell on its own: `typeof` says how, and `hex`
     // reads a blob as text. Neither exists in the query builder.
     let cells: Vec<String> = columns
@@ -133,59 +135,44 @@ async fn check_table(
             format!("typeof({name}), CASE WHEN typeof({name}) = 'blob' THEN hex({name}) ELSE CAST({name} AS TEXT) END")
         })
         .collect();
-    let sql = format!(
-        "SELECT rowid, {} FROM \"{table}\" WHERE rowid > ? ORDER BY rowid LIMIT {BATCH}",
-        cells.join(", ")
-    );
-    let mut after = i64::MIN;
-    loop {
-        let rows = conn
-            .query_all_raw(Statement::from_sql_and_values(
-                conn.get_database_backend(),
-                sql.clone(),
-                [after.into()],
-            ))
-            .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
+    let id_at = columns.iter().position(|c| c.name == "id");
+    read::every_row(conn, table, &cells.join(", "), |row| {
+        found.rows += 1;
+        let rowid: i64 = row.try_get_by_index(0)?;
+        let cell = |i: usize| -> Result<Cell> {
+            Ok(Cell {
+                class: row.try_get_by_index(1 + 2 * i)?,
+                text: row.try_get_by_index(2 + 2 * i)?,
+            })
         };
-        after = last.try_get_by_index(0)?;
-        for row in &rows {
-            found.rows += 1;
-            let rowid: i64 = row.try_get_by_index(0)?;
-            let cell = |i: usize| -> Result<Cell> {
-                Ok(Cell {
-                    class: row.try_get_by_index(1 + 2 * i)?,
-                    text: row.try_get_by_index(2 + 2 * i)?,
-                })
-            };
-            let id = match columns.iter().position(|c| c.name == "id") {
-                Some(i) => cell(i)?.text,
-                None => None,
-            };
-            for (i, column) in columns.iter().enumerate() {
-                let comma_list = COMMA_LISTS.contains(&(table, column.name));
-                let is_id = column.name == "id";
-                match cells::judge(&column.kind, column.nullable, is_id, comma_list, &cell(i)?) {
-                    Verdict::Converts => {}
-                    Verdict::MappedId if is_id => {
-                        let old = id.clone().unwrap_or_default();
-                        found.mapped_ids.push(MappedId {
-                            table: table.to_owned(),
-                            new: cells::mapped_id(&old),
-                            old,
-                        });
-                    }
-                    Verdict::MappedId => {}
-                    Verdict::NewId => found.new_ids += 1,
-                    Verdict::Refused(reason) => found.unconvertible.push(LegacyCell {
+        let id = match id_at {
+            Some(i) => cell(i)?.text,
+            None => None,
+        };
+        for (i, column) in columns.iter().enumerate() {
+            let comma_list = COMMA_LISTS.contains(&(table, column.name));
+            let is_id = column.name == "id";
+            match cells::judge(&column.kind, column.nullable, is_id, comma_list, &cell(i)?) {
+                Verdict::Converts => {}
+                Verdict::MappedId if is_id => {
+                    let old = id.clone().unwrap_or_default();
+                    found.mapped_ids.push(MappedId {
                         table: table.to_owned(),
-                        column: column.name.to_owned(),
-                        row: id.clone().unwrap_or_else(|| format!("rowid {rowid}")),
-                        reason,
-                    }),
+                        new: cells::mapped_id(&old),
+                        old,
+                    });
                 }
+                Verdict::MappedId => {}
+                Verdict::NewId => found.new_ids += 1,
+                Verdict::Refused(reason) => found.unconvertible.push(LegacyCell {
+                    table: table.to_owned(),
+                    column: column.name.to_owned(),
+                    row: id.clone().unwrap_or_else(|| format!("rowid {rowid}")),
+                    reason,
+                }),
             }
         }
-    }
+        Ok(())
+    })
+    .await
 }

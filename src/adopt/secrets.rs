@@ -1,9 +1,9 @@
 //! The source's encrypted columns, opened with the original's data key
 //! under the original's associated data.
 
-use sea_orm::sea_query::{Alias, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult};
+use sea_orm::DatabaseConnection;
 
+use super::read;
 use crate::crypto::legacy::{self, LegacyDataKey};
 use crate::error::Result;
 use crate::security::UnreadableValue;
@@ -27,24 +27,18 @@ pub struct LegacySecrets {
 /// Opens every ciphertext of the source; none is written anywhere.
 pub(crate) async fn check(conn: &DatabaseConnection, key: &LegacyDataKey) -> Result<LegacySecrets> {
     let mut found = LegacySecrets::default();
-    let columns = [
-        "id",
-        "tenant_id",
-        "user_id",
-        "provider",
-        "access_token",
-        "refresh_token",
-    ];
-    for row in select(conn, "user_oauth_tokens", &columns).await? {
+    let select = "id, tenant_id, user_id, provider, access_token, refresh_token";
+    read::every_row(conn, "user_oauth_tokens", select, |row| {
         // Every cell optional: a NULL where the original required a value
-        // is this row's problem, not the end of the check.
-        let text = |i: usize| row.try_get_by_index::<Option<String>>(i).ok().flatten();
+        // is this row's problem, not the end of the check. Cell 0 is the
+        // rowid.
+        let text = |i: usize| row.try_get_by_index::<Option<String>>(i + 1).ok().flatten();
         let id = text(0);
         let (Some(tenant), Some(user), Some(provider)) = (text(1), text(2), text(3)) else {
             let row_key = id.unwrap_or_else(|| "(no id)".to_owned());
             let reason = "its tenant, user or provider is missing";
             found.unreadable("user_oauth_tokens", "access_token", row_key, reason);
-            continue;
+            return Ok(());
         };
         let aad = legacy::token_aad(&tenant, &user, &provider);
         let row_key = || {
@@ -56,11 +50,13 @@ pub(crate) async fn check(conn: &DatabaseConnection, key: &LegacyDataKey) -> Res
                 found.open(key, "user_oauth_tokens", column, &aad, &value, row_key);
             }
         }
-    }
-    let columns = ["id", "tenant_id", "provider", "client_secret_encrypted"];
-    for row in select(conn, "tenant_oauth_credentials", &columns).await? {
-        let text = |i: usize| row.try_get_by_index::<Option<String>>(i).ok().flatten();
-        let (table, column) = ("tenant_oauth_credentials", "client_secret_encrypted");
+        Ok(())
+    })
+    .await?;
+    let (table, column) = ("tenant_oauth_credentials", "client_secret_encrypted");
+    let select = "id, tenant_id, provider, client_secret_encrypted";
+    read::every_row(conn, table, select, |row| {
+        let text = |i: usize| row.try_get_by_index::<Option<String>>(i + 1).ok().flatten();
         let id = text(0);
         let (Some(tenant), Some(provider), Some(value)) = (text(1), text(2), text(3)) else {
             let row_key = id.unwrap_or_else(|| "(no id)".to_owned());
@@ -70,14 +66,16 @@ pub(crate) async fn check(conn: &DatabaseConnection, key: &LegacyDataKey) -> Res
                 row_key,
                 "its tenant, provider or secret is missing",
             );
-            continue;
+            return Ok(());
         };
         let aad = legacy::credential_aad(&tenant, &provider);
         // The original inserted these rows with NULL ids: the tenant and
         // provider name the row instead.
         let row_key = || id.clone().unwrap_or_else(|| format!("{tenant}/{provider}"));
         found.open(key, table, column, &aad, &value, row_key);
-    }
+        Ok(())
+    })
+    .await?;
     Ok(found)
 }
 
@@ -111,16 +109,4 @@ impl LegacySecrets {
             reason: reason.to_owned(),
         });
     }
-}
-
-async fn select(
-    conn: &DatabaseConnection,
-    table: &str,
-    columns: &[&str],
-) -> Result<Vec<QueryResult>> {
-    let select = Query::select()
-        .columns(columns.iter().map(|c| Alias::new(*c)))
-        .from(Alias::new(table))
-        .to_owned();
-    Ok(conn.query_all(&select).await?)
 }

@@ -1,0 +1,41 @@
+//! Reading a source table in batches, by rowid: a source can be large, and
+//! a check must not hold all of it in memory.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement};
+
+use crate::error::Result;
+
+/// Rows read per statement.
+const BATCH: i64 = 5_000;
+
+/// Calls `each` with every row of `SELECT rowid, <select> FROM table`, in
+/// rowid order, `BATCH` rows per statement. `select` is SQL the caller
+/// built from names it knows (the schema's, never input).
+pub(crate) async fn every_row(
+    conn: &DatabaseConnection,
+    table: &str,
+    select: &str,
+    mut each: impl FnMut(&QueryResult) -> Result<()>,
+) -> Result<()> {
+    // `rowid` is SQLite's own key, which the query builder does not name.
+    let sql = format!(
+        "SELECT rowid, {select} FROM \"{table}\" WHERE rowid > ? ORDER BY rowid LIMIT {BATCH}"
+    );
+    let mut after = i64::MIN;
+    loop {
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                conn.get_database_backend(),
+                sql.clone(),
+                [after.into()],
+            ))
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get_by_index(0)?;
+        for row in &rows {
+            each(row)?;
+        }
+    }
+}
