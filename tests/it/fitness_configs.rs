@@ -67,6 +67,18 @@ async fn saves_are_upserts_and_users_fall_back_to_the_tenant_default() {
         );
         assert_eq!(configs.list_for_user(ada).await.unwrap().len(), 1);
         assert_eq!(configs.list_tenant_defaults().await.unwrap().len(), 1);
+        // The tenant default itself, under the user's override.
+        let default = configs.get_tenant_default("zones").await.unwrap().unwrap();
+        assert_eq!(
+            (default.id, default.user_id, default.data),
+            (first.id, None, json!({"max_hr": 191})),
+            "{b}"
+        );
+        assert_eq!(
+            configs.get_tenant_default("power").await.unwrap(),
+            None,
+            "{b}"
+        );
 
         // Another tenant sees none of it.
         let other = t.db.tenant(globex).fitness_configs();

@@ -225,6 +225,25 @@ async fn insights_list_by_type_and_owner() {
             .unwrap();
         assert_eq!(all.items.len(), 3, "{b}");
         assert!(all.items.iter().all(|i| i.user_id == w.ada), "{b}");
+
+        // One insight by id, only for its owner; deleted only by its owner.
+        let newest = all.items[0].clone();
+        let got = insights.get(w.ada, newest.id).await.unwrap();
+        assert_eq!(got.as_ref().map(|i| &i.data), Some(&newest.data), "{b}");
+        assert_eq!(insights.get(w.bob, newest.id).await.unwrap(), None, "{b}");
+        assert!(!insights.delete(w.bob, newest.id).await.unwrap(), "{b}");
+        assert!(
+            insights.get(w.ada, newest.id).await.unwrap().is_some(),
+            "{b}"
+        );
+        assert!(insights.delete(w.ada, newest.id).await.unwrap(), "{b}");
+        assert!(!insights.delete(w.ada, newest.id).await.unwrap(), "{b}");
+        assert_eq!(insights.get(w.ada, newest.id).await.unwrap(), None, "{b}");
+        let left = insights
+            .list(w.ada, None, &PageRequest::first(10))
+            .await
+            .unwrap();
+        assert_eq!(left.items.len(), 2, "{b}");
     }
 }
 

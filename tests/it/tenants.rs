@@ -846,6 +846,18 @@ async fn the_owner_keeps_a_membership_until_ownership_moves() {
         );
         let unknown = TenantId::new();
         assert!(t.db.tenants().deactivate(unknown).await.is_err(), "{b}");
+        // And back: reactivation says whether it changed anything.
+        assert!(t.db.tenants().reactivate(tenant).await.unwrap(), "{b}");
+        assert!(!t.db.tenants().reactivate(tenant).await.unwrap(), "{b}");
+        let back = t.db.tenants().get_by_id(tenant).await.unwrap().unwrap();
+        assert!(back.is_active, "{b}");
+        assert!(
+            matches!(
+                t.db.tenants().reactivate(unknown).await,
+                Err(DatabaseError::NotFound { .. })
+            ),
+            "{b}"
+        );
     }
 }
 
@@ -874,6 +886,42 @@ async fn a_users_home_tenant_must_exist() {
         assert_eq!(
             users.get_by_id(w.bob).await.unwrap().unwrap().tenant_id,
             None
+        );
+    }
+}
+
+#[tokio::test]
+async fn of_callers_reactivating_a_tenant_at_once_exactly_one_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in common::racing(&dir).await {
+        let b = t.backend;
+        let owner = common::user(&t, "owner@example.org").await;
+        let tenant = common::tenant(&t, owner).await;
+        // Deactivate, then reactivate, 16 callers each time.
+        for active in [false, true] {
+            let db = std::sync::Arc::new(t.db.clone());
+            let changed = common::all_at_once(16, |_| {
+                let db = db.clone();
+                async move {
+                    if active {
+                        db.tenants().reactivate(tenant).await
+                    } else {
+                        db.tenants().deactivate(tenant).await
+                    }
+                }
+            })
+            .await;
+            let winners = changed.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+            assert_eq!(winners, 1, "{b}: to active = {active}");
+        }
+        assert!(
+            t.db.tenants()
+                .get_by_id(tenant)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_active,
+            "{b}"
         );
     }
 }

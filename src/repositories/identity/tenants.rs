@@ -232,14 +232,27 @@ impl<'a> Tenants<'a> {
     /// `NotFound` for an unknown tenant.
     #[instrument(skip_all, fields(tenant_id = %id), err(Display))]
     pub async fn deactivate(&self, id: TenantId) -> Result<bool> {
+        self.set_active(id, false).await
+    }
+
+    /// Reactivates a deactivated tenant; whether it was inactive.
+    /// `NotFound` for an unknown tenant.
+    #[instrument(skip_all, fields(tenant_id = %id), err(Display))]
+    pub async fn reactivate(&self, id: TenantId) -> Result<bool> {
+        self.set_active(id, true).await
+    }
+
+    /// Sets `is_active` if it differs, in one statement (so of two callers
+    /// at once exactly one sees the change); whether it changed.
+    async fn set_active(&self, id: TenantId, active: bool) -> Result<bool> {
         let changed = tenants::Entity::update_many()
-            .col_expr(tenants::Column::IsActive, Expr::value(false))
+            .col_expr(tenants::Column::IsActive, Expr::value(active))
             .col_expr(
                 tenants::Column::UpdatedAt,
                 Expr::value(time::stored(time::now())),
             )
             .filter(tenants::Column::Id.eq(id.as_uuid()))
-            .filter(tenants::Column::IsActive.eq(true))
+            .filter(tenants::Column::IsActive.eq(!active))
             .exec_in(&self.ctx)
             .await?
             .rows_affected;

@@ -12,7 +12,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{InsightId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::RunInsert;
+use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{keyset_order, keyset_page};
 use crate::time;
 use crate::validation;
@@ -144,6 +144,30 @@ impl<'a> Insights<'a> {
         .exec_without_returning_in(&self.ctx)
         .await?;
         Ok(row.into())
+    }
+
+    /// The insight `id` of `user`; `None` when there is none (or it is
+    /// another user's).
+    #[instrument(skip_all, fields(user_id = %user, insight_id = %id), err(Display))]
+    pub async fn get(&self, user: UserId, id: InsightId) -> Result<Option<Insight>> {
+        Ok(insights::Entity::find_by_id(id.as_uuid())
+            .filter(insights::Column::UserId.eq(user.as_uuid()))
+            .one_in(&self.ctx)
+            .await?
+            .map(Insight::from))
+    }
+
+    /// Deletes the insight `id` of `user`; whether there was one (another
+    /// user's insight is not touched).
+    #[instrument(skip_all, fields(user_id = %user, insight_id = %id), err(Display))]
+    pub async fn delete(&self, user: UserId, id: InsightId) -> Result<bool> {
+        let deleted = insights::Entity::delete_many()
+            .filter(insights::Column::Id.eq(id.as_uuid()))
+            .filter(insights::Column::UserId.eq(user.as_uuid()))
+            .exec_in(&self.ctx)
+            .await?
+            .rows_affected;
+        Ok(deleted > 0)
     }
 
     /// The user's insights, of `insight_type` or all, newest first, one
