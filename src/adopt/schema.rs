@@ -37,28 +37,19 @@ pub(crate) async fn expected() -> Result<Tables> {
 /// Every table of a SQLite database (SQLite's own excepted) and its columns.
 pub(crate) async fn tables_of(conn: &DatabaseConnection) -> Result<Tables> {
     // `sqlite_master` and `pragma_table_info` are SQLite's catalogue, which
-    // the query builder has no names for.
-    let names = conn
+    // the query builder has no names for. One statement for all tables.
+    let rows = conn
         .query_all_raw(Statement::from_string(
             conn.get_database_backend(),
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' \
-             ESCAPE '\\' ORDER BY name",
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
         ))
         .await?;
     let mut tables = Tables::new();
-    for row in names {
-        let name: String = row.try_get_by_index(0)?;
-        let columns = conn
-            .query_all_raw(Statement::from_sql_and_values(
-                conn.get_database_backend(),
-                "SELECT name FROM pragma_table_info(?)",
-                [name.clone().into()],
-            ))
-            .await?
-            .into_iter()
-            .map(|row| row.try_get_by_index::<String>(0))
-            .collect::<std::result::Result<_, _>>()?;
-        tables.insert(name, columns);
+    for row in rows {
+        let (table, column): (String, String) =
+            (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        tables.entry(table).or_default().insert(column);
     }
     Ok(tables)
 }

@@ -3,7 +3,10 @@
 //! crate's form.
 
 use argon2::password_hash::{PasswordHasher, SaltString};
+use entity::oauth2_clients as clients;
 use pierre_db::NewOAuth2Client;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::common;
 
@@ -19,32 +22,22 @@ fn argon2id(secret: &str) -> String {
 }
 
 async fn stored_secret_hash(db: &pierre_db::Database, client_id: &str) -> String {
-    common::text_column(
-        db,
-        &format!("SELECT client_secret_hash FROM oauth2_clients WHERE client_id = '{client_id}'"),
-    )
-    .await
-    .pop()
-    .unwrap()
+    clients::Entity::find()
+        .filter(clients::Column::ClientId.eq(client_id))
+        .one(db.unscoped_connection())
+        .await
+        .unwrap()
+        .unwrap()
+        .client_secret_hash
 }
 
 async fn set_legacy_hash(db: &pierre_db::Database, client_id: &str, hash: &str) {
-    let conn = db.unscoped_connection();
-    sea_orm::ConnectionTrait::execute_raw(
-        conn,
-        sea_orm::Statement::from_sql_and_values(
-            sea_orm::ConnectionTrait::get_database_backend(conn),
-            if sea_orm::ConnectionTrait::get_database_backend(conn) == sea_orm::DbBackend::Postgres
-            {
-                "UPDATE oauth2_clients SET client_secret_hash = $1 WHERE client_id = $2"
-            } else {
-                "UPDATE oauth2_clients SET client_secret_hash = ? WHERE client_id = ?"
-            },
-            [hash.into(), client_id.into()],
-        ),
-    )
-    .await
-    .unwrap();
+    clients::Entity::update_many()
+        .col_expr(clients::Column::ClientSecretHash, Expr::value(hash))
+        .filter(clients::Column::ClientId.eq(client_id))
+        .exec(db.unscoped_connection())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
