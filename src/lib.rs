@@ -137,8 +137,9 @@ mod validation;
 
 #[cfg(feature = "adopt")]
 pub use adopt::{
-    AdoptOptions, CredentialCount, CredentialForm, LegacyCell, LegacyCredentials, LegacyInventory,
-    LegacyRows, LegacySecrets, LegacySource, MappedId, TableRows,
+    AdoptOptions, AdoptionReport, ColumnCount, CredentialCount, CredentialForm, LegacyCell,
+    LegacyCredentials, LegacyInventory, LegacyRows, LegacySecrets, LegacySource, MappedId,
+    TableAdopted, TableRows,
 };
 pub use backend::{Backend, SUPPORTED_URLS};
 /// The date and time crate of the API (`DateTime<Utc>` in and out), at the

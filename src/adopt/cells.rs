@@ -3,7 +3,8 @@
 //! SQLite types cells per row, so each cell comes with its storage class.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use sea_orm::sea_query::ColumnType;
+use sea_orm::sea_query::{ColumnType, Enum, OptionEnum};
+use sea_orm::{DbErr, QueryResult, Value};
 use uuid::Uuid;
 
 /// What a target column holds, as far as converting a legacy cell goes.
@@ -17,8 +18,8 @@ pub(crate) enum Kind {
     /// A floating-point number (an integer converts too).
     Real,
     Json,
-    /// One of these values.
-    Enum(Vec<String>),
+    /// One of these values, of the named enum type.
+    Enum(String, Vec<String>),
     /// Text or bytes, taken as they are.
     Any,
 }
@@ -41,85 +42,192 @@ impl Kind {
             ColumnType::BigUnsigned => Self::Integer(0, i64::MAX),
             ColumnType::Float | ColumnType::Double | ColumnType::Decimal(_) => Self::Real,
             ColumnType::Json | ColumnType::JsonBinary => Self::Json,
-            ColumnType::Enum { variants, .. } => {
-                Self::Enum(variants.iter().map(|v| v.to_string()).collect())
-            }
+            ColumnType::Enum { name, variants } => Self::Enum(
+                name.to_string(),
+                variants.iter().map(|v| v.to_string()).collect(),
+            ),
             _ => Self::Any,
+        }
+    }
+
+    /// A NULL of the type the entity's field takes.
+    pub(crate) fn null(&self) -> Value {
+        match self {
+            Self::Uuid => None::<Uuid>.into(),
+            Self::Time => None::<DateTime<chrono::FixedOffset>>.into(),
+            Self::Bool => None::<bool>.into(),
+            Self::Integer(_, max) if *max <= i64::from(i32::MAX) => None::<i32>.into(),
+            Self::Integer(..) => None::<i64>.into(),
+            Self::Real => None::<f64>.into(),
+            Self::Json => None::<serde_json::Value>.into(),
+            Self::Enum(name, _) => Value::Enum(OptionEnum::None(name.as_str().into())),
+            Self::Any => None::<String>.into(),
+        }
+    }
+
+    /// What the column takes, for a message.
+    fn what(&self) -> &'static str {
+        match self {
+            Self::Uuid => "a UUID",
+            Self::Time => "a time",
+            Self::Bool => "a boolean (0 or 1)",
+            Self::Integer(..) => "an integer",
+            Self::Real => "a number",
+            Self::Json => "JSON",
+            Self::Enum(..) => "one of the column's values",
+            Self::Any => "text",
         }
     }
 }
 
-/// A cell as read: SQLite's storage class (`null`, `integer`, `real`,
-/// `text`, `blob`) and its text (hex for a blob).
-#[derive(Clone, Debug)]
-pub(crate) struct Cell {
-    pub(crate) class: String,
-    pub(crate) text: Option<String>,
+/// A cell as read, in SQLite's storage class: SQLite types each cell on
+/// its own, so one column can hold text in one row and a blob in the next.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Raw {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
 }
 
-/// How a cell converts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+impl Raw {
+    /// The SQL that reads `column` for [`Raw::read`]: its storage class
+    /// and its value (two result columns). `typeof` is SQLite's own; the
+    /// query builder has no name for it.
+    pub(crate) fn select(column: &str) -> String {
+        // Names come from the entities, never from input.
+        format!("typeof(\"{column}\"), \"{column}\"")
+    }
+
+    /// The cell at result columns `at` and `at + 1` of a row read with
+    /// [`Raw::select`].
+    pub(crate) fn read(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
+        let class: String = row.try_get_by_index(at)?;
+        Ok(match class.as_str() {
+            "integer" => Self::Integer(row.try_get_by_index(at + 1)?),
+            "real" => Self::Real(row.try_get_by_index(at + 1)?),
+            "text" => Self::Text(row.try_get_by_index(at + 1)?),
+            "blob" => Self::Blob(row.try_get_by_index(at + 1)?),
+            _ => Self::Null,
+        })
+    }
+
+    /// The cell as text where it has one (an id, a reference), for naming
+    /// a row.
+    pub(crate) fn shown(&self) -> Option<String> {
+        match self {
+            Self::Text(text) => Some(text.clone()),
+            Self::Integer(n) => Some(n.to_string()),
+            Self::Blob(bytes) => Uuid::from_slice(bytes).ok().map(|id| id.to_string()),
+            _ => None,
+        }
+    }
+
+    fn class(&self) -> &'static str {
+        match self {
+            Self::Null => "NULL",
+            Self::Integer(_) => "integer",
+            Self::Real(_) => "real",
+            Self::Text(_) => "text",
+            Self::Blob(_) => "blob",
+        }
+    }
+}
+
+/// A cell converted for its target column.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Converted {
     /// As it is, or by a conversion that loses nothing.
-    Converts,
-    /// An id that is not a UUID, in one of the original's prefixed forms
-    /// (`a2a_client_<uuid>`, `admin_<hex>`, …): adoption gives it a UUID
-    /// and rewrites every reference to it.
-    MappedId,
-    /// A NULL id (the original inserted some): adoption gives it one.
+    Value(Value),
+    /// An id in one of the original's prefixed forms (`a2a_client_<uuid>`,
+    /// `admin_<hex>`, …), replaced by the UUID derived from it, here and
+    /// in every reference to it.
+    Mapped { old: String, new: Uuid },
+    /// A NULL id (the original inserted some): the caller gives it one.
     NewId,
-    /// It does not convert, and why.
-    Refused(String),
 }
 
-/// Judges `cell` for a column of `kind`. `is_id` marks the row's own id;
-/// `comma_list` a JSON list the original stored comma-joined.
-pub(crate) fn judge(
+/// Converts `cell` for a column of `kind`. `is_id` marks the row's own id;
+/// `comma_list` a JSON list the original stored comma-joined. An error
+/// says why the cell does not convert (quoting the value only where it is
+/// not a secret: ids, times, enum values, numbers).
+pub(crate) fn convert(
     kind: &Kind,
     nullable: bool,
     is_id: bool,
     comma_list: bool,
-    cell: &Cell,
-) -> Verdict {
-    let Some(text) = cell.text.as_deref().filter(|_| cell.class != "null") else {
+    cell: &Raw,
+) -> Result<Converted, String> {
+    let value = |v: Value| Ok(Converted::Value(v));
+    if *cell == Raw::Null {
         return match (nullable, is_id) {
-            (true, _) => Verdict::Converts,
-            (false, true) => Verdict::NewId,
-            (false, false) => Verdict::Refused("NULL in a column that requires a value".into()),
+            (true, _) => value(kind.null()),
+            (false, true) => Ok(Converted::NewId),
+            (false, false) => Err("NULL in a column that requires a value".into()),
         };
-    };
-    match kind {
-        Kind::Uuid if cell.class == "blob" => match text.len() {
-            32 => Verdict::Converts,
-            n => Verdict::Refused(format!("a {}-byte blob is not a UUID", n / 2)),
-        },
-        Kind::Uuid if Uuid::parse_str(text).is_ok() => Verdict::Converts,
-        Kind::Uuid if prefixed_id(text) => Verdict::MappedId,
-        Kind::Uuid => Verdict::Refused("not a UUID, nor an id form of the original's".into()),
-        Kind::Time => match timestamp(text) {
-            Ok(_) => Verdict::Converts,
-            Err(reason) => Verdict::Refused(reason),
-        },
-        Kind::Bool => match (cell.class.as_str(), text) {
-            ("integer", "0" | "1") => Verdict::Converts,
-            _ => Verdict::Refused(format!("{text:?} is not a boolean (0 or 1)")),
-        },
-        Kind::Integer(min, max) if cell.class == "integer" => match text.parse::<i64>() {
-            Ok(n) if (*min..=*max).contains(&n) => Verdict::Converts,
-            _ => Verdict::Refused(format!("{text} is outside {min}..={max}")),
-        },
-        Kind::Integer(..) => Verdict::Refused(format!("a {} is not an integer", cell.class)),
-        Kind::Real if matches!(cell.class.as_str(), "integer" | "real") => Verdict::Converts,
-        Kind::Real => Verdict::Refused(format!("a {} is not a number", cell.class)),
-        Kind::Json if serde_json::from_str::<serde_json::Value>(text).is_ok() => Verdict::Converts,
-        Kind::Json if comma_list => Verdict::Converts,
-        Kind::Json => Verdict::Refused("not JSON".into()),
-        Kind::Enum(values) if values.iter().any(|v| v == text) => Verdict::Converts,
-        Kind::Enum(values) => {
-            Verdict::Refused(format!("{text:?} is none of {}", values.join(", ")))
-        }
-        Kind::Any => Verdict::Converts,
     }
+    match (kind, cell) {
+        (Kind::Uuid, Raw::Blob(bytes)) => match Uuid::from_slice(bytes) {
+            Ok(id) => value(Some(id).into()),
+            Err(_) => Err(format!("a {}-byte blob is not a UUID", bytes.len())),
+        },
+        (Kind::Uuid, Raw::Text(text)) => match Uuid::parse_str(text) {
+            Ok(id) => value(Some(id).into()),
+            Err(_) if prefixed_id(text) => Ok(Converted::Mapped {
+                old: text.clone(),
+                new: mapped_id(text),
+            }),
+            Err(_) => Err(format!(
+                "{text:?} is not a UUID, nor an id form of the original's"
+            )),
+        },
+        (Kind::Time, Raw::Text(text)) => value(Some(timestamp(text)?.fixed_offset()).into()),
+        (Kind::Bool, Raw::Integer(n @ (0 | 1))) => value(Some(*n == 1).into()),
+        (Kind::Bool, Raw::Integer(n)) => Err(format!("{n} is not a boolean (0 or 1)")),
+        (Kind::Integer(min, max), Raw::Integer(n)) if (*min..=*max).contains(n) => {
+            match i32::try_from(*n) {
+                Ok(small) if *max <= i64::from(i32::MAX) => value(Some(small).into()),
+                _ => value(Some(*n).into()),
+            }
+        }
+        (Kind::Integer(min, max), Raw::Integer(n)) => Err(format!("{n} is outside {min}..={max}")),
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "SQLite's REAL affinity converts the same way"
+        )]
+        (Kind::Real, Raw::Integer(n)) => value(Some(*n as f64).into()),
+        (Kind::Real, Raw::Real(x)) => value(Some(*x).into()),
+        (Kind::Json, Raw::Text(text)) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(json) => value(Some(json).into()),
+            Err(_) if comma_list => value(Some(comma_joined(text)).into()),
+            Err(_) => Err("not JSON".into()),
+        },
+        (Kind::Enum(name, values), Raw::Text(text)) if values.iter().any(|v| v == text) => {
+            value(Value::Enum(OptionEnum::Some(Box::new(Enum {
+                type_name: name.as_str().into(),
+                value: text.clone().into(),
+            }))))
+        }
+        (Kind::Enum(_, values), Raw::Text(text)) => {
+            Err(format!("{text:?} is none of {}", values.join(", ")))
+        }
+        (Kind::Any, Raw::Text(text)) => value(Some(text.clone()).into()),
+        // SQLite keeps what it is given: a number in a text column reads
+        // back as the same digits.
+        (Kind::Any, Raw::Integer(n)) => value(Some(n.to_string()).into()),
+        (Kind::Any, Raw::Real(x)) => value(Some(x.to_string()).into()),
+        _ => Err(format!("a {} is not {}", cell.class(), kind.what())),
+    }
+}
+
+/// A comma-joined list as the JSON list it stands for.
+fn comma_joined(text: &str) -> serde_json::Value {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| serde_json::Value::String(item.to_owned()))
+        .collect()
 }
 
 /// The original's two time forms: RFC 3339 (any fraction, any offset) and
@@ -173,11 +281,19 @@ mod tests {
 
     use super::*;
 
-    fn text(value: &str) -> Cell {
-        Cell {
-            class: "text".into(),
-            text: Some(value.into()),
+    fn text(value: &str) -> Raw {
+        Raw::Text(value.into())
+    }
+
+    fn converts(kind: &Kind, cell: &Raw) -> Value {
+        match convert(kind, true, false, false, cell) {
+            Ok(Converted::Value(value)) => value,
+            other => panic!("{cell:?} as {kind:?}: {other:?}"),
         }
+    }
+
+    fn refused(kind: &Kind, comma_list: bool, cell: &Raw) -> String {
+        convert(kind, false, false, comma_list, cell).unwrap_err()
     }
 
     #[test]
@@ -192,24 +308,23 @@ mod tests {
             assert!(timestamp(ok).is_ok(), "{ok}");
         }
         assert_eq!(
-            timestamp("2025-03-01 08:00:00").unwrap(),
-            timestamp("2025-03-01T08:00:00+00:00").unwrap()
+            converts(&Kind::Time, &text("2025-03-01 08:00:00")),
+            converts(&Kind::Time, &text("2025-03-01T08:00:00+00:00"))
         );
         assert!(timestamp("yesterday").unwrap_err().contains("not a time"));
         // `%Y` reads a five-digit year: the range check refuses it.
         assert!(
-            timestamp("+10000-01-01 00:00:00")
-                .unwrap_err()
+            refused(&Kind::Time, false, &text("+10000-01-01 00:00:00"))
                 .contains("outside the years")
         );
     }
 
     #[test]
     fn ids_the_original_wrote_convert_map_or_are_refused() {
-        let some = Uuid::new_v4().to_string();
+        let some = Uuid::new_v4();
         assert_eq!(
-            judge(&Kind::Uuid, false, true, false, &text(&some)),
-            Verdict::Converts
+            converts(&Kind::Uuid, &text(&some.to_string())),
+            Some(some).into()
         );
         for mapped in [
             format!("a2a_client_{some}"),
@@ -219,79 +334,54 @@ mod tests {
             format!("app_{}", "12".repeat(16)),
         ] {
             assert_eq!(
-                judge(&Kind::Uuid, false, true, false, &text(&mapped)),
-                Verdict::MappedId,
-                "{mapped}"
+                convert(&Kind::Uuid, false, true, false, &text(&mapped)),
+                Ok(Converted::Mapped {
+                    new: mapped_id(&mapped),
+                    old: mapped,
+                })
             );
         }
-        let blob = Cell {
-            class: "blob".into(),
-            text: Some("00".repeat(16)),
-        };
         assert_eq!(
-            judge(&Kind::Uuid, true, false, false, &blob),
-            Verdict::Converts
+            converts(&Kind::Uuid, &Raw::Blob(some.as_bytes().to_vec())),
+            Some(some).into()
         );
-        let null = Cell {
-            class: "null".into(),
-            text: None,
-        };
+        assert!(refused(&Kind::Uuid, false, &Raw::Blob(vec![1; 5])).contains("5-byte blob"));
         assert_eq!(
-            judge(&Kind::Uuid, false, true, false, &null),
-            Verdict::NewId
+            convert(&Kind::Uuid, false, true, false, &Raw::Null),
+            Ok(Converted::NewId)
         );
-        assert!(matches!(
-            judge(&Kind::Uuid, false, false, false, &null),
-            Verdict::Refused(_)
-        ));
-        assert!(matches!(
-            judge(&Kind::Uuid, false, true, false, &text("user-7")),
-            Verdict::Refused(_)
-        ));
-        assert!(matches!(
-            judge(&Kind::Uuid, false, true, false, &text("admin_xyz")),
-            Verdict::Refused(_)
-        ));
+        assert!(refused(&Kind::Uuid, false, &Raw::Null).contains("requires a value"));
+        assert_eq!(converts(&Kind::Uuid, &Raw::Null), None::<Uuid>.into());
+        assert!(refused(&Kind::Uuid, false, &text("user-7")).contains("\"user-7\" is not a UUID"));
+        assert!(refused(&Kind::Uuid, false, &text("admin_xyz")).contains("not a UUID"));
     }
 
     #[test]
     fn enums_booleans_and_lists_convert_only_with_known_values() {
-        let tiers = Kind::Enum(vec!["starter".into(), "professional".into()]);
-        assert_eq!(
-            judge(&tiers, false, false, false, &text("starter")),
-            Verdict::Converts
-        );
-        let Verdict::Refused(reason) = judge(&tiers, false, false, false, &text("gold")) else {
-            panic!("an unknown enum value converted");
-        };
+        let tiers = Kind::Enum("tier".into(), vec!["starter".into(), "professional".into()]);
+        assert!(matches!(
+            converts(&tiers, &text("starter")),
+            Value::Enum(OptionEnum::Some(e)) if e.value == "starter"
+        ));
+        let reason = refused(&tiers, false, &text("gold"));
         assert!(
             reason.contains("\"gold\" is none of starter, professional"),
             "{reason}"
         );
-        let one = Cell {
-            class: "integer".into(),
-            text: Some("1".into()),
-        };
+        assert_eq!(converts(&Kind::Bool, &Raw::Integer(1)), Some(true).into());
+        assert!(refused(&Kind::Bool, false, &Raw::Integer(2)).contains("not a boolean"));
+        assert!(refused(&Kind::Bool, false, &text("yes")).contains("a text is not a boolean"));
         assert_eq!(
-            judge(&Kind::Bool, false, false, false, &one),
-            Verdict::Converts
-        );
-        assert!(matches!(
-            judge(&Kind::Bool, false, false, false, &text("yes")),
-            Verdict::Refused(_)
-        ));
-        assert_eq!(
-            judge(&Kind::Json, false, false, false, &text("[\"a\"]")),
-            Verdict::Converts
+            converts(&Kind::Json, &text("[\"a\"]")),
+            Some(serde_json::json!(["a"])).into()
         );
         assert_eq!(
-            judge(&Kind::Json, false, false, true, &text("read,write")),
-            Verdict::Converts
+            convert(&Kind::Json, false, false, true, &text("read, write")),
+            Ok(Converted::Value(
+                Some(serde_json::json!(["read", "write"])).into()
+            ))
         );
-        assert!(matches!(
-            judge(&Kind::Json, false, false, false, &text("read,write")),
-            Verdict::Refused(_)
-        ));
+        assert_eq!(refused(&Kind::Json, false, &text("read,write")), "not JSON");
     }
 
     #[test]
@@ -305,28 +395,21 @@ mod tests {
 
     #[test]
     fn numbers_must_fit_their_column() {
-        let big = Cell {
-            class: "integer".into(),
-            text: Some("3000000000".into()),
-        };
         let int = Kind::Integer(i32::MIN.into(), i32::MAX.into());
-        assert!(matches!(
-            judge(&int, false, false, false, &big),
-            Verdict::Refused(_)
-        ));
+        assert!(refused(&int, false, &Raw::Integer(3_000_000_000)).contains("outside"));
+        assert_eq!(converts(&int, &Raw::Integer(7)), Some(7i32).into());
         let bigint = Kind::Integer(i64::MIN, i64::MAX);
-        assert_eq!(judge(&bigint, false, false, false, &big), Verdict::Converts);
-        assert!(matches!(
-            judge(&Kind::Real, false, false, false, &text("abc")),
-            Verdict::Refused(_)
-        ));
-        let real = Cell {
-            class: "real".into(),
-            text: Some("2.5".into()),
-        };
         assert_eq!(
-            judge(&Kind::Real, false, false, false, &real),
-            Verdict::Converts
+            converts(&bigint, &Raw::Integer(3_000_000_000)),
+            Some(3_000_000_000i64).into()
         );
+        assert!(refused(&Kind::Real, false, &text("abc")).contains("not a number"));
+        assert_eq!(converts(&Kind::Real, &Raw::Real(2.5)), Some(2.5f64).into());
+        assert_eq!(converts(&Kind::Real, &Raw::Integer(2)), Some(2.0f64).into());
+        assert_eq!(
+            converts(&Kind::Any, &Raw::Integer(42)),
+            Some("42".to_owned()).into()
+        );
+        assert!(refused(&Kind::Any, false, &Raw::Blob(vec![1])).contains("a blob is not text"));
     }
 }

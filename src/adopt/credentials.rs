@@ -120,9 +120,38 @@ const COLUMNS: [Column; 10] = {
     ]
 };
 
+/// The forms the original wrote into `table.column`, if it is a
+/// credential column. `a2a_usage.session_token` refers to a session by its
+/// token, so it holds what `a2a_sessions.session_token` holds.
+pub(crate) fn column_forms(table: &str, column: &str) -> Option<&'static [CredentialForm]> {
+    let (table, column) = match (table, column) {
+        ("a2a_usage", "session_token") => ("a2a_sessions", "session_token"),
+        other => other,
+    };
+    COLUMNS
+        .iter()
+        .find(|c| c.table == table && c.column == column)
+        .map(|c| c.forms)
+}
+
+/// Adds one `form` credential of `column` to `counts`.
+pub(crate) fn count(counts: &mut Vec<CredentialCount>, column: String, form: CredentialForm) {
+    match counts
+        .iter_mut()
+        .find(|c| c.column == column && c.form == form)
+    {
+        Some(count) => count.rows += 1,
+        None => counts.push(CredentialCount {
+            column,
+            form,
+            rows: 1,
+        }),
+    }
+}
+
 /// The form of `value`, among `allowed`: the first that fits. A plaintext
 /// secret fits only where nothing else does (it has no shape of its own).
-fn form_of(value: &str, allowed: &[CredentialForm]) -> Option<CredentialForm> {
+pub(crate) fn form_of(value: &str, allowed: &[CredentialForm]) -> Option<CredentialForm> {
     let fits = |form: &CredentialForm| match form {
         CredentialForm::Sha256Hex => {
             value.len() == 64

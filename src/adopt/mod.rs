@@ -1,21 +1,27 @@
 //! Adopting a database the original Pierre server wrote.
 //!
-//! The first half of adoption: recognising the source and unlocking it.
 //! [`LegacySource`] opens the original's SQLite file read-only, checks its
 //! `_sqlx_migrations` ledger and its tables against what the original's 20
 //! migrations create, counts the rows, checks that a master key opens the
 //! source's data key and that every ciphertext opens under its row's
-//! context, all before anything is written anywhere.
+//! context, all before anything is written anywhere; then
+//! [`LegacySource::adopt`] moves every row into a pierre-db database in one
+//! transaction, converting cells, ids and secrets on the way.
 
 mod cells;
 mod credentials;
 mod ledger;
+mod moving;
 mod read;
+mod report;
 mod rows;
 mod schema;
 mod secrets;
+mod target;
+mod transform;
 
 pub use credentials::{CredentialCount, CredentialForm, LegacyCredentials};
+pub use report::{AdoptionReport, ColumnCount, TableAdopted};
 pub use rows::{LegacyCell, LegacyRows, MappedId};
 pub use secrets::LegacySecrets;
 
@@ -36,13 +42,41 @@ pub struct AdoptOptions {
     /// the inventory, with their rows, and left where they are. Without it
     /// such a source is refused.
     pub skip_unmanaged_tables: bool,
+    /// Leave out the rows with a value that does not convert (and the rows
+    /// that refer to them), listing each in
+    /// [`AdoptionReport::quarantined`]. Without it such a value fails the
+    /// adoption and nothing is written.
+    pub quarantine: bool,
+    /// Rows read and written per statement (`0`: 1,000).
+    pub batch: u32,
 }
 
 impl AdoptOptions {
     /// The strict default: a source with tables pierre-db does not manage
-    /// is refused.
+    /// is refused, and so is a value that does not convert.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets [`AdoptOptions::skip_unmanaged_tables`].
+    #[must_use]
+    pub fn skip_unmanaged_tables(mut self, skip: bool) -> Self {
+        self.skip_unmanaged_tables = skip;
+        self
+    }
+
+    /// Sets [`AdoptOptions::quarantine`].
+    #[must_use]
+    pub fn quarantine(mut self, quarantine: bool) -> Self {
+        self.quarantine = quarantine;
+        self
+    }
+
+    /// Sets [`AdoptOptions::batch`].
+    #[must_use]
+    pub fn batch(mut self, rows: u32) -> Self {
+        self.batch = rows;
+        self
     }
 }
 
@@ -245,6 +279,97 @@ impl LegacySource {
     /// [`DatabaseError::NotAdoptable`], as for [`Self::check_master_key`].
     pub async fn check_secrets(&self, master: &MasterKey) -> Result<LegacySecrets> {
         secrets::check(&self.conn, &self.data_key(master).await?).await
+    }
+
+    /// Moves every row of the source into `target`, a migrated pierre-db
+    /// database that holds nothing yet, in one transaction: a failed or
+    /// killed adoption leaves the target as it was, and running it again
+    /// starts over.
+    ///
+    /// `legacy_master` is the original server's master key (usually the
+    /// target's own: the same `PIERRE_MASTER_ENCRYPTION_KEY`). Rows are
+    /// converted the way the library writes them: ids the original wrote
+    /// in a prefixed form get UUIDs derived from them, NULL ids get one
+    /// derived from the row's place, times of both forms are read, emails
+    /// are normalised; every ciphertext is opened with the original's
+    /// data key and sealed again under the target's active key with
+    /// pierre-db's associated data, secrets kept in clear are sealed, and
+    /// credentials kept in clear are hashed. Hashes of the original's that
+    /// only the plaintext could convert (bcrypt, Argon2id, HMAC) move as
+    /// they are, counted in [`AdoptionReport::legacy_hashes`].
+    ///
+    /// Refused with [`DatabaseError::NotAdoptable`], before anything is
+    /// written, when [`Self::inspect`] refuses the source, `legacy_master`
+    /// does not open its data key, the target holds rows (or was adopted
+    /// into already), or, without [`AdoptOptions::quarantine`], a value
+    /// does not convert (the message names them by table, column and row).
+    ///
+    /// ```no_run
+    /// use pierre_db::{AdoptOptions, Database, LegacySource, MasterKey};
+    ///
+    /// # async fn run() -> Result<(), pierre_db::DatabaseError> {
+    /// let key = MasterKey::from_file("/etc/pierre/master.key".as_ref())?;
+    /// let target = Database::connect("sqlite:/var/lib/pierre/new.db", key.clone()).await?;
+    /// let source = LegacySource::open("sqlite:/var/lib/pierre/pierre.db").await?;
+    /// let report = source.adopt(&target, &key, &AdoptOptions::new()).await?;
+    /// println!("{} rows moved", report.moved());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn adopt(
+        &self,
+        target: &crate::Database,
+        legacy_master: &MasterKey,
+        options: &AdoptOptions,
+    ) -> Result<AdoptionReport> {
+        self.adopt_with_progress(target, legacy_master, options, |_, _, _| {})
+            .await
+    }
+
+    /// [`Self::adopt`], calling `progress(table, rows done, source rows)`
+    /// after each batch.
+    pub async fn adopt_with_progress(
+        &self,
+        target: &crate::Database,
+        legacy_master: &MasterKey,
+        options: &AdoptOptions,
+        mut progress: impl FnMut(&str, u64, u64) + Send,
+    ) -> Result<AdoptionReport> {
+        let started = std::time::Instant::now();
+        let inventory = self.inspect(options).await?;
+        let legacy_key = self.data_key(legacy_master).await?;
+        let tables = schema::tables_of(&self.conn).await?;
+        let tx = crate::query::begin_write(target.pool()).await?;
+        target::require_empty(&tx).await?;
+        let keyring = target
+            .keys()
+            .sealing_keyring(&tx, target.keyring().await?)
+            .await?;
+        crate::keys::store::check_key_stored(&tx, keyring.active_version()).await?;
+        let keys = transform::Keys {
+            legacy: &legacy_key,
+            target: &keyring,
+        };
+        let mut mover = moving::Mover::new(&self.conn, &tables, &tx, keys, &mut progress);
+        mover.quarantine = options.quarantine;
+        if options.batch > 0 {
+            mover.batch = options.batch.into();
+        }
+        mover.source_rows = inventory
+            .tables
+            .iter()
+            .map(|t| (t.table.clone(), t.rows))
+            .collect();
+        mover.run().await?;
+        let mut report = std::mem::take(&mut mover.report);
+        drop(mover);
+        target::mark_adopted(&tx).await?;
+        // The key may have been retired while rows were sealed under it.
+        crate::keys::store::check_key_stored(&tx, keyring.active_version()).await?;
+        tx.commit().await?;
+        report.unmanaged_tables = inventory.unmanaged_tables;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
     }
 
     /// The source's data key, unwrapped with `master`.

@@ -1,16 +1,15 @@
 //! Every row of the source, cell by cell, against the column of
 //! pierre-db's schema it will fill.
 
-use sea_orm::sea_query::Iden;
 use sea_orm::{ColumnTrait, DatabaseConnection, IdenStatic, Iterable};
 
-use super::cells::{self, Cell, Kind, Verdict};
+use super::cells::{self, Converted, Kind, Raw};
 use super::read;
 use super::schema::Tables;
 use crate::error::Result;
 
 /// JSON lists the original stored comma-joined: `table.column`.
-const COMMA_LISTS: [(&str, &str); 1] = [("a2a_sessions", "granted_scopes")];
+pub(crate) const COMMA_LISTS: [(&str, &str); 1] = [("a2a_sessions", "granted_scopes")];
 
 /// A target column: its name, what it holds, whether it takes NULL.
 struct Target {
@@ -126,48 +125,40 @@ async fn check_table(
         // A table with none of its columns: inspection names each one.
         return Ok(());
     }
-    // SQLite types each cell on its own: `typeof` says how, and `hex`
-    // reads a blob as text. Neither exists in the query builder.
-    let cells: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let name = sea_orm::sea_query::Alias::new(c.name).quoted();
-            format!("typeof({name}), CASE WHEN typeof({name}) = 'blob' THEN hex({name}) ELSE CAST({name} AS TEXT) END")
-        })
-        .collect();
+    let cells: Vec<String> = columns.iter().map(|c| Raw::select(c.name)).collect();
     let id_at = columns.iter().position(|c| c.name == "id");
     read::every_row(conn, table, &cells.join(", "), |row| {
         found.rows += 1;
         let rowid: i64 = row.try_get_by_index(0)?;
-        let cell = |i: usize| -> Result<Cell> {
-            Ok(Cell {
-                class: row.try_get_by_index(1 + 2 * i)?,
-                text: row.try_get_by_index(2 + 2 * i)?,
-            })
+        let cells = columns
+            .iter()
+            .enumerate()
+            .map(|(i, _)| Raw::read(row, 1 + 2 * i))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let named = || {
+            id_at
+                .and_then(|i| cells[i].shown())
+                .unwrap_or_else(|| format!("rowid {rowid}"))
         };
-        let id = match id_at {
-            Some(i) => cell(i)?.text,
-            None => None,
-        };
-        for (i, column) in columns.iter().enumerate() {
+        for (column, cell) in columns.iter().zip(&cells) {
             let comma_list = COMMA_LISTS.contains(&(table, column.name));
             let is_id = column.name == "id";
-            match cells::judge(&column.kind, column.nullable, is_id, comma_list, &cell(i)?) {
-                Verdict::Converts => {}
-                Verdict::MappedId if is_id => {
-                    let old = id.clone().unwrap_or_default();
-                    found.mapped_ids.push(MappedId {
-                        table: table.to_owned(),
-                        new: cells::mapped_id(&old),
-                        old,
-                    });
+            match cells::convert(&column.kind, column.nullable, is_id, comma_list, cell) {
+                Ok(Converted::Value(_)) => {}
+                Ok(Converted::Mapped { old, new }) => {
+                    if is_id {
+                        found.mapped_ids.push(MappedId {
+                            table: table.to_owned(),
+                            old,
+                            new,
+                        });
+                    }
                 }
-                Verdict::MappedId => {}
-                Verdict::NewId => found.new_ids += 1,
-                Verdict::Refused(reason) => found.unconvertible.push(LegacyCell {
+                Ok(Converted::NewId) => found.new_ids += 1,
+                Err(reason) => found.unconvertible.push(LegacyCell {
                     table: table.to_owned(),
                     column: column.name.to_owned(),
-                    row: id.clone().unwrap_or_else(|| format!("rowid {rowid}")),
+                    row: named(),
                     reason,
                 }),
             }

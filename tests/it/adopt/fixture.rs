@@ -194,7 +194,27 @@ impl Legacy {
         .await;
     }
 
-    fn seal(&self, aad: &str, plaintext: &str) -> String {
+    /// A user as the original writes one, in `tenant` if given; returns
+    /// its id.
+    pub async fn user(&self, email: &str, tenant: Option<&str>) -> String {
+        let id = pierre_db::uuid::Uuid::new_v4().to_string();
+        self.exec(
+            "INSERT INTO users (id, email, display_name, password_hash, tier, tenant_id, \
+             is_active, user_status, is_admin, created_at, last_active) \
+             VALUES (?, ?, NULL, '$2b$12$abcdefghijklmnopqrstuv', 'starter', ?, 1, 'active', 0, \
+             '2025-03-01T08:00:00.123456+00:00', '2025-03-02 10:11:12')",
+            vec![
+                id.clone().into(),
+                email.into(),
+                Value::from(tenant.map(str::to_owned)),
+            ],
+        )
+        .await;
+        id
+    }
+
+    /// `plaintext` sealed the original's way under `aad` with its data key.
+    pub fn seal(&self, aad: &str, plaintext: &str) -> String {
         seal(&self.data_key, aad, plaintext.as_bytes())
     }
 

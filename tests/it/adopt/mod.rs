@@ -5,6 +5,7 @@
 
 mod fixture;
 mod hashes;
+mod moving;
 
 use pierre_db::{AdoptOptions, ConnectProblem, DatabaseError, LegacySource, MasterKey};
 

@@ -1,0 +1,114 @@
+//! The target of an adoption: empty before, marked after.
+
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+
+use crate::error::{DatabaseError, Result};
+use crate::keys::store::DATA_KEY_PREFIX;
+
+/// The `system_settings` key an adoption leaves behind.
+const ADOPTED: &str = "pierre_db.adopted_at";
+
+/// Tables a target holds rows of before any adoption: the migrations'
+/// seeds and the data key the library creates on first connect.
+const BEFORE_ANY_ROW: [&str; 4] = [
+    "admin_config_categories",
+    "system_settings",
+    "key_versions",
+    "system_secrets",
+];
+
+macro_rules! table_names {
+    ($($table:ident),+ $(,)?) => {
+        const TABLES: &[&str] = &[$(stringify!($table)),+];
+    };
+}
+
+crate::every_table!(table_names);
+
+/// Refuses a target that was adopted into or holds rows of its own: rows
+/// in any table but the seeded ones, or a named secret.
+pub(crate) async fn require_empty(tx: &DatabaseTransaction) -> Result<()> {
+    let adopted = Query::select()
+        .column(Alias::new("value"))
+        .from(Alias::new("system_settings"))
+        .and_where(Expr::col(Alias::new("key")).eq(ADOPTED))
+        .to_owned();
+    if let Some(row) = tx.query_one(&adopted).await? {
+        let at: String = row.try_get_by_index(0)?;
+        return Err(DatabaseError::NotAdoptable(format!(
+            "the target was adopted into already ({at}): adopt into a new database"
+        )));
+    }
+    let mut filled = Vec::new();
+    for table in TABLES.iter().filter(|t| !BEFORE_ANY_ROW.contains(t)) {
+        let n = count(tx, table, None).await?;
+        if n > 0 {
+            filled.push(format!("{table} {n}"));
+        }
+    }
+    let named = count(
+        tx,
+        "system_secrets",
+        Some(Expr::col(Alias::new("secret_type")).not_like(format!("{DATA_KEY_PREFIX}%"))),
+    )
+    .await?;
+    if named > 0 {
+        filled.push(format!("system_secrets {named} (named secrets)"));
+    }
+    if filled.is_empty() {
+        return Ok(());
+    }
+    Err(DatabaseError::NotAdoptable(format!(
+        "the target is not empty ({}): adopt into a freshly migrated database",
+        filled.join(", ")
+    )))
+}
+
+/// Records the adoption in `system_settings`, so a second one into the
+/// same database is refused.
+pub(crate) async fn mark_adopted(tx: &DatabaseTransaction) -> Result<()> {
+    let now = crate::time::stored(crate::time::truncate(chrono::Utc::now()));
+    let insert = Query::insert()
+        .into_table(Alias::new("system_settings"))
+        .columns([
+            Alias::new("key"),
+            Alias::new("value"),
+            Alias::new("description"),
+            Alias::new("created_at"),
+            Alias::new("updated_at"),
+        ])
+        .values_panic([
+            ADOPTED.into(),
+            now.to_rfc3339().into(),
+            "when pierre-db adopted the original server's database into this one".into(),
+            now.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::column(Alias::new("key"))
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    tx.execute(&insert).await?;
+    Ok(())
+}
+
+async fn count(
+    tx: &DatabaseTransaction,
+    table: &str,
+    filter: Option<sea_orm::sea_query::SimpleExpr>,
+) -> Result<i64> {
+    let mut select = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Alias::new(table))
+        .to_owned();
+    if let Some(filter) = filter {
+        select.and_where(filter);
+    }
+    Ok(match tx.query_one(&select).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    })
+}
