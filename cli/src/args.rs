@@ -18,7 +18,8 @@ Environment:
   PIERRE_KEY_REFRESH_INTERVAL     seconds; `keys retire` waits twice this long after a rotation";
 
 /// The operator's command for a pierre-db database: migrations, data keys,
-/// verification, backups, health, and copies between SQLite and PostgreSQL.
+/// verification, backups, health, copies between SQLite and PostgreSQL, and
+/// adopting a database the original Pierre server wrote.
 #[derive(Debug, Parser)]
 #[command(name = "pierre-db", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -70,6 +71,8 @@ pub enum Command {
     ///
     /// The source is read as of one moment: stop the application first, or later writes stay behind.
     Copy(Copy),
+    /// Move a database the original Pierre server wrote into a pierre-db database, then verify it.
+    Adopt(Adopt),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +142,32 @@ pub struct Verify {
 pub struct Backup {
     /// Where to write the copy (must not exist).
     pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct Adopt {
+    /// The original Pierre server's SQLite database (sqlite:PATH), read and never written.
+    #[arg(long)]
+    pub from: String,
+    /// The pierre-db database to fill: created and migrated if new, refused if it holds rows.
+    #[arg(long)]
+    pub to: String,
+    /// A file holding the original server's master key, when it is not the target's.
+    #[arg(long)]
+    pub legacy_master_key_file: Option<PathBuf>,
+    /// Accept the original's later migrations, leaving the tables pierre-db does not manage.
+    #[arg(long)]
+    pub skip_unmanaged_tables: bool,
+    /// Leave out rows whose values do not convert (and rows that refer to them), and list them.
+    #[arg(long)]
+    pub quarantine: bool,
+    /// Run again after an interruption: an adoption commits all at once, so an interrupted
+    /// one left the target as it was, and this starts over.
+    #[arg(long)]
+    pub resume: bool,
+    /// Rows per read and per insert statement.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
 }
 
 #[derive(Debug, Args)]

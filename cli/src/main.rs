@@ -33,6 +33,7 @@ async fn main() -> std::process::ExitCode {
         Command::Backup(options) => commands::backup::run(&cli.global, &out, options).await,
         Command::Doctor => commands::doctor::run(&cli.global, &out).await,
         Command::Copy(options) => commands::copy::run(&cli.global, &out, options).await,
+        Command::Adopt(options) => commands::adopt::run(&cli.global, &out, options).await,
     };
     match outcome {
         Ok(code) => code.into(),

@@ -35,6 +35,15 @@ const MAX_PARAMETERS: usize = 30_000;
 /// counted (`LegacySource::check_rows` and `check_secrets` list them all).
 const NAMED_PROBLEMS: usize = 20;
 
+/// Tables whose rows are named by a key other than `id` in reports. A
+/// table keyed by a secret (`a2a_sessions`, by its token) is named by
+/// rowid instead.
+const NAMED_BY: [(&str, &str); 3] = [
+    ("system_secrets", "secret_type"),
+    ("rsa_keypairs", "kid"),
+    ("system_settings", "key"),
+];
+
 /// Tables the original never writes: rows there came from elsewhere, and
 /// what their values mean is not known.
 const NEVER_WRITTEN: [&str; 2] = ["key_versions", "user_oauth_app_credentials"];
@@ -314,7 +323,13 @@ impl<'a> Mover<'a> {
     ) -> Outcome {
         let id_at = names.iter().position(|c| *c == "id");
         let shown: Vec<Option<String>> = cells.iter().map(Raw::shown).collect();
-        let name = id_at
+        let key = NAMED_BY
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map_or("id", |(_, column)| column);
+        let name = names
+            .iter()
+            .position(|c| *c == key)
             .and_then(|i| shown[i].clone())
             .unwrap_or_else(|| format!("rowid {rowid}"));
         let mut row = Row {

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod adopt;
 pub mod backup;
 pub mod copy;
 pub mod doctor;

@@ -6,6 +6,7 @@
     reason = "a test that cannot go on fails by panicking"
 )]
 
+mod adopt;
 mod command_line;
 mod commands;
 mod common;
