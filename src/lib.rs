@@ -247,8 +247,8 @@ pub use repositories::usage::{
 };
 pub use scope::{AcrossTenants, TenantScope};
 pub use security::{
-    ColumnCheck, KeyVersionInfo, ReencryptProgress, ReencryptReport, SealedCounts, Security,
-    UnreadableValue, VerifyProgress, VerifyReport,
+    ColumnCheck, KeyVersionInfo, LegacyHmacKey, ReencryptProgress, ReencryptReport, SealedCounts,
+    Security, UnreadableValue, VerifyProgress, VerifyReport,
 };
 /// The JSON crate of the API (`serde_json::Value` fields), at the version
 /// this crate uses.

@@ -296,7 +296,10 @@ impl LegacySource {
     /// pierre-db's associated data, secrets kept in clear are sealed, and
     /// credentials kept in clear are hashed. Hashes of the original's that
     /// only the plaintext could convert (bcrypt, Argon2id, HMAC) move as
-    /// they are, counted in [`AdoptionReport::legacy_hashes`].
+    /// they are, counted in [`AdoptionReport::legacy_hashes`]; when some
+    /// are in the HMAC form, the original's data key is kept for them,
+    /// sealed as the named secret `adopted.legacy_hmac_key`, until the
+    /// last is upgraded.
     ///
     /// Refused with [`DatabaseError::NotAdoptable`], before anything is
     /// written, when [`Self::inspect`] refuses the source, `legacy_master`
@@ -363,6 +366,13 @@ impl LegacySource {
         mover.run().await?;
         let mut report = std::mem::take(&mut mover.report);
         drop(mover);
+        if report
+            .legacy_hashes
+            .iter()
+            .any(|c| c.form == CredentialForm::HmacSha256)
+        {
+            target::keep_legacy_hmac_key(&tx, &keyring, &legacy_key).await?;
+        }
         target::mark_adopted(&tx).await?;
         // The key may have been retired while rows were sealed under it.
         crate::keys::store::check_key_stored(&tx, keyring.active_version()).await?;

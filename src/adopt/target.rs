@@ -3,7 +3,12 @@
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
+use crate::crypto::columns::SYSTEM_SECRET;
+use crate::crypto::keyring::Keyring;
+use crate::crypto::legacy::LegacyDataKey;
+use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
+use crate::keys::legacy_hmac;
 use crate::keys::store::DATA_KEY_PREFIX;
 
 /// The `system_settings` key an adoption leaves behind.
@@ -90,6 +95,33 @@ pub(crate) async fn mark_adopted(tx: &DatabaseTransaction) -> Result<()> {
                 .do_nothing()
                 .to_owned(),
         )
+        .to_owned();
+    tx.execute(&insert).await?;
+    Ok(())
+}
+
+/// Keeps the original's data key, sealed as the named secret the
+/// repositories check HMAC-form credentials with (`keys::legacy_hmac`).
+pub(crate) async fn keep_legacy_hmac_key(
+    tx: &DatabaseTransaction,
+    keyring: &Keyring,
+    key: &LegacyDataKey,
+) -> Result<()> {
+    let name = legacy_hmac::SECRET_NAME;
+    let sealed = keyring.seal(
+        &SYSTEM_SECRET.context(None, None, &[name])?,
+        &Secret::new(key.to_base64().as_str()),
+    )?;
+    let now = crate::time::stored(crate::time::truncate(chrono::Utc::now()));
+    let insert = Query::insert()
+        .into_table(Alias::new("system_secrets"))
+        .columns([
+            Alias::new("secret_type"),
+            Alias::new("secret_value"),
+            Alias::new("created_at"),
+            Alias::new("updated_at"),
+        ])
+        .values_panic([name.into(), sealed.into(), now.into(), now.into()])
         .to_owned();
     tx.execute(&insert).await?;
     Ok(())

@@ -22,6 +22,16 @@ pub(crate) const DATA_KEY_SECRET_TYPE: &str = "database_encryption_key";
 /// The original's data key, unwrapped.
 pub(crate) struct LegacyDataKey {
     key: LessSafeKey,
+    /// Its bytes: the original also used it as the HMAC key of some
+    /// credentials, which adoption keeps it for.
+    raw: Zeroizing<Vec<u8>>,
+}
+
+impl LegacyDataKey {
+    /// The key as standard base64, the form adoption seals it in.
+    pub(crate) fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(self.raw.as_slice()))
+    }
 }
 
 impl std::fmt::Debug for LegacyDataKey {
@@ -44,6 +54,7 @@ pub(crate) fn unwrap_data_key(
     })?;
     Ok(LegacyDataKey {
         key: aes_key(&bytes)?,
+        raw: bytes,
     })
 }
 

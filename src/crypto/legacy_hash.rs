@@ -7,6 +7,30 @@
 #[cfg(not(feature = "adopt"))]
 use crate::error::DatabaseError;
 use crate::error::Result;
+use base64::Engine;
+
+/// The original's HMAC form of a credential: standard base64 of
+/// HMAC-SHA256 under its data key (`key`, raw bytes).
+pub(crate) fn hmac(key: &[u8], credential: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    base64::engine::general_purpose::STANDARD
+        .encode(ring::hmac::sign(&key, credential.as_bytes()).as_ref())
+}
+
+/// Whether `stored` holds a credential in the original's HMAC form (this
+/// crate's SHA-256 is 64 hex characters; the HMAC form is 44 of base64).
+pub(crate) fn is_hmac_form(stored: &str) -> bool {
+    stored.len() == 44
+        && base64::engine::general_purpose::STANDARD
+            .decode(stored)
+            .is_ok_and(|mac| mac.len() == 32)
+}
+
+/// Whether `computed` equals `stored`, in constant time.
+pub(crate) fn macs_match(computed: &str, stored: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    computed.as_bytes().ct_eq(stored.as_bytes()).into()
+}
 
 /// A hash form of the original's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

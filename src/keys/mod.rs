@@ -60,6 +60,7 @@
 //! within seconds of each other (NTP).
 
 mod cache;
+pub(crate) mod legacy_hmac;
 pub(crate) mod store;
 
 pub(crate) use cache::KeyCache;

@@ -89,6 +89,12 @@ impl<'a> Ctx<'a> {
         self.shared.cursors()
     }
 
+    /// Deletes an adopted database's HMAC key once no credential needs it
+    /// (`keys::legacy_hmac`).
+    pub(crate) async fn drop_unused_legacy_key(&self) -> Result<()> {
+        crate::keys::legacy_hmac::drop_when_unused(&self.conn()).await
+    }
+
     /// The keys for opening values.
     pub(crate) async fn keyring(&self) -> Result<Arc<Keyring>> {
         self.shared.keyring().await

@@ -58,6 +58,18 @@ pub struct ReencryptReport {
     pub stopped: bool,
 }
 
+/// The original server's data key, kept to check credentials in its HMAC
+/// form: see [`Security::legacy_hmac_key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LegacyHmacKey {
+    /// Whether the key is stored.
+    pub kept: bool,
+    /// Credentials still in the HMAC form (without the key, none of them
+    /// can be checked).
+    pub credentials: u64,
+}
+
 /// Key management: `db.security()`.
 ///
 /// The newest active data key seals new values; every stored version opens
@@ -91,6 +103,18 @@ impl<'a> Security<'a> {
                 retired: !stored.contains(&version),
             })
             .collect())
+    }
+
+    /// In a database adopted from the original Pierre server: whether the
+    /// original's data key is still kept (sealed as the named secret
+    /// `adopted.legacy_hmac_key`) and how many credentials in its HMAC
+    /// form (OAuth app secrets, refresh tokens) it is kept for. Each is
+    /// stored as SHA-256 on its first successful check, and the key is
+    /// deleted with the last. `None` when the database has neither.
+    #[instrument(skip_all)]
+    pub async fn legacy_hmac_key(&self) -> Result<Option<LegacyHmacKey>> {
+        let (credentials, kept) = crate::keys::legacy_hmac::status(self.db.pool()).await?;
+        Ok((kept || credentials > 0).then_some(LegacyHmacKey { kept, credentials }))
     }
 
     /// Makes a new data key the active one. Values sealed under older keys

@@ -94,8 +94,29 @@ async fn status(db: &Database, out: &Output) -> Result<Code> {
             counted(stale, "value")
         ));
     }
+    let legacy = security.legacy_hmac_key().await?;
+    if let Some(legacy) = legacy {
+        out.line("");
+        out.line(match legacy.kept {
+            true => format!(
+                "the original server's key is kept (adopted.legacy_hmac_key) for {} in its HMAC \
+                 form; each is stored as SHA-256 on first use, and the key is deleted with the \
+                 last",
+                counted(legacy.credentials, "credential")
+            ),
+            false => format!(
+                "{} in the original server's HMAC form, and its key is gone: they cannot be \
+                 checked",
+                counted(legacy.credentials, "credential")
+            ),
+        });
+    }
     out.document(json!({
         "ok": true,
+        "legacy_hmac_key": legacy.map(|l| json!({
+            "kept": l.kept,
+            "credentials": l.credentials,
+        })),
         "keys": keys.iter().map(|k| json!({
             "version": k.version,
             "state": state(k),

@@ -188,6 +188,9 @@ impl A2aClients<'_> {
     ];
     /// How every client secret starts.
     pub const CLIENT_SECRET_PREFIX: &'static str = "pa2a_";
+    /// How the original Pierre server's client secrets start: an adopted
+    /// database holds their hashes, and they verify like the new ones.
+    pub const LEGACY_CLIENT_SECRET_PREFIX: &'static str = "a2a_secret_";
     /// Longest client name.
     pub const MAX_NAME: usize = 200;
     /// Longest description.
@@ -388,7 +391,13 @@ impl<'a> A2aClients<'a> {
     /// active. The hashes are compared in constant time.
     #[instrument(skip_all, fields(a2a_client_id = %id))]
     pub async fn verify_secret(&self, id: A2aClientId, secret: &str) -> Result<bool> {
-        if !secret.starts_with(A2aClients::CLIENT_SECRET_PREFIX) || secret.len() > MAX_PRESENTED {
+        let issued = [
+            A2aClients::CLIENT_SECRET_PREFIX,
+            A2aClients::LEGACY_CLIENT_SECRET_PREFIX,
+        ]
+        .iter()
+        .any(|prefix| secret.starts_with(prefix));
+        if !issued || secret.len() > MAX_PRESENTED {
             return Ok(false);
         }
         let stored: Option<(String, bool)> = clients::Entity::find_by_id(id)

@@ -77,6 +77,9 @@ pub struct A2aSessions<'a> {
 impl A2aSessions<'_> {
     /// How every session token starts.
     pub const SESSION_TOKEN_PREFIX: &'static str = "pa2s_";
+    /// How the original Pierre server's session tokens start: an adopted
+    /// database holds their hashes, and they are accepted like new ones.
+    pub const LEGACY_SESSION_TOKEN_PREFIX: &'static str = "sess_";
 }
 
 impl<'a> A2aSessions<'a> {
@@ -227,6 +230,11 @@ impl<'a> A2aSessions<'a> {
 
 /// The stored key of a presented token, if it could have been issued here.
 fn presented(token: &str) -> Option<String> {
-    (token.starts_with(A2aSessions::SESSION_TOKEN_PREFIX) && token.len() <= MAX_PRESENTED)
-        .then(|| hashing::hash(token))
+    let issued = [
+        A2aSessions::SESSION_TOKEN_PREFIX,
+        A2aSessions::LEGACY_SESSION_TOKEN_PREFIX,
+    ]
+    .iter()
+    .any(|prefix| token.starts_with(prefix));
+    (issued && token.len() <= MAX_PRESENTED).then(|| hashing::hash(token))
 }

@@ -15,9 +15,11 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::crypto::hashing;
+use crate::crypto::legacy_hash as legacy;
 use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{OAuthAppId, UserId};
+use crate::keys::legacy_hmac;
 use crate::query::Ctx;
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{expect_changed, string_list};
@@ -253,11 +255,47 @@ impl<'a> OAuthApps<'a> {
         } else {
             None
         };
+        // The original's HMAC form, in a database adopted from it: checked
+        // with its key and replaced by the current form on success.
+        if let Some(stored) = stored.as_deref().filter(|s| legacy::is_hmac_form(s)) {
+            let Some(mac) = legacy_hmac::legacy_mac(self.ctx, client_secret).await? else {
+                return Ok(false);
+            };
+            if !legacy::macs_match(&mac, stored) {
+                return Ok(false);
+            }
+            self.upgrade_secret(client_id, stored, client_secret).await;
+            return Ok(true);
+        }
         // Without a stored hash, compare against one no input can match (not
         // hex), so the work done does not depend on whether the app exists.
         let candidate = if usable { client_secret } else { "" };
         let matched = hashing::verify(candidate, stored.as_deref().unwrap_or("-"));
         Ok(matched && stored.is_some())
+    }
+
+    /// Stores a verified legacy secret as SHA-256, if the row still holds
+    /// the legacy form (a concurrent check may have upgraded it), then
+    /// drops the legacy key if nothing needs it any more. The secret was
+    /// verified already: a failure here is logged, and the next check
+    /// tries again.
+    async fn upgrade_secret(&self, client_id: &str, legacy_form: &str, secret: &str) {
+        let outcome = apps::Entity::update_many()
+            .col_expr(
+                apps::Column::ClientSecretHash,
+                Expr::value(hashing::hash(secret)),
+            )
+            .filter(apps::Column::ClientId.eq(client_id))
+            .filter(apps::Column::ClientSecretHash.eq(legacy_form))
+            .exec_in(&self.ctx)
+            .await;
+        let outcome = match outcome {
+            Ok(_) => self.ctx.drop_unused_legacy_key().await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = outcome {
+            tracing::warn!(error = %err, "an adopted OAuth app secret was not brought to the current form");
+        }
     }
 
     /// The apps `owner` registered (active or not), oldest first.

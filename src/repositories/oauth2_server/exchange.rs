@@ -24,6 +24,7 @@ use super::{
 };
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
+use crate::keys::legacy_hmac;
 use crate::query::{AllTenants, Checked, GlobalRows, RunInsert, RunWrite, TenantColumn};
 use crate::query::{Prepared, prepared};
 use crate::scope::TenantScope;
@@ -170,28 +171,61 @@ impl<'a> OAuth2Exchange<'a> {
         if !rules::presentable(token) || !rules::presentable(client_id) {
             return Ok(None);
         }
-        static CONSUME: Prepared = prepared!();
         let hash = hashing::hash(token);
+        let mut consumed = self.consume_stored_token(&hash, client_id, now).await?;
+        // The original's HMAC form, in a database adopted from it: consumed
+        // the same way, and stored in the current form.
+        if consumed.is_none()
+            && let Some(mac) = legacy_hmac::legacy_mac(*self.rows, token).await?
+        {
+            consumed = self.consume_stored_token(&mac, client_id, now).await?;
+            if consumed.is_some() {
+                self.upgrade_token(&mac, &hash).await?;
+            }
+        }
+        record_tenant(consumed.as_ref().map(|t| t.tenant_id));
+        Ok(consumed)
+    }
+
+    /// Revokes the live refresh token stored as `stored` of `client_id` and
+    /// returns it.
+    async fn consume_stored_token(
+        &self,
+        stored: &str,
+        client_id: &str,
+        now: chrono::DateTime<chrono::FixedOffset>,
+    ) -> Result<Option<RefreshToken>> {
+        static CONSUME: Prepared = prepared!();
         let values = vec![
             true.into(),
-            hash.as_str().into(),
+            stored.into(),
             client_id.into(),
             false.into(),
             now.into(),
         ];
-        let consumed = self
+        Ok(self
             .returning::<_, tokens::Model>(&CONSUME, values, None, |rows| {
                 rows.update::<tokens::Entity>()
                     .col_expr(tokens::Column::Revoked, Expr::value(true))
-                    .filter(tokens::Column::Token.eq(&hash))
+                    .filter(tokens::Column::Token.eq(stored))
                     .filter(tokens::Column::ClientId.eq(client_id))
                     .filter(tokens::Column::Revoked.eq(false))
                     .filter(tokens::Column::ExpiresAt.gt(now))
             })
             .await?
-            .map(RefreshToken::from);
-        record_tenant(consumed.as_ref().map(|t| t.tenant_id));
-        Ok(consumed)
+            .map(RefreshToken::from))
+    }
+
+    /// Stores a consumed token of the original's HMAC form as SHA-256,
+    /// then drops the original's key if nothing needs it any more.
+    async fn upgrade_token(&self, legacy_form: &str, hash: &str) -> Result<()> {
+        self.rows
+            .update::<tokens::Entity>()
+            .col_expr(tokens::Column::Token, Expr::value(hash))
+            .filter(tokens::Column::Token.eq(legacy_form))
+            .exec_in(&self.rows)
+            .await?;
+        self.rows.drop_unused_legacy_key().await
     }
 
     /// Consumes the refresh token and issues its successor (same tenant,

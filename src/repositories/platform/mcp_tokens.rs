@@ -181,10 +181,12 @@ impl<'a> McpTokens<'a> {
     /// matches, it is not revoked, it has not expired; then `usage_count +
     /// 1` and `last_used_at` are set in SQL (the later of the stored time
     /// and now: it never moves back). `None` otherwise, and nothing is
-    /// counted.
+    /// counted. A token without the `pmcp_` prefix is looked up the same
+    /// way: a database adopted from the original server holds the hashes
+    /// of tokens in the original's form.
     #[instrument(skip_all, fields(mcp_token_id = tracing::field::Empty))]
     pub async fn validate(&self, plaintext: &str) -> Result<Option<McpTokenUse>> {
-        if !plaintext.starts_with(McpTokens::TOKEN_PREFIX) || plaintext.len() > MAX_PRESENTED {
+        if plaintext.is_empty() || plaintext.len() > MAX_PRESENTED {
             return Ok(None);
         }
         static VALIDATE: Prepared = prepared!();

@@ -213,12 +213,20 @@ impl Legacy {
         id
     }
 
+    /// A credential in the original's HMAC form: standard base64 of
+    /// HMAC-SHA256 under its data key.
+    pub fn hmac(&self, credential: &str) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.data_key);
+        STANDARD.encode(ring::hmac::sign(&key, credential.as_bytes()).as_ref())
+    }
+
     /// `plaintext` sealed the original's way under `aad` with its data key.
     pub fn seal(&self, aad: &str, plaintext: &str) -> String {
         seal(&self.data_key, aad, plaintext.as_bytes())
     }
 
-    async fn exec(&self, sql: &str, values: Vec<Value>) {
+    /// Runs one statement with `values` bound.
+    pub async fn exec(&self, sql: &str, values: Vec<Value>) {
         let conn = self.open(false).await;
         conn.execute_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),

@@ -6,6 +6,7 @@
 mod fixture;
 mod hashes;
 mod moving;
+mod verifying;
 
 use pierre_db::{AdoptOptions, ConnectProblem, DatabaseError, LegacySource, MasterKey};
 

@@ -138,6 +138,8 @@ impl ApiKeys<'_> {
     /// Characters of a key kept in clear as its display prefix (`pk_live_` and
     /// 12 random characters).
     pub const DISPLAY_PREFIX_LEN: usize = 20;
+    /// Characters of a key the original Pierre server kept as its prefix.
+    pub const LEGACY_PREFIX_LEN: usize = 12;
     /// Longest key name.
     pub const MAX_NAME: usize = 100;
     /// Longest key description.
@@ -225,24 +227,31 @@ impl<'a> ApiKeys<'a> {
     /// (compared in constant time), it is active and it has not expired.
     /// Anything else, a malformed string included, is `None`: the caller
     /// learns nothing about which check failed.
+    ///
+    /// A key of the original Pierre server (in a database adopted from it)
+    /// is stored with the first [`Self::LEGACY_PREFIX_LEN`] characters as
+    /// its prefix: it is found by those when no key has the longer one, and
+    /// on its first success its prefix is brought to the current length.
     #[instrument(skip_all, fields(api_key_id = tracing::field::Empty))]
     pub async fn find_by_prefix_and_verify(&self, plaintext: &str) -> Result<Option<ApiKey>> {
-        if plaintext.len() > MAX_PRESENTED_KEY || !plaintext.starts_with(ApiKeys::KEY_PREFIX) {
+        if plaintext.len() > MAX_PRESENTED_KEY {
             return Ok(None);
         }
-        let Some(prefix) = display_prefix(plaintext) else {
-            return Ok(None);
-        };
-        // No LIMIT: `key_prefix` is unique, and a bound `LIMIT ?` makes
-        // SQLite re-prepare the statement on every call.
-        static LOOKUP: Prepared = prepared!();
-        let statement = LOOKUP.statement(self.ctx.backend(), vec![prefix.into()], || {
-            api_keys::Entity::find()
-                .select_only()
-                .columns(LOOKUP_COLUMNS)
-                .filter(api_keys::Column::KeyPrefix.eq(prefix))
-        });
-        let Some(KeyRow(row)) = statement.models::<KeyRow>().one_in(&self.ctx).await? else {
+        let current =
+            display_prefix(plaintext).filter(|_| plaintext.starts_with(ApiKeys::KEY_PREFIX));
+        let mut found = None;
+        if let Some(prefix) = current {
+            found = self.by_prefix(prefix).await?;
+        }
+        let mut legacy = false;
+        if found.is_none() {
+            let Some(prefix) = plaintext.get(..ApiKeys::LEGACY_PREFIX_LEN) else {
+                return Ok(None);
+            };
+            found = self.by_prefix(prefix).await?;
+            legacy = true;
+        }
+        let Some(row) = found else {
             return Ok(None);
         };
         if !hashing::verify(plaintext, &row.key_hash) {
@@ -252,8 +261,44 @@ impl<'a> ApiKeys<'a> {
         if !key.is_usable_at(time::now()) {
             return Ok(None);
         }
+        if legacy && let Some(prefix) = current {
+            self.upgrade_prefix(key.id, &key.key_prefix, prefix).await;
+        }
         tracing::Span::current().record("api_key_id", tracing::field::display(key.id));
         Ok(Some(key))
+    }
+
+    /// The key stored with this prefix.
+    async fn by_prefix(&self, prefix: &str) -> Result<Option<api_keys::Model>> {
+        // No LIMIT: `key_prefix` is unique, and a bound `LIMIT ?` makes
+        // SQLite re-prepare the statement on every call.
+        static LOOKUP: Prepared = prepared!();
+        let statement = LOOKUP.statement(self.ctx.backend(), vec![prefix.into()], || {
+            api_keys::Entity::find()
+                .select_only()
+                .columns(LOOKUP_COLUMNS)
+                .filter(api_keys::Column::KeyPrefix.eq(prefix))
+        });
+        Ok(statement
+            .models::<KeyRow>()
+            .one_in(&self.ctx)
+            .await?
+            .map(|KeyRow(row)| row))
+    }
+
+    /// Stores an adopted key's prefix at the current length, if it still
+    /// has the old one. The key was verified already: a failure here is
+    /// logged, and the next use tries again.
+    async fn upgrade_prefix(&self, id: ApiKeyId, old: &str, new: &str) {
+        let outcome = api_keys::Entity::update_many()
+            .col_expr(api_keys::Column::KeyPrefix, Expr::value(new))
+            .filter(api_keys::Column::Id.eq(id.as_uuid()))
+            .filter(api_keys::Column::KeyPrefix.eq(old))
+            .exec_in(&self.ctx)
+            .await;
+        if let Err(err) = outcome {
+            tracing::warn!(api_key_id = %id, error = %err, "an adopted key's prefix was not brought to the current length");
+        }
     }
 
     /// The key if `owner` owns it; `NotFound` if it does not exist or
