@@ -84,9 +84,8 @@ async fn main() {
         .sql(&format!(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {USAGE}) \
              INSERT INTO jwt_usage (id, user_id, timestamp, endpoint, method, status_code, \
-             response_time_ms) SELECT NULL, (SELECT id FROM users ORDER BY rowid LIMIT 1 \
-             OFFSET (i % {users})), '2025-05-01 10:00:00', '/api/activities', 'GET', 200, 12 \
-             FROM n"
+             response_time_ms) SELECT NULL, u.id, '2025-05-01 10:00:00', '/api/activities', \
+             'GET', 200, 12 FROM n JOIN users u ON u.rowid = 1 + (n.i % {users})"
         ))
         .await;
 

@@ -339,6 +339,7 @@ impl<'a> Mover<'a> {
             values: Vec::with_capacity(names.len()),
             problems: Vec::new(),
         };
+        let mut new_ids = 0;
         for (i, cell) in cells.iter().enumerate() {
             let (kind, nullable) = &kinds[i];
             let is_id = Some(i) == id_at;
@@ -356,7 +357,7 @@ impl<'a> Mover<'a> {
                     row.values.push(Some(new).into());
                 }
                 Ok(Converted::NewId) => {
-                    self.report.new_ids += 1;
+                    new_ids += 1;
                     row.values.push(Some(new_id(source_table, rowid)).into());
                 }
                 Err(reason) => {
@@ -446,6 +447,7 @@ impl<'a> Mover<'a> {
                 keys.insert(key);
             }
         }
+        self.report.new_ids += new_ids;
         Outcome::Write(row.values)
     }
 

@@ -43,8 +43,9 @@ pub struct AdoptionReport {
     /// Ids the original wrote in a prefixed form and the UUIDs they
     /// became (every reference to them was rewritten the same way).
     pub mapped_ids: Vec<MappedId>,
-    /// NULL ids the original wrote, filled with a UUID derived from the
-    /// table and the row's place in it (the same in every run).
+    /// Rows written whose id the original left NULL, filled with a UUID
+    /// derived from the table and the row's place in it (the same in every
+    /// run).
     pub new_ids: u64,
     /// Values sealed under the target's active data key with pierre-db's
     /// associated data: the original's ciphertexts opened and sealed
