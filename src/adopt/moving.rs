@@ -11,10 +11,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, TableRef};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, TableRef};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IdenStatic, Identity, InsertMany, Iterable, RelationTrait, Value,
+    EntityTrait, IdenStatic, Identity, InsertMany, Iterable, PrimaryKeyToColumn, RelationTrait,
+    Value,
 };
 use uuid::Uuid;
 
@@ -43,6 +44,19 @@ const NAMED_BY: [(&str, &str); 3] = [
     ("rsa_keypairs", "kid"),
     ("system_settings", "key"),
 ];
+
+/// Tables the migrations fill: the source's rows replace the target's
+/// seeds of the same key.
+const SEEDED_BY_MIGRATIONS: [&str; 2] = ["admin_config_categories", "system_settings"];
+
+/// `ON CONFLICT (primary key) DO UPDATE SET` every other column.
+fn replace_seeded<E: EntityTrait>() -> OnConflict {
+    let keys: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
+    let others: Vec<E::Column> = E::Column::iter()
+        .filter(|c| !keys.iter().any(|k| k.as_str() == c.as_str()))
+        .collect();
+    OnConflict::columns(keys).update_columns(others).to_owned()
+}
 
 /// Tables the original never writes: rows there came from elsewhere, and
 /// what their values mean is not known.
@@ -132,8 +146,8 @@ pub(crate) struct Mover<'a> {
     references: Vec<Reference>,
     /// Values of referenced columns written so far, by `table.column`.
     present: HashMap<String, HashSet<String>>,
-    /// Ids of rows left out (any table): rows that refer to them are left
-    /// out too.
+    /// Keys of rows left out or refused (any table): rows that refer to
+    /// them are too.
     left_out: HashSet<String>,
     late: Vec<Late>,
     /// Cells that did not convert, when not quarantining.
@@ -292,7 +306,11 @@ impl<'a> Mover<'a> {
                     while !models.is_empty() {
                         let rest = models.split_off(models.len().min(per_insert));
                         let chunk = std::mem::replace(&mut models, rest);
-                        InsertMany::<A>::many(chunk)
+                        let mut insert = InsertMany::<A>::many(chunk);
+                        if SEEDED_BY_MIGRATIONS.contains(&table) {
+                            insert = insert.on_conflict(replace_seeded::<A::Entity>());
+                        }
+                        insert
                             .exec_without_returning(self.tx)
                             .await
                             .map_err(|err| {
@@ -411,16 +429,16 @@ impl<'a> Mover<'a> {
                 row: name.clone(),
                 reason: reason.clone(),
             });
+            // Every key a row could refer to this one by.
+            for (i, column) in names.iter().enumerate() {
+                if self.present.contains_key(&format!("{table}.{column}"))
+                    && let Some(key) = key_of(&row.values[i])
+                {
+                    self.left_out.insert(key);
+                }
+            }
             if self.quarantine {
                 self.report.quarantined.extend(cells);
-                // Every key a row could refer to this one by.
-                for (i, column) in names.iter().enumerate() {
-                    if self.present.contains_key(&format!("{table}.{column}"))
-                        && let Some(key) = key_of(&row.values[i])
-                    {
-                        self.left_out.insert(key);
-                    }
-                }
                 return Outcome::Quarantined;
             }
             self.problems.extend(cells);
@@ -478,10 +496,10 @@ impl<'a> Mover<'a> {
         if known {
             return None;
         }
-        let why = if self.left_out.contains(key) {
-            "which is left out"
-        } else {
-            "which the source does not have"
+        let why = match (self.left_out.contains(key), self.quarantine) {
+            (true, true) => "which is left out",
+            (true, false) => "which does not convert",
+            (false, _) => "which the source does not have",
         };
         Some(format!("refers to {parent} {key}, {why}"))
     }

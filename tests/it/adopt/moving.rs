@@ -260,6 +260,20 @@ fn every_row_accounted_for(report: &pierre_db::AdoptionReport) {
     }
 }
 
+/// The message of an adoption with the default options that is refused.
+async fn refused(
+    source: &LegacySource,
+    db: &pierre_db::Database,
+    key: &pierre_db::MasterKey,
+) -> String {
+    refusal(
+        source
+            .adopt(db, key, &AdoptOptions::new())
+            .await
+            .unwrap_err(),
+    )
+}
+
 fn refusal(err: DatabaseError) -> String {
     match err {
         DatabaseError::NotAdoptable(message) => message,
@@ -295,12 +309,7 @@ async fn a_value_that_does_not_convert_writes_nothing_unless_quarantined() {
             .await;
         let before = counts(&t.db).await;
         let source = LegacySource::open(&s.legacy.url()).await.unwrap();
-        let message = refusal(
-            source
-                .adopt(&t.db, &s.legacy.master, &AdoptOptions::new())
-                .await
-                .unwrap_err(),
-        );
+        let message = refused(&source, &t.db, &s.legacy.master).await;
         for named in [
             format!("user_oauth_tokens.access_token of {token}: does not open"),
             format!("users.tier of {dan}: \"gold\" is none of"),
@@ -420,15 +429,65 @@ async fn a_target_with_rows_of_its_own_is_refused() {
         let s = source().await;
         common::user(&t, "already@example.org").await;
         let source = LegacySource::open(&s.legacy.url()).await.unwrap();
-        let message = refusal(
-            source
-                .adopt(&t.db, &s.legacy.master, &AdoptOptions::new())
-                .await
-                .unwrap_err(),
-        );
+        let message = refused(&source, &t.db, &s.legacy.master).await;
         assert!(
             message.contains("the target is not empty (users 1)"),
             "{message}"
         );
+    }
+}
+
+#[tokio::test]
+async fn later_migrations_are_adopted_only_with_the_flag_and_their_tables_reported() {
+    for t in common::databases().await {
+        let s = source().await;
+        s.legacy.ledger_row(20_260_206_000_001, true).await;
+        s.legacy
+            .sql(
+                "CREATE TABLE coaches (id TEXT PRIMARY KEY, name TEXT NOT NULL); \
+                 INSERT INTO coaches VALUES ('c1', 'Ada'), ('c2', 'Grace')",
+            )
+            .await;
+        let source = LegacySource::open(&s.legacy.url()).await.unwrap();
+        let before = counts(&t.db).await;
+        let message = refused(&source, &t.db, &s.legacy.master).await;
+        assert!(message.contains("later migration(s)"), "{message}");
+        assert_eq!(counts(&t.db).await, before, "{}", t.backend);
+
+        let options = AdoptOptions::new().skip_unmanaged_tables(true);
+        let report = source
+            .adopt(&t.db, &s.legacy.master, &options)
+            .await
+            .unwrap();
+        let unmanaged: Vec<(&str, u64)> = report
+            .unmanaged_tables
+            .iter()
+            .map(|t| (t.table.as_str(), t.rows))
+            .collect();
+        assert_eq!(unmanaged, [("coaches", 2)]);
+        every_row_accounted_for(&report);
+        assert!(
+            t.db.users()
+                .get_by_email("ada@example.org")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_legacy_master_key_adopts_nothing() {
+    for t in common::databases().await {
+        let s = source().await;
+        let before = counts(&t.db).await;
+        let source = LegacySource::open(&s.legacy.url()).await.unwrap();
+        let wrong = pierre_db::MasterKey::generate().unwrap();
+        let message = refused(&source, &t.db, &wrong).await;
+        assert!(
+            message.contains("legacy master key does not open"),
+            "{message}"
+        );
+        assert_eq!(counts(&t.db).await, before, "{}", t.backend);
     }
 }

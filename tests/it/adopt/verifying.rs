@@ -4,13 +4,8 @@
 
 use pierre_db::{A2aClientId, AdoptOptions, LegacySource, TenantId, UserId, chrono};
 
-use super::fixture::Legacy;
+use super::fixture::{Legacy, sha256};
 use crate::common;
-
-fn sha256(text: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 async fn stored(t: &common::TestDb, sql: &str) -> String {
     let rows = common::text_column(&t.db, sql).await;
@@ -22,67 +17,17 @@ async fn stored(t: &common::TestDb, sql: &str) -> String {
 async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha256() {
     for t in common::databases().await {
         let legacy = Legacy::new().await;
-        let acme = legacy.tenant("acme").await;
-        let ada = legacy.user("ada@example.org", Some(&acme)).await;
-        let id = || pierre_db::uuid::Uuid::new_v4().to_string();
-        let api_key = format!("pk_live_{}", "Ab3".repeat(11));
-        let mcp_token = format!("mcp_{}", "f0".repeat(16));
-        let a2a_client = format!("a2a_client_{}", id());
-        let a2a_secret = format!("a2a_secret_{}", id());
-        let session = format!("sess_{}", id());
-        let (app_secret, old_app_secret) = ("app-secret-hmac", "app-secret-in-clear");
-        let (refresh, old_refresh) = ("refresh-hmac", "refresh-in-clear");
-        let code = "code-in-clear";
-        legacy
-            .sql(&format!(
-                "INSERT INTO api_keys (id, user_id, name, key_hash, key_prefix, tier, is_active, \
-                 created_at) VALUES ('{key_id}', '{ada}', 'cli', '{key_hash}', '{key_prefix}', \
-                 'starter', 1, '2025-03-01T08:00:00+00:00'); \
-                 INSERT INTO user_mcp_tokens (id, user_id, name, token_hash, token_prefix, \
-                 created_at) VALUES ('{mcp_id}', '{ada}', 'desktop', '{mcp_hash}', 'mcp_f0f0f0f0', \
-                 '2025-03-01T08:00:00+00:00'); \
-                 INSERT INTO a2a_clients (id, user_id, name, public_key, client_secret, \
-                 permissions, capabilities, redirect_uris, rate_limit_requests, \
-                 rate_limit_window_seconds, is_active, created_at, updated_at) VALUES \
-                 ('{a2a_client}', '{ada}', 'agent', 'PUBLIC', '{a2a_secret}', '[\"read\"]', '[]', \
-                 '[]', 100, 60, 1, '2025-03-01T08:00:00+00:00', '2025-03-01T08:00:00+00:00'); \
-                 INSERT INTO a2a_sessions (session_token, client_id, user_id, granted_scopes, \
-                 expires_at, last_activity, created_at, requests_count) VALUES ('{session}', \
-                 '{a2a_client}', '{ada}', 'read', '2030-01-01T00:00:00+00:00', \
-                 '2025-03-02 08:00:00', '2025-03-01T08:00:00+00:00', 0); \
-                 INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uris, \
-                 scopes, owner_user_id, created_at, updated_at) VALUES \
-                 ('{app_id}', 'app-new', '{app_mac}', 'new', '[\"https://a.example/cb\"]', \
-                 '[\"read\"]', '{ada}', '2025-03-01T08:00:00+00:00', '2025-03-01T08:00:00+00:00'), \
-                 ('{old_app_id}', 'app-old', '{old_app_secret}', 'old', \
-                 '[\"https://a.example/cb\"]', '[\"read\"]', '{ada}', '2025-03-01T08:00:00+00:00', \
-                 '2025-03-01T08:00:00+00:00'); \
-                 INSERT INTO oauth2_clients (id, client_id, client_secret_hash, redirect_uris, \
-                 grant_types, response_types, created_at) VALUES ('{client_row}', 'mcp-client', \
-                 '{client_hash}', '[\"https://c.example/cb\"]', '[\"authorization_code\"]', \
-                 '[\"code\"]', '2025-03-01T08:00:00+00:00'); \
-                 INSERT INTO oauth2_refresh_tokens (token, client_id, user_id, tenant_id, \
-                 expires_at, created_at) VALUES \
-                 ('{refresh_mac}', 'mcp-client', '{ada}', '{acme}', '2030-01-01T00:00:00+00:00', \
-                 '2025-03-01T08:00:00+00:00'), \
-                 ('{old_refresh}', 'mcp-client', '{ada}', '{acme}', '2030-01-01T00:00:00+00:00', \
-                 '2025-03-01T08:00:00+00:00'); \
-                 INSERT INTO oauth2_auth_codes (code, client_id, user_id, tenant_id, redirect_uri, \
-                 expires_at) VALUES ('{code}', 'mcp-client', '{ada}', '{acme}', \
-                 'https://c.example/cb', '2030-01-01T00:00:00+00:00')",
-                key_id = id(),
-                key_hash = sha256(&api_key),
-                key_prefix = &api_key[..12],
-                mcp_id = id(),
-                mcp_hash = sha256(&mcp_token),
-                app_id = id(),
-                app_mac = legacy.hmac(app_secret),
-                old_app_id = id(),
-                client_row = id(),
-                client_hash = sha256("client-secret"),
-                refresh_mac = legacy.hmac(refresh),
-            ))
-            .await;
+        let issued = legacy.every_table().await;
+        let (api_key, mcp_token, a2a_client, a2a_secret, session) = (
+            &issued.api_key,
+            &issued.mcp_token,
+            &issued.a2a_client,
+            &issued.a2a_secret,
+            &issued.session,
+        );
+        let (app_secret, old_app_secret) = (issued.app_secret, issued.old_app_secret);
+        let (refresh, old_refresh, code) = (issued.refresh, issued.old_refresh, issued.code);
+        let (ada, acme) = (issued.user.clone(), issued.tenant.clone());
         let source = LegacySource::open(&legacy.url()).await.unwrap();
         let report = source
             .adopt(&t.db, &legacy.master, &AdoptOptions::new())
@@ -97,6 +42,7 @@ async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha
             forms,
             // In loading order.
             [
+                ("admin_tokens.token_hash", "Bcrypt".to_owned(), 1),
                 ("oauth2_refresh_tokens.token", "HmacSha256".to_owned(), 1),
                 ("oauth_apps.client_secret_hash", "HmacSha256".to_owned(), 1),
             ],
@@ -113,9 +59,9 @@ async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha
 
         // API key: found by the original's 12-character prefix, then
         // stored with the current one.
-        let key = t.db.api_keys().find_by_prefix_and_verify(&api_key).await;
+        let key = t.db.api_keys().find_by_prefix_and_verify(api_key).await;
         assert_eq!(key.unwrap().unwrap().user_id, ada, "{}", t.backend);
-        let key = t.db.api_keys().find_by_prefix_and_verify(&api_key).await;
+        let key = t.db.api_keys().find_by_prefix_and_verify(api_key).await;
         assert_eq!(key.unwrap().unwrap().key_prefix, &api_key[..20]);
         assert!(
             t.db.api_keys()
@@ -125,20 +71,20 @@ async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha
                 .is_none()
         );
 
-        let used = t.db.mcp_tokens().validate(&mcp_token).await.unwrap();
+        let used = t.db.mcp_tokens().validate(mcp_token).await.unwrap();
         assert!(used.is_some(), "{}: the MCP token", t.backend);
 
         let client = A2aClientId::from_uuid(
             report
                 .mapped_ids
                 .iter()
-                .find(|m| m.old == a2a_client)
+                .find(|m| m.old == *a2a_client)
                 .unwrap()
                 .new,
         );
         assert!(
             t.db.a2a_clients()
-                .verify_secret(client, &a2a_secret)
+                .verify_secret(client, a2a_secret)
                 .await
                 .unwrap()
         );
@@ -149,7 +95,7 @@ async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha
                 .await
                 .unwrap()
         );
-        assert!(t.db.a2a_sessions().get(&session).await.unwrap().is_some());
+        assert!(t.db.a2a_sessions().get(session).await.unwrap().is_some());
 
         // OAuth apps: the secret kept in clear was hashed by adoption; the
         // HMAC one verifies with the kept key and is then stored as SHA-256.
@@ -215,5 +161,128 @@ async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha
                 .unwrap(),
             None
         );
+    }
+}
+
+/// Tables the original never writes: adoption finds them empty.
+const NEVER_WRITTEN: [&str; 3] = ["key_versions", "permission_delegations", "request_logs"];
+
+#[tokio::test]
+async fn a_row_in_every_table_the_original_writes_moves_and_reads_back() {
+    for t in common::databases().await {
+        let legacy = Legacy::new().await;
+        let issued = legacy.every_table().await;
+        let source = LegacySource::open(&legacy.url()).await.unwrap();
+        let report = source
+            .adopt(&t.db, &legacy.master, &AdoptOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(report.tables.len(), 44);
+        for table in &report.tables {
+            let name = table.table.as_str();
+            if NEVER_WRITTEN.contains(&name) {
+                assert_eq!(table.source_rows, 0, "{table:?}");
+                continue;
+            }
+            assert!(table.source_rows > 0, "{}: no row in {name}", t.backend);
+            assert_eq!(table.quarantined, 0, "{table:?}");
+            let left_behind = u64::from(name == "system_secrets");
+            assert_eq!(
+                (table.moved, table.left_behind),
+                (table.source_rows - left_behind, left_behind),
+                "{}: {table:?}",
+                t.backend
+            );
+        }
+        let mapped = |old: &str| {
+            report
+                .mapped_ids
+                .iter()
+                .find(|m| m.old == old)
+                .unwrap_or_else(|| panic!("{old} was not mapped: {:?}", report.mapped_ids))
+                .new
+        };
+        let user = UserId::from_uuid(issued.user.parse().unwrap());
+        let owner = UserId::from_uuid(issued.owner.parse().unwrap());
+        let tenant = TenantId::from_uuid(issued.tenant.parse().unwrap());
+        let uuid = |text: &str| pierre_db::uuid::Uuid::parse_str(text).unwrap();
+
+        // Through the public API, a few of each kind: documents, lists,
+        // tenant-owned rows, mapped ids, the UUID stored as a BLOB, and a
+        // time stored in the original's second form.
+        let goal = pierre_db::GoalId::from_uuid(uuid(&issued.goal));
+        let goal = t.db.goals().get(user, goal).await.unwrap();
+        assert_eq!(goal.data, serde_json::json!({"target_km": 100}));
+        assert_eq!(goal.updated_at.to_rfc3339(), "2025-03-02T09:10:11+00:00");
+        let insight = pierre_db::InsightId::from_uuid(uuid(&issued.insight));
+        let insight = t.db.insights().get(user, insight).await.unwrap();
+        assert!(insight.is_some(), "{}", t.backend);
+        let profile = t.db.user_profiles().get(user).await.unwrap().unwrap();
+        assert_eq!(profile.data, serde_json::json!({"weight_kg": 60}));
+        let scope = t.db.tenant(tenant);
+        let recipe = scope
+            .recipes()
+            .get(user, pierre_db::RecipeId::from_uuid(uuid(&issued.recipe)))
+            .await
+            .unwrap();
+        assert_eq!(recipe.ingredients.len(), 1);
+        let conversation = pierre_db::ConversationId::from_uuid(uuid(&issued.conversation));
+        let messages = scope
+            .chat()
+            .messages(user, conversation, &pierre_db::PageRequest::first(10))
+            .await
+            .unwrap();
+        assert_eq!(messages.items.len(), 1);
+        let max_bpm = scope
+            .admin_config()
+            .get("heart_rate", "max_bpm")
+            .await
+            .unwrap();
+        assert_eq!(max_bpm.unwrap().config_value, "190");
+        let setting =
+            t.db.system_settings()
+                .get("registration_open")
+                .await
+                .unwrap();
+        assert_eq!(setting.unwrap().value, "true");
+        let task = pierre_db::A2aTaskId::from_uuid(mapped(&issued.task));
+        assert!(
+            t.db.a2a_tasks().get(user, task).await.is_ok(),
+            "{}",
+            t.backend
+        );
+        let admin = pierre_db::AdminTokenId::from_uuid(mapped(&issued.admin_token));
+        assert_eq!(
+            t.db.admin_tokens().get(admin).await.unwrap().service_name,
+            "provisioner"
+        );
+        let from = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00+00:00").unwrap();
+        let provisioned =
+            t.db.provisioned_keys()
+                .list_for_token(admin, from.to_utc(), chrono::Utc::now())
+                .await
+                .unwrap();
+        assert_eq!(provisioned.len(), 1, "{}", t.backend);
+        let members = scope.members().get(owner).await.unwrap();
+        assert!(members.is_some(), "{}: the tenant's owner", t.backend);
+        let state =
+            t.db.oauth2_exchange()
+                .consume_state("state-1", "mcp-client", chrono::Utc::now())
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(state.user_id, Some(user), "{}: the BLOB user id", t.backend);
+        let app =
+            t.db.user_oauth_apps()
+                .get(user, pierre_db::OauthProvider::Fitbit)
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(app.client_secret.expose(), "ada-app-secret");
+        let verified =
+            t.db.security()
+                .verify(100, |_| std::ops::ControlFlow::Continue(()))
+                .await;
+        assert!(verified.unwrap().unreadable.is_empty(), "{}", t.backend);
     }
 }
