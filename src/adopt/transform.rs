@@ -14,6 +14,9 @@ use crate::crypto::hashing;
 use crate::crypto::keyring::Keyring;
 use crate::crypto::legacy::{self, LegacyDataKey};
 use crate::crypto::secret::Secret;
+use crate::repositories::configuration::system_settings::SystemSettings;
+use crate::repositories::identity::tenants::Tenants;
+use crate::repositories::platform::system_secrets::checked_name;
 
 /// One row on its way: the source's cells, converted, and what went wrong.
 pub(crate) struct Row<'c> {
@@ -109,7 +112,16 @@ fn rule(table: &str, column: &str) -> Option<Rule> {
         // The session token is also the key `a2a_usage` refers to it by:
         // both are hashed alike.
         ("a2a_usage", "session_token") => Rule::Credential,
+        // Keys the library reaches rows by: one it would refuse on write
+        // would make the row unreachable.
         ("users", "email") => Rule::Normalise(crate::validation::email),
+        ("system_settings", "key") => Rule::Normalise(|key| {
+            crate::validation::identifier("key", key, SystemSettings::MAX_KEY)
+        }),
+        ("system_secrets", "secret_type") => Rule::Normalise(checked_name),
+        ("tenants", "slug") => Rule::Normalise(|slug| {
+            crate::validation::slug("slug", slug, Tenants::MIN_SLUG, Tenants::MAX_SLUG)
+        }),
         ("tenants", "domain") => {
             Rule::Normalise(|domain| crate::validation::domain_name("domain", domain))
         }

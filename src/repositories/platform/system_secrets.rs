@@ -145,7 +145,7 @@ impl<'a> SystemSecrets<'a> {
 }
 
 /// A secret name: an identifier that is not one of the key store's.
-fn checked_name(name: &str) -> Result<String> {
+pub(crate) fn checked_name(name: &str) -> Result<String> {
     if name.starts_with(DATA_KEY_PREFIX) {
         return Err(DatabaseError::invalid(
             "name",

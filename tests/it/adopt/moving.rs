@@ -303,7 +303,9 @@ async fn a_value_that_does_not_convert_writes_nothing_unless_quarantined() {
                  UPDATE users SET tier = 'gold' WHERE id = '{dan}'; \
                  UPDATE users SET id = 'user-7' WHERE email = 'bob@example.org'; \
                  UPDATE user_oauth_tokens SET user_id = 'user-7' WHERE user_id = '{}'; \
-                 UPDATE user_oauth_apps SET user_id = 'user-7' WHERE user_id = '{}'",
+                 UPDATE user_oauth_apps SET user_id = 'user-7' WHERE user_id = '{}'; \
+                 INSERT INTO system_settings (key, value, created_at, updated_at) VALUES \
+                 ('Registration.Open', 'true', '2025-01-01 00:00:00', '2025-01-01 00:00:00')",
                 s.bob, s.bob
             ))
             .await;
@@ -314,6 +316,8 @@ async fn a_value_that_does_not_convert_writes_nothing_unless_quarantined() {
             format!("user_oauth_tokens.access_token of {token}: does not open"),
             format!("users.tier of {dan}: \"gold\" is none of"),
             "users.id of user-7: \"user-7\" is not a UUID".to_owned(),
+            // A key the library could not reach the row by.
+            "system_settings.key of Registration.Open: ".to_owned(),
             "nothing was written".to_owned(),
         ] {
             assert!(message.contains(&named), "{named:?} not in {message}");
@@ -340,6 +344,7 @@ async fn a_value_that_does_not_convert_writes_nothing_unless_quarantined() {
             [
                 ("users", "id"),
                 ("users", "tier"),
+                ("system_settings", "key"),
                 ("user_oauth_tokens", "user_id"),
                 ("user_oauth_tokens", "access_token"),
                 ("user_oauth_apps", "user_id"),
