@@ -180,6 +180,17 @@ pub enum DatabaseError {
         reason: &'static str,
     },
 
+    /// The change would leave no active administrator: the last one cannot
+    /// be demoted or deactivated (make another administrator first).
+    /// Nothing was changed.
+    #[error("user {user} is the last active administrator: {change} would leave none")]
+    LastAdmin {
+        /// The administrator the change was for.
+        user: String,
+        /// What was asked (`demoting`, `deactivating`).
+        change: &'static str,
+    },
+
     /// A state change the entity's life cycle does not allow (an A2A task
     /// from `completed` back to `running`, say). Nothing was changed.
     #[error("{entity} cannot go from {from} to {to}")]

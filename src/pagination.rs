@@ -189,6 +189,22 @@ impl CursorCodec {
     }
 }
 
+/// The `limit` of a list that returns at most that many rows and no
+/// cursor: between 1 and `max`, or
+/// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+/// naming `paged`, the list that walks them all. Such a list never
+/// returns fewer rows than asked for while more exist; a limit it could
+/// not honour is refused, not cut.
+pub(crate) fn checked_limit(limit: u32, max: u32, paged: &str) -> crate::error::Result<u64> {
+    if (1..=max).contains(&limit) {
+        return Ok(u64::from(limit));
+    }
+    Err(crate::error::DatabaseError::invalid(
+        "limit",
+        format!("{limit} is outside 1..={max}; {paged} walks every row"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,4 +42,5 @@ mod scoping;
 mod tenant_credentials;
 mod tenants;
 mod usage;
+mod user_admin;
 mod users;

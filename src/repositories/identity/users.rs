@@ -13,12 +13,14 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{TenantId, UserId};
-use crate::pagination::{Page, PageRequest, Position};
+use crate::pagination::{MAX_PAGE_SIZE, Page, PageRequest, Position, checked_limit};
 use crate::query::Ctx;
+use crate::query::GlobalRows;
 use crate::query::cells::{Cell, at, read_enum};
 use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page, keyset_sql};
 use crate::query::{Prepared, expect_changed, latest, prepared};
 use crate::query::{RunInsert, RunSelect, RunWrite};
+use crate::repositories::audit::{AuditEvents, AuditSeverity, NewAuditEvent};
 use crate::time;
 use crate::validation;
 
@@ -255,25 +257,42 @@ impl<'a> Users<'a> {
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn get_by_id(&self, id: UserId) -> Result<Option<User>> {
         static BY_ID: Prepared = prepared!();
-        self.one(&BY_ID, id.as_uuid().into(), || {
+        self.one(&BY_ID, vec![id.as_uuid().into()], || {
             select_users().filter(users::Column::Id.eq(id.as_uuid()))
         })
         .await
     }
 
-    /// The user with this email (compared after the same normalization as
-    /// [`Users::create`]), if any.
+    /// The active user with this email (compared after the same
+    /// normalization as [`Users::create`]), if any: the login lookup, so a
+    /// deactivated user is not returned (see
+    /// [`Users::get_by_email_including_inactive`]).
     #[instrument(skip_all)]
     pub async fn get_by_email(&self, email: &str) -> Result<Option<User>> {
         let email = validation::email(email)?;
         static BY_EMAIL: Prepared = prepared!();
-        self.one(&BY_EMAIL, email.as_str().into(), || {
+        self.one(&BY_EMAIL, vec![email.as_str().into(), true.into()], || {
+            select_users()
+                .filter(users::Column::Email.eq(&email))
+                .filter(users::Column::IsActive.eq(true))
+        })
+        .await
+    }
+
+    /// The user with this email, active or deactivated: for
+    /// administrators, who must find an account to reactivate it.
+    #[instrument(skip_all)]
+    pub async fn get_by_email_including_inactive(&self, email: &str) -> Result<Option<User>> {
+        let email = validation::email(email)?;
+        static BY_EMAIL_ANY: Prepared = prepared!();
+        self.one(&BY_EMAIL_ANY, vec![email.as_str().into()], || {
             select_users().filter(users::Column::Email.eq(&email))
         })
         .await
     }
 
-    /// As [`Users::get_by_email`], but a missing user is `NotFound`.
+    /// As [`Users::get_by_email`] (active users only), but a missing user
+    /// is `NotFound`.
     #[instrument(skip_all)]
     pub async fn get_by_email_required(&self, email: &str) -> Result<User> {
         self.get_by_email(email)
@@ -281,14 +300,21 @@ impl<'a> Users<'a> {
             .ok_or_else(|| DatabaseError::not_found("user", "email"))
     }
 
-    /// The user who signs in with this Firebase uid, if any.
+    /// The active user who signs in with this Firebase uid, if any (a
+    /// login lookup: a deactivated user is not returned).
     #[instrument(skip_all)]
     pub async fn get_by_firebase_uid(&self, firebase_uid: &str) -> Result<Option<User>> {
         let uid = validation::required("firebase_uid", firebase_uid, Users::MAX_FIREBASE_UID)?;
         static BY_FIREBASE_UID: Prepared = prepared!();
-        self.one(&BY_FIREBASE_UID, uid.as_str().into(), || {
-            select_users().filter(users::Column::FirebaseUid.eq(&uid))
-        })
+        self.one(
+            &BY_FIREBASE_UID,
+            vec![uid.as_str().into(), true.into()],
+            || {
+                select_users()
+                    .filter(users::Column::FirebaseUid.eq(&uid))
+                    .filter(users::Column::IsActive.eq(true))
+            },
+        )
         .await
     }
 
@@ -311,10 +337,12 @@ impl<'a> Users<'a> {
         users::Entity::find().count_in(&self.ctx).await
     }
 
-    /// Users with `status`, oldest first, at most `limit` (for small lists;
-    /// use [`Users::list_by_status_paginated`] to walk them all).
+    /// Users with `status`, oldest first, at most `limit`. A `limit` of 0
+    /// or above [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE) is `InvalidInput`,
+    /// never cut short: [`Users::list_by_status_paginated`] walks them all.
     #[instrument(skip_all, fields(status = ?status, limit))]
     pub async fn list_by_status(&self, status: UserStatus, limit: u32) -> Result<Vec<User>> {
+        checked_limit(limit, MAX_PAGE_SIZE, "list_by_status_paginated")?;
         let page = self
             .list_by_status_paginated(status, &PageRequest::first(limit))
             .await?;
@@ -352,6 +380,149 @@ impl<'a> Users<'a> {
         self.get_by_id(id)
             .await?
             .ok_or_else(|| DatabaseError::not_found("user", id))
+    }
+
+    /// Gives the user `role`. `is_admin`, the original server's flag,
+    /// follows it: set for `Admin` and `SuperAdmin`, cleared for `User`.
+    ///
+    /// Demoting the last active administrator is
+    /// [`DatabaseError::LastAdmin`]: the check and the change are one
+    /// transaction that holds the administrators' rows, so of two callers
+    /// demoting the last two, one is refused. `NotFound` for an unknown
+    /// user. The change is recorded in the platform's audit events
+    /// (`user.role_changed`, by `actor` when given) in the same
+    /// transaction; setting the role a user has changes and records
+    /// nothing.
+    #[instrument(skip_all, fields(user_id = %id, role = ?role), err(Display))]
+    pub async fn set_role(
+        &self,
+        id: UserId,
+        role: UserRole,
+        actor: Option<UserId>,
+    ) -> Result<User> {
+        let admin = role != UserRole::User;
+        self.administer(id, actor, move |user| {
+            (user.role != role || user.is_admin != admin).then(|| Change {
+                column_values: vec![
+                    (users::Column::Role, Expr::value(role)),
+                    (users::Column::IsAdmin, Expr::value(admin)),
+                ],
+                stays_admin: admin,
+                event: "user.role_changed",
+                what: "demoting",
+                metadata: serde_json::json!({
+                    "from": role_name(user.role),
+                    "to": role_name(role),
+                }),
+            })
+        })
+        .await
+    }
+
+    /// Activates or deactivates the account. A deactivated user keeps every
+    /// row, and is not found by the login lookups
+    /// ([`Users::get_by_email`], [`Users::get_by_firebase_uid`]); the
+    /// administrator's lookup [`Users::get_by_email_including_inactive`]
+    /// and [`Users::get_by_id`] still find them.
+    ///
+    /// Deactivating the last active administrator is
+    /// [`DatabaseError::LastAdmin`], as for [`Users::set_role`]. `NotFound`
+    /// for an unknown user. Recorded as `user.activated` or
+    /// `user.deactivated`.
+    #[instrument(skip_all, fields(user_id = %id, active), err(Display))]
+    pub async fn set_active(
+        &self,
+        id: UserId,
+        active: bool,
+        actor: Option<UserId>,
+    ) -> Result<User> {
+        self.administer(id, actor, move |user| {
+            (user.is_active != active).then(|| Change {
+                column_values: vec![(users::Column::IsActive, Expr::value(active))],
+                stays_admin: active && is_admin(user),
+                event: if active {
+                    "user.activated"
+                } else {
+                    "user.deactivated"
+                },
+                what: "deactivating",
+                metadata: serde_json::json!({}),
+            })
+        })
+        .await
+    }
+
+    /// One administrative change of `id`, in one write transaction: the
+    /// active administrators' rows held, the change refused if it would
+    /// leave none, written, and recorded in the platform's audit events.
+    async fn administer(
+        &self,
+        id: UserId,
+        actor: Option<UserId>,
+        change: impl FnOnce(&User) -> Option<Change> + Send + 'static,
+    ) -> Result<User> {
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    // Held until the end (PostgreSQL: FOR UPDATE; SQLite
+                    // writes one transaction at a time), so a concurrent
+                    // change of another administrator waits and then sees
+                    // this one.
+                    let admins: Vec<Uuid> = users::Entity::find()
+                        .select_only()
+                        .column(users::Column::Id)
+                        .filter(users::Column::IsActive.eq(true))
+                        .filter(admin_condition())
+                        .lock_exclusive()
+                        .tuples()
+                        .all_in(&tx)
+                        .await?;
+                    let users = Users::new(tx);
+                    let user = users
+                        .get_by_id(id)
+                        .await?
+                        .ok_or_else(|| DatabaseError::not_found("user", id))?;
+                    let Some(change) = change(&user) else {
+                        return Ok(user);
+                    };
+                    let was_admin = admins.contains(&id.as_uuid());
+                    if was_admin && !change.stays_admin && admins.len() == 1 {
+                        return Err(DatabaseError::LastAdmin {
+                            user: id.to_string(),
+                            change: change.what,
+                        });
+                    }
+                    let mut update = users::Entity::update_many();
+                    for (column, value) in change.column_values {
+                        update = update.col_expr(column, value);
+                    }
+                    let changed = update
+                        .filter(users::Column::Id.eq(id.as_uuid()))
+                        .exec_in(&tx)
+                        .await?
+                        .rows_affected;
+                    expect_changed(changed, "user", id)?;
+                    let mut metadata = change.metadata;
+                    if let Some(object) = metadata.as_object_mut() {
+                        object.insert("target_user_id".into(), id.to_string().into());
+                    }
+                    let mut event = NewAuditEvent::new(
+                        change.event,
+                        AuditSeverity::Warning,
+                        format!("{}: {}", change.event, user.email),
+                        "pierre-db",
+                        "success",
+                    );
+                    event.user_id = actor;
+                    event.metadata = Some(metadata);
+                    AuditEvents::new(GlobalRows::new(tx)).record(event).await?;
+                    users
+                        .get_by_id(id)
+                        .await?
+                        .ok_or_else(|| DatabaseError::not_found("user", id))
+                })
+            })
+            .await
     }
 
     /// Replaces the password hash (made by the application's hasher).
@@ -397,11 +568,7 @@ impl<'a> Users<'a> {
     #[instrument(skip_all)]
     pub async fn first_admin(&self) -> Result<Option<User>> {
         Ok(select_users()
-            .filter(
-                Condition::any()
-                    .add(users::Column::Role.is_in([UserRole::Admin, UserRole::SuperAdmin]))
-                    .add(users::Column::IsAdmin.eq(true)),
-            )
+            .filter(admin_condition())
             .order_by_asc(users::Column::CreatedAt)
             .order_by_asc(users::Column::Id)
             .limit(1)
@@ -417,10 +584,10 @@ impl<'a> Users<'a> {
     async fn one(
         &self,
         slot: &Prepared,
-        key: sea_orm::Value,
+        values: Vec<sea_orm::Value>,
         build: impl Fn() -> Select<users::Entity>,
     ) -> Result<Option<User>> {
-        let statement = slot.statement(self.ctx.backend(), vec![key], build);
+        let statement = slot.statement(self.ctx.backend(), values, build);
         Ok(statement
             .models::<UserRow>()
             .one_in(&self.ctx)
@@ -477,3 +644,34 @@ keyset_order!(
         id: row.0.id.as_uuid(),
     }
 );
+
+/// One administrative change: the columns it sets, whether the user is an
+/// active administrator after it, and how it is recorded.
+struct Change {
+    column_values: Vec<(users::Column, sea_orm::sea_query::SimpleExpr)>,
+    stays_admin: bool,
+    event: &'static str,
+    what: &'static str,
+    metadata: serde_json::Value,
+}
+
+/// Whether `user` is an administrator (by role, or by the original
+/// server's `is_admin` flag).
+fn is_admin(user: &User) -> bool {
+    user.role != UserRole::User || user.is_admin
+}
+
+/// The rows of administrators, as [`is_admin`] reads them.
+fn admin_condition() -> Condition {
+    Condition::any()
+        .add(users::Column::Role.is_in([UserRole::Admin, UserRole::SuperAdmin]))
+        .add(users::Column::IsAdmin.eq(true))
+}
+
+fn role_name(role: UserRole) -> &'static str {
+    match role {
+        UserRole::SuperAdmin => "super_admin",
+        UserRole::Admin => "admin",
+        UserRole::User => "user",
+    }
+}

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::pagination::{Page, PageRequest, Position};
+use crate::pagination::{Page, PageRequest, Position, checked_limit};
 use crate::query::Scoped;
 use crate::query::cells::{Cell, at, checked, read_enum};
 use crate::query::{Checked, RunInsert, RunSelect, RunWrite};
@@ -329,8 +329,10 @@ impl<'a> Chat<'a> {
         Ok(page.map(|row| row.0))
     }
 
-    /// The `n` most recent messages, in chronological order (at most
-    /// [`Chat::MAX_RECENT`]). `NotFound` if the conversation is not the user's.
+    /// The `n` most recent messages, in chronological order. An `n` of 0 or
+    /// above [`Chat::MAX_RECENT`] is `InvalidInput`, never cut short
+    /// ([`Chat::messages`] pages through all of them). `NotFound` if the
+    /// conversation is not the user's.
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation, n))]
     pub async fn recent_messages(
         &self,
@@ -338,12 +340,13 @@ impl<'a> Chat<'a> {
         conversation: ConversationId,
         n: u32,
     ) -> Result<Vec<ChatMessage>> {
+        let n = checked_limit(n, Chat::MAX_RECENT, "messages")?;
         self.ensure_owned(user, conversation.as_uuid()).await?;
         let mut newest: Vec<ChatMessage> = messages::Entity::find()
             .filter(messages::Column::ConversationId.eq(conversation))
             .order_by_desc(messages::Column::CreatedAt)
             .order_by_desc(messages::Column::Id)
-            .limit(u64::from(std::cmp::min(n, Chat::MAX_RECENT)))
+            .limit(n)
             .all_in(&self.scope)
             .await?
             .into_iter()

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::crypto::hashing;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
-use crate::pagination::{Page, PageRequest, Position};
+use crate::pagination::{MAX_PAGE_SIZE, Page, PageRequest, Position, checked_limit};
 use crate::query::Ctx;
 use crate::query::cells::{Cell, at, read_enum};
 use crate::query::{Prepared, expect_changed, latest, prepared};
@@ -432,15 +432,17 @@ impl<'a> ApiKeys<'a> {
     }
 
     /// Keys whose expiry has passed, active or not, earliest expiry first,
-    /// at most `limit` (clamped as a [`PageRequest`] limit is).
+    /// at most `limit`. A `limit` of 0 or above
+    /// [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE) is `InvalidInput`, never cut
+    /// short.
     #[instrument(skip_all, fields(limit))]
     pub async fn list_expired(&self, limit: u32) -> Result<Vec<ApiKey>> {
-        let limit = PageRequest::first(limit).limit();
+        let limit = checked_limit(limit, MAX_PAGE_SIZE, "list_filtered")?;
         let rows = api_keys::Entity::find()
             .filter(api_keys::Column::ExpiresAt.lte(time::stored(time::now())))
             .order_by_asc(api_keys::Column::ExpiresAt)
             .order_by_asc(api_keys::Column::Id)
-            .limit(u64::from(limit))
+            .limit(limit)
             .all_in(&self.ctx)
             .await?;
         to_keys(rows)
