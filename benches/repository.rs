@@ -448,6 +448,37 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
         Some(2.0),
     );
 
+    // Per-user usage: every key of the key's owner, over the rows above.
+    let owner_of_key = repo_users[0];
+    let (from, to) = (
+        chrono::Utc::now() - chrono::Duration::days(1),
+        chrono::Utc::now() + chrono::Duration::hours(1),
+    );
+    let line = measure(
+        25,
+        &sides,
+        async |_| {
+            std::hint::black_box(
+                db.usage()
+                    .user_usage_stats(owner_of_key, from, to)
+                    .await
+                    .unwrap(),
+            );
+        },
+        async |raw, _| {
+            std::hint::black_box(
+                raw.user_usage_stats(
+                    owner_of_key.as_uuid(),
+                    from.fixed_offset(),
+                    to.fixed_offset(),
+                )
+                .await,
+            );
+        },
+    )
+    .await;
+    report.compare("per-user usage stats", &line, 0.9, Kind::Read);
+
     // OAuth 2.0: consume an authorization code; rotate a refresh token.
     // Each operation spends a value, so every side gets fresh ones.
     const CALLBACK: &str = "https://client.example.org/cb";

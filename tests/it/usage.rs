@@ -403,11 +403,23 @@ fn expected_stats(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> UsageStats {
+    expected_over(rows, &[key], from, to)
+}
+
+/// The totals of the rows of `keys` in `[from, to)`, counted one by one.
+fn expected_over(
+    rows: &[NewApiKeyUsage],
+    keys: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> UsageStats {
     let mut stats = UsageStats::default();
     let mut timed = 0u64;
     let mut by_tool = BTreeMap::new();
     for r in rows.iter().filter(|r| {
-        r.api_key_id.as_uuid() == key && r.request.timestamp >= from && r.request.timestamp < to
+        keys.contains(&r.api_key_id.as_uuid())
+            && r.request.timestamp >= from
+            && r.request.timestamp < to
     }) {
         stats.total_requests += 1;
         if pierre_db::Usage::SUCCESS_STATUSES.contains(&r.request.status_code) {
@@ -425,6 +437,70 @@ fn expected_stats(
         (timed > 0).then(|| stats.total_response_time_ms as f64 / timed as f64);
     stats.requests_by_tool = by_tool;
     stats
+}
+
+#[tokio::test]
+async fn per_user_stats_total_every_key_of_the_user_and_no_one_elses() {
+    for (w, key_a, key_b) in keyed_worlds().await {
+        let b = w.t.backend;
+        // A second key of Ada's, and a key of Bob's in the same range.
+        let key_a2 = api_key(&w.t, w.ada, ApiKeyTier::Starter).await;
+        let from = now() - Duration::days(2);
+        let to = from + Duration::hours(6);
+        let mut rows = Vec::new();
+        for i in 0..120i64 {
+            let key = [key_a, key_a2, key_b][(i % 3) as usize];
+            // Some before `from` and some at or after `to`.
+            let at = from + Duration::minutes(i * 4 - 30);
+            let tool = ["search", "fetch", "plan", "sync"][(i % 4) as usize];
+            let status = [200, 201, 404, 500, 302][(i % 5) as usize];
+            let mut u = usage_at(key, at, tool, status);
+            u.request.response_time_ms = (i % 7 != 0).then_some((i * 13 % 500) as u32);
+            rows.push(u);
+        }
+        w.t.db
+            .usage()
+            .record_api_key_usage_batch(rows.clone())
+            .await
+            .unwrap();
+
+        let ada =
+            w.t.db
+                .usage()
+                .user_usage_stats(w.ada, from, to)
+                .await
+                .unwrap();
+        let expected = expected_over(&rows, &[key_a, key_a2], from, to);
+        assert!(
+            expected.total_requests > 40 && expected.failed_requests > 0,
+            "{expected:?}"
+        );
+        assert!(expected.requests_by_tool.len() == 4);
+        assert_eq!(ada, expected, "{b}");
+        let bob =
+            w.t.db
+                .usage()
+                .user_usage_stats(w.bob, from, to)
+                .await
+                .unwrap();
+        assert_eq!(bob, expected_over(&rows, &[key_b], from, to), "{b}");
+        // A user without keys has none; `to` before `from` is refused.
+        let carl = common::user(&w.t, "carl@example.org").await;
+        let none =
+            w.t.db
+                .usage()
+                .user_usage_stats(carl, from, to)
+                .await
+                .unwrap();
+        assert_eq!(none, UsageStats::default(), "{b}");
+        let err =
+            w.t.db
+                .usage()
+                .user_usage_stats(w.ada, to, from)
+                .await
+                .unwrap_err();
+        assert_invalid(err, "to", b);
+    }
 }
 
 #[tokio::test]

@@ -67,6 +67,38 @@ impl Usage<'_> {
         to: DateTime<Utc>,
     ) -> Result<UsageStats> {
         validation::ordered("to", from, to)?;
+        self.stats_of(
+            api_key_usage::Column::ApiKeyId.eq(key_id.as_uuid()),
+            from,
+            to,
+        )
+        .await
+    }
+
+    /// Totals of the user's requests in `[from, to)` over all their API
+    /// keys (the original's per-user usage statistics): requests, failures,
+    /// response times and requests per tool, grouped by the database in one
+    /// query on the usage index of each key. A time outside the years
+    /// 0000–9999 is [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
+    /// naming the parameter; so is `to` before `from`.
+    #[instrument(skip_all, fields(user_id = %user))]
+    pub async fn user_usage_stats(
+        &self,
+        user: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<UsageStats> {
+        validation::ordered("to", from, to)?;
+        self.stats_of(usage_of_user(user), from, to).await
+    }
+
+    /// The totals of the usage rows `rows` picks in `[from, to)`.
+    async fn stats_of(
+        &self,
+        rows: impl sea_orm::sea_query::IntoCondition,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<UsageStats> {
         let response_ms = || Expr::col(api_key_usage::Column::ResponseTimeMs);
         let rows: Vec<(String, i64, i64, Option<i64>, i64)> = api_key_usage::Entity::find()
             .select_only()
@@ -78,7 +110,7 @@ impl Usage<'_> {
             )
             .column_as(response_ms().sum(), "total_ms")
             .column_as(response_ms().count(), "timed")
-            .filter(api_key_usage::Column::ApiKeyId.eq(key_id.as_uuid()))
+            .filter(rows)
             .filter(api_key_usage::Column::Timestamp.gte(time::checked("from", from)?))
             .filter(api_key_usage::Column::Timestamp.lt(time::checked("to", to)?))
             .group_by(api_key_usage::Column::ToolName)
@@ -121,17 +153,12 @@ impl Usage<'_> {
     ) -> Result<Vec<(String, u64)>> {
         validation::ordered("to", from, to)?;
         let limit = validation::int_range::<u32, u64>("limit", limit, 1..=1000)?;
-        let keys = Query::select()
-            .column(api_keys::Column::Id)
-            .from(api_keys::Entity)
-            .and_where(Expr::col(api_keys::Column::UserId).eq(user.as_uuid()))
-            .to_owned();
         let requests = Expr::col(Asterisk).count();
         let rows: Vec<(String, i64)> = api_key_usage::Entity::find()
             .select_only()
             .column(api_key_usage::Column::ToolName)
             .column_as(requests.clone(), "requests")
-            .filter(Expr::col(api_key_usage::Column::ApiKeyId).in_subquery(keys))
+            .filter(usage_of_user(user))
             .filter(api_key_usage::Column::Timestamp.gte(time::checked("from", from)?))
             .filter(api_key_usage::Column::Timestamp.lt(time::checked("to", to)?))
             .group_by(api_key_usage::Column::ToolName)
@@ -264,4 +291,14 @@ impl Usage<'_> {
             request_logs: get("request_logs")?,
         })
     }
+}
+
+/// The usage rows of every API key of `user` (API keys have no tenant).
+fn usage_of_user(user: UserId) -> sea_orm::sea_query::SimpleExpr {
+    let keys = Query::select()
+        .column(api_keys::Column::Id)
+        .from(api_keys::Entity)
+        .and_where(Expr::col(api_keys::Column::UserId).eq(user.as_uuid()))
+        .to_owned();
+    Expr::col(api_key_usage::Column::ApiKeyId).in_subquery(keys)
 }
