@@ -180,6 +180,16 @@ pub enum DatabaseError {
         reason: &'static str,
     },
 
+    /// A file could not be read, written or renamed (restoring a backup).
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The change would leave no active administrator: the last one cannot
     /// be demoted or deactivated (make another administrator first).
     /// Nothing was changed.

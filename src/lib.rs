@@ -122,6 +122,7 @@ mod keys;
 mod pagination;
 mod query;
 mod repositories;
+mod restore;
 mod scope;
 mod security;
 mod shared;
@@ -245,6 +246,7 @@ pub use repositories::usage::{
     NewApiKeyUsage, NewJwtUsage, NewRequestLog, RequestLog, RequestLogFilter, SystemStats, Usage,
     UsageStats,
 };
+pub use restore::{RestoreOptions, RestoreReport, restore_backup};
 pub use scope::{AcrossTenants, TenantScope};
 pub use security::{
     ColumnCheck, KeyVersionInfo, LegacyHmacKey, ReencryptProgress, ReencryptReport, SealedCounts,

@@ -65,6 +65,8 @@ pub enum Command {
     Verify(Verify),
     /// Write a consistent copy of a SQLite database while it is in use.
     Backup(Backup),
+    /// Restore a backup to a SQLite file: checked (master key, integrity_check, every secret) before one rename puts it in place.
+    Restore(Restore),
     /// Check reachability, settings, migrations, keys and row counts, each problem with its fix.
     Doctor,
     /// Copy every table from one database to another (SQLite ⇄ PostgreSQL), then verify it.
@@ -142,6 +144,18 @@ pub struct Verify {
 pub struct Backup {
     /// Where to write the copy (must not exist).
     pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct Restore {
+    /// The backup file (made by `pierre-db backup`).
+    pub backup: PathBuf,
+    /// The SQLite database to restore to (sqlite:PATH); for PostgreSQL the pg_restore line is printed.
+    #[arg(long)]
+    pub to: String,
+    /// Replace a database that is already there (stop the application first).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

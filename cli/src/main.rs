@@ -31,6 +31,7 @@ async fn main() -> std::process::ExitCode {
         Command::Keys(action) => commands::keys::run(&cli.global, &out, action).await,
         Command::Verify(options) => commands::verify::run(&cli.global, &out, options).await,
         Command::Backup(options) => commands::backup::run(&cli.global, &out, options).await,
+        Command::Restore(options) => commands::restore::run(&cli.global, &out, options).await,
         Command::Doctor => commands::doctor::run(&cli.global, &out).await,
         Command::Copy(options) => commands::copy::run(&cli.global, &out, options).await,
         Command::Adopt(options) => commands::adopt::run(&cli.global, &out, options).await,

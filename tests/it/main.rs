@@ -36,6 +36,7 @@ mod privileged;
 mod profile;
 mod recipes;
 mod reliability;
+mod restore;
 mod retry;
 mod rotation;
 mod scoping;

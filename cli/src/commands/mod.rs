@@ -6,4 +6,5 @@ pub mod copy;
 pub mod doctor;
 pub mod keys;
 pub mod migrate;
+pub mod restore;
 pub mod verify;

@@ -430,3 +430,45 @@ async fn keys_rewrap_moves_the_data_keys_to_a_new_master_key() {
     assert_eq!(token.access_token.expose(), "access-2");
     db.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn restore_puts_a_checked_backup_in_place_and_asks_before_replacing() {
+    let (fx, _, _) = Fixture::seeded(5).await;
+    let backup = fx.dir.path().join("backup.db");
+    let backup_arg = backup.to_str().unwrap();
+    fx.run(&["backup", backup_arg]).ok();
+
+    let fresh = format!("sqlite:{}", fx.dir.path().join("fresh.db").display());
+    let (code, done) = fx.json(&["restore", backup_arg, "--to", &fresh]);
+    assert_eq!(code, 0, "{done}");
+    assert_eq!(done["replaced"], false);
+    assert!(done["verified"].as_u64().unwrap() > 0, "{done}");
+    let (code, doctor) = fx.json(&["-u", &fresh, "doctor"]);
+    assert_eq!(code, 0, "{doctor}");
+
+    // The live database is there: replacing it needs --yes.
+    let live = fx.url.clone();
+    let before = std::fs::read(fx.dir.path().join("pierre.db")).unwrap();
+    let refused = fx.run(&["restore", backup_arg, "--to", &live]);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(refused.stderr.contains("pass --yes"), "{refused:?}");
+    assert!(std::fs::read(fx.dir.path().join("pierre.db")).unwrap() == before);
+    let replaced = fx
+        .run(&["restore", backup_arg, "--to", &live, "--yes"])
+        .ok();
+    assert!(
+        replaced.stdout.contains("replacing the database"),
+        "{replaced:?}"
+    );
+    println!("{}", replaced.stdout);
+
+    let pg = fx.run(&[
+        "restore",
+        backup_arg,
+        "--to",
+        "postgres://app:secret@db/pierre",
+    ]);
+    assert_eq!(pg.code, 1, "{pg:?}");
+    assert!(pg.stderr.contains("pg_restore --clean"), "{pg:?}");
+    assert!(!pg.stderr.contains("secret@"), "{pg:?}");
+}
