@@ -31,6 +31,16 @@ async fn source(dir: &tempfile::TempDir) -> (Database, MasterKey, String) {
     (db, key, url)
 }
 
+/// No file a restore stages its copy in is left in `dir`.
+fn assert_no_staging_left(dir: &tempfile::TempDir) {
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("restoring"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 fn invalid_field(err: DatabaseError) -> &'static str {
     match err {
         DatabaseError::InvalidInput { field, .. } => field,
@@ -97,12 +107,7 @@ async fn a_backup_taken_under_writes_restores_to_a_database_that_opens_and_verif
         .unwrap();
     assert!(verified.unreadable.is_empty());
     // No file of the staging is left beside it.
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.contains("restoring"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_staging_left(&dir);
 }
 
 #[tokio::test]
@@ -164,12 +169,7 @@ async fn a_damaged_or_foreign_backup_and_an_unconfirmed_replace_leave_the_target
         std::fs::read(&target).unwrap() == target_bytes,
         "the target changed"
     );
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.contains("restoring"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_staging_left(&dir);
 
     // Confirmed, the good backup replaces it.
     let report = restore_backup(&backup, &target, key.clone(), &replace)
