@@ -115,18 +115,14 @@ pub async fn restore_backup(
             return Err(err);
         }
     };
-    if replaced {
-        // The old file's committed pages go into it, so its write-ahead
-        // log can be removed with it.
-        checkpoint(target).await.ok();
-        remove_sidecars(target)?;
-    }
-    let bytes = io(&staged, std::fs::metadata(&staged))?.len();
-    io(
-        &staged,
-        std::fs::File::open(&staged).and_then(|f| f.sync_all()),
-    )?;
-    io(target, std::fs::rename(&staged, target))?;
+    let placed = place(&staged, target, replaced, holds_data).await;
+    let bytes = match placed {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            remove_with_sidecars(&staged).ok();
+            return Err(err);
+        }
+    };
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         // The rename itself survives a crash once the folder is synced.
         std::fs::File::open(dir).and_then(|d| d.sync_all()).ok();
@@ -136,6 +132,30 @@ pub async fn restore_backup(
         verified_values,
         replaced,
     })
+}
+
+/// Puts the checked copy in place of `target`; its size.
+async fn place(staged: &Path, target: &Path, replaced: bool, holds_data: bool) -> Result<u64> {
+    if replaced {
+        // The file's owner and service read it: the restored one keeps
+        // the permissions of the one it replaces, not the backup's.
+        let permissions = io(target, std::fs::metadata(target))?.permissions();
+        io(staged, std::fs::set_permissions(staged, permissions))?;
+    }
+    if holds_data {
+        // The old file's committed pages go into it first, so that its
+        // write-ahead log can go with it. If that fails (the database is
+        // in use), nothing is replaced.
+        checkpoint(target).await?;
+        remove_sidecars(target)?;
+    }
+    let bytes = io(staged, std::fs::metadata(staged))?.len();
+    io(
+        staged,
+        std::fs::File::open(staged).and_then(|f| f.sync_all()),
+    )?;
+    io(target, std::fs::rename(staged, target))?;
+    Ok(bytes)
 }
 
 /// Copies the backup to `staged` and checks the copy; the count of sealed
@@ -218,9 +238,29 @@ async fn checkpoint(target: &Path) -> Result<()> {
     options.max_connections(1).sqlx_logging(false);
     options.map_sqlx_sqlite_opts(|o| o.create_if_missing(false));
     let conn = sea_orm::Database::connect(options).await?;
-    conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+    // Raw SQL: a pragma. Its first column says whether another connection
+    // kept it from finishing.
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ))
         .await?;
     conn.close().await?;
+    let busy: i64 = match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    if busy != 0 {
+        return Err(DatabaseError::invalid(
+            "target",
+            format!(
+                "{} is in use (its write-ahead log could not be checkpointed): stop the \
+                 application first",
+                target.display()
+            ),
+        ));
+    }
     Ok(())
 }
 

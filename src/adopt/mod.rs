@@ -286,6 +286,9 @@ impl LegacySource {
     /// killed adoption leaves the target as it was, and running it again
     /// starts over.
     ///
+    /// Stop the original server first: the source is read table by table,
+    /// not as of one moment.
+    ///
     /// `legacy_master` is the original server's master key (usually the
     /// target's own: the same `PIERRE_MASTER_ENCRYPTION_KEY`). Rows are
     /// converted the way the library writes them: ids the original wrote

@@ -20,11 +20,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::cells::{self, Converted, Kind, Raw};
+use super::credentials::column_forms;
 use super::read;
 use super::report::{AdoptionReport, TableAdopted};
 use super::rows::{COMMA_LISTS, LegacyCell, MappedId};
 use super::schema::Tables;
-use super::transform::{self, Keys, Row};
+use super::transform::{self, Keys, Row, RowCounts};
 use crate::crypto::legacy;
 use crate::error::{DatabaseError, Result};
 
@@ -43,6 +44,16 @@ const NAMED_BY: [(&str, &str); 3] = [
     ("system_secrets", "secret_type"),
     ("rsa_keypairs", "kid"),
     ("system_settings", "key"),
+];
+
+/// Unique columns whose values adoption normalises (emails lower-cased,
+/// names trimmed): two source rows can become one value.
+const NORMALISED_UNIQUE: [&str; 5] = [
+    "users.email",
+    "tenants.slug",
+    "tenants.domain",
+    "system_settings.key",
+    "system_secrets.secret_type",
 ];
 
 /// Tables the migrations fill: the source's rows replace the target's
@@ -154,6 +165,8 @@ pub(crate) struct Mover<'a> {
     problems: Vec<LegacyCell>,
     /// Rowids of tenant-level fitness defaults another row replaces.
     replaced_defaults: HashMap<i64, String>,
+    /// Values written to the unique columns adoption normalises.
+    seen: HashMap<String, HashSet<String>>,
 }
 
 impl<'a> Mover<'a> {
@@ -185,6 +198,7 @@ impl<'a> Mover<'a> {
             late: Vec::new(),
             problems: Vec::new(),
             replaced_defaults: HashMap::new(),
+            seen: HashMap::new(),
         }
     }
 
@@ -358,6 +372,7 @@ impl<'a> Mover<'a> {
             problems: Vec::new(),
         };
         let mut new_ids = 0;
+        let mut mapped = Vec::new();
         for (i, cell) in cells.iter().enumerate() {
             let (kind, nullable) = &kinds[i];
             let is_id = Some(i) == id_at;
@@ -366,7 +381,7 @@ impl<'a> Mover<'a> {
                 Ok(Converted::Value(value)) => row.values.push(value),
                 Ok(Converted::Mapped { old, new }) => {
                     if is_id {
-                        self.report.mapped_ids.push(MappedId {
+                        mapped.push(MappedId {
                             table: table.to_owned(),
                             old,
                             new,
@@ -402,8 +417,26 @@ impl<'a> Mover<'a> {
                 ),
             ));
         }
-        if row.problems.is_empty() {
-            transform::apply(&mut row, &self.keys, &mut self.report);
+        // Also for a row that will be refused: a credential another row
+        // refers to by value (a session token) must be in the form the
+        // references are compared in.
+        let mut counts = RowCounts::default();
+        let refused = !row.problems.is_empty();
+        transform::apply(&mut row, &self.keys, &mut counts, refused);
+        for (i, column) in names.iter().enumerate() {
+            let unique = format!("{table}.{column}");
+            if NORMALISED_UNIQUE.contains(&unique.as_str())
+                && let Some(key) = key_of(&row.values[i])
+                && self
+                    .seen
+                    .get(&unique)
+                    .is_some_and(|seen| seen.contains(&key))
+            {
+                row.problems.push((
+                    column,
+                    format!("another row has {key:?} here once it is normalised"),
+                ));
+            }
         }
         let mut late = Vec::new();
         for reference in self.references.iter().filter(|r| r.table == table) {
@@ -418,7 +451,10 @@ impl<'a> Mover<'a> {
                 late.push((i, reference.clone()));
                 continue;
             }
-            if let Some(reason) = self.missing(&reference.parent, &reference.parent_column, &key) {
+            let secret = column_forms(table, &reference.column).is_some();
+            if let Some(reason) =
+                self.missing(&reference.parent, &reference.parent_column, &key, secret)
+            {
                 row.problems.push((names[i], reason));
             }
         }
@@ -459,13 +495,23 @@ impl<'a> Mover<'a> {
             });
         }
         for (i, column) in names.iter().enumerate() {
-            if let Some(keys) = self.present.get_mut(&format!("{table}.{column}"))
-                && let Some(key) = key_of(&row.values[i])
-            {
+            let Some(key) = key_of(&row.values[i]) else {
+                continue;
+            };
+            let name = format!("{table}.{column}");
+            if NORMALISED_UNIQUE.contains(&name.as_str()) {
+                self.seen
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(key.clone());
+            }
+            if let Some(keys) = self.present.get_mut(&name) {
                 keys.insert(key);
             }
         }
         self.report.new_ids += new_ids;
+        self.report.mapped_ids.extend(mapped);
+        counts.add_to(&mut self.report);
         Outcome::Write(row.values)
     }
 
@@ -488,7 +534,7 @@ impl<'a> Mover<'a> {
 
     /// Why a reference to `key` in `parent.column` does not resolve, if it
     /// does not.
-    fn missing(&self, parent: &str, column: &str, key: &str) -> Option<String> {
+    fn missing(&self, parent: &str, column: &str, key: &str, secret: bool) -> Option<String> {
         let known = self
             .present
             .get(&format!("{parent}.{column}"))
@@ -501,6 +547,8 @@ impl<'a> Mover<'a> {
             (true, false) => "which does not convert",
             (false, _) => "which the source does not have",
         };
+        // A credential (a session token) is never printed, hashed or not.
+        let key = if secret { "by a credential" } else { key };
         Some(format!("refers to {parent} {key}, {why}"))
     }
 
@@ -510,7 +558,7 @@ impl<'a> Mover<'a> {
             let Some(key) = key_of(&late.value) else {
                 continue;
             };
-            if let Some(reason) = self.missing(&late.parent, &late.parent_column, &key) {
+            if let Some(reason) = self.missing(&late.parent, &late.parent_column, &key, false) {
                 let cell = LegacyCell {
                     table: late.table.to_owned(),
                     column: late.column.clone(),

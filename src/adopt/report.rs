@@ -59,7 +59,9 @@ pub struct AdoptionReport {
     pub legacy_hashes: Vec<CredentialCount>,
     /// Rows left out because a cell did not convert (only with
     /// [`AdoptOptions::quarantine`](super::AdoptOptions::quarantine)), and
-    /// rows left out because they refer to one of those.
+    /// rows left out because they refer to one of those. A reference
+    /// written after every row is in (a user's home tenant) is instead
+    /// left empty, and listed here too: that row itself moved.
     pub quarantined: Vec<LegacyCell>,
     /// Rows left out by rule: the original's wrapped data key (its values
     /// are sealed again under the target's keys) and tenant-level fitness

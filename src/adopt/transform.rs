@@ -136,14 +136,48 @@ pub(crate) struct Keys<'k> {
     pub(crate) target: &'k Keyring,
 }
 
+/// What one row's rules sealed, hashed and left in a legacy form, by
+/// `table.column`: added to the report only if the row is written.
+#[derive(Default)]
+pub(crate) struct RowCounts {
+    sealed: Vec<String>,
+    hashed: Vec<String>,
+    legacy: Vec<(String, CredentialForm)>,
+}
+
+impl RowCounts {
+    /// Adds the counts to `report`.
+    pub(crate) fn add_to(self, report: &mut AdoptionReport) {
+        for column in self.sealed {
+            AdoptionReport::count(&mut report.sealed, column);
+        }
+        for column in self.hashed {
+            AdoptionReport::count(&mut report.hashed, column);
+        }
+        for (column, form) in self.legacy {
+            super::credentials::count(&mut report.legacy_hashes, column, form);
+        }
+    }
+}
+
 /// Applies every rule of `row`'s table to it, counting what it sealed and
-/// hashed in `report`.
-pub(crate) fn apply(row: &mut Row<'_>, keys: &Keys<'_>, report: &mut AdoptionReport) {
+/// hashed in `counts`. For a row that is refused already
+/// (`credentials_only`), only credentials are hashed: another row may refer
+/// to one by value, and the reference is compared in the hashed form.
+pub(crate) fn apply(
+    row: &mut Row<'_>,
+    keys: &Keys<'_>,
+    counts: &mut RowCounts,
+    credentials_only: bool,
+) {
     for i in 0..row.columns.len() {
         let column = row.columns[i];
         let Some(rule) = rule(row.table, column) else {
             continue;
         };
+        if credentials_only && !matches!(rule, Rule::Credential) {
+            continue;
+        }
         let Some(value) = row.text(column) else {
             // NULL stays NULL (conversion refused it where it may not be).
             continue;
@@ -157,7 +191,7 @@ pub(crate) fn apply(row: &mut Row<'_>, keys: &Keys<'_>, report: &mut AdoptionRep
                     Ok(plain) => match String::from_utf8(plain.to_vec()) {
                         Ok(plain) => {
                             if seal(row, keys, sealed, column, plain) {
-                                AdoptionReport::count(&mut report.sealed, counted);
+                                counts.sealed.push(counted);
                             }
                         }
                         Err(_) => row.problem(column, "opens, but not to UTF-8 text"),
@@ -170,7 +204,7 @@ pub(crate) fn apply(row: &mut Row<'_>, keys: &Keys<'_>, report: &mut AdoptionRep
             }
             Rule::Seal(sealed) => {
                 if seal(row, keys, sealed, column, value) {
-                    AdoptionReport::count(&mut report.sealed, counted);
+                    counts.sealed.push(counted);
                 }
             }
             Rule::Credential => {
@@ -178,15 +212,13 @@ pub(crate) fn apply(row: &mut Row<'_>, keys: &Keys<'_>, report: &mut AdoptionRep
                 match form_of(&value, forms) {
                     Some(CredentialForm::Plaintext) => {
                         row.set(column, Some(hashing::hash(&value)).into());
-                        AdoptionReport::count(&mut report.hashed, counted);
+                        counts.hashed.push(counted);
                     }
                     Some(
                         form @ (CredentialForm::Bcrypt
                         | CredentialForm::Argon2id
                         | CredentialForm::HmacSha256),
-                    ) => {
-                        super::credentials::count(&mut report.legacy_hashes, counted, form);
-                    }
+                    ) => counts.legacy.push((counted, form)),
                     Some(_) => {}
                     None => row.problem(column, "in none of the forms this column holds"),
                 }

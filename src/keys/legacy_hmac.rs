@@ -36,23 +36,28 @@ pub(crate) async fn legacy_mac(ctx: Ctx<'_>, presented: &str) -> Result<Option<S
     Ok(Some(legacy::hmac(&bytes, presented)))
 }
 
-/// A select of the rows still holding a credential in an older form than
-/// SHA-256 (64 hex characters): the HMAC form, after adoption hashed the
-/// ones in clear. Written with sea-query on the connection, like the key
-/// store: it reads every tenant's refresh tokens, and only whether any is
-/// left.
+/// A select of the rows whose credential is still in an older form than
+/// SHA-256 (64 hex characters: adoption hashed the ones in clear, so the
+/// rest are the HMAC form) and can still be checked: an active app, a
+/// refresh token neither revoked nor expired. Written with sea-query on
+/// the connection, like the key store: it reads every tenant's refresh
+/// tokens, and only whether any is left.
 fn older_forms() -> [SelectStatement; 2] {
     let older = |column: Expr| Expr::expr(Func::cust("length").arg(column)).ne(64);
+    let now = crate::time::stored(crate::time::now());
     [
         Query::select()
             .expr(Expr::val(1))
             .from(oauth_apps::Entity)
             .and_where(older(Expr::col(oauth_apps::Column::ClientSecretHash)))
+            .and_where(Expr::col(oauth_apps::Column::IsActive).eq(true))
             .to_owned(),
         Query::select()
             .expr(Expr::val(1))
             .from(oauth2_refresh_tokens::Entity)
             .and_where(older(Expr::col(oauth2_refresh_tokens::Column::Token)))
+            .and_where(Expr::col(oauth2_refresh_tokens::Column::Revoked).eq(false))
+            .and_where(Expr::col(oauth2_refresh_tokens::Column::ExpiresAt).gt(now))
             .to_owned(),
     ]
 }
@@ -60,6 +65,11 @@ fn older_forms() -> [SelectStatement; 2] {
 /// Deletes the key once no credential in the HMAC form is left; the check
 /// and the delete are one statement.
 pub(crate) async fn drop_when_unused<C: ConnectionTrait>(conn: &C) -> Result<()> {
+    // A primary-key lookup first: in a database that was never adopted
+    // (every one but a few) the scans below never run.
+    if !kept(conn).await? {
+        return Ok(());
+    }
     let [apps, tokens] = older_forms();
     let delete = Query::delete()
         .from_table(system_secrets::Entity)
@@ -71,8 +81,8 @@ pub(crate) async fn drop_when_unused<C: ConnectionTrait>(conn: &C) -> Result<()>
     Ok(())
 }
 
-/// How many credentials are still in the HMAC form, and whether the key
-/// that checks them is kept.
+/// How many credentials that can still be checked are in the HMAC form,
+/// and whether the key that checks them is kept.
 pub(crate) async fn status<C: ConnectionTrait>(conn: &C) -> Result<(u64, bool)> {
     let mut left = 0u64;
     for older in older_forms() {
@@ -84,14 +94,18 @@ pub(crate) async fn status<C: ConnectionTrait>(conn: &C) -> Result<(u64, bool)> 
             left += u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or_default();
         }
     }
+    Ok((left, kept(conn).await?))
+}
+
+/// Whether the key is stored.
+async fn kept<C: ConnectionTrait>(conn: &C) -> Result<bool> {
     let kept = Query::select()
         .expr(Expr::col(Asterisk).count())
         .from(system_secrets::Entity)
         .and_where(Expr::col(system_secrets::Column::SecretType).eq(SECRET_NAME))
         .to_owned();
-    let kept = match conn.query_one(&kept).await? {
+    Ok(match conn.query_one(&kept).await? {
         Some(row) => row.try_get_by_index::<i64>(0)? > 0,
         None => false,
-    };
-    Ok((left, kept))
+    })
 }

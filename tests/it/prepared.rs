@@ -115,6 +115,10 @@ async fn run_every_hot_path(db: &Database, tenant: TenantId, ada: UserId, bob: U
     let user = db.users().get_by_id(ada).await.unwrap().unwrap();
     db.users().get_by_email("ada@example.org").await.unwrap();
     db.users()
+        .get_by_email_including_inactive("ada@example.org")
+        .await
+        .unwrap();
+    db.users()
         .get_by_firebase_uid("firebase-nobody")
         .await
         .unwrap();

@@ -138,6 +138,14 @@ async fn the_last_active_admin_cannot_be_demoted_or_deactivated() {
             users.set_role(ada, UserRole::User, None).await,
             Err(DatabaseError::LastAdmin { .. })
         ));
+        // Deleting the last one is refused too.
+        assert!(matches!(
+            users.delete(ada).await,
+            Err(DatabaseError::LastAdmin {
+                change: "deleting",
+                ..
+            })
+        ));
         users.set_active(bob, true, Some(ada)).await.unwrap();
         let stepped_down = users
             .set_role(ada, UserRole::User, Some(ada))

@@ -464,19 +464,7 @@ impl<'a> Users<'a> {
         self.ctx
             .in_write_tx(|tx| {
                 Box::pin(async move {
-                    // Held until the end (PostgreSQL: FOR UPDATE; SQLite
-                    // writes one transaction at a time), so a concurrent
-                    // change of another administrator waits and then sees
-                    // this one.
-                    let admins: Vec<Uuid> = users::Entity::find()
-                        .select_only()
-                        .column(users::Column::Id)
-                        .filter(users::Column::IsActive.eq(true))
-                        .filter(admin_condition())
-                        .lock_exclusive()
-                        .tuples()
-                        .all_in(&tx)
-                        .await?;
+                    let admins = held_admins(tx).await?;
                     let users = Users::new(tx);
                     let user = users
                         .get_by_id(id)
@@ -552,23 +540,37 @@ impl<'a> Users<'a> {
 
     /// Deletes the user and, by cascade, everything they own (tokens, keys,
     /// memberships, …). A user who still owns a tenant is refused with
-    /// `ForeignKey`: transfer or delete the tenant first. Whether the user
-    /// existed.
+    /// `ForeignKey`: transfer or delete the tenant first; the last active
+    /// administrator with [`DatabaseError::LastAdmin`], as for
+    /// [`Users::set_role`]. Whether the user existed.
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn delete(&self, id: UserId) -> Result<bool> {
-        let deleted = users::Entity::delete_by_id(id.as_uuid())
-            .exec_in(&self.ctx)
-            .await?
-            .rows_affected;
-        Ok(deleted > 0)
+        self.ctx
+            .in_write_tx(|tx| {
+                Box::pin(async move {
+                    if held_admins(tx).await? == [id.as_uuid()] {
+                        return Err(DatabaseError::LastAdmin {
+                            user: id.to_string(),
+                            change: "deleting",
+                        });
+                    }
+                    let deleted = users::Entity::delete_by_id(id.as_uuid())
+                        .exec_in(&tx)
+                        .await?
+                        .rows_affected;
+                    Ok(deleted > 0)
+                })
+            })
+            .await
     }
 
-    /// The earliest-created administrator (role admin or super admin, or
-    /// the legacy `is_admin` flag), if any.
+    /// The earliest-created active administrator (role admin or super
+    /// admin, or the legacy `is_admin` flag), if any.
     #[instrument(skip_all)]
     pub async fn first_admin(&self) -> Result<Option<User>> {
         Ok(select_users()
             .filter(admin_condition())
+            .filter(users::Column::IsActive.eq(true))
             .order_by_asc(users::Column::CreatedAt)
             .order_by_asc(users::Column::Id)
             .limit(1)
@@ -659,6 +661,22 @@ struct Change {
 /// server's `is_admin` flag).
 fn is_admin(user: &User) -> bool {
     user.role != UserRole::User || user.is_admin
+}
+
+/// The ids of the active administrators, their rows held until the
+/// transaction ends (PostgreSQL: `FOR UPDATE`; SQLite writes one
+/// transaction at a time), so that a concurrent change of another
+/// administrator waits and then sees this one.
+async fn held_admins(tx: Ctx<'_>) -> Result<Vec<Uuid>> {
+    users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::IsActive.eq(true))
+        .filter(admin_condition())
+        .lock_exclusive()
+        .tuples()
+        .all_in(&tx)
+        .await
 }
 
 /// The rows of administrators, as [`is_admin`] reads them.

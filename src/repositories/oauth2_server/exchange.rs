@@ -180,7 +180,7 @@ impl<'a> OAuth2Exchange<'a> {
         {
             consumed = self.consume_stored_token(&mac, client_id, now).await?;
             if consumed.is_some() {
-                self.upgrade_token(&mac, &hash).await?;
+                self.upgrade_token(&mac, &hash).await;
             }
         }
         record_tenant(consumed.as_ref().map(|t| t.tenant_id));
@@ -217,15 +217,25 @@ impl<'a> OAuth2Exchange<'a> {
     }
 
     /// Stores a consumed token of the original's HMAC form as SHA-256,
-    /// then drops the original's key if nothing needs it any more.
-    async fn upgrade_token(&self, legacy_form: &str, hash: &str) -> Result<()> {
-        self.rows
+    /// then drops the original's key if nothing needs it any more. The
+    /// token is consumed already: a failure here is logged, never returned
+    /// (the caller would lose a token it holds), and the key stays until
+    /// the next purge.
+    async fn upgrade_token(&self, legacy_form: &str, hash: &str) {
+        let outcome = self
+            .rows
             .update::<tokens::Entity>()
             .col_expr(tokens::Column::Token, Expr::value(hash))
             .filter(tokens::Column::Token.eq(legacy_form))
             .exec_in(&self.rows)
-            .await?;
-        self.rows.drop_unused_legacy_key().await
+            .await;
+        let outcome = match outcome {
+            Ok(_) => self.rows.drop_unused_legacy_key().await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = outcome {
+            tracing::warn!(error = %err, "an adopted refresh token was not brought to the current form");
+        }
     }
 
     /// Consumes the refresh token and issues its successor (same tenant,
@@ -331,7 +341,7 @@ impl<'a> OAuth2Exchange<'a> {
             return Err(DatabaseError::invalid("batch", "must be at least 1"));
         }
         let now = time::checked("now", now)?;
-        Ok(PurgedCounts {
+        let purged = PurgedCounts {
             auth_codes: self
                 .purge::<codes::Entity>(codes::Column::Code, codes::Column::ExpiresAt, now, batch)
                 .await?,
@@ -351,7 +361,11 @@ impl<'a> OAuth2Exchange<'a> {
                     batch,
                 )
                 .await?,
-        })
+        };
+        // An adopted database's HMAC key goes with the last credential it
+        // could still check.
+        self.rows.drop_unused_legacy_key().await?;
+        Ok(purged)
     }
 
     /// Runs `update` returning `columns` (all when `None`), read as `M`; its

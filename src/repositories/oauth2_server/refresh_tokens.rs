@@ -18,6 +18,7 @@ use crate::crypto::hashing;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::ids::{TenantId, UserId};
+use crate::keys::legacy_hmac;
 use crate::query::Scoped;
 use crate::query::{Prepared, prepared};
 use crate::query::{RunSelect, RunWrite};
@@ -152,10 +153,22 @@ impl<'a> OAuth2RefreshTokens<'a> {
         Ok(self
             .scope
             .find::<tokens::Entity>()
-            .filter(tokens::Column::Token.eq(hashing::hash(token)))
+            .filter(self.stored_as(token).await?)
             .one_in(&self.scope)
             .await?
             .map(RefreshToken::from))
+    }
+
+    /// The rows a presented token may be stored as: this crate's SHA-256,
+    /// and in a database adopted from the original server its HMAC form
+    /// while its key is kept.
+    async fn stored_as(&self, token: &str) -> Result<sea_orm::Condition> {
+        let mut forms =
+            sea_orm::Condition::any().add(tokens::Column::Token.eq(hashing::hash(token)));
+        if let Some(mac) = legacy_hmac::legacy_mac(*self.scope, token).await? {
+            forms = forms.add(tokens::Column::Token.eq(mac));
+        }
+        Ok(forms)
     }
 
     /// Revokes the token; whether it was live (issued here, not yet
@@ -165,9 +178,10 @@ impl<'a> OAuth2RefreshTokens<'a> {
         if !rules::presentable(token) {
             return Ok(false);
         }
-        let changed = self
-            .revoke_where(tokens::Column::Token.eq(hashing::hash(token)))
-            .await?;
+        let changed = self.revoke_where(self.stored_as(token).await?).await?;
+        if changed == 1 {
+            self.scope.drop_unused_legacy_key().await?;
+        }
         Ok(changed == 1)
     }
 
@@ -185,7 +199,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
             .await
     }
 
-    async fn revoke_where(&self, condition: Expr) -> Result<u64> {
+    async fn revoke_where(&self, condition: impl sea_orm::sea_query::IntoCondition) -> Result<u64> {
         Ok(self
             .scope
             .update::<tokens::Entity>()

@@ -334,6 +334,7 @@ pub struct Issued {
     pub app_secret: &'static str,
     pub old_app_secret: &'static str,
     pub refresh: &'static str,
+    pub revoked_refresh: &'static str,
     pub old_refresh: &'static str,
     pub code: &'static str,
     pub admin_token: String,
@@ -377,6 +378,7 @@ impl Legacy {
             app_secret: "app-secret-hmac",
             old_app_secret: "app-secret-in-clear",
             refresh: "refresh-hmac",
+            revoked_refresh: "refresh-hmac-revoked-at-logout",
             old_refresh: "refresh-in-clear",
             code: "code-in-clear",
             admin_token: format!("admin_{}", hex("ad")),
@@ -471,6 +473,7 @@ impl Legacy {
              INSERT INTO oauth2_refresh_tokens (token, client_id, user_id, tenant_id, \
              expires_at, created_at) VALUES \
              ('{refresh_mac}', 'mcp-client', '{user}', '{tenant}', {later}, {t}), \
+             ('{revoked_mac}', 'mcp-client', '{user}', '{tenant}', {later}, {t}), \
              ('{old_refresh}', 'mcp-client', '{user}', '{tenant}', {later}, {t}); \
              INSERT INTO oauth2_states (state, client_id, user_id, tenant_id, redirect_uri, \
              created_at, expires_at) VALUES ('state-1', 'mcp-client', x'{user_blob}', \
@@ -524,6 +527,7 @@ impl Legacy {
             event_id = id(),
             code = issued.code,
             refresh_mac = self.hmac(issued.refresh),
+            revoked_mac = self.hmac(issued.revoked_refresh),
             old_refresh = issued.old_refresh,
             user_blob = user.replace('-', ""),
             app_hex = hex("a9"),

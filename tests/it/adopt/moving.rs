@@ -496,3 +496,25 @@ async fn a_wrong_legacy_master_key_adopts_nothing() {
         assert_eq!(counts(&t.db).await, before, "{}", t.backend);
     }
 }
+
+#[tokio::test]
+async fn two_rows_that_normalise_to_one_email_are_named_not_collided() {
+    for t in common::databases().await {
+        let s = source().await;
+        // The original compared emails as written.
+        s.legacy.user("ADA@example.org", None).await;
+        let source = LegacySource::open(&s.legacy.url()).await.unwrap();
+        let message = refused(&source, &t.db, &s.legacy.master).await;
+        assert!(
+            message.contains("users.email of ") && message.contains("\"ada@example.org\""),
+            "{message}"
+        );
+        let options = AdoptOptions::new().quarantine(true);
+        let report = source
+            .adopt(&t.db, &s.legacy.master, &options)
+            .await
+            .unwrap();
+        let users = report.tables.iter().find(|t| t.table == "users").unwrap();
+        assert_eq!((users.moved, users.quarantined), (3, 1), "{users:?}");
+    }
+}

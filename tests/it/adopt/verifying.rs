@@ -43,7 +43,7 @@ async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha
             // In loading order.
             [
                 ("admin_tokens.token_hash", "Bcrypt".to_owned(), 1),
-                ("oauth2_refresh_tokens.token", "HmacSha256".to_owned(), 1),
+                ("oauth2_refresh_tokens.token", "HmacSha256".to_owned(), 2),
                 ("oauth_apps.client_secret_hash", "HmacSha256".to_owned(), 1),
             ],
             "{}",
@@ -51,7 +51,7 @@ async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha
         );
         let kept = t.db.security().legacy_hmac_key().await.unwrap().unwrap();
         assert!(kept.kept);
-        assert_eq!(kept.credentials, 2);
+        assert_eq!(kept.credentials, 3);
         let (ada, acme) = (
             UserId::from_uuid(ada.parse().unwrap()),
             TenantId::from_uuid(acme.parse().unwrap()),
@@ -140,7 +140,36 @@ async fn every_credential_the_original_issued_verifies_and_is_then_stored_as_sha
                 .is_none(),
             "a consumed token is consumed once"
         );
-        let tokens = common::text_column(&t.db, "SELECT token FROM oauth2_refresh_tokens").await;
+        // An HMAC token revoked at logout is found by its form, and stays
+        // revoked.
+        let tokens_repo = t.db.tenant(acme).oauth2_refresh_tokens();
+        assert!(
+            tokens_repo
+                .get(issued.revoked_refresh)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            tokens_repo.revoke(issued.revoked_refresh).await.unwrap(),
+            "{}",
+            t.backend
+        );
+        assert!(
+            exchange
+                .consume_refresh_token(issued.revoked_refresh, "mcp-client", now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let tokens = common::text_column(
+            &t.db,
+            &format!(
+                "SELECT token FROM oauth2_refresh_tokens WHERE token <> '{}'",
+                legacy.hmac(issued.revoked_refresh)
+            ),
+        )
+        .await;
         let mut expected = vec![sha256(refresh), sha256(old_refresh)];
         let mut tokens = tokens;
         tokens.sort();
