@@ -26,7 +26,7 @@ pub use rows::{LegacyCell, LegacyRows, MappedId};
 pub use secrets::LegacySecrets;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::backend::Backend;
 use crate::crypto::legacy;
@@ -179,63 +179,7 @@ impl LegacySource {
     /// later migrations or tables pierre-db does not manage and
     /// [`AdoptOptions::skip_unmanaged_tables`] is off.
     pub async fn inspect(&self, options: &AdoptOptions) -> Result<LegacyInventory> {
-        let source = schema::tables_of(&self.conn).await?;
-        if !source.contains_key(schema::LEDGER) {
-            let why = if source.contains_key("seaql_migrations") {
-                "it is a pierre-db database already (it has seaql_migrations): move it with \
-                 `pierre-db copy`"
-            } else {
-                "it has no _sqlx_migrations ledger, so it is not a database the original Pierre \
-                 server wrote"
-            };
-            return Err(DatabaseError::NotAdoptable(why.into()));
-        }
-        let (verdict, mut problems) = match ledger::judge(&self.ledger().await?) {
-            Ok(verdict) => (verdict, Vec::new()),
-            Err(problems) => (ledger::Verdict { later: Vec::new() }, problems),
-        };
-        let expected = schema::expected().await?;
-        problems.extend(schema::differences(&expected, &source));
-        let unmanaged = schema::unmanaged(&expected, &source);
-        if !options.skip_unmanaged_tables {
-            if !verdict.later.is_empty() {
-                problems.push(format!(
-                    "its ledger holds {} later migration(s) of the original ({}), which add \
-                     tables pierre-db does not manage",
-                    verdict.later.len(),
-                    list(&verdict.later)
-                ));
-            }
-            if !unmanaged.is_empty() {
-                problems.push(format!(
-                    "it has tables pierre-db does not manage ({})",
-                    unmanaged.join(", ")
-                ));
-            }
-            if !verdict.later.is_empty() || !unmanaged.is_empty() {
-                problems.push(
-                    "to adopt the tables pierre-db manages and leave those, set \
-                     AdoptOptions::skip_unmanaged_tables"
-                        .into(),
-                );
-            }
-        }
-        if !problems.is_empty() {
-            return Err(refused(problems));
-        }
-        let mut tables = Vec::new();
-        for table in expected.keys().filter(|t| source.contains_key(*t)) {
-            tables.push(self.rows(table).await?);
-        }
-        let mut unmanaged_tables = Vec::new();
-        for table in &unmanaged {
-            unmanaged_tables.push(self.rows(table).await?);
-        }
-        Ok(LegacyInventory {
-            later_migrations: verdict.later,
-            tables,
-            unmanaged_tables,
-        })
+        inspect_on(&self.conn, options).await
     }
 
     /// Checks that `master` is the key the original wrapped this database's
@@ -286,8 +230,9 @@ impl LegacySource {
     /// killed adoption leaves the target as it was, and running it again
     /// starts over.
     ///
-    /// Stop the original server first: the source is read table by table,
-    /// not as of one moment.
+    /// The source is read in one read transaction, every table as of one
+    /// moment: stop the original server first, or what it writes after
+    /// that moment is not adopted.
     ///
     /// `legacy_master` is the original server's master key (usually the
     /// target's own: the same `PIERRE_MASTER_ENCRYPTION_KEY`). Rows are
@@ -342,9 +287,13 @@ impl LegacySource {
         mut progress: impl FnMut(&str, u64, u64) + Send,
     ) -> Result<AdoptionReport> {
         let started = std::time::Instant::now();
-        let inventory = self.inspect(options).await?;
-        let legacy_key = self.data_key(legacy_master).await?;
-        let tables = schema::tables_of(&self.conn).await?;
+        // One read transaction on the source: the counts, the checks and
+        // every row as of one moment (SQLite keeps the snapshot of its
+        // first read).
+        let snapshot = self.conn.begin().await?;
+        let inventory = inspect_on(&snapshot, options).await?;
+        let legacy_key = data_key(&snapshot, legacy_master).await?;
+        let tables = schema::tables_of(&snapshot).await?;
         let tx = crate::query::begin_write(target.pool()).await?;
         target::require_empty(&tx).await?;
         let keyring = target
@@ -356,7 +305,7 @@ impl LegacySource {
             legacy: &legacy_key,
             target: &keyring,
         };
-        let mut mover = moving::Mover::new(&self.conn, &tables, &tx, keys, &mut progress);
+        let mut mover = moving::Mover::new(&snapshot, &tables, &tx, keys, &mut progress);
         mover.quarantine = options.quarantine;
         if options.batch > 0 {
             mover.batch = options.batch.into();
@@ -380,6 +329,7 @@ impl LegacySource {
         // The key may have been retired while rows were sealed under it.
         crate::keys::store::check_key_stored(&tx, keyring.active_version()).await?;
         tx.commit().await?;
+        snapshot.rollback().await.ok();
         report.unmanaged_tables = inventory.unmanaged_tables;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
@@ -387,63 +337,135 @@ impl LegacySource {
 
     /// The source's data key, unwrapped with `master`.
     async fn data_key(&self, master: &MasterKey) -> Result<legacy::LegacyDataKey> {
-        let select = Query::select()
-            .column(Alias::new("secret_value"))
-            .from(Alias::new("system_secrets"))
-            .and_where(Expr::col(Alias::new("secret_type")).eq(legacy::DATA_KEY_SECRET_TYPE))
-            .to_owned();
-        let row = self.conn.query_one(&select).await?.ok_or_else(|| {
-            DatabaseError::NotAdoptable(format!(
-                "system_secrets has no '{}' row: the original's data key is missing",
-                legacy::DATA_KEY_SECRET_TYPE
-            ))
-        })?;
-        let wrapped: String = row.try_get_by_index(0)?;
-        legacy::unwrap_data_key(master, &wrapped).map_err(|err| match err {
-            CryptoError::WrongMasterKey => DatabaseError::NotAdoptable(
-                "the legacy master key does not open the source's data key: use the original \
+        data_key(&self.conn, master).await
+    }
+}
+
+/// The source's data key, read on `conn` and unwrapped with `master`.
+async fn data_key(
+    conn: &impl ConnectionTrait,
+    master: &MasterKey,
+) -> Result<legacy::LegacyDataKey> {
+    let select = Query::select()
+        .column(Alias::new("secret_value"))
+        .from(Alias::new("system_secrets"))
+        .and_where(Expr::col(Alias::new("secret_type")).eq(legacy::DATA_KEY_SECRET_TYPE))
+        .to_owned();
+    let row = conn.query_one(&select).await?.ok_or_else(|| {
+        DatabaseError::NotAdoptable(format!(
+            "system_secrets has no '{}' row: the original's data key is missing",
+            legacy::DATA_KEY_SECRET_TYPE
+        ))
+    })?;
+    let wrapped: String = row.try_get_by_index(0)?;
+    legacy::unwrap_data_key(master, &wrapped).map_err(|err| match err {
+        CryptoError::WrongMasterKey => DatabaseError::NotAdoptable(
+            "the legacy master key does not open the source's data key: use the original \
                  server's master key (its PIERRE_MASTER_ENCRYPTION_KEY)"
-                    .into(),
-            ),
-            other => DatabaseError::NotAdoptable(format!(
-                "the source's data key (system_secrets '{}') is damaged: {other}",
-                legacy::DATA_KEY_SECRET_TYPE
-            )),
-        })
-    }
+                .into(),
+        ),
+        other => DatabaseError::NotAdoptable(format!(
+            "the source's data key (system_secrets '{}') is damaged: {other}",
+            legacy::DATA_KEY_SECRET_TYPE
+        )),
+    })
+}
 
-    async fn ledger(&self) -> Result<Vec<ledger::Entry>> {
-        let select = Query::select()
-            .columns([Alias::new("version"), Alias::new("success")])
-            .from(Alias::new(schema::LEDGER))
-            .to_owned();
-        self.conn
-            .query_all(&select)
-            .await?
-            .into_iter()
-            .map(|row| {
-                Ok(ledger::Entry {
-                    version: row.try_get_by_index(0)?,
-                    success: row.try_get_by_index(1)?,
-                })
+async fn ledger(conn: &impl ConnectionTrait) -> Result<Vec<ledger::Entry>> {
+    let select = Query::select()
+        .columns([Alias::new("version"), Alias::new("success")])
+        .from(Alias::new(schema::LEDGER))
+        .to_owned();
+    conn.query_all(&select)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(ledger::Entry {
+                version: row.try_get_by_index(0)?,
+                success: row.try_get_by_index(1)?,
             })
-            .collect()
-    }
-
-    async fn rows(&self, table: &str) -> Result<TableRows> {
-        let select = Query::select()
-            .expr(Expr::cust("COUNT(*)"))
-            .from(Alias::new(table))
-            .to_owned();
-        let rows: i64 = match self.conn.query_one(&select).await? {
-            Some(row) => row.try_get_by_index(0)?,
-            None => 0,
-        };
-        Ok(TableRows {
-            table: table.to_owned(),
-            rows: u64::try_from(rows).unwrap_or_default(),
         })
+        .collect()
+}
+
+async fn rows(conn: &impl ConnectionTrait, table: &str) -> Result<TableRows> {
+    let select = Query::select()
+        .expr(Expr::cust("COUNT(*)"))
+        .from(Alias::new(table))
+        .to_owned();
+    let rows: i64 = match conn.query_one(&select).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    Ok(TableRows {
+        table: table.to_owned(),
+        rows: u64::try_from(rows).unwrap_or_default(),
+    })
+}
+
+/// [`LegacySource::inspect`], on `conn` (the source's connection, or a read
+/// transaction on it).
+async fn inspect_on(
+    conn: &impl ConnectionTrait,
+    options: &AdoptOptions,
+) -> Result<LegacyInventory> {
+    let source = schema::tables_of(conn).await?;
+    if !source.contains_key(schema::LEDGER) {
+        let why = if source.contains_key("seaql_migrations") {
+            "it is a pierre-db database already (it has seaql_migrations): move it with \
+                 `pierre-db copy`"
+        } else {
+            "it has no _sqlx_migrations ledger, so it is not a database the original Pierre \
+                 server wrote"
+        };
+        return Err(DatabaseError::NotAdoptable(why.into()));
     }
+    let (verdict, mut problems) = match ledger::judge(&ledger(conn).await?) {
+        Ok(verdict) => (verdict, Vec::new()),
+        Err(problems) => (ledger::Verdict { later: Vec::new() }, problems),
+    };
+    let expected = schema::expected().await?;
+    problems.extend(schema::differences(&expected, &source));
+    let unmanaged = schema::unmanaged(&expected, &source);
+    if !options.skip_unmanaged_tables {
+        if !verdict.later.is_empty() {
+            problems.push(format!(
+                "its ledger holds {} later migration(s) of the original ({}), which add \
+                     tables pierre-db does not manage",
+                verdict.later.len(),
+                list(&verdict.later)
+            ));
+        }
+        if !unmanaged.is_empty() {
+            problems.push(format!(
+                "it has tables pierre-db does not manage ({})",
+                unmanaged.join(", ")
+            ));
+        }
+        if !verdict.later.is_empty() || !unmanaged.is_empty() {
+            problems.push(
+                "to adopt the tables pierre-db manages and leave those, set \
+                     AdoptOptions::skip_unmanaged_tables"
+                    .into(),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(refused(problems));
+    }
+    let mut tables = Vec::new();
+    for table in expected.keys().filter(|t| source.contains_key(*t)) {
+        tables.push(rows(conn, table).await?);
+    }
+    let mut unmanaged_tables = Vec::new();
+    for table in &unmanaged {
+        unmanaged_tables.push(rows(conn, table).await?);
+    }
+    Ok(LegacyInventory {
+        later_migrations: verdict.later,
+        tables,
+        unmanaged_tables,
+    })
 }
 
 fn refused(problems: Vec<String>) -> DatabaseError {

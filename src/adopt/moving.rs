@@ -13,9 +13,8 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, TableRef};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IdenStatic, Identity, InsertMany, Iterable, PrimaryKeyToColumn, RelationTrait,
-    Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IdenStatic,
+    Identity, InsertMany, Iterable, PrimaryKeyToColumn, RelationTrait, Value,
 };
 use uuid::Uuid;
 
@@ -144,7 +143,8 @@ pub(crate) type Progress<'p> = &'p mut (dyn FnMut(&str, u64, u64) + Send);
 
 /// The state of one adoption.
 pub(crate) struct Mover<'a> {
-    pub(crate) source: &'a DatabaseConnection,
+    /// A read transaction on the source: every table as of one moment.
+    pub(crate) source: &'a DatabaseTransaction,
     pub(crate) source_tables: &'a Tables,
     pub(crate) tx: &'a DatabaseTransaction,
     pub(crate) keys: Keys<'a>,
@@ -171,7 +171,7 @@ pub(crate) struct Mover<'a> {
 
 impl<'a> Mover<'a> {
     pub(crate) fn new(
-        source: &'a DatabaseConnection,
+        source: &'a DatabaseTransaction,
         source_tables: &'a Tables,
         tx: &'a DatabaseTransaction,
         keys: Keys<'a>,
@@ -620,7 +620,7 @@ fn new_id(table: &str, rowid: i64) -> Uuid {
 /// written, when two were updated at the same time), which is the one the
 /// original's lookups returned last.
 async fn replaced_fitness_defaults(
-    source: &DatabaseConnection,
+    source: &DatabaseTransaction,
     tables: &Tables,
 ) -> Result<HashMap<i64, String>> {
     let mut replaced = HashMap::new();

@@ -1,7 +1,7 @@
 //! Reading a source table in batches, by rowid: a source can be large, and
 //! neither a check nor a move may hold all of it in memory.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement};
+use sea_orm::{ConnectionTrait, QueryResult, Statement};
 
 use crate::error::Result;
 
@@ -12,7 +12,7 @@ const BATCH: u64 = 5_000;
 /// rowid order, `BATCH` rows per statement. `select` is SQL the caller
 /// built from names it knows (the schema's, never input).
 pub(crate) async fn every_row(
-    conn: &DatabaseConnection,
+    conn: &impl ConnectionTrait,
     table: &str,
     select: &str,
     mut each: impl FnMut(&QueryResult) -> Result<()>,
@@ -33,7 +33,7 @@ pub(crate) async fn every_row(
 /// The next `size` rows of `SELECT rowid, <select> FROM table` after rowid
 /// `after`, in rowid order (`select` as for [`every_row`]).
 pub(crate) async fn batch(
-    conn: &DatabaseConnection,
+    conn: &impl ConnectionTrait,
     table: &str,
     select: &str,
     after: i64,

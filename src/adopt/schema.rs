@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::error::Result;
 
@@ -35,7 +35,7 @@ pub(crate) async fn expected() -> Result<Tables> {
 }
 
 /// Every table of a SQLite database (SQLite's own excepted) and its columns.
-pub(crate) async fn tables_of(conn: &DatabaseConnection) -> Result<Tables> {
+pub(crate) async fn tables_of(conn: &impl ConnectionTrait) -> Result<Tables> {
     // `sqlite_master` and `pragma_table_info` are SQLite's catalogue, which
     // the query builder has no names for. One statement for all tables.
     let rows = conn
