@@ -518,3 +518,75 @@ async fn two_rows_that_normalise_to_one_email_are_named_not_collided() {
         assert_eq!((users.moved, users.quarantined), (3, 1), "{users:?}");
     }
 }
+
+#[tokio::test]
+async fn the_source_is_adopted_as_of_one_moment() {
+    let t = common::sqlite().await;
+    let s = source().await;
+    // The original's file in WAL mode, as a running server keeps it: a
+    // writer does not wait for the adoption's read.
+    s.legacy.sql("PRAGMA journal_mode = WAL").await;
+    let url = s.legacy.url();
+    let bob = s.bob.clone();
+    let mut wrote = false;
+    let source = LegacySource::open(&url).await.unwrap();
+    let report = source
+        .adopt_with_progress(
+            &t.db,
+            &s.legacy.master,
+            &AdoptOptions::new(),
+            |table, _, _| {
+                if table != "users" || wrote {
+                    return;
+                }
+                wrote = true;
+                // While users are being read, the server adds a user and an
+                // app of that user, in a table read later.
+                let (url, bob) = (url.clone(), bob.clone());
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    runtime.block_on(async move {
+                        let conn = sea_orm::Database::connect(url).await.unwrap();
+                        let late = pierre_db::uuid::Uuid::new_v4();
+                        sea_orm::ConnectionTrait::execute_unprepared(
+                            &conn,
+                            &format!(
+                                "INSERT INTO users (id, email, password_hash, created_at, \
+                             last_active) VALUES ('{late}', 'late@example.org', 'x', \
+                             '2025-03-01T08:00:00+00:00', '2025-03-01 08:00:00'); \
+                             INSERT INTO user_oauth_apps (id, user_id, provider, client_id, \
+                             client_secret, redirect_uri) VALUES ('{}', '{late}', 'garmin', \
+                             'c', 's', 'https://late.example/cb'); \
+                             DELETE FROM user_oauth_apps WHERE user_id = '{bob}'",
+                                pierre_db::uuid::Uuid::new_v4()
+                            ),
+                        )
+                        .await
+                        .unwrap();
+                        conn.close().await.unwrap();
+                    });
+                })
+                .join()
+                .unwrap();
+            },
+        )
+        .await
+        .unwrap();
+    assert!(wrote);
+    // Nothing written after the moment is adopted, and nothing of that
+    // moment is lost: the app deleted meanwhile is there.
+    assert!(
+        t.db.users()
+            .get_by_email("late@example.org")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let bob = UserId::from_uuid(uuid(&s.bob));
+    let app = t.db.user_oauth_apps().get(bob, OauthProvider::Strava).await;
+    assert!(app.unwrap().is_some());
+    every_row_accounted_for(&report);
+}
