@@ -236,7 +236,12 @@ async fn check(db: &Database, backup: &Path) -> Result<u64> {
 async fn checkpoint(target: &Path) -> Result<()> {
     let mut options = sea_orm::ConnectOptions::new(format!("sqlite:{}", utf8(target)?));
     options.max_connections(1).sqlx_logging(false);
-    options.map_sqlx_sqlite_opts(|o| o.create_if_missing(false));
+    // A database in use says so within a second rather than after the
+    // usual busy timeout.
+    options.map_sqlx_sqlite_opts(|o| {
+        o.create_if_missing(false)
+            .busy_timeout(std::time::Duration::from_secs(1))
+    });
     let conn = sea_orm::Database::connect(options).await?;
     // Raw SQL: a pragma. Its first column says whether another connection
     // kept it from finishing.

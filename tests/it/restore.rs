@@ -177,3 +177,40 @@ async fn a_damaged_or_foreign_backup_and_an_unconfirmed_replace_leave_the_target
         .unwrap();
     assert!(report.replaced);
 }
+
+#[tokio::test]
+async fn a_target_in_use_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, key, _) = source(&dir).await;
+    let backup = dir.path().join("backup.db");
+    db.backup_to(&backup).await.unwrap();
+    // The live database, with a reader in the middle of a transaction
+    // (another process still using it): its log cannot be checkpointed.
+    let live = dir.path().join("live.db");
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let reader = db.unscoped_connection().begin().await.unwrap();
+    reader
+        .execute_unprepared("SELECT COUNT(*) FROM users")
+        .await
+        .unwrap();
+    db.users()
+        .create(NewUser::new("after@example.org", "h"))
+        .await
+        .unwrap();
+    let replace = RestoreOptions::new().replace_existing(true);
+    let err = restore_backup(&backup, &live, key, &replace)
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_field(err), "target");
+    assert_no_staging_left(&dir);
+    reader.rollback().await.unwrap();
+    // Still the live database (the checkpoint may have moved pages into
+    // its file, which changes no row): the user the backup lacks is there.
+    assert!(
+        db.users()
+            .get_by_email("after@example.org")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

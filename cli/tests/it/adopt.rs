@@ -202,3 +202,53 @@ async fn rows(db: &Database) -> Vec<String> {
         .map(|row| row.try_get_by_index::<String>(0).unwrap())
         .collect()
 }
+
+#[tokio::test]
+async fn keys_status_shows_the_kept_legacy_key_until_its_last_credential_is_upgraded() {
+    let legacy = Legacy::new().await;
+    let issued = legacy.every_table().await;
+    let fx = fixture_for(&legacy);
+    let (code, report) = fx.json(&["adopt", "--from", &legacy.url(), "--to", &fx.url]);
+    assert_eq!(code, 0, "{report}");
+    let legacy_forms: Vec<&str> = report["legacy_hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["form"].as_str().unwrap())
+        .collect();
+    assert!(legacy_forms.contains(&"HmacSha256"), "{report}");
+
+    let (code, status) = fx.json(&["keys", "status"]);
+    assert_eq!(code, 0, "{status}");
+    assert_eq!(status["legacy_hmac_key"]["kept"], true, "{status}");
+    // An app secret and two refresh tokens.
+    assert_eq!(status["legacy_hmac_key"]["credentials"], 3, "{status}");
+    let human = fx.run(&["keys", "status"]).ok();
+    assert!(
+        human.stdout.contains(
+            "the original server's key is kept (adopted.legacy_hmac_key) for 3 credentials"
+        ),
+        "{human:?}"
+    );
+
+    // Each HMAC credential checked once: the key goes with the last.
+    let db = open(&fx.url, &legacy).await;
+    assert!(
+        db.oauth_apps()
+            .verify_client_secret("app-new", issued.app_secret)
+            .await
+            .unwrap()
+    );
+    let tenant = pierre_db::TenantId::from_uuid(issued.tenant.parse().unwrap());
+    let tokens = db.tenant(tenant).oauth2_refresh_tokens();
+    assert!(tokens.revoke(issued.revoked_refresh).await.unwrap());
+    let exchange = db.oauth2_exchange();
+    let consumed = exchange
+        .consume_refresh_token(issued.refresh, "mcp-client", pierre_db::chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(consumed.is_some());
+    db.close().await.unwrap();
+    let (_, status) = fx.json(&["keys", "status"]);
+    assert!(status["legacy_hmac_key"].is_null(), "{status}");
+}
