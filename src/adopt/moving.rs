@@ -57,7 +57,7 @@ const NORMALISED_UNIQUE: [&str; 5] = [
 
 /// Tables the migrations fill: the source's rows replace the target's
 /// seeds of the same key.
-const SEEDED_BY_MIGRATIONS: [&str; 2] = ["admin_config_categories", "system_settings"];
+pub(super) const SEEDED_BY_MIGRATIONS: [&str; 2] = ["admin_config_categories", "system_settings"];
 
 /// `ON CONFLICT (primary key) DO UPDATE SET` every other column.
 fn replace_seeded<E: EntityTrait>() -> OnConflict {
@@ -75,7 +75,7 @@ const NEVER_WRITTEN: [&str; 2] = ["key_versions", "user_oauth_app_credentials"];
 macro_rules! table_list {
     ($($table:ident),+ $(,)?) => {
         /// The tables in loading order.
-        const TABLES: &[&str] = &[$(stringify!($table)),+];
+        pub(super) const TABLES: &[&str] = &[$(stringify!($table)),+];
 
         /// Moves every table, in loading order.
         async fn move_every_table(mover: &mut Mover<'_>) -> Result<()> {

@@ -3,6 +3,7 @@
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
+use super::moving::{SEEDED_BY_MIGRATIONS, TABLES};
 use crate::crypto::columns::SYSTEM_SECRET;
 use crate::crypto::keyring::Keyring;
 use crate::crypto::legacy::LegacyDataKey;
@@ -14,22 +15,9 @@ use crate::keys::store::DATA_KEY_PREFIX;
 /// The `system_settings` key an adoption leaves behind.
 const ADOPTED: &str = "pierre_db.adopted_at";
 
-/// Tables a target holds rows of before any adoption: the migrations'
-/// seeds and the data key the library creates on first connect.
-const BEFORE_ANY_ROW: [&str; 4] = [
-    "admin_config_categories",
-    "system_settings",
-    "key_versions",
-    "system_secrets",
-];
-
-macro_rules! table_names {
-    ($($table:ident),+ $(,)?) => {
-        const TABLES: &[&str] = &[$(stringify!($table)),+];
-    };
-}
-
-crate::every_table!(table_names);
+/// Tables a target holds rows of before any adoption besides the
+/// migrations' seeds: the data key the library creates on first connect.
+const FIRST_CONNECT: [&str; 2] = ["key_versions", "system_secrets"];
 
 /// Refuses a target that was adopted into or holds rows of its own: rows
 /// in any table but the seeded ones, or a named secret.
@@ -46,7 +34,8 @@ pub(crate) async fn require_empty(tx: &DatabaseTransaction) -> Result<()> {
         )));
     }
     let mut filled = Vec::new();
-    for table in TABLES.iter().filter(|t| !BEFORE_ANY_ROW.contains(t)) {
+    let before_any_row = |t: &&&str| SEEDED_BY_MIGRATIONS.contains(t) || FIRST_CONNECT.contains(t);
+    for table in TABLES.iter().filter(|t| !before_any_row(t)) {
         let n = count(tx, table, None).await?;
         if n > 0 {
             filled.push(format!("{table} {n}"));

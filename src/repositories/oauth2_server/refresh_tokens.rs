@@ -150,25 +150,21 @@ impl<'a> OAuth2RefreshTokens<'a> {
         if !rules::presentable(token) {
             return Ok(None);
         }
-        Ok(self
-            .scope
-            .find::<tokens::Entity>()
-            .filter(self.stored_as(token).await?)
-            .one_in(&self.scope)
-            .await?
-            .map(RefreshToken::from))
-    }
-
-    /// The rows a presented token may be stored as: this crate's SHA-256,
-    /// and in a database adopted from the original server its HMAC form
-    /// while its key is kept.
-    async fn stored_as(&self, token: &str) -> Result<sea_orm::Condition> {
-        let mut forms =
-            sea_orm::Condition::any().add(tokens::Column::Token.eq(hashing::hash(token)));
-        if let Some(mac) = legacy_hmac::legacy_mac(*self.scope, token).await? {
-            forms = forms.add(tokens::Column::Token.eq(mac));
+        let by = |stored: String| {
+            self.scope
+                .find::<tokens::Entity>()
+                .filter(tokens::Column::Token.eq(stored))
+                .one_in(&self.scope)
+        };
+        let mut found = by(hashing::hash(token)).await?;
+        // The original's HMAC form only when the current one misses: a
+        // database never adopted pays nothing more on a hit.
+        if found.is_none()
+            && let Some(mac) = legacy_hmac::legacy_mac(*self.scope, token).await?
+        {
+            found = by(mac).await?;
         }
-        Ok(forms)
+        Ok(found.map(RefreshToken::from))
     }
 
     /// Revokes the token; whether it was live (issued here, not yet
@@ -178,9 +174,17 @@ impl<'a> OAuth2RefreshTokens<'a> {
         if !rules::presentable(token) {
             return Ok(false);
         }
-        let changed = self.revoke_where(self.stored_as(token).await?).await?;
-        if changed == 1 {
-            self.scope.drop_unused_legacy_key().await?;
+        let mut changed = self
+            .revoke_where(tokens::Column::Token.eq(hashing::hash(token)))
+            .await?;
+        // As for `get`: the HMAC form only when the current one misses.
+        if changed == 0
+            && let Some(mac) = legacy_hmac::legacy_mac(*self.scope, token).await?
+        {
+            changed = self.revoke_where(tokens::Column::Token.eq(mac)).await?;
+            if changed == 1 {
+                self.scope.drop_unused_legacy_key().await?;
+            }
         }
         Ok(changed == 1)
     }
