@@ -5,7 +5,9 @@
 //! `PIERRE_BENCH_MEMORY=1`, in memory too); with `PIERRE_BENCH_POSTGRES_URL`
 //! (or `PIERRE_TEST_POSTGRES_URL`) set it runs on a fresh PostgreSQL
 //! database of that server as well. `PIERRE_BENCH_ONLY=content` runs only
-//! the tenant-content lines (chat, recipes).
+//! the tenant-content lines (chat, recipes); `PIERRE_BENCH_ONLY=metrics`
+//! (with the `metrics` feature) only the point read and what recording the
+//! metrics costs it.
 //!
 //! Each line has three sides: the repository, raw sqlx on the library's own
 //! pool ("raw"), and the same raw SQL on a pool opened with sqlx's default
@@ -14,13 +16,16 @@
 //! per-row inserts; the users page at depth ≤ 1.5× the first, the chat
 //! messages page at depth 10,000 ≤ 1.2× the first; a point read at
 //! 1,000,000 rows ≤ 1.3× the time at 10,000; on SQLite, point reads ≥ 2×
-//! the peer and no write slower than the peer.
+//! the peer and no write slower than the peer; with `metrics`, recording
+//! the series costs a point read ≤ 3%.
 
 #![allow(
     clippy::unwrap_used,
     reason = "a benchmark that cannot go on stops by panicking"
 )]
 
+#[cfg(feature = "metrics")]
+mod metrics_cost;
 mod raw;
 
 use std::cell::Cell;
@@ -345,6 +350,13 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
 
     if std::env::var("PIERRE_BENCH_ONLY").as_deref() == Ok("content") {
         content(&db, &sides, tenant, repo_users[2], &mut report).await;
+        return report;
+    }
+    #[cfg(feature = "metrics")]
+    if std::env::var("PIERRE_BENCH_ONLY").as_deref() == Ok("metrics") {
+        let ids = raw.insert_users(0, 10_000).await;
+        point_reads(&db, &sides, &ids, &mut report, "user by id, 10k rows").await;
+        metrics_cost::point_read_cost(&db, &ids, &mut report).await;
         return report;
     }
 
@@ -677,6 +689,8 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
     let existing = 2 * USERS + 1;
     let mut ids = raw.insert_users(0, 10_000 - existing).await;
     let at_10k = point_reads(&db, &sides, &ids, &mut report, "user by id, 10k rows").await;
+    #[cfg(feature = "metrics")]
+    metrics_cost::point_read_cost(&db, &ids, &mut report).await;
     if sides.peer.is_some() {
         // The same SQL with a bound LIMIT on the library's pool (QPSG on)
         // and on the peer's (off): what the setting itself is worth.

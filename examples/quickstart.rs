@@ -248,8 +248,8 @@ async fn run() -> Result<(), DatabaseError> {
 
     let health = db.health().await?;
     println!(
-        "pool: {} connections, {} idle",
-        health.pool_size, health.idle_connections
+        "pool: {} connections of at most {}, {} idle",
+        health.pool_size, health.max_connections, health.idle_connections
     );
     db.close().await?;
     println!("done");

@@ -53,6 +53,8 @@ pub struct Health {
     pub pool_size: u32,
     /// Of those, how many are idle.
     pub idle_connections: usize,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
     /// SQLite: whether a pooled connection has the query planner stability
     /// guarantee on (it keeps each prepared statement's plan instead of
     /// re-planning per call; the library turns it on for every connection).
@@ -84,8 +86,12 @@ impl Database {
                 config,
                 cursors,
                 keys,
+                #[cfg(feature = "metrics")]
+                pool_sampler: crate::telemetry::PoolSampler::new(),
             }),
         };
+        #[cfg(feature = "metrics")]
+        crate::telemetry::describe();
         if db.config().migrate_on_connect {
             db.migrate().await?;
             return Ok(db);
@@ -137,14 +143,15 @@ impl Database {
         let conn = &self.inner.conn;
         conn.execute_unprepared("SELECT 1").await?;
         let (latest_migration, pending_migrations) = self.migration_status().await?;
-        let (pool_size, idle_connections) = pool_state(conn);
+        let pool = self.inner.pool_state();
         let sqlite_stable_plans = stable_plans(conn).await?;
         Ok(Health {
             backend: self.inner.backend.name(),
             latest_migration,
             pending_migrations,
-            pool_size,
-            idle_connections,
+            pool_size: pool.open,
+            idle_connections: pool.idle,
+            max_connections: pool.max,
             sqlite_stable_plans,
         })
     }
@@ -428,19 +435,4 @@ async fn stable_plans(conn: &DatabaseConnection) -> Result<Option<bool>> {
     }
     let _ = conn;
     Ok(None)
-}
-
-fn pool_state(conn: &DatabaseConnection) -> (u32, usize) {
-    #[cfg(feature = "sqlite")]
-    if let sea_orm::DbBackend::Sqlite = conn.get_database_backend() {
-        let pool = conn.get_sqlite_connection_pool();
-        return (pool.size(), pool.num_idle());
-    }
-    #[cfg(feature = "postgres")]
-    if let sea_orm::DbBackend::Postgres = conn.get_database_backend() {
-        let pool = conn.get_postgres_connection_pool();
-        return (pool.size(), pool.num_idle());
-    }
-    let _ = conn;
-    (0, 0)
 }

@@ -368,6 +368,41 @@ impl DatabaseError {
         )
     }
 
+    /// A short, stable name of the variant (`"not_found"`, `"conflict"`,
+    /// …), for logs and metrics labels: one of a fixed set, never a value.
+    ///
+    /// ```
+    /// let err = pierre_db::DatabaseError::not_found("user", "42");
+    /// assert_eq!(err.kind(), "not_found");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DatabaseError::NotFound { .. } => "not_found",
+            DatabaseError::Conflict { .. } => "conflict",
+            DatabaseError::ForeignKey { .. } => "foreign_key",
+            DatabaseError::KeyInUse { .. } => "key_in_use",
+            DatabaseError::Constraint(_) => "constraint",
+            DatabaseError::InvalidInput { .. } => "invalid_input",
+            DatabaseError::TenantMismatch => "tenant_mismatch",
+            DatabaseError::Crypto(_) => "crypto",
+            DatabaseError::Config(_) => "config",
+            DatabaseError::Unsupported(_) => "unsupported",
+            DatabaseError::NotAdoptable(_) => "not_adoptable",
+            DatabaseError::NotMigrated { .. } => "not_migrated",
+            DatabaseError::Connect { .. } => "connect",
+            DatabaseError::Migration(_) => "migration",
+            DatabaseError::Contention { .. } => "contention",
+            DatabaseError::StaleKey { .. } => "stale_key",
+            DatabaseError::KeyInGrace { .. } => "key_in_grace",
+            DatabaseError::Rejected { .. } => "rejected",
+            DatabaseError::Io { .. } => "io",
+            DatabaseError::LastAdmin { .. } => "last_admin",
+            DatabaseError::Transition { .. } => "transition",
+            DatabaseError::Decode(_) => "decode",
+            DatabaseError::Backend(_) => "backend",
+        }
+    }
+
     /// Shorthand for [`DatabaseError::InvalidInput`].
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         DatabaseError::InvalidInput {
@@ -546,10 +581,14 @@ impl From<DbErr> for DatabaseError {
                 DatabaseError::ForeignKey { table, columns }
             }
             (Class::Constraint, _) => DatabaseError::Constraint(driver_message(&err)),
-            (Class::Contention, code) => DatabaseError::Contention {
-                code: code.unwrap_or_default(),
-                source: err,
-            },
+            (Class::Contention, code) => {
+                #[cfg(feature = "metrics")]
+                crate::telemetry::contention();
+                DatabaseError::Contention {
+                    code: code.unwrap_or_default(),
+                    source: err,
+                }
+            }
             (Class::Other, _) => DatabaseError::Backend(err),
         }
     }

@@ -132,6 +132,8 @@ pub mod sqlite_planner;
 #[cfg(all(feature = "sqlite", not(feature = "internals")))]
 mod sqlite_planner;
 mod tables;
+#[cfg(feature = "metrics")]
+pub mod telemetry;
 mod time;
 mod transactions;
 mod validation;
@@ -288,13 +290,14 @@ pub mod internals {
     pub use {entity, sea_orm};
 
     /// The features this build was compiled with, `[sqlite, postgres,
-    /// adopt]` (`internals` is on, or this module would not exist): the
+    /// adopt, metrics]` (`internals` is on, or this module would not exist): the
     /// compile-fail harness checks it to pick, among the builds side by
     /// side in a target folder, the one its binary linked.
-    pub const FEATURES: [bool; 3] = [
+    pub const FEATURES: [bool; 4] = [
         cfg!(feature = "sqlite"),
         cfg!(feature = "postgres"),
         cfg!(feature = "adopt"),
+        cfg!(feature = "metrics"),
     ];
 }
 pub use transactions::{RetryPolicy, Tx};

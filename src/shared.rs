@@ -24,6 +24,9 @@ pub(crate) struct Shared {
     pub cursors: CursorCodec,
     /// The master key and the data keys: their one owner.
     pub keys: KeyCache,
+    /// When the pool's gauges were last set.
+    #[cfg(feature = "metrics")]
+    pub pool_sampler: crate::telemetry::PoolSampler,
 }
 
 impl Shared {
@@ -73,4 +76,37 @@ impl Shared {
     pub(crate) fn cursors(&self) -> &CursorCodec {
         &self.cursors
     }
+
+    /// The driver pool's connections now.
+    pub(crate) fn pool_state(&self) -> PoolState {
+        #[cfg(feature = "sqlite")]
+        if let sea_orm::DbBackend::Sqlite = self.conn.get_database_backend() {
+            let pool = self.conn.get_sqlite_connection_pool();
+            return PoolState {
+                open: pool.size(),
+                idle: pool.num_idle(),
+                max: pool.options().get_max_connections(),
+            };
+        }
+        #[cfg(feature = "postgres")]
+        if let sea_orm::DbBackend::Postgres = self.conn.get_database_backend() {
+            let pool = self.conn.get_postgres_connection_pool();
+            return PoolState {
+                open: pool.size(),
+                idle: pool.num_idle(),
+                max: pool.options().get_max_connections(),
+            };
+        }
+        PoolState::default()
+    }
+}
+
+/// Connections of the driver's pool.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PoolState {
+    /// Open, idle or in use.
+    pub open: u32,
+    pub idle: usize,
+    /// The most the pool opens.
+    pub max: u32,
 }

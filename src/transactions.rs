@@ -186,6 +186,8 @@ where
     loop {
         match op().await {
             Err(err) if err.is_retryable() && attempt < policy.max_attempts.max(1) => {
+                #[cfg(feature = "metrics")]
+                crate::telemetry::retry(&err);
                 let delay = policy.delay(attempt, random_u32(&rng));
                 warn!(
                     attempt,
@@ -196,7 +198,15 @@ where
                 tokio::time::sleep(delay).await;
                 attempt += 1;
             }
-            outcome => return outcome,
+            outcome => {
+                #[cfg(feature = "metrics")]
+                if let Err(err) = &outcome {
+                    if err.is_retryable() {
+                        crate::telemetry::retries_exhausted(err);
+                    }
+                }
+                return outcome;
+            }
         }
     }
 }

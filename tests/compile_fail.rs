@@ -139,10 +139,11 @@ impl Harness {
         std::fs::write(
             &probe,
             format!(
-                "const _: () = assert!(matches!(pierre_db::internals::FEATURES, [{}, {}, {}]));\nfn main() {{}}\n",
+                "const _: () = assert!(matches!(pierre_db::internals::FEATURES, [{}, {}, {}, {}]));\nfn main() {{}}\n",
                 cfg!(feature = "sqlite"),
                 cfg!(feature = "postgres"),
                 cfg!(feature = "adopt"),
+                cfg!(feature = "metrics"),
             ),
         )
         .unwrap();

@@ -83,6 +83,8 @@ impl KeyCache {
     /// Reads the keyring through `conn` and caches it; `None` before the
     /// first data key exists.
     pub async fn reload<C: ConnectionTrait>(&self, conn: &C) -> Result<Option<Arc<Keyring>>> {
+        #[cfg(feature = "metrics")]
+        crate::telemetry::key_cache("reloaded");
         let asked = Instant::now();
         let Some(keyring) = store::load(conn, &self.master()).await? else {
             return Ok(None);
@@ -95,6 +97,8 @@ impl KeyCache {
     /// Reads the keyring through the pool, creating data key v1 on first
     /// use, and caches it.
     pub async fn load_or_create(&self, pool: &sea_orm::DatabaseConnection) -> Result<Arc<Keyring>> {
+        #[cfg(feature = "metrics")]
+        crate::telemetry::key_cache("reloaded");
         let asked = Instant::now();
         let keyring = Arc::new(store::load_or_create(pool, &self.master()).await?);
         self.store(keyring.clone(), asked);
@@ -110,13 +114,19 @@ impl KeyCache {
         cached: Arc<Keyring>,
     ) -> Result<Arc<Keyring>> {
         if let Some(keyring) = self.fresh() {
+            #[cfg(feature = "metrics")]
+            crate::telemetry::key_cache("hit");
             return Ok(keyring);
         }
         let asked = Instant::now();
         if store::active_version(conn).await? == Some(cached.active_version()) {
+            #[cfg(feature = "metrics")]
+            crate::telemetry::key_cache("confirmed");
             self.store(cached.clone(), asked);
             return Ok(cached);
         }
+        #[cfg(feature = "metrics")]
+        crate::telemetry::key_cache("rotated_elsewhere");
         let fresh = self.reload(conn).await?.ok_or_else(|| {
             DatabaseError::Config("the data keys were deleted from the database".to_owned())
         })?;
@@ -145,6 +155,8 @@ impl KeyCache {
                     .last()
                     .is_some_and(|newest| version > *newest) =>
             {
+                #[cfg(feature = "metrics")]
+                crate::telemetry::key_cache("unknown_version");
                 let fresh = self
                     .reload(conn)
                     .await?

@@ -58,6 +58,8 @@ impl<'a> Ctx<'a> {
     /// The executor to run a statement on: for the executor
     /// ([`super::exec`]) and the infrastructure in this module tree only.
     pub(in crate::query) fn conn(&self) -> DatabaseExecutor<'a> {
+        #[cfg(feature = "metrics")]
+        self.shared.pool_sampler.sample(self.shared);
         match self.conn {
             Conn::Pool(pool) => DatabaseExecutor::Connection(pool),
             Conn::Tx(txn) => DatabaseExecutor::Transaction(txn),

@@ -23,6 +23,23 @@
 //! accessor list below, which gives it to `Database`, `Tx` and, for
 //! tenant-owned data, `TenantScope`.
 
+/// The body of a repository method, timed and its error counted under the
+/// method's name (with `metrics`; otherwise the body as it is). Written by
+/// `#[metered]`, which every public method of a repository carries.
+#[cfg(feature = "metrics")]
+macro_rules! metered_body {
+    ($method:literal, $body:block) => {
+        crate::telemetry::call::<Self, _>($method, async move $body).await
+    };
+}
+
+#[cfg(not(feature = "metrics"))]
+macro_rules! metered_body {
+    ($method:literal, $body:block) => {
+        $body
+    };
+}
+
 pub mod a2a;
 pub mod audit;
 pub mod configuration;
@@ -65,6 +82,20 @@ macro_rules! accessors {
         tenant { $( $(#[$tdoc:meta])* $tname:ident: $tty:ident, )* }
         across_tenants { $( $(#[$adoc:meta])* $aname:ident: $aty:ident, )* }
     ) => {
+        // The name each repository's series are labelled with: its accessor.
+        #[cfg(feature = "metrics")]
+        const _: () = {
+            use crate::telemetry::Repository;
+            $( impl Repository for $gty<'_> { const NAME: &'static str = stringify!($gname); } )*
+            $( impl Repository for $tty<'_> { const NAME: &'static str = stringify!($tname); } )*
+            $(
+                impl Repository for $aty<'_> {
+                    const NAME: &'static str = concat!("across_tenants.", stringify!($aname));
+                }
+            )*
+            impl Repository for OAuth2Exchange<'_> { const NAME: &'static str = "oauth2_exchange"; }
+        };
+
         impl crate::database::Database {
             $(
                 $(#[$gdoc])*

@@ -17,6 +17,7 @@ async fn health_reports_backend_migrations_and_pool() {
         assert_eq!(health.pending_migrations, 0);
         assert!(health.pool_size >= 1, "{}: {health:?}", t.backend);
         assert!(health.idle_connections <= health.pool_size as usize);
+        assert!(health.pool_size <= health.max_connections);
     }
 }
 

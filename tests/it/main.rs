@@ -40,6 +40,8 @@ mod restore;
 mod retry;
 mod rotation;
 mod scoping;
+#[cfg(feature = "metrics")]
+mod telemetry;
 mod tenant_credentials;
 mod tenants;
 mod usage;

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use entity::api_keys;
 use entity::{a2a_client_api_keys as links, a2a_clients as clients, a2a_sessions as sessions};
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tracing::instrument;
@@ -215,6 +216,7 @@ impl<'a> A2aClients<'a> {
     /// unknown scope, a bad redirect URI or a rate limit out of range;
     /// `NotFound` when the API key is not the owner's; `Conflict` for a
     /// public key registered already.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %new.owner, a2a_client_id = tracing::field::Empty), err(Display))]
     pub async fn register(&self, new: NewA2aClient) -> Result<RegisteredA2aClient> {
         let name = validation::required("name", &new.name, A2aClients::MAX_NAME)?;
@@ -320,6 +322,7 @@ impl<'a> A2aClients<'a> {
     }
 
     /// The client if `owner` owns it; `NotFound` otherwise.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %id, user_id = %owner))]
     pub async fn get(&self, owner: UserId, id: A2aClientId) -> Result<A2aClient> {
         clients::Entity::find_by_id(id)
@@ -332,6 +335,7 @@ impl<'a> A2aClients<'a> {
 
     /// The owner's client with this name, if any (the oldest, should the
     /// owner have reused a name).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %owner))]
     pub async fn get_by_name(&self, owner: UserId, name: &str) -> Result<Option<A2aClient>> {
         let name = validation::required("name", name, A2aClients::MAX_NAME)?;
@@ -347,6 +351,7 @@ impl<'a> A2aClients<'a> {
     }
 
     /// The active client linked to this API key, if the key is active too.
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = %key))]
     pub async fn get_by_api_key(&self, key: ApiKeyId) -> Result<Option<A2aClient>> {
         let linked = Query::select()
@@ -371,6 +376,7 @@ impl<'a> A2aClients<'a> {
     }
 
     /// The owner's clients, oldest first, one keyset page at a time.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %owner, limit = request.limit()))]
     pub async fn list_for_owner(
         &self,
@@ -389,6 +395,7 @@ impl<'a> A2aClients<'a> {
 
     /// Whether `secret` is the secret of client `id` and the client is
     /// active. The hashes are compared in constant time.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %id))]
     pub async fn verify_secret(&self, id: A2aClientId, secret: &str) -> Result<bool> {
         let issued = [
@@ -414,6 +421,7 @@ impl<'a> A2aClients<'a> {
     /// keys linked to it, in ONE transaction: a failure in any step leaves
     /// all three as they were. `NotFound` if `owner` does not own it.
     /// Deactivating twice is a no-op.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %id, user_id = %owner), err(Display))]
     pub async fn deactivate(&self, owner: UserId, id: A2aClientId) -> Result<()> {
         let now = time::stored(time::now());

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::a2a_sessions as sessions;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
@@ -93,6 +94,7 @@ impl<'a> A2aSessions<'a> {
     /// granted or an expiry in the past. A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner), err(Display))]
     pub async fn create(
         &self,
@@ -147,6 +149,7 @@ impl<'a> A2aSessions<'a> {
     }
 
     /// The unexpired session of this token, if any.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn get(&self, token: &str) -> Result<Option<A2aSession>> {
         let Some(hash) = presented(token) else {
@@ -164,6 +167,7 @@ impl<'a> A2aSessions<'a> {
     /// `requests_count + 1`, in ONE statement (concurrent touches all
     /// count; `last_activity` never moves back). Whether the session was
     /// live.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn touch(&self, token: &str) -> Result<bool> {
         let Some(hash) = presented(token) else {
@@ -196,6 +200,7 @@ impl<'a> A2aSessions<'a> {
     }
 
     /// The unexpired sessions of `owner`'s client, newest first.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner))]
     pub async fn list_active(&self, owner: UserId, client: A2aClientId) -> Result<Vec<A2aSession>> {
         super::clients::owned_client(&self.ctx, owner, client.as_uuid()).await?;
@@ -211,6 +216,7 @@ impl<'a> A2aSessions<'a> {
     }
 
     /// Ends the session now; whether it was live.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn end(&self, token: &str) -> Result<bool> {
         let Some(hash) = presented(token) else {

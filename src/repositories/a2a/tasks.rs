@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use entity::a2a_clients as clients;
 use entity::a2a_tasks as tasks;
 use entity::sea_orm_active_enums::TaskStatus;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
@@ -110,6 +111,7 @@ impl<'a> A2aTasks<'a> {
     /// Submits a `pending` task for `owner`'s client. `NotFound` for a
     /// client `owner` does not own; `Rejected` for an inactive client;
     /// `InvalidInput` for a blank type or an input over [`A2aTasks::MAX_DATA_BYTES`].
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner, a2a_task_id = tracing::field::Empty), err(Display))]
     pub async fn create(
         &self,
@@ -153,6 +155,7 @@ impl<'a> A2aTasks<'a> {
 
     /// The task if one of `owner`'s clients submitted it; `NotFound`
     /// otherwise.
+    #[metered]
     #[instrument(skip_all, fields(a2a_task_id = %id, user_id = %owner))]
     pub async fn get(&self, owner: UserId, id: A2aTaskId) -> Result<A2aTask> {
         tasks::Entity::find_by_id(id)
@@ -165,6 +168,7 @@ impl<'a> A2aTasks<'a> {
 
     /// The client's tasks, oldest first, one keyset page at a time (on the
     /// `(client_id, created_at, id)` index), with `status` only if given.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner, limit = request.limit()))]
     pub async fn list(
         &self,
@@ -187,6 +191,7 @@ impl<'a> A2aTasks<'a> {
     /// `completed_at` is set exactly when `to` is terminal. One conditional
     /// UPDATE: `Transition` (and nothing changed) when the task's state
     /// does not lead to `to`, `NotFound` when `owner` has no such task.
+    #[metered]
     #[instrument(skip_all, fields(a2a_task_id = %id, user_id = %owner, to = ?to), err(Display))]
     pub async fn update_status(
         &self,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::a2a_clients as clients;
 use entity::a2a_usage as usage;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, Iterable, QueryFilter,
@@ -115,6 +116,7 @@ impl<'a> A2aUsage<'a> {
     ///
     /// The check and the write are one statement: a deactivation cannot
     /// fall between them.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %used.client_id, status_code = used.request.status_code), err(Display))]
     pub async fn record(&self, used: NewA2aUsage) -> Result<UsageId> {
         // `INSERT … SELECT … WHERE EXISTS` an active client, locked FOR
@@ -169,6 +171,7 @@ impl<'a> A2aUsage<'a> {
     /// written. A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(rows = used.len()), err(Display))]
     pub async fn record_batch(&self, used: Vec<NewA2aUsage>) -> Result<u64> {
         let mut clients: Vec<Uuid> = used.iter().map(|u| u.client_id.as_uuid()).collect();
@@ -207,6 +210,7 @@ impl<'a> A2aUsage<'a> {
     /// Requests of the client within its rate-limit window ending now (for
     /// rate limiting): the window is the client's own
     /// `rate_limit_window_seconds`. `NotFound` for an unknown client.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %client))]
     pub async fn current_usage(&self, client: A2aClientId) -> Result<u64> {
         let window: Option<i32> = clients::Entity::find_by_id(client)
@@ -229,6 +233,7 @@ impl<'a> A2aUsage<'a> {
     /// `InvalidInput`. A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner), err(Display))]
     pub async fn stats(
         &self,
@@ -276,6 +281,7 @@ impl<'a> A2aUsage<'a> {
     /// last `today` that can be asked for is 9999-12-30) are
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter (`today`).
+    #[metered]
     #[instrument(skip_all, fields(a2a_client_id = %client, user_id = %owner, days), err(Display))]
     pub async fn daily_history(
         &self,

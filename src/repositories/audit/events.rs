@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::audit_events as events;
+use pierre_db_macros::metered;
 use sea_orm::{ColumnTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
@@ -232,6 +233,7 @@ impl<'a> AuditEvents<'a> {
     /// Records `event` now. `InvalidInput` for a blank or over-long field,
     /// or metadata that is not a JSON object of bounded size; `ForeignKey`
     /// for an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), event_type = %event.event_type), err(Display))]
     pub async fn record(&self, event: NewAuditEvent) -> Result<AuditEvent> {
         let mut metadata = event.metadata.unwrap_or(serde_json::Value::Null);
@@ -297,6 +299,7 @@ impl<'a> AuditEvents<'a> {
     /// 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), limit = request.limit()), err(Display))]
     pub async fn list(
         &self,

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::system_settings as settings;
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -85,6 +86,7 @@ impl<'a> SystemSettings<'a> {
     }
 
     /// The setting called `key`, if set.
+    #[metered]
     #[instrument(skip_all, fields(key = %key), err(Display))]
     pub async fn get(&self, key: &str) -> Result<Option<SystemSetting>> {
         let key = validation::identifier("key", key, SystemSettings::MAX_KEY)?;
@@ -96,6 +98,7 @@ impl<'a> SystemSettings<'a> {
 
     /// Sets `key` to `value` (an upsert: one row per key). A `None`
     /// description keeps the stored one.
+    #[metered]
     #[instrument(skip_all, fields(key = %key), err(Display))]
     pub async fn set(
         &self,
@@ -134,6 +137,7 @@ impl<'a> SystemSettings<'a> {
     }
 
     /// Every setting, by name.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn list(&self) -> Result<Vec<SystemSetting>> {
         Ok(settings::Entity::find()
@@ -146,6 +150,7 @@ impl<'a> SystemSettings<'a> {
     }
 
     /// Deletes the setting; whether it existed.
+    #[metered]
     #[instrument(skip_all, fields(key = %key), err(Display))]
     pub async fn delete(&self, key: &str) -> Result<bool> {
         let key = validation::identifier("key", key, SystemSettings::MAX_KEY)?;
@@ -160,6 +165,7 @@ impl<'a> SystemSettings<'a> {
     /// Whether new users are approved without an admin: `None` when the
     /// setting is absent; `Decode` when it holds anything but `true` or
     /// `false`.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn auto_approval_enabled(&self) -> Result<Option<bool>> {
         let Some(setting) = self.get(SystemSettings::AUTO_APPROVAL).await? else {
@@ -176,6 +182,7 @@ impl<'a> SystemSettings<'a> {
     }
 
     /// Turns auto-approval of new users on or off.
+    #[metered]
     #[instrument(skip_all, fields(enabled), err(Display))]
     pub async fn set_auto_approval(&self, enabled: bool) -> Result<()> {
         self.set(

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::fitness_configurations as configs;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
@@ -100,6 +101,7 @@ impl<'a> FitnessConfigs<'a> {
     /// Saves the tenant's default `name` (one row per name: a second save
     /// replaces the data). `InvalidInput` for a bad name or data that is
     /// not a JSON object of at most [`FitnessConfigs::MAX_DATA_BYTES`].
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), name), err(Display))]
     pub async fn save_tenant_default(
         &self,
@@ -112,6 +114,7 @@ impl<'a> FitnessConfigs<'a> {
     /// Saves `user`'s override of `name` (one row per user and name).
     /// Errors as [`Self::save_tenant_default`]; `ForeignKey` for an
     /// unknown user.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, name), err(Display))]
     pub async fn save_for_user(
         &self,
@@ -173,6 +176,7 @@ impl<'a> FitnessConfigs<'a> {
     }
 
     /// The tenant's default `name`, if saved.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), name))]
     pub async fn get_tenant_default(&self, name: &str) -> Result<Option<FitnessConfiguration>> {
         let name = validation::identifier("name", name, FitnessConfigs::MAX_NAME)?;
@@ -181,6 +185,7 @@ impl<'a> FitnessConfigs<'a> {
 
     /// `user`'s `name`: their override, else the tenant default, in ONE
     /// query.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, name))]
     pub async fn get_for_user(
         &self,
@@ -205,24 +210,28 @@ impl<'a> FitnessConfigs<'a> {
     }
 
     /// The tenant's defaults, by name.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant()))]
     pub async fn list_tenant_defaults(&self) -> Result<Vec<FitnessConfiguration>> {
         self.list(None).await
     }
 
     /// `user`'s overrides, by name.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<FitnessConfiguration>> {
         self.list(Some(user)).await
     }
 
     /// Deletes the tenant's default `name`; whether it existed.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), name), err(Display))]
     pub async fn delete_tenant_default(&self, name: &str) -> Result<bool> {
         self.delete(None, name).await
     }
 
     /// Deletes `user`'s override of `name`; whether it existed.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, name), err(Display))]
     pub async fn delete_for_user(&self, user: UserId, name: &str) -> Result<bool> {
         self.delete(Some(user), name).await

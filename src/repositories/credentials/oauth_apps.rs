@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use entity::oauth_apps as apps;
 use entity::sea_orm_active_enums::OauthAppType;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
@@ -176,6 +177,7 @@ impl<'a> OAuthApps<'a> {
     /// # Ok(())
     /// # }
     /// ```
+    #[metered]
     #[instrument(skip_all, fields(owner_id = %new.owner, client_id = tracing::field::Empty), err(Display))]
     pub async fn register(&self, new: NewOAuthApp) -> Result<RegisteredOAuthApp> {
         let name = validation::required("name", &new.name, OAuthApps::MAX_NAME)?;
@@ -222,6 +224,7 @@ impl<'a> OAuthApps<'a> {
     }
 
     /// The app with this client id (active or not), if any.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn get_by_client_id(&self, client_id: &str) -> Result<Option<OAuthApp>> {
         let client_id = validation::required("client_id", client_id, MAX_CREDENTIAL_LEN)?;
@@ -238,6 +241,7 @@ impl<'a> OAuthApps<'a> {
     /// blank or over-long secret are all just `false` (never an error that
     /// would tell a caller which part was wrong); the hash is computed in
     /// every case.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn verify_client_secret(&self, client_id: &str, client_secret: &str) -> Result<bool> {
         let client_id = client_id.trim();
@@ -299,6 +303,7 @@ impl<'a> OAuthApps<'a> {
     }
 
     /// The apps `owner` registered (active or not), oldest first.
+    #[metered]
     #[instrument(skip_all, fields(owner_id = %owner))]
     pub async fn list_for_owner(&self, owner: UserId) -> Result<Vec<OAuthApp>> {
         apps::Entity::find()
@@ -316,6 +321,7 @@ impl<'a> OAuthApps<'a> {
     /// Deactivating an inactive app is a no-op. `NotFound` when there is no
     /// such app OR it belongs to another user (the same answer, so nobody
     /// learns which client ids exist).
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id, owner_id = %owner), err(Display))]
     pub async fn deactivate(&self, client_id: &str, owner: UserId) -> Result<()> {
         let client_id = validation::required("client_id", client_id, MAX_CREDENTIAL_LEN)?;

@@ -13,6 +13,7 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::tenant_oauth_credentials as creds;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, QueryFilter};
 use tracing::instrument;
@@ -195,6 +196,7 @@ impl<'a> TenantOAuthCredentials<'a> {
     /// # Ok(())
     /// # }
     /// ```
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?new.provider), err(Display))]
     pub async fn upsert(&self, new: NewTenantOAuthCredential) -> Result<()> {
         let ClientCredentials {
@@ -267,6 +269,7 @@ impl<'a> TenantOAuthCredentials<'a> {
     /// The tenant's credentials for the provider, with the secret
     /// decrypted. `InvalidInput` for an unknown provider; `Crypto` when the
     /// stored secret does not open (tampered, or moved from another row).
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider))]
     pub async fn get(&self, provider: OauthProvider) -> Result<Option<TenantOAuthCredential>> {
         let Some(row) = self
@@ -311,6 +314,7 @@ impl<'a> TenantOAuthCredentials<'a> {
     /// The tenant's credentials for every provider, by provider name, WITHOUT
     /// the secrets: the encrypted column is neither read nor decrypted. Use
     /// [`TenantOAuthCredentials::get`] for the one that is needed.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant()))]
     pub async fn list(&self) -> Result<Vec<TenantOAuthCredentialSummary>> {
         let mut rows = self
@@ -346,6 +350,7 @@ impl<'a> TenantOAuthCredentials<'a> {
 
     /// Deletes the tenant's credentials for the provider; whether there
     /// were any. `InvalidInput` for an unknown provider.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider), err(Display))]
     pub async fn delete(&self, provider: OauthProvider) -> Result<bool> {
         let deleted = self

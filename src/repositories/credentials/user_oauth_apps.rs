@@ -13,6 +13,7 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_app_credentials as creds;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DerivePartialModel, EntityTrait, QueryFilter};
 use tracing::instrument;
@@ -153,6 +154,7 @@ impl<'a> UserOAuthApps<'a> {
     /// # Ok(())
     /// # }
     /// ```
+    #[metered]
     #[instrument(skip_all, fields(user_id = %new.user_id, provider = ?new.provider), err(Display))]
     pub async fn store(&self, new: NewUserOAuthApp) -> Result<()> {
         let ClientCredentials {
@@ -204,6 +206,7 @@ impl<'a> UserOAuthApps<'a> {
     /// The user's credentials for the provider, with the secret decrypted.
     /// `InvalidInput` for an unknown provider; `Crypto` when the stored
     /// secret does not open (tampered, or moved from another row).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, provider = ?provider))]
     pub async fn get(&self, user: UserId, provider: OauthProvider) -> Result<Option<UserOAuthApp>> {
         let Some(row) = self
@@ -241,6 +244,7 @@ impl<'a> UserOAuthApps<'a> {
     /// The user's credentials for every provider, by provider name, WITHOUT the
     /// secrets: the encrypted column is neither read nor decrypted. Use
     /// [`UserOAuthApps::get`] for the one that is needed.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn list(&self, user: UserId) -> Result<Vec<UserOAuthAppSummary>> {
         let mut rows = self
@@ -268,6 +272,7 @@ impl<'a> UserOAuthApps<'a> {
 
     /// Deletes the user's credentials for the provider; whether there were
     /// any. `InvalidInput` for an unknown provider.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, provider = ?provider), err(Display))]
     pub async fn remove(&self, user: UserId, provider: OauthProvider) -> Result<bool> {
         let deleted = creds::Entity::delete_many()

@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::TenantRole;
 use entity::{tenant_users as members, tenants};
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use tracing::instrument;
@@ -81,6 +82,7 @@ impl<'a> TenantMembers<'a> {
     /// Errors: `Conflict` when the user is already a member (active or
     /// not); `ForeignKey` when the tenant, the user or `invited_by` does not
     /// exist.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, role = ?role), err(Display))]
     pub async fn add(
         &self,
@@ -120,6 +122,7 @@ impl<'a> TenantMembers<'a> {
 
     /// Removes the user's membership; whether there was one.
     /// `InvalidInput` for the tenant's owner: transfer ownership first.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user), err(Display))]
     pub async fn remove(&self, user: UserId) -> Result<bool> {
         let deleted = self
@@ -168,6 +171,7 @@ impl<'a> TenantMembers<'a> {
 
     /// Gives the member a new role. `NotFound` when the user is not a
     /// member of this tenant.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, role = ?role), err(Display))]
     pub async fn change_role(&self, user: UserId, role: TenantRole) -> Result<()> {
         let mut update = self
@@ -187,6 +191,7 @@ impl<'a> TenantMembers<'a> {
 
     /// The user's role here, if they are an active member (`None` for a
     /// non-member or an inactive membership, so the answer can gate access).
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn get_user_role(&self, user: UserId) -> Result<Option<TenantRole>> {
         self.scope
@@ -201,6 +206,7 @@ impl<'a> TenantMembers<'a> {
     }
 
     /// The user's membership here (active or not), if any.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn get(&self, user: UserId) -> Result<Option<TenantMember>> {
         Ok(self
@@ -215,6 +221,7 @@ impl<'a> TenantMembers<'a> {
     /// Every membership of the tenant (active or not), in the order members
     /// were added, one keyset page at a time. A cursor issued for another
     /// tenant's list is `InvalidInput`.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), limit = request.limit()))]
     pub async fn list(&self, request: &PageRequest) -> Result<Page<TenantMember>> {
         let list = self.scope.list("tenant_members");

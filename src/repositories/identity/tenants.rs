@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::{SubscriptionTier, TenantRole};
 use entity::{tenant_users as members, tenants};
+use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
@@ -146,6 +147,7 @@ impl<'a> Tenants<'a> {
     /// # Ok(())
     /// # }
     /// ```
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = tracing::field::Empty, owner_id = %new.owner), err(Display))]
     pub async fn create(&self, new: NewTenant) -> Result<Tenant> {
         let name = validation::required("name", &new.name, Tenants::MAX_NAME)?;
@@ -199,6 +201,7 @@ impl<'a> Tenants<'a> {
     /// `None` keeps a field. `InvalidInput` for a bad name or domain,
     /// `Conflict` for a domain another tenant has, `NotFound` for an
     /// unknown tenant.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %id), err(Display))]
     pub async fn update(&self, id: TenantId, change: TenantUpdate) -> Result<Tenant> {
         let mut update = tenants::Entity::update_many()
@@ -230,6 +233,7 @@ impl<'a> Tenants<'a> {
 
     /// Deactivates the tenant (its rows stay); whether it was active.
     /// `NotFound` for an unknown tenant.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %id), err(Display))]
     pub async fn deactivate(&self, id: TenantId) -> Result<bool> {
         self.set_active(id, false).await
@@ -237,6 +241,7 @@ impl<'a> Tenants<'a> {
 
     /// Reactivates a deactivated tenant; whether it was inactive.
     /// `NotFound` for an unknown tenant.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %id), err(Display))]
     pub async fn reactivate(&self, id: TenantId) -> Result<bool> {
         self.set_active(id, true).await
@@ -269,6 +274,7 @@ impl<'a> Tenants<'a> {
     /// `Owner`, and the previous owner's becomes `Admin` (it can then be
     /// removed). `NotFound` for an unknown tenant or a user who is not a
     /// member.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %id, new_owner = %new_owner), err(Display))]
     pub async fn transfer_ownership(&self, id: TenantId, new_owner: UserId) -> Result<Tenant> {
         self.ctx
@@ -314,6 +320,7 @@ impl<'a> Tenants<'a> {
     }
 
     /// The tenant with this id, if any.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %id))]
     pub async fn get_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
         Ok(tenants::Entity::find_by_id(id.as_uuid())
@@ -324,6 +331,7 @@ impl<'a> Tenants<'a> {
 
     /// The tenant with this slug, if any. A malformed slug is
     /// `InvalidInput` (no tenant can have it).
+    #[metered]
     #[instrument(skip_all)]
     pub async fn get_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
         let slug = validation::slug("slug", slug, Tenants::MIN_SLUG, Tenants::MAX_SLUG)?;
@@ -336,6 +344,7 @@ impl<'a> Tenants<'a> {
 
     /// Every tenant, oldest first, one keyset page at a time (a cursor from
     /// another list is `InvalidInput`).
+    #[metered]
     #[instrument(skip_all, fields(limit = request.limit()))]
     pub async fn list(&self, request: &PageRequest) -> Result<Page<Tenant>> {
         let page = keyset_page::<tenants::Model>(
@@ -352,6 +361,7 @@ impl<'a> Tenants<'a> {
     /// (whether or not the tenant itself is active: see
     /// [`Tenant::is_active`]). This reads memberships across tenants, by
     /// design: it is how a user finds the tenants they may enter.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<Tenant>> {
         Ok(tenants::Entity::find()

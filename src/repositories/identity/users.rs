@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::{SubscriptionTier, UserRole, UserStatus};
 use entity::users;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, FromQueryResult, QueryFilter,
@@ -204,6 +205,7 @@ impl<'a> Users<'a> {
 
     /// Creates a user. A malformed email or name is `InvalidInput`; an email
     /// already registered is `Conflict`.
+    #[metered]
     #[instrument(skip_all, fields(user_id = tracing::field::Empty), err(Display))]
     pub async fn create(&self, new: NewUser) -> Result<User> {
         let email = validation::email(&new.email)?;
@@ -254,6 +256,7 @@ impl<'a> Users<'a> {
     }
 
     /// The user with this id, if any.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn get_by_id(&self, id: UserId) -> Result<Option<User>> {
         static BY_ID: Prepared = prepared!();
@@ -267,6 +270,7 @@ impl<'a> Users<'a> {
     /// normalization as [`Users::create`]), if any: the login lookup, so a
     /// deactivated user is not returned (see
     /// [`Users::get_by_email_including_inactive`]).
+    #[metered]
     #[instrument(skip_all)]
     pub async fn get_by_email(&self, email: &str) -> Result<Option<User>> {
         let email = validation::email(email)?;
@@ -281,6 +285,7 @@ impl<'a> Users<'a> {
 
     /// The user with this email, active or deactivated: for
     /// administrators, who must find an account to reactivate it.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn get_by_email_including_inactive(&self, email: &str) -> Result<Option<User>> {
         let email = validation::email(email)?;
@@ -293,6 +298,7 @@ impl<'a> Users<'a> {
 
     /// As [`Users::get_by_email`] (active users only), but a missing user
     /// is `NotFound`.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn get_by_email_required(&self, email: &str) -> Result<User> {
         self.get_by_email(email)
@@ -302,6 +308,7 @@ impl<'a> Users<'a> {
 
     /// The active user who signs in with this Firebase uid, if any (a
     /// login lookup: a deactivated user is not returned).
+    #[metered]
     #[instrument(skip_all)]
     pub async fn get_by_firebase_uid(&self, firebase_uid: &str) -> Result<Option<User>> {
         let uid = validation::required("firebase_uid", firebase_uid, Users::MAX_FIREBASE_UID)?;
@@ -320,6 +327,7 @@ impl<'a> Users<'a> {
 
     /// Records activity now; a later time already stored is kept
     /// (`last_active` never moves back). `NotFound` for an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_last_active(&self, id: UserId) -> Result<()> {
         let now = time::stored(time::now());
@@ -332,6 +340,7 @@ impl<'a> Users<'a> {
     }
 
     /// How many users exist.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn count(&self) -> Result<u64> {
         users::Entity::find().count_in(&self.ctx).await
@@ -340,6 +349,7 @@ impl<'a> Users<'a> {
     /// Users with `status`, oldest first, at most `limit`. A `limit` of 0
     /// or above [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE) is `InvalidInput`,
     /// never cut short: [`Users::list_by_status_paginated`] walks them all.
+    #[metered]
     #[instrument(skip_all, fields(status = ?status, limit))]
     pub async fn list_by_status(&self, status: UserStatus, limit: u32) -> Result<Vec<User>> {
         checked_limit(limit, MAX_PAGE_SIZE, "list_by_status_paginated")?;
@@ -352,6 +362,7 @@ impl<'a> Users<'a> {
     /// Sets the approval status. Approving (`Active`) records `approver` and
     /// the time; other statuses clear them. `approver` must be an existing
     /// user (`ForeignKey` otherwise); an unknown user is `NotFound`.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id, status = ?status))]
     pub async fn update_status(
         &self,
@@ -393,6 +404,7 @@ impl<'a> Users<'a> {
     /// (`user.role_changed`, by `actor` when given) in the same
     /// transaction; setting the role a user has changes and records
     /// nothing.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id, role = ?role), err(Display))]
     pub async fn set_role(
         &self,
@@ -429,6 +441,7 @@ impl<'a> Users<'a> {
     /// [`DatabaseError::LastAdmin`], as for [`Users::set_role`]. `NotFound`
     /// for an unknown user. Recorded as `user.activated` or
     /// `user.deactivated`.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id, active), err(Display))]
     pub async fn set_active(
         &self,
@@ -514,6 +527,7 @@ impl<'a> Users<'a> {
     }
 
     /// Replaces the password hash (made by the application's hasher).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_password(&self, id: UserId, password_hash: &str) -> Result<()> {
         validation::secret("password_hash", password_hash, Users::MAX_PASSWORD_HASH)?;
@@ -524,6 +538,7 @@ impl<'a> Users<'a> {
     /// Sets or clears the user's legacy home tenant (membership itself
     /// lives in `tenant_users`). `ForeignKey` naming `users(tenant_id)` for
     /// an unknown tenant; `NotFound` for an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_tenant_id(&self, id: UserId, tenant: Option<TenantId>) -> Result<()> {
         self.update_one(id, users::Column::TenantId, tenant.map(|t| t.as_uuid()))
@@ -532,6 +547,7 @@ impl<'a> Users<'a> {
     }
 
     /// Sets or clears the display name.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn update_display_name(&self, id: UserId, display_name: Option<&str>) -> Result<()> {
         let name = validation::optional("display_name", display_name, Users::MAX_DISPLAY_NAME)?;
@@ -543,6 +559,7 @@ impl<'a> Users<'a> {
     /// `ForeignKey`: transfer or delete the tenant first; the last active
     /// administrator with [`DatabaseError::LastAdmin`], as for
     /// [`Users::set_role`]. Whether the user existed.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %id))]
     pub async fn delete(&self, id: UserId) -> Result<bool> {
         self.ctx
@@ -566,6 +583,7 @@ impl<'a> Users<'a> {
 
     /// The earliest-created active administrator (role admin or super
     /// admin, or the legacy `is_admin` flag), if any.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn first_admin(&self) -> Result<Option<User>> {
         Ok(select_users()
@@ -613,6 +631,7 @@ impl<'a> Users<'a> {
     }
 
     /// Users with `status`, oldest first, one keyset page at a time.
+    #[metered]
     #[instrument(skip_all, fields(status = ?status, limit = request.limit()))]
     pub async fn list_by_status_paginated(
         &self,

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_auth_codes as codes;
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, DbErr, FromQueryResult, QueryFilter, QueryResult};
 use tracing::instrument;
@@ -183,6 +184,7 @@ impl<'a> OAuth2AuthCodes<'a> {
     /// method other than `S256` or a malformed challenge, a malformed scope
     /// or state, or a lifetime that is not positive; `ForeignKey` for an
     /// unknown user.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %new.user_id, client_id = %new.client_id), err(Display))]
     pub async fn issue(&self, new: NewAuthCode) -> Result<IssuedAuthCode> {
         let challenge = rules::code_challenge(&new.code_challenge, &new.code_challenge_method)?;
@@ -220,6 +222,7 @@ impl<'a> OAuth2AuthCodes<'a> {
 
     /// The code's stored record in this tenant, if it was issued here
     /// (used or not, expired or not).
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant()))]
     pub async fn get(&self, code: &str) -> Result<Option<AuthCode>> {
         if !rules::presentable(code) {

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_clients as clients;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -184,6 +185,7 @@ impl<'a> OAuth2Clients<'a> {
     /// no or too many redirect URIs, a URI that is not an absolute http(s)
     /// URL, an unknown grant or response type, a malformed scope, or a
     /// lifetime that is not positive.
+    #[metered]
     #[instrument(skip_all, fields(client_id = tracing::field::Empty), err(Display))]
     pub async fn register(&self, new: NewOAuth2Client) -> Result<RegisteredOAuth2Client> {
         let redirect_uris =
@@ -239,6 +241,7 @@ impl<'a> OAuth2Clients<'a> {
     }
 
     /// The client with this id (active or not), if any.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn get(&self, client_id: &str) -> Result<Option<OAuth2Client>> {
         if !rules::presentable(client_id) {
@@ -262,6 +265,7 @@ impl<'a> OAuth2Clients<'a> {
     /// first use such a client answers measurably later than others. That check needs the
     /// `adopt` feature: without it such a client is
     /// [`DatabaseError::Unsupported`], never a silent `None`.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn verify_secret(
         &self,
@@ -335,6 +339,7 @@ impl<'a> OAuth2Clients<'a> {
 
     /// Every client (active or not), oldest first. Clients are registered
     /// by hand or by dynamic registration: a short list.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn list(&self) -> Result<Vec<OAuth2Client>> {
         clients::Entity::find()
@@ -350,6 +355,7 @@ impl<'a> OAuth2Clients<'a> {
     /// Deactivates the client now: its secret stops verifying and nothing
     /// more is issued to it. An already expired client keeps its earlier
     /// expiry. `NotFound` for an unknown client.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id), err(Display))]
     pub async fn deactivate(&self, client_id: &str) -> Result<()> {
         if self.get(client_id).await?.is_none() {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use entity::{
     oauth2_auth_codes as codes, oauth2_refresh_tokens as tokens, oauth2_states as states,
 };
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, FromQueryResult, QueryFilter, QueryTrait, UpdateMany, Value};
 use tracing::instrument;
@@ -111,6 +112,7 @@ impl<'a> OAuth2Exchange<'a> {
     /// 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id, tenant_id = tracing::field::Empty))]
     pub async fn consume_auth_code(
         &self,
@@ -160,6 +162,7 @@ impl<'a> OAuth2Exchange<'a> {
     /// outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id, tenant_id = tracing::field::Empty))]
     pub async fn consume_refresh_token(
         &self,
@@ -245,6 +248,7 @@ impl<'a> OAuth2Exchange<'a> {
     /// outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter, before the transaction begins.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn rotate_refresh_token(
         &self,
@@ -281,6 +285,7 @@ impl<'a> OAuth2Exchange<'a> {
     /// Stores a state that belongs to no tenant yet (for one that does,
     /// use `db.tenant(t).oauth2_states()`). Errors as
     /// [`OAuth2States::store`](super::OAuth2States::store).
+    #[metered]
     #[instrument(skip_all, fields(client_id = %new.client_id), err(Display))]
     pub async fn store_state(&self, new: NewOAuth2State) -> Result<()> {
         let row = checked_row(&self.rows, new).await?;
@@ -297,6 +302,7 @@ impl<'a> OAuth2Exchange<'a> {
     /// outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(client_id = %client_id))]
     pub async fn consume_state(
         &self,
@@ -335,6 +341,7 @@ impl<'a> OAuth2Exchange<'a> {
     /// batch of 0. A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(batch), err(Display))]
     pub async fn purge_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<PurgedCounts> {
         if batch == 0 {

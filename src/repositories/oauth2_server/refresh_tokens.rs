@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_refresh_tokens as tokens;
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -113,6 +114,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
     /// Issues a refresh token and returns it once. `InvalidInput` for an
     /// unknown or inactive client, a malformed scope or a lifetime that is
     /// not positive; `ForeignKey` for an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %new.user_id, client_id = %new.client_id), err(Display))]
     pub async fn issue(&self, new: NewRefreshToken) -> Result<IssuedRefreshToken> {
         let scope = rules::scope(new.scope.as_deref())?;
@@ -145,6 +147,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
 
     /// The token's stored record in this tenant, if it was issued here
     /// (revoked or not, expired or not).
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant()))]
     pub async fn get(&self, token: &str) -> Result<Option<RefreshToken>> {
         if !rules::presentable(token) {
@@ -169,6 +172,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
 
     /// Revokes the token; whether it was live (issued here, not yet
     /// revoked).
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant()))]
     pub async fn revoke(&self, token: &str) -> Result<bool> {
         if !rules::presentable(token) {
@@ -190,6 +194,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
     }
 
     /// Revokes every live token of `user` in this tenant; how many.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn revoke_all_for_user(&self, user: UserId) -> Result<u64> {
         self.revoke_where(tokens::Column::UserId.eq(user.as_uuid()))
@@ -197,6 +202,7 @@ impl<'a> OAuth2RefreshTokens<'a> {
     }
 
     /// Revokes every live token of the client in this tenant; how many.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), client_id = %client_id))]
     pub async fn revoke_all_for_client(&self, client_id: &str) -> Result<u64> {
         self.revoke_where(tokens::Column::ClientId.eq(client_id))

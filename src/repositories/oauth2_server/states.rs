@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::oauth2_states as states;
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use tracing::instrument;
 
@@ -115,6 +116,7 @@ impl<'a> OAuth2States<'a> {
     /// Stores a state in this tenant. `Conflict` when the value is already
     /// stored; `InvalidInput` for a malformed value, scope or challenge, an
     /// unknown or inactive client, or an unregistered redirect URI.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), client_id = %new.client_id), err(Display))]
     pub async fn store(&self, new: NewOAuth2State) -> Result<()> {
         let row = checked_row(&self.scope, new).await?;

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::user_mcp_tokens as tokens;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
@@ -140,6 +141,7 @@ impl<'a> McpTokens<'a> {
     /// time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, mcp_token_id = tracing::field::Empty), err(Display))]
     pub async fn create(
         &self,
@@ -184,6 +186,7 @@ impl<'a> McpTokens<'a> {
     /// counted. A token without the `pmcp_` prefix is looked up the same
     /// way: a database adopted from the original server holds the hashes
     /// of tokens in the original's form.
+    #[metered]
     #[instrument(skip_all, fields(mcp_token_id = tracing::field::Empty))]
     pub async fn validate(&self, plaintext: &str) -> Result<Option<McpTokenUse>> {
         if plaintext.is_empty() || plaintext.len() > MAX_PRESENTED {
@@ -231,6 +234,7 @@ impl<'a> McpTokens<'a> {
     }
 
     /// The user's tokens, newest first (no secrets).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<McpToken>> {
         tokens::Entity::find()
@@ -246,6 +250,7 @@ impl<'a> McpTokens<'a> {
 
     /// The token if `owner` owns it; `NotFound` otherwise (the same answer
     /// for another user's token).
+    #[metered]
     #[instrument(skip_all, fields(mcp_token_id = %id, user_id = %owner))]
     pub async fn get(&self, id: McpTokenId, owner: UserId) -> Result<McpToken> {
         tokens::Entity::find_by_id(id)
@@ -258,6 +263,7 @@ impl<'a> McpTokens<'a> {
 
     /// Revokes the token if `owner` owns it (revoking twice is a no-op);
     /// `NotFound` otherwise.
+    #[metered]
     #[instrument(skip_all, fields(mcp_token_id = %id, user_id = %owner), err(Display))]
     pub async fn revoke(&self, id: McpTokenId, owner: UserId) -> Result<()> {
         let changed = tokens::Entity::update_many()
@@ -274,6 +280,7 @@ impl<'a> McpTokens<'a> {
     /// outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn cleanup_expired(&self, now: DateTime<Utc>) -> Result<u64> {
         let now = time::checked("now", now)?;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{admin_provisioned_keys as provisioned, api_keys};
+use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
@@ -103,6 +104,7 @@ impl<'a> ProvisionedKeys<'a> {
     /// outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(admin_token_id = %admin_token_id), err(Display))]
     pub async fn provision(
         &self,
@@ -170,6 +172,7 @@ impl<'a> ProvisionedKeys<'a> {
     /// 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(admin_token_id = %admin_token_id), err(Display))]
     pub async fn list_for_token(
         &self,
@@ -194,6 +197,7 @@ impl<'a> ProvisionedKeys<'a> {
     /// Revokes a provisioned key in ONE transaction: the record becomes
     /// `revoked` with the time and reason, and the API key is deactivated.
     /// Whether it was active; `NotFound` for an unknown record.
+    #[metered]
     #[instrument(skip_all, fields(provisioned_key_id = %id), err(Display))]
     pub async fn revoke(&self, id: ProvisionedKeyId, reason: &str) -> Result<bool> {
         let reason = validation::required("reason", reason, ProvisionedKeys::MAX_REASON)?;

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::rsa_keypairs as keys;
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -73,6 +74,7 @@ impl<'a> RsaKeys<'a> {
     /// Saves a key pair, replacing the one with the same kid (its active
     /// flag and creation time stay). `InvalidInput` for a bad kid, an empty
     /// or over-long PEM, or a key size other than 2048, 3072 or 4096.
+    #[metered]
     #[instrument(skip_all, fields(kid = %new.kid), err(Display))]
     pub async fn save(&self, new: NewRsaKeyPair) -> Result<()> {
         let kid = validation::required("kid", &new.kid, RsaKeys::MAX_KID)?;
@@ -122,6 +124,7 @@ impl<'a> RsaKeys<'a> {
     }
 
     /// Every key pair, oldest first, decrypted.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn load_all(&self) -> Result<Vec<RsaKeyPair>> {
         let rows = keys::Entity::find()
@@ -137,6 +140,7 @@ impl<'a> RsaKeys<'a> {
     }
 
     /// The active key pair, if one is.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn active(&self) -> Result<Option<RsaKeyPair>> {
         match keys::Entity::find()
@@ -153,6 +157,7 @@ impl<'a> RsaKeys<'a> {
     /// Makes `kid` the one active key, in ONE statement over every row
     /// (`is_active = (kid = ?)`), so concurrent activations leave exactly
     /// one active. `NotFound` for an unknown kid (nothing changes).
+    #[metered]
     #[instrument(skip_all, fields(kid = %kid), err(Display))]
     pub async fn set_active(&self, kid: &str) -> Result<()> {
         let exists = Query::select()
@@ -180,6 +185,7 @@ impl<'a> RsaKeys<'a> {
     /// 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn delete_retired(&self, before: DateTime<Utc>) -> Result<u64> {
         let before = time::checked("before", before)?;

@@ -7,6 +7,7 @@
 //! `data_key.v<N>`; those names are refused here.
 
 use entity::system_secrets as secrets;
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, Insert, QueryFilter};
@@ -57,6 +58,7 @@ impl<'a> SystemSecrets<'a> {
     }
 
     /// The secret called `name`, decrypted, if stored.
+    #[metered]
     #[instrument(skip_all, fields(name = %name), err(Display))]
     pub async fn get(&self, name: &str) -> Result<Option<Secret>> {
         let name = checked_name(name)?;
@@ -79,6 +81,7 @@ impl<'a> SystemSecrets<'a> {
     }
 
     /// Stores `value` as `name`, replacing any earlier value.
+    #[metered]
     #[instrument(skip_all, fields(name = %name), err(Display))]
     pub async fn put(&self, name: &str, value: Secret) -> Result<()> {
         self.write(name, &value, |insert| {
@@ -94,6 +97,7 @@ impl<'a> SystemSecrets<'a> {
     /// The secret called `name`; if there is none, stores `create()`'s
     /// value first. Race-free: the insert does nothing when another caller
     /// stored one first, and everyone then reads the one stored value.
+    #[metered]
     #[instrument(skip_all, fields(name = %name), err(Display))]
     pub async fn get_or_create(
         &self,

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::permission_delegations as delegations;
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -106,6 +107,7 @@ impl<'a> PermissionDelegations<'a> {
     /// for an unknown user. A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(grantor_id = %grantor, grantee_id = %grantee), err(Display))]
     pub async fn grant(
         &self,
@@ -166,6 +168,7 @@ impl<'a> PermissionDelegations<'a> {
     /// Revokes the grant from `grantor` to `grantee`, stamped now; a grant
     /// revoked already keeps its first `revoked_at`. `NotFound` if the pair
     /// has no grant or it is revoked already.
+    #[metered]
     #[instrument(skip_all, fields(grantor_id = %grantor, grantee_id = %grantee), err(Display))]
     pub async fn revoke(&self, grantor: UserId, grantee: UserId) -> Result<()> {
         let changed = delegations::Entity::update_many()
@@ -187,6 +190,7 @@ impl<'a> PermissionDelegations<'a> {
     }
 
     /// The grant between the pair, active or not.
+    #[metered]
     #[instrument(skip_all, fields(grantor_id = %grantor, grantee_id = %grantee), err(Display))]
     pub async fn between(&self, grantor: UserId, grantee: UserId) -> Result<Option<Delegation>> {
         delegations::Entity::find()
@@ -200,6 +204,7 @@ impl<'a> PermissionDelegations<'a> {
 
     /// The grants `grantee` holds that count now (not revoked, not
     /// expired), oldest first.
+    #[metered]
     #[instrument(skip_all, fields(grantee_id = %grantee), err(Display))]
     pub async fn active_for_grantee(&self, grantee: UserId) -> Result<Vec<Delegation>> {
         let select = delegations::Entity::find()
@@ -209,6 +214,7 @@ impl<'a> PermissionDelegations<'a> {
     }
 
     /// Every grant `grantor` made, active or not, oldest first.
+    #[metered]
     #[instrument(skip_all, fields(grantor_id = %grantor), err(Display))]
     pub async fn by_grantor(&self, grantor: UserId) -> Result<Vec<Delegation>> {
         let select = delegations::Entity::find()
@@ -218,6 +224,7 @@ impl<'a> PermissionDelegations<'a> {
 
     /// The permissions `grantee` holds by delegation now: the OR of the
     /// bits of its active grants, read in one query.
+    #[metered]
     #[instrument(skip_all, fields(grantee_id = %grantee), err(Display))]
     pub async fn effective_permissions(&self, grantee: UserId) -> Result<u64> {
         // SQLite has no bitwise OR aggregate: the bits are combined here.

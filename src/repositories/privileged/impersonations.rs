@@ -12,6 +12,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use entity::impersonation_sessions as sessions;
 use entity::users;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
@@ -111,6 +112,7 @@ impl<'a> Impersonations<'a> {
     /// running session in the same transaction. `InvalidInput` for
     /// self-impersonation or an over-long reason; `NotFound` for an
     /// unknown impersonator; `ForeignKey` for an unknown target.
+    #[metered]
     #[instrument(skip_all, fields(impersonator_id = %impersonator, target_user_id = %target), err(Display))]
     pub async fn start(
         &self,
@@ -167,6 +169,7 @@ impl<'a> Impersonations<'a> {
     }
 
     /// The session with this id.
+    #[metered]
     #[instrument(skip_all, fields(session_id = %id), err(Display))]
     pub async fn get(&self, id: ImpersonationId) -> Result<ImpersonationSession> {
         sessions::Entity::find_by_id(id)
@@ -178,6 +181,7 @@ impl<'a> Impersonations<'a> {
 
     /// The running session in which `user` is the impersonator or the
     /// target (the latest, if several target them).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn active_for(&self, user: UserId) -> Result<Option<ImpersonationSession>> {
         Ok(sessions::Entity::find()
@@ -197,6 +201,7 @@ impl<'a> Impersonations<'a> {
     /// Ends the session if it is running: `true` if this call ended it,
     /// `false` if it had ended already (its first `ended_at` is kept).
     /// `NotFound` for an unknown id.
+    #[metered]
     #[instrument(skip_all, fields(session_id = %id), err(Display))]
     pub async fn end(&self, id: ImpersonationId) -> Result<bool> {
         let changed = ending(time::stored(time::now()))
@@ -211,6 +216,7 @@ impl<'a> Impersonations<'a> {
     }
 
     /// Ends every running session of `impersonator`; how many.
+    #[metered]
     #[instrument(skip_all, fields(impersonator_id = %impersonator), err(Display))]
     pub async fn end_all_for(&self, impersonator: UserId) -> Result<u64> {
         end_active(&self.ctx, impersonator, time::stored(time::now())).await
@@ -219,6 +225,7 @@ impl<'a> Impersonations<'a> {
     /// Sessions that pass `filter`, newest first, one keyset page at a
     /// time (on `(impersonator_id | target_user_id, started_at, id)`, or
     /// `(started_at, id)` unfiltered).
+    #[metered]
     #[instrument(skip_all, fields(limit = request.limit()), err(Display))]
     pub async fn list(
         &self,

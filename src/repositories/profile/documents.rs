@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{user_configurations as configurations, user_profiles as profiles};
+use pierre_db_macros::metered;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use tracing::instrument;
@@ -173,6 +174,7 @@ impl<'a> UserProfiles<'a> {
     }
 
     /// The user's profile, if saved.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn get(&self, user: UserId) -> Result<Option<UserDocument>> {
         get::<profiles::Entity>(&self.ctx, user).await
@@ -181,6 +183,7 @@ impl<'a> UserProfiles<'a> {
     /// Saves the user's profile (a JSON object of at most
     /// [`UserProfiles::MAX_DOCUMENT_BYTES`]), replacing the stored one. `ForeignKey` for
     /// an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn upsert(&self, user: UserId, data: serde_json::Value) -> Result<UserDocument> {
         save::<profiles::Entity>(&self.ctx, user, data).await
@@ -214,6 +217,7 @@ impl<'a> UserConfigurations<'a> {
     }
 
     /// The user's configuration, if saved.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn get(&self, user: UserId) -> Result<Option<UserDocument>> {
         get::<configurations::Entity>(&self.ctx, user).await
@@ -222,6 +226,7 @@ impl<'a> UserConfigurations<'a> {
     /// Saves the user's configuration (a JSON object of at most
     /// [`UserProfiles::MAX_DOCUMENT_BYTES`]), replacing the stored one. `ForeignKey` for
     /// an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn save(&self, user: UserId, data: serde_json::Value) -> Result<UserDocument> {
         save::<configurations::Entity>(&self.ctx, user, data).await

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use entity::goals;
 
+use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Map, Value};
@@ -88,6 +89,7 @@ impl<'a> Goals<'a> {
     /// Sets a goal of `user`. `InvalidInput` unless `data` is a JSON
     /// object of at most [`Goals::MAX_GOAL_BYTES`] whose `target_value`, if any,
     /// is a finite number; `ForeignKey` for an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn create(&self, user: UserId, data: Value) -> Result<Goal> {
         validation::json_document("goal_data", &data, Goals::MAX_GOAL_BYTES, true)?;
@@ -114,6 +116,7 @@ impl<'a> Goals<'a> {
     }
 
     /// The user's goal. `NotFound` if it is not theirs.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
     pub async fn get(&self, user: UserId, id: GoalId) -> Result<Goal> {
         owned(user, id.as_uuid())
@@ -125,6 +128,7 @@ impl<'a> Goals<'a> {
 
     /// The user's goals, newest first, one keyset page at a time (on
     /// `(user_id, created_at, id)`).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, limit = request.limit()), err(Display))]
     pub async fn list(&self, user: UserId, request: &PageRequest) -> Result<Page<Goal>> {
         let page = keyset_page::<goals::Model>(
@@ -142,6 +146,7 @@ impl<'a> Goals<'a> {
     /// `current / target × 100` clamped to 0–100. Every other field is
     /// kept. `InvalidInput` for NaN or an infinity; `NotFound` if the goal
     /// is not the user's.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
     pub async fn update_progress(&self, user: UserId, id: GoalId, current: f64) -> Result<Goal> {
         if !current.is_finite() {
@@ -164,6 +169,7 @@ impl<'a> Goals<'a> {
     /// Marks the goal completed: `status` "completed", `completed_at`
     /// now, `progress_percentage` 100. Every other field is kept.
     /// `NotFound` if the goal is not the user's.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
     pub async fn complete(&self, user: UserId, id: GoalId) -> Result<Goal> {
         self.change(user, id.as_uuid(), |goal, now| {
@@ -176,6 +182,7 @@ impl<'a> Goals<'a> {
 
     /// Deletes the user's goal; whether it existed (another user's goal
     /// is left alone: `false`).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, goal_id = %id), err(Display))]
     pub async fn delete(&self, user: UserId, id: GoalId) -> Result<bool> {
         let deleted = goals::Entity::delete_many()

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::insights;
+use pierre_db_macros::metered;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 use tracing::instrument;
@@ -108,6 +109,7 @@ impl<'a> Insights<'a> {
     /// Stores an insight of `user`. `InvalidInput` if no type is given or
     /// found in the data, or for over-long fields or data; `ForeignKey`
     /// for an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn store(&self, user: UserId, new: NewInsight) -> Result<Insight> {
         validation::json_document(
@@ -148,6 +150,7 @@ impl<'a> Insights<'a> {
 
     /// The insight `id` of `user`; `None` when there is none (or it is
     /// another user's).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, insight_id = %id), err(Display))]
     pub async fn get(&self, user: UserId, id: InsightId) -> Result<Option<Insight>> {
         Ok(insights::Entity::find_by_id(id.as_uuid())
@@ -159,6 +162,7 @@ impl<'a> Insights<'a> {
 
     /// Deletes the insight `id` of `user`; whether there was one (another
     /// user's insight is not touched).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, insight_id = %id), err(Display))]
     pub async fn delete(&self, user: UserId, id: InsightId) -> Result<bool> {
         let deleted = insights::Entity::delete_many()
@@ -173,6 +177,7 @@ impl<'a> Insights<'a> {
     /// The user's insights, of `insight_type` or all, newest first, one
     /// keyset page at a time (on `(user_id, insight_type, created_at, id)`
     /// or `(user_id, created_at, id)`).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, limit = request.limit()), err(Display))]
     pub async fn list(
         &self,

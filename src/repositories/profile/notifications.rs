@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::oauth_notifications as notifications;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
@@ -120,6 +121,7 @@ impl<'a> OAuthNotifications<'a> {
     /// unknown user. A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %new.user_id), err(Display))]
     pub async fn store(&self, new: NewOAuthNotification) -> Result<OAuthNotification> {
         let now = time::now();
@@ -154,6 +156,7 @@ impl<'a> OAuthNotifications<'a> {
     }
 
     /// The user's unread notifications that have not expired, oldest first.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn unread(&self, user: UserId) -> Result<Vec<OAuthNotification>> {
         Ok(notifications::Entity::find()
@@ -171,6 +174,7 @@ impl<'a> OAuthNotifications<'a> {
 
     /// Marks the user's notification read, if it is theirs and unread:
     /// whether this call changed it.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, notification_id = %id), err(Display))]
     pub async fn mark_read(&self, user: UserId, id: NotificationId) -> Result<bool> {
         let changed = reading()
@@ -183,6 +187,7 @@ impl<'a> OAuthNotifications<'a> {
     }
 
     /// Marks all the user's unread notifications read; how many.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user), err(Display))]
     pub async fn mark_all_read(&self, user: UserId) -> Result<u64> {
         Ok(reading()
@@ -194,6 +199,7 @@ impl<'a> OAuthNotifications<'a> {
 
     /// All the user's notifications, read or not, newest first, one keyset
     /// page at a time (on `(user_id, created_at, id)`).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, limit = request.limit()), err(Display))]
     pub async fn list(
         &self,
@@ -211,6 +217,7 @@ impl<'a> OAuthNotifications<'a> {
     }
 
     /// Deletes every expired notification, of every user; how many.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn purge_expired(&self) -> Result<u64> {
         Ok(notifications::Entity::delete_many()

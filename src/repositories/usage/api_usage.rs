@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{api_key_usage, jwt_usage};
+use pierre_db_macros::metered;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
@@ -129,6 +130,7 @@ impl<'a> Usage<'a> {
     /// 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = %usage.api_key_id, status_code = usage.request.status_code), err(Display))]
     pub async fn record_api_key_usage(&self, usage: NewApiKeyUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
@@ -143,6 +145,7 @@ impl<'a> Usage<'a> {
     /// limiting over a window). A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = %key_id))]
     pub async fn current_usage(&self, key_id: ApiKeyId, since: DateTime<Utc>) -> Result<u64> {
         api_key_usage::Entity::find()
@@ -157,6 +160,7 @@ impl<'a> Usage<'a> {
     /// the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %usage.user_id, status_code = usage.request.status_code), err(Display))]
     pub async fn record_jwt_usage(&self, usage: NewJwtUsage) -> Result<UsageId> {
         let id = Uuid::now_v7();
@@ -188,6 +192,7 @@ impl<'a> Usage<'a> {
     /// the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn current_jwt_usage(&self, user: UserId, since: DateTime<Utc>) -> Result<u64> {
         jwt_usage::Entity::find()
@@ -208,6 +213,7 @@ impl<'a> Usage<'a> {
     /// years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(rows = usage.len()), err(Display))]
     pub async fn record_api_key_usage_batch(&self, usage: Vec<NewApiKeyUsage>) -> Result<u64> {
         let rows = usage

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::request_logs;
+use pierre_db_macros::metered;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
@@ -118,6 +119,7 @@ impl<'a> Usage<'a> {
     /// the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(user_id = ?log.user_id, api_key_id = ?log.api_key_id, status_code = log.request.status_code), err(Display))]
     pub async fn record_request_log(&self, log: NewRequestLog) -> Result<UsageId> {
         let id = Uuid::now_v7();
@@ -149,6 +151,7 @@ impl<'a> Usage<'a> {
     /// with the filter it was issued for. A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(user_id = ?filter.user_id, limit = request.limit()), err(Display))]
     pub async fn list_request_logs(
         &self,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use entity::{api_key_usage, api_keys, jwt_usage, request_logs, users};
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, IntoColumnRef, Query};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
@@ -59,6 +60,7 @@ impl Usage<'_> {
     /// `from` after `to` is `InvalidInput`. A time outside the years 0000–9999
     /// is [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = %key_id), err(Display))]
     pub async fn usage_stats(
         &self,
@@ -81,6 +83,7 @@ impl Usage<'_> {
     /// query on the usage index of each key. A time outside the years
     /// 0000–9999 is [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter; so is `to` before `from`.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn user_usage_stats(
         &self,
@@ -143,6 +146,7 @@ impl Usage<'_> {
     /// the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user, limit), err(Display))]
     pub async fn top_tools(
         &self,
@@ -178,6 +182,7 @@ impl Usage<'_> {
     /// `since`. A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn system_stats(&self, since: DateTime<Utc>) -> Result<SystemStats> {
         self.stats(since, None).await
@@ -188,6 +193,7 @@ impl Usage<'_> {
     /// each). A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn tenant_stats(
         &self,

@@ -17,6 +17,7 @@ use entity::admin_config_audit as audit;
 use entity::admin_config_categories as categories;
 use entity::admin_config_overrides as overrides;
 use entity::sea_orm_active_enums::ConfigDataType;
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Order};
 use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -81,6 +82,7 @@ impl<'a> AdminConfig<'a> {
     }
 
     /// The configuration categories, in display order.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn categories(&self) -> Result<Vec<ConfigCategory>> {
         Ok(categories::Entity::find()
@@ -95,6 +97,7 @@ impl<'a> AdminConfig<'a> {
 
     /// This handle's own override of `category.key` (the tenant's, or the
     /// global one), if set.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %category, key = %key), err(Display))]
     pub async fn get(&self, category: &str, key: &str) -> Result<Option<ConfigOverride>> {
         let (category, key) = names(category, key)?;
@@ -107,6 +110,7 @@ impl<'a> AdminConfig<'a> {
     /// The value in force for `category.key`: the tenant's override, else
     /// the global one, in one query (for the global handle, the global
     /// override).
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %category, key = %key), err(Display))]
     pub async fn effective(&self, category: &str, key: &str) -> Result<Option<ConfigOverride>> {
         let (category, key) = names(category, key)?;
@@ -126,6 +130,7 @@ impl<'a> AdminConfig<'a> {
 
     /// This handle's own overrides, of one category or all, by category
     /// and key.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant()), err(Display))]
     pub async fn list(&self, category: Option<&str>) -> Result<Vec<ConfigOverride>> {
         let mut select = self.rows.find::<overrides::Entity>();
@@ -147,6 +152,7 @@ impl<'a> AdminConfig<'a> {
     /// and logs it, in ONE transaction. `InvalidInput` for an unknown
     /// category or a value that does not parse as its type; `ForeignKey`
     /// for an unknown admin.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %change.category, key = %change.key), err(Display))]
     pub async fn set(&self, change: ConfigChange, actor: &ConfigActor) -> Result<ConfigOverride> {
         let (category, key) = names(&change.category, &change.key)?;
@@ -212,6 +218,7 @@ impl<'a> AdminConfig<'a> {
 
     /// Deletes this handle's override of `category.key` and logs it, in ONE
     /// transaction; whether it existed (nothing is logged if not).
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %category, key = %key), err(Display))]
     pub async fn delete(
         &self,
@@ -229,6 +236,7 @@ impl<'a> AdminConfig<'a> {
 
     /// Deletes all of this handle's overrides of `category`, logging each,
     /// in ONE transaction; how many.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), category = %category), err(Display))]
     pub async fn delete_category(
         &self,
@@ -244,6 +252,7 @@ impl<'a> AdminConfig<'a> {
     /// (on `(tenant_id, timestamp, id)`). A time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = ?self.rows.tenant(), limit = request.limit()), err(Display))]
     pub async fn audit_log(
         &self,

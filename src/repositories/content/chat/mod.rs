@@ -10,6 +10,7 @@
 
 use entity::chat_conversations as conversations;
 use entity::chat_messages as messages;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -119,6 +120,7 @@ impl<'a> Chat<'a> {
     /// Starts a conversation. `InvalidInput` for a blank or over-long title
     /// or model, or an over-long system prompt; `ForeignKey` for an
     /// unknown user.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %new.user_id), err(Display))]
     pub async fn create_conversation(&self, new: NewConversation) -> Result<Conversation> {
         let title = validation::required("title", &new.title, Chat::MAX_TITLE)?;
@@ -151,6 +153,7 @@ impl<'a> Chat<'a> {
 
     /// The user's conversation; `NotFound` if it is not theirs in this
     /// tenant.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id))]
     pub async fn get_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
         self.scope
@@ -166,6 +169,7 @@ impl<'a> Chat<'a> {
     /// The user's conversations, latest activity first, each with its
     /// message count, in ONE query per page (a correlated count on the
     /// messages' index; no query per conversation).
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, limit = request.limit()))]
     pub async fn list_conversations(
         &self,
@@ -184,6 +188,7 @@ impl<'a> Chat<'a> {
     }
 
     /// Renames the user's conversation. `NotFound` if it is not theirs.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id), err(Display))]
     pub async fn rename(&self, user: UserId, id: ConversationId, title: &str) -> Result<()> {
         let title = validation::required("title", title, Chat::MAX_TITLE)?;
@@ -205,6 +210,7 @@ impl<'a> Chat<'a> {
 
     /// Deletes the user's conversation and (by the foreign key's cascade)
     /// its messages; whether it existed.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %id), err(Display))]
     pub async fn delete_conversation(&self, user: UserId, id: ConversationId) -> Result<bool> {
         let deleted = self
@@ -219,6 +225,7 @@ impl<'a> Chat<'a> {
     }
 
     /// Deletes all of the user's conversations in this tenant; how many.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user), err(Display))]
     pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
         Ok(self
@@ -234,6 +241,7 @@ impl<'a> Chat<'a> {
     /// conversation's `updated_at` and `total_tokens + token_count` are set
     /// in SQL, then the message is inserted. `NotFound`, with nothing
     /// written, if the conversation is not the user's in this tenant.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation), err(Display))]
     pub async fn add_message(
         &self,
@@ -305,6 +313,7 @@ impl<'a> Chat<'a> {
     /// The conversation's messages, oldest first, one keyset page at a
     /// time (on `(conversation_id, created_at, id)`). `NotFound` if the
     /// conversation is not the user's.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation, limit = request.limit()))]
     pub async fn messages(
         &self,
@@ -333,6 +342,7 @@ impl<'a> Chat<'a> {
     /// above [`Chat::MAX_RECENT`] is `InvalidInput`, never cut short
     /// ([`Chat::messages`] pages through all of them). `NotFound` if the
     /// conversation is not the user's.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation, n))]
     pub async fn recent_messages(
         &self,
@@ -426,6 +436,7 @@ impl<'a> Chat<'a> {
 
     /// How many messages the user's conversation holds. `NotFound` if it
     /// is not theirs.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, conversation_id = %conversation))]
     pub async fn count_messages(&self, user: UserId, conversation: ConversationId) -> Result<u64> {
         self.ensure_owned(user, conversation.as_uuid()).await?;

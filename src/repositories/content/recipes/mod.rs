@@ -14,6 +14,7 @@ mod types;
 use entity::recipe_ingredients as ingredients;
 use entity::recipes;
 use entity::sea_orm_active_enums::MealTiming;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Select,
@@ -98,6 +99,7 @@ impl<'a> Recipes<'a> {
     /// Stores a recipe of `user` and its ingredients in ONE transaction.
     /// `InvalidInput` (nothing written) for any value the schema refuses;
     /// `ForeignKey` for an unknown user.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, ingredients = draft.ingredients.len()), err(Display))]
     pub async fn create(&self, user: UserId, draft: RecipeDraft) -> Result<RecipeWithIngredients> {
         let checked = ValidDraft::new(draft)?;
@@ -132,6 +134,7 @@ impl<'a> Recipes<'a> {
 
     /// The user's recipe with its ingredients, in two queries. `NotFound`
     /// if it is not theirs in this tenant.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, recipe_id = %id))]
     pub async fn get(&self, user: UserId, id: RecipeId) -> Result<RecipeWithIngredients> {
         static RECIPE: Prepared = prepared!();
@@ -169,6 +172,7 @@ impl<'a> Recipes<'a> {
     /// page at a time: on `(tenant_id, user_id, created_at, id)`, or with
     /// a meal timing on `(tenant_id, user_id, meal_timing, created_at,
     /// id)`. The text filter is checked on the rows those indexes give.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, limit = request.limit()))]
     pub async fn list(
         &self,
@@ -194,6 +198,7 @@ impl<'a> Recipes<'a> {
     }
 
     /// How many of the user's recipes pass `filter`.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn count(&self, user: UserId, filter: &RecipeFilter) -> Result<u64> {
         let text = validation::optional("text", filter.text.as_deref(), Recipes::MAX_SEARCH)?;
@@ -207,6 +212,7 @@ impl<'a> Recipes<'a> {
     /// ingredients as they were. The cached nutrition is cleared (it was
     /// computed from the old ingredients). `NotFound` if the recipe is not
     /// the user's in this tenant.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, recipe_id = %id, ingredients = draft.ingredients.len()), err(Display))]
     pub async fn update(
         &self,
@@ -277,6 +283,7 @@ impl<'a> Recipes<'a> {
     /// Stores the nutrition computed for the user's recipe, stamped now.
     /// `InvalidInput` for a negative or non-finite value; `NotFound` if
     /// the recipe is not theirs.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, recipe_id = %id), err(Display))]
     pub async fn set_nutrition(
         &self,
@@ -312,6 +319,7 @@ impl<'a> Recipes<'a> {
 
     /// Deletes the user's recipe and (by the foreign key's cascade) its
     /// ingredients; whether it existed.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, recipe_id = %id), err(Display))]
     pub async fn delete(&self, user: UserId, id: RecipeId) -> Result<bool> {
         let deleted = self

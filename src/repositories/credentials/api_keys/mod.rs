@@ -14,6 +14,7 @@
 
 use chrono::Utc;
 use entity::{api_keys, users};
+use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -157,6 +158,7 @@ impl<'a> ApiKeys<'a> {
     /// years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %new.user_id, api_key_id = tracing::field::Empty), err(Display))]
     pub async fn create(&self, new: NewApiKey) -> Result<CreatedApiKey> {
         let name = validation::required("name", &new.name, ApiKeys::MAX_NAME)?;
@@ -232,6 +234,7 @@ impl<'a> ApiKeys<'a> {
     /// is stored with the first [`Self::LEGACY_PREFIX_LEN`] characters as
     /// its prefix: it is found by those when no key has the longer one, and
     /// on its first success its prefix is brought to the current length.
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = tracing::field::Empty))]
     pub async fn find_by_prefix_and_verify(&self, plaintext: &str) -> Result<Option<ApiKey>> {
         if plaintext.len() > MAX_PRESENTED_KEY {
@@ -303,6 +306,7 @@ impl<'a> ApiKeys<'a> {
 
     /// The key if `owner` owns it; `NotFound` if it does not exist or
     /// belongs to someone else (the two are indistinguishable).
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = %key_id, user_id = %owner))]
     pub async fn get_by_id_for_owner(&self, key_id: ApiKeyId, owner: UserId) -> Result<ApiKey> {
         let row = api_keys::Entity::find_by_id(key_id.as_uuid())
@@ -315,6 +319,7 @@ impl<'a> ApiKeys<'a> {
 
     /// ADMIN: the key with this id, whoever owns it. For operators' tools
     /// only; user-facing code uses [`Self::get_by_id_for_owner`].
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = %key_id), err(Display))]
     pub async fn admin_get_by_id(&self, key_id: ApiKeyId) -> Result<ApiKey> {
         let row = api_keys::Entity::find_by_id(key_id.as_uuid())
@@ -326,6 +331,7 @@ impl<'a> ApiKeys<'a> {
 
     /// ADMIN: the keys of the user with this email, oldest first (none for
     /// an unknown email). `InvalidInput` for a malformed email.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn admin_list_by_owner_email(&self, email: &str) -> Result<Vec<ApiKey>> {
         let email = validation::email(email)?;
@@ -346,6 +352,7 @@ impl<'a> ApiKeys<'a> {
     }
 
     /// All of the user's keys, active or not, oldest first.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<ApiKey>> {
         let rows = api_keys::Entity::find()
@@ -359,6 +366,7 @@ impl<'a> ApiKeys<'a> {
 
     /// Keys matching `filter`, oldest first, one keyset page at a time. A
     /// cursor is accepted only with the filter it was issued for.
+    #[metered]
     #[instrument(skip_all, fields(user_id = ?filter.user_id, active = ?filter.active, tier = ?filter.tier, limit = request.limit()))]
     pub async fn list_filtered(
         &self,
@@ -388,6 +396,7 @@ impl<'a> ApiKeys<'a> {
     /// Records that the key was used now; a later time already stored is
     /// kept (`last_used_at` never moves back). `NotFound` for an unknown
     /// key.
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = %key_id))]
     pub async fn update_last_used(&self, key_id: ApiKeyId) -> Result<()> {
         let changed = api_keys::Entity::update_many()
@@ -404,6 +413,7 @@ impl<'a> ApiKeys<'a> {
 
     /// Deactivates `owner`'s key (idempotent). `NotFound` if it does not
     /// exist or belongs to someone else.
+    #[metered]
     #[instrument(skip_all, fields(api_key_id = %key_id, user_id = %owner))]
     pub async fn deactivate(&self, key_id: ApiKeyId, owner: UserId) -> Result<()> {
         let changed = api_keys::Entity::update_many()
@@ -420,6 +430,7 @@ impl<'a> ApiKeys<'a> {
     /// many. Expired keys are deactivated, not deleted: deleting a key would
     /// cascade to its usage history and unlink its request logs, and the
     /// owner still sees the key, marked inactive, in their list.
+    #[metered]
     #[instrument(skip_all, err(Display))]
     pub async fn cleanup_expired(&self) -> Result<u64> {
         Ok(api_keys::Entity::update_many()
@@ -435,6 +446,7 @@ impl<'a> ApiKeys<'a> {
     /// at most `limit`. A `limit` of 0 or above
     /// [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE) is `InvalidInput`, never cut
     /// short.
+    #[metered]
     #[instrument(skip_all, fields(limit))]
     pub async fn list_expired(&self, limit: u32) -> Result<Vec<ApiKey>> {
         let limit = checked_limit(limit, MAX_PAGE_SIZE, "list_filtered")?;

@@ -1,6 +1,7 @@
 //! A user's OAuth tokens in every tenant: `db.across_tenants().oauth_tokens()`.
 
 use entity::user_oauth_tokens as tokens;
+use pierre_db_macros::metered;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
@@ -21,6 +22,7 @@ impl<'a> CrossTenantOAuthTokens<'a> {
     }
 
     /// Every token of the user, in every tenant (by tenant, then provider).
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
         let select = self
@@ -34,6 +36,7 @@ impl<'a> CrossTenantOAuthTokens<'a> {
     }
 
     /// Deletes every token of the user in every tenant; how many.
+    #[metered]
     #[instrument(skip_all, fields(user_id = %user))]
     pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
         Ok(self

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_tokens as tokens;
+use pierre_db_macros::metered;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Select, UpdateMany,
@@ -61,6 +62,7 @@ impl<'a> OAuthTokens<'a> {
     /// outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %token.user_id, provider = ?token.provider))]
     pub async fn upsert(&self, token: NewOAuthToken) -> Result<()> {
         let provider = provider_name(token.provider);
@@ -132,6 +134,7 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// The user's token for the provider, decrypted.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn get(&self, user: UserId, provider: OauthProvider) -> Result<Option<OAuthToken>> {
         let provider = provider_name(provider);
@@ -162,6 +165,7 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// All of the user's tokens in this tenant, by provider.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn list_for_user(&self, user: UserId) -> Result<Vec<OAuthToken>> {
         let select = self
@@ -175,6 +179,7 @@ impl<'a> OAuthTokens<'a> {
 
     /// Every user's token for the provider in this tenant (for sync jobs),
     /// oldest first.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider))]
     pub async fn list_for_provider(&self, provider: OauthProvider) -> Result<Vec<OAuthToken>> {
         let provider = provider_name(provider);
@@ -191,6 +196,7 @@ impl<'a> OAuthTokens<'a> {
     /// [`Self::list_for_provider`] one keyset page at a time, oldest first
     /// (on `(tenant_id, provider, created_at, id)`), for sync jobs over
     /// many users; all of a page's tokens are decrypted with the same keys.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), provider = ?provider, limit = request.limit()))]
     pub async fn list_for_provider_paged(
         &self,
@@ -221,6 +227,7 @@ impl<'a> OAuthTokens<'a> {
     /// time outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn refresh(
         &self,
@@ -278,6 +285,7 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// When the provider's data was last synchronized for the user.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn last_sync(
         &self,
@@ -306,6 +314,7 @@ impl<'a> OAuthTokens<'a> {
     /// the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn update_last_sync(
         &self,
@@ -322,6 +331,7 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// Deletes the user's token for the provider; whether one existed.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user, provider = ?provider))]
     pub async fn delete(&self, user: UserId, provider: OauthProvider) -> Result<bool> {
         let provider = provider_name(provider);
@@ -337,6 +347,7 @@ impl<'a> OAuthTokens<'a> {
     }
 
     /// Deletes all of the user's tokens in this tenant; how many.
+    #[metered]
     #[instrument(skip_all, fields(tenant_id = %self.scope.tenant(), user_id = %user))]
     pub async fn delete_all_for_user(&self, user: UserId) -> Result<u64> {
         Ok(self

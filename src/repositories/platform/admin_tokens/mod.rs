@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{admin_token_usage as usage, admin_tokens as tokens};
+use pierre_db_macros::metered;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -98,6 +99,7 @@ impl<'a> AdminTokens<'a> {
     /// outside the years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the field.
+    #[metered]
     #[instrument(skip_all, fields(service = %new.service_name, admin_token_id = tracing::field::Empty), err(Display))]
     pub async fn create(&self, new: NewAdminToken) -> Result<AdminToken> {
         validation::secret("token", new.token.expose(), MAX_TOKEN)?;
@@ -145,6 +147,7 @@ impl<'a> AdminTokens<'a> {
     }
 
     /// The token with this id; `NotFound` if none.
+    #[metered]
     #[instrument(skip_all, fields(admin_token_id = %id))]
     pub async fn get(&self, id: AdminTokenId) -> Result<AdminToken> {
         tokens::Entity::find_by_id(id)
@@ -157,6 +160,7 @@ impl<'a> AdminTokens<'a> {
     /// The token whose SHA-256 matches `token`, compared in constant time.
     /// `NotFound` for an unknown token; `Rejected` for a deactivated or
     /// expired one.
+    #[metered]
     #[instrument(skip_all, fields(admin_token_id = tracing::field::Empty), err(Display))]
     pub async fn verify(&self, token: &str) -> Result<AdminToken> {
         if token.is_empty() || token.len() > MAX_TOKEN {
@@ -182,6 +186,7 @@ impl<'a> AdminTokens<'a> {
     }
 
     /// Every token, newest first; inactive ones only when asked.
+    #[metered]
     #[instrument(skip_all)]
     pub async fn list(&self, include_inactive: bool) -> Result<Vec<AdminToken>> {
         let mut select = tokens::Entity::find()
@@ -199,6 +204,7 @@ impl<'a> AdminTokens<'a> {
     }
 
     /// Deactivates the token; `NotFound` if none.
+    #[metered]
     #[instrument(skip_all, fields(admin_token_id = %id), err(Display))]
     pub async fn deactivate(&self, id: AdminTokenId) -> Result<()> {
         let changed = tokens::Entity::update_many()
@@ -216,6 +222,7 @@ impl<'a> AdminTokens<'a> {
     /// moves back when uses commit out of order). `NotFound` for an
     /// unknown token; `InvalidInput` for an unknown action or over-long
     /// text.
+    #[metered]
     #[instrument(skip_all, fields(admin_token_id = %id, action = %used.action), err(Display))]
     pub async fn record_use(&self, id: AdminTokenId, used: AdminTokenUse) -> Result<()> {
         let row = usage_row(id.as_uuid(), used)?;
@@ -261,6 +268,7 @@ impl<'a> AdminTokens<'a> {
     /// years 0000–9999 is
     /// [`DatabaseError::InvalidInput`](crate::DatabaseError::InvalidInput)
     /// naming the parameter.
+    #[metered]
     #[instrument(skip_all, fields(admin_token_id = %id, limit = request.limit()), err(Display))]
     pub async fn usage_history(
         &self,

@@ -1,0 +1,217 @@
+//! Metrics, recorded through the [`metrics`] facade (feature `metrics`).
+//!
+//! pierre-db records; the application chooses where the series go by
+//! installing a recorder (`metrics-exporter-prometheus`, an OpenTelemetry
+//! bridge, …) before it connects. Without a recorder every call is a no-op;
+//! without the feature nothing of this is compiled in.
+//!
+//! | series | type | labels |
+//! |---|---|---|
+//! | [`CALL_DURATION`] | histogram, seconds | `repository`, `method` |
+//! | [`CALL_ERRORS`] | counter | `repository`, `method`, `kind` |
+//! | [`CALLS_IN_FLIGHT`] | gauge | none |
+//! | [`POOL_CONNECTIONS`] | gauge | `pool`, `state` (`open`, `idle`, `in_use`, `max`) |
+//! | [`CONTENTION`] | counter | none |
+//! | [`RETRIES`] | counter | `kind` |
+//! | [`RETRIES_EXHAUSTED`] | counter | `kind` |
+//! | [`KEY_CACHE_EVENTS`] | counter | `event` |
+//!
+//! - `repository` is the accessor that hands the repository out (`users`,
+//!   `oauth_tokens` for `db.tenant(t).oauth_tokens()`,
+//!   `across_tenants.oauth_tokens`), `method` the method's name, `kind` the
+//!   error's [`DatabaseError::kind`](crate::DatabaseError::kind). No label
+//!   ever carries a tenant, a user or a value: every label has a fixed,
+//!   small set of values, so the number of series is bounded.
+//! - A call's duration is recorded when it returns, whatever it returns; a
+//!   call whose future is dropped unfinished records none (and leaves
+//!   [`CALLS_IN_FLIGHT`]).
+//! - The pool is sampled at most once a second, by the statements
+//!   themselves (no background task). The driver does not count the tasks
+//!   waiting for a connection: when `in_use` equals `max`, the calls in
+//!   [`CALLS_IN_FLIGHT`] beyond it are waiting (or between statements).
+//! - [`CONTENTION`] counts every busy, locked or serialization failure the
+//!   database reported, including those a retry then absorbed;
+//!   [`RETRIES`] counts the transactions re-run because of one, and
+//!   [`RETRIES_EXHAUSTED`] those that still failed on their last attempt.
+//! - [`KEY_CACHE_EVENTS`]: `hit` (sealed with the cached keys), `confirmed`
+//!   (the cached active key was checked against the database), `reloaded`
+//!   (the keys were read again), `rotated_elsewhere` (another process had
+//!   rotated), `unknown_version` (a value sealed under a key this handle
+//!   did not know yet).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), pierre_db::DatabaseError> {
+//! // Install the exporter's recorder first (for example
+//! // `metrics_exporter_prometheus::PrometheusBuilder::new().install()`),
+//! // then connect: the descriptions are registered on connect.
+//! let key = pierre_db::MasterKey::generate()?;
+//! let db = pierre_db::Database::connect("sqlite::memory:", key).await?;
+//! // Every call of every repository is now timed.
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+
+use crate::error::Result;
+
+/// Duration of each repository call, in seconds.
+pub const CALL_DURATION: &str = "pierre_db_call_duration_seconds";
+/// Repository calls that returned an error, by error kind.
+pub const CALL_ERRORS: &str = "pierre_db_call_errors_total";
+/// Repository calls started and not yet finished.
+pub const CALLS_IN_FLIGHT: &str = "pierre_db_calls_in_flight";
+/// The pool's connections: open, idle, in use, and the configured maximum.
+pub const POOL_CONNECTIONS: &str = "pierre_db_pool_connections";
+/// Busy, locked or serialization failures reported by the database.
+pub const CONTENTION: &str = "pierre_db_contention_total";
+/// Transactions re-run after a retryable failure.
+pub const RETRIES: &str = "pierre_db_transaction_retries_total";
+/// Transactions that failed with a retryable error on their last attempt.
+pub const RETRIES_EXHAUSTED: &str = "pierre_db_transaction_retries_exhausted_total";
+/// Events of the handle's data-key cache.
+pub const KEY_CACHE_EVENTS: &str = "pierre_db_key_cache_events_total";
+
+/// Registers the description and unit of every series with the recorder
+/// installed now. [`Database::connect`](crate::Database::connect) calls it;
+/// call it again if the recorder is installed after connecting.
+pub fn describe() {
+    describe_histogram!(
+        CALL_DURATION,
+        Unit::Seconds,
+        "Duration of each pierre-db repository call"
+    );
+    describe_counter!(
+        CALL_ERRORS,
+        "pierre-db repository calls that returned an error, by kind"
+    );
+    describe_gauge!(
+        CALLS_IN_FLIGHT,
+        "pierre-db repository calls started and not yet finished"
+    );
+    describe_gauge!(
+        POOL_CONNECTIONS,
+        "Connections of the pierre-db pool, by state"
+    );
+    describe_counter!(
+        CONTENTION,
+        "Busy, locked or serialization failures reported by the database"
+    );
+    describe_counter!(
+        RETRIES,
+        "pierre-db transactions re-run after a retryable failure"
+    );
+    describe_counter!(
+        RETRIES_EXHAUSTED,
+        "pierre-db transactions still failing with a retryable error on their last attempt"
+    );
+    describe_counter!(KEY_CACHE_EVENTS, "Events of the pierre-db data-key cache");
+}
+
+/// A repository type and the accessor name its series are labelled with.
+/// Implemented from the accessor list (`repositories/mod.rs`).
+pub(crate) trait Repository {
+    const NAME: &'static str;
+}
+
+/// Runs one call of `R::method`, recording its duration and its error.
+pub(crate) async fn call<R: Repository, T>(
+    method: &'static str,
+    body: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let _in_flight = InFlight::enter();
+    let started = Instant::now();
+    let outcome = body.await;
+    histogram!(CALL_DURATION, "repository" => R::NAME, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    if let Err(err) = &outcome {
+        counter!(CALL_ERRORS, "repository" => R::NAME, "method" => method, "kind" => err.kind())
+            .increment(1);
+    }
+    outcome
+}
+
+/// Counts a call in [`CALLS_IN_FLIGHT`] until dropped, so that a call
+/// abandoned mid-way leaves the gauge too.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        gauge!(CALLS_IN_FLIGHT).increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!(CALLS_IN_FLIGHT).decrement(1.0);
+    }
+}
+
+/// A retryable failure the database reported.
+pub(crate) fn contention() {
+    counter!(CONTENTION).increment(1);
+}
+
+/// A transaction re-run after `err`.
+pub(crate) fn retry(err: &crate::DatabaseError) {
+    counter!(RETRIES, "kind" => err.kind()).increment(1);
+}
+
+/// A transaction that failed with the retryable `err` on its last attempt.
+pub(crate) fn retries_exhausted(err: &crate::DatabaseError) {
+    counter!(RETRIES_EXHAUSTED, "kind" => err.kind()).increment(1);
+}
+
+/// An event of the key cache (see the module docs for each).
+pub(crate) fn key_cache(event: &'static str) {
+    counter!(KEY_CACHE_EVENTS, "event" => event).increment(1);
+}
+
+/// When the pool was last sampled, so that sampling costs one clock read
+/// and one atomic load on most statements.
+#[derive(Debug)]
+pub(crate) struct PoolSampler {
+    origin: Instant,
+    /// Milliseconds after `origin` of the last sample, plus one (0: never).
+    last: AtomicU64,
+}
+
+impl PoolSampler {
+    const EVERY_MS: u64 = 1000;
+
+    pub(crate) fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the pool's gauges unless they were set within the last second.
+    pub(crate) fn sample(&self, shared: &crate::shared::Shared) {
+        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
+        let last = self.last.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < Self::EVERY_MS {
+            return;
+        }
+        // One sampler wins the second; the others go on.
+        if self
+            .last
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let pool = shared.pool_state();
+        let (open, idle) = (f64::from(pool.open), pool.idle as f64);
+        gauge!(POOL_CONNECTIONS, "pool" => "primary", "state" => "open").set(open);
+        gauge!(POOL_CONNECTIONS, "pool" => "primary", "state" => "idle").set(idle);
+        gauge!(POOL_CONNECTIONS, "pool" => "primary", "state" => "in_use").set(open - idle);
+        gauge!(POOL_CONNECTIONS, "pool" => "primary", "state" => "max").set(f64::from(pool.max));
+    }
+}
