@@ -7,7 +7,8 @@
 //! database of that server as well. `PIERRE_BENCH_ONLY=content` runs only
 //! the tenant-content lines (chat, recipes); `PIERRE_BENCH_ONLY=metrics`
 //! (with the `metrics` feature) only the point read and what recording the
-//! metrics costs it.
+//! metrics costs it; `PIERRE_BENCH_ONLY=rls` only PostgreSQL's row-level
+//! security on against off (run after the PostgreSQL lines otherwise).
 //!
 //! Each line has three sides: the repository, raw sqlx on the library's own
 //! pool ("raw"), and the same raw SQL on a pool opened with sqlx's default
@@ -27,6 +28,7 @@
 #[cfg(feature = "metrics")]
 mod metrics_cost;
 mod raw;
+mod rls_cost;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -1018,18 +1020,21 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(200_000);
+        let only_rls = std::env::var("PIERRE_BENCH_ONLY").as_deref() == Ok("rls");
         // A WAL file, as deployed: the peer opens the same file.
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("bench.db").display());
-        let sqlite = bench(
-            open(&url).await,
-            &url,
-            "SQLite file (WAL)",
-            users_for_paging,
-        )
-        .await;
-        sqlite.print();
-        if std::env::var_os("PIERRE_BENCH_MEMORY").is_some() {
+        if !only_rls {
+            let sqlite = bench(
+                open(&url).await,
+                &url,
+                "SQLite file (WAL)",
+                users_for_paging,
+            )
+            .await;
+            sqlite.print();
+        }
+        if std::env::var_os("PIERRE_BENCH_MEMORY").is_some() && !only_rls {
             let memory = "sqlite::memory:";
             let report = bench(
                 open(memory).await,
@@ -1042,9 +1047,12 @@ fn main() {
         let pg_url = std::env::var("PIERRE_BENCH_POSTGRES_URL")
             .or_else(|_| std::env::var("PIERRE_TEST_POSTGRES_URL"));
         if let Ok(admin) = pg_url {
-            let url = raw::fresh_postgres_database(&admin).await;
-            let pg = bench(open(&url).await, &url, "PostgreSQL", users_for_paging).await;
-            pg.print();
+            if !only_rls {
+                let url = raw::fresh_postgres_database(&admin).await;
+                let pg = bench(open(&url).await, &url, "PostgreSQL", users_for_paging).await;
+                pg.print();
+            }
+            rls_cost::rls_lines(&admin).await.print();
         } else {
             println!("\n(PostgreSQL skipped: set PIERRE_BENCH_POSTGRES_URL to include it)");
         }

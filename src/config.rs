@@ -29,6 +29,10 @@ pub const ENV_MAX_LIFETIME: &str = "DATABASE_MAX_LIFETIME";
 /// Environment variable: seconds within which every handle learns of a key
 /// rotation made elsewhere (see [`DatabaseConfig::key_refresh_interval`]).
 pub const ENV_KEY_REFRESH_INTERVAL: &str = "PIERRE_KEY_REFRESH_INTERVAL";
+/// Environment variable: `true` to have tenant scopes set their tenant for
+/// PostgreSQL's row-level security (see
+/// [`DatabaseConfig::row_level_security`]).
+pub const ENV_ROW_LEVEL_SECURITY: &str = "PIERRE_ROW_LEVEL_SECURITY";
 
 /// How to connect. [`DatabaseConfig::new`] gives the defaults; the fields
 /// can be changed directly or read from the environment with
@@ -96,6 +100,15 @@ pub struct DatabaseConfig {
     /// the rotating process the largest), and keep its clock within seconds
     /// of the others (NTP).
     pub key_refresh_interval: Duration,
+    /// PostgreSQL only (default false): every tenant scope sets its tenant
+    /// on the transaction each of its statements runs in, for the
+    /// row-level security policies that
+    /// [`Database::row_level_security`](crate::Database::row_level_security)
+    /// installs (see the `rls` module). A scope's statement on the pool
+    /// then runs in a transaction of its own that sets it (three round
+    /// trips more); inside a transaction each statement sets its wall
+    /// first (one more). On SQLite it is refused.
+    pub row_level_security: bool,
 }
 
 impl DatabaseConfig {
@@ -116,6 +129,7 @@ impl DatabaseConfig {
             create_if_missing: false,
             require_migrated: true,
             key_refresh_interval: Duration::from_secs(30),
+            row_level_security: false,
         }
     }
 
@@ -161,6 +175,7 @@ impl DatabaseConfig {
         config.max_lifetime = seconds(vars, ENV_MAX_LIFETIME, config.max_lifetime)?;
         config.key_refresh_interval =
             seconds(vars, ENV_KEY_REFRESH_INTERVAL, config.key_refresh_interval)?;
+        config.row_level_security = flag(vars, ENV_ROW_LEVEL_SECURITY)?;
         config.validate()?;
         Ok(config)
     }
@@ -188,7 +203,14 @@ impl DatabaseConfig {
                 "{ENV_KEY_REFRESH_INTERVAL} must be greater than zero"
             )));
         }
-        Backend::from_url(&self.url).map(|_| ())
+        let backend = Backend::from_url(&self.url)?;
+        if self.row_level_security && backend.is_sqlite() {
+            return Err(DatabaseError::Config(format!(
+                "{ENV_ROW_LEVEL_SECURITY} is for PostgreSQL; SQLite has no row-level security \
+                 (the tenant scope still applies)"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -209,6 +231,7 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("create_if_missing", &self.create_if_missing)
             .field("require_migrated", &self.require_migrated)
             .field("key_refresh_interval", &self.key_refresh_interval)
+            .field("row_level_security", &self.row_level_security)
             .finish()
     }
 }
@@ -258,6 +281,20 @@ fn number(vars: &HashMap<String, String>, name: &str, default: u32) -> Result<u3
                 "{name} must be a whole number of connections, got {text:?}"
             ))
         }),
+    }
+}
+
+fn flag(vars: &HashMap<String, String>, name: &str) -> Result<bool> {
+    match vars
+        .get(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("" | "false" | "0" | "off" | "no") => Ok(false),
+        Some("true" | "1" | "on" | "yes") => Ok(true),
+        Some(text) => Err(DatabaseError::Config(format!(
+            "{name} must be true or false, got {text:?}"
+        ))),
     }
 }
 

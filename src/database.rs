@@ -94,6 +94,7 @@ impl Database {
         crate::telemetry::describe();
         if db.config().migrate_on_connect {
             db.migrate().await?;
+            crate::rls::check_on_connect(&db).await;
             return Ok(db);
         }
         match db.migration_status().await?.1 {
@@ -107,6 +108,7 @@ impl Database {
             }
             _ => {}
         }
+        crate::rls::check_on_connect(&db).await;
         Ok(db)
     }
 
@@ -325,6 +327,9 @@ async fn open(
     #[cfg(feature = "postgres")]
     if matches!(backend, Backend::Postgres) {
         probe_postgres(&config.url, config.connect_timeout).await?;
+        // The library's sessions reach every row under row-level security
+        // unless a tenant scope walls its own transaction (`rls`).
+        options.map_sqlx_postgres_opts(|o| o.options([crate::rls::LIBRARY_SESSION]));
     }
     sea_orm::Database::connect(options)
         .await

@@ -123,6 +123,7 @@ mod pagination;
 mod query;
 mod repositories;
 mod restore;
+pub mod rls;
 mod scope;
 mod security;
 mod shared;
@@ -151,7 +152,7 @@ pub use chrono;
 pub use config::{
     DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_CONNECT_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT,
     ENV_KEY_REFRESH_INTERVAL, ENV_MASTER_KEY, ENV_MASTER_KEY_FILE, ENV_MAX_CONNECTIONS,
-    ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS,
+    ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS, ENV_ROW_LEVEL_SECURITY,
 };
 pub use crypto::CryptoError;
 pub use crypto::master::{MASTER_KEY_LEN, MasterKey};

@@ -50,6 +50,9 @@ impl<'c> Tx<'c> {
 
     /// **Escape hatch** (feature `internals`): the transaction itself,
     /// bypassing every repository (see [`Database::unscoped_connection`]).
+    /// With row-level security on, its statements run under whatever wall
+    /// the transaction's last repository statement set (a tenant scope's
+    /// tenant, say): set `pierre.scope` yourself to reach every row.
     #[cfg(feature = "internals")]
     pub fn unscoped_connection(&self) -> &'c DatabaseTransaction {
         self.txn

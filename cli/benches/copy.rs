@@ -23,6 +23,10 @@
 #[path = "../tests/it/counts.rs"]
 mod counts;
 #[path = "../../tests/support/postgres_db.rs"]
+#[allow(
+    dead_code,
+    reason = "the benchmark needs only plain databases of the shared helper"
+)]
 mod postgres_db;
 #[path = "../tests/it/seed.rs"]
 mod seed;

@@ -75,6 +75,22 @@ pub enum Command {
     Copy(Copy),
     /// Move a database the original Pierre server wrote into a pierre-db database, then verify it.
     Adopt(Adopt),
+    /// PostgreSQL row-level security on every tenant-owned table: put up, take down, or check.
+    ///
+    /// Run it as the tables' owner. The application then connects as a role without
+    /// SUPERUSER or BYPASSRLS, with PIERRE_ROW_LEVEL_SECURITY=true.
+    #[command(subcommand)]
+    Rls(Rls),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Rls {
+    /// Enable and force row-level security, with its policies, on every tenant-owned table (rows untouched).
+    Enable,
+    /// Remove the policies and disable row-level security on every tenant-owned table (rows untouched).
+    Disable,
+    /// Whether every tenant-owned table is walled, and whether the connected role escapes the wall.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -164,6 +164,9 @@ pub async fn single_connection(url: &str, open: Open) -> Result<DatabaseConnecti
     } else {
         // The library's answer: the problem classified, with its fix.
         Database::probe(url, CONNECT_TIMEOUT).await?;
+        // Copying, verifying and checking reach every tenant's rows, as the
+        // library's own sessions do under row-level security.
+        options.map_sqlx_postgres_opts(|o| o.options([pierre_db::rls::LIBRARY_SESSION]));
     }
     sea_orm::Database::connect(options)
         .await

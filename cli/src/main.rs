@@ -35,6 +35,7 @@ async fn main() -> std::process::ExitCode {
         Command::Doctor => commands::doctor::run(&cli.global, &out).await,
         Command::Copy(options) => commands::copy::run(&cli.global, &out, options).await,
         Command::Adopt(options) => commands::adopt::run(&cli.global, &out, options).await,
+        Command::Rls(action) => commands::rls::run(&cli.global, &out, action).await,
     };
     match outcome {
         Ok(code) => code.into(),

@@ -17,6 +17,7 @@ use crate::pagination::CursorCodec;
 use crate::shared::Shared;
 
 use super::begin::{begin_write, finish};
+use super::walled::{Wall, Walled};
 
 /// A boxed future borrowing the transaction, as the closures of
 /// [`Database::transaction`](crate::Database::transaction) return.
@@ -36,6 +37,9 @@ enum Conn<'a> {
 pub struct Ctx<'a> {
     conn: Conn<'a>,
     shared: &'a Shared,
+    /// The rows its statements may reach under row-level security (set by
+    /// the scope handles; `None`: every row).
+    wall: Option<Wall>,
 }
 
 impl<'a> Ctx<'a> {
@@ -44,6 +48,7 @@ impl<'a> Ctx<'a> {
         Self {
             conn: Conn::Pool(shared.pool()),
             shared,
+            wall: None,
         }
     }
 
@@ -52,7 +57,45 @@ impl<'a> Ctx<'a> {
         Self {
             conn: Conn::Tx(txn),
             shared,
+            wall: None,
         }
+    }
+
+    /// The same handle inside `txn` (a transaction begun from it), its
+    /// wall kept.
+    pub(crate) fn inside<'t>(&self, txn: &'t DatabaseTransaction) -> Ctx<'t>
+    where
+        'a: 't,
+    {
+        Ctx {
+            conn: Conn::Tx(txn),
+            shared: self.shared,
+            wall: self.wall,
+        }
+    }
+
+    /// This handle walled to `wall`: for the scope handles.
+    pub(in crate::query) fn walled(self, wall: Wall) -> Self {
+        Self {
+            wall: Some(wall),
+            ..self
+        }
+    }
+
+    /// This handle reaching every row: for the library's own cross-tenant
+    /// checks made from inside a scope.
+    pub(crate) fn unwalled(self) -> Self {
+        Self { wall: None, ..self }
+    }
+
+    /// The executor a statement runs on: [`Self::conn`], with the handle's
+    /// wall set first when row-level security is on.
+    pub(in crate::query) fn exec(&self) -> Walled<'a> {
+        Walled::new(
+            self.conn(),
+            self.shared.config.row_level_security,
+            self.wall,
+        )
     }
 
     /// The executor to run a statement on: for the executor
@@ -94,7 +137,8 @@ impl<'a> Ctx<'a> {
     /// Deletes an adopted database's HMAC key once no credential needs it
     /// (`keys::legacy_hmac`).
     pub(crate) async fn drop_unused_legacy_key(&self) -> Result<()> {
-        crate::keys::legacy_hmac::drop_when_unused(&self.conn()).await
+        // Every tenant's credentials count, whichever scope asks.
+        crate::keys::legacy_hmac::drop_when_unused(&self.unwalled().exec()).await
     }
 
     /// The keys for opening values.
@@ -123,7 +167,7 @@ impl<'a> Ctx<'a> {
         F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
     {
         let txn = begin_write(&self.conn()).await?;
-        let outcome = work(Ctx::transaction(&txn, self.shared)).await;
+        let outcome = work(self.inside(&txn)).await;
         finish(txn, outcome).await
     }
 

@@ -263,9 +263,9 @@ impl Ctx<'_> {
     ) -> Result<Option<M>> {
         let rows = M::find_by_statement(write.into_inner());
         if self.in_transaction() {
-            Ok(rows.one(&self.conn()).await?)
+            Ok(rows.one(&self.exec()).await?)
         } else {
-            Ok(rows.all(&self.conn()).await?.pop())
+            Ok(rows.all(&self.exec()).await?.pop())
         }
     }
 }
@@ -281,12 +281,12 @@ pub trait RunSelect: Sized {
 
     /// Every row.
     async fn all_in(self, ctx: &Ctx<'_>) -> Result<Vec<<Self::Entity as EntityTrait>::Model>> {
-        Ok(self.checked_select().0.all(&ctx.conn()).await?)
+        Ok(self.checked_select().0.all(&ctx.exec()).await?)
     }
 
     /// The first row.
     async fn one_in(self, ctx: &Ctx<'_>) -> Result<Option<<Self::Entity as EntityTrait>::Model>> {
-        Ok(self.checked_select().0.one(&ctx.conn()).await?)
+        Ok(self.checked_select().0.one(&ctx.exec()).await?)
     }
 
     /// How many rows: `SELECT COUNT(*)` with the select's own filters and
@@ -339,24 +339,24 @@ impl<E: EntityTrait> RunSelect for Checked<Select<E>> {
 impl<S: sea_orm::SelectorTrait> Checked<Selector<S>> {
     /// Every row.
     pub(crate) async fn all_in(self, ctx: &Ctx<'_>) -> Result<Vec<S::Item>> {
-        Ok(self.0.all(&ctx.conn()).await?)
+        Ok(self.0.all(&ctx.exec()).await?)
     }
 
     /// The first row.
     pub(crate) async fn one_in(self, ctx: &Ctx<'_>) -> Result<Option<S::Item>> {
-        Ok(self.0.one(&ctx.conn()).await?)
+        Ok(self.0.one(&ctx.exec()).await?)
     }
 }
 
 impl<S: sea_orm::SelectorTrait> Checked<SelectorRaw<S>> {
     /// Every row.
     pub(crate) async fn all_in(self, ctx: &Ctx<'_>) -> Result<Vec<S::Item>> {
-        Ok(self.0.all(&ctx.conn()).await?)
+        Ok(self.0.all(&ctx.exec()).await?)
     }
 
     /// The first row.
     pub(crate) async fn one_in(self, ctx: &Ctx<'_>) -> Result<Option<S::Item>> {
-        Ok(self.0.one(&ctx.conn()).await?)
+        Ok(self.0.one(&ctx.exec()).await?)
     }
 }
 
@@ -374,17 +374,17 @@ impl Checked<Statement> {
 
     /// The first row the statement returns.
     pub(crate) async fn row_in(self, ctx: &Ctx<'_>) -> Result<Option<sea_orm::QueryResult>> {
-        Ok(ctx.conn().query_one_raw(self.0).await?)
+        Ok(ctx.exec().query_one_raw(self.0).await?)
     }
 
     /// Runs the statement; the number of rows it changed.
     pub(crate) async fn execute_in(self, ctx: &Ctx<'_>) -> Result<u64> {
-        Ok(ctx.conn().execute_raw(self.0).await?.rows_affected())
+        Ok(ctx.exec().execute_raw(self.0).await?.rows_affected())
     }
 
     /// Whether the statement returns a row.
     pub(crate) async fn exists_in(self, ctx: &Ctx<'_>) -> Result<bool> {
-        Ok(ctx.conn().query_one_raw(self.0).await?.is_some())
+        Ok(ctx.exec().query_one_raw(self.0).await?.is_some())
     }
 
     /// The rows read into `M`.
@@ -407,7 +407,7 @@ pub trait RunInsert: Sized {
         Ok(self
             .checked_insert()
             .0
-            .exec_without_returning(&ctx.conn())
+            .exec_without_returning(&ctx.exec())
             .await?)
     }
 }
@@ -420,7 +420,7 @@ where
     /// How many rows were inserted.
     type Outcome = u64;
     async fn exec_in(self, ctx: &Ctx<'_>) -> Result<u64> {
-        Ok(self.exec_without_returning(&ctx.conn()).await?)
+        Ok(self.exec_without_returning(&ctx.exec()).await?)
     }
 }
 
@@ -455,35 +455,35 @@ pub trait RunWrite: Sized {
 impl<E: Unowned> RunWrite for UpdateMany<E> {
     type Outcome = UpdateResult;
     async fn exec_in(self, ctx: &Ctx<'_>) -> Result<UpdateResult> {
-        Ok(self.exec(&ctx.conn()).await?)
+        Ok(self.exec(&ctx.exec()).await?)
     }
 }
 
 impl<E: EntityTrait> RunWrite for Checked<UpdateMany<E>> {
     type Outcome = UpdateResult;
     async fn exec_in(self, ctx: &Ctx<'_>) -> Result<UpdateResult> {
-        Ok(self.0.exec(&ctx.conn()).await?)
+        Ok(self.0.exec(&ctx.exec()).await?)
     }
 }
 
 impl<E: Unowned> RunWrite for sea_orm::ValidatedDeleteOne<E> {
     type Outcome = DeleteResult;
     async fn exec_in(self, ctx: &Ctx<'_>) -> Result<DeleteResult> {
-        Ok(self.exec(&ctx.conn()).await?)
+        Ok(self.exec(&ctx.exec()).await?)
     }
 }
 
 impl<E: Unowned> RunWrite for DeleteMany<E> {
     type Outcome = DeleteResult;
     async fn exec_in(self, ctx: &Ctx<'_>) -> Result<DeleteResult> {
-        Ok(self.exec(&ctx.conn()).await?)
+        Ok(self.exec(&ctx.exec()).await?)
     }
 }
 
 impl<E: EntityTrait> RunWrite for Checked<DeleteMany<E>> {
     type Outcome = DeleteResult;
     async fn exec_in(self, ctx: &Ctx<'_>) -> Result<DeleteResult> {
-        Ok(self.0.exec(&ctx.conn()).await?)
+        Ok(self.0.exec(&ctx.exec()).await?)
     }
 }
 

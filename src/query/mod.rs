@@ -16,6 +16,7 @@ mod scoped;
 mod sealed;
 mod support;
 pub(crate) mod text_search;
+mod walled;
 
 pub(crate) use begin::{begin_write, finish};
 pub use context::Ctx;
@@ -33,4 +34,6 @@ pub(crate) use prepared::{Prepared, prepared};
 pub use scoped::NullableTenant;
 pub use scoped::{AllTenants, Scoped, TenantColumn};
 pub(crate) use scoped::{GlobalRows, Rows, global_insert, global_rows, global_update};
+pub(crate) use scoped::{OWNED_TABLES, SHARED_TABLES};
 pub(crate) use support::{expect_changed, in_period, latest, string_list, unsigned, unsigned_opt};
+pub(crate) use walled::Wall;

@@ -29,6 +29,7 @@ use super::context::{Ctx, TxFuture};
 use super::exec::Checked;
 use super::keyset::ListKey;
 use super::prepared::Prepared;
+use super::walled::Wall;
 use crate::error::Result;
 use crate::ids::TenantId;
 use crate::shared::Shared;
@@ -53,7 +54,7 @@ macro_rules! tenant_owned {
                 const TENANT: Self::Column = entity::$entity::Column::TenantId;
             }
         )+
-        #[cfg(test)]
+        /// The tables, for row-level security and the classification test.
         pub(crate) const $list: &[&str] = &[$(stringify!($entity)),+];
     };
     (NullableTenant $list:ident: $($entity:ident),+ $(,)?) => {
@@ -104,7 +105,10 @@ impl<'a> Deref for Scoped<'a> {
 impl<'a> Scoped<'a> {
     /// `tenant`'s rows, reached through `ctx`.
     pub(crate) fn new(ctx: Ctx<'a>, tenant: TenantId) -> Self {
-        Self { ctx, tenant }
+        Self {
+            ctx: ctx.walled(Wall::Tenant(tenant)),
+            tenant,
+        }
     }
 
     /// The tenant, for spans and for the encryption context.
@@ -278,7 +282,9 @@ where
 impl<'a> GlobalRows<'a> {
     /// The global rows reached through `ctx`.
     pub fn new(ctx: Ctx<'a>) -> Self {
-        Self { ctx }
+        Self {
+            ctx: ctx.walled(Wall::Global),
+        }
     }
 
     /// `SELECT` of the global rows.

@@ -35,7 +35,7 @@ impl Ctx<'_> {
         loop {
             attempt += 1;
             let txn = begin_write(&self.conn()).await?;
-            let here = Ctx::transaction(&txn, self.shared());
+            let here = self.inside(&txn);
             let outcome = here.write_sealed_here(&build).await;
             match finish(txn, outcome).await {
                 Err(DatabaseError::StaleKey { .. }) if attempt < 3 => {

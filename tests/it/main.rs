@@ -38,6 +38,7 @@ mod recipes;
 mod reliability;
 mod restore;
 mod retry;
+mod rls;
 mod rotation;
 mod scoping;
 #[cfg(feature = "metrics")]

@@ -16,6 +16,16 @@ use sea_orm::ConnectionTrait;
 /// Creates an empty database on the server `var` names and returns its
 /// URL; `None` when `var` is unset.
 pub async fn create(var: &str) -> Option<String> {
+    create_with(var, row_level_security()).await
+}
+
+/// [`create`], the database owned by and opened as [`APP_ROLE`] whatever
+/// the run's mode.
+pub async fn create_walled(var: &str) -> Option<String> {
+    create_with(var, true).await
+}
+
+async fn create_with(var: &str, walled: bool) -> Option<String> {
     let Ok(admin_url) = std::env::var(var) else {
         say_once_that_postgres_did_not_run(var);
         return None;
@@ -26,13 +36,67 @@ pub async fn create(var: &str) -> Option<String> {
         panic!("{var} is set but the server cannot be reached (or this build lacks the `postgres` feature): {err}")
     });
     let name = unique_name();
+    if walled {
+        // A role the wall applies to: neither a superuser nor BYPASSRLS.
+        // Made once per server; a concurrent test may make it first.
+        admin
+            .execute_unprepared(&format!(
+                "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation OR internal_error \
+                 THEN NULL; END $$"
+            ))
+            .await
+            .unwrap_or_else(|err| panic!("create role {APP_ROLE}: {err}"));
+        // What `copy` needs of a target's role (PostgreSQL 15 and later).
+        // Two tests granting at once: one fails with "tuple concurrently
+        // updated" (internal_error) after the other succeeded.
+        admin
+            .execute_unprepared(&format!(
+                "DO $$ BEGIN GRANT SET ON PARAMETER session_replication_role TO {APP_ROLE}; \
+                 EXCEPTION WHEN internal_error OR unique_violation THEN NULL; END $$"
+            ))
+            .await
+            .unwrap_or_else(|err| panic!("grant to {APP_ROLE}: {err}"));
+    }
+    let owner = if walled {
+        format!(" OWNER {APP_ROLE}")
+    } else {
+        String::new()
+    };
     admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .execute_unprepared(&format!("CREATE DATABASE {name}{owner}"))
         .await
         .unwrap_or_else(|err| panic!("create test database {name}: {err}"));
     admin.close().await.ok();
     CREATED.with(|created| created.add(&admin_url, &name));
-    Some(with_database(&admin_url, &name))
+    let url = with_database(&admin_url, &name);
+    Some(if walled { as_role(&url, APP_ROLE) } else { url })
+}
+
+/// The environment variable that runs the PostgreSQL half with row-level
+/// security on: databases owned by, and opened as, [`APP_ROLE`].
+pub const ROW_LEVEL_SECURITY_VAR: &str = "PIERRE_TEST_ROW_LEVEL_SECURITY";
+
+/// The application's role of the row-level security runs.
+pub const APP_ROLE: &str = "pierre_app";
+
+/// Whether this run tests with row-level security on.
+pub fn row_level_security() -> bool {
+    std::env::var(ROW_LEVEL_SECURITY_VAR).is_ok_and(|v| v == "1")
+}
+
+/// `url` with its user replaced by `role` (no password: the throwaway
+/// server trusts local connections).
+pub fn as_role(url: &str, role: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let host = match rest.find('@') {
+        Some(at) if rest[..at].find('/').is_none() => &rest[at + 1..],
+        _ => rest,
+    };
+    format!("{}{role}@{host}", &url[..scheme_end])
 }
 
 /// Says once per run, where the person running the tests sees it, that the
@@ -142,7 +206,7 @@ async fn drop_all(databases: Vec<(String, String)>) {
     }
 }
 
-fn with_database(url: &str, name: &str) -> String {
+pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),

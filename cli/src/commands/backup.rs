@@ -14,7 +14,8 @@ pub async fn run(global: &Global, out: &Output, options: &Backup) -> Result<Code
     if Backend::from_url(&url)? == Backend::Postgres {
         return Err(Failure::failed(format!(
             "backup copies SQLite files only; for PostgreSQL run: \
-             pg_dump --format=custom --file={} '{}'",
+             PGOPTIONS='-c pierre.scope=all' pg_dump --enable-row-security \
+             --format=custom --file={} '{}'",
             options.path.display(),
             redacted(&url)
         )));

@@ -190,6 +190,49 @@ async fn inspect(conn: &DatabaseConnection, backend: &Backend, checks: &mut Vec<
     }
     checks.push(migrations(conn).await);
     checks.push(row_counts(conn, sqlite).await);
+    if !sqlite {
+        checks.push(row_level_security(conn).await);
+    }
+}
+
+/// Whether every tenant-owned table is walled (PostgreSQL).
+async fn row_level_security(conn: &DatabaseConnection) -> Check {
+    let status = match pierre_db::rls::status(conn).await {
+        Ok(status) => status,
+        Err(err) => {
+            return Check::problem(
+                "row_security",
+                Status::Warn,
+                format!("not checked: {err}"),
+                "migrate first (`pierre-db migrate up`)",
+            );
+        }
+    };
+    let up = status.tables.iter().filter(|t| t.is_up()).count();
+    if status.enabled {
+        Check::ok(
+            "row_security",
+            format!("on: all {up} tenant-owned tables walled"),
+        )
+    } else if up == 0 && status.tables.iter().all(|t| !t.enabled) {
+        Check::ok(
+            "row_security",
+            "off (optional: `pierre-db rls enable` puts a second wall behind the tenant scope)",
+        )
+    } else {
+        let missing: Vec<&str> = status
+            .tables
+            .iter()
+            .filter(|t| !t.is_up())
+            .map(|t| t.table)
+            .collect();
+        Check::problem(
+            "row_security",
+            Status::Fail,
+            format!("partly on: not walled: {}", missing.join(", ")),
+            "run `pierre-db rls enable` as the tables' owner",
+        )
+    }
 }
 
 /// SQLite's settings and integrity. Raw SQL: pragmas have no builder.

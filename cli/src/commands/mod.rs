@@ -7,4 +7,5 @@ pub mod doctor;
 pub mod keys;
 pub mod migrate;
 pub mod restore;
+pub mod rls;
 pub mod verify;

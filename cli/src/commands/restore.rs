@@ -22,7 +22,8 @@ pub async fn run(global: &Global, out: &Output, options: &Restore) -> Result<Cod
         _ => {
             return Err(Failure::failed(format!(
                 "restore writes SQLite files only; for PostgreSQL run: \
-                 pg_restore --clean --if-exists --no-owner --dbname='{}' {}",
+                 PGOPTIONS='-c pierre.scope=all' pg_restore --enable-row-security \
+                 --clean --if-exists --no-owner --dbname='{}' {}",
                 redacted(to),
                 options.backup.display()
             )));

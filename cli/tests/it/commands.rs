@@ -326,7 +326,7 @@ async fn backup_writes_a_copy_that_doctor_passes() {
     assert_eq!(pg.code, 1, "{pg:?}");
     assert!(
         pg.stderr
-            .contains("pg_dump --format=custom --file=out.dump"),
+            .contains("pg_dump --enable-row-security --format=custom --file=out.dump"),
         "{pg:?}"
     );
     assert!(
@@ -469,6 +469,10 @@ async fn restore_puts_a_checked_backup_in_place_and_asks_before_replacing() {
         "postgres://app:secret@db/pierre",
     ]);
     assert_eq!(pg.code, 1, "{pg:?}");
-    assert!(pg.stderr.contains("pg_restore --clean"), "{pg:?}");
+    assert!(
+        pg.stderr
+            .contains("pg_restore --enable-row-security --clean"),
+        "{pg:?}"
+    );
     assert!(!pg.stderr.contains("secret@"), "{pg:?}");
 }

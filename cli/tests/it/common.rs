@@ -161,3 +161,9 @@ mod postgres_db;
 pub async fn postgres_database() -> Option<String> {
     postgres_db::create("PIERRE_TEST_POSTGRES_URL").await
 }
+
+/// [`postgres_database`] owned by, and opened as, a role row-level
+/// security applies to.
+pub async fn walled_postgres_database() -> Option<String> {
+    postgres_db::create_walled("PIERRE_TEST_POSTGRES_URL").await
+}

@@ -14,4 +14,5 @@ mod copy;
 mod counts;
 mod migrate_down;
 mod missing_file;
+mod rls;
 mod seed;

@@ -73,6 +73,21 @@ pub async fn new_postgres_database() -> Option<String> {
     postgres_db::create(POSTGRES_URL_VAR).await
 }
 
+/// A database owned by, and opened as, a role row-level security applies
+/// to, whatever the run's mode; `None` without a server.
+pub async fn new_walled_postgres_database() -> Option<String> {
+    postgres_db::create_walled(POSTGRES_URL_VAR).await
+}
+
+/// `url` (a database made by [`new_walled_postgres_database`]) as the
+/// server's admin, whom row-level security does not apply to.
+pub fn as_admin(url: &str) -> String {
+    let admin = std::env::var(POSTGRES_URL_VAR).expect("the server's URL");
+    let path = url.rsplit_once('/').map(|(_, p)| p).unwrap_or_default();
+    let name = path.split('?').next().unwrap_or_default();
+    postgres_db::with_database(&admin, name)
+}
+
 /// How many migrations the schema has (all pending on a fresh database).
 pub const MIGRATIONS: usize = 23;
 
@@ -190,9 +205,40 @@ pub async fn open_keyed(url: &str, key: MasterKey, pool: u32) -> Database {
     config.migrate_on_connect = true;
     config.create_if_missing = true;
     config.key_refresh_interval = KEY_REFRESH;
-    Database::connect_with(config)
+    let walled = postgres_db::row_level_security() && url.starts_with("postgres");
+    config.row_level_security = walled;
+    let db = Database::connect_with(config)
         .await
-        .unwrap_or_else(|err| panic!("open {url}: {err}"))
+        .unwrap_or_else(|err| panic!("open {url}: {err}"));
+    if walled {
+        wall_up(&db).await;
+    }
+    db
+}
+
+/// Puts row-level security up on `db` unless it is (several handles on one
+/// database may ask at once: one of them wins, the others find it up).
+pub async fn wall_up(db: &Database) {
+    let rls = db.row_level_security();
+    let mut tries = 0;
+    loop {
+        let status = rls.status().await.unwrap();
+        if status.enabled {
+            assert!(!status.role_bypasses, "the test role escapes the wall");
+            return;
+        }
+        // Another handle enabling at the same moment may win (or deadlock
+        // this one): look again once it has committed.
+        match rls.enable().await {
+            Ok(_) => {}
+            Err(err) if tries < 20 => {
+                tries += 1;
+                eprintln!("enabling row-level security, trying again: {err}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("enable row-level security: {err}"),
+        }
+    }
 }
 
 /// The text cells of the first column of `sql`'s rows, read under the API.
