@@ -50,6 +50,11 @@ pub(crate) const CHILD_TABLES: &[(&str, &str, &str)] = &[
     ("recipe_ingredients", "recipe_id", "recipes"),
 ];
 
+/// Altering a table waits for every statement using it: on a busy
+/// database, give up (and change nothing) rather than queue the
+/// application's statements behind the lock.
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '5s'";
+
 /// The name of every policy this module writes starts with it.
 const POLICY_PREFIX: &str = "pierre_wall";
 
@@ -209,6 +214,7 @@ impl<'a> RowLevelSecurity<'a> {
 pub async fn enable(conn: &DatabaseConnection) -> Result<RlsStatus> {
     postgres(conn)?;
     let txn = conn.begin().await?;
+    txn.execute_unprepared(LOCK_TIMEOUT).await?;
     remove_policies(&txn).await?;
     for sql in enable_statements() {
         txn.execute_unprepared(&sql).await?;
@@ -232,6 +238,7 @@ pub async fn enable(conn: &DatabaseConnection) -> Result<RlsStatus> {
 pub async fn disable(conn: &DatabaseConnection) -> Result<RlsStatus> {
     postgres(conn)?;
     let txn = conn.begin().await?;
+    txn.execute_unprepared(LOCK_TIMEOUT).await?;
     remove_policies(&txn).await?;
     for table in walled_tables() {
         txn.execute_unprepared(&format!("ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"))

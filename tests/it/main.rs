@@ -40,6 +40,7 @@ mod restore;
 mod retry;
 mod rls;
 mod rotation;
+mod scaling;
 mod scoping;
 #[cfg(feature = "metrics")]
 mod telemetry;
