@@ -479,3 +479,96 @@ async fn a_scope_sets_its_tenant_on_every_statement_on_the_pool_and_in_transacti
             .await;
     assert!(across.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn every_tenant_repository_sets_its_wall() {
+    let Some(w) = walled(2).await else { return };
+    // The stricter wall of the test above, on every table only scopes
+    // write (memberships are written by the tenants repository, a
+    // cross-tenant path): a repository whose statement set no wall would
+    // fail or see nothing.
+    for table in [
+        "chat_conversations",
+        "chat_messages",
+        "fitness_configurations",
+        "recipes",
+        "recipe_ingredients",
+        "tenant_oauth_credentials",
+        "user_oauth_tokens",
+        "admin_config_overrides",
+        "admin_config_audit",
+        "audit_events",
+    ] {
+        w.admin
+            .execute_unprepared(&format!(
+                "CREATE POLICY test_strict ON {table} AS RESTRICTIVE FOR ALL \
+                 USING (current_setting('pierre.scope', true) IN ('tenant', 'global')) \
+                 WITH CHECK (current_setting('pierre.scope', true) IN ('tenant', 'global'))"
+            ))
+            .await
+            .unwrap();
+    }
+    // Writes through every tenant repository (and the global handles).
+    let (a, _) = two_tenants(&w).await;
+    let user =
+        w.db.tenants()
+            .get_by_id(a)
+            .await
+            .unwrap()
+            .unwrap()
+            .owner_user_id;
+
+    // Reads through each: they see the tenant's rows (and, for
+    // configuration, the global ones).
+    let scope = w.db.tenant(a);
+    let page = pierre_db::PageRequest::first(10);
+    assert_eq!(
+        scope
+            .chat()
+            .list_conversations(user, &page)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let recipes = scope.recipes();
+    let filter = pierre_db::RecipeFilter::default();
+    assert_eq!(recipes.count(user, &filter).await.unwrap(), 1);
+    let listed = recipes.list(user, &filter, &page).await.unwrap();
+    let recipe = recipes.get(user, listed.items[0].id).await.unwrap();
+    assert_eq!(
+        recipe.ingredients.len(),
+        1,
+        "the ingredient, through its recipe"
+    );
+    assert!(
+        scope
+            .fitness_configs()
+            .get_tenant_default("default")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(scope.oauth_credentials().list().await.unwrap().len(), 1);
+    let burst = scope
+        .admin_config()
+        .effective("rate_limiting", "burst")
+        .await
+        .unwrap();
+    let burst = burst.unwrap().config_value;
+    assert_eq!(burst, "10", "the tenant's own override");
+    assert_eq!(scope.admin_config().list(None).await.unwrap().len(), 1);
+    let events = scope
+        .audit_events()
+        .list(&pierre_db::AuditEventFilter::default(), &page)
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 1);
+    let global =
+        w.db.global_audit_events()
+            .list(&pierre_db::AuditEventFilter::default(), &page)
+            .await
+            .unwrap();
+    assert_eq!(global.items.len(), 1);
+}
