@@ -27,6 +27,15 @@
 //! `recipe_ingredients`) are walled through their parent: a row is visible
 //! when its parent is.
 //!
+//! The paths that reach every tenant's rows, through the library's
+//! sessions as they start: the global repositories (`db.users()`,
+//! `db.tenants()`, … including memberships written by tenant creation),
+//! `db.across_tenants()`, `db.oauth2_exchange()`, the key store and
+//! `db.security()` (rotation, re-encryption, `verify`), migrations,
+//! `copy`, `adopt`, `backup`, and the operator's commands. The global
+//! handles (`db.global_admin_config()`, `db.global_audit_events()`) set
+//! the `global` scope: the rows without a tenant, and only those.
+//!
 //! This is a guard against mistakes (a bug in a repository, an ad-hoc
 //! query that forgets its filter), not against someone who can run SQL as
 //! the application's role: such a session can set the settings itself.

@@ -24,15 +24,23 @@
 //!   small set of values, so the number of series is bounded.
 //! - A call's duration is recorded when it returns, whatever it returns; a
 //!   call whose future is dropped unfinished records none (and leaves
-//!   [`CALLS_IN_FLIGHT`]).
+//!   [`CALLS_IN_FLIGHT`]). A method that calls another one of the library
+//!   (`get_by_email_required` calls `get_by_email`) is recorded once, as
+//!   the outer call. `db.global_admin_config()` and
+//!   `db.global_audit_events()` are labelled `admin_config` and
+//!   `audit_events`, like their tenant scopes' handles.
 //! - The pool is sampled at most once a second, by the statements
-//!   themselves (no background task). The driver does not count the tasks
-//!   waiting for a connection: when `in_use` equals `max`, the calls in
+//!   themselves (no background task): the gauges keep their last values
+//!   while no statement runs, and with several handles in one process the
+//!   last one sampled wins. The driver does not count the tasks waiting
+//!   for a connection: when `in_use` equals `max`, the calls in
 //!   [`CALLS_IN_FLIGHT`] beyond it are waiting (or between statements).
 //! - [`CONTENTION`] counts every busy, locked or serialization failure the
 //!   database reported, including those a retry then absorbed;
-//!   [`RETRIES`] counts the transactions re-run because of one, and
-//!   [`RETRIES_EXHAUSTED`] those that still failed on their last attempt.
+//!   [`RETRIES`] counts the re-runs of a transaction (or of a key
+//!   operation) after a retryable error (`contention`, or `stale_key`: a
+//!   data key retired while it ran), and [`RETRIES_EXHAUSTED`] those that
+//!   still failed on their last attempt.
 //! - [`KEY_CACHE_EVENTS`]: `hit` (sealed with the cached keys), `confirmed`
 //!   (the cached active key was checked against the database), `reloaded`
 //!   (the keys were read again), `rotated_elsewhere` (another process had
@@ -119,37 +127,60 @@ pub(crate) trait Repository {
     const NAME: &'static str;
 }
 
-/// Runs one call of `R::method`, recording its duration and its error.
+tokio::task_local! {
+    /// Set while a call is being recorded: a repository method that calls
+    /// another one (`get_by_email_required` calls `get_by_email`) is one
+    /// call of the outer method, not two.
+    static IN_CALL: ();
+}
+
+/// Runs one call of `R::method`, recording its duration and its error
+/// (unless it runs inside another recorded call).
 pub(crate) async fn call<R: Repository, T>(
     method: &'static str,
     body: impl Future<Output = Result<T>>,
 ) -> Result<T> {
-    let _in_flight = InFlight::enter();
-    let started = Instant::now();
-    let outcome = body.await;
-    histogram!(CALL_DURATION, "repository" => R::NAME, "method" => method)
-        .record(started.elapsed().as_secs_f64());
-    if let Err(err) = &outcome {
-        counter!(CALL_ERRORS, "repository" => R::NAME, "method" => method, "kind" => err.kind())
-            .increment(1);
+    if IN_CALL.try_with(|_| ()).is_ok() {
+        return body.await;
     }
-    outcome
+    IN_CALL
+        .scope((), async {
+            let _in_flight = InFlight::enter();
+            let started = Instant::now();
+            let outcome = body.await;
+            histogram!(CALL_DURATION, "repository" => R::NAME, "method" => method)
+                .record(started.elapsed().as_secs_f64());
+            if let Err(err) = &outcome {
+                counter!(
+                    CALL_ERRORS,
+                    "repository" => R::NAME,
+                    "method" => method,
+                    "kind" => err.kind()
+                )
+                .increment(1);
+            }
+            outcome
+        })
+        .await
 }
 
 /// Counts a call in [`CALLS_IN_FLIGHT`] until dropped, so that a call
-/// abandoned mid-way leaves the gauge too.
-struct InFlight;
+/// abandoned mid-way leaves the gauge too. It keeps the gauge it
+/// incremented: the decrement reaches the same recorder, whichever thread
+/// drops it.
+struct InFlight(metrics::Gauge);
 
 impl InFlight {
     fn enter() -> Self {
-        gauge!(CALLS_IN_FLIGHT).increment(1.0);
-        InFlight
+        let gauge = gauge!(CALLS_IN_FLIGHT);
+        gauge.increment(1.0);
+        InFlight(gauge)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        gauge!(CALLS_IN_FLIGHT).decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
 
@@ -208,7 +239,9 @@ impl PoolSampler {
             return;
         }
         let pool = shared.pool_state();
-        let (open, idle) = (f64::from(pool.open), pool.idle as f64);
+        // Read one after the other: a connection may go idle in between.
+        let idle = pool.idle.min(pool.open as usize);
+        let (open, idle) = (f64::from(pool.open), idle as f64);
         gauge!(POOL_CONNECTIONS, "pool" => "primary", "state" => "open").set(open);
         gauge!(POOL_CONNECTIONS, "pool" => "primary", "state" => "idle").set(idle);
         gauge!(POOL_CONNECTIONS, "pool" => "primary", "state" => "in_use").set(open - idle);

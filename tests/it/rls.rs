@@ -138,22 +138,33 @@ async fn counts(admin: &sea_orm::DatabaseConnection) -> BTreeMap<String, i64> {
 
 /// The tables the wall must cover, read from the schema: every table with
 /// a `tenant_id` column but `users` (whose column is a home, not an
-/// owner), and the children reached only through one.
+/// owner), and every table without one whose foreign key points at one of
+/// those (reached only through its parent).
 async fn walled_tables(admin: &sea_orm::DatabaseConnection) -> Vec<String> {
     let rows = admin
         .query_all_raw(Statement::from_string(
             admin.get_database_backend(),
-            "SELECT table_name::text FROM information_schema.columns \
+            "WITH owned AS (SELECT table_name FROM information_schema.columns \
              WHERE table_schema = 'public' AND column_name = 'tenant_id' \
-             AND table_name <> 'users' ORDER BY 1",
+             AND table_name <> 'users') \
+             SELECT table_name::text FROM owned \
+             UNION \
+             SELECT c.conrelid::regclass::text FROM pg_constraint c \
+             WHERE c.contype = 'f' AND c.confrelid::regclass::text IN (SELECT table_name FROM owned) \
+             AND c.conrelid::regclass::text NOT IN (SELECT table_name FROM owned) \
+             AND c.conrelid::regclass::text <> 'users' \
+             ORDER BY 1",
         ))
         .await
         .unwrap();
-    let mut tables: Vec<String> = rows
+    let tables: Vec<String> = rows
         .iter()
         .map(|r| r.try_get_by_index(0).unwrap())
         .collect();
-    tables.extend(["chat_messages".to_owned(), "recipe_ingredients".to_owned()]);
+    assert!(
+        tables.iter().any(|t| t == "chat_messages"),
+        "the children are found: {tables:?}"
+    );
     tables
 }
 

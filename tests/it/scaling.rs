@@ -213,6 +213,12 @@ async fn the_scaling_plan_matches_the_schema() {
             if sharded(parent) && column != "tenant_id" {
                 expected.insert(format!("foreign-key {name}.{column} -> {parent}"));
             }
+            // A sharded table may reference a reference table or one
+            // sharded with it, never a table kept on the coordinator.
+            assert_ne!(
+                placed[parent].0, "local",
+                "{name}.{column} references {parent}, kept on the coordinator: Citus refuses it"
+            );
         }
     }
     let listed = changes(&doc);

@@ -183,6 +183,11 @@ async fn call_every_repository(db: &Database, user: UserId, tenant: TenantId) {
     let now = Utc::now();
     let page = PageRequest::first(10);
     db.users().get_by_id(user).await.unwrap();
+    // Calls `get_by_email` inside: one call of the outer method.
+    db.users()
+        .get_by_email_required("metrics@example.org")
+        .await
+        .unwrap();
     db.tenants().get_by_id(tenant).await.unwrap();
     db.api_keys()
         .admin_get_by_id(ApiKeyId::new())
@@ -341,6 +346,16 @@ async fn every_repository_call_is_timed_and_its_errors_are_counted_by_kind() {
             })
             .expect("users.get_by_id is timed");
         assert_eq!(get_by_id.1.samples.lock().unwrap().len(), 1, "{backend}");
+        let timed_method = |method: &str| {
+            durations.iter().any(|(s, _)| {
+                s.label("repository") == Some("users") && s.label("method") == Some(method)
+            })
+        };
+        assert!(timed_method("get_by_email_required"), "{backend}");
+        assert!(
+            !timed_method("get_by_email"),
+            "{backend}: the inner call of get_by_email_required was recorded as a call"
+        );
 
         // Each failed call once, under its kind; the calls that succeeded
         // counted no error.
@@ -434,6 +449,9 @@ async fn every_repository_call_is_timed_and_its_errors_are_counted_by_kind() {
             CALLS_IN_FLIGHT,
             POOL_CONNECTIONS,
             CONTENTION,
+            RETRIES,
+            RETRIES_EXHAUSTED,
+            KEY_CACHE_EVENTS,
         ] {
             assert!(described.contains(name), "{backend}: {name} not described");
         }
