@@ -214,7 +214,11 @@ async fn row_level_security(conn: &DatabaseConnection) -> Check {
             "row_security",
             format!("on: all {up} tenant-owned tables walled"),
         )
-    } else if up == 0 && status.tables.iter().all(|t| !t.enabled) {
+    } else if status
+        .tables
+        .iter()
+        .all(|t| !t.enabled && !t.forced && t.policies == 0)
+    {
         Check::ok(
             "row_security",
             "off (optional: `pierre-db rls enable` puts a second wall behind the tenant scope)",

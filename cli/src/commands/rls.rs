@@ -26,27 +26,34 @@ pub async fn run(global: &Global, out: &Output, action: &Rls) -> Result<Code> {
     };
     conn.close().await.ok();
     let status = outcome?;
-    report(out, &status);
-    Ok(match action {
-        Rls::Status if !status.enabled && status.tables.iter().any(|t| t.enabled) => Code::Failed,
-        _ => Code::Ok,
-    })
+    let partly = is_partly_on(&status);
+    report(out, &status, partly);
+    Ok(if partly { Code::Failed } else { Code::Ok })
 }
 
-fn report(out: &Output, status: &RlsStatus) {
+/// Some of the wall is up, not all of it: a table would be left open.
+fn is_partly_on(status: &RlsStatus) -> bool {
+    !status.enabled
+        && status
+            .tables
+            .iter()
+            .any(|t| t.enabled || t.forced || t.policies > 0)
+}
+
+fn report(out: &Output, status: &RlsStatus, partly: bool) {
     let up = status.tables.iter().filter(|t| t.is_up()).count();
     out.line(format!(
         "row-level security is {}: {up} of {} tenant-owned tables walled",
         if status.enabled {
             "on"
-        } else if up == 0 {
-            "off"
-        } else {
+        } else if partly {
             "PARTLY on"
+        } else {
+            "off"
         },
         status.tables.len()
     ));
-    for table in status.tables.iter().filter(|t| up > 0 && !t.is_up()) {
+    for table in status.tables.iter().filter(|t| partly && !t.is_up()) {
         out.line(format!(
             "  {}: enabled {}, forced {}, {} policies (run `pierre-db rls enable`)",
             table.table, table.enabled, table.forced, table.policies
@@ -59,7 +66,7 @@ fn report(out: &Output, status: &RlsStatus) {
         );
     }
     out.document(json!({
-        "ok": true,
+        "ok": !partly,
         "enabled": status.enabled,
         "role_bypasses": status.role_bypasses,
         "tables": status.tables.iter().map(|t| json!({

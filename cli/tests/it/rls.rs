@@ -1,6 +1,7 @@
 //! `pierre-db rls`: the wall put up, reported (by `rls status` and
 //! `doctor`) and taken down on PostgreSQL; refused on SQLite.
 
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 use crate::common::{Fixture, walled_postgres_database};
@@ -56,6 +57,35 @@ async fn rls_is_put_up_reported_and_taken_down() {
         "{check}"
     );
     assert_eq!(code, 0, "{doctor}");
+
+    // One table's policy dropped by hand: partly on is a failure, named.
+    let owner = sea_orm::Database::connect(&fx.url).await.unwrap();
+    owner
+        .execute_unprepared("DROP POLICY pierre_wall ON recipes")
+        .await
+        .unwrap();
+    owner.close().await.unwrap();
+    let (code, partly) = fx.json(&["rls", "status"]);
+    assert_eq!(code, 1, "{partly}");
+    assert_eq!(partly["ok"], false, "{partly}");
+    assert_eq!(tables_up(&partly), all - 1);
+    let (code, doctor) = fx.json(&["doctor"]);
+    assert_eq!(code, 1, "{doctor}");
+    let check = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "row_security")
+        .unwrap()
+        .clone();
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("recipes"),
+        "{check}"
+    );
+    let (code, on) = fx.json(&["rls", "enable"]);
+    assert_eq!(code, 0, "{on}");
+    assert_eq!(tables_up(&on), all);
 
     let (code, down) = fx.json(&["rls", "disable"]);
     assert_eq!(code, 0, "{down}");
