@@ -59,6 +59,7 @@
 //! ```
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -136,32 +137,41 @@ tokio::task_local! {
 
 /// Runs one call of `R::method`, recording its duration and its error
 /// (unless it runs inside another recorded call).
+///
+/// The body is boxed: it is awaited on one of two paths, and unboxed the
+/// state machine of every caller would hold it twice over, compounding
+/// through nested calls into futures that overflow a thread's stack.
 pub(crate) async fn call<R: Repository, T>(
     method: &'static str,
     body: impl Future<Output = Result<T>>,
 ) -> Result<T> {
+    let body = Box::pin(body);
     if IN_CALL.try_with(|_| ()).is_ok() {
         return body.await;
     }
-    IN_CALL
-        .scope((), async {
-            let _in_flight = InFlight::enter();
-            let started = Instant::now();
-            let outcome = body.await;
-            histogram!(CALL_DURATION, "repository" => R::NAME, "method" => method)
-                .record(started.elapsed().as_secs_f64());
-            if let Err(err) = &outcome {
-                counter!(
-                    CALL_ERRORS,
-                    "repository" => R::NAME,
-                    "method" => method,
-                    "kind" => err.kind()
-                )
-                .increment(1);
-            }
-            outcome
-        })
-        .await
+    IN_CALL.scope((), record::<R, T>(method, body)).await
+}
+
+/// Awaits `body`, recording its duration and its error.
+async fn record<R: Repository, T>(
+    method: &'static str,
+    body: Pin<Box<impl Future<Output = Result<T>>>>,
+) -> Result<T> {
+    let _in_flight = InFlight::enter();
+    let started = Instant::now();
+    let outcome = body.await;
+    histogram!(CALL_DURATION, "repository" => R::NAME, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    if let Err(err) = &outcome {
+        counter!(
+            CALL_ERRORS,
+            "repository" => R::NAME,
+            "method" => method,
+            "kind" => err.kind()
+        )
+        .increment(1);
+    }
+    outcome
 }
 
 /// Counts a call in [`CALLS_IN_FLIGHT`] until dropped, so that a call
