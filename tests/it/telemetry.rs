@@ -555,3 +555,70 @@ fn every_public_repository_method_is_metered() {
     assert!(methods > 200, "found {methods} methods");
     assert!(unmetered.is_empty(), "not #[metered]: {unmetered:#?}");
 }
+
+#[tokio::test]
+async fn every_key_cache_event_is_counted_when_it_happens() {
+    let recorded = Recorded::default();
+    let _local = metrics::set_default_local_recorder(&recorded);
+    let event = |name: &str| -> u64 {
+        recorded
+            .named(KEY_CACHE_EVENTS)
+            .iter()
+            .filter(|(s, _)| s.label("event") == Some(name))
+            .map(|(_, v)| v.count.load(Ordering::Relaxed))
+            .sum()
+    };
+    // Two handles on one file: two processes.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("keys.db").display());
+    let key = common::key();
+    let a = common::open_keyed(&url, key.clone(), 2).await;
+    let b = common::open_keyed(&url, key, 2).await;
+    assert!(event("reloaded") >= 1, "the keys were loaded on connect");
+
+    // Seals in a row: one right after another uses the keys just
+    // confirmed (a few tries, for a machine slower than the interval).
+    for i in 0..20 {
+        let name = format!("seal_{i}");
+        a.system_secrets()
+            .put(&name, Secret::new("1"))
+            .await
+            .unwrap();
+        if event("hit") >= 1 {
+            break;
+        }
+    }
+    assert!(event("hit") >= 1, "no seal used the cached keys");
+
+    // B rotates and seals under the new key; A opens that value before it
+    // knows the key.
+    b.security().rotate_data_key().await.unwrap();
+    b.system_secrets()
+        .put("three", Secret::new("3"))
+        .await
+        .unwrap();
+    assert_eq!(event("unknown_version"), 0);
+    let three = a.system_secrets().get("three").await.unwrap().unwrap();
+    assert_eq!(three.expose(), "3");
+    assert_eq!(event("unknown_version"), 1);
+
+    // B rotates again; once A's keys are older than the refresh interval,
+    // its next seal checks the active key and learns of the rotation.
+    b.security().rotate_data_key().await.unwrap();
+    tokio::time::sleep(common::KEY_REFRESH * 2).await;
+    assert_eq!(event("rotated_elsewhere"), 0);
+    a.system_secrets()
+        .put("four", Secret::new("4"))
+        .await
+        .unwrap();
+    assert_eq!(event("rotated_elsewhere"), 1);
+
+    // Nothing rotated since: after the interval, the check confirms.
+    tokio::time::sleep(common::KEY_REFRESH * 2).await;
+    let confirmed = event("confirmed");
+    a.system_secrets()
+        .put("five", Secret::new("5"))
+        .await
+        .unwrap();
+    assert_eq!(event("confirmed"), confirmed + 1);
+}
