@@ -283,6 +283,14 @@ impl Report {
     }
 }
 
+/// The `i`-th OAuth token of `user`: access and refresh tokens the size a
+/// provider issues.
+fn token(user: UserId, i: usize) -> NewOAuthToken {
+    let mut t = NewOAuthToken::new(user, OauthProvider::Strava, format!("ya29.{i:0>160}"));
+    t.refresh_token = Some(Secret::new(format!("1//{i:0>100}")));
+    t
+}
+
 async fn open(url: &str) -> Database {
     let mut config = DatabaseConfig::new(url, MasterKey::generate().unwrap());
     config.migrate_on_connect = true;
@@ -334,11 +342,6 @@ async fn bench(db: Database, url: &str, backend: &'static str, users_for_paging:
                 .id,
         );
     }
-    let token = |user: UserId, i: usize| {
-        let mut t = NewOAuthToken::new(user, OauthProvider::Strava, format!("ya29.{i:0>160}"));
-        t.refresh_token = Some(Secret::new(format!("1//{i:0>100}")));
-        t
-    };
     for (i, &u) in repo_users.iter().enumerate() {
         db.tenant(tenant)
             .oauth_tokens()
@@ -1048,7 +1051,8 @@ fn main() {
             .or_else(|_| std::env::var("PIERRE_TEST_POSTGRES_URL"));
         if let Ok(admin) = pg_url {
             if !only_rls {
-                let url = raw::fresh_postgres_database(&admin).await;
+                let name = format!("pierre_bench_{}", std::process::id());
+                let url = raw::fresh_postgres_database(&admin, &name, None).await;
                 let pg = bench(open(&url).await, &url, "PostgreSQL", users_for_paging).await;
                 pg.print();
             }

@@ -466,20 +466,30 @@ impl Raw {
     }
 }
 
-/// Creates a database of its own on the server and returns its URL.
-pub async fn fresh_postgres_database(admin_url: &str) -> String {
+/// Creates the database `name` (dropped first if a run left it) on the
+/// server and returns its URL: owned by, and to be opened as, `owner` when
+/// given, else as the admin.
+pub async fn fresh_postgres_database(admin_url: &str, name: &str, owner: Option<&str>) -> String {
     let admin = sea_orm::Database::connect(admin_url).await.unwrap();
-    let name = format!("pierre_bench_{}", std::process::id());
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
         .await
         .unwrap();
+    let owned = owner.map(|o| format!(" OWNER {o}")).unwrap_or_default();
     admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .execute_unprepared(&format!("CREATE DATABASE {name}{owned}"))
         .await
         .unwrap();
+    admin.close().await.ok();
     let (base, _) = admin_url.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    match owner {
+        None => format!("{base}/{name}"),
+        Some(owner) => {
+            let (scheme, rest) = base.split_once("://").unwrap();
+            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{owner}@{host}/{name}")
+        }
+    }
 }
 
 /// A decoded API key row (what the repository returns, hash included for

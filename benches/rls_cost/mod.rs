@@ -6,12 +6,12 @@
 use std::time::Instant;
 
 use pierre_db::{
-    ApiKeyTier, Database, DatabaseConfig, MasterKey, NewApiKey, NewApiKeyUsage, NewOAuthToken,
-    NewTenant, NewUser, OauthProvider, PageRequest, Secret, TenantId, UserId, UserStatus,
+    ApiKeyTier, Database, DatabaseConfig, MasterKey, NewApiKey, NewApiKeyUsage, NewTenant, NewUser,
+    OauthProvider, PageRequest, TenantId, UserId, UserStatus,
 };
 use sea_orm::ConnectionTrait;
 
-use crate::{ROUNDS, Report, Timing};
+use crate::{ROUNDS, Report, Timing, token};
 
 const ROLE: &str = "pierre_bench_app";
 const USERS: usize = 200;
@@ -24,12 +24,6 @@ struct Side {
     key: pierre_db::ApiKeyId,
 }
 
-fn token(user: UserId, i: usize) -> NewOAuthToken {
-    let mut t = NewOAuthToken::new(user, OauthProvider::Strava, format!("ya29.{i:0>160}"));
-    t.refresh_token = Some(Secret::new(format!("1//{i:0>100}")));
-    t
-}
-
 /// A database owned by [`ROLE`], opened as it, with the wall up or not.
 async fn side(admin_url: &str, walled: bool) -> Side {
     let admin = sea_orm::Database::connect(admin_url).await.unwrap();
@@ -40,20 +34,9 @@ async fn side(admin_url: &str, walled: bool) -> Side {
         ))
         .await
         .unwrap();
-    let name = format!("pierre_bench_rls_{}_{walled}", std::process::id());
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name} OWNER {ROLE}"))
-        .await
-        .unwrap();
     admin.close().await.ok();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let (scheme, rest) = base.split_once("://").unwrap();
-    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    let url = format!("{scheme}://{ROLE}@{host}/{name}");
+    let name = format!("pierre_bench_rls_{}_{walled}", std::process::id());
+    let url = crate::raw::fresh_postgres_database(admin_url, &name, Some(ROLE)).await;
 
     let mut config = DatabaseConfig::new(&url, MasterKey::generate().unwrap());
     config.migrate_on_connect = true;

@@ -3,14 +3,20 @@
 //! A transaction that may write begins with `BEGIN IMMEDIATE` on SQLite:
 //! see the `transactions` module for why.
 
-use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use sea_orm::{
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::error::Result;
 
 /// Ends `txn` by `outcome`: commits on `Ok`, rolls back on `Err` and
 /// returns the error (the rollback's own failure matters less than the
-/// cause).
-pub(crate) async fn finish<T>(txn: DatabaseTransaction, outcome: Result<T>) -> Result<T> {
+/// cause). The error is the library's, or the driver's for the executor
+/// that speaks SeaORM's connection trait (`walled`).
+pub(crate) async fn finish<T, E: From<DbErr>>(
+    txn: DatabaseTransaction,
+    outcome: std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
     match outcome {
         Ok(value) => {
             txn.commit().await?;

@@ -74,16 +74,7 @@ macro_rules! walled {
                     let $c = &txn;
                     $call.await
                 };
-                match outcome {
-                    Ok(value) => {
-                        txn.commit().await?;
-                        Ok(value)
-                    }
-                    Err(err) => {
-                        let _ = txn.rollback().await;
-                        Err(err)
-                    }
-                }
+                super::begin::finish(txn, outcome).await
             }
         }
     }};
