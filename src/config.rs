@@ -104,9 +104,10 @@ pub struct DatabaseConfig {
     /// on the transaction each of its statements runs in, for the
     /// row-level security policies that
     /// [`Database::row_level_security`](crate::Database::row_level_security)
-    /// installs (see the `rls` module). A scope's statement on the pool
-    /// then runs in a transaction of its own that sets it (three round
-    /// trips more); inside a transaction each statement sets its wall
+    /// installs (see the `rls` module). A plain read or one-row insert
+    /// sets it inside itself (no round trip more); an update, delete or
+    /// locking read of a scope on the pool runs in a transaction of its
+    /// own that sets it (three more), and inside a transaction sets it
     /// first (one more). On SQLite it is refused.
     pub row_level_security: bool,
 }

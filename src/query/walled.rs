@@ -10,14 +10,18 @@
 //! transaction serves several handles. The cross-tenant paths on the pool
 //! set nothing: the library's connections start with `pierre.scope = all`.
 //!
+//! A plain `SELECT` or one-row `INSERT` sets its wall inside itself (see
+//! [`gated`]): on the pool it needs no transaction of its own, one round
+//! trip instead of four, and in a transaction no statement before it.
+//!
 //! One simple query (`SELECT set_config(…, true); <statement>`) would be a
-//! single round trip, but it returns rows as text, which the driver cannot
-//! decode for every value the schema holds (a timestamp in year 0 is
-//! printed `… BC`): the statement stays prepared and binary.
+//! single round trip too, but it returns rows as text, which the driver
+//! cannot decode for every value the schema holds (a timestamp in year 0
+//! is printed `… BC`), and it is planned on every call.
 
 use sea_orm::{
     ConnectionTrait, DatabaseExecutor, DbBackend, DbErr, ExecResult, QueryResult, Statement,
-    TransactionTrait,
+    TransactionTrait, Value, Values,
 };
 
 use crate::ids::TenantId;
@@ -38,6 +42,8 @@ pub(crate) struct Walled<'a> {
     conn: DatabaseExecutor<'a>,
     /// `None`: the statement runs as it is.
     set: Option<String>,
+    /// The wall a gated statement sets (see [`gated`]).
+    wall: Option<Wall>,
 }
 
 impl<'a> Walled<'a> {
@@ -48,8 +54,91 @@ impl<'a> Walled<'a> {
             (_, false, _) | (DatabaseExecutor::Connection(_), true, None) => None,
             (_, true, wall) => Some(crate::rls::set_wall_sql(wall)),
         };
-        Self { conn, set }
+        Self { conn, set, wall }
     }
+
+    /// `stmt` as one statement that sets the wall first, when it is a
+    /// plain read or insert and a wall is to be set.
+    fn gated(&self, stmt: &Statement) -> Option<Statement> {
+        self.set.as_ref().and_then(|_| gated(stmt, self.wall))
+    }
+}
+
+/// `stmt` as one statement that sets the wall (for the rest of its
+/// transaction, implicit or not) before anything of it runs, when it is a plain `SELECT` or
+/// a one-row `INSERT … VALUES`; `None` for anything else (other writes,
+/// locking reads, `WITH` statements), which keeps the transaction of its
+/// own.
+///
+/// A read becomes
+///
+/// ```sql
+/// SELECT pierre_q.* FROM (SELECT set_config('pierre.scope', $n+1, true) AS s,
+///                                set_config('pierre.tenant_id', $n+2, true) AS t) AS pierre_w
+/// CROSS JOIN LATERAL (SELECT * FROM (<stmt>) AS pierre_o
+///                     WHERE pierre_w.t IS NOT NULL OFFSET 0) AS pierre_q
+/// ```
+///
+/// The lateral subquery refers to `pierre_w`, so the planner can only join
+/// them by a nested loop that reads `pierre_w` first and runs the read
+/// once per row of it; `OFFSET 0` and the volatile `set_config` keep either
+/// side from being flattened into the other. The read keeps its own order
+/// (one outer row, nothing sorts above it).
+///
+/// An insert becomes `WITH pierre_w AS (…) INSERT … VALUES ((SELECT $1 FROM
+/// pierre_w), $2, …)`: the row cannot be formed, so neither checked by the
+/// wall nor matched against a conflicting row, before `pierre_w` has run.
+///
+/// The settings are `LOCAL`: on the pool nothing outlives the statement's
+/// implicit transaction, and in a caller's transaction every statement
+/// sets its own wall anyway. Built as text because sea-query has no lateral
+/// join over an arbitrary statement; the wall goes in as parameters so that
+/// every tenant shares one prepared statement.
+fn gated(stmt: &Statement, wall: Option<Wall>) -> Option<Statement> {
+    const LOCKS: [&str; 4] = [
+        " FOR UPDATE",
+        " FOR NO KEY UPDATE",
+        " FOR SHARE",
+        " FOR KEY SHARE",
+    ];
+    let sql = stmt.sql.as_str();
+    let mut values = stmt.values.clone().unwrap_or(Values(Vec::new())).0;
+    let (scope, tenant) = match wall {
+        Some(Wall::Tenant(tenant)) => ("tenant", tenant.to_string()),
+        Some(Wall::Global) => ("global", String::new()),
+        None => ("all", String::new()),
+    };
+    let first = values.len() + 1;
+    let setter = format!(
+        "SELECT set_config('pierre.scope', ${first}, true) AS s, \
+         set_config('pierre.tenant_id', ${}, true) AS t",
+        first + 1
+    );
+    let sql = if sql.starts_with("SELECT ") && !LOCKS.iter().any(|lock| sql.contains(lock)) {
+        format!(
+            "SELECT pierre_q.* FROM ({setter}) AS pierre_w \
+             CROSS JOIN LATERAL (SELECT * FROM ({sql}) AS pierre_o \
+             WHERE pierre_w.t IS NOT NULL OFFSET 0) AS pierre_q"
+        )
+    } else if sql.starts_with("INSERT INTO ") {
+        let (head, row) = sql.split_once(" VALUES ($")?;
+        let digits = row.find(|c: char| !c.is_ascii_digit())?;
+        let (param, rest) = row.split_at(digits);
+        // One row only, and its first value a parameter.
+        if digits == 0 || !rest.starts_with([',', ')']) || rest.contains("), (") {
+            return None;
+        }
+        format!("WITH pierre_w AS ({setter}) {head} VALUES ((SELECT ${param} FROM pierre_w){rest}")
+    } else {
+        return None;
+    };
+    values.push(Value::from(scope));
+    values.push(Value::from(tenant));
+    Some(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
 }
 
 /// Runs `$call` with `$c` bound to the connection to use: as it is, after
@@ -87,6 +176,9 @@ impl ConnectionTrait for Walled<'_> {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        if let Some(gated) = self.gated(&stmt) {
+            return self.conn.execute_raw(gated).await;
+        }
         walled!(self, |c| c.execute_raw(stmt))
     }
 
@@ -95,14 +187,85 @@ impl ConnectionTrait for Walled<'_> {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        if let Some(gated) = self.gated(&stmt) {
+            return self.conn.query_one_raw(gated).await;
+        }
         walled!(self, |c| c.query_one_raw(stmt))
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        if let Some(gated) = self.gated(&stmt) {
+            return self.conn.query_all_raw(gated).await;
+        }
         walled!(self, |c| c.query_all_raw(stmt))
     }
 
     fn support_returning(&self) -> bool {
         self.conn.support_returning()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt(sql: &str, values: usize) -> Statement {
+        let values: Vec<Value> = (0..values).map(|i| Value::from(i as i64)).collect();
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    }
+
+    fn tenant() -> Option<Wall> {
+        Some(Wall::Tenant(TenantId::from_uuid(uuid::Uuid::nil())))
+    }
+
+    #[test]
+    fn a_read_is_wrapped_after_the_setter_with_the_wall_as_its_last_parameters() {
+        let read = stmt(
+            r#"SELECT "id" FROM "t" WHERE "a" = $1 ORDER BY "id" LIMIT $2"#,
+            2,
+        );
+        let wrapped = gated(&read, tenant()).unwrap();
+        assert_eq!(
+            wrapped.sql,
+            "SELECT pierre_q.* FROM (SELECT set_config('pierre.scope', $3, true) AS s, \
+             set_config('pierre.tenant_id', $4, true) AS t) AS pierre_w \
+             CROSS JOIN LATERAL (SELECT * FROM (SELECT \"id\" FROM \"t\" WHERE \"a\" = $1 \
+             ORDER BY \"id\" LIMIT $2) AS pierre_o WHERE pierre_w.t IS NOT NULL OFFSET 0) \
+             AS pierre_q"
+        );
+        let values = wrapped.values.unwrap().0;
+        assert_eq!(values[2], Value::from("tenant"));
+        assert_eq!(values[3], Value::from(uuid::Uuid::nil().to_string()));
+        let all = gated(&read, None).unwrap().values.unwrap().0;
+        assert_eq!(all[2..], [Value::from("all"), Value::from("")]);
+    }
+
+    #[test]
+    fn a_one_row_insert_forms_its_row_from_the_setter() {
+        let insert = stmt(
+            r#"INSERT INTO "t" ("id", "a") VALUES ($1, $2) ON CONFLICT ("id") DO NOTHING"#,
+            2,
+        );
+        assert_eq!(
+            gated(&insert, tenant()).unwrap().sql,
+            "WITH pierre_w AS (SELECT set_config('pierre.scope', $3, true) AS s, \
+             set_config('pierre.tenant_id', $4, true) AS t) INSERT INTO \"t\" (\"id\", \"a\") \
+             VALUES ((SELECT $1 FROM pierre_w), $2) ON CONFLICT (\"id\") DO NOTHING"
+        );
+    }
+
+    #[test]
+    fn other_statements_keep_a_setter_of_their_own() {
+        for sql in [
+            r#"SELECT "id" FROM "t" WHERE "a" = $1 FOR UPDATE"#,
+            r#"SELECT "id" FROM "t" FOR NO KEY UPDATE"#,
+            r#"INSERT INTO "t" ("id") VALUES ($1), ($2)"#,
+            r#"INSERT INTO "t" ("id") VALUES (DEFAULT)"#,
+            r#"UPDATE "t" SET "a" = $1"#,
+            r#"DELETE FROM "t" WHERE "a" = $1"#,
+            r#"WITH x AS (DELETE FROM "t" RETURNING 1) SELECT 1"#,
+        ] {
+            assert!(gated(&stmt(sql, 2), tenant()).is_none(), "{sql}");
+        }
     }
 }
