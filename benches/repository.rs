@@ -9,6 +9,9 @@
 //! (with the `metrics` feature) only the point read and what recording the
 //! metrics costs it; `PIERRE_BENCH_ONLY=rls` only PostgreSQL's row-level
 //! security on against off (run after the PostgreSQL lines otherwise).
+//! With `PIERRE_BENCH_REPLICA_URL` naming a streaming standby of the
+//! PostgreSQL server, the read-replica path runs against a handle on the
+//! standby itself (`PIERRE_BENCH_ONLY=replica`: only those lines).
 //!
 //! Each line has three sides: the repository, raw sqlx on the library's own
 //! pool ("raw"), and the same raw SQL on a pool opened with sqlx's default
@@ -28,6 +31,7 @@
 #[cfg(feature = "metrics")]
 mod metrics_cost;
 mod raw;
+mod replica_cost;
 mod rls_cost;
 
 use std::cell::Cell;
@@ -51,6 +55,26 @@ use raw::Raw;
 /// likely a slow spell of this shared two-core machine covers all of its
 /// sides alike.
 const ROUNDS: usize = 96;
+
+/// `n` runs of `op` per side per round, the side that goes first
+/// alternating; `op` is told whether it runs on the first side. Returns
+/// the first side's timing and the second's.
+async fn interleaved(n: usize, mut op: impl AsyncFnMut(bool, usize)) -> (Timing, Timing) {
+    let (mut one, mut other) = (Timing::new(), Timing::new());
+    for round in 0..ROUNDS {
+        for first in [round % 2 == 0, round % 2 == 1] {
+            let start = Instant::now();
+            for i in 0..n {
+                op(first, round * n + i).await;
+            }
+            let timing = if first { &mut one } else { &mut other };
+            timing
+                .samples
+                .push(start.elapsed().as_secs_f64() / n as f64);
+        }
+    }
+    (one, other)
+}
 
 /// Samples of the lines timed on one side only (batches, OFFSET pages).
 const SOLO_SAMPLES: usize = 8;
@@ -1023,7 +1047,10 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(200_000);
-        let only_rls = std::env::var("PIERRE_BENCH_ONLY").as_deref() == Ok("rls");
+        let only = std::env::var("PIERRE_BENCH_ONLY").unwrap_or_default();
+        let only_replica = only == "replica";
+        // The replica lines alone skip everything else.
+        let only_rls = only == "rls" || only_replica;
         // A WAL file, as deployed: the peer opens the same file.
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("bench.db").display());
@@ -1056,7 +1083,15 @@ fn main() {
                 let pg = bench(open(&url).await, &url, "PostgreSQL", users_for_paging).await;
                 pg.print();
             }
-            rls_cost::rls_lines(&admin).await.print();
+            if !only_replica {
+                rls_cost::rls_lines(&admin).await.print();
+            }
+            match std::env::var("PIERRE_BENCH_REPLICA_URL") {
+                Ok(standby) => replica_cost::replica_lines(&admin, &standby).await.print(),
+                Err(_) => println!(
+                    "\n(replica lines skipped: set PIERRE_BENCH_REPLICA_URL to a standby of the server)"
+                ),
+            }
         } else {
             println!("\n(PostgreSQL skipped: set PIERRE_BENCH_POSTGRES_URL to include it)");
         }

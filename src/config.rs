@@ -33,6 +33,18 @@ pub const ENV_KEY_REFRESH_INTERVAL: &str = "PIERRE_KEY_REFRESH_INTERVAL";
 /// PostgreSQL's row-level security (see
 /// [`DatabaseConfig::row_level_security`]).
 pub const ENV_ROW_LEVEL_SECURITY: &str = "PIERRE_ROW_LEVEL_SECURITY";
+/// Environment variable: PostgreSQL read replica URLs, comma-separated
+/// (see [`DatabaseConfig::replica_urls`]).
+pub const ENV_REPLICA_URLS: &str = "PIERRE_DATABASE_REPLICA_URLS";
+/// Environment variable: milliseconds a replica may lag before its reads go
+/// elsewhere (see [`DatabaseConfig::max_replica_lag`]).
+pub const ENV_MAX_REPLICA_LAG_MS: &str = "PIERRE_MAX_REPLICA_LAG_MS";
+/// Environment variable: milliseconds between checks of each replica (see
+/// [`DatabaseConfig::replica_check_interval`]).
+pub const ENV_REPLICA_CHECK_INTERVAL_MS: &str = "PIERRE_REPLICA_CHECK_INTERVAL_MS";
+
+const DEFAULT_MAX_REPLICA_LAG: Duration = Duration::from_secs(5);
+const DEFAULT_REPLICA_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How to connect. [`DatabaseConfig::new`] gives the defaults; the fields
 /// can be changed directly or read from the environment with
@@ -110,6 +122,19 @@ pub struct DatabaseConfig {
     /// own that sets it (three more), and inside a transaction sets it
     /// first (one more). On SQLite it is refused.
     pub row_level_security: bool,
+    /// PostgreSQL only (default none): streaming replicas of the database,
+    /// for the reads asked of
+    /// [`Database::replica`](crate::Database::replica) (see the `replicas`
+    /// module). Each gets a pool of its own, opened lazily. Everything
+    /// else, transactions included, stays on the primary. On SQLite it is
+    /// refused.
+    pub replica_urls: Vec<String>,
+    /// How far behind the primary a replica may be and still serve reads
+    /// (default 5 s).
+    pub max_replica_lag: Duration,
+    /// How often each replica's lag and health are checked, in the
+    /// background (default 1 s).
+    pub replica_check_interval: Duration,
 }
 
 impl DatabaseConfig {
@@ -131,6 +156,9 @@ impl DatabaseConfig {
             require_migrated: true,
             key_refresh_interval: Duration::from_secs(30),
             row_level_security: false,
+            replica_urls: Vec::new(),
+            max_replica_lag: DEFAULT_MAX_REPLICA_LAG,
+            replica_check_interval: DEFAULT_REPLICA_CHECK_INTERVAL,
         }
     }
 
@@ -177,6 +205,11 @@ impl DatabaseConfig {
         config.key_refresh_interval =
             seconds(vars, ENV_KEY_REFRESH_INTERVAL, config.key_refresh_interval)?;
         config.row_level_security = flag(vars, ENV_ROW_LEVEL_SECURITY)?;
+        (
+            config.replica_urls,
+            config.max_replica_lag,
+            config.replica_check_interval,
+        ) = replica_settings(vars)?;
         config.validate()?;
         Ok(config)
     }
@@ -211,6 +244,27 @@ impl DatabaseConfig {
                  (the tenant scope still applies)"
             )));
         }
+        if !self.replica_urls.is_empty() {
+            if backend.is_sqlite() {
+                return Err(DatabaseError::Config(format!(
+                    "{ENV_REPLICA_URLS} is for PostgreSQL; an embedded SQLite database has no \
+                     replicas"
+                )));
+            }
+            for url in &self.replica_urls {
+                if !matches!(Backend::from_url(url)?, Backend::Postgres) {
+                    return Err(DatabaseError::Config(format!(
+                        "{ENV_REPLICA_URLS}: {} is not a PostgreSQL URL",
+                        redact_password(url)
+                    )));
+                }
+            }
+            if self.replica_check_interval.is_zero() {
+                return Err(DatabaseError::Config(format!(
+                    "{ENV_REPLICA_CHECK_INTERVAL_MS} must be greater than zero"
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -233,6 +287,16 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("require_migrated", &self.require_migrated)
             .field("key_refresh_interval", &self.key_refresh_interval)
             .field("row_level_security", &self.row_level_security)
+            .field(
+                "replica_urls",
+                &self
+                    .replica_urls
+                    .iter()
+                    .map(|url| redact_password(url))
+                    .collect::<Vec<_>>(),
+            )
+            .field("max_replica_lag", &self.max_replica_lag)
+            .field("replica_check_interval", &self.replica_check_interval)
             .finish()
     }
 }
@@ -305,6 +369,43 @@ fn seconds(vars: &HashMap<String, String>, name: &str, default: Duration) -> Res
         Some(text) => text.parse::<u64>().map(Duration::from_secs).map_err(|_| {
             DatabaseError::Config(format!(
                 "{name} must be a whole number of seconds, got {text:?}"
+            ))
+        }),
+    }
+}
+
+/// The replica URLs, lag bound and check interval `vars` set (the
+/// defaults where unset).
+pub(crate) fn replica_settings(
+    vars: &HashMap<String, String>,
+) -> Result<(Vec<String>, Duration, Duration)> {
+    let urls = vars
+        .get(ENV_REPLICA_URLS)
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((
+        urls,
+        millis(vars, ENV_MAX_REPLICA_LAG_MS, DEFAULT_MAX_REPLICA_LAG)?,
+        millis(
+            vars,
+            ENV_REPLICA_CHECK_INTERVAL_MS,
+            DEFAULT_REPLICA_CHECK_INTERVAL,
+        )?,
+    ))
+}
+
+fn millis(vars: &HashMap<String, String>, name: &str, default: Duration) -> Result<Duration> {
+    match vars.get(name).map(|v| v.trim()) {
+        None | Some("") => Ok(default),
+        Some(text) => text.parse::<u64>().map(Duration::from_millis).map_err(|_| {
+            DatabaseError::Config(format!(
+                "{name} must be a whole number of milliseconds, got {text:?}"
             ))
         }),
     }

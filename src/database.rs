@@ -79,8 +79,10 @@ impl Database {
         let conn = open(&config, &backend, None).await?;
         let cursors = CursorCodec::new(&config.master_key);
         let keys = KeyCache::new(config.master_key.clone(), config.key_refresh_interval);
+        let replicas = crate::replicas::ReplicaSet::open(&config, &conn).await?;
         let db = Self {
             inner: Arc::new(Shared {
+                replicas,
                 conn,
                 backend,
                 config,
@@ -219,8 +221,10 @@ impl Database {
         &self.inner.conn
     }
 
-    /// Closes the pool (an in-memory database is gone afterwards).
+    /// Closes the pool and the read replicas' pools (an in-memory
+    /// database is gone afterwards).
     pub async fn close(self) -> Result<()> {
+        self.inner.replicas.close().await;
         self.inner.conn.close_by_ref().await?;
         Ok(())
     }
@@ -343,6 +347,20 @@ async fn open(
 }
 
 impl Database {
+    /// Checks each read replica now (its lag and health, as the background
+    /// check does) and reports them, in the configured order; empty without
+    /// replicas.
+    pub async fn replica_status(&self) -> Vec<crate::ReplicaStatus> {
+        self.inner.replicas.status(&self.inner.conn).await
+    }
+
+    /// How many reads asked of [`Database::replica`] were served by the
+    /// primary (no replica healthy and caught up, or one failed the read),
+    /// since this handle connected.
+    pub fn replica_fallbacks(&self) -> u64 {
+        self.inner.replicas.fallbacks()
+    }
+
     /// Checks that the PostgreSQL server `url` names answers within
     /// `timeout`, accepts the URL's credentials and holds its database, by
     /// opening and closing one connection; nothing is created. A failure is

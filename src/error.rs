@@ -91,6 +91,15 @@ pub enum DatabaseError {
     #[error("unsupported: {0}")]
     Unsupported(String),
 
+    /// A write (or a transaction) was asked of the read-replica handle
+    /// ([`Database::replica`](crate::Database::replica)); nothing was sent
+    /// to any server.
+    #[error(
+        "read-only handle: {0} was asked of `replica()`, whose statements may only read; \
+         write through the primary handles (`db.users()`, `db.tenant(t)…`)"
+    )]
+    ReadOnly(String),
+
     /// The source of an adoption is not a database the original Pierre
     /// server wrote, or holds something this version cannot take over as
     /// it is; the message names each migration, table or column at fault.
@@ -387,6 +396,7 @@ impl DatabaseError {
             DatabaseError::Crypto(_) => "crypto",
             DatabaseError::Config(_) => "config",
             DatabaseError::Unsupported(_) => "unsupported",
+            DatabaseError::ReadOnly(_) => "read_only",
             DatabaseError::NotAdoptable(_) => "not_adoptable",
             DatabaseError::NotMigrated { .. } => "not_migrated",
             DatabaseError::Connect { .. } => "connect",
@@ -561,6 +571,9 @@ impl From<DbErr> for DatabaseError {
                 entity: "record",
                 key: what.clone(),
             };
+        }
+        if let Some(what) = crate::query::refused_on_replica(&err) {
+            return DatabaseError::ReadOnly(what.to_owned());
         }
         if let DbErr::Migration(message) = &err {
             return DatabaseError::Migration(message.clone());

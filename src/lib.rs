@@ -121,6 +121,7 @@ mod ids;
 mod keys;
 mod pagination;
 mod query;
+mod replicas;
 mod repositories;
 mod restore;
 pub mod rls;
@@ -152,7 +153,8 @@ pub use chrono;
 pub use config::{
     DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_CONNECT_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT,
     ENV_KEY_REFRESH_INTERVAL, ENV_MASTER_KEY, ENV_MASTER_KEY_FILE, ENV_MAX_CONNECTIONS,
-    ENV_MAX_LIFETIME, ENV_MIN_CONNECTIONS, ENV_ROW_LEVEL_SECURITY,
+    ENV_MAX_LIFETIME, ENV_MAX_REPLICA_LAG_MS, ENV_MIN_CONNECTIONS, ENV_REPLICA_CHECK_INTERVAL_MS,
+    ENV_REPLICA_URLS, ENV_ROW_LEVEL_SECURITY,
 };
 pub use crypto::CryptoError;
 pub use crypto::master::{MASTER_KEY_LEN, MasterKey};
@@ -201,6 +203,7 @@ pub use ids::{
 };
 pub use pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use query::TxFuture;
+pub use replicas::{ReplicaStatus, check_replicas};
 pub use repositories::a2a::{
     A2aClient, A2aClients, A2aDailyUsage, A2aSession, A2aSessions, A2aTask, A2aTasks, A2aUsage,
     A2aUsageStats, NewA2aClient, NewA2aUsage, OpenedA2aSession, RegisteredA2aClient,
@@ -250,7 +253,7 @@ pub use repositories::usage::{
     UsageStats,
 };
 pub use restore::{RestoreOptions, RestoreReport, restore_backup};
-pub use scope::{AcrossTenants, TenantScope};
+pub use scope::{AcrossTenants, ReplicaReads, TenantScope};
 pub use security::{
     ColumnCheck, KeyVersionInfo, LegacyHmacKey, ReencryptProgress, ReencryptReport, SealedCounts,
     Security, UnreadableValue, VerifyProgress, VerifyReport,

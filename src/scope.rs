@@ -52,6 +52,56 @@ impl<'a> TenantScope<'a> {
     pub fn id(&self) -> TenantId {
         self.scoped.tenant()
     }
+
+    /// This tenant's data, its reads on the read replicas: the same as
+    /// [`Database::replica`](crate::Database::replica)`().tenant(id)`. Inside
+    /// a transaction it is the transaction's scope unchanged (a transaction
+    /// never touches a replica).
+    pub fn replica(&self) -> TenantScope<'a> {
+        TenantScope {
+            scoped: self.scoped.on_replica(),
+        }
+    }
+}
+
+/// The read path: `db.replica()`. Its repositories are the primary's, and
+/// their reads go to a PostgreSQL read replica that is healthy, within the
+/// lag bound and caught up with this handle's own writes; otherwise to the
+/// primary (see [`DatabaseConfig::replica_urls`](crate::DatabaseConfig::replica_urls)).
+/// Without replicas every read goes to the primary.
+///
+/// Only reads: a method that writes (or begins a transaction) fails with
+/// [`DatabaseError::ReadOnly`](crate::DatabaseError::ReadOnly) before any
+/// statement is sent. Tenant scoping and decryption are the primary's.
+///
+/// ```
+/// use pierre_db::{Database, MasterKey, PageRequest, UserStatus};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+/// # let mut config = pierre_db::DatabaseConfig::new("sqlite::memory:", MasterKey::generate()?);
+/// # config.migrate_on_connect = true;
+/// # let db = Database::connect_with(config).await?;
+/// // A heavy read: on a replica when one is fit for it.
+/// let users = db.replica().users();
+/// let page = users.list_by_status_paginated(UserStatus::Active, &PageRequest::first(50)).await?;
+/// assert!(page.items.is_empty());
+/// // A write through it is refused before it is sent.
+/// let refused = db.replica().users().create(pierre_db::NewUser::new("a@b.org", "h")).await;
+/// assert!(matches!(refused, Err(pierre_db::DatabaseError::ReadOnly(_))));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy)]
+pub struct ReplicaReads<'a> {
+    pub(crate) shared: &'a crate::shared::Shared,
+}
+
+impl<'a> ReplicaReads<'a> {
+    /// The context of its repositories.
+    pub(crate) fn ctx(&self) -> Ctx<'a> {
+        Ctx::pool(self.shared).on_replica()
+    }
 }
 
 /// Operations that span every tenant, named so at the call site:

@@ -24,6 +24,9 @@ pub(crate) struct Shared {
     pub cursors: CursorCodec,
     /// The master key and the data keys: their one owner.
     pub keys: KeyCache,
+    /// The read replicas (none unless configured) and this handle's last
+    /// write.
+    pub replicas: Arc<crate::replicas::ReplicaSet>,
     /// When the pool's gauges were last set.
     #[cfg(feature = "metrics")]
     pub pool_sampler: crate::telemetry::PoolSampler,

@@ -15,6 +15,7 @@
 //! | [`RETRIES`] | counter | `kind` |
 //! | [`RETRIES_EXHAUSTED`] | counter | `kind` |
 //! | [`KEY_CACHE_EVENTS`] | counter | `event` |
+//! | [`REPLICA_FALLBACKS`] | counter | `reason` (`unhealthy`, `own_write`) |
 //!
 //! - `repository` is the accessor that hands the repository out (`users`,
 //!   `oauth_tokens` for `db.tenant(t).oauth_tokens()`,
@@ -46,6 +47,10 @@
 //!   (the keys were read again), `rotated_elsewhere` (another process had
 //!   rotated), `unknown_version` (a value sealed under a key this handle
 //!   did not know yet).
+//! - [`REPLICA_FALLBACKS`]: reads asked of a read replica and served by the
+//!   primary, because no replica was healthy and close enough (or one
+//!   failed the read: `unhealthy`) or because this handle had written
+//!   since the replicas last caught up (`own_write`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), pierre_db::DatabaseError> {
@@ -85,6 +90,8 @@ pub const RETRIES: &str = "pierre_db_transaction_retries_total";
 pub const RETRIES_EXHAUSTED: &str = "pierre_db_transaction_retries_exhausted_total";
 /// Events of the handle's data-key cache.
 pub const KEY_CACHE_EVENTS: &str = "pierre_db_key_cache_events_total";
+/// Reads asked of a read replica and served by the primary, by reason.
+pub const REPLICA_FALLBACKS: &str = "pierre_db_replica_fallbacks_total";
 
 /// Registers the description and unit of every series with the recorder
 /// installed now. [`Database::connect`](crate::Database::connect) calls it;
@@ -120,6 +127,10 @@ pub fn describe() {
         "pierre-db transactions still failing with a retryable error on their last attempt"
     );
     describe_counter!(KEY_CACHE_EVENTS, "Events of the pierre-db data-key cache");
+    describe_counter!(
+        REPLICA_FALLBACKS,
+        "Reads asked of a pierre-db read replica and served by the primary, by reason"
+    );
 }
 
 /// A repository type and the accessor name its series are labelled with.
@@ -212,6 +223,17 @@ pub(crate) fn retries_exhausted(err: &crate::DatabaseError) {
 /// An event of the key cache (see the module docs for each).
 pub(crate) fn key_cache(event: &'static str) {
     counter!(KEY_CACHE_EVENTS, "event" => event).increment(1);
+}
+
+/// A read asked of a replica went to the primary.
+pub(crate) fn replica_fallback(why: crate::replicas::Fallback) {
+    use crate::replicas::Fallback;
+    let reason = match why {
+        Fallback::None => return,
+        Fallback::Unhealthy => "unhealthy",
+        Fallback::OwnWrite => "own_write",
+    };
+    counter!(REPLICA_FALLBACKS, "reason" => reason).increment(1);
 }
 
 /// When the pool was last sampled, so that sampling costs one clock read

@@ -170,6 +170,8 @@ impl Database {
             other => other,
         };
         let outcome = finish(tx, outcome).await;
+        // Its writes, if any, are committed: replica reads wait for them.
+        self.shared().replicas.note_write();
         if let Err(DatabaseError::StaleKey { .. }) = &outcome {
             self.reload_keys().await?;
         }

@@ -3,15 +3,13 @@
 //! wall applies to, one with the wall up and the handle setting its
 //! tenant, one without; sides interleaved round by round.
 
-use std::time::Instant;
-
 use pierre_db::{
     ApiKeyTier, Database, DatabaseConfig, MasterKey, NewApiKey, NewApiKeyUsage, NewTenant, NewUser,
     OauthProvider, PageRequest, TenantId, UserId, UserStatus,
 };
 use sea_orm::ConnectionTrait;
 
-use crate::{ROUNDS, Report, Timing, token};
+use crate::{Report, Timing, interleaved, token};
 
 const ROLE: &str = "pierre_bench_app";
 const USERS: usize = 200;
@@ -84,29 +82,18 @@ async fn side(admin_url: &str, walled: bool) -> Side {
     }
 }
 
-/// `n` runs of `op` on each side per round, the side that goes first
-/// alternating; returns (walled, open) timings.
+/// `n` runs of `op` on each side per round (see [`interleaved`]);
+/// returns (walled, open) timings.
 async fn paired(
     n: usize,
     on: &Side,
     off: &Side,
     mut op: impl AsyncFnMut(&Side, usize),
 ) -> (Timing, Timing) {
-    let (mut walled, mut open) = (Timing::new(), Timing::new());
-    for round in 0..ROUNDS {
-        for first in [round % 2 == 0, round % 2 == 1] {
-            let side = if first { on } else { off };
-            let start = Instant::now();
-            for i in 0..n {
-                op(side, round * n + i).await;
-            }
-            let timing = if first { &mut walled } else { &mut open };
-            timing
-                .samples
-                .push(start.elapsed().as_secs_f64() / n as f64);
-        }
-    }
-    (walled, open)
+    interleaved(n, async |first, i| {
+        op(if first { on } else { off }, i).await
+    })
+    .await
 }
 
 /// The lines of row-level security on against off, on the server of

@@ -40,6 +40,9 @@ pub struct Ctx<'a> {
     /// The rows its statements may reach under row-level security (set by
     /// the scope handles; `None`: every row).
     wall: Option<Wall>,
+    /// The read-replica handle's: its reads may go to a replica, and it
+    /// neither writes nor begins a transaction.
+    replica: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -49,6 +52,7 @@ impl<'a> Ctx<'a> {
             conn: Conn::Pool(shared.pool()),
             shared,
             wall: None,
+            replica: false,
         }
     }
 
@@ -58,6 +62,7 @@ impl<'a> Ctx<'a> {
             conn: Conn::Tx(txn),
             shared,
             wall: None,
+            replica: false,
         }
     }
 
@@ -71,7 +76,25 @@ impl<'a> Ctx<'a> {
             conn: Conn::Tx(txn),
             shared: self.shared,
             wall: self.wall,
+            replica: false,
         }
+    }
+
+    /// This handle on the read replicas: its reads may go to one (on the
+    /// pool; inside a transaction it stays where it is).
+    pub(crate) fn on_replica(self) -> Self {
+        Self {
+            replica: matches!(self.conn, Conn::Pool(_)),
+            ..self
+        }
+    }
+
+    /// Refuses `what` on the read-replica handle, before anything is sent.
+    pub(crate) fn writable(&self, what: &str) -> Result<()> {
+        if self.replica {
+            return Err(crate::error::DatabaseError::ReadOnly(what.to_owned()));
+        }
+        Ok(())
     }
 
     /// This handle walled to `wall`: for the scope handles.
@@ -91,11 +114,17 @@ impl<'a> Ctx<'a> {
     /// The executor a statement runs on: [`Self::conn`], with the handle's
     /// wall set first when row-level security is on.
     pub(in crate::query) fn exec(&self) -> Walled<'a> {
-        Walled::new(
+        let exec = Walled::new(
             self.conn(),
             self.shared.config.row_level_security,
             self.wall,
-        )
+            &self.shared.replicas,
+        );
+        if self.replica {
+            exec.on_replica()
+        } else {
+            exec
+        }
     }
 
     /// The executor to run a statement on: for the executor
@@ -166,9 +195,12 @@ impl<'a> Ctx<'a> {
     where
         F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
     {
+        self.writable("a write transaction")?;
         let txn = begin_write(&self.conn()).await?;
         let outcome = work(self.inside(&txn)).await;
-        finish(txn, outcome).await
+        let done = finish(txn, outcome).await;
+        self.shared.replicas.note_write();
+        done
     }
 
     /// Opens a sealed value with the current keys.

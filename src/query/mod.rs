@@ -36,4 +36,4 @@ pub use scoped::{AllTenants, Scoped, TenantColumn};
 pub(crate) use scoped::{GlobalRows, Rows, global_insert, global_rows, global_update};
 pub(crate) use scoped::{OWNED_TABLES, SHARED_TABLES};
 pub(crate) use support::{expect_changed, in_period, latest, string_list, unsigned, unsigned_opt};
-pub(crate) use walled::Wall;
+pub(crate) use walled::{Wall, refused_on_replica};

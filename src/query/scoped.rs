@@ -111,6 +111,14 @@ impl<'a> Scoped<'a> {
         }
     }
 
+    /// The same tenant's rows, its reads on the read replicas.
+    pub(crate) fn on_replica(self) -> Self {
+        Self {
+            ctx: self.ctx.on_replica(),
+            ..self
+        }
+    }
+
     /// The tenant, for spans and for the encryption context.
     pub fn tenant(&self) -> TenantId {
         self.tenant
@@ -466,6 +474,12 @@ impl<'a> AllTenants<'a> {
     /// repository holds.
     pub(crate) fn on_pool(shared: &'a Shared) -> Self {
         Self::new(Ctx::pool(shared))
+    }
+
+    /// Every tenant's rows, read on the replicas: for
+    /// `db.replica().across_tenants()`.
+    pub(crate) fn on_replica(shared: &'a Shared) -> Self {
+        Self::new(Ctx::pool(shared).on_replica())
     }
 
     /// Every tenant's rows inside `txn`: for `tx.across_tenants()` and

@@ -28,6 +28,7 @@ impl Ctx<'_> {
         &self,
         build: impl Fn(&Keyring) -> Result<Checked<Statement>>,
     ) -> Result<u64> {
+        self.writable("a sealed write")?;
         if self.in_transaction() {
             return self.write_sealed_here(&build).await;
         }
@@ -37,7 +38,9 @@ impl Ctx<'_> {
             let txn = begin_write(&self.conn()).await?;
             let here = self.inside(&txn);
             let outcome = here.write_sealed_here(&build).await;
-            match finish(txn, outcome).await {
+            let done = finish(txn, outcome).await;
+            self.shared().replicas.note_write();
+            match done {
                 Err(DatabaseError::StaleKey { .. }) if attempt < 3 => {
                     self.shared().keys().reload(&self.conn()).await?;
                 }

@@ -25,6 +25,7 @@ use sea_orm::{
 };
 
 use crate::ids::TenantId;
+use crate::replicas::ReplicaSet;
 
 /// Which rows of the tenant-owned tables a handle's statements may reach
 /// under row-level security; unscoped handles have none (every row).
@@ -44,17 +45,57 @@ pub(crate) struct Walled<'a> {
     set: Option<String>,
     /// The wall a gated statement sets (see [`gated`]).
     wall: Option<Wall>,
+    /// The handle's replicas: where its writes are noted and, for the
+    /// read-replica handle (`replica`), where its reads may go.
+    replicas: &'a ReplicaSet,
+    /// Whether this is the read-replica handle's executor: reads may go to
+    /// a replica, and anything else is refused before it is sent.
+    replica: bool,
 }
 
 impl<'a> Walled<'a> {
     /// Runs on `conn`; `wall` is set first when `rls` is on (on the pool,
     /// only for a walled handle).
-    pub(crate) fn new(conn: DatabaseExecutor<'a>, rls: bool, wall: Option<Wall>) -> Self {
+    pub(crate) fn new(
+        conn: DatabaseExecutor<'a>,
+        rls: bool,
+        wall: Option<Wall>,
+        replicas: &'a ReplicaSet,
+    ) -> Self {
         let set = match (&conn, rls, wall) {
             (_, false, _) | (DatabaseExecutor::Connection(_), true, None) => None,
             (_, true, wall) => Some(crate::rls::set_wall_sql(wall)),
         };
-        Self { conn, set, wall }
+        Self {
+            conn,
+            set,
+            wall,
+            replicas,
+            replica: false,
+        }
+    }
+
+    /// The read-replica handle's executor (on the pool only: a transaction
+    /// stays where it began).
+    pub(crate) fn on_replica(mut self) -> Self {
+        self.replica = matches!(self.conn, DatabaseExecutor::Connection(_));
+        self
+    }
+
+    /// `stmt` as a replica runs it: the wall, when on, goes inside it (a
+    /// replica runs no transaction of this handle's).
+    fn for_replica(&self, stmt: &Statement) -> Statement {
+        match &self.set {
+            Some(_) => gated(stmt, self.wall).unwrap_or_else(|| stmt.clone()),
+            None => stmt.clone(),
+        }
+    }
+
+    /// Notes a write that has ended, when `sql` may have written.
+    fn ended(&self, sql: &str) {
+        if !is_read(sql) {
+            self.replicas.note_write();
+        }
     }
 
     /// `stmt` as one statement that sets the wall first, when it is a
@@ -95,12 +136,6 @@ impl<'a> Walled<'a> {
 /// join over an arbitrary statement; the wall goes in as parameters so that
 /// every tenant shares one prepared statement.
 fn gated(stmt: &Statement, wall: Option<Wall>) -> Option<Statement> {
-    const LOCKS: [&str; 4] = [
-        " FOR UPDATE",
-        " FOR NO KEY UPDATE",
-        " FOR SHARE",
-        " FOR KEY SHARE",
-    ];
     let sql = stmt.sql.as_str();
     let mut values = stmt.values.clone().unwrap_or(Values(Vec::new())).0;
     let (scope, tenant) = match wall {
@@ -114,7 +149,7 @@ fn gated(stmt: &Statement, wall: Option<Wall>) -> Option<Statement> {
          set_config('pierre.tenant_id', ${}, true) AS t",
         first + 1
     );
-    let sql = if sql.starts_with("SELECT ") && !LOCKS.iter().any(|lock| sql.contains(lock)) {
+    let sql = if is_read(sql) {
         format!(
             "SELECT pierre_q.* FROM ({setter}) AS pierre_w \
              CROSS JOIN LATERAL (SELECT * FROM ({sql}) AS pierre_o \
@@ -139,6 +174,62 @@ fn gated(stmt: &Statement, wall: Option<Wall>) -> Option<Statement> {
         sql,
         values,
     ))
+}
+
+/// What marks the driver error of a statement refused on the read-replica
+/// handle, before the library's error names it.
+const REFUSED_ON_REPLICA: &str = "pierre-db read-only handle: ";
+
+/// A statement refused on the read-replica handle, as the driver error the
+/// executor's trait returns.
+fn refused(sql: &str) -> DbErr {
+    let verb = sql
+        .split_whitespace()
+        .next()
+        .unwrap_or("an empty statement");
+    DbErr::Custom(format!("{REFUSED_ON_REPLICA}{verb}"))
+}
+
+/// What was refused, when `err` is a statement refused on the read-replica
+/// handle.
+pub(crate) fn refused_on_replica(err: &DbErr) -> Option<&str> {
+    match err {
+        DbErr::Custom(message) => message.strip_prefix(REFUSED_ON_REPLICA),
+        _ => None,
+    }
+}
+
+/// Whether `sql` only reads: a `SELECT` that locks no row (a replica could
+/// not run the rest, and the read-replica handle sends it nowhere).
+fn is_read(sql: &str) -> bool {
+    const LOCKS: [&str; 4] = [
+        " FOR UPDATE",
+        " FOR NO KEY UPDATE",
+        " FOR SHARE",
+        " FOR KEY SHARE",
+    ];
+    sql.starts_with("SELECT ") && !LOCKS.iter().any(|lock| sql.contains(lock))
+}
+
+/// On the read-replica handle: refuses anything but a read, then runs
+/// `$call` with `$c` a replica fit for it and `$s` the statement as it
+/// runs there, returning its rows; falls through to the primary when no
+/// replica is fit or the replica failed.
+macro_rules! on_replica {
+    ($self:ident, $stmt:ident, |$c:ident, $s:ident| $call:expr) => {
+        if $self.replica {
+            if !is_read(&$stmt.sql) {
+                return Err(refused(&$stmt.sql));
+            }
+            if let Ok((i, $c)) = $self.replicas.pick() {
+                let $s = $self.for_replica(&$stmt);
+                match $call.await {
+                    Ok(rows) => return Ok(rows),
+                    Err(err) => $self.replicas.failed(i, &err),
+                }
+            }
+        }
+    };
 }
 
 /// Runs `$call` with `$c` bound to the connection to use: as it is, after
@@ -176,28 +267,47 @@ impl ConnectionTrait for Walled<'_> {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        if let Some(gated) = self.gated(&stmt) {
-            return self.conn.execute_raw(gated).await;
+        if self.replica {
+            return Err(refused(&stmt.sql));
         }
-        walled!(self, |c| c.execute_raw(stmt))
+        let sql = stmt.sql.clone();
+        let done = match self.gated(&stmt) {
+            Some(gated) => self.conn.execute_raw(gated).await,
+            None => walled!(self, |c| c.execute_raw(stmt)),
+        };
+        self.ended(&sql);
+        done
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        walled!(self, |c| c.execute_unprepared(sql))
+        if self.replica {
+            return Err(refused(sql));
+        }
+        let done = walled!(self, |c| c.execute_unprepared(sql));
+        self.ended(sql);
+        done
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        if let Some(gated) = self.gated(&stmt) {
-            return self.conn.query_one_raw(gated).await;
-        }
-        walled!(self, |c| c.query_one_raw(stmt))
+        on_replica!(self, stmt, |c, s| c.query_one_raw(s));
+        let sql = stmt.sql.clone();
+        let done = match self.gated(&stmt) {
+            Some(gated) => self.conn.query_one_raw(gated).await,
+            None => walled!(self, |c| c.query_one_raw(stmt)),
+        };
+        self.ended(&sql);
+        done
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        if let Some(gated) = self.gated(&stmt) {
-            return self.conn.query_all_raw(gated).await;
-        }
-        walled!(self, |c| c.query_all_raw(stmt))
+        on_replica!(self, stmt, |c, s| c.query_all_raw(s));
+        let sql = stmt.sql.clone();
+        let done = match self.gated(&stmt) {
+            Some(gated) => self.conn.query_all_raw(gated).await,
+            None => walled!(self, |c| c.query_all_raw(stmt)),
+        };
+        self.ended(&sql);
+        done
     }
 
     fn support_returning(&self) -> bool {

@@ -71,7 +71,7 @@ use profile::{Goals, Insights, OAuthNotifications, UserConfigurations, UserProfi
 use usage::Usage;
 
 use crate::ids::TenantId;
-use crate::scope::{AcrossTenants, TenantScope};
+use crate::scope::{AcrossTenants, ReplicaReads, TenantScope};
 
 /// Writes the accessors of every repository on [`crate::Database`] (the
 /// pool), [`crate::Tx`] (inside a transaction), [`TenantScope`] and
@@ -112,6 +112,33 @@ macro_rules! accessors {
             /// The few operations that span tenants.
             pub fn across_tenants(&self) -> AcrossTenants<'_> {
                 AcrossTenants { rows: AllTenants::on_pool(self.shared()) }
+            }
+
+            /// The read path: the same repositories, their reads on the
+            /// read replicas (see [`ReplicaReads`]).
+            pub fn replica(&self) -> ReplicaReads<'_> {
+                ReplicaReads { shared: self.shared() }
+            }
+        }
+
+        impl<'a> ReplicaReads<'a> {
+            $(
+                $(#[$gdoc])*
+                ///
+                /// Reads on the replicas.
+                pub fn $gname(&self) -> $gty<'a> {
+                    $gty::new(self.ctx())
+                }
+            )*
+
+            /// The repositories of one tenant's data, reads on the replicas.
+            pub fn tenant(&self, tenant: TenantId) -> TenantScope<'a> {
+                TenantScope::new(self.ctx(), tenant)
+            }
+
+            /// The operations that span tenants, reads on the replicas.
+            pub fn across_tenants(&self) -> AcrossTenants<'a> {
+                AcrossTenants { rows: AllTenants::on_replica(self.shared) }
             }
         }
 
@@ -267,6 +294,18 @@ impl crate::database::Database {
     /// The platform's own audit events (no tenant).
     pub fn global_audit_events(&self) -> AuditEvents<'_> {
         AuditEvents::new(GlobalRows::new(Ctx::pool(self.shared())))
+    }
+}
+
+impl<'a> ReplicaReads<'a> {
+    /// The global admin configuration, reads on the replicas.
+    pub fn global_admin_config(&self) -> AdminConfig<'a> {
+        AdminConfig::new(GlobalRows::new(self.ctx()))
+    }
+
+    /// The platform's own audit events, reads on the replicas.
+    pub fn global_audit_events(&self) -> AuditEvents<'a> {
+        AuditEvents::new(GlobalRows::new(self.ctx()))
     }
 }
 

@@ -197,7 +197,9 @@ impl<'a> Security<'a> {
     async fn reencrypt_batch(&self, column: &SealedColumn, batch: u32) -> Result<Batch> {
         let tx = begin_write(self.db.pool()).await?;
         let outcome = self.reencrypt_rows(&tx, column, batch).await;
-        finish(tx, outcome).await
+        let done = finish(tx, outcome).await;
+        self.db.shared().replicas.note_write();
+        done
     }
 
     async fn reencrypt_rows(
@@ -254,6 +256,7 @@ impl<'a> Security<'a> {
             finish(tx, outcome).await
         })
         .await?;
+        self.db.shared().replicas.note_write();
         self.db.reload_keys().await?;
         info!(version, "retired a data key");
         Ok(())

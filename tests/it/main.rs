@@ -36,6 +36,7 @@ mod privileged;
 mod profile;
 mod recipes;
 mod reliability;
+mod replicas;
 mod restore;
 mod retry;
 mod rls;

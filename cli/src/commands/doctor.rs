@@ -101,6 +101,9 @@ pub async fn run(global: &Global, out: &Output) -> Result<Code> {
                 0
             };
             conn.close().await.ok();
+            if matches!(backend, Backend::Postgres) {
+                replicas(&url, &mut checks).await;
+            }
             if !global.has_master_key() {
                 checks.push(Check::problem(
                     "keys",
@@ -192,6 +195,43 @@ async fn inspect(conn: &DatabaseConnection, backend: &Backend, checks: &mut Vec<
     checks.push(row_counts(conn, sqlite).await);
     if !sqlite {
         checks.push(row_level_security(conn).await);
+    }
+}
+
+/// Each read replica the environment names: its lag and whether reads go
+/// to it. One out of use is a warning: its reads go to the primary.
+async fn replicas(url: &str, checks: &mut Vec<Check>) {
+    let vars = std::env::vars().collect();
+    let found = match pierre_db::check_replicas(url, &vars).await {
+        Ok(found) => found,
+        Err(err) => {
+            checks.push(Check::problem(
+                "replicas",
+                Status::Fail,
+                err.to_string(),
+                "fix PIERRE_DATABASE_REPLICA_URLS as the message says",
+            ));
+            return;
+        }
+    };
+    for replica in found {
+        let lag = replica.lag.map_or_else(
+            || "unknown".to_owned(),
+            |lag| format!("{} ms", lag.as_millis()),
+        );
+        checks.push(match replica.problem {
+            None => Check::ok("replica", format!("{}: in use, lag {lag}", replica.url)),
+            Some(problem) => Check::problem(
+                "replica",
+                Status::Warn,
+                format!(
+                    "{}: not in use ({problem}); its reads go to the primary",
+                    replica.url
+                ),
+                "check that the standby runs and streams from this primary \
+                 (pg_stat_replication on the primary)",
+            ),
+        });
     }
 }
 

@@ -14,5 +14,6 @@ mod copy;
 mod counts;
 mod migrate_down;
 mod missing_file;
+mod replicas;
 mod rls;
 mod seed;

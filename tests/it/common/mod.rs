@@ -197,6 +197,11 @@ async fn open_with_pool(url: &str, pool: u32) -> Database {
 /// A handle on `url` with master key `key` and a pool of `pool`: several
 /// handles on one database stand for several processes.
 pub async fn open_keyed(url: &str, key: MasterKey, pool: u32) -> Database {
+    connect(keyed_config(url, key, pool)).await
+}
+
+/// The settings of [`open_keyed`], to change before [`connect`].
+pub fn keyed_config(url: &str, key: MasterKey, pool: u32) -> DatabaseConfig {
     // Short key refresh, so that tests can retire a key right after
     // rotating it.
     let mut config = DatabaseConfig::new(url, key);
@@ -205,8 +210,14 @@ pub async fn open_keyed(url: &str, key: MasterKey, pool: u32) -> Database {
     config.migrate_on_connect = true;
     config.create_if_missing = true;
     config.key_refresh_interval = KEY_REFRESH;
-    let walled = postgres_db::row_level_security() && url.starts_with("postgres");
-    config.row_level_security = walled;
+    config.row_level_security = postgres_db::row_level_security() && url.starts_with("postgres");
+    config
+}
+
+/// Connects with `config`, the wall put up when it sets row-level security.
+pub async fn connect(config: DatabaseConfig) -> Database {
+    let url = config.url.clone();
+    let walled = config.row_level_security;
     let db = Database::connect_with(config)
         .await
         .unwrap_or_else(|err| panic!("open {url}: {err}"));

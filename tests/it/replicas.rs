@@ -1,0 +1,586 @@
+//! Read replicas: the read path, its refusals, and (with a streaming
+//! standby of the test server, `PIERRE_TEST_REPLICA_URL`) lag, failover
+//! and read-your-writes against a real replica.
+//!
+//! The standby tests pause and stop the one standby of the run, so they
+//! take turns (`STANDBY`); the other tests never use a replica.
+
+use std::time::{Duration, Instant};
+
+use pierre_db::{
+    Database, DatabaseConfig, DatabaseError, MasterKey, NewOAuthToken, NewUser, OauthProvider,
+    PageRequest, UserStatus,
+};
+use sea_orm::ConnectionTrait;
+
+use crate::common;
+
+/// The standby server of the test PostgreSQL server (its superuser URL).
+const REPLICA_URL_VAR: &str = "PIERRE_TEST_REPLICA_URL";
+/// The standby's data directory and port, for the test that stops it.
+const STANDBY_DIR_VAR: &str = "PIERRE_TEST_STANDBY_DIR";
+
+/// One standby test at a time.
+static STANDBY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The standby's `host:port`, when the run has one.
+fn standby_server() -> Option<String> {
+    let url = std::env::var(REPLICA_URL_VAR).ok()?;
+    let rest = &url[url.find("://")? + 3..];
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    Some(rest.split('/').next()?.to_owned())
+}
+
+/// `url` (a database of the test server) on the standby.
+fn on_standby(url: &str, standby: &str) -> String {
+    let scheme_end = url.find("://").unwrap() + 3;
+    let rest = &url[scheme_end..];
+    let (user, host_and_path) = match rest.find('@') {
+        Some(at) => (&rest[..=at], &rest[at + 1..]),
+        None => ("", rest),
+    };
+    let path = &host_and_path[host_and_path.find('/').unwrap()..];
+    format!("{}{user}{standby}{path}", &url[..scheme_end])
+}
+
+/// A database of its own on the test server with its standby, or `None`
+/// when the run has no standby.
+async fn with_standby() -> Option<(String, String)> {
+    let standby = standby_server()?;
+    let url = common::new_postgres_database().await?;
+    let replica = on_standby(&url, &standby);
+    Some((url, replica))
+}
+
+/// A handle on `url` reading from `replica`, checking it every 50 ms.
+async fn open(url: &str, replica: &str, key: &MasterKey, max_lag: Duration) -> Database {
+    let mut config = common::keyed_config(url, key.clone(), 8);
+    config.replica_urls = vec![replica.to_owned()];
+    config.max_replica_lag = max_lag;
+    config.replica_check_interval = Duration::from_millis(50);
+    common::connect(config).await
+}
+
+/// Waits (at most 20 s) until `db`'s replica is in use, or not.
+async fn until_in_use(db: &Database, in_use: bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = db.replica_status().await;
+        if status[0].in_use == in_use {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never became {}: {status:?}",
+            if in_use { "usable" } else { "unusable" }
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The user with `email`, read through the replica path.
+async fn on_replica(db: &Database, email: &str) -> Option<pierre_db::User> {
+    let users = db.replica().users();
+    users.get_by_email_including_inactive(email).await.unwrap()
+}
+
+async fn reads(db: &Database) -> u64 {
+    db.replica_status().await[0].reads
+}
+
+/// The standby's superuser connection.
+async fn standby_admin() -> sea_orm::DatabaseConnection {
+    sea_orm::Database::connect(std::env::var(REPLICA_URL_VAR).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Pauses the standby's replay until dropped.
+struct Paused(sea_orm::DatabaseConnection);
+
+impl Paused {
+    async fn start() -> Self {
+        let admin = standby_admin().await;
+        admin
+            .execute_unprepared("SELECT pg_wal_replay_pause()")
+            .await
+            .unwrap();
+        Self(admin)
+    }
+
+    async fn resume(self) {
+        self.0
+            .execute_unprepared("SELECT pg_wal_replay_resume()")
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sqlite_refuses_replicas_with_a_clear_error() {
+    let mut config = DatabaseConfig::new("sqlite::memory:", common::key());
+    config.replica_urls = vec!["postgres://replica/pierre".to_owned()];
+    let err = Database::connect_with(config).await.unwrap_err();
+    assert!(matches!(err, DatabaseError::Config(_)), "{err}");
+    assert!(
+        err.to_string().contains("PIERRE_DATABASE_REPLICA_URLS"),
+        "{err}"
+    );
+
+    let vars = [
+        ("DATABASE_URL", "postgres://primary/pierre"),
+        ("PIERRE_MASTER_ENCRYPTION_KEY", &common::key().to_base64()),
+        (
+            "PIERRE_DATABASE_REPLICA_URLS",
+            " postgres://r1/pierre, postgres://u:pw@r2/pierre ,",
+        ),
+        ("PIERRE_MAX_REPLICA_LAG_MS", "1500"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = DatabaseConfig::from_vars(&vars).unwrap();
+    assert_eq!(
+        config.replica_urls,
+        ["postgres://r1/pierre", "postgres://u:pw@r2/pierre"]
+    );
+    assert_eq!(config.max_replica_lag, Duration::from_millis(1500));
+    assert!(!format!("{config:?}").contains("pw"), "the password shows");
+}
+
+#[tokio::test]
+async fn a_write_through_the_read_path_is_refused_before_it_is_sent() {
+    for t in common::databases().await {
+        let user = common::user(&t, "reader@example.org").await;
+        let tenant = common::tenant(&t, user).await;
+        let before = t.db.users().count().await.unwrap();
+
+        let err =
+            t.db.replica()
+                .users()
+                .create(NewUser::new("w@example.org", "h"))
+                .await
+                .unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::ReadOnly(_)),
+            "{}: {err}",
+            t.backend
+        );
+        assert_eq!(err.kind(), "read_only");
+        // A sealed write and a write transaction: refused before `BEGIN`.
+        let err =
+            t.db.tenant(tenant)
+                .replica()
+                .oauth_tokens()
+                .upsert(NewOAuthToken::new(user, OauthProvider::Strava, "a"))
+                .await
+                .unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::ReadOnly(_)),
+            "{}: {err}",
+            t.backend
+        );
+        let err =
+            t.db.replica()
+                .users()
+                .set_active(user, false, None)
+                .await
+                .unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::ReadOnly(_)),
+            "{}: {err}",
+            t.backend
+        );
+
+        assert_eq!(t.db.users().count().await.unwrap(), before);
+        assert!(
+            t.db.tenant(tenant)
+                .oauth_tokens()
+                .get(user, OauthProvider::Strava)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Reads through it are the primary's without replicas.
+        let users = t.db.replica().users();
+        assert_eq!(users.count().await.unwrap(), before);
+        assert_eq!(
+            t.db.replica_fallbacks(),
+            0,
+            "no replica: nothing to fall back from"
+        );
+    }
+}
+
+#[tokio::test]
+async fn writes_on_the_primary_appear_through_the_replica_path() {
+    let Some((url, replica)) = with_standby().await else {
+        return;
+    };
+    let _turn = STANDBY.lock().await;
+    let key = common::key();
+    let writer = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let user = writer
+        .users()
+        .create(NewUser::new("seen@example.org", "h"))
+        .await
+        .unwrap()
+        .id;
+    writer
+        .users()
+        .update_status(user, UserStatus::Active, None)
+        .await
+        .unwrap();
+    let tenant = common::tenant_of(&writer, user).await;
+    writer
+        .tenant(tenant)
+        .oauth_tokens()
+        .upsert(NewOAuthToken::new(user, OauthProvider::Fitbit, "secret"))
+        .await
+        .unwrap();
+
+    // Another handle, which wrote nothing: its reads go to the replica.
+    let reader = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    until_in_use(&reader, true).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let before = reads(&reader).await;
+    // Until the replica serves it: before it has replayed the schema and
+    // the rows, its reads fail or miss and the primary answers instead.
+    let token = loop {
+        let served = reads(&reader).await;
+        let token = reader
+            .tenant(tenant)
+            .replica()
+            .oauth_tokens()
+            .get(user, OauthProvider::Fitbit)
+            .await
+            .unwrap();
+        if let Some(token) = token
+            && reads(&reader).await > served
+        {
+            break token;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the write never reached the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        token.access_token.expose(),
+        "secret",
+        "opened as on the primary"
+    );
+    let page = reader
+        .replica()
+        .users()
+        .list_by_status_paginated(UserStatus::Active, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    // The scope holds there too: another tenant sees no token.
+    let other = common::tenant_of(&writer, user).await;
+    until_in_use(&reader, true).await;
+    let elsewhere = reader.tenant(other).replica().oauth_tokens();
+    assert!(
+        elsewhere
+            .list_for_provider(OauthProvider::Fitbit)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let status = reader.replica_status().await;
+    assert!(
+        status[0].reads >= before + 2,
+        "the replica served too little of it: {status:?}, {} fallbacks",
+        reader.replica_fallbacks()
+    );
+}
+
+#[tokio::test]
+async fn paused_replay_past_the_bound_sends_reads_to_the_primary_until_it_resumes() {
+    let Some((url, replica)) = with_standby().await else {
+        return;
+    };
+    let _turn = STANDBY.lock().await;
+    let key = common::key();
+    let writer = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let reader = open(&url, &replica, &key, Duration::from_millis(300)).await;
+    until_in_use(&reader, true).await;
+
+    let paused = Paused::start().await;
+    writer
+        .users()
+        .create(NewUser::new("late@example.org", "h"))
+        .await
+        .unwrap();
+    until_in_use(&reader, false).await;
+    let fallbacks = reader.replica_fallbacks();
+    let seen = on_replica(&reader, "late@example.org").await;
+    assert!(seen.is_some(), "served stale data past the bound");
+    assert!(
+        reader.replica_fallbacks() > fallbacks,
+        "the primary's read was not counted"
+    );
+
+    paused.resume().await;
+    until_in_use(&reader, true).await;
+    let before = reads(&reader).await;
+    let seen = on_replica(&reader, "late@example.org").await;
+    assert!(seen.is_some());
+    assert_eq!(
+        reads(&reader).await,
+        before + 1,
+        "the replica is back in use"
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_standby_leaves_reads_working_from_the_primary() {
+    let Some((url, replica)) = with_standby().await else {
+        return;
+    };
+    let Ok(dir) = std::env::var(STANDBY_DIR_VAR) else {
+        eprintln!("{STANDBY_DIR_VAR} is not set: the standby cannot be stopped, test skipped");
+        return;
+    };
+    let _turn = STANDBY.lock().await;
+    let key = common::key();
+    let db = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    common::user(
+        &common::TestDb {
+            db: db.clone(),
+            backend: "postgres",
+            url: url.clone(),
+        },
+        "still@example.org",
+    )
+    .await;
+    until_in_use(&db, true).await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/throwaway-postgres");
+    let port = standby_server()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new(script)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script} {args:?}");
+    };
+    run(&["stop", &dir]);
+    let reading = db.clone();
+    let outcome = async move {
+        let db = reading;
+        for _ in 0..20 {
+            let seen = db.replica().users().get_by_email("still@example.org").await;
+            assert!(
+                seen.unwrap().is_some(),
+                "a read failed with the standby down"
+            );
+        }
+        assert!(db.replica_fallbacks() >= 20);
+        assert!(!db.replica_status().await[0].in_use);
+    };
+    // Whatever the outcome, the standby runs again for the tests after.
+    let checked = tokio::spawn(outcome).await;
+    run(&["resume", &dir, &port]);
+    checked.unwrap();
+    until_in_use(&db, true).await;
+}
+
+#[tokio::test]
+async fn read_your_writes_holds_with_replay_lagging() {
+    let Some((url, replica)) = with_standby().await else {
+        return;
+    };
+    let _turn = STANDBY.lock().await;
+    let key = common::key();
+    // A bound far past the test's length: the stale replica stays in use,
+    // so only read-your-writes keeps the reads below off it.
+    let writer = open(&url, &replica, &key, Duration::from_secs(600)).await;
+    let bystander = open(&url, &replica, &key, Duration::from_secs(600)).await;
+    until_in_use(&writer, true).await;
+    // The replica has caught up with the writer's setup before the pause.
+    let settled = Instant::now() + Duration::from_secs(20);
+    while writer.replica().users().count().await.unwrap() != writer.users().count().await.unwrap() {
+        assert!(Instant::now() < settled);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    until_in_use(&bystander, true).await;
+    let paused = Paused::start().await;
+
+    let misses = common::all_at_once(16, |task| {
+        let writer = writer.clone();
+        async move {
+            let mut misses = 0;
+            for i in 0..63 {
+                let email = format!("ryw{task}-{i}@example.org");
+                writer
+                    .users()
+                    .create(NewUser::new(&email, "h"))
+                    .await
+                    .unwrap();
+                let read = on_replica(&writer, &email).await;
+                if read.is_none() {
+                    misses += 1;
+                }
+            }
+            misses
+        }
+    })
+    .await;
+    // The same reads by a handle that did not write them: the replica,
+    // stale, answers them (the test above is not vacuous).
+    let stale = on_replica(&bystander, "ryw0-0@example.org").await;
+    let status = bystander.replica_status().await;
+    paused.resume().await;
+    assert_eq!(misses.iter().sum::<u32>(), 0, "a read missed its own write");
+    assert!(
+        stale.is_none(),
+        "the replica was not behind: nothing was tested ({status:?})"
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_never_touches_a_replica() {
+    let Some((url, replica)) = with_standby().await else {
+        return;
+    };
+    let _turn = STANDBY.lock().await;
+    let key = common::key();
+    let db = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let owner = db
+        .users()
+        .create(NewUser::new("tx@example.org", "h"))
+        .await
+        .unwrap()
+        .id;
+    let tenant = common::tenant_of(&db, owner).await;
+    until_in_use(&db, true).await;
+    let before = reads(&db).await;
+    let seen = db
+        .transaction(move |tx| {
+            Box::pin(async move {
+                tx.tenant(tenant)
+                    .oauth_tokens()
+                    .upsert(NewOAuthToken::new(owner, OauthProvider::Garmin, "in-tx"))
+                    .await?;
+                // The scope's replica path inside a transaction: the
+                // transaction's own, uncommitted write is there.
+                tx.tenant(tenant)
+                    .replica()
+                    .oauth_tokens()
+                    .get(owner, OauthProvider::Garmin)
+                    .await
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.unwrap().access_token.expose(), "in-tx");
+    assert_eq!(
+        reads(&db).await,
+        before,
+        "a statement of the transaction went to the replica"
+    );
+}
+
+#[tokio::test]
+async fn the_heavy_reads_work_through_the_read_path() {
+    use pierre_db::{
+        AuditEventFilter, ConfigAuditFilter, NewConversation, RecipeFilter, RequestLogFilter,
+    };
+    for t in common::databases().await {
+        let user = common::user(&t, "heavy@example.org").await;
+        let tenant = common::tenant(&t, user).await;
+        let key =
+            t.db.api_keys()
+                .create(pierre_db::NewApiKey::new(
+                    user,
+                    "k",
+                    pierre_db::ApiKeyTier::Starter,
+                ))
+                .await
+                .unwrap()
+                .key
+                .id;
+        let client = common::a2a_client(&t.db, user, key).await.client.id;
+        let chat = t.db.tenant(tenant).chat();
+        let conversation = chat
+            .create_conversation(NewConversation::new(user, "c"))
+            .await
+            .unwrap()
+            .id;
+        let (from, to) = (
+            pierre_db::chrono::Utc::now() - pierre_db::chrono::Duration::days(1),
+            pierre_db::chrono::Utc::now() + pierre_db::chrono::Duration::days(1),
+        );
+        let page = PageRequest::first(10);
+
+        // Without replicas (SQLite) these are the primary's reads: none
+        // may be refused as a write.
+        let r = t.db.replica();
+        let scope = t.db.tenant(tenant).replica();
+        let what = t.backend;
+        r.users()
+            .list_by_status_paginated(UserStatus::Pending, &page)
+            .await
+            .expect(what);
+        r.usage().usage_stats(key, from, to).await.expect(what);
+        r.usage()
+            .user_usage_stats(user, from, to)
+            .await
+            .expect(what);
+        r.usage().top_tools(user, from, to, 5).await.expect(what);
+        r.usage()
+            .list_request_logs(&RequestLogFilter::default(), &page)
+            .await
+            .expect(what);
+        r.a2a_usage()
+            .stats(user, client, from, to)
+            .await
+            .expect(what);
+        r.global_audit_events()
+            .list(&AuditEventFilter::default(), &page)
+            .await
+            .expect(what);
+        r.global_admin_config()
+            .audit_log(&ConfigAuditFilter::default(), &page)
+            .await
+            .expect(what);
+        scope
+            .audit_events()
+            .list(&AuditEventFilter::default(), &page)
+            .await
+            .expect(what);
+        scope
+            .admin_config()
+            .audit_log(&ConfigAuditFilter::default(), &page)
+            .await
+            .expect(what);
+        scope.admin_config().list(None).await.expect(what);
+        let listed = scope
+            .chat()
+            .list_conversations(user, &page)
+            .await
+            .expect(what);
+        assert_eq!(listed.items.len(), 1, "{what}");
+        scope
+            .chat()
+            .messages(user, conversation, &page)
+            .await
+            .expect(what);
+        scope
+            .recipes()
+            .list(user, &RecipeFilter::default(), &page)
+            .await
+            .expect(what);
+        scope.members().list(&page).await.expect(what);
+        r.api_keys().list_for_user(user).await.expect(what);
+    }
+}
