@@ -38,6 +38,8 @@ use crate::shared::Shared;
 #[derive(Clone, Debug)]
 pub struct Database {
     inner: Arc<Shared>,
+    /// This handle's last write, shared by its clones (not its sessions).
+    mark: Arc<crate::replicas::WriteMark>,
 }
 
 /// What [`Database::health`] reports.
@@ -91,6 +93,7 @@ impl Database {
                 #[cfg(feature = "metrics")]
                 pool_sampler: crate::telemetry::PoolSampler::new(),
             }),
+            mark: Arc::default(),
         };
         #[cfg(feature = "metrics")]
         crate::telemetry::describe();
@@ -119,6 +122,9 @@ impl Database {
     /// On a SQLite file the migrations run on a connection of their own.
     #[instrument(skip_all, fields(backend = self.inner.backend.name()))]
     pub async fn migrate(&self) -> Result<()> {
+        // Replica reads wait for a new schema (see the `replicas` module).
+        let pending = self.migration_status().await?.1;
+        let _noted = (pending > 0).then(|| self.inner.replicas.writing(&self.mark));
         // A dedicated connection, because the table rebuilds switch
         // foreign-key enforcement off for their transaction (see the
         // `migration` crate).
@@ -232,6 +238,24 @@ impl Database {
     /// The state every handle and repository shares.
     pub(crate) fn shared(&self) -> &Shared {
         &self.inner
+    }
+
+    /// This handle's last write (see the `replicas` module).
+    pub(crate) fn mark(&self) -> &crate::replicas::WriteMark {
+        &self.mark
+    }
+
+    /// A handle on the same pools whose replica reads wait for its own
+    /// writes only (see [`Database::replica`]): take one per request, or
+    /// per user session, so that other callers' writes through the
+    /// process's handle do not send its replica reads to the primary.
+    /// Everything else is the same as on `self`. Cheap: no connection is
+    /// opened. Without read replicas a session is just another clone.
+    pub fn session(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            mark: Arc::default(),
+        }
     }
 
     /// The newest applied migration and how many are pending.

@@ -20,10 +20,18 @@
 //! back.
 //!
 //! Read-your-writes holds per [`Database`](crate::Database) handle (and its
-//! clones): after a write through it, its replica reads go to the primary
-//! until a replica has replayed the write. Another process's writes reach
-//! this handle's replica reads within the lag bound (plus one check
-//! interval), not at once.
+//! clones) or per [`Database::session`](crate::Database::session): after a
+//! write through it, its replica reads go to the primary until a replica
+//! has replayed the write (a check that began after the write ended saw the
+//! replica past the primary's position then, or past the position of the
+//! check before). A write whose future was dropped counts too: it may have
+//! committed. Writes through the escape hatch (`unscoped_connection`) are
+//! not seen. Another handle's or process's writes reach this handle's
+//! replica reads within the lag bound (plus one check interval), not at
+//! once; a process that writes all the time should take a session per
+//! request, or its replica reads mostly go to the primary. Each replica
+//! URL must name one server (not a pool behind one name): its checks and
+//! its reads must meet the same standby.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -70,6 +78,11 @@ pub async fn check_replicas(
     config.validate()?;
     let primary = open_pool(&config, primary_url).await?;
     let set = ReplicaSet::unwatched(&config).await?;
+    // Two checks: the second can tell a replica that is past the first's
+    // position (at most that long behind) from one that is stuck, where a
+    // quiet primary's last commit time alone would look like lag.
+    set.check_all(&primary).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let status = set.status(&primary).await;
     set.close().await;
     primary.close().await.ok();
@@ -84,6 +97,10 @@ struct Replica {
     healthy: AtomicBool,
     /// Lag in microseconds at the last check (`u64::MAX`: unknown).
     lag_micros: AtomicU64,
+    /// When (see [`ReplicaSet::now`]) the last check that found it well
+    /// began: its lag grows by the time since, so a replica whose checks
+    /// stopped (or stall) goes out of use once that passes the bound.
+    checked_at: AtomicU64,
     /// When (see [`ReplicaSet::now`]) the last check that found it caught
     /// up with the primary began; 0: never.
     caught_up_at: AtomicU64,
@@ -103,8 +120,6 @@ pub(crate) struct ReplicaSet {
     max_lag: Duration,
     /// The zero of the times kept here (nanoseconds since, plus one).
     base: Instant,
-    /// When this handle's last write (statement or commit) ended; 0: never.
-    last_write: AtomicU64,
     next: AtomicUsize,
     /// Reads that asked for a replica and went to the primary.
     fallbacks: AtomicU64,
@@ -115,6 +130,27 @@ impl Drop for ReplicaSet {
     fn drop(&mut self) {
         if let Some(watcher) = self.watcher.get() {
             watcher.abort();
+        }
+    }
+}
+
+/// When a handle's last write (statement or commit) ended (see
+/// [`ReplicaSet::now`]; 0: never): a [`Database`](crate::Database) and its
+/// clones share one, each [`Database::session`](crate::Database::session)
+/// has its own. Its replica reads wait for its writes, not for others'.
+#[derive(Debug, Default)]
+pub(crate) struct WriteMark(AtomicU64);
+
+/// See [`ReplicaSet::writing`].
+pub(crate) struct Writing<'a> {
+    set: &'a ReplicaSet,
+    mark: &'a WriteMark,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if !self.set.replicas.is_empty() {
+            self.mark.0.fetch_max(self.set.now(), Ordering::AcqRel);
         }
     }
 }
@@ -136,7 +172,6 @@ impl ReplicaSet {
             replicas,
             max_lag,
             base: Instant::now(),
-            last_write: AtomicU64::new(0),
             next: AtomicUsize::new(0),
             fallbacks: AtomicU64::new(0),
             watcher: OnceLock::new(),
@@ -171,6 +206,7 @@ impl ReplicaSet {
                 conn: open_pool(config, url).await?,
                 healthy: AtomicBool::new(false),
                 lag_micros: AtomicU64::new(u64::MAX),
+                checked_at: AtomicU64::new(0),
                 caught_up_at: AtomicU64::new(0),
                 reads: AtomicU64::new(0),
                 problem: Mutex::new(Some("not checked yet".to_owned())),
@@ -184,26 +220,41 @@ impl ReplicaSet {
         u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
     }
 
-    /// Records that a write through this handle has just ended.
-    pub(crate) fn note_write(&self) {
-        if !self.replicas.is_empty() {
-            self.last_write.fetch_max(self.now(), Ordering::AcqRel);
-        }
+    /// Notes a write of the handle that `mark` is for when the guard is
+    /// dropped: when the write has ended, or was abandoned (a future
+    /// dropped after the server committed still wrote).
+    pub(crate) fn writing<'a>(&'a self, mark: &'a WriteMark) -> Writing<'a> {
+        Writing { set: self, mark }
     }
 
     /// The replica a read goes to (its pool and index), or why none.
-    pub(crate) fn pick(&self) -> std::result::Result<(usize, &DatabaseConnection), Fallback> {
+    pub(crate) fn pick(
+        &self,
+        mark: &WriteMark,
+    ) -> std::result::Result<(usize, &DatabaseConnection), Fallback> {
         let n = self.replicas.len();
         if n == 0 {
             return Err(Fallback::None);
         }
-        let last_write = self.last_write.load(Ordering::Acquire);
+        let last_write = mark.0.load(Ordering::Acquire);
         let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let bound = u64::try_from(self.max_lag.as_nanos()).unwrap_or(u64::MAX);
+        let now = self.now();
         let mut why = Fallback::Unhealthy;
         for k in 0..n {
             let i = (start + k) % n;
             let replica = &self.replicas[i];
             if !replica.healthy.load(Ordering::Acquire) {
+                continue;
+            }
+            // The lag found, plus the time since: past the bound when the
+            // checks have stopped keeping up.
+            let lag = replica
+                .lag_micros
+                .load(Ordering::Acquire)
+                .saturating_mul(1_000)
+                .saturating_add(now.saturating_sub(replica.checked_at.load(Ordering::Acquire)));
+            if lag > bound {
                 continue;
             }
             if last_write != 0 && replica.caught_up_at.load(Ordering::Acquire) <= last_write {
@@ -219,17 +270,24 @@ impl ReplicaSet {
         Err(why)
     }
 
-    /// Replica `i` failed a read: out of use until a check finds it well.
-    pub(crate) fn failed(&self, i: usize, problem: &dyn std::fmt::Display) {
+    /// Replica `i` failed a read, which the primary then serves. A replica
+    /// that cannot be reached is out of use until a check finds it well;
+    /// a read it refused for itself (a conflict with recovery, a schema it
+    /// has not replayed yet, a busy pool) leaves it in use.
+    pub(crate) fn failed(&self, i: usize, problem: &sea_orm::DbErr) {
         let replica = &self.replicas[i];
         replica.reads.fetch_sub(1, Ordering::Relaxed);
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::telemetry::replica_fallback(Fallback::Unhealthy);
+        if !unreachable(problem) {
+            tracing::debug!(replica = %replica.url, %problem, "read replica failed a read: served by the primary");
+            return;
+        }
         if replica.healthy.swap(false, Ordering::AcqRel) {
             tracing::warn!(replica = %replica.url, %problem, "read replica failed a read: reads go to the primary until it answers again");
         }
         *lock(&replica.problem) = Some(format!("failed a read: {problem}"));
-        #[cfg(feature = "metrics")]
-        crate::telemetry::replica_fallback(Fallback::Unhealthy);
     }
 
     /// Stops the checks and closes the replicas' pools (reads asked of
@@ -276,8 +334,18 @@ impl ReplicaSet {
                 &replica.conn,
                 previous.as_ref().map(|(_, lsn)| lsn),
             )
-            .await
-            .map(|found| {
+            .await;
+            let outcome = match outcome {
+                // Nothing learnt of the replica: its state stands (and
+                // expires with the lag bound if this goes on).
+                Err(Failed::Primary(problem)) => {
+                    tracing::debug!(%problem, "replica check: the primary did not answer");
+                    continue;
+                }
+                Err(Failed::Replica(problem)) => Err(problem),
+                Ok(found) => Ok(found),
+            };
+            let outcome = outcome.map(|found| {
                 *lock(&replica.previous) = Some((began, found.written));
                 match (found.lag, previous) {
                     // Past the previous check's position: at most the time
@@ -323,6 +391,9 @@ impl ReplicaSet {
             }
         };
         let healthy = problem.is_none();
+        if healthy {
+            replica.checked_at.fetch_max(began, Ordering::AcqRel);
+        }
         let was = replica.healthy.swap(healthy, Ordering::AcqRel);
         match (&problem, was) {
             (Some(problem), true) => {
@@ -333,6 +404,37 @@ impl ReplicaSet {
         }
         *lock(&replica.problem) = problem;
     }
+}
+
+/// Whether `err` says the server could not be reached or the connection
+/// broke (as opposed to the statement failing there).
+fn unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+    match err {
+        DbErr::Conn(_) => true,
+        DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed) => true,
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => false,
+        DbErr::Query(RuntimeErr::SqlxError(err)) | DbErr::Exec(RuntimeErr::SqlxError(err)) => {
+            use sea_orm::sqlx::Error;
+            matches!(
+                **err,
+                Error::Io(_)
+                    | Error::Tls(_)
+                    | Error::Protocol(_)
+                    | Error::PoolClosed
+                    | Error::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Why a check learnt nothing.
+enum Failed {
+    /// The primary's position could not be read.
+    Primary(String),
+    /// The replica did not answer, or is no standby.
+    Replica(String),
 }
 
 /// What one check found.
@@ -361,7 +463,7 @@ async fn check(
     primary: &DatabaseConnection,
     replica: &DatabaseConnection,
     previous: Option<&String>,
-) -> std::result::Result<Found, String> {
+) -> std::result::Result<Found, Failed> {
     let ask = |conn: &DatabaseConnection, sql: &str, values: Vec<sea_orm::Value>| {
         let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
         let conn = conn.clone();
@@ -378,9 +480,8 @@ async fn check(
     // the replica must have replayed to count as caught up.
     let written: String = ask(primary, "SELECT pg_current_wal_insert_lsn()::text", vec![])
         .await
-        .map_err(|err| format!("the primary: {err}"))?
-        .try_get_by_index(0)
-        .map_err(|err| err.to_string())?;
+        .and_then(|row| row.try_get_by_index(0).map_err(|err| err.to_string()))
+        .map_err(Failed::Primary)?;
     let row = ask(
         replica,
         "SELECT pg_is_in_recovery(), \
@@ -389,14 +490,18 @@ async fn check(
          EXTRACT(EPOCH FROM (clock_timestamp() - pg_last_xact_replay_timestamp()))::float8",
         vec![written.clone().into(), previous.cloned().into()],
     )
-    .await?;
-    let standby: bool = row.try_get_by_index(0).map_err(|err| err.to_string())?;
+    .await
+    .map_err(Failed::Replica)?;
+    let cell = |i: usize| Failed::Replica(format!("column {i} of the replica's answer"));
+    let standby: bool = row.try_get_by_index(0).map_err(|_| cell(0))?;
     if !standby {
-        return Err("not a standby (not in recovery)".to_owned());
+        return Err(Failed::Replica(
+            "not a standby (not in recovery)".to_owned(),
+        ));
     }
-    let caught_up: bool = row.try_get_by_index(1).map_err(|err| err.to_string())?;
-    let caught_up_previous: bool = row.try_get_by_index(2).map_err(|err| err.to_string())?;
-    let seconds: Option<f64> = row.try_get_by_index(3).map_err(|err| err.to_string())?;
+    let caught_up: bool = row.try_get_by_index(1).map_err(|_| cell(1))?;
+    let caught_up_previous: bool = row.try_get_by_index(2).map_err(|_| cell(2))?;
+    let seconds: Option<f64> = row.try_get_by_index(3).map_err(|_| cell(3))?;
     let lag = if caught_up {
         Lag::CaughtUp
     } else {

@@ -95,12 +95,13 @@ impl<'a> TenantScope<'a> {
 #[derive(Clone, Copy)]
 pub struct ReplicaReads<'a> {
     pub(crate) shared: &'a crate::shared::Shared,
+    pub(crate) mark: &'a crate::replicas::WriteMark,
 }
 
 impl<'a> ReplicaReads<'a> {
     /// The context of its repositories.
     pub(crate) fn ctx(&self) -> Ctx<'a> {
-        Ctx::pool(self.shared).on_replica()
+        Ctx::pool(self.shared, self.mark).on_replica()
     }
 }
 

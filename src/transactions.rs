@@ -39,13 +39,13 @@ pub struct Tx<'c> {
 impl<'c> Tx<'c> {
     /// What this transaction's repositories borrow.
     pub(crate) fn ctx(&self) -> Ctx<'c> {
-        Ctx::transaction(self.txn, self.db.shared())
+        Ctx::transaction(self.txn, self.db.shared(), self.db.mark())
     }
 
     /// Every tenant's rows inside this transaction, for the handles named
     /// for it.
     pub(crate) fn all_tenants(&self) -> AllTenants<'c> {
-        AllTenants::in_transaction(self.txn, self.db.shared())
+        AllTenants::in_transaction(self.txn, self.db.shared(), self.db.mark())
     }
 
     /// **Escape hatch** (feature `internals`): the transaction itself,
@@ -151,6 +151,9 @@ impl Database {
     {
         let started = Instant::now();
         let sealing_at_start = self.keys().cached().map(|k| k.active_version());
+        // Its writes, if any, are committed (or abandoned) when this ends:
+        // replica reads wait for them.
+        let _noted = self.shared().replicas.writing(self.mark());
         let tx = begin_write(self.pool()).await?;
         let handle = Tx { txn: &tx, db: self };
         let outcome = match work(handle).await {
@@ -170,8 +173,6 @@ impl Database {
             other => other,
         };
         let outcome = finish(tx, outcome).await;
-        // Its writes, if any, are committed: replica reads wait for them.
-        self.shared().replicas.note_write();
         if let Err(DatabaseError::StaleKey { .. }) = &outcome {
             self.reload_keys().await?;
         }

@@ -14,6 +14,7 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::secret::Secret;
 use crate::error::Result;
 use crate::pagination::CursorCodec;
+use crate::replicas::WriteMark;
 use crate::shared::Shared;
 
 use super::begin::{begin_write, finish};
@@ -37,6 +38,8 @@ enum Conn<'a> {
 pub struct Ctx<'a> {
     conn: Conn<'a>,
     shared: &'a Shared,
+    /// The handle's last write (see `replicas`).
+    mark: &'a WriteMark,
     /// The rows its statements may reach under row-level security (set by
     /// the scope handles; `None`: every row).
     wall: Option<Wall>,
@@ -46,21 +49,27 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// Queries go through the pool.
-    pub(crate) fn pool(shared: &'a Shared) -> Self {
+    /// Queries go through the pool; `mark` is the handle's last write.
+    pub(crate) fn pool(shared: &'a Shared, mark: &'a WriteMark) -> Self {
         Self {
             conn: Conn::Pool(shared.pool()),
             shared,
+            mark,
             wall: None,
             replica: false,
         }
     }
 
     /// Queries go through `txn`.
-    pub(crate) fn transaction(txn: &'a DatabaseTransaction, shared: &'a Shared) -> Self {
+    pub(crate) fn transaction(
+        txn: &'a DatabaseTransaction,
+        shared: &'a Shared,
+        mark: &'a WriteMark,
+    ) -> Self {
         Self {
             conn: Conn::Tx(txn),
             shared,
+            mark,
             wall: None,
             replica: false,
         }
@@ -75,6 +84,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             conn: Conn::Tx(txn),
             shared: self.shared,
+            mark: self.mark,
             wall: self.wall,
             replica: false,
         }
@@ -119,6 +129,7 @@ impl<'a> Ctx<'a> {
             self.shared.config.row_level_security,
             self.wall,
             &self.shared.replicas,
+            self.mark,
         );
         if self.replica {
             exec.on_replica()
@@ -156,6 +167,11 @@ impl<'a> Ctx<'a> {
     /// reaches the keys and cursors through the methods here).
     pub(in crate::query) fn shared(&self) -> &'a Shared {
         self.shared
+    }
+
+    /// The handle's last write: for this module tree.
+    pub(in crate::query) fn mark(&self) -> &'a WriteMark {
+        self.mark
     }
 
     /// The cursor codec.
@@ -196,11 +212,10 @@ impl<'a> Ctx<'a> {
         F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
     {
         self.writable("a write transaction")?;
+        let _noted = self.shared.replicas.writing(self.mark);
         let txn = begin_write(&self.conn()).await?;
         let outcome = work(self.inside(&txn)).await;
-        let done = finish(txn, outcome).await;
-        self.shared.replicas.note_write();
-        done
+        finish(txn, outcome).await
     }
 
     /// Opens a sealed value with the current keys.

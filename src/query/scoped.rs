@@ -32,6 +32,7 @@ use super::prepared::Prepared;
 use super::walled::Wall;
 use crate::error::Result;
 use crate::ids::TenantId;
+use crate::replicas::WriteMark;
 use crate::shared::Shared;
 
 /// An entity with a tenant column, named by `TENANT`: every row belongs
@@ -472,20 +473,24 @@ impl<'a> AllTenants<'a> {
     /// Every tenant's rows through the pool of `shared`: for the public
     /// handles (`db.across_tenants()`, `db.oauth2_exchange()`), which no
     /// repository holds.
-    pub(crate) fn on_pool(shared: &'a Shared) -> Self {
-        Self::new(Ctx::pool(shared))
+    pub(crate) fn on_pool(shared: &'a Shared, mark: &'a WriteMark) -> Self {
+        Self::new(Ctx::pool(shared, mark))
     }
 
     /// Every tenant's rows, read on the replicas: for
     /// `db.replica().across_tenants()`.
-    pub(crate) fn on_replica(shared: &'a Shared) -> Self {
-        Self::new(Ctx::pool(shared).on_replica())
+    pub(crate) fn on_replica(shared: &'a Shared, mark: &'a WriteMark) -> Self {
+        Self::new(Ctx::pool(shared, mark).on_replica())
     }
 
     /// Every tenant's rows inside `txn`: for `tx.across_tenants()` and
     /// `tx.oauth2_exchange()`.
-    pub(crate) fn in_transaction(txn: &'a DatabaseTransaction, shared: &'a Shared) -> Self {
-        Self::new(Ctx::transaction(txn, shared))
+    pub(crate) fn in_transaction(
+        txn: &'a DatabaseTransaction,
+        shared: &'a Shared,
+        mark: &'a WriteMark,
+    ) -> Self {
+        Self::new(Ctx::transaction(txn, shared, mark))
     }
 
     /// [`Ctx::in_write_tx`] handing the work every tenant's rows inside

@@ -25,7 +25,7 @@ use sea_orm::{
 };
 
 use crate::ids::TenantId;
-use crate::replicas::ReplicaSet;
+use crate::replicas::{ReplicaSet, WriteMark};
 
 /// Which rows of the tenant-owned tables a handle's statements may reach
 /// under row-level security; unscoped handles have none (every row).
@@ -51,6 +51,8 @@ pub(crate) struct Walled<'a> {
     /// Whether this is the read-replica handle's executor: reads may go to
     /// a replica, and anything else is refused before it is sent.
     replica: bool,
+    /// The handle's last write, which its replica reads wait for.
+    mark: &'a WriteMark,
 }
 
 impl<'a> Walled<'a> {
@@ -61,6 +63,7 @@ impl<'a> Walled<'a> {
         rls: bool,
         wall: Option<Wall>,
         replicas: &'a ReplicaSet,
+        mark: &'a WriteMark,
     ) -> Self {
         let set = match (&conn, rls, wall) {
             (_, false, _) | (DatabaseExecutor::Connection(_), true, None) => None,
@@ -72,6 +75,7 @@ impl<'a> Walled<'a> {
             wall,
             replicas,
             replica: false,
+            mark,
         }
     }
 
@@ -91,11 +95,10 @@ impl<'a> Walled<'a> {
         }
     }
 
-    /// Notes a write that has ended, when `sql` may have written.
-    fn ended(&self, sql: &str) {
-        if !is_read(sql) {
-            self.replicas.note_write();
-        }
+    /// Notes the write, when `sql` may write, once it has ended (or was
+    /// abandoned).
+    fn writing(&self, sql: &str) -> Option<crate::replicas::Writing<'a>> {
+        (!is_read(sql)).then(|| self.replicas.writing(self.mark))
     }
 
     /// `stmt` as one statement that sets the wall first, when it is a
@@ -221,7 +224,7 @@ macro_rules! on_replica {
             if !is_read(&$stmt.sql) {
                 return Err(refused(&$stmt.sql));
             }
-            if let Ok((i, $c)) = $self.replicas.pick() {
+            if let Ok((i, $c)) = $self.replicas.pick($self.mark) {
                 let $s = $self.for_replica(&$stmt);
                 match $call.await {
                     Ok(rows) => return Ok(rows),
@@ -270,44 +273,37 @@ impl ConnectionTrait for Walled<'_> {
         if self.replica {
             return Err(refused(&stmt.sql));
         }
-        let sql = stmt.sql.clone();
-        let done = match self.gated(&stmt) {
+        let _noted = self.writing(&stmt.sql);
+        match self.gated(&stmt) {
             Some(gated) => self.conn.execute_raw(gated).await,
             None => walled!(self, |c| c.execute_raw(stmt)),
-        };
-        self.ended(&sql);
-        done
+        }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         if self.replica {
             return Err(refused(sql));
         }
-        let done = walled!(self, |c| c.execute_unprepared(sql));
-        self.ended(sql);
-        done
+        let _noted = self.writing(sql);
+        walled!(self, |c| c.execute_unprepared(sql))
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         on_replica!(self, stmt, |c, s| c.query_one_raw(s));
-        let sql = stmt.sql.clone();
-        let done = match self.gated(&stmt) {
+        let _noted = self.writing(&stmt.sql);
+        match self.gated(&stmt) {
             Some(gated) => self.conn.query_one_raw(gated).await,
             None => walled!(self, |c| c.query_one_raw(stmt)),
-        };
-        self.ended(&sql);
-        done
+        }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         on_replica!(self, stmt, |c, s| c.query_all_raw(s));
-        let sql = stmt.sql.clone();
-        let done = match self.gated(&stmt) {
+        let _noted = self.writing(&stmt.sql);
+        match self.gated(&stmt) {
             Some(gated) => self.conn.query_all_raw(gated).await,
             None => walled!(self, |c| c.query_all_raw(stmt)),
-        };
-        self.ended(&sql);
-        done
+        }
     }
 
     fn support_returning(&self) -> bool {

@@ -100,24 +100,24 @@ macro_rules! accessors {
             $(
                 $(#[$gdoc])*
                 pub fn $gname(&self) -> $gty<'_> {
-                    $gty::new(Ctx::pool(self.shared()))
+                    $gty::new(Ctx::pool(self.shared(), self.mark()))
                 }
             )*
 
             /// The repositories of one tenant's data.
             pub fn tenant(&self, tenant: TenantId) -> TenantScope<'_> {
-                TenantScope::new(Ctx::pool(self.shared()), tenant)
+                TenantScope::new(Ctx::pool(self.shared(), self.mark()), tenant)
             }
 
             /// The few operations that span tenants.
             pub fn across_tenants(&self) -> AcrossTenants<'_> {
-                AcrossTenants { rows: AllTenants::on_pool(self.shared()) }
+                AcrossTenants { rows: AllTenants::on_pool(self.shared(), self.mark()) }
             }
 
             /// The read path: the same repositories, their reads on the
             /// read replicas (see [`ReplicaReads`]).
             pub fn replica(&self) -> ReplicaReads<'_> {
-                ReplicaReads { shared: self.shared() }
+                ReplicaReads { shared: self.shared(), mark: self.mark() }
             }
         }
 
@@ -138,7 +138,7 @@ macro_rules! accessors {
 
             /// The operations that span tenants, reads on the replicas.
             pub fn across_tenants(&self) -> AcrossTenants<'a> {
-                AcrossTenants { rows: AllTenants::on_replica(self.shared) }
+                AcrossTenants { rows: AllTenants::on_replica(self.shared, self.mark) }
             }
         }
 
@@ -270,7 +270,7 @@ impl crate::database::Database {
     /// The token endpoint: consumes codes, refresh tokens and states of
     /// every tenant, each exactly once.
     pub fn oauth2_exchange(&self) -> OAuth2Exchange<'_> {
-        OAuth2Exchange::new(AllTenants::on_pool(self.shared()))
+        OAuth2Exchange::new(AllTenants::on_pool(self.shared(), self.mark()))
     }
 }
 
@@ -288,12 +288,12 @@ impl crate::database::Database {
     /// The global admin configuration overrides (no tenant), the
     /// categories, and the global audit log of changes.
     pub fn global_admin_config(&self) -> AdminConfig<'_> {
-        AdminConfig::new(GlobalRows::new(Ctx::pool(self.shared())))
+        AdminConfig::new(GlobalRows::new(Ctx::pool(self.shared(), self.mark())))
     }
 
     /// The platform's own audit events (no tenant).
     pub fn global_audit_events(&self) -> AuditEvents<'_> {
-        AuditEvents::new(GlobalRows::new(Ctx::pool(self.shared())))
+        AuditEvents::new(GlobalRows::new(Ctx::pool(self.shared(), self.mark())))
     }
 }
 

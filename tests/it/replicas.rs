@@ -23,6 +23,18 @@ const STANDBY_DIR_VAR: &str = "PIERRE_TEST_STANDBY_DIR";
 /// One standby test at a time.
 static STANDBY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// This test's turn with the standby, its replay running (a test that
+/// failed while it was paused may have left it so).
+async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+    let turn = STANDBY.lock().await;
+    standby_admin()
+        .await
+        .execute_unprepared("SELECT pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    turn
+}
+
 /// The standby's `host:port`, when the run has one.
 fn standby_server() -> Option<String> {
     let url = std::env::var(REPLICA_URL_VAR).ok()?;
@@ -209,6 +221,23 @@ async fn a_write_through_the_read_path_is_refused_before_it_is_sent() {
             0,
             "no replica: nothing to fall back from"
         );
+
+        // With every pool closed, anything sent would fail as such: the
+        // refusal shows the write was never sent.
+        t.db.clone().close().await.unwrap();
+        let sent = t.db.users().count().await.unwrap_err();
+        assert!(!matches!(sent, DatabaseError::ReadOnly(_)), "{sent}");
+        let err =
+            t.db.replica()
+                .users()
+                .create(NewUser::new("late@example.org", "h"))
+                .await
+                .unwrap_err();
+        assert!(
+            matches!(err, DatabaseError::ReadOnly(_)),
+            "{}: {err}",
+            t.backend
+        );
     }
 }
 
@@ -217,7 +246,7 @@ async fn writes_on_the_primary_appear_through_the_replica_path() {
     let Some((url, replica)) = with_standby().await else {
         return;
     };
-    let _turn = STANDBY.lock().await;
+    let _turn = turn().await;
     let key = common::key();
     let writer = open(&url, &replica, &key, Duration::from_secs(5)).await;
     let user = writer
@@ -302,10 +331,10 @@ async fn paused_replay_past_the_bound_sends_reads_to_the_primary_until_it_resume
     let Some((url, replica)) = with_standby().await else {
         return;
     };
-    let _turn = STANDBY.lock().await;
+    let _turn = turn().await;
     let key = common::key();
     let writer = open(&url, &replica, &key, Duration::from_secs(5)).await;
-    let reader = open(&url, &replica, &key, Duration::from_millis(300)).await;
+    let reader = open(&url, &replica, &key, Duration::from_secs(1)).await;
     until_in_use(&reader, true).await;
 
     let paused = Paused::start().await;
@@ -314,7 +343,24 @@ async fn paused_replay_past_the_bound_sends_reads_to_the_primary_until_it_resume
         .create(NewUser::new("late@example.org", "h"))
         .await
         .unwrap();
-    until_in_use(&reader, false).await;
+    // Out of use for its lag (which only grows while replay is paused),
+    // not for a check that a loaded machine was slow to answer.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = reader.replica_status().await;
+        if !status[0].in_use
+            && status[0]
+                .lag
+                .is_some_and(|lag| lag > Duration::from_secs(1))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lag never passed the bound: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let fallbacks = reader.replica_fallbacks();
     let seen = on_replica(&reader, "late@example.org").await;
     assert!(seen.is_some(), "served stale data past the bound");
@@ -324,15 +370,18 @@ async fn paused_replay_past_the_bound_sends_reads_to_the_primary_until_it_resume
     );
 
     paused.resume().await;
-    until_in_use(&reader, true).await;
-    let before = reads(&reader).await;
-    let seen = on_replica(&reader, "late@example.org").await;
-    assert!(seen.is_some());
-    assert_eq!(
-        reads(&reader).await,
-        before + 1,
-        "the replica is back in use"
-    );
+    // Back on the replica, which replays the user within the bound (the
+    // reader did not write it: no promise sooner than that).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        until_in_use(&reader, true).await;
+        let before = reads(&reader).await;
+        let seen = on_replica(&reader, "late@example.org").await;
+        if seen.is_some() && reads(&reader).await > before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replica never served again");
+    }
 }
 
 #[tokio::test]
@@ -344,7 +393,7 @@ async fn a_stopped_standby_leaves_reads_working_from_the_primary() {
         eprintln!("{STANDBY_DIR_VAR} is not set: the standby cannot be stopped, test skipped");
         return;
     };
-    let _turn = STANDBY.lock().await;
+    let _turn = turn().await;
     let key = common::key();
     let db = open(&url, &replica, &key, Duration::from_secs(5)).await;
     common::user(
@@ -399,20 +448,27 @@ async fn read_your_writes_holds_with_replay_lagging() {
     let Some((url, replica)) = with_standby().await else {
         return;
     };
-    let _turn = STANDBY.lock().await;
+    let _turn = turn().await;
     let key = common::key();
     // A bound far past the test's length: the stale replica stays in use,
     // so only read-your-writes keeps the reads below off it.
     let writer = open(&url, &replica, &key, Duration::from_secs(600)).await;
     let bystander = open(&url, &replica, &key, Duration::from_secs(600)).await;
     until_in_use(&writer, true).await;
-    // The replica has caught up with the writer's setup before the pause.
+    // The replica has the writer's schema and setup before the pause: a
+    // count the replica itself served (the bystander wrote nothing).
     let settled = Instant::now() + Duration::from_secs(20);
-    while writer.replica().users().count().await.unwrap() != writer.users().count().await.unwrap() {
-        assert!(Instant::now() < settled);
+    loop {
+        until_in_use(&bystander, true).await;
+        let before = reads(&bystander).await;
+        let there = bystander.replica().users().count().await.unwrap();
+        let served = reads(&bystander).await > before;
+        if served && there == writer.users().count().await.unwrap() {
+            break;
+        }
+        assert!(Instant::now() < settled, "the replica never caught up");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    until_in_use(&bystander, true).await;
     let paused = Paused::start().await;
 
     let misses = common::all_at_once(16, |task| {
@@ -435,15 +491,26 @@ async fn read_your_writes_holds_with_replay_lagging() {
         }
     })
     .await;
-    // The same reads by a handle that did not write them: the replica,
-    // stale, answers them (the test above is not vacuous).
-    let stale = on_replica(&bystander, "ryw0-0@example.org").await;
-    let status = bystander.replica_status().await;
+    // The same read by a handle that did not write it, served by the
+    // replica: stale (the test above is not vacuous).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stale = loop {
+        let before = reads(&bystander).await;
+        let found = on_replica(&bystander, "ryw0-0@example.org").await;
+        if reads(&bystander).await > before {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bystander's reads never went to the replica: {:?}",
+            bystander.replica_status().await
+        );
+    };
     paused.resume().await;
     assert_eq!(misses.iter().sum::<u32>(), 0, "a read missed its own write");
     assert!(
         stale.is_none(),
-        "the replica was not behind: nothing was tested ({status:?})"
+        "the replica was not behind: nothing was tested"
     );
 }
 
@@ -452,37 +519,64 @@ async fn a_transaction_never_touches_a_replica() {
     let Some((url, replica)) = with_standby().await else {
         return;
     };
-    let _turn = STANDBY.lock().await;
+    let _turn = turn().await;
     let key = common::key();
-    let db = open(&url, &replica, &key, Duration::from_secs(5)).await;
-    let owner = db
+    let writer = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let owner = writer
         .users()
         .create(NewUser::new("tx@example.org", "h"))
         .await
         .unwrap()
         .id;
-    let tenant = common::tenant_of(&db, owner).await;
-    until_in_use(&db, true).await;
+    let tenant = common::tenant_of(&writer, owner).await;
+    writer
+        .tenant(tenant)
+        .oauth_tokens()
+        .upsert(NewOAuthToken::new(
+            owner,
+            OauthProvider::Garmin,
+            "committed",
+        ))
+        .await
+        .unwrap();
+    // A handle that wrote nothing: outside a transaction its reads of the
+    // token go to the replica once it has it.
+    let db = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        until_in_use(&db, true).await;
+        let before = reads(&db).await;
+        let read = db.tenant(tenant).replica().oauth_tokens();
+        let found = read.get(owner, OauthProvider::Garmin).await.unwrap();
+        if found.is_some() && reads(&db).await > before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never served the token"
+        );
+    }
+
+    // The same read inside a transaction, before and after a write of it.
     let before = reads(&db).await;
-    let seen = db
+    let (first, second) = db
         .transaction(move |tx| {
             Box::pin(async move {
+                let tokens = tx.tenant(tenant).replica().oauth_tokens();
+                let first = tokens.get(owner, OauthProvider::Garmin).await?;
                 tx.tenant(tenant)
                     .oauth_tokens()
                     .upsert(NewOAuthToken::new(owner, OauthProvider::Garmin, "in-tx"))
                     .await?;
-                // The scope's replica path inside a transaction: the
-                // transaction's own, uncommitted write is there.
-                tx.tenant(tenant)
-                    .replica()
-                    .oauth_tokens()
-                    .get(owner, OauthProvider::Garmin)
-                    .await
+                let second = tokens.get(owner, OauthProvider::Garmin).await?;
+                Ok((first, second))
             })
         })
         .await
         .unwrap();
-    assert_eq!(seen.unwrap().access_token.expose(), "in-tx");
+    assert_eq!(first.unwrap().access_token.expose(), "committed");
+    // Its own uncommitted write: only the transaction's connection has it.
+    assert_eq!(second.unwrap().access_token.expose(), "in-tx");
     assert_eq!(
         reads(&db).await,
         before,
@@ -583,4 +677,57 @@ async fn the_heavy_reads_work_through_the_read_path() {
         scope.members().list(&page).await.expect(what);
         r.api_keys().list_for_user(user).await.expect(what);
     }
+}
+
+#[tokio::test]
+async fn a_session_waits_for_its_own_writes_not_the_handles() {
+    let Some((url, replica)) = with_standby().await else {
+        return;
+    };
+    let _turn = turn().await;
+    let key = common::key();
+    // The first handle migrates (a write); the process's handle below
+    // starts with none.
+    let _migrated = open(&url, &replica, &key, Duration::from_secs(600)).await;
+    let db = open(&url, &replica, &key, Duration::from_secs(600)).await;
+    let request = db.session();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        until_in_use(&db, true).await;
+        let before = reads(&db).await;
+        request.replica().users().count().await.unwrap();
+        if reads(&db).await > before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replica never served");
+    }
+
+    let paused = Paused::start().await;
+    db.users()
+        .create(NewUser::new("process@example.org", "h"))
+        .await
+        .unwrap();
+    // The process handle reads its own write (from the primary) ...
+    let mine = on_replica(&db, "process@example.org").await;
+    // ... and the session, which did not write it, reads on the replica.
+    let before = reads(&db).await;
+    let theirs = on_replica(&request, "process@example.org").await;
+    let served_there = reads(&db).await > before;
+    request
+        .users()
+        .create(NewUser::new("request@example.org", "h"))
+        .await
+        .unwrap();
+    let own = on_replica(&request, "request@example.org").await;
+    paused.resume().await;
+    assert!(mine.is_some(), "the handle missed its own write");
+    assert!(
+        served_there,
+        "another session's write held the session's read back"
+    );
+    assert!(
+        theirs.is_none(),
+        "the replica was not behind: nothing was tested"
+    );
+    assert!(own.is_some(), "the session missed its own write");
 }

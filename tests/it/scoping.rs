@@ -64,8 +64,8 @@ const REVIEWED: [(&str, usize, &str); 13] = [
     ),
     (
         "mod.rs",
-        4,
-        "the global admin configuration and audit events: the accessors that are their public handles",
+        6,
+        "the global admin configuration and audit events: the accessors that are their public handles (on the pool, in a transaction, and on the read replicas)",
     ),
     (
         "identity/tenants.rs",
