@@ -96,6 +96,34 @@ async fn on_replica(db: &Database, email: &str) -> Option<pierre_db::User> {
     users.get_by_email_including_inactive(email).await.unwrap()
 }
 
+/// Runs `read` until the replica itself served it and `done` holds of what
+/// it returned (at most 20 s): before the replica has replayed the schema
+/// and the rows, its reads fail or miss and the primary answers instead.
+async fn until_served<T, Fut>(
+    db: &Database,
+    mut read: impl FnMut() -> Fut,
+    done: impl Fn(&T) -> bool,
+) -> T
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        until_in_use(db, true).await;
+        let before = reads(db).await;
+        let found = read().await;
+        if reads(db).await > before && done(&found) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never served it: {:?}",
+            db.replica_status().await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn reads(db: &Database) -> u64 {
     db.replica_status().await[0].reads
 }
@@ -270,31 +298,15 @@ async fn writes_on_the_primary_appear_through_the_replica_path() {
 
     // Another handle, which wrote nothing: its reads go to the replica.
     let reader = open(&url, &replica, &key, Duration::from_secs(5)).await;
-    until_in_use(&reader, true).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
     let before = reads(&reader).await;
-    // Until the replica serves it: before it has replayed the schema and
-    // the rows, its reads fail or miss and the primary answers instead.
-    let token = loop {
-        let served = reads(&reader).await;
-        let token = reader
-            .tenant(tenant)
-            .replica()
-            .oauth_tokens()
-            .get(user, OauthProvider::Fitbit)
-            .await
-            .unwrap();
-        if let Some(token) = token
-            && reads(&reader).await > served
-        {
-            break token;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the write never reached the replica"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let tokens = reader.tenant(tenant).replica().oauth_tokens();
+    let token = until_served(
+        &reader,
+        || async { tokens.get(user, OauthProvider::Fitbit).await.unwrap() },
+        Option::is_some,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         token.access_token.expose(),
         "secret",
@@ -372,16 +384,8 @@ async fn paused_replay_past_the_bound_sends_reads_to_the_primary_until_it_resume
     paused.resume().await;
     // Back on the replica, which replays the user within the bound (the
     // reader did not write it: no promise sooner than that).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        until_in_use(&reader, true).await;
-        let before = reads(&reader).await;
-        let seen = on_replica(&reader, "late@example.org").await;
-        if seen.is_some() && reads(&reader).await > before {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the replica never served again");
-    }
+    let late = || on_replica(&reader, "late@example.org");
+    until_served(&reader, late, Option::is_some).await;
 }
 
 #[tokio::test]
@@ -457,18 +461,9 @@ async fn read_your_writes_holds_with_replay_lagging() {
     until_in_use(&writer, true).await;
     // The replica has the writer's schema and setup before the pause: a
     // count the replica itself served (the bystander wrote nothing).
-    let settled = Instant::now() + Duration::from_secs(20);
-    loop {
-        until_in_use(&bystander, true).await;
-        let before = reads(&bystander).await;
-        let there = bystander.replica().users().count().await.unwrap();
-        let served = reads(&bystander).await > before;
-        if served && there == writer.users().count().await.unwrap() {
-            break;
-        }
-        assert!(Instant::now() < settled, "the replica never caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let all = writer.users().count().await.unwrap();
+    let count = || async { bystander.replica().users().count().await.unwrap() };
+    until_served(&bystander, count, |&n| n == all).await;
     let paused = Paused::start().await;
 
     let misses = common::all_at_once(16, |task| {
@@ -493,19 +488,8 @@ async fn read_your_writes_holds_with_replay_lagging() {
     .await;
     // The same read by a handle that did not write it, served by the
     // replica: stale (the test above is not vacuous).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let stale = loop {
-        let before = reads(&bystander).await;
-        let found = on_replica(&bystander, "ryw0-0@example.org").await;
-        if reads(&bystander).await > before {
-            break found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the bystander's reads never went to the replica: {:?}",
-            bystander.replica_status().await
-        );
-    };
+    let first = || on_replica(&bystander, "ryw0-0@example.org");
+    let stale = until_served(&bystander, first, |_| true).await;
     paused.resume().await;
     assert_eq!(misses.iter().sum::<u32>(), 0, "a read missed its own write");
     assert!(
@@ -542,20 +526,9 @@ async fn a_transaction_never_touches_a_replica() {
     // A handle that wrote nothing: outside a transaction its reads of the
     // token go to the replica once it has it.
     let db = open(&url, &replica, &key, Duration::from_secs(5)).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        until_in_use(&db, true).await;
-        let before = reads(&db).await;
-        let read = db.tenant(tenant).replica().oauth_tokens();
-        let found = read.get(owner, OauthProvider::Garmin).await.unwrap();
-        if found.is_some() && reads(&db).await > before {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the replica never served the token"
-        );
-    }
+    let tokens = db.tenant(tenant).replica().oauth_tokens();
+    let get = || async { tokens.get(owner, OauthProvider::Garmin).await.unwrap() };
+    until_served(&db, get, Option::is_some).await;
 
     // The same read inside a transaction, before and after a write of it.
     let before = reads(&db).await;
@@ -691,16 +664,8 @@ async fn a_session_waits_for_its_own_writes_not_the_handles() {
     let _migrated = open(&url, &replica, &key, Duration::from_secs(600)).await;
     let db = open(&url, &replica, &key, Duration::from_secs(600)).await;
     let request = db.session();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        until_in_use(&db, true).await;
-        let before = reads(&db).await;
-        request.replica().users().count().await.unwrap();
-        if reads(&db).await > before {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the replica never served");
-    }
+    let count = || async { request.replica().users().count().await.unwrap() };
+    until_served(&db, count, |_| true).await;
 
     let paused = Paused::start().await;
     db.users()
