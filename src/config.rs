@@ -133,7 +133,8 @@ pub struct DatabaseConfig {
     /// (default 5 s).
     pub max_replica_lag: Duration,
     /// How often each replica's lag and health are checked, in the
-    /// background (default 1 s).
+    /// background (default 1 s; at most half of `max_replica_lag`, since a
+    /// replica's lag counts the time since its last check).
     pub replica_check_interval: Duration,
 }
 
@@ -259,9 +260,16 @@ impl DatabaseConfig {
                     )));
                 }
             }
-            if self.replica_check_interval.is_zero() {
+            // A replica's lag counts the time since its last check: checks
+            // must come well within the bound for it to be in use at all.
+            if self.replica_check_interval.is_zero()
+                || self.replica_check_interval.saturating_mul(2) > self.max_replica_lag
+            {
                 return Err(DatabaseError::Config(format!(
-                    "{ENV_REPLICA_CHECK_INTERVAL_MS} must be greater than zero"
+                    "{ENV_REPLICA_CHECK_INTERVAL_MS} ({} ms) must be greater than zero and at \
+                     most half of {ENV_MAX_REPLICA_LAG_MS} ({} ms)",
+                    self.replica_check_interval.as_millis(),
+                    self.max_replica_lag.as_millis()
                 )));
             }
         }

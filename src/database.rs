@@ -81,7 +81,7 @@ impl Database {
         let conn = open(&config, &backend, None).await?;
         let cursors = CursorCodec::new(&config.master_key);
         let keys = KeyCache::new(config.master_key.clone(), config.key_refresh_interval);
-        let replicas = crate::replicas::ReplicaSet::open(&config, &conn).await?;
+        let replicas = crate::replicas::ReplicaSet::open(&config).await?;
         let db = Self {
             inner: Arc::new(Shared {
                 replicas,
@@ -124,7 +124,7 @@ impl Database {
     pub async fn migrate(&self) -> Result<()> {
         // Replica reads wait for a new schema (see the `replicas` module).
         let pending = self.migration_status().await?.1;
-        let _noted = (pending > 0).then(|| self.inner.replicas.writing(&self.mark));
+        let noted = (pending > 0).then(|| self.inner.replicas.writing(&self.mark));
         // A dedicated connection, because the table rebuilds switch
         // foreign-key enforcement off for their transaction (see the
         // `migration` crate).
@@ -141,6 +141,9 @@ impl Database {
                 outcome?;
             }
             _ => run(&self.inner.conn).await?,
+        }
+        if let Some(noted) = noted {
+            noted.done();
         }
         info!("migrations applied");
         self.reload_keys().await?;
@@ -249,8 +252,10 @@ impl Database {
     /// writes only (see [`Database::replica`]): take one per request, or
     /// per user session, so that other callers' writes through the
     /// process's handle do not send its replica reads to the primary.
-    /// Everything else is the same as on `self`. Cheap: no connection is
-    /// opened. Without read replicas a session is just another clone.
+    /// A session starts with no writes of its own: it does not wait for
+    /// those made through `self` before it was taken. Everything else is
+    /// the same as on `self`. Cheap: no connection is opened. Without read
+    /// replicas a session is just another clone.
     pub fn session(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),

@@ -14,10 +14,13 @@
 //! Otherwise the read goes to the primary. Nothing of this costs the read a
 //! round trip: a background task checks each replica every
 //! [`DatabaseConfig::replica_check_interval`](crate::DatabaseConfig::replica_check_interval)
-//! (one statement on the primary, one on the replica), and a read only
-//! loads a few atomics. A replica that fails a read is marked down and the
-//! read is served by the primary; the next check that succeeds brings it
-//! back.
+//! (one statement on the primary, one on the replica, each on a connection
+//! of the checks' own), and a read only loads a few atomics. A replica's lag
+//! counts as the lag its last good check found plus the time since, so a
+//! replica whose checks stall goes out of use within the bound. A read a
+//! replica fails is served by the primary; a replica that could not be
+//! reached is also out of use until a check finds it well (one busy, in
+//! conflict with its recovery or behind on the schema is not).
 //!
 //! Read-your-writes holds per [`Database`](crate::Database) handle (and its
 //! clones) or per [`Database::session`](crate::Database::session): after a
@@ -53,7 +56,7 @@ pub struct ReplicaStatus {
     /// How far its replay is behind the primary, as of the last check
     /// (zero when it had replayed everything; `None` when unknown).
     pub lag: Option<Duration>,
-    /// Reads it has served through this handle.
+    /// Reads it has served through the handles of this database.
     pub reads: u64,
     /// Why it is not in use, when it is not.
     pub problem: Option<String>,
@@ -68,15 +71,16 @@ pub async fn check_replicas(
     primary_url: &str,
     vars: &std::collections::HashMap<String, String>,
 ) -> Result<Vec<ReplicaStatus>> {
-    let (replica_urls, max_replica_lag, _) = crate::config::replica_settings(vars)?;
+    let (replica_urls, max_replica_lag, interval) = crate::config::replica_settings(vars)?;
     if replica_urls.is_empty() {
         return Ok(Vec::new());
     }
     let mut config = DatabaseConfig::new(primary_url, crate::MasterKey::generate()?);
     config.replica_urls = replica_urls;
     config.max_replica_lag = max_replica_lag;
+    config.replica_check_interval = interval;
     config.validate()?;
-    let primary = open_pool(&config, primary_url).await?;
+    let primary = open_pool(&config, primary_url, 1).await?;
     let set = ReplicaSet::unwatched(&config).await?;
     // Two checks: the second can tell a replica that is past the first's
     // position (at most that long behind) from one that is stuck, where a
@@ -94,6 +98,9 @@ pub async fn check_replicas(
 struct Replica {
     url: String,
     conn: DatabaseConnection,
+    /// A connection of the checks' own: a pool busy with reads does not
+    /// make the replica look unreachable.
+    check: DatabaseConnection,
     healthy: AtomicBool,
     /// Lag in microseconds at the last check (`u64::MAX`: unknown).
     lag_micros: AtomicU64,
@@ -113,7 +120,21 @@ struct Replica {
     previous: Mutex<Option<(u64, String)>>,
 }
 
-/// The replicas of one handle, and when it last wrote.
+impl Replica {
+    /// Whether reads may go to it: healthy at its last check, and the lag
+    /// found then plus the time since within `bound` (so that a replica
+    /// whose checks stall or stop goes out of use).
+    fn within(&self, bound: u64, now: u64) -> bool {
+        let lag = self
+            .lag_micros
+            .load(Ordering::Acquire)
+            .saturating_mul(1_000)
+            .saturating_add(now.saturating_sub(self.checked_at.load(Ordering::Acquire)));
+        self.healthy.load(Ordering::Acquire) && lag <= bound
+    }
+}
+
+/// The replicas of one database's handles.
 #[derive(Debug)]
 pub(crate) struct ReplicaSet {
     replicas: Vec<Replica>,
@@ -145,13 +166,30 @@ pub(crate) struct WriteMark(AtomicU64);
 pub(crate) struct Writing<'a> {
     set: &'a ReplicaSet,
     mark: &'a WriteMark,
+    ended: bool,
+}
+
+impl Writing<'_> {
+    /// The write has ended: its commit (if any) is behind it.
+    pub(crate) fn done(mut self) {
+        self.ended = true;
+    }
 }
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        if !self.set.replicas.is_empty() {
-            self.mark.0.fetch_max(self.set.now(), Ordering::AcqRel);
+        if self.set.replicas.is_empty() {
+            return;
         }
+        // Dropped unfinished (or failed): a commit may still be on its way
+        // to the server, so the handle waits out one lag bound more.
+        let margin = if self.ended {
+            0
+        } else {
+            u64::try_from(self.set.max_lag.as_nanos()).unwrap_or(u64::MAX / 2)
+        };
+        let at = self.set.now().saturating_add(margin);
+        self.mark.0.fetch_max(at, Ordering::AcqRel);
     }
 }
 
@@ -181,15 +219,15 @@ impl ReplicaSet {
     /// Opens a lazy pool per replica URL of `config` (a replica that is
     /// down at start is only marked so) and starts checking them against
     /// `primary`.
-    pub(crate) async fn open(
-        config: &DatabaseConfig,
-        primary: &DatabaseConnection,
-    ) -> Result<Arc<Self>> {
+    pub(crate) async fn open(config: &DatabaseConfig) -> Result<Arc<Self>> {
         let set = Self::unwatched(config).await?;
         if !set.replicas.is_empty() {
+            // The primary's side of the checks, on a connection of its own
+            // too: a busy primary pool must not age every replica out.
+            let primary = open_pool(config, &config.url, 1).await?;
             let task = tokio::spawn(watch(
                 Arc::downgrade(&set),
-                primary.clone(),
+                primary,
                 config.replica_check_interval,
             ));
             set.watcher.set(task.abort_handle()).ok();
@@ -203,7 +241,8 @@ impl ReplicaSet {
         for url in &config.replica_urls {
             replicas.push(Replica {
                 url: redact_password(url),
-                conn: open_pool(config, url).await?,
+                conn: open_pool(config, url, config.max_connections).await?,
+                check: open_pool(config, url, 1).await?,
                 healthy: AtomicBool::new(false),
                 lag_micros: AtomicU64::new(u64::MAX),
                 checked_at: AtomicU64::new(0),
@@ -216,15 +255,26 @@ impl ReplicaSet {
         Ok(Arc::new(Self::with(replicas, config.max_replica_lag)))
     }
 
+    /// The lag bound, in the unit of [`Self::now`].
+    fn bound(&self) -> u64 {
+        u64::try_from(self.max_lag.as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn now(&self) -> u64 {
         u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
     }
 
     /// Notes a write of the handle that `mark` is for when the guard is
-    /// dropped: when the write has ended, or was abandoned (a future
-    /// dropped after the server committed still wrote).
+    /// dropped: [`Writing::done`] when the write has ended; dropped
+    /// without it (a future dropped mid-write, an error), the write may
+    /// still commit, and the handle's replica reads wait one lag bound
+    /// longer.
     pub(crate) fn writing<'a>(&'a self, mark: &'a WriteMark) -> Writing<'a> {
-        Writing { set: self, mark }
+        Writing {
+            set: self,
+            mark,
+            ended: false,
+        }
     }
 
     /// The replica a read goes to (its pool and index), or why none.
@@ -238,8 +288,7 @@ impl ReplicaSet {
         }
         let last_write = mark.0.load(Ordering::Acquire);
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let bound = u64::try_from(self.max_lag.as_nanos()).unwrap_or(u64::MAX);
-        let now = self.now();
+        let (bound, now) = (self.bound(), self.now());
         let mut why = Fallback::Unhealthy;
         for k in 0..n {
             let i = (start + k) % n;
@@ -247,14 +296,7 @@ impl ReplicaSet {
             if !replica.healthy.load(Ordering::Acquire) {
                 continue;
             }
-            // The lag found, plus the time since: past the bound when the
-            // checks have stopped keeping up.
-            let lag = replica
-                .lag_micros
-                .load(Ordering::Acquire)
-                .saturating_mul(1_000)
-                .saturating_add(now.saturating_sub(replica.checked_at.load(Ordering::Acquire)));
-            if lag > bound {
+            if !replica.within(bound, now) {
                 continue;
             }
             if last_write != 0 && replica.caught_up_at.load(Ordering::Acquire) <= last_write {
@@ -280,7 +322,7 @@ impl ReplicaSet {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         crate::telemetry::replica_fallback(Fallback::Unhealthy);
-        if !unreachable(problem) {
+        if !unreachable(problem, &replica.conn) {
             tracing::debug!(replica = %replica.url, %problem, "read replica failed a read: served by the primary");
             return;
         }
@@ -299,6 +341,7 @@ impl ReplicaSet {
         for replica in &self.replicas {
             replica.healthy.store(false, Ordering::Release);
             replica.conn.close_by_ref().await.ok();
+            replica.check.close_by_ref().await.ok();
         }
     }
 
@@ -316,7 +359,7 @@ impl ReplicaSet {
                 let lag = replica.lag_micros.load(Ordering::Acquire);
                 ReplicaStatus {
                     url: replica.url.clone(),
-                    in_use: replica.healthy.load(Ordering::Acquire),
+                    in_use: replica.within(self.bound(), self.now()),
                     lag: (lag != u64::MAX).then(|| Duration::from_micros(lag)),
                     reads: replica.reads.load(Ordering::Relaxed),
                     problem: lock(&replica.problem).clone(),
@@ -331,7 +374,7 @@ impl ReplicaSet {
             let previous = lock(&replica.previous).clone();
             let outcome = check(
                 primary,
-                &replica.conn,
+                &replica.check,
                 previous.as_ref().map(|(_, lsn)| lsn),
             )
             .await;
@@ -407,13 +450,16 @@ impl ReplicaSet {
 }
 
 /// Whether `err` says the server could not be reached or the connection
-/// broke (as opposed to the statement failing there).
-fn unreachable(err: &sea_orm::DbErr) -> bool {
+/// broke (as opposed to the statement failing there, or `pool` being busy).
+fn unreachable(err: &sea_orm::DbErr, pool: &DatabaseConnection) -> bool {
     use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
     match err {
         DbErr::Conn(_) => true,
         DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed) => true,
-        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => false,
+        // The driver reports a refused connection as a timeout once it
+        // has retried until the deadline: a pool with no connection open
+        // could not reach the server, one with all of them in use is busy.
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => open_connections(pool) == 0,
         DbErr::Query(RuntimeErr::SqlxError(err)) | DbErr::Exec(RuntimeErr::SqlxError(err)) => {
             use sea_orm::sqlx::Error;
             matches!(
@@ -435,6 +481,16 @@ enum Failed {
     Primary(String),
     /// The replica did not answer, or is no standby.
     Replica(String),
+}
+
+/// How many connections `pool` holds now.
+fn open_connections(pool: &DatabaseConnection) -> u32 {
+    #[cfg(feature = "postgres")]
+    if pool.get_database_backend() == DbBackend::Postgres {
+        return pool.get_postgres_connection_pool().size();
+    }
+    let _ = pool;
+    0
 }
 
 /// What one check found.
@@ -526,17 +582,18 @@ async fn watch(set: Weak<ReplicaSet>, primary: DatabaseConnection, interval: Dur
     }
 }
 
-/// A lazy pool on one replica: the library's session options, read-only
-/// transactions, and a short acquire timeout so that a replica that went
-/// away costs a read little before it falls back to the primary.
-async fn open_pool(config: &DatabaseConfig, url: &str) -> Result<DatabaseConnection> {
+/// A lazy pool of `max` connections on one server: the library's session
+/// options, read-only transactions, and a short acquire timeout so that a
+/// replica that went away costs a read little before it falls back to the
+/// primary.
+async fn open_pool(config: &DatabaseConfig, url: &str, max: u32) -> Result<DatabaseConnection> {
     use crate::error::DatabaseError;
 
     let mut options = sea_orm::ConnectOptions::new(url.trim().to_owned());
     options
-        .max_connections(config.max_connections)
+        .max_connections(max)
         .min_connections(0)
-        .acquire_timeout(config.connect_timeout.min(Duration::from_secs(2)))
+        .acquire_timeout(config.connect_timeout.min(Duration::from_secs(1)))
         .connect_timeout(config.connect_timeout)
         .idle_timeout(config.idle_timeout)
         .max_lifetime(config.max_lifetime)

@@ -24,8 +24,8 @@ pub(crate) struct Shared {
     pub cursors: CursorCodec,
     /// The master key and the data keys: their one owner.
     pub keys: KeyCache,
-    /// The read replicas (none unless configured) and this handle's last
-    /// write.
+    /// The read replicas (none unless configured), shared by every handle
+    /// and session of this database.
     pub replicas: Arc<crate::replicas::ReplicaSet>,
     /// When the pool's gauges were last set.
     #[cfg(feature = "metrics")]

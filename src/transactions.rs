@@ -151,9 +151,8 @@ impl Database {
     {
         let started = Instant::now();
         let sealing_at_start = self.keys().cached().map(|k| k.active_version());
-        // Its writes, if any, are committed (or abandoned) when this ends:
-        // replica reads wait for them.
-        let _noted = self.shared().replicas.writing(self.mark());
+        // Its writes, if any: replica reads wait for them.
+        let noted = self.shared().replicas.writing(self.mark());
         let tx = begin_write(self.pool()).await?;
         let handle = Tx { txn: &tx, db: self };
         let outcome = match work(handle).await {
@@ -173,6 +172,7 @@ impl Database {
             other => other,
         };
         let outcome = finish(tx, outcome).await;
+        noted.done();
         if let Err(DatabaseError::StaleKey { .. }) = &outcome {
             self.reload_keys().await?;
         }

@@ -294,6 +294,8 @@ impl LegacySource {
         let inventory = inspect_on(&snapshot, options).await?;
         let legacy_key = data_key(&snapshot, legacy_master).await?;
         let tables = schema::tables_of(&snapshot).await?;
+        // Replica reads through `target` wait for what is written here.
+        let _noted = target.shared().replicas.writing(target.mark());
         let tx = crate::query::begin_write(target.pool()).await?;
         target::require_empty(&tx).await?;
         let keyring = target

@@ -212,10 +212,12 @@ impl<'a> Ctx<'a> {
         F: for<'t> FnOnce(Ctx<'t>) -> TxFuture<'t, T>,
     {
         self.writable("a write transaction")?;
-        let _noted = self.shared.replicas.writing(self.mark);
+        let noted = self.shared.replicas.writing(self.mark);
         let txn = begin_write(&self.conn()).await?;
         let outcome = work(self.inside(&txn)).await;
-        finish(txn, outcome).await
+        let done = finish(txn, outcome).await;
+        noted.done();
+        done
     }
 
     /// Opens a sealed value with the current keys.

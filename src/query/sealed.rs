@@ -35,11 +35,13 @@ impl Ctx<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let _noted = self.shared().replicas.writing(self.mark());
+            let noted = self.shared().replicas.writing(self.mark());
             let txn = begin_write(&self.conn()).await?;
             let here = self.inside(&txn);
             let outcome = here.write_sealed_here(&build).await;
-            match finish(txn, outcome).await {
+            let done = finish(txn, outcome).await;
+            noted.done();
+            match done {
                 Err(DatabaseError::StaleKey { .. }) if attempt < 3 => {
                     self.shared().keys().reload(&self.conn()).await?;
                 }

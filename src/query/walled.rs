@@ -25,7 +25,7 @@ use sea_orm::{
 };
 
 use crate::ids::TenantId;
-use crate::replicas::{ReplicaSet, WriteMark};
+use crate::replicas::{ReplicaSet, WriteMark, Writing};
 
 /// Which rows of the tenant-owned tables a handle's statements may reach
 /// under row-level security; unscoped handles have none (every row).
@@ -97,7 +97,7 @@ impl<'a> Walled<'a> {
 
     /// Notes the write, when `sql` may write, once it has ended (or was
     /// abandoned).
-    fn writing(&self, sql: &str) -> Option<crate::replicas::Writing<'a>> {
+    fn writing(&self, sql: &str) -> Option<Writing<'a>> {
         (!is_read(sql)).then(|| self.replicas.writing(self.mark))
     }
 
@@ -273,37 +273,53 @@ impl ConnectionTrait for Walled<'_> {
         if self.replica {
             return Err(refused(&stmt.sql));
         }
-        let _noted = self.writing(&stmt.sql);
-        match self.gated(&stmt) {
+        let noted = self.writing(&stmt.sql);
+        let done = match self.gated(&stmt) {
             Some(gated) => self.conn.execute_raw(gated).await,
             None => walled!(self, |c| c.execute_raw(stmt)),
+        };
+        if let Some(noted) = noted {
+            noted.done();
         }
+        done
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         if self.replica {
             return Err(refused(sql));
         }
-        let _noted = self.writing(sql);
-        walled!(self, |c| c.execute_unprepared(sql))
+        let noted = self.writing(sql);
+        let done = walled!(self, |c| c.execute_unprepared(sql));
+        if let Some(noted) = noted {
+            noted.done();
+        }
+        done
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         on_replica!(self, stmt, |c, s| c.query_one_raw(s));
-        let _noted = self.writing(&stmt.sql);
-        match self.gated(&stmt) {
+        let noted = self.writing(&stmt.sql);
+        let done = match self.gated(&stmt) {
             Some(gated) => self.conn.query_one_raw(gated).await,
             None => walled!(self, |c| c.query_one_raw(stmt)),
+        };
+        if let Some(noted) = noted {
+            noted.done();
         }
+        done
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         on_replica!(self, stmt, |c, s| c.query_all_raw(s));
-        let _noted = self.writing(&stmt.sql);
-        match self.gated(&stmt) {
+        let noted = self.writing(&stmt.sql);
+        let done = match self.gated(&stmt) {
             Some(gated) => self.conn.query_all_raw(gated).await,
             None => walled!(self, |c| c.query_all_raw(stmt)),
+        };
+        if let Some(noted) = noted {
+            noted.done();
         }
+        done
     }
 
     fn support_returning(&self) -> bool {

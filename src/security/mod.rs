@@ -195,10 +195,12 @@ impl<'a> Security<'a> {
     /// Re-encrypts up to `batch` stale values of `column` in one write
     /// transaction, under the active key as confirmed inside it.
     async fn reencrypt_batch(&self, column: &SealedColumn, batch: u32) -> Result<Batch> {
-        let _noted = self.db.shared().replicas.writing(self.db.mark());
+        let noted = self.db.shared().replicas.writing(self.db.mark());
         let tx = begin_write(self.db.pool()).await?;
         let outcome = self.reencrypt_rows(&tx, column, batch).await;
-        finish(tx, outcome).await
+        let done = finish(tx, outcome).await;
+        noted.done();
+        done
     }
 
     async fn reencrypt_rows(
@@ -249,13 +251,15 @@ impl<'a> Security<'a> {
     #[instrument(skip_all, fields(version))]
     pub async fn retire(&self, version: u32) -> Result<()> {
         let grace = self.db.keys().refresh_interval().saturating_mul(2);
-        let _noted = self.db.shared().replicas.writing(self.db.mark());
-        retrying(RetryPolicy::default(), || async {
+        let noted = self.db.shared().replicas.writing(self.db.mark());
+        let retired = retrying(RetryPolicy::default(), || async {
             let tx = begin_write(self.db.pool()).await?;
             let outcome = retire_in(&tx, version, grace).await;
             finish(tx, outcome).await
         })
-        .await?;
+        .await;
+        noted.done();
+        retired?;
         self.db.reload_keys().await?;
         info!(version, "retired a data key");
         Ok(())
