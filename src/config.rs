@@ -168,8 +168,11 @@ impl DatabaseConfig {
     /// variables (`DATABASE_MAX_CONNECTIONS`, `DATABASE_MIN_CONNECTIONS`,
     /// `DATABASE_ACQUIRE_TIMEOUT`, `DATABASE_CONNECT_TIMEOUT`, `DATABASE_IDLE_TIMEOUT`,
     /// `DATABASE_MAX_LIFETIME`, `PIERRE_KEY_REFRESH_INTERVAL`; times in
-    /// seconds). A missing or malformed
-    /// value is a [`DatabaseError::Config`] naming the variable.
+    /// seconds), `PIERRE_ROW_LEVEL_SECURITY` and the read replicas'
+    /// (`PIERRE_DATABASE_REPLICA_URLS`, comma-separated;
+    /// `PIERRE_MAX_REPLICA_LAG_MS` and `PIERRE_REPLICA_CHECK_INTERVAL_MS`, in
+    /// milliseconds). A missing or malformed value is a
+    /// [`DatabaseError::Config`] naming the variable.
     pub fn from_env() -> Result<Self> {
         Self::from_vars(&std::env::vars().collect())
     }

@@ -217,8 +217,8 @@ impl ReplicaSet {
     }
 
     /// Opens a lazy pool per replica URL of `config` (a replica that is
-    /// down at start is only marked so) and starts checking them against
-    /// `primary`.
+    /// down at start is only marked so) and starts checking them in the
+    /// background against the primary `config` names.
     pub(crate) async fn open(config: &DatabaseConfig) -> Result<Arc<Self>> {
         let set = Self::unwatched(config).await?;
         if !set.replicas.is_empty() {
@@ -293,9 +293,6 @@ impl ReplicaSet {
         for k in 0..n {
             let i = (start + k) % n;
             let replica = &self.replicas[i];
-            if !replica.healthy.load(Ordering::Acquire) {
-                continue;
-            }
             if !replica.within(bound, now) {
                 continue;
             }

@@ -1,18 +1,19 @@
-//! The executor a statement runs on: the pool or a transaction, and, with
-//! row-level security on, the wall of the handle that runs it (see the
-//! `rls` module).
+//! The executor a statement runs on: the pool, a transaction or (for the
+//! read-replica handle's reads) a replica; with row-level security on, the
+//! wall of the handle that runs it (see the `rls` module); and the note of
+//! a write that replica reads wait for (see the `replicas` module).
 //!
-//! A tenant scope's statement on the pool runs in a transaction of its
-//! own that first sets the tenant `LOCAL` to it: the setting and the
-//! statement share a connection, and the setting ends with the
-//! transaction. Inside a caller's transaction every statement sets the
-//! wall of its own handle first (`all` for the unscoped ones), since one
+//! A tenant scope's statement sets the tenant `LOCAL` before it runs, on
+//! its own connection, so the setting ends with the transaction. A plain
+//! `SELECT` or one-row `INSERT` does it inside itself (see [`gated`]): one
+//! round trip, on the pool or in a transaction. Any other statement of a
+//! tenant scope on the pool runs in a transaction of its own that sets the
+//! wall first (four round trips); inside a caller's transaction it is
+//! preceded by the setting (`all` for the unscoped handles), since one
 //! transaction serves several handles. The cross-tenant paths on the pool
 //! set nothing: the library's connections start with `pierre.scope = all`.
-//!
-//! A plain `SELECT` or one-row `INSERT` sets its wall inside itself (see
-//! [`gated`]): on the pool it needs no transaction of its own, one round
-//! trip instead of four, and in a transaction no statement before it.
+//! A replica runs no transaction of a handle's: its reads carry their wall
+//! inside them.
 //!
 //! One simple query (`SELECT set_config(…, true); <statement>`) would be a
 //! single round trip too, but it returns rows as text, which the driver
@@ -109,10 +110,10 @@ impl<'a> Walled<'a> {
 }
 
 /// `stmt` as one statement that sets the wall (for the rest of its
-/// transaction, implicit or not) before anything of it runs, when it is a plain `SELECT` or
-/// a one-row `INSERT … VALUES`; `None` for anything else (other writes,
-/// locking reads, `WITH` statements), which keeps the transaction of its
-/// own.
+/// transaction, implicit or not) before anything of it runs, when it is a
+/// plain `SELECT` or a one-row `INSERT … VALUES`; `None` for anything else
+/// (other writes, locking reads, `WITH` statements), which keeps the
+/// setter of its own.
 ///
 /// A read becomes
 ///
