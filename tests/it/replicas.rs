@@ -58,10 +58,29 @@ fn on_standby(url: &str, standby: &str) -> String {
 /// A database of its own on the test server with its standby, or `None`
 /// when the run has no standby.
 async fn with_standby() -> Option<(String, String)> {
-    let standby = standby_server()?;
+    let Some(standby) = standby_server() else {
+        say_once_that_no_standby_ran();
+        return None;
+    };
     let url = common::new_postgres_database().await?;
     let replica = on_standby(&url, &standby);
     Some((url, replica))
+}
+
+/// Says once per run, where the person running the tests sees it (the
+/// harness captures the output of passing tests), that the standby tests
+/// did not run.
+fn say_once_that_no_standby_ran() {
+    use std::io::Write;
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nnote: {REPLICA_URL_VAR} is unset: the read-replica tests against a streaming \
+             standby did not run (`scripts/throwaway-postgres standby DIR PORT PRIMARY_PORT` \
+             makes one; .ci/run does)\n"
+        );
+    });
 }
 
 /// A handle on `url` reading from `replica`, checking it every 50 ms.
