@@ -122,9 +122,14 @@ impl Database {
     /// On a SQLite file the migrations run on a connection of their own.
     #[instrument(skip_all, fields(backend = self.inner.backend.name()))]
     pub async fn migrate(&self) -> Result<()> {
-        // Replica reads wait for a new schema (see the `replicas` module).
-        let pending = self.migration_status().await?.1;
-        let noted = (pending > 0).then(|| self.inner.replicas.writing(&self.mark));
+        // Replica reads wait for a new schema (see the `replicas` module);
+        // without replicas, nothing to ask.
+        let replicas = &self.inner.replicas;
+        let pending = match replicas.any() {
+            true => self.migration_status().await?.1,
+            false => 0,
+        };
+        let noted = (pending > 0).then(|| replicas.writing(&self.mark));
         // A dedicated connection, because the table rebuilds switch
         // foreign-key enforcement off for their transaction (see the
         // `migration` crate).

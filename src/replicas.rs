@@ -178,7 +178,7 @@ impl Writing<'_> {
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        if self.set.replicas.is_empty() {
+        if !self.set.any() {
             return;
         }
         // Dropped unfinished (or failed): a commit may still be on its way
@@ -253,6 +253,11 @@ impl ReplicaSet {
             });
         }
         Ok(Arc::new(Self::with(replicas, config.max_replica_lag)))
+    }
+
+    /// Whether any replica is configured.
+    pub(crate) fn any(&self) -> bool {
+        !self.replicas.is_empty()
     }
 
     /// The lag bound, in the unit of [`Self::now`].

@@ -98,8 +98,10 @@ impl<'a> Walled<'a> {
 
     /// Notes the write, when `sql` may write, once it has ended (or was
     /// abandoned).
+    /// Nothing to note without replicas: every statement passes here, so
+    /// the SQL is not scanned then.
     fn writing(&self, sql: &str) -> Option<Writing<'a>> {
-        (!is_read(sql)).then(|| self.replicas.writing(self.mark))
+        (self.replicas.any() && !is_read(sql)).then(|| self.replicas.writing(self.mark))
     }
 
     /// `stmt` as one statement that sets the wall first, when it is a

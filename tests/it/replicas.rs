@@ -55,16 +55,47 @@ fn on_standby(url: &str, standby: &str) -> String {
     format!("{}{user}{standby}{path}", &url[..scheme_end])
 }
 
-/// A database of its own on the test server with its standby, or `None`
-/// when the run has no standby.
-async fn with_standby() -> Option<(String, String)> {
-    let Some(standby) = standby_server() else {
-        say_once_that_no_standby_ran();
-        return None;
-    };
-    let url = common::new_postgres_database().await?;
-    let replica = on_standby(&url, &standby);
-    Some((url, replica))
+/// A standby test's database on the test server, the same database on
+/// the standby, a master key for its handles, and its turn with the
+/// standby (replay running).
+struct Standby {
+    url: String,
+    replica: String,
+    key: MasterKey,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Standby {
+    /// `None` when the run has no standby (said once) or no server.
+    async fn take() -> Option<Self> {
+        let Some(standby) = standby_server() else {
+            say_once_that_no_standby_ran();
+            return None;
+        };
+        let url = common::new_postgres_database().await?;
+        let replica = on_standby(&url, &standby);
+        Some(Self {
+            url,
+            replica,
+            key: common::key(),
+            _turn: turn().await,
+        })
+    }
+
+    /// A handle on the database reading from the standby, checking it
+    /// every 50 ms.
+    async fn open(&self, max_lag: Duration) -> Database {
+        self.open_checking(max_lag, Duration::from_millis(50)).await
+    }
+
+    /// [`Standby::open`], checking the standby every `interval`.
+    async fn open_checking(&self, max_lag: Duration, interval: Duration) -> Database {
+        let mut config = common::keyed_config(&self.url, self.key.clone(), 8);
+        config.replica_urls = vec![self.replica.clone()];
+        config.max_replica_lag = max_lag;
+        config.replica_check_interval = interval;
+        common::connect(config).await
+    }
 }
 
 /// Says once per run, where the person running the tests sees it (the
@@ -81,26 +112,6 @@ fn say_once_that_no_standby_ran() {
              makes one; .ci/run does)\n"
         );
     });
-}
-
-/// A handle on `url` reading from `replica`, checking it every 50 ms.
-async fn open(url: &str, replica: &str, key: &MasterKey, max_lag: Duration) -> Database {
-    open_checking(url, replica, key, max_lag, Duration::from_millis(50)).await
-}
-
-/// [`open`], checking the replica every `interval`.
-async fn open_checking(
-    url: &str,
-    replica: &str,
-    key: &MasterKey,
-    max_lag: Duration,
-    interval: Duration,
-) -> Database {
-    let mut config = common::keyed_config(url, key.clone(), 8);
-    config.replica_urls = vec![replica.to_owned()];
-    config.max_replica_lag = max_lag;
-    config.replica_check_interval = interval;
-    common::connect(config).await
 }
 
 /// Waits (at most 20 s) until `db`'s replica is in use, or not.
@@ -318,12 +329,10 @@ async fn a_write_through_the_read_path_is_refused_before_it_is_sent() {
 
 #[tokio::test]
 async fn writes_on_the_primary_appear_through_the_replica_path() {
-    let Some((url, replica)) = with_standby().await else {
+    let Some(standby) = Standby::take().await else {
         return;
     };
-    let _turn = turn().await;
-    let key = common::key();
-    let writer = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let writer = standby.open(Duration::from_secs(5)).await;
     let user = writer
         .users()
         .create(NewUser::new("seen@example.org", "h"))
@@ -344,7 +353,7 @@ async fn writes_on_the_primary_appear_through_the_replica_path() {
         .unwrap();
 
     // Another handle, which wrote nothing: its reads go to the replica.
-    let reader = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let reader = standby.open(Duration::from_secs(5)).await;
     let before = reads(&reader).await;
     let tokens = reader.tenant(tenant).replica().oauth_tokens();
     let token = until_served(
@@ -387,13 +396,11 @@ async fn writes_on_the_primary_appear_through_the_replica_path() {
 
 #[tokio::test]
 async fn paused_replay_past_the_bound_sends_reads_to_the_primary_until_it_resumes() {
-    let Some((url, replica)) = with_standby().await else {
+    let Some(standby) = Standby::take().await else {
         return;
     };
-    let _turn = turn().await;
-    let key = common::key();
-    let writer = open(&url, &replica, &key, Duration::from_secs(5)).await;
-    let reader = open(&url, &replica, &key, Duration::from_secs(1)).await;
+    let writer = standby.open(Duration::from_secs(5)).await;
+    let reader = standby.open(Duration::from_secs(1)).await;
     until_in_use(&reader, true).await;
 
     let paused = Paused::start().await;
@@ -437,29 +444,22 @@ async fn paused_replay_past_the_bound_sends_reads_to_the_primary_until_it_resume
 
 #[tokio::test]
 async fn a_stopped_standby_leaves_reads_working_from_the_primary() {
-    let Some((url, replica)) = with_standby().await else {
+    let Some(standby) = Standby::take().await else {
         return;
     };
     let Ok(dir) = std::env::var(STANDBY_DIR_VAR) else {
         eprintln!("{STANDBY_DIR_VAR} is not set: the standby cannot be stopped, test skipped");
         return;
     };
-    let _turn = turn().await;
-    let key = common::key();
     // Checks far apart: the reads themselves must find the standby gone.
-    let db = open_checking(
-        &url,
-        &replica,
-        &key,
-        Duration::from_secs(10),
-        Duration::from_secs(5),
-    )
-    .await;
+    let db = standby
+        .open_checking(Duration::from_secs(10), Duration::from_secs(5))
+        .await;
     common::user(
         &common::TestDb {
             db: db.clone(),
             backend: "postgres",
-            url: url.clone(),
+            url: standby.url.clone(),
         },
         "still@example.org",
     )
@@ -506,15 +506,13 @@ async fn a_stopped_standby_leaves_reads_working_from_the_primary() {
 
 #[tokio::test]
 async fn read_your_writes_holds_with_replay_lagging() {
-    let Some((url, replica)) = with_standby().await else {
+    let Some(standby) = Standby::take().await else {
         return;
     };
-    let _turn = turn().await;
-    let key = common::key();
     // A bound far past the test's length: the stale replica stays in use,
     // so only read-your-writes keeps the reads below off it.
-    let writer = open(&url, &replica, &key, Duration::from_secs(600)).await;
-    let bystander = open(&url, &replica, &key, Duration::from_secs(600)).await;
+    let writer = standby.open(Duration::from_secs(600)).await;
+    let bystander = standby.open(Duration::from_secs(600)).await;
     until_in_use(&writer, true).await;
     // The replica has the writer's schema before the pause (the bystander
     // wrote nothing).
@@ -555,12 +553,10 @@ async fn read_your_writes_holds_with_replay_lagging() {
 
 #[tokio::test]
 async fn a_transaction_never_touches_a_replica() {
-    let Some((url, replica)) = with_standby().await else {
+    let Some(standby) = Standby::take().await else {
         return;
     };
-    let _turn = turn().await;
-    let key = common::key();
-    let writer = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let writer = standby.open(Duration::from_secs(5)).await;
     let owner = writer
         .users()
         .create(NewUser::new("tx@example.org", "h"))
@@ -580,7 +576,7 @@ async fn a_transaction_never_touches_a_replica() {
         .unwrap();
     // A handle that wrote nothing: outside a transaction its reads of the
     // token go to the replica once it has it.
-    let db = open(&url, &replica, &key, Duration::from_secs(5)).await;
+    let db = standby.open(Duration::from_secs(5)).await;
     let tokens = db.tenant(tenant).replica().oauth_tokens();
     let get = || async { tokens.get(owner, OauthProvider::Garmin).await.unwrap() };
     until_served(&db, get, Option::is_some).await;
@@ -712,15 +708,13 @@ async fn the_heavy_reads_work_through_the_read_path() {
 
 #[tokio::test]
 async fn a_session_waits_for_its_own_writes_not_the_handles() {
-    let Some((url, replica)) = with_standby().await else {
+    let Some(standby) = Standby::take().await else {
         return;
     };
-    let _turn = turn().await;
-    let key = common::key();
     // The first handle migrates (a write); the process's handle below
     // starts with none.
-    let _migrated = open(&url, &replica, &key, Duration::from_secs(600)).await;
-    let db = open(&url, &replica, &key, Duration::from_secs(600)).await;
+    let _migrated = standby.open(Duration::from_secs(600)).await;
+    let db = standby.open(Duration::from_secs(600)).await;
     let request = db.session();
     schema_replayed(&request).await;
 
