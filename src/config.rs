@@ -33,6 +33,9 @@ pub const ENV_KEY_REFRESH_INTERVAL: &str = "PIERRE_KEY_REFRESH_INTERVAL";
 /// PostgreSQL's row-level security (see
 /// [`DatabaseConfig::row_level_security`]).
 pub const ENV_ROW_LEVEL_SECURITY: &str = "PIERRE_ROW_LEVEL_SECURITY";
+/// Environment variable: `false` to run every SQLite read through sqlx's
+/// worker threads (see [`DatabaseConfig::sqlite_calling_thread_reads`]).
+pub const ENV_SQLITE_CALLING_THREAD_READS: &str = "PIERRE_SQLITE_CALLING_THREAD_READS";
 /// Environment variable: PostgreSQL read replica URLs, comma-separated
 /// (see [`DatabaseConfig::replica_urls`]).
 pub const ENV_REPLICA_URLS: &str = "PIERRE_DATABASE_REPLICA_URLS";
@@ -89,6 +92,18 @@ pub struct DatabaseConfig {
     /// connections through the OS page cache; it is address space, not
     /// memory the process owns.
     pub sqlite_mmap_size: u64,
+    /// SQLite files only (default true): the hot reads (point lookups and
+    /// keyset pages) outside a transaction run on the calling thread,
+    /// through a few read-only connections of the library's own, instead
+    /// of crossing to sqlx's worker thread and back (see
+    /// [`Database::calling_thread_reads`](crate::Database::calling_thread_reads)).
+    /// Such a read holds the calling task's thread for as long as SQLite
+    /// takes: tens of microseconds on a cached page, and never more than
+    /// 2 ms waiting on a lock (then it goes through sqlx instead). Turn it
+    /// off when the file is on storage whose reads can block for long (a
+    /// network file system, a cold disk much larger than memory), where
+    /// the runtime's threads should not wait on I/O.
+    pub sqlite_calling_thread_reads: bool,
     /// Apply pending migrations while connecting (default false).
     pub migrate_on_connect: bool,
     /// Create a missing SQLite file (and its directory) while connecting
@@ -152,6 +167,7 @@ impl DatabaseConfig {
             max_lifetime: Duration::from_secs(1800),
             sqlite_busy_timeout: Duration::from_secs(5),
             sqlite_mmap_size: 256 * 1024 * 1024,
+            sqlite_calling_thread_reads: true,
             migrate_on_connect: false,
             create_if_missing: false,
             require_migrated: true,
@@ -168,7 +184,8 @@ impl DatabaseConfig {
     /// variables (`DATABASE_MAX_CONNECTIONS`, `DATABASE_MIN_CONNECTIONS`,
     /// `DATABASE_ACQUIRE_TIMEOUT`, `DATABASE_CONNECT_TIMEOUT`, `DATABASE_IDLE_TIMEOUT`,
     /// `DATABASE_MAX_LIFETIME`, `PIERRE_KEY_REFRESH_INTERVAL`; times in
-    /// seconds), `PIERRE_ROW_LEVEL_SECURITY` and the read replicas'
+    /// seconds), `PIERRE_ROW_LEVEL_SECURITY`,
+    /// `PIERRE_SQLITE_CALLING_THREAD_READS` and the read replicas'
     /// (`PIERRE_DATABASE_REPLICA_URLS`, comma-separated;
     /// `PIERRE_MAX_REPLICA_LAG_MS` and `PIERRE_REPLICA_CHECK_INTERVAL_MS`, in
     /// milliseconds). A missing or malformed value is a
@@ -209,6 +226,12 @@ impl DatabaseConfig {
         config.key_refresh_interval =
             seconds(vars, ENV_KEY_REFRESH_INTERVAL, config.key_refresh_interval)?;
         config.row_level_security = flag(vars, ENV_ROW_LEVEL_SECURITY)?;
+        if vars
+            .get(ENV_SQLITE_CALLING_THREAD_READS)
+            .is_some_and(|v| !v.trim().is_empty())
+        {
+            config.sqlite_calling_thread_reads = flag(vars, ENV_SQLITE_CALLING_THREAD_READS)?;
+        }
         (
             config.replica_urls,
             config.max_replica_lag,
@@ -293,6 +316,10 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("max_lifetime", &self.max_lifetime)
             .field("sqlite_busy_timeout", &self.sqlite_busy_timeout)
             .field("sqlite_mmap_size", &self.sqlite_mmap_size)
+            .field(
+                "sqlite_calling_thread_reads",
+                &self.sqlite_calling_thread_reads,
+            )
             .field("migrate_on_connect", &self.migrate_on_connect)
             .field("create_if_missing", &self.create_if_missing)
             .field("require_migrated", &self.require_migrated)

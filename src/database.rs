@@ -82,9 +82,22 @@ impl Database {
         let cursors = CursorCodec::new(&config.master_key);
         let keys = KeyCache::new(config.master_key.clone(), config.key_refresh_interval);
         let replicas = crate::replicas::ReplicaSet::open(&config).await?;
+        #[cfg(feature = "sqlite")]
+        let calling_thread = match &backend {
+            Backend::SqliteFile(path) if config.sqlite_calling_thread_reads => {
+                Some(crate::calling_thread::Readers::new(
+                    path,
+                    config.sqlite_mmap_size,
+                    config.max_connections as usize,
+                ))
+            }
+            _ => None,
+        };
         let db = Self {
             inner: Arc::new(Shared {
                 replicas,
+                #[cfg(feature = "sqlite")]
+                calling_thread,
                 conn,
                 backend,
                 config,
@@ -393,6 +406,41 @@ impl Database {
     /// since this handle connected.
     pub fn replica_fallbacks(&self) -> u64 {
         self.inner.replicas.fallbacks()
+    }
+
+    /// How the hot reads on the calling thread went, since this handle
+    /// connected (see [`DatabaseConfig::sqlite_calling_thread_reads`]);
+    /// `None` when they do not run there: PostgreSQL, SQLite in memory, or
+    /// turned off.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), pierre_db::DatabaseError> {
+    /// use pierre_db::{Database, DatabaseConfig, MasterKey};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("pierre-doc-{}", std::process::id()));
+    /// let mut config = DatabaseConfig::new(
+    ///     format!("sqlite:{}", dir.join("app.db").display()),
+    ///     MasterKey::generate()?,
+    /// );
+    /// config.create_if_missing = true;
+    /// config.migrate_on_connect = true;
+    /// let db = Database::connect_with(config).await?;
+    /// let user = db.users().create(pierre_db::NewUser::new("ada@example.org", "hash")).await?;
+    /// assert!(db.users().get_by_id(user.id).await?.is_some());
+    /// let reads = db.calling_thread_reads().expect("a SQLite file");
+    /// assert_eq!((reads.served, reads.fell_back), (1, 0));
+    /// # db.close().await?;
+    /// # std::fs::remove_dir_all(dir).ok();
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "sqlite")]
+    pub fn calling_thread_reads(&self) -> Option<crate::CallingThreadReads> {
+        self.inner
+            .calling_thread
+            .as_ref()
+            .map(crate::calling_thread::Readers::counts)
     }
 
     /// Checks that the PostgreSQL server `url` names answers within

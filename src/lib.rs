@@ -109,6 +109,8 @@
 #[cfg(feature = "adopt")]
 mod adopt;
 mod backend;
+#[cfg(feature = "sqlite")]
+mod calling_thread;
 mod config;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
@@ -147,6 +149,8 @@ pub use adopt::{
     TableAdopted, TableRows,
 };
 pub use backend::{Backend, SUPPORTED_URLS};
+#[cfg(feature = "sqlite")]
+pub use calling_thread::{BUSY_TIMEOUT as CALLING_THREAD_BUSY_TIMEOUT, CallingThreadReads};
 /// The date and time crate of the API (`DateTime<Utc>` in and out), at the
 /// version this crate uses: `pierre_db::chrono::Utc::now()`.
 pub use chrono;
@@ -154,7 +158,7 @@ pub use config::{
     DatabaseConfig, ENV_ACQUIRE_TIMEOUT, ENV_CONNECT_TIMEOUT, ENV_DATABASE_URL, ENV_IDLE_TIMEOUT,
     ENV_KEY_REFRESH_INTERVAL, ENV_MASTER_KEY, ENV_MASTER_KEY_FILE, ENV_MAX_CONNECTIONS,
     ENV_MAX_LIFETIME, ENV_MAX_REPLICA_LAG_MS, ENV_MIN_CONNECTIONS, ENV_REPLICA_CHECK_INTERVAL_MS,
-    ENV_REPLICA_URLS, ENV_ROW_LEVEL_SECURITY,
+    ENV_REPLICA_URLS, ENV_ROW_LEVEL_SECURITY, ENV_SQLITE_CALLING_THREAD_READS,
 };
 pub use crypto::CryptoError;
 pub use crypto::master::{MASTER_KEY_LEN, MasterKey};

@@ -27,6 +27,10 @@ pub(crate) struct Shared {
     /// The read replicas (none unless configured), shared by every handle
     /// and session of this database.
     pub replicas: Arc<crate::replicas::ReplicaSet>,
+    /// The read-only connections of the hot reads on the calling thread
+    /// (a SQLite file, unless turned off).
+    #[cfg(feature = "sqlite")]
+    pub calling_thread: Option<crate::calling_thread::Readers>,
     /// When the pool's gauges were last set.
     #[cfg(feature = "metrics")]
     pub pool_sampler: crate::telemetry::PoolSampler,

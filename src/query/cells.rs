@@ -38,14 +38,65 @@ macro_rules! at {
 }
 pub(crate) use at;
 
-/// A type sqlx decodes on every backend this build has.
+/// A row to decode: the driver's (sqlx, through SeaORM) or, for a read on
+/// the calling thread, rusqlite's (see `local`). Decoders take it by value
+/// (it is a reference) and read it only through [`Cell`].
+#[derive(Clone, Copy)]
+pub(crate) enum Row<'r> {
+    /// A row sqlx read.
+    Driver(&'r QueryResult),
+    /// A row read on the calling thread.
+    #[cfg(feature = "sqlite")]
+    Local(&'r rusqlite::Row<'r>),
+}
+
+impl<'r> From<&'r QueryResult> for Row<'r> {
+    fn from(row: &'r QueryResult) -> Self {
+        Row::Driver(row)
+    }
+}
+
+/// A row type decoded by position from either kind of [`Row`]: what a
+/// read on the calling thread needs. Its sqlx reading
+/// (`FromQueryResult`) is [`decoded_rows!`]'s, so the two cannot differ.
+pub(crate) trait Decode: Sized {
+    /// The row type read from `row`.
+    fn decode(row: Row<'_>) -> Result<Self, DbErr>;
+}
+
+/// A [`Decode`] type's decoder, for code generic over row types that may
+/// not have one (the keyset pages).
+pub(crate) type Decoder<M> = for<'r> fn(Row<'r>) -> Result<M, DbErr>;
+
+/// `FromQueryResult` for [`Decode`] types: sqlx's rows read by the same
+/// decoder.
+macro_rules! decoded_rows {
+    ($($row:ty),+ $(,)?) => {$(
+        impl sea_orm::FromQueryResult for $row {
+            fn from_query_result(
+                row: &sea_orm::QueryResult,
+                _prefix: &str,
+            ) -> std::result::Result<Self, sea_orm::DbErr> {
+                <$row as $crate::query::cells::Decode>::decode(row.into())
+            }
+        }
+    )+};
+}
+pub(crate) use decoded_rows;
+
+/// A type sqlx decodes on every backend this build has, and a read on the
+/// calling thread decodes the way sqlx-sqlite does.
 pub(crate) trait Cell: Sized {
     /// The cell at `index` of `row`; a decode error names the column
     /// `name`, or its position when `None`.
-    fn read_as(row: &QueryResult, index: usize, name: Option<&str>) -> Result<Self, DbErr>;
+    fn read_as<'r>(
+        row: impl Into<Row<'r>>,
+        index: usize,
+        name: Option<&str>,
+    ) -> Result<Self, DbErr>;
 
     /// The cell at `index` of `row`.
-    fn read(row: &QueryResult, index: usize) -> Result<Self, DbErr> {
+    fn read<'r>(row: impl Into<Row<'r>>, index: usize) -> Result<Self, DbErr> {
         Self::read_as(row, index, None)
     }
 }
@@ -60,8 +111,20 @@ fn decode_error(index: usize, name: Option<&str>, err: impl std::fmt::Display) -
 macro_rules! cells {
     ($($t:ty),+ $(,)?) => {$(
         impl Cell for $t {
-            fn read_as(row: &QueryResult, index: usize, name: Option<&str>) -> Result<Self, DbErr> {
-                use sea_orm::sqlx::Row;
+            fn read_as<'r>(
+                row: impl Into<Row<'r>>,
+                index: usize,
+                name: Option<&str>,
+            ) -> Result<Self, DbErr> {
+                use sea_orm::sqlx::Row as _;
+                let row = match row.into() {
+                    Row::Driver(row) => row,
+                    #[cfg(feature = "sqlite")]
+                    Row::Local(row) => {
+                        return crate::calling_thread::cell::<$t>(row, index)
+                            .ok_or_else(|| decode_error(index, name, "not as sqlx stores it"));
+                    }
+                };
                 #[cfg(feature = "sqlite")]
                 if let Some(row) = row.try_as_sqlite_row() {
                     return row.try_get(index).map_err(|e| decode_error(index, name, e));
@@ -81,6 +144,7 @@ cells!(
     bool,
     i32,
     Option<i32>,
+    i64,
     f64,
     Option<f64>,
     serde_json::Value,
@@ -98,15 +162,36 @@ pub(crate) fn checked<T>(result: crate::error::Result<T>) -> Result<T, DbErr> {
     result.map_err(|err| DbErr::Type(err.to_string()))
 }
 
+/// The time at `index`, in the offset the generated models hold
+/// (`DateTimeWithTimeZone`; the library stores UTC).
+pub(crate) fn read_time<'r>(
+    row: impl Into<Row<'r>>,
+    index: usize,
+) -> Result<chrono::DateTime<chrono::FixedOffset>, DbErr> {
+    Ok(chrono::DateTime::<chrono::Utc>::read(row, index)?.fixed_offset())
+}
+
+/// [`read_time`] of a nullable column.
+pub(crate) fn read_time_opt<'r>(
+    row: impl Into<Row<'r>>,
+    index: usize,
+) -> Result<Option<chrono::DateTime<chrono::FixedOffset>>, DbErr> {
+    Ok(Option::<chrono::DateTime<chrono::Utc>>::read(row, index)?.map(|t| t.fixed_offset()))
+}
+
 /// [`Cell::read`], a decode error naming the column `name`.
-pub(crate) fn read_named<T: Cell>(row: &QueryResult, index: usize, name: &str) -> Result<T, DbErr> {
+pub(crate) fn read_named<'r, T: Cell>(
+    row: impl Into<Row<'r>>,
+    index: usize,
+    name: &str,
+) -> Result<T, DbErr> {
     T::read_as(row, index, Some(name))
 }
 
 /// The cell at `index`, as an enum stored by its string value (selected
 /// as text on PostgreSQL). An unknown value is a decode error, never a
 /// default.
-pub(crate) fn read_enum<E>(row: &QueryResult, index: usize) -> Result<E, DbErr>
+pub(crate) fn read_enum<'r, E>(row: impl Into<Row<'r>>, index: usize) -> Result<E, DbErr>
 where
     E: ActiveEnum + for<'a> TryFrom<&'a str>,
 {

@@ -138,6 +138,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The read-only connections a read of this handle may run on, on the
+    /// calling thread (see `calling_thread`): on a SQLite file, outside a
+    /// transaction (whose own writes a read inside it must see).
+    #[cfg(feature = "sqlite")]
+    pub(in crate::query) fn calling_thread(&self) -> Option<&'a crate::calling_thread::Readers> {
+        match self.conn {
+            Conn::Pool(_) if !self.replica => self.shared.calling_thread.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The executor to run a statement on: for the executor
     /// ([`super::exec`]) and the infrastructure in this module tree only.
     pub(in crate::query) fn conn(&self) -> DatabaseExecutor<'a> {

@@ -47,6 +47,9 @@ use sea_orm::{
     SelectorRaw, Statement, TryGetableMany, UpdateMany, UpdateResult,
 };
 
+#[cfg(feature = "sqlite")]
+use super::cells::Row;
+use super::cells::{Decode, Decoder};
 use super::context::Ctx;
 use crate::error::Result;
 
@@ -390,6 +393,46 @@ impl Checked<Statement> {
     /// The rows read into `M`.
     pub(crate) fn models<M: FromQueryResult>(self) -> Checked<SelectorRaw<SelectModel<M>>> {
         Checked(M::find_by_statement(self.0))
+    }
+
+    /// The first row, read as `M` by position: on the calling thread where
+    /// the handle can (see `calling_thread`), else through the executor.
+    /// For point reads by a unique key: no `LIMIT` is added.
+    pub(crate) async fn decoded_one<M: Decode + FromQueryResult>(
+        self,
+        ctx: &Ctx<'_>,
+    ) -> Result<Option<M>> {
+        #[cfg(feature = "sqlite")]
+        if let Some(mut rows) = self.on_calling_thread(ctx, true, M::decode) {
+            return Ok(rows.pop());
+        }
+        Ok(M::find_by_statement(self.0).one(&ctx.exec()).await?)
+    }
+
+    /// Every row, read as `M`: by `decode` (a [`Decode`] type's) on the
+    /// calling thread where the handle can, else through the executor.
+    /// For bounded reads only (a keyset page): the calling thread reads
+    /// them all before it goes on.
+    pub(crate) async fn decoded_all<M: FromQueryResult>(
+        self,
+        ctx: &Ctx<'_>,
+        decode: Option<Decoder<M>>,
+    ) -> Result<Vec<M>> {
+        #[cfg(feature = "sqlite")]
+        if let Some(rows) = decode.and_then(|decode| self.on_calling_thread(ctx, false, decode)) {
+            return Ok(rows);
+        }
+        #[cfg(not(feature = "sqlite"))]
+        let _ = decode;
+        Ok(M::find_by_statement(self.0).all(&ctx.exec()).await?)
+    }
+
+    /// The rows read on the calling thread, or `None` to read through the
+    /// executor (no reader there, or the read given up).
+    #[cfg(feature = "sqlite")]
+    fn on_calling_thread<M>(&self, ctx: &Ctx<'_>, one: bool, decode: Decoder<M>) -> Option<Vec<M>> {
+        ctx.calling_thread()?
+            .rows(&self.0, one, |row| decode(Row::Local(row)))
     }
 }
 

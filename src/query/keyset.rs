@@ -13,6 +13,7 @@ use sea_orm::{
     DbBackend, FromQueryResult, Order, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 
+use super::cells::Decoder;
 use super::context::Ctx;
 use super::exec::{Checked, RunSelect};
 use super::prepared::Prepared;
@@ -39,6 +40,10 @@ pub(crate) trait Keyset: FromQueryResult + Send {
     const DIRECTION: Direction;
     /// This row's position on [`Self::COLUMNS`].
     fn position(&self) -> Position;
+    /// The row's positional decoder, when it has one: its pages are then
+    /// read on the calling thread where the handle can (see
+    /// `calling_thread`).
+    const DECODE: Option<Decoder<Self>> = None;
 }
 
 /// Which list a cursor belongs to: a cursor is accepted only by the list,
@@ -87,8 +92,10 @@ impl Ctx<'_> {
 
 /// Implements [`Keyset`] for a list's row type, its order said once:
 /// `keyset_order!(Row, Column, (time, id), Descending, |row| position)`.
+/// Ending with `, decoded`, the row type is a `Decode` one, and its pages
+/// may be read on the calling thread.
 macro_rules! keyset_order {
-    ($row:ty, $column:ty, ($time:expr, $id:expr $(,)?), $direction:ident, |$pat:pat_param| $position:expr) => {
+    ($row:ty, $column:ty, ($time:expr, $id:expr $(,)?), $direction:ident, |$pat:pat_param| $position:expr $(, $decoded:ident)?) => {
         impl $crate::query::Keyset for $row {
             type Column = $column;
             const COLUMNS: ($column, $column) = ($time, $id);
@@ -97,7 +104,12 @@ macro_rules! keyset_order {
                 let $pat = self;
                 $position
             }
+            $($crate::query::keyset_order!(@$decoded $row);)?
         }
+    };
+    (@decoded $row:ty) => {
+        const DECODE: Option<$crate::query::cells::Decoder<Self>> =
+            Some(<$row as $crate::query::cells::Decode>::decode);
     };
 }
 pub(crate) use keyset_order;
@@ -180,7 +192,7 @@ pub(crate) async fn keyset_page<M: Keyset>(
         .map(|c| codec.decode(list.as_str(), c))
         .transpose()?;
     let statement = rows.statement::<M>(ctx.backend(), after, limit);
-    let mut items = statement.models::<M>().all_in(ctx).await?;
+    let mut items = statement.decoded_all(ctx, M::DECODE).await?;
     let has_more = items.len() > limit as usize;
     items.truncate(limit as usize);
     let next_cursor = match (has_more, items.last()) {

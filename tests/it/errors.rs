@@ -126,14 +126,13 @@ async fn an_unknown_enum_value_in_a_row_is_a_decode_error_not_a_default() {
             .create(NewUser::new("odd@example.org", "h"))
             .await
             .unwrap();
-    let conn = t.db.unscoped_connection();
-    conn.execute_unprepared("PRAGMA ignore_check_constraints = ON")
-        .await
-        .unwrap();
-    conn.execute_unprepared("UPDATE users SET user_status = 'banished'")
-        .await
-        .unwrap();
-    conn.execute_unprepared("PRAGMA ignore_check_constraints = OFF")
+    // One call, so that all three run on the same pooled connection.
+    t.db.unscoped_connection()
+        .execute_unprepared(
+            "PRAGMA ignore_check_constraints = ON; \
+             UPDATE users SET user_status = 'banished'; \
+             PRAGMA ignore_check_constraints = OFF",
+        )
         .await
         .unwrap();
     let err = t.db.users().get_by_id(user.id).await.unwrap_err();

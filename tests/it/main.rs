@@ -15,6 +15,7 @@ mod a2a;
 #[cfg(feature = "adopt")]
 mod adopt;
 mod api_keys;
+mod calling_thread;
 mod chat;
 mod config;
 mod configuration;

@@ -133,6 +133,10 @@ async fn run_every_hot_path(db: &Database, tenant: TenantId, ada: UserId, bob: U
         .await
         .unwrap();
 
+    // Tenants: by id and by slug.
+    let slug = db.tenants().get_by_id(tenant).await.unwrap().unwrap().slug;
+    assert!(db.tenants().get_by_slug(&slug).await.unwrap().is_some());
+
     // OAuth tokens: a sealed upsert (and its key check), and a get.
     let mut token = NewOAuthToken::new(ada, OauthProvider::Strava, "ya29.census");
     token.refresh_token = Some(Secret::new("1//census"));
@@ -169,6 +173,7 @@ async fn run_every_hot_path(db: &Database, tenant: TenantId, ada: UserId, bob: U
             .unwrap()
             .is_some()
     );
+    db.mcp_tokens().get(mcp.token.id, ada).await.unwrap();
     let admin = db
         .admin_tokens()
         .create(NewAdminToken::new("eyJ.census.signature", "s", "census"))

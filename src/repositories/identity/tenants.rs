@@ -11,8 +11,8 @@ use entity::{tenant_users as members, tenants};
 use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait,
+    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait,
 };
 use tracing::instrument;
 
@@ -20,7 +20,8 @@ use crate::error::{DatabaseError, Result, foreign_key_of};
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::Ctx;
-use crate::query::expect_changed;
+use crate::query::cells::{Cell, Decode, Row, at, read_enum, read_time};
+use crate::query::{Prepared, expect_changed, prepared};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{keyset_order, keyset_page};
 use crate::scope::TenantScope;
@@ -323,8 +324,12 @@ impl<'a> Tenants<'a> {
     #[metered]
     #[instrument(skip_all, fields(tenant_id = %id))]
     pub async fn get_by_id(&self, id: TenantId) -> Result<Option<Tenant>> {
-        Ok(tenants::Entity::find_by_id(id.as_uuid())
-            .one_in(&self.ctx)
+        static BY_ID: Prepared = prepared!();
+        let statement = BY_ID.statement(self.ctx.backend(), vec![id.as_uuid().into()], || {
+            tenants::Entity::find().filter(tenants::Column::Id.eq(id.as_uuid()))
+        });
+        Ok(statement
+            .decoded_one::<tenants::Model>(&self.ctx)
             .await?
             .map(Tenant::from))
     }
@@ -335,9 +340,12 @@ impl<'a> Tenants<'a> {
     #[instrument(skip_all)]
     pub async fn get_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
         let slug = validation::slug("slug", slug, Tenants::MIN_SLUG, Tenants::MAX_SLUG)?;
-        Ok(tenants::Entity::find()
-            .filter(tenants::Column::Slug.eq(slug))
-            .one_in(&self.ctx)
+        static BY_SLUG: Prepared = prepared!();
+        let statement = BY_SLUG.statement(self.ctx.backend(), vec![slug.as_str().into()], || {
+            tenants::Entity::find().filter(tenants::Column::Slug.eq(slug.as_str()))
+        });
+        Ok(statement
+            .decoded_one::<tenants::Model>(&self.ctx)
             .await?
             .map(Tenant::from))
     }
@@ -386,5 +394,25 @@ keyset_order!(
     |m| Position {
         at: m.created_at.to_utc(),
         id: m.id,
-    }
+    },
+    decoded
 );
+
+/// A tenant row by position, as `Entity::find()` selects it (every column
+/// in declaration order): for the reads on the calling thread.
+impl Decode for tenants::Model {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
+        use tenants::Column as C;
+        Ok(Self {
+            id: Cell::read(row, at!(C::Id))?,
+            name: Cell::read(row, at!(C::Name))?,
+            slug: Cell::read(row, at!(C::Slug))?,
+            domain: Cell::read(row, at!(C::Domain))?,
+            plan: read_enum(row, at!(C::Plan))?,
+            owner_user_id: Cell::read(row, at!(C::OwnerUserId))?,
+            is_active: Cell::read(row, at!(C::IsActive))?,
+            created_at: read_time(row, at!(C::CreatedAt))?,
+            updated_at: read_time(row, at!(C::UpdatedAt))?,
+        })
+    }
+}

@@ -6,8 +6,8 @@ use entity::users;
 use pierre_db_macros::metered;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{MAX_PAGE_SIZE, Page, PageRequest, Position, checked_limit};
 use crate::query::Ctx;
 use crate::query::GlobalRows;
-use crate::query::cells::{Cell, at, read_enum};
+use crate::query::cells::{Cell, Decode, Row, at, decoded_rows, read_enum};
 use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page, keyset_sql};
 use crate::query::{Prepared, expect_changed, latest, prepared};
 use crate::query::{RunInsert, RunSelect, RunWrite};
@@ -89,8 +89,10 @@ fn select_users() -> Select<users::Entity> {
 /// driver (see the `cells` module).
 struct UserRow(User);
 
-impl FromQueryResult for UserRow {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+decoded_rows!(UserRow);
+
+impl Decode for UserRow {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
         Ok(Self(User {
             id: UserId::from_uuid(Uuid::read(row, at!(USER_COLUMNS, users::Column::Id))?),
             email: String::read(row, at!(USER_COLUMNS, users::Column::Email))?,
@@ -609,8 +611,7 @@ impl<'a> Users<'a> {
     ) -> Result<Option<User>> {
         let statement = slot.statement(self.ctx.backend(), values, build);
         Ok(statement
-            .models::<UserRow>()
-            .one_in(&self.ctx)
+            .decoded_one::<UserRow>(&self.ctx)
             .await?
             .map(|row| row.0))
     }
@@ -663,7 +664,8 @@ keyset_order!(
     |row| Position {
         at: row.0.created_at,
         id: row.0.id.as_uuid(),
-    }
+    },
+    decoded
 );
 
 /// One administrative change: the columns it sets, whether the user is an

@@ -21,7 +21,7 @@ use crate::crypto::{hashing, legacy_hash};
 use crate::error::{DatabaseError, Result};
 use crate::ids::OAuth2ClientId;
 use crate::query::Ctx;
-use crate::query::cells::Cell;
+use crate::query::cells::{Cell, Decode, Row, at, read_time, read_time_opt};
 use crate::query::{Prepared, prepared, string_list};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
@@ -329,10 +329,9 @@ impl<'a> OAuth2Clients<'a> {
         let statement = BY_CLIENT_ID.statement(self.ctx.backend(), vec![client_id.into()], || {
             clients::Entity::find().filter(clients::Column::ClientId.eq(client_id))
         });
-        // `.all()`: see `check_active`.
+        // All rows (at most one): see `check_active`.
         Ok(statement
-            .models::<clients::Model>()
-            .all_in(&self.ctx)
+            .decoded_all(&self.ctx, Some(<clients::Model as Decode>::decode))
             .await?
             .pop())
     }
@@ -422,6 +421,27 @@ impl<'a> OAuth2Clients<'a> {
             Some(Expiry(at)) if at.is_none_or(|at| at > time::now()) => Ok(()),
             _ => Err(inactive()),
         }
+    }
+}
+
+/// A client row by position, as `Entity::find()` selects it (every column
+/// in declaration order): for the reads on the calling thread.
+impl Decode for clients::Model {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, sea_orm::DbErr> {
+        use clients::Column as C;
+        Ok(Self {
+            id: Cell::read(row, at!(C::Id))?,
+            client_id: Cell::read(row, at!(C::ClientId))?,
+            client_secret_hash: Cell::read(row, at!(C::ClientSecretHash))?,
+            redirect_uris: Cell::read(row, at!(C::RedirectUris))?,
+            grant_types: Cell::read(row, at!(C::GrantTypes))?,
+            response_types: Cell::read(row, at!(C::ResponseTypes))?,
+            client_name: Cell::read(row, at!(C::ClientName))?,
+            client_uri: Cell::read(row, at!(C::ClientUri))?,
+            scope: Cell::read(row, at!(C::Scope))?,
+            created_at: read_time(row, at!(C::CreatedAt))?,
+            expires_at: read_time_opt(row, at!(C::ExpiresAt))?,
+        })
     }
 }
 

@@ -10,10 +10,7 @@ use chrono::{DateTime, Utc};
 use entity::user_mcp_tokens as tokens;
 use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
-    QueryTrait,
-};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -22,7 +19,7 @@ use crate::crypto::secret::Secret;
 use crate::error::{DatabaseError, Result};
 use crate::ids::{McpTokenId, UserId};
 use crate::query::Ctx;
-use crate::query::cells::Cell;
+use crate::query::cells::{Cell, Decode, Row, at, decoded_rows, read_time, read_time_opt};
 use crate::query::{Prepared, expect_changed, latest, prepared, unsigned};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::time;
@@ -90,8 +87,30 @@ pub struct McpTokenUse {
     pub user_id: UserId,
 }
 
-impl FromQueryResult for McpTokenUse {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+/// A token row by position, as `Entity::find()` selects it (every column
+/// in declaration order): for the reads on the calling thread.
+impl Decode for tokens::Model {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
+        use tokens::Column as C;
+        Ok(Self {
+            id: Cell::read(row, at!(C::Id))?,
+            user_id: Cell::read(row, at!(C::UserId))?,
+            name: Cell::read(row, at!(C::Name))?,
+            token_hash: Cell::read(row, at!(C::TokenHash))?,
+            token_prefix: Cell::read(row, at!(C::TokenPrefix))?,
+            expires_at: read_time_opt(row, at!(C::ExpiresAt))?,
+            last_used_at: read_time_opt(row, at!(C::LastUsedAt))?,
+            usage_count: Cell::read(row, at!(C::UsageCount))?,
+            is_revoked: Cell::read(row, at!(C::IsRevoked))?,
+            created_at: read_time(row, at!(C::CreatedAt))?,
+        })
+    }
+}
+
+decoded_rows!(McpTokenUse);
+
+impl Decode for McpTokenUse {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
         Ok(Self {
             token_id: McpTokenId::from_uuid(Uuid::read(row, 0)?),
             user_id: UserId::from_uuid(Uuid::read(row, 1)?),
@@ -253,9 +272,15 @@ impl<'a> McpTokens<'a> {
     #[metered]
     #[instrument(skip_all, fields(mcp_token_id = %id, user_id = %owner))]
     pub async fn get(&self, id: McpTokenId, owner: UserId) -> Result<McpToken> {
-        tokens::Entity::find_by_id(id)
-            .filter(tokens::Column::UserId.eq(owner.as_uuid()))
-            .one_in(&self.ctx)
+        static BY_ID: Prepared = prepared!();
+        let values = vec![id.as_uuid().into(), owner.as_uuid().into()];
+        BY_ID
+            .statement(self.ctx.backend(), values, || {
+                tokens::Entity::find()
+                    .filter(tokens::Column::Id.eq(id.as_uuid()))
+                    .filter(tokens::Column::UserId.eq(owner.as_uuid()))
+            })
+            .decoded_one::<tokens::Model>(&self.ctx)
             .await?
             .ok_or_else(|| DatabaseError::not_found("mcp token", id))?
             .try_into()

@@ -14,6 +14,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UsageId, UserId};
 use crate::pagination::{Page, PageRequest, Position};
 use crate::query::RunInsert;
+use crate::query::cells::{Cell, Decode, Row, at, read_time};
 use crate::query::{in_period, unsigned, unsigned_opt};
 use crate::query::{keyset_order, keyset_page};
 use crate::validation;
@@ -211,5 +212,25 @@ keyset_order!(
     |m| Position {
         at: m.timestamp.to_utc(),
         id: m.id,
-    }
+    },
+    decoded
 );
+
+/// A log row by position, as `Entity::find()` selects it (every column in
+/// declaration order): for the pages read on the calling thread.
+impl Decode for request_logs::Model {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, sea_orm::DbErr> {
+        use request_logs::Column as C;
+        Ok(Self {
+            id: Cell::read(row, at!(C::Id))?,
+            user_id: Cell::read(row, at!(C::UserId))?,
+            api_key_id: Cell::read(row, at!(C::ApiKeyId))?,
+            timestamp: read_time(row, at!(C::Timestamp))?,
+            method: Cell::read(row, at!(C::Method))?,
+            endpoint: Cell::read(row, at!(C::Endpoint))?,
+            status_code: Cell::read(row, at!(C::StatusCode))?,
+            response_time_ms: Cell::read(row, at!(C::ResponseTimeMs))?,
+            error_message: Cell::read(row, at!(C::ErrorMessage))?,
+        })
+    }
+}

@@ -28,9 +28,24 @@ pub struct TestDb {
     pub url: String,
 }
 
-/// A migrated in-memory SQLite database.
+/// With this variable set to `1`, the SQLite side of every test opens a
+/// file of its own instead of memory, so that the hot reads run on the
+/// calling thread (CI runs the suite both ways).
+pub const SQLITE_FILES_VAR: &str = "PIERRE_TEST_SQLITE_FILES";
+
+/// Whether the SQLite side runs on files (see [`SQLITE_FILES_VAR`]).
+pub fn sqlite_files() -> bool {
+    std::env::var(SQLITE_FILES_VAR).is_ok_and(|v| v == "1")
+}
+
+/// A migrated SQLite database: in memory, or a new file in this run's
+/// directory under the target's scratch space with [`SQLITE_FILES_VAR`].
 pub async fn sqlite() -> TestDb {
-    let url = "sqlite::memory:".to_owned();
+    let url = if sqlite_files() {
+        format!("sqlite:{}", new_sqlite_file().display())
+    } else {
+        "sqlite::memory:".to_owned()
+    };
     TestDb {
         db: open(&url).await,
         backend: "sqlite",
@@ -66,6 +81,33 @@ pub fn key() -> MasterKey {
 
 async fn open(url: &str) -> Database {
     open_with_pool(url, 4).await
+}
+
+/// A path for a new SQLite file. The files of one run share a directory
+/// named by its process; those of runs over an hour old are removed when
+/// the next run starts (a test's file lives as long as its test).
+pub fn new_sqlite_file() -> std::path::PathBuf {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = DIR.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sqlite-files");
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for old in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let stale = old
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < hour_ago);
+            if stale {
+                std::fs::remove_dir_all(old.path()).ok();
+            }
+        }
+        let dir = root.join(format!("run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        dir
+    });
+    dir.join(format!("t{}.db", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 /// Creates an empty database on the configured server and returns its URL.

@@ -23,7 +23,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::pagination::{Page, PageRequest, Position, checked_limit};
 use crate::query::Scoped;
-use crate::query::cells::{Cell, at, checked, read_enum};
+use crate::query::cells::{Cell, Decode, Row, at, checked, decoded_rows, read_enum};
 use crate::query::{Checked, RunInsert, RunSelect, RunWrite};
 use crate::query::{KeysetSql, PreparedPage, keyset_order, keyset_page, keyset_sql};
 use crate::query::{Prepared, expect_changed, prepared, unsigned, unsigned_opt};
@@ -49,8 +49,10 @@ impl FromQueryResult for SummaryRow {
 /// (the page is a hot path; see the `cells` module).
 struct MessageRow(ChatMessage);
 
-impl FromQueryResult for MessageRow {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+decoded_rows!(MessageRow);
+
+impl Decode for MessageRow {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
         let tokens = Option::<i32>::read(row, at!(messages::Column::TokenCount))?;
         Ok(Self(ChatMessage {
             id: MessageId::from_uuid(Uuid::read(row, at!(messages::Column::Id))?),
@@ -472,5 +474,6 @@ keyset_order!(
     |row| Position {
         at: row.0.created_at,
         id: row.0.id.as_uuid(),
-    }
+    },
+    decoded
 );

@@ -17,8 +17,7 @@ use entity::{api_keys, users};
 use pierre_db_macros::metered;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect,
+    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -28,7 +27,7 @@ use crate::error::{DatabaseError, Result};
 use crate::ids::{ApiKeyId, UserId};
 use crate::pagination::{MAX_PAGE_SIZE, Page, PageRequest, Position, checked_limit};
 use crate::query::Ctx;
-use crate::query::cells::{Cell, at, read_enum};
+use crate::query::cells::{Cell, Decode, Row, at, decoded_rows, read_enum};
 use crate::query::{Prepared, expect_changed, latest, prepared};
 use crate::query::{RunInsert, RunSelect, RunWrite};
 use crate::query::{keyset_order, keyset_page};
@@ -63,8 +62,10 @@ const LOOKUP_COLUMNS: [api_keys::Column; 13] = [
 /// domain type as for any other read.
 struct KeyRow(api_keys::Model);
 
-impl FromQueryResult for KeyRow {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+decoded_rows!(KeyRow);
+
+impl Decode for KeyRow {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
         let at = |t: chrono::DateTime<Utc>| t.fixed_offset();
         Ok(Self(api_keys::Model {
             id: Uuid::read(row, at!(LOOKUP_COLUMNS, api_keys::Column::Id))?,
@@ -283,8 +284,7 @@ impl<'a> ApiKeys<'a> {
                 .filter(api_keys::Column::KeyPrefix.eq(prefix))
         });
         Ok(statement
-            .models::<KeyRow>()
-            .one_in(&self.ctx)
+            .decoded_one::<KeyRow>(&self.ctx)
             .await?
             .map(|KeyRow(row)| row))
     }

@@ -151,8 +151,7 @@ impl<'a> OAuthTokens<'a> {
                         .filter(tokens::Column::Provider.eq(&provider))
                 });
         let row = statement
-            .models::<StoredToken>()
-            .one_in(&self.scope)
+            .decoded_one::<StoredToken>(&self.scope)
             .await
             .map_err(on_table("user_oauth_tokens"))?;
         match row.map(|row| row.0) {
@@ -409,5 +408,6 @@ keyset_order!(
     |row| Position {
         at: row.0.created_at.to_utc(),
         id: row.0.id,
-    }
+    },
+    decoded
 );

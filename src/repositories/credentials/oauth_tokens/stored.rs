@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use entity::sea_orm_active_enums::OauthProvider;
 use entity::user_oauth_tokens as tokens;
-use sea_orm::{DbErr, FromQueryResult, QueryResult, QuerySelect, Select};
+use sea_orm::{DbErr, QuerySelect, Select};
 use std::sync::Arc;
 
 use super::types::OAuthToken;
@@ -13,7 +13,7 @@ use crate::crypto::keyring::Keyring;
 use crate::error::{DatabaseError, Result, on_table};
 use crate::ids::{OAuthTokenId, TenantId, UserId};
 use crate::query::Ctx;
-use crate::query::cells::{at, read_named};
+use crate::query::cells::{Decode, Row, at, decoded_rows, read_named};
 use crate::query::{Checked, RunSelect};
 
 /// The columns a token row is read from; [`StoredToken`] finds each
@@ -37,8 +37,10 @@ pub(super) const TOKEN_COLUMNS: [tokens::Column; 12] = [
 /// `cells` module); decode errors name the column.
 pub(super) struct StoredToken(pub(super) tokens::Model);
 
-impl FromQueryResult for StoredToken {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+decoded_rows!(StoredToken);
+
+impl Decode for StoredToken {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
         let time = |i: usize, name: &str| -> std::result::Result<_, DbErr> {
             Ok(read_named::<DateTime<Utc>>(row, i, name)?.fixed_offset())
         };
