@@ -11,7 +11,10 @@
 //! security on against off (run after the PostgreSQL lines otherwise).
 //! With `PIERRE_BENCH_REPLICA_URL` naming a streaming standby of the
 //! PostgreSQL server, the read-replica path runs against a handle on the
-//! standby itself (`PIERRE_BENCH_ONLY=replica`: only those lines).
+//! standby itself (`PIERRE_BENCH_ONLY=replica`: only those lines). After
+//! the SQLite file's lines come the reads on the calling thread against
+//! the library's sqlx path, the peer and rusqlite
+//! (`PIERRE_BENCH_ONLY=calling_thread`: only those).
 //!
 //! Each line has three sides: the repository, raw sqlx on the library's own
 //! pool ("raw"), and the same raw SQL on a pool opened with sqlx's default
@@ -28,6 +31,7 @@
     reason = "a benchmark that cannot go on stops by panicking"
 )]
 
+mod calling_thread;
 #[cfg(feature = "metrics")]
 mod metrics_cost;
 mod raw;
@@ -1049,10 +1053,14 @@ fn main() {
             .unwrap_or(200_000);
         let only = std::env::var("PIERRE_BENCH_ONLY").unwrap_or_default();
         let only_replica = only == "replica";
-        // The replica lines alone skip everything else.
-        let only_rls = only == "rls" || only_replica;
         // A WAL file, as deployed: the peer opens the same file.
         let dir = tempfile::tempdir().unwrap();
+        if only == "calling_thread" {
+            calling_thread::calling_thread_lines(dir.path()).await.print();
+            return;
+        }
+        // The replica lines alone skip everything else.
+        let only_rls = only == "rls" || only_replica;
         let url = format!("sqlite:{}", dir.path().join("bench.db").display());
         if !only_rls {
             let sqlite = bench(
@@ -1063,6 +1071,7 @@ fn main() {
             )
             .await;
             sqlite.print();
+            calling_thread::calling_thread_lines(dir.path()).await.print();
         }
         if std::env::var_os("PIERRE_BENCH_MEMORY").is_some() && !only_rls {
             let memory = "sqlite::memory:";

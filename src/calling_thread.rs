@@ -33,7 +33,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, Value as Stored, ValueRef};
@@ -59,6 +59,9 @@ pub(crate) struct Readers {
     keep: usize,
     served: AtomicU64,
     fell_back: AtomicU64,
+    /// Set by `Database::close`: reads go to the closed pool, which fails
+    /// them.
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Readers {
@@ -123,7 +126,16 @@ impl Readers {
             keep: keep.max(1),
             served: AtomicU64::new(0),
             fell_back: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Closes the idle connections; later reads go through sqlx (whose
+    /// closed pool fails them), and connections in use close when given
+    /// back.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.lock().clear();
     }
 
     /// The rows of `statement` (only the first when `one`), each read by
@@ -135,6 +147,9 @@ impl Readers {
         one: bool,
         mut decode: impl FnMut(&rusqlite::Row<'_>) -> Result<T, sea_orm::DbErr>,
     ) -> Option<Vec<T>> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
         let conn = match self.take() {
             Ok(conn) => conn,
             Err(err) => return self.miss(&Miss::Sqlite(err), statement),
@@ -144,6 +159,8 @@ impl Readers {
         match read {
             Ok(rows) => {
                 self.served.fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "metrics")]
+                crate::telemetry::calling_thread_read(true);
                 Some(rows)
             }
             Err(miss) => self.miss(&miss, statement),
@@ -161,6 +178,8 @@ impl Readers {
 
     fn miss<T>(&self, miss: &Miss, statement: &Statement) -> Option<T> {
         self.fell_back.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::telemetry::calling_thread_read(false);
         tracing::debug!(
             reason = %miss,
             sql = %statement.sql,
@@ -186,7 +205,7 @@ impl Readers {
 
     fn give(&self, conn: Connection) {
         let mut idle = self.lock();
-        if idle.len() < self.keep {
+        if idle.len() < self.keep && !self.closed.load(Ordering::Acquire) {
             idle.push(conn);
         }
     }

@@ -248,10 +248,15 @@ impl Database {
         &self.inner.conn
     }
 
-    /// Closes the pool and the read replicas' pools (an in-memory
-    /// database is gone afterwards).
+    /// Closes the pool, the read replicas' pools and the connections of
+    /// the reads on the calling thread (an in-memory database is gone
+    /// afterwards). Clones of the handle then fail as the closed pool does.
     pub async fn close(self) -> Result<()> {
         self.inner.replicas.close().await;
+        #[cfg(feature = "sqlite")]
+        if let Some(readers) = &self.inner.calling_thread {
+            readers.close();
+        }
         self.inner.conn.close_by_ref().await?;
         Ok(())
     }

@@ -16,6 +16,7 @@
 //! | [`RETRIES_EXHAUSTED`] | counter | `kind` |
 //! | [`KEY_CACHE_EVENTS`] | counter | `event` |
 //! | [`REPLICA_FALLBACKS`] | counter | `reason` (`unhealthy`, `own_write`) |
+//! | [`CALLING_THREAD_READS`] | counter | `outcome` (`served`, `fell_back`) |
 //!
 //! - `repository` is the accessor that hands the repository out (`users`,
 //!   `oauth_tokens` for `db.tenant(t).oauth_tokens()`,
@@ -51,6 +52,9 @@
 //!   primary, because no replica was healthy and close enough (or one
 //!   failed the read: `unhealthy`) or because this handle had written
 //!   since the replicas last caught up (`own_write`).
+//! - [`CALLING_THREAD_READS`]: SQLite reads run on the calling thread
+//!   (`served`) or given up there and read through sqlx (`fell_back`: a
+//!   lock past the busy timeout, a cell not stored as sqlx stores it).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), pierre_db::DatabaseError> {
@@ -92,6 +96,8 @@ pub const RETRIES_EXHAUSTED: &str = "pierre_db_transaction_retries_exhausted_tot
 pub const KEY_CACHE_EVENTS: &str = "pierre_db_key_cache_events_total";
 /// Reads asked of a read replica and served by the primary, by reason.
 pub const REPLICA_FALLBACKS: &str = "pierre_db_replica_fallbacks_total";
+/// SQLite reads on the calling thread, by outcome.
+pub const CALLING_THREAD_READS: &str = "pierre_db_calling_thread_reads_total";
 
 /// Registers the description and unit of every series with the recorder
 /// installed now. [`Database::connect`](crate::Database::connect) calls it;
@@ -130,6 +136,10 @@ pub fn describe() {
     describe_counter!(
         REPLICA_FALLBACKS,
         "Reads asked of a pierre-db read replica and served by the primary, by reason"
+    );
+    describe_counter!(
+        CALLING_THREAD_READS,
+        "pierre-db SQLite reads on the calling thread, served there or given up to sqlx"
     );
 }
 
@@ -226,6 +236,12 @@ pub(crate) fn key_cache(event: &'static str) {
 }
 
 /// A read asked of a replica went to the primary.
+/// A SQLite read on the calling thread: served there, or given up.
+pub(crate) fn calling_thread_read(served: bool) {
+    let outcome = if served { "served" } else { "fell_back" };
+    counter!(CALLING_THREAD_READS, "outcome" => outcome).increment(1);
+}
+
 pub(crate) fn replica_fallback(why: crate::replicas::Fallback) {
     use crate::replicas::Fallback;
     let reason = match why {

@@ -55,7 +55,7 @@ pub struct CodeRow {
     expires_at: DateTime<FixedOffset>,
 }
 
-const TOKEN_COLUMNS: &str = "id, user_id, tenant_id, provider, access_token, refresh_token, token_type, \
+pub const TOKEN_COLUMNS: &str = "id, user_id, tenant_id, provider, access_token, refresh_token, token_type, \
      expires_at, scope, created_at, updated_at, last_sync";
 
 /// `?` on SQLite, `$n` on PostgreSQL; `GREATEST(` is SQLite's two-argument
@@ -123,6 +123,28 @@ impl Raw {
             keyring: Arc::clone(&self.keyring),
             peer: true,
         }
+    }
+
+    /// A token row's two sealed values opened with this side's keys, as
+    /// [`Self::get_token`] opens them: for a side that reads the row
+    /// itself (rusqlite).
+    pub fn open_token(
+        &self,
+        tenant: TenantId,
+        user: Uuid,
+        provider: &str,
+        access: &str,
+        refresh: Option<&str>,
+    ) -> (Secret, Option<Secret>) {
+        let open = |column, text| {
+            self.keyring
+                .open(&ctx(column, tenant, user, provider), text)
+                .unwrap()
+        };
+        (
+            open("access_token", access),
+            refresh.map(|r| open("refresh_token", r)),
+        )
     }
 
     /// Whether this is the peer side (for operations that spend values and

@@ -5,6 +5,11 @@
 //! layer; on a page of 50 users that was most of the gap to raw sqlx. The
 //! lists that are the hot path read their rows here instead, from the
 //! same `QueryResult` (the statement is still SeaORM's).
+//!
+//! The same readers decode the rows a read on the calling thread gets from
+//! rusqlite (see `calling_thread`): a row type implements [`Decode`] once,
+//! over either kind of [`Row`], and [`decoded_rows!`] gives it its sqlx
+//! reading, so the two paths cannot decode differently.
 
 use sea_orm::{ActiveEnum, DbErr, QueryResult};
 

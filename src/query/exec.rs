@@ -409,6 +409,16 @@ impl Checked<Statement> {
         Ok(M::find_by_statement(self.0).one(&ctx.exec()).await?)
     }
 
+    /// Whether a read (a plain `SELECT`) returns a row: on the calling
+    /// thread where the handle can, else as [`Self::exists_in`].
+    pub(crate) async fn found_in(self, ctx: &Ctx<'_>) -> Result<bool> {
+        #[cfg(feature = "sqlite")]
+        if let Some(rows) = self.on_calling_thread(ctx, true, |_| Ok(())) {
+            return Ok(!rows.is_empty());
+        }
+        self.exists_in(ctx).await
+    }
+
     /// Every row, read as `M`: by `decode` (a [`Decode`] type's) on the
     /// calling thread where the handle can, else through the executor.
     /// For bounded reads only (a keyset page): the calling thread reads

@@ -7,19 +7,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pierre_db::{
-    ApiKeyTier, CallingThreadReads, ChatRole, Database, NewApiKey, NewChatMessage,
-    NewConversation, NewOAuth2Client, NewOAuthToken, NewRequestLog, NewUser, OauthProvider,
-    PageRequest, RequestLogFilter, Secret, TenantId, UserId,
+    ApiKeyTier, CallingThreadReads, ChatRole, Database, NewApiKey, NewChatMessage, NewConversation,
+    NewOAuth2Client, NewOAuthToken, NewRequestLog, NewUser, OauthProvider, PageRequest,
+    RequestLogFilter, Secret, TenantId, UserId,
 };
 use sea_orm::ConnectionTrait;
 
 use crate::common;
 
-/// A migrated SQLite file and its URL.
+/// A migrated SQLite file, read on the calling thread whatever the run's
+/// mode, and its URL.
 async fn file(dir: &tempfile::TempDir, pool: u32) -> (Database, String) {
     let url = format!("sqlite:{}", dir.path().join("app.db").display());
-    let db = common::open_keyed(&url, common::key(), pool).await;
-    (db, url)
+    let mut config = common::keyed_config(&url, common::key(), pool);
+    config.sqlite_calling_thread_reads = true;
+    (common::connect(config).await, url)
 }
 
 /// A second handle on `db`'s file, its keys, with the reads on the calling
@@ -127,7 +129,11 @@ async fn every_hot_read_runs_on_the_calling_thread_and_answers_as_sqlx_does() {
     }
     let user = same!(1, |h| h.users().get_by_id(ada.id).await.unwrap());
     assert_eq!(user.unwrap().email, "ada@example.org");
-    same!(1, |h| h.users().get_by_email("ada@example.org").await.unwrap());
+    same!(1, |h| h
+        .users()
+        .get_by_email("ada@example.org")
+        .await
+        .unwrap());
     same!(1, |h| h
         .users()
         .list_by_status_paginated(pierre_db::UserStatus::Active, &page)
@@ -157,22 +163,33 @@ async fn every_hot_read_runs_on_the_calling_thread_and_answers_as_sqlx_does() {
         .unwrap());
     same!(1, |h| h.oauth2_clients().get(&client).await.unwrap());
     same!(1, |h| h.mcp_tokens().get(mcp, ada.id).await.unwrap());
-    let messages = same!(1, |h| h
+    // The conversation's owner is checked first, then the page is read.
+    let messages = same!(2, |h| h
         .tenant(tenant)
         .chat()
         .messages(ada.id, talk.id, &page)
         .await
         .unwrap());
-    let rest = same!(1, |h| h
+    let rest = same!(2, |h| h
         .tenant(tenant)
         .chat()
-        .messages(ada.id, talk.id, &PageRequest::after(messages.next_cursor.clone().unwrap(), 2))
+        .messages(
+            ada.id,
+            talk.id,
+            &PageRequest::after(messages.next_cursor.clone().unwrap(), 2)
+        )
         .await
         .unwrap());
     assert_eq!(rest.items[0].content, "m2");
-    let mut filter = RequestLogFilter::default();
-    filter.user_id = Some(ada.id);
-    let logs = same!(1, |h| h.usage().list_request_logs(&filter, &page).await.unwrap());
+    let filter = RequestLogFilter {
+        user_id: Some(ada.id),
+        ..RequestLogFilter::default()
+    };
+    let logs = same!(1, |h| h
+        .usage()
+        .list_request_logs(&filter, &page)
+        .await
+        .unwrap());
     assert_eq!(logs.items.len(), 2);
     assert!(logs.has_more);
 
@@ -195,9 +212,7 @@ async fn reads_inside_a_transaction_see_its_own_writes_through_sqlx() {
     let seen = db
         .transaction(move |tx| {
             Box::pin(async move {
-                tx.users()
-                    .update_display_name(ada, Some("inside"))
-                    .await?;
+                tx.users().update_display_name(ada, Some("inside")).await?;
                 tx.users().get_by_id(ada).await
             })
         })
@@ -205,7 +220,11 @@ async fn reads_inside_a_transaction_see_its_own_writes_through_sqlx() {
         .unwrap()
         .unwrap();
     assert_eq!(seen.display_name.as_deref(), Some("inside"));
-    assert_eq!(counts(&db).served, served, "no read of the transaction ran here");
+    assert_eq!(
+        counts(&db).served,
+        served,
+        "no read of the transaction ran here"
+    );
 }
 
 /// 16 tasks on a multi-threaded runtime, each writing through the pool and
@@ -526,6 +545,23 @@ async fn a_lock_past_the_busy_timeout_sends_the_read_through_sqlx() {
     pool.execute_unprepared("PRAGMA locking_mode = NORMAL")
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_closed_handle_reads_nothing_on_the_calling_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = file(&dir, 2).await;
+    let ada = db
+        .users()
+        .create(NewUser::new("ada@example.org", "h"))
+        .await
+        .unwrap()
+        .id;
+    let clone = db.clone();
+    assert!(clone.users().get_by_id(ada).await.unwrap().is_some());
+    db.close().await.unwrap();
+    assert!(clone.users().get_by_id(ada).await.is_err());
+    assert_eq!(counts(&clone).idle_connections, 0);
 }
 
 #[tokio::test]

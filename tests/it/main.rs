@@ -1,8 +1,8 @@
 //! The integration suite: one test binary, a module per area, so the
 //! library and its drivers are linked once (the compile-fail cases are a
-//! binary of their own). Every database test runs on SQLite in memory,
-//! and on PostgreSQL too when `PIERRE_TEST_POSTGRES_URL` is set (see
-//! [`common`]).
+//! binary of their own). Every database test runs on SQLite in memory (or
+//! on files, with `PIERRE_TEST_SQLITE_FILES`), and on PostgreSQL too when
+//! `PIERRE_TEST_POSTGRES_URL` is set (see [`common`]).
 
 #![allow(
     clippy::unwrap_used,

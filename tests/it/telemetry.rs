@@ -15,8 +15,8 @@ use metrics::{
     SharedString, Unit,
 };
 use pierre_db::telemetry::{
-    CALL_DURATION, CALL_ERRORS, CALLS_IN_FLIGHT, CONTENTION, KEY_CACHE_EVENTS, POOL_CONNECTIONS,
-    RETRIES, RETRIES_EXHAUSTED,
+    CALL_DURATION, CALL_ERRORS, CALLING_THREAD_READS, CALLS_IN_FLIGHT, CONTENTION,
+    KEY_CACHE_EVENTS, POOL_CONNECTIONS, RETRIES, RETRIES_EXHAUSTED,
 };
 use pierre_db::{
     A2aClientId, A2aTaskId, ApiKeyId, AuditEventFilter, ConversationId, Database, DatabaseConfig,
@@ -24,6 +24,7 @@ use pierre_db::{
     OauthProvider, PageRequest, ProvisionedKeyId, RecipeFilter, RetryPolicy, Secret, TenantId,
     UserId,
 };
+use sea_orm::ConnectionTrait as _;
 use sea_orm::sqlx::{Connection, Executor, SqliteConnection};
 
 use crate::common;
@@ -452,10 +453,46 @@ async fn every_repository_call_is_timed_and_its_errors_are_counted_by_kind() {
             RETRIES,
             RETRIES_EXHAUSTED,
             KEY_CACHE_EVENTS,
+            CALLING_THREAD_READS,
         ] {
             assert!(described.contains(name), "{backend}: {name} not described");
         }
     }
+}
+
+#[tokio::test]
+async fn reads_on_the_calling_thread_are_counted_by_outcome() {
+    let recorded = Recorded::default();
+    let _local = metrics::set_default_local_recorder(&recorded);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("reads.db").display());
+    let mut config = common::keyed_config(&url, common::key(), 2);
+    config.sqlite_calling_thread_reads = true;
+    let db = common::connect(config).await;
+    let user = db
+        .users()
+        .create(pierre_db::NewUser::new("ada@example.org", "h"))
+        .await
+        .unwrap()
+        .id;
+    db.users().get_by_id(user).await.unwrap().unwrap();
+    db.users().get_by_id(user).await.unwrap().unwrap();
+    // A form sqlx reads but never writes: given up to sqlx.
+    db.unscoped_connection()
+        .execute_unprepared("UPDATE users SET last_active = '2026-01-02 03:04:05'")
+        .await
+        .unwrap();
+    db.users().get_by_id(user).await.unwrap().unwrap();
+    let count = |outcome: &str| -> u64 {
+        recorded
+            .named(CALLING_THREAD_READS)
+            .iter()
+            .filter(|(s, _)| s.label("outcome") == Some(outcome))
+            .map(|(_, v)| v.count.load(Ordering::Relaxed))
+            .sum()
+    };
+    assert_eq!(count("served"), 2);
+    assert_eq!(count("fell_back"), 1);
 }
 
 #[tokio::test]

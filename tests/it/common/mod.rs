@@ -30,12 +30,20 @@ pub struct TestDb {
 
 /// With this variable set to `1`, the SQLite side of every test opens a
 /// file of its own instead of memory, so that the hot reads run on the
-/// calling thread (CI runs the suite both ways).
+/// calling thread; set to `off`, files with that path turned off (every
+/// read through sqlx). CI runs the suite in memory, on files, and on
+/// files with the path off.
 pub const SQLITE_FILES_VAR: &str = "PIERRE_TEST_SQLITE_FILES";
 
 /// Whether the SQLite side runs on files (see [`SQLITE_FILES_VAR`]).
 pub fn sqlite_files() -> bool {
-    std::env::var(SQLITE_FILES_VAR).is_ok_and(|v| v == "1")
+    std::env::var(SQLITE_FILES_VAR).is_ok_and(|v| v == "1" || v == "off")
+}
+
+/// Whether handles on SQLite files read on the calling thread (see
+/// [`SQLITE_FILES_VAR`]).
+pub fn calling_thread_reads() -> bool {
+    std::env::var(SQLITE_FILES_VAR).map_or(true, |v| v != "off")
 }
 
 /// A migrated SQLite database: in memory, or a new file in this run's
@@ -252,6 +260,7 @@ pub fn keyed_config(url: &str, key: MasterKey, pool: u32) -> DatabaseConfig {
     config.migrate_on_connect = true;
     config.create_if_missing = true;
     config.key_refresh_interval = KEY_REFRESH;
+    config.sqlite_calling_thread_reads = calling_thread_reads();
     config.row_level_security = postgres_db::row_level_security() && url.starts_with("postgres");
     config
 }
