@@ -96,6 +96,37 @@ struct Query<'a> {
     wanted: &'static [usize],
 }
 
+impl<'a> Query<'a> {
+    fn new(sql: &'a str, params: Vec<P>, kinds: &'static [K]) -> Self {
+        Self {
+            sql,
+            params,
+            kinds,
+            wanted: &[],
+        }
+    }
+
+    /// The columns (text, or UUIDs as text) to hand back, in order.
+    fn wanting(self, wanted: &'static [usize]) -> Self {
+        Self { wanted, ..self }
+    }
+}
+
+/// Opens each row's sealed values with the raw side's key: the wanted
+/// columns are the user, the provider, the access and refresh tokens.
+fn open_tokens(raw: &Raw, tenant: TenantId, rows: &[Vec<Option<String>>]) {
+    for row in rows {
+        let user: uuid::Uuid = row[0].as_deref().unwrap().parse().unwrap();
+        black_box(raw.open_token(
+            tenant,
+            user,
+            row[1].as_deref().unwrap(),
+            row[2].as_deref().unwrap(),
+            row[3].as_deref(),
+        ));
+    }
+}
+
 /// The raw sides: the peer's pool and a rusqlite connection.
 struct RawSides {
     peer: SqlitePool,
@@ -122,6 +153,21 @@ impl RawSides {
             .unwrap();
         rusqlite.set_prepared_statement_cache_capacity(64);
         Self { peer, rusqlite }
+    }
+
+    /// The wanted columns of each row read by side 2 (the peer) or 3
+    /// (rusqlite).
+    async fn rows(&self, side: usize, q: &Query<'_>) -> Vec<Vec<Option<String>>> {
+        if side == 2 {
+            self.peer(q).await
+        } else {
+            self.rusqlite(q)
+        }
+    }
+
+    /// How many rows side 2 or 3 read.
+    async fn count(&self, side: usize, q: &Query<'_>) -> usize {
+        self.rows(side, q).await.len()
     }
 
     /// The wanted columns of each row, read by the peer.
@@ -447,24 +493,19 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
     }
 
     let by_id = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
-    let t = four(200, async |side, i| match side {
-        0 | 1 => assert!(
-            handle(side)
-                .users()
-                .get_by_id(user_at(i))
-                .await
-                .unwrap()
-                .is_some()
-        ),
-        _ => {
-            let q = Query {
-                sql: &by_id,
-                params: vec![P::Id(user_at(i).as_uuid())],
-                kinds: USER,
-                wanted: &[],
-            };
-            let rows = raw_rows(&sides, side, &q).await;
-            assert_eq!(rows.len(), 1);
+    let t = four(200, async |side, i| {
+        if side < 2 {
+            assert!(
+                handle(side)
+                    .users()
+                    .get_by_id(user_at(i))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        } else {
+            let q = Query::new(&by_id, vec![P::Id(user_at(i).as_uuid())], USER);
+            assert_eq!(sides.count(side, &q).await, 1);
         }
     })
     .await;
@@ -472,23 +513,13 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
 
     let by_email = format!("SELECT {USER_COLUMNS} FROM users WHERE email = ? AND is_active = ?");
     let email = |i: usize| format!("u{}@bench.org", (i * 7) % USERS);
-    let t = four(200, async |side, i| match side {
-        0 | 1 => assert!(
-            handle(side)
-                .users()
-                .get_by_email(&email(i))
-                .await
-                .unwrap()
-                .is_some()
-        ),
-        _ => {
-            let q = Query {
-                sql: &by_email,
-                params: vec![P::Str(email(i)), P::Int(1)],
-                kinds: USER,
-                wanted: &[],
-            };
-            assert_eq!(raw_rows(&sides, side, &q).await.len(), 1);
+    let t = four(200, async |side, i| {
+        if side < 2 {
+            let found = handle(side).users().get_by_email(&email(i)).await.unwrap();
+            assert!(found.is_some());
+        } else {
+            let q = Query::new(&by_email, vec![P::Str(email(i)), P::Int(1)], USER);
+            assert_eq!(sides.count(side, &q).await, 1);
         }
     })
     .await;
@@ -499,68 +530,48 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
                    key_hash FROM api_keys WHERE key_prefix = ?";
     let t = four(200, async |side, i| {
         let key = keys[i % keys.len()].expose();
-        match side {
-            0 | 1 => assert!(
-                handle(side)
-                    .api_keys()
-                    .find_by_prefix_and_verify(key)
-                    .await
-                    .unwrap()
-                    .is_some()
-            ),
-            _ => {
-                let q = Query {
-                    sql: key_sql,
-                    params: vec![P::Str(key[..20].to_owned())],
-                    kinds: KEY,
-                    wanted: &[12],
-                };
-                let rows = raw_rows(&sides, side, &q).await;
-                let hash = rows[0][0].as_deref().unwrap();
-                assert!(pierre_db::crypto::hashing::verify(key, hash));
-            }
+        if side < 2 {
+            let found = handle(side).api_keys().find_by_prefix_and_verify(key).await;
+            assert!(found.unwrap().is_some());
+        } else {
+            let q = Query::new(key_sql, vec![P::Str(key[..20].to_owned())], KEY).wanting(&[12]);
+            let rows = sides.rows(side, &q).await;
+            let hash = rows[0][0].as_deref().unwrap();
+            assert!(pierre_db::crypto::hashing::verify(key, hash));
         }
     })
     .await;
     lines.push(read_line("API key lookup + verify", &t, true));
 
+    // The raw sides read (and open) their own tokens, sealed under their
+    // key in their own tenant.
     let token_sql = format!(
         "SELECT {TOKEN_COLUMNS} FROM user_oauth_tokens \
          WHERE tenant_id = ? AND user_id = ? AND provider = ?"
     );
     let t = four(200, async |side, i| {
         let user = user_at(i);
-        match side {
-            0 | 1 => assert!(
-                handle(side)
-                    .tenant(mine)
-                    .oauth_tokens()
-                    .get(user, OauthProvider::Strava)
-                    .await
-                    .unwrap()
-                    .is_some()
-            ),
-            _ => {
-                let q = Query {
-                    sql: &token_sql,
-                    params: vec![
-                        P::Id(theirs.as_uuid()),
-                        P::Id(user.as_uuid()),
-                        P::Str("strava".into()),
-                    ],
-                    kinds: TOKEN,
-                    wanted: &[3, 4, 5],
-                };
-                let rows = raw_rows(&sides, side, &q).await;
-                let row = &rows[0];
-                black_box(raw.open_token(
-                    theirs,
-                    user.as_uuid(),
-                    row[0].as_deref().unwrap(),
-                    row[1].as_deref().unwrap(),
-                    row[2].as_deref(),
-                ));
-            }
+        if side < 2 {
+            let scope = handle(side).tenant(mine);
+            let got = scope.oauth_tokens().get(user, OauthProvider::Strava).await;
+            assert!(got.unwrap().is_some());
+        } else {
+            let params = vec![
+                P::Id(theirs.as_uuid()),
+                P::Id(user.as_uuid()),
+                P::Str("strava".into()),
+            ];
+            let q = Query::new(&token_sql, params, TOKEN).wanting(&[3, 4, 5]);
+            let row = &sides.rows(side, &q).await[0];
+            let (provider, access) = (row[0].as_deref(), row[1].as_deref());
+            let opened = raw.open_token(
+                theirs,
+                user.as_uuid(),
+                provider.unwrap(),
+                access.unwrap(),
+                row[2].as_deref(),
+            );
+            black_box(opened);
         }
     })
     .await;
@@ -569,46 +580,32 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
     let tenant_cols = "id, name, slug, domain, plan, owner_user_id, is_active, created_at, \
                        updated_at";
     let tenant_by_id = format!("SELECT {tenant_cols} FROM tenants WHERE id = ?");
-    let t = four(200, async |side, _| match side {
-        0 | 1 => assert!(
-            handle(side)
-                .tenants()
-                .get_by_id(mine)
-                .await
-                .unwrap()
-                .is_some()
-        ),
-        _ => {
-            let q = Query {
-                sql: &tenant_by_id,
-                params: vec![P::Id(mine.as_uuid())],
-                kinds: TENANT,
-                wanted: &[],
-            };
-            assert_eq!(raw_rows(&sides, side, &q).await.len(), 1);
+    let t = four(200, async |side, _| {
+        if side < 2 {
+            assert!(
+                handle(side)
+                    .tenants()
+                    .get_by_id(mine)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        } else {
+            let q = Query::new(&tenant_by_id, vec![P::Id(mine.as_uuid())], TENANT);
+            assert_eq!(sides.count(side, &q).await, 1);
         }
     })
     .await;
     lines.push(read_line("tenant by id", &t, true));
 
     let tenant_by_slug = format!("SELECT {tenant_cols} FROM tenants WHERE slug = ?");
-    let t = four(200, async |side, _| match side {
-        0 | 1 => assert!(
-            handle(side)
-                .tenants()
-                .get_by_slug("library")
-                .await
-                .unwrap()
-                .is_some()
-        ),
-        _ => {
-            let q = Query {
-                sql: &tenant_by_slug,
-                params: vec![P::Str("library".into())],
-                kinds: TENANT,
-                wanted: &[],
-            };
-            assert_eq!(raw_rows(&sides, side, &q).await.len(), 1);
+    let t = four(200, async |side, _| {
+        if side < 2 {
+            let found = handle(side).tenants().get_by_slug("library").await;
+            assert!(found.unwrap().is_some());
+        } else {
+            let q = Query::new(&tenant_by_slug, vec![P::Str("library".into())], TENANT);
+            assert_eq!(sides.count(side, &q).await, 1);
         }
     })
     .await;
@@ -617,23 +614,19 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
     let client_sql = "SELECT id, client_id, client_secret_hash, redirect_uris, grant_types, \
                       response_types, client_name, client_uri, scope, created_at, expires_at \
                       FROM oauth2_clients WHERE client_id = ?";
-    let t = four(200, async |side, _| match side {
-        0 | 1 => assert!(
-            handle(side)
-                .oauth2_clients()
-                .get(&client)
-                .await
-                .unwrap()
-                .is_some()
-        ),
-        _ => {
-            let q = Query {
-                sql: client_sql,
-                params: vec![P::Str(client.clone())],
-                kinds: CLIENT,
-                wanted: &[],
-            };
-            assert_eq!(raw_rows(&sides, side, &q).await.len(), 1);
+    let t = four(200, async |side, _| {
+        if side < 2 {
+            assert!(
+                handle(side)
+                    .oauth2_clients()
+                    .get(&client)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        } else {
+            let q = Query::new(client_sql, vec![P::Str(client.clone())], CLIENT);
+            assert_eq!(sides.count(side, &q).await, 1);
         }
     })
     .await;
@@ -644,19 +637,15 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
                    WHERE id = ? AND user_id = ?";
     let t = four(200, async |side, i| {
         let (id, user) = mcp[i % mcp.len()];
-        match side {
-            0 | 1 => {
-                black_box(handle(side).mcp_tokens().get(id, user).await.unwrap());
-            }
-            _ => {
-                let q = Query {
-                    sql: mcp_sql,
-                    params: vec![P::Id(id.as_uuid()), P::Id(user.as_uuid())],
-                    kinds: MCP,
-                    wanted: &[],
-                };
-                assert_eq!(raw_rows(&sides, side, &q).await.len(), 1);
-            }
+        if side < 2 {
+            black_box(handle(side).mcp_tokens().get(id, user).await.unwrap());
+        } else {
+            let q = Query::new(
+                mcp_sql,
+                vec![P::Id(id.as_uuid()), P::Id(user.as_uuid())],
+                MCP,
+            );
+            assert_eq!(sides.count(side, &q).await, 1);
         }
     })
     .await;
@@ -668,25 +657,16 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
         "SELECT {USER_COLUMNS} FROM users WHERE user_status = ? \
          ORDER BY created_at ASC, id ASC LIMIT ?"
     );
-    let t = four(40, async |side, _| match side {
-        0 | 1 => assert_eq!(
-            handle(side)
-                .users()
+    let t = four(40, async |side, _| {
+        if side < 2 {
+            let users = handle(side).users();
+            let got = users
                 .list_by_status_paginated(UserStatus::Active, &page)
-                .await
-                .unwrap()
-                .items
-                .len(),
-            50
-        ),
-        _ => {
-            let q = Query {
-                sql: &users_page,
-                params: vec![P::Str("active".into()), P::Int(51)],
-                kinds: USER,
-                wanted: &[],
-            };
-            assert_eq!(raw_rows(&sides, side, &q).await.len(), 51);
+                .await;
+            assert_eq!(got.unwrap().items.len(), 50);
+        } else {
+            let q = Query::new(&users_page, vec![P::Str("active".into()), P::Int(51)], USER);
+            assert_eq!(sides.count(side, &q).await, 51);
         }
     })
     .await;
@@ -696,78 +676,44 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
         "SELECT {TOKEN_COLUMNS} FROM user_oauth_tokens WHERE tenant_id = ? AND provider = ? \
          ORDER BY created_at ASC, id ASC LIMIT ?"
     );
-    let t = four(20, async |side, _| match side {
-        0 | 1 => assert_eq!(
-            handle(side)
-                .tenant(mine)
-                .oauth_tokens()
+    let t = four(20, async |side, _| {
+        if side < 2 {
+            let tokens = handle(side).tenant(mine).oauth_tokens();
+            let got = tokens
                 .list_for_provider_paged(OauthProvider::Strava, &page)
-                .await
-                .unwrap()
-                .items
-                .len(),
-            50
-        ),
-        _ => {
-            let q = Query {
-                sql: &tokens_page,
-                params: vec![P::Id(theirs.as_uuid()), P::Str("strava".into()), P::Int(51)],
-                kinds: TOKEN,
-                wanted: &[1, 3, 4, 5],
-            };
-            let rows = raw_rows(&sides, side, &q).await;
+                .await;
+            assert_eq!(got.unwrap().items.len(), 50);
+        } else {
+            let params = vec![P::Id(theirs.as_uuid()), P::Str("strava".into()), P::Int(51)];
+            let q = Query::new(&tokens_page, params, TOKEN).wanting(&[1, 3, 4, 5]);
+            let rows = sides.rows(side, &q).await;
             assert_eq!(rows.len(), 51);
-            for row in rows.iter().take(50) {
-                let user: uuid::Uuid = row[0].as_deref().unwrap().parse().unwrap();
-                black_box(raw.open_token(
-                    theirs,
-                    user,
-                    row[1].as_deref().unwrap(),
-                    row[2].as_deref().unwrap(),
-                    row[3].as_deref(),
-                ));
-            }
+            open_tokens(&raw, theirs, &rows[..50]);
         }
     })
     .await;
     lines.push(read_line("tokens page of 50 (100 opens)", &t, false));
 
+    let owned = "SELECT id FROM chat_conversations WHERE tenant_id = ? AND id = ? AND user_id = ?";
     let messages_page = "SELECT id, conversation_id, role, content, token_count, finish_reason, \
                          created_at FROM chat_messages WHERE conversation_id = ? \
                          ORDER BY created_at ASC, id ASC LIMIT ?";
-    let t = four(40, async |side, _| match side {
-        0 | 1 => assert_eq!(
-            handle(side)
-                .tenant(mine)
-                .chat()
-                .messages(owner, talk, &page)
-                .await
-                .unwrap()
-                .items
-                .len(),
-            50
-        ),
-        _ => {
-            // The library checks the conversation is the user's first.
-            let owned = Query {
-                sql: "SELECT id FROM chat_conversations WHERE tenant_id = ? AND id = ? \
-                      AND user_id = ?",
-                params: vec![
-                    P::Id(mine.as_uuid()),
-                    P::Id(talk.as_uuid()),
-                    P::Id(owner.as_uuid()),
-                ],
-                kinds: &[Uuid],
-                wanted: &[],
-            };
-            assert_eq!(raw_rows(&sides, side, &owned).await.len(), 1);
-            let q = Query {
-                sql: messages_page,
-                params: vec![P::Id(talk.as_uuid()), P::Int(51)],
-                kinds: MESSAGE,
-                wanted: &[],
-            };
-            assert_eq!(raw_rows(&sides, side, &q).await.len(), 51);
+    let t = four(40, async |side, _| {
+        if side < 2 {
+            let chat = handle(side).tenant(mine).chat();
+            let got = chat.messages(owner, talk, &page).await;
+            assert_eq!(got.unwrap().items.len(), 50);
+        } else {
+            // The library checks that the conversation is the user's first.
+            let ids = [mine.as_uuid(), talk.as_uuid(), owner.as_uuid()];
+            let q = Query::new(owned, ids.map(P::Id).to_vec(), &[Uuid]);
+            assert_eq!(sides.count(side, &q).await, 1);
+            let q = Query::new(
+                messages_page,
+                vec![P::Id(talk.as_uuid()), P::Int(51)],
+                MESSAGE,
+            );
+            assert_eq!(sides.count(side, &q).await, 51);
         }
     })
     .await;
@@ -780,25 +726,13 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
         user_id: Some(owner),
         ..RequestLogFilter::default()
     };
-    let t = four(40, async |side, _| match side {
-        0 | 1 => assert_eq!(
-            handle(side)
-                .usage()
-                .list_request_logs(&filter, &page)
-                .await
-                .unwrap()
-                .items
-                .len(),
-            50
-        ),
-        _ => {
-            let q = Query {
-                sql: logs_page,
-                params: vec![P::Id(owner.as_uuid()), P::Int(51)],
-                kinds: LOG,
-                wanted: &[],
-            };
-            assert_eq!(raw_rows(&sides, side, &q).await.len(), 51);
+    let t = four(40, async |side, _| {
+        if side < 2 {
+            let got = handle(side).usage().list_request_logs(&filter, &page).await;
+            assert_eq!(got.unwrap().items.len(), 50);
+        } else {
+            let q = Query::new(logs_page, vec![P::Id(owner.as_uuid()), P::Int(51)], LOG);
+            assert_eq!(sides.count(side, &q).await, 51);
         }
     })
     .await;
@@ -813,14 +747,6 @@ pub async fn calling_thread_lines(dir: &std::path::Path) -> CallingThreadReport 
         counts.served, counts.fell_back
     );
     CallingThreadReport { lines }
-}
-
-async fn raw_rows(sides: &RawSides, side: usize, q: &Query<'_>) -> Vec<Vec<Option<String>>> {
-    if side == 2 {
-        sides.peer(q).await
-    } else {
-        sides.rusqlite(q)
-    }
 }
 
 /// Writes with the path on against off, in the same run: the readers must

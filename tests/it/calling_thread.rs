@@ -33,6 +33,18 @@ async fn through_sqlx(url: &str, db: &Database) -> Database {
     common::connect(config).await
 }
 
+/// [`file`] with one user, Ada.
+async fn with_ada(dir: &tempfile::TempDir, pool: u32) -> (Database, UserId) {
+    let (db, _) = file(dir, pool).await;
+    let ada = db
+        .users()
+        .create(NewUser::new("ada@example.org", "h"))
+        .await
+        .unwrap()
+        .id;
+    (db, ada)
+}
+
 fn counts(db: &Database) -> CallingThreadReads {
     db.calling_thread_reads()
         .expect("a SQLite file reads on the calling thread")
@@ -201,13 +213,7 @@ async fn every_hot_read_runs_on_the_calling_thread_and_answers_as_sqlx_does() {
 #[tokio::test]
 async fn reads_inside_a_transaction_see_its_own_writes_through_sqlx() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = file(&dir, 4).await;
-    let ada = db
-        .users()
-        .create(NewUser::new("ada@example.org", "h"))
-        .await
-        .unwrap()
-        .id;
+    let (db, ada) = with_ada(&dir, 4).await;
     let served = counts(&db).served;
     let seen = db
         .transaction(move |tx| {
@@ -280,13 +286,7 @@ async fn every_write_committed_before_a_read_starts_is_seen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_write_transaction_neither_blocks_nor_shows_through() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = file(&dir, 4).await;
-    let ada = db
-        .users()
-        .create(NewUser::new("ada@example.org", "h"))
-        .await
-        .unwrap()
-        .id;
+    let (db, ada) = with_ada(&dir, 4).await;
     db.users()
         .update_display_name(ada, Some("committed"))
         .await
@@ -335,13 +335,7 @@ async fn a_long_write_transaction_neither_blocks_nor_shows_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_beside_checkpoints_that_reset_the_log_stay_correct() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = file(&dir, 4).await;
-    let ada = db
-        .users()
-        .create(NewUser::new("ada@example.org", "h"))
-        .await
-        .unwrap()
-        .id;
+    let (db, ada) = with_ada(&dir, 4).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let checkpointer = {
         let (db, stop) = (db.clone(), stop.clone());
@@ -383,13 +377,7 @@ async fn reads_beside_checkpoints_that_reset_the_log_stay_correct() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_reads_beside_a_rotation_and_reencryption_open_every_token() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = file(&dir, 4).await;
-    let ada = db
-        .users()
-        .create(NewUser::new("ada@example.org", "h"))
-        .await
-        .unwrap()
-        .id;
+    let (db, ada) = with_ada(&dir, 4).await;
     let tenant: TenantId = common::tenant_of(&db, ada).await;
     let mut users = Vec::new();
     for i in 0..40 {
@@ -444,13 +432,7 @@ async fn token_reads_beside_a_rotation_and_reencryption_open_every_token() {
 #[tokio::test]
 async fn another_tenants_token_is_not_found_on_the_calling_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = file(&dir, 4).await;
-    let ada = db
-        .users()
-        .create(NewUser::new("ada@example.org", "h"))
-        .await
-        .unwrap()
-        .id;
+    let (db, ada) = with_ada(&dir, 4).await;
     let acme = common::tenant_of(&db, ada).await;
     let globex = common::tenant_of(&db, ada).await;
     db.tenant(acme)
@@ -487,13 +469,7 @@ async fn another_tenants_token_is_not_found_on_the_calling_thread() {
 #[tokio::test]
 async fn a_cell_stored_unlike_sqlx_stores_it_is_read_through_sqlx() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = file(&dir, 4).await;
-    let ada = db
-        .users()
-        .create(NewUser::new("ada@example.org", "h"))
-        .await
-        .unwrap()
-        .id;
+    let (db, ada) = with_ada(&dir, 4).await;
     // A form sqlx reads (SQLite's own) but never writes.
     db.unscoped_connection()
         .execute_unprepared("UPDATE users SET last_active = '2026-01-02 03:04:05'")
@@ -550,13 +526,7 @@ async fn a_lock_past_the_busy_timeout_sends_the_read_through_sqlx() {
 #[tokio::test]
 async fn a_closed_handle_reads_nothing_on_the_calling_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = file(&dir, 2).await;
-    let ada = db
-        .users()
-        .create(NewUser::new("ada@example.org", "h"))
-        .await
-        .unwrap()
-        .id;
+    let (db, ada) = with_ada(&dir, 2).await;
     let clone = db.clone();
     assert!(clone.users().get_by_id(ada).await.unwrap().is_some());
     db.close().await.unwrap();
