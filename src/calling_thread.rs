@@ -2,21 +2,25 @@
 //!
 //! sqlx runs each SQLite connection on a worker thread of its own: every
 //! statement is sent there and its rows sent back, and on a point read that
-//! hand-off, not SQLite, is most of the time (≈ 60–90 µs through sqlx
-//! against ≈ 8 µs for the same select in rusqlite on this kind of machine).
-//! The hot reads of a SQLite file (point lookups and keyset pages) run here
-//! instead, through a few read-only connections of the library's own,
-//! opened with rusqlite on the same SQLite that sqlx links.
+//! hand-off, not SQLite, is most of the time (≈ 40 µs for a user by id
+//! through the library's sqlx path on this kind of machine, ≈ 4 µs for the
+//! same select in rusqlite). The hot reads of a SQLite file (point lookups
+//! and keyset pages) run here instead, through a few read-only connections
+//! of the library's own, opened with rusqlite on the same SQLite that sqlx
+//! links.
 //!
 //! What makes this safe to do on an async runtime's thread:
 //!
 //! - **WAL.** A reader never waits for a writer: it reads the last commit
 //!   made before its statement began, which is every write committed before
 //!   the read was asked for.
-//! - **A short busy timeout** ([`BUSY_TIMEOUT`]). The rare lock a reader can
-//!   meet (another connection recovering the WAL index, a checkpoint
-//!   resetting the log) is waited on for at most that long; then the read
-//!   is given up here and goes through sqlx, whose worker waits instead.
+//! - **A short busy timeout** ([`BUSY_TIMEOUT`]). A lock held by another
+//!   connection (one that took the file in exclusive mode, one recovering
+//!   the WAL index) is waited on for at most that long; then the read is
+//!   given up here and goes through sqlx, whose worker waits instead.
+//!   SQLite's own retries while another connection rewrites the WAL index
+//!   header are outside that timeout: they take microseconds, and only a
+//!   pathological stream of checkpoints could stretch them.
 //! - **Only bounded reads.** Point lookups by a unique key and keyset pages
 //!   (at most the page size plus one row); scans and reports stay on sqlx.
 //! - **Nothing inside a transaction.** A read in a transaction must see
@@ -34,7 +38,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, Value as Stored, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -43,6 +47,10 @@ use sea_orm::{Statement, Value};
 /// How long a read here waits on a lock before it goes through sqlx
 /// instead.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(2);
+
+/// How long after a failed open the readers try again; reads meanwhile
+/// go through sqlx without trying.
+const REOPEN_AFTER: Duration = Duration::from_secs(1);
 
 /// Prepared statements each connection keeps (rusqlite's default is 16;
 /// the hot reads are about 30).
@@ -62,6 +70,9 @@ pub(crate) struct Readers {
     /// Set by `Database::close`: reads go to the closed pool, which fails
     /// them.
     closed: AtomicBool,
+    /// When a connection may be opened again after one failed to open (a
+    /// file not in WAL mode, a path the process cannot read).
+    reopen_at: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Readers {
@@ -97,6 +108,8 @@ enum Miss {
     Unbound,
     /// A cell the decoder did not take.
     Decode(sea_orm::DbErr),
+    /// No connection: the last open failed within [`REOPEN_AFTER`].
+    Unavailable,
 }
 
 impl std::fmt::Display for Miss {
@@ -105,6 +118,7 @@ impl std::fmt::Display for Miss {
             Miss::Sqlite(err) => write!(f, "SQLite: {err}"),
             Miss::Unbound => f.write_str("a value not bound as sqlx binds it"),
             Miss::Decode(err) => write!(f, "a cell not stored as sqlx stores it: {err}"),
+            Miss::Unavailable => f.write_str("no reader (the last open failed)"),
         }
     }
 }
@@ -113,6 +127,20 @@ impl From<rusqlite::Error> for Miss {
     fn from(err: rusqlite::Error) -> Self {
         Miss::Sqlite(err)
     }
+}
+
+/// The file a SQLite URL names, as sqlx opens it (its path
+/// percent-decoded); `None` when the URL asks for something the readers
+/// would not open the same way (another VFS, an immutable file).
+pub(crate) fn file_of(url: &str) -> Option<PathBuf> {
+    use std::str::FromStr;
+    let url = url.trim();
+    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let special = query
+        .split('&')
+        .any(|param| param.starts_with("vfs=") || param.starts_with("immutable="));
+    (!special).then(|| options.get_filename().to_owned())
 }
 
 impl Readers {
@@ -127,6 +155,7 @@ impl Readers {
             served: AtomicU64::new(0),
             fell_back: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            reopen_at: Mutex::new(None),
         }
     }
 
@@ -152,8 +181,12 @@ impl Readers {
         }
         let conn = match self.take() {
             Ok(conn) => conn,
-            Err(err) => return self.miss(&Miss::Sqlite(err), statement),
+            Err(miss) => return self.miss(&miss, statement),
         };
+        // A read that began as the handle closed must not read on.
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
         let read = read(&conn, statement, one, &mut decode);
         self.give(conn);
         match read {
@@ -195,11 +228,35 @@ impl Readers {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn take(&self) -> rusqlite::Result<Connection> {
-        let idle = self.lock().pop();
-        match idle {
-            Some(conn) => Ok(conn),
-            None => self.open(),
+    fn take(&self) -> Result<Connection, Miss> {
+        if let Some(conn) = self.lock().pop() {
+            return Ok(conn);
+        }
+        let mut reopen_at = self
+            .reopen_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if reopen_at.is_some_and(|at| Instant::now() < at) {
+            return Err(Miss::Unavailable);
+        }
+        match self.open() {
+            Ok(conn) => {
+                *reopen_at = None;
+                Ok(conn)
+            }
+            Err(err) => {
+                if reopen_at.is_none() {
+                    tracing::warn!(
+                        path = %self.path.display(),
+                        error = %err,
+                        "cannot open a reader of the SQLite file; its reads go through sqlx \
+                         (tried again every {} s)",
+                        REOPEN_AFTER.as_secs()
+                    );
+                }
+                *reopen_at = Some(Instant::now() + REOPEN_AFTER);
+                Err(Miss::Sqlite(err))
+            }
         }
     }
 

@@ -98,8 +98,9 @@ pub struct DatabaseConfig {
     /// of crossing to sqlx's worker thread and back (see
     /// [`Database::calling_thread_reads`](crate::Database::calling_thread_reads)).
     /// Such a read holds the calling task's thread for as long as SQLite
-    /// takes: tens of microseconds on a cached page, and never more than
-    /// 2 ms waiting on a lock (then it goes through sqlx instead). Turn it
+    /// takes: microseconds for a point read on cached pages, and at most
+    /// 2 ms waiting on another connection's lock (then it goes through
+    /// sqlx instead). Turn it
     /// off when the file is on storage whose reads can block for long (a
     /// network file system, a cold disk much larger than memory), where
     /// the runtime's threads should not wait on I/O.

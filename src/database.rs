@@ -84,12 +84,17 @@ impl Database {
         let replicas = crate::replicas::ReplicaSet::open(&config).await?;
         #[cfg(feature = "sqlite")]
         let calling_thread = match &backend {
-            Backend::SqliteFile(path) if config.sqlite_calling_thread_reads => {
-                Some(crate::calling_thread::Readers::new(
-                    path,
-                    config.sqlite_mmap_size,
-                    config.max_connections as usize,
-                ))
+            Backend::SqliteFile(_) if config.sqlite_calling_thread_reads => {
+                // As many readers are in use as threads poll the library's
+                // futures (a read never yields): keep that many.
+                let threads = std::thread::available_parallelism().map_or(1, usize::from);
+                crate::calling_thread::file_of(&config.url).map(|path| {
+                    crate::calling_thread::Readers::new(
+                        &path,
+                        config.sqlite_mmap_size,
+                        threads.max(config.max_connections as usize),
+                    )
+                })
             }
             _ => None,
         };

@@ -235,13 +235,13 @@ pub(crate) fn key_cache(event: &'static str) {
     counter!(KEY_CACHE_EVENTS, "event" => event).increment(1);
 }
 
-/// A read asked of a replica went to the primary.
 /// A SQLite read on the calling thread: served there, or given up.
 pub(crate) fn calling_thread_read(served: bool) {
     let outcome = if served { "served" } else { "fell_back" };
     counter!(CALLING_THREAD_READS, "outcome" => outcome).increment(1);
 }
 
+/// A read asked of a replica went to the primary.
 pub(crate) fn replica_fallback(why: crate::replicas::Fallback) {
     use crate::replicas::Fallback;
     let reason = match why {

@@ -9,7 +9,9 @@
 //! The same readers decode the rows a read on the calling thread gets from
 //! rusqlite (see `calling_thread`): a row type implements [`Decode`] once,
 //! over either kind of [`Row`], and [`decoded_rows!`] gives it its sqlx
-//! reading, so the two paths cannot decode differently.
+//! reading, so the two paths cannot decode differently. (The generated
+//! models that implement [`Decode`] keep SeaORM's reading by name on the
+//! sqlx path; their decoders read the same columns by position.)
 
 use sea_orm::{ActiveEnum, DbErr, QueryResult};
 
@@ -44,7 +46,7 @@ macro_rules! at {
 pub(crate) use at;
 
 /// A row to decode: the driver's (sqlx, through SeaORM) or, for a read on
-/// the calling thread, rusqlite's (see `local`). Decoders take it by value
+/// the calling thread, rusqlite's (see `calling_thread`). Decoders take it by value
 /// (it is a reference) and read it only through [`Cell`].
 #[derive(Clone, Copy)]
 pub(crate) enum Row<'r> {
@@ -63,7 +65,8 @@ impl<'r> From<&'r QueryResult> for Row<'r> {
 
 /// A row type decoded by position from either kind of [`Row`]: what a
 /// read on the calling thread needs. Its sqlx reading
-/// (`FromQueryResult`) is [`decoded_rows!`]'s, so the two cannot differ.
+/// (`FromQueryResult`) is [`decoded_rows!`]'s, so the two cannot differ
+/// (a generated model keeps SeaORM's own).
 pub(crate) trait Decode: Sized {
     /// The row type read from `row`.
     fn decode(row: Row<'_>) -> Result<Self, DbErr>;

@@ -140,12 +140,14 @@ impl<'a> Ctx<'a> {
 
     /// The read-only connections a read of this handle may run on, on the
     /// calling thread (see `calling_thread`): on a SQLite file, outside a
-    /// transaction (whose own writes a read inside it must see).
+    /// transaction (whose own writes a read inside it must see). The
+    /// read-replica handle's reads too: SQLite has no replicas, and they
+    /// read the file like any other.
     #[cfg(feature = "sqlite")]
     pub(in crate::query) fn calling_thread(&self) -> Option<&'a crate::calling_thread::Readers> {
         match self.conn {
-            Conn::Pool(_) if !self.replica => self.shared.calling_thread.as_ref(),
-            _ => None,
+            Conn::Pool(_) => self.shared.calling_thread.as_ref(),
+            Conn::Tx(_) => None,
         }
     }
 

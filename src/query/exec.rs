@@ -403,7 +403,7 @@ impl Checked<Statement> {
         ctx: &Ctx<'_>,
     ) -> Result<Option<M>> {
         #[cfg(feature = "sqlite")]
-        if let Some(mut rows) = self.on_calling_thread(ctx, true, M::decode) {
+        if let Some(mut rows) = self.on_calling_thread(ctx, true, M::decode).await {
             return Ok(rows.pop());
         }
         Ok(M::find_by_statement(self.0).one(&ctx.exec()).await?)
@@ -413,7 +413,7 @@ impl Checked<Statement> {
     /// thread where the handle can, else as [`Self::exists_in`].
     pub(crate) async fn found_in(self, ctx: &Ctx<'_>) -> Result<bool> {
         #[cfg(feature = "sqlite")]
-        if let Some(rows) = self.on_calling_thread(ctx, true, |_| Ok(())) {
+        if let Some(rows) = self.on_calling_thread(ctx, true, |_| Ok(())).await {
             return Ok(!rows.is_empty());
         }
         self.exists_in(ctx).await
@@ -429,7 +429,9 @@ impl Checked<Statement> {
         decode: Option<Decoder<M>>,
     ) -> Result<Vec<M>> {
         #[cfg(feature = "sqlite")]
-        if let Some(rows) = decode.and_then(|decode| self.on_calling_thread(ctx, false, decode)) {
+        if let Some(decode) = decode
+            && let Some(rows) = self.on_calling_thread(ctx, false, decode).await
+        {
             return Ok(rows);
         }
         #[cfg(not(feature = "sqlite"))]
@@ -438,11 +440,22 @@ impl Checked<Statement> {
     }
 
     /// The rows read on the calling thread, or `None` to read through the
-    /// executor (no reader there, or the read given up).
+    /// executor (no reader there, or the read given up). A read there
+    /// completes without yielding, so it spends a unit of the task's
+    /// cooperative budget (as a read through sqlx would): a loop of such
+    /// reads still lets the runtime's other tasks run.
     #[cfg(feature = "sqlite")]
-    fn on_calling_thread<M>(&self, ctx: &Ctx<'_>, one: bool, decode: Decoder<M>) -> Option<Vec<M>> {
-        ctx.calling_thread()?
-            .rows(&self.0, one, |row| decode(Row::Local(row)))
+    async fn on_calling_thread<M>(
+        &self,
+        ctx: &Ctx<'_>,
+        one: bool,
+        decode: Decoder<M>,
+    ) -> Option<Vec<M>> {
+        let rows = ctx
+            .calling_thread()?
+            .rows(&self.0, one, |row| decode(Row::Local(row)))?;
+        tokio::task::coop::consume_budget().await;
+        Some(rows)
     }
 }
 

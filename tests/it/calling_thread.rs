@@ -334,30 +334,41 @@ async fn a_long_write_transaction_neither_blocks_nor_shows_through() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_beside_checkpoints_that_reset_the_log_stay_correct() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let dir = tempfile::tempdir().unwrap();
     let (db, ada) = with_ada(&dir, 4).await;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    // Writes, each followed by a checkpoint that resets the log; notes how
+    // many reads had run at each reset that succeeded (busy = 0).
     let checkpointer = {
-        let (db, stop) = (db.clone(), stop.clone());
+        let (db, reads) = (db.clone(), reads.clone());
         tokio::spawn(async move {
-            let mut n = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut resets = Vec::new();
+            for n in 0..300 {
                 db.users()
                     .update_display_name(ada, Some(&format!("v{n}")))
                     .await
                     .unwrap();
-                db.unscoped_connection()
-                    .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                let row = db
+                    .unscoped_connection()
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Sqlite,
+                        "PRAGMA wal_checkpoint(TRUNCATE)",
+                    ))
                     .await
+                    .unwrap()
                     .unwrap();
-                n += 1;
+                let busy: i32 = row.try_get_by_index(0).unwrap();
+                if busy == 0 {
+                    resets.push(reads.load(Ordering::Relaxed));
+                }
                 tokio::task::yield_now().await;
             }
-            n
+            resets
         })
     };
     let mut last = -1i64;
-    for _ in 0..2_000 {
+    while !checkpointer.is_finished() || reads.load(Ordering::Relaxed) < 1_000 {
         let user = db.users().get_by_id(ada).await.unwrap().unwrap();
         // Names only move forward: no read sees a state older than one
         // it saw before (nor a torn one).
@@ -366,12 +377,19 @@ async fn reads_beside_checkpoints_that_reset_the_log_stay_correct() {
             assert!(v >= last, "v{v} after v{last}");
             last = v;
         }
+        reads.fetch_add(1, Ordering::Relaxed);
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let checkpoints = checkpointer.await.unwrap();
-    assert!(checkpoints > 0);
-    let reads = counts(&db);
-    assert!(reads.served > 0, "{reads:?}");
+    let resets = checkpointer.await.unwrap();
+    // The log was reset while the reads ran: reads came between resets.
+    assert!(
+        resets.windows(2).any(|pair| pair[1] > pair[0]),
+        "resets at reads {resets:?}"
+    );
+    let counts = counts(&db);
+    assert!(
+        counts.served >= reads.load(Ordering::Relaxed) as u64 * 9 / 10,
+        "{counts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,13 +506,10 @@ async fn a_lock_past_the_busy_timeout_sends_the_read_through_sqlx() {
     let dir = tempfile::tempdir().unwrap();
     // One pooled connection, which takes the file for itself: the
     // calling thread's connections meet a lock they cannot wait out.
-    let (db, _) = file(&dir, 1).await;
-    let ada = db
-        .users()
-        .create(NewUser::new("ada@example.org", "h"))
-        .await
-        .unwrap()
-        .id;
+    // (No reader is open yet: an open reader's shared lock would stop
+    // the pool's connection from taking the file. The first read's open
+    // meets the lock; the next reads, within a second, do not try again.)
+    let (db, ada) = with_ada(&dir, 1).await;
     let pool = db.unscoped_connection();
     pool.execute_unprepared("PRAGMA locking_mode = EXCLUSIVE")
         .await
@@ -512,6 +527,7 @@ async fn a_lock_past_the_busy_timeout_sends_the_read_through_sqlx() {
     let after = counts(&db);
     assert_eq!(after.fell_back - before.fell_back, 10);
     assert_eq!(after.served, before.served);
+    assert_eq!(after.idle_connections, 0, "no reader could open");
     // Each read waited at most the busy timeout before it went on.
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -532,6 +548,35 @@ async fn a_closed_handle_reads_nothing_on_the_calling_thread() {
     db.close().await.unwrap();
     assert!(clone.users().get_by_id(ada).await.is_err());
     assert_eq!(counts(&clone).idle_connections, 0);
+}
+
+#[tokio::test]
+async fn the_readers_open_the_file_sqlx_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    // A percent-encoded space: sqlx decodes it, and so must the readers.
+    let url = format!("sqlite:{}/with%20space.db", dir.path().display());
+    let mut config = common::keyed_config(&url, common::key(), 2);
+    config.sqlite_calling_thread_reads = true;
+    let db = common::connect(config).await;
+    assert!(dir.path().join("with space.db").exists());
+    let user = db
+        .users()
+        .create(NewUser::new("ada@example.org", "h"))
+        .await
+        .unwrap()
+        .id;
+    assert!(db.users().get_by_id(user).await.unwrap().is_some());
+    assert_eq!((counts(&db).served, counts(&db).fell_back), (1, 0));
+
+    // Another VFS: the readers would not open the file the same way.
+    let url = format!(
+        "sqlite:{}?vfs=unix-none",
+        dir.path().join("vfs.db").display()
+    );
+    let mut config = common::keyed_config(&url, common::key(), 2);
+    config.sqlite_calling_thread_reads = true;
+    let db = common::connect(config).await;
+    assert!(db.calling_thread_reads().is_none());
 }
 
 #[tokio::test]
