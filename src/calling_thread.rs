@@ -14,7 +14,7 @@
 //! - **WAL.** A reader never waits for a writer: it reads the last commit
 //!   made before its statement began, which is every write committed before
 //!   the read was asked for.
-//! - **A short busy timeout** ([`BUSY_TIMEOUT`]). A lock held by another
+//! - **A short busy timeout** ([`CALLING_THREAD_BUSY_TIMEOUT`]). A lock held by another
 //!   connection (one that took the file in exclusive mode, one recovering
 //!   the WAL index) is waited on for at most that long; then the read is
 //!   given up here and goes through sqlx, whose worker waits instead.
@@ -44,9 +44,9 @@ use rusqlite::types::{ToSqlOutput, Value as Stored, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use sea_orm::{Statement, Value};
 
-/// How long a read here waits on a lock before it goes through sqlx
-/// instead.
-pub const BUSY_TIMEOUT: Duration = Duration::from_millis(2);
+/// How long a SQLite read on the calling thread waits on another
+/// connection's lock before it goes through sqlx instead.
+pub const CALLING_THREAD_BUSY_TIMEOUT: Duration = Duration::from_millis(2);
 
 /// How long after a failed open the readers try again; reads meanwhile
 /// go through sqlx without trying.
@@ -277,7 +277,7 @@ impl Readers {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_timeout(CALLING_THREAD_BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         let mmap_size = i64::try_from(self.mmap_size).unwrap_or(i64::MAX);
         conn.pragma_update(None, "mmap_size", mmap_size)?;

@@ -150,7 +150,7 @@ pub use adopt::{
 };
 pub use backend::{Backend, SUPPORTED_URLS};
 #[cfg(feature = "sqlite")]
-pub use calling_thread::{BUSY_TIMEOUT as CALLING_THREAD_BUSY_TIMEOUT, CallingThreadReads};
+pub use calling_thread::{CALLING_THREAD_BUSY_TIMEOUT, CallingThreadReads};
 /// The date and time crate of the API (`DateTime<Utc>` in and out), at the
 /// version this crate uses: `pierre_db::chrono::Utc::now()`.
 pub use chrono;

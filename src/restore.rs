@@ -237,7 +237,9 @@ async fn checkpoint(target: &Path) -> Result<()> {
     let mut options = sea_orm::ConnectOptions::new(format!("sqlite:{}", utf8(target)?));
     options.max_connections(1).sqlx_logging(false);
     // A database in use says so within a second rather than after the
-    // usual busy timeout.
+    // usual busy timeout. (A build without SQLite cannot open the file,
+    // and says so when it connects.)
+    #[cfg(feature = "sqlite")]
     options.map_sqlx_sqlite_opts(|o| {
         o.create_if_missing(false)
             .busy_timeout(std::time::Duration::from_secs(1))
