@@ -193,7 +193,7 @@ impl Readers {
             Ok(rows) => {
                 self.served.fetch_add(1, Ordering::Relaxed);
                 #[cfg(feature = "metrics")]
-                crate::telemetry::calling_thread_read(true);
+                counted(true);
                 Some(rows)
             }
             Err(miss) => self.miss(&miss, statement),
@@ -212,7 +212,7 @@ impl Readers {
     fn miss<T>(&self, miss: &Miss, statement: &Statement) -> Option<T> {
         self.fell_back.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
-        crate::telemetry::calling_thread_read(false);
+        counted(false);
         tracing::debug!(
             reason = %miss,
             sql = %statement.sql,
@@ -294,6 +294,19 @@ impl Readers {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
+}
+
+/// The series these reads are counted in (public as
+/// `telemetry::CALLING_THREAD_READS`, which describes it; defined here so
+/// that this module needs nothing of the telemetry's).
+#[cfg(feature = "metrics")]
+pub(crate) const SERIES: &str = "pierre_db_calling_thread_reads_total";
+
+/// Counts a read in [`SERIES`]: served here, or given up to sqlx.
+#[cfg(feature = "metrics")]
+fn counted(served: bool) {
+    let outcome = if served { "served" } else { "fell_back" };
+    metrics::counter!(SERIES, "outcome" => outcome).increment(1);
 }
 
 /// Runs `statement` on `conn` and decodes its rows. The statement stays in

@@ -96,8 +96,9 @@ pub const RETRIES_EXHAUSTED: &str = "pierre_db_transaction_retries_exhausted_tot
 pub const KEY_CACHE_EVENTS: &str = "pierre_db_key_cache_events_total";
 /// Reads asked of a read replica and served by the primary, by reason.
 pub const REPLICA_FALLBACKS: &str = "pierre_db_replica_fallbacks_total";
-/// SQLite reads on the calling thread, by outcome.
-pub const CALLING_THREAD_READS: &str = "pierre_db_calling_thread_reads_total";
+/// SQLite reads on the calling thread, by outcome (builds with SQLite).
+#[cfg(feature = "sqlite")]
+pub const CALLING_THREAD_READS: &str = crate::calling_thread::SERIES;
 
 /// Registers the description and unit of every series with the recorder
 /// installed now. [`Database::connect`](crate::Database::connect) calls it;
@@ -137,6 +138,7 @@ pub fn describe() {
         REPLICA_FALLBACKS,
         "Reads asked of a pierre-db read replica and served by the primary, by reason"
     );
+    #[cfg(feature = "sqlite")]
     describe_counter!(
         CALLING_THREAD_READS,
         "pierre-db SQLite reads on the calling thread, served there or given up to sqlx"
@@ -233,12 +235,6 @@ pub(crate) fn retries_exhausted(err: &crate::DatabaseError) {
 /// An event of the key cache (see the module docs for each).
 pub(crate) fn key_cache(event: &'static str) {
     counter!(KEY_CACHE_EVENTS, "event" => event).increment(1);
-}
-
-/// A SQLite read on the calling thread: served there, or given up.
-pub(crate) fn calling_thread_read(served: bool) {
-    let outcome = if served { "served" } else { "fell_back" };
-    counter!(CALLING_THREAD_READS, "outcome" => outcome).increment(1);
 }
 
 /// A read asked of a replica went to the primary.
