@@ -35,15 +35,28 @@ pub struct TestDb {
 /// files with the path off.
 pub const SQLITE_FILES_VAR: &str = "PIERRE_TEST_SQLITE_FILES";
 
+/// The run's SQLite mode: `None` in memory, `Some(true)` on files read on
+/// the calling thread, `Some(false)` on files read through sqlx. Any other
+/// value of [`SQLITE_FILES_VAR`] fails the test that asks: a typo must not
+/// quietly run another mode.
+fn sqlite_mode() -> Option<bool> {
+    match std::env::var(SQLITE_FILES_VAR).as_deref().map(str::trim) {
+        Err(_) | Ok("") => None,
+        Ok("1") => Some(true),
+        Ok("off") => Some(false),
+        Ok(other) => panic!("{SQLITE_FILES_VAR} must be 1 or off, got {other:?}"),
+    }
+}
+
 /// Whether the SQLite side runs on files (see [`SQLITE_FILES_VAR`]).
 pub fn sqlite_files() -> bool {
-    std::env::var(SQLITE_FILES_VAR).is_ok_and(|v| v == "1" || v == "off")
+    sqlite_mode().is_some()
 }
 
 /// Whether handles on SQLite files read on the calling thread (see
 /// [`SQLITE_FILES_VAR`]).
 pub fn calling_thread_reads() -> bool {
-    std::env::var(SQLITE_FILES_VAR).map_or(true, |v| v != "off")
+    sqlite_mode() != Some(false)
 }
 
 /// A migrated SQLite database: in memory, or a new file in this run's
