@@ -356,11 +356,6 @@ impl<S: sea_orm::SelectorTrait> Checked<SelectorRaw<S>> {
     pub(crate) async fn all_in(self, ctx: &Ctx<'_>) -> Result<Vec<S::Item>> {
         Ok(self.0.all(&ctx.exec()).await?)
     }
-
-    /// The first row.
-    pub(crate) async fn one_in(self, ctx: &Ctx<'_>) -> Result<Option<S::Item>> {
-        Ok(self.0.one(&ctx.exec()).await?)
-    }
 }
 
 impl Checked<Statement> {

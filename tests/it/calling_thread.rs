@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pierre_db::{
-    ApiKeyTier, CallingThreadReads, ChatRole, Database, NewApiKey, NewChatMessage, NewConversation,
-    NewOAuth2Client, NewOAuthToken, NewRequestLog, NewUser, OauthProvider, PageRequest,
-    RequestLogFilter, Secret, TenantId, UserId,
+    ApiKeyTier, CallingThreadReads, ChatRole, Database, IngredientUnit, NewApiKey, NewChatMessage,
+    NewConversation, NewIngredient, NewOAuth2Client, NewOAuthToken, NewRequestLog, NewUser,
+    OauthProvider, PageRequest, RecipeDraft, RequestLogFilter, Secret, TenantId, UserId,
 };
 use sea_orm::ConnectionTrait;
 
@@ -108,6 +108,18 @@ async fn every_hot_read_runs_on_the_calling_thread_and_answers_as_sqlx_does() {
         .await
         .unwrap();
     }
+    let mut draft = RecipeDraft::new("Oats");
+    draft.ingredients = (0..3)
+        .map(|i| NewIngredient::new(format!("oat {i}"), 40.0, IngredientUnit::Grams, 40.0))
+        .collect();
+    let recipe = db
+        .tenant(tenant)
+        .recipes()
+        .create(ada.id, draft)
+        .await
+        .unwrap()
+        .recipe
+        .id;
     for status in [200, 404, 500] {
         let mut log = NewRequestLog::new("GET", "/api/activities", status);
         log.user_id = Some(ada.id);
@@ -193,6 +205,14 @@ async fn every_hot_read_runs_on_the_calling_thread_and_answers_as_sqlx_does() {
         .await
         .unwrap());
     assert_eq!(rest.items[0].content, "m2");
+    // The recipe, then its ingredients.
+    let oats = same!(2, |h| h
+        .tenant(tenant)
+        .recipes()
+        .get(ada.id, recipe)
+        .await
+        .unwrap());
+    assert_eq!(oats.ingredients.len(), 3);
     let filter = RequestLogFilter {
         user_id: Some(ada.id),
         ..RequestLogFilter::default()

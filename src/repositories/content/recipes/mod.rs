@@ -147,8 +147,7 @@ impl<'a> Recipes<'a> {
                         .filter(recipes::Column::UserId.eq(user.as_uuid()))
                 });
         let recipe = recipe
-            .models::<RecipeRow>()
-            .one_in(&self.scope)
+            .decoded_one::<RecipeRow>(&self.scope)
             .await?
             .ok_or_else(|| DatabaseError::not_found("recipe", id))?;
         // The recipe is the user's in this tenant: its ingredients may be
@@ -158,9 +157,12 @@ impl<'a> Recipes<'a> {
                 .filter(ingredients::Column::RecipeId.eq(id))
                 .order_by_asc(ingredients::Column::SortOrder)
         });
+        // At most MAX_INGREDIENTS rows: a bounded read.
         let ingredients = statement
-            .models::<IngredientRow>()
-            .all_in(&self.scope)
+            .decoded_all(
+                &self.scope,
+                Some(<IngredientRow as crate::query::cells::Decode>::decode),
+            )
             .await?;
         Ok(RecipeWithIngredients {
             recipe: recipe.0,

@@ -1,14 +1,14 @@
 //! Recipes and ingredients read by column position (`get` is a hot path;
 //! see `query::cells`).
 
-use sea_orm::{DbErr, FromQueryResult, QueryResult};
+use sea_orm::DbErr;
 use uuid::Uuid;
 
 use entity::recipe_ingredients as ingredients;
 use entity::recipes;
 
 use crate::ids::{IngredientId, RecipeId, TenantId, UserId};
-use crate::query::cells::{Cell, at, checked, read_enum};
+use crate::query::cells::{Cell, Decode, Row, at, checked, decoded_rows, read_enum};
 use crate::query::{string_list, unsigned, unsigned_opt};
 
 use super::types::*;
@@ -17,8 +17,10 @@ use super::types::*;
 /// (`get` is a hot path; see the `cells` module).
 pub(super) struct RecipeRow(pub(super) Recipe);
 
-impl FromQueryResult for RecipeRow {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+decoded_rows!(RecipeRow);
+
+impl Decode for RecipeRow {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
         let real = |i| Option::<f64>::read(row, i);
         Ok(Self(Recipe {
             id: RecipeId::from_uuid(Uuid::read(row, at!(recipes::Column::Id))?),
@@ -67,8 +69,10 @@ impl FromQueryResult for RecipeRow {
 /// `recipe_ingredients::Entity::find()`.
 pub(super) struct IngredientRow(pub(super) Ingredient);
 
-impl FromQueryResult for IngredientRow {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+decoded_rows!(IngredientRow);
+
+impl Decode for IngredientRow {
+    fn decode(row: Row<'_>) -> std::result::Result<Self, DbErr> {
         let fdc_id = checked(unsigned_opt(
             "recipe_ingredients.fdc_id",
             Option::<i32>::read(row, at!(ingredients::Column::FdcId))?,
