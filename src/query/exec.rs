@@ -380,8 +380,13 @@ impl Checked<Statement> {
         Ok(ctx.exec().execute_raw(self.0).await?.rows_affected())
     }
 
-    /// Whether the statement returns a row.
+    /// Whether a read (a plain `SELECT`) returns a row: on the calling
+    /// thread where the handle can, else through the executor.
     pub(crate) async fn exists_in(self, ctx: &Ctx<'_>) -> Result<bool> {
+        #[cfg(feature = "sqlite")]
+        if let Some(rows) = self.on_calling_thread(ctx, true, |_| Ok(())).await {
+            return Ok(!rows.is_empty());
+        }
         Ok(ctx.exec().query_one_raw(self.0).await?.is_some())
     }
 
@@ -402,16 +407,6 @@ impl Checked<Statement> {
             return Ok(rows.pop());
         }
         Ok(M::find_by_statement(self.0).one(&ctx.exec()).await?)
-    }
-
-    /// Whether a read (a plain `SELECT`) returns a row: on the calling
-    /// thread where the handle can, else as [`Self::exists_in`].
-    pub(crate) async fn found_in(self, ctx: &Ctx<'_>) -> Result<bool> {
-        #[cfg(feature = "sqlite")]
-        if let Some(rows) = self.on_calling_thread(ctx, true, |_| Ok(())).await {
-            return Ok(!rows.is_empty());
-        }
-        self.exists_in(ctx).await
     }
 
     /// Every row, read as `M`: by `decode` (a [`Decode`] type's) on the

@@ -383,7 +383,7 @@ impl<'a> Chat<'a> {
                     .filter(conversations::Column::UserId.eq(user.as_uuid()))
             },
         );
-        match statement.found_in(&self.scope).await? {
+        match statement.exists_in(&self.scope).await? {
             true => Ok(()),
             false => Err(DatabaseError::not_found("conversation", conversation)),
         }
